@@ -1,0 +1,222 @@
+//! The layout of a run folder, `artifacts/<run>/`, and loading a trained model back from it.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::config::{ConfigError, TrainingConfig};
+use crate::model::Model;
+
+/// The Burn version this program is built against, as pinned in Cargo.toml.
+pub const BURN_VERSION: &str = "0.22.1";
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("{}: no such run folder (train first, or pass the folder a run printed)", path.display())]
+    NoRun { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}: not a readable model record: {reason}", path.display())]
+    Record { path: PathBuf, reason: String },
+    #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
+    Mismatch {
+        record: PathBuf,
+        config: PathBuf,
+        reason: String,
+    },
+}
+
+impl RunDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// A run folder that must already exist, for commands that read a finished run.
+    pub fn existing(root: impl Into<PathBuf>) -> Result<Self, ArtifactError> {
+        let run = Self::new(root);
+        if !run.root.is_dir() {
+            return Err(ArtifactError::NoRun { path: run.root });
+        }
+        Ok(run)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.bpk")
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+
+    pub fn create(&self) -> Result<(), ArtifactError> {
+        std::fs::create_dir_all(&self.root).map_err(|source| self.io(&self.root, source))
+    }
+
+    /// Writes `contents` under a temporary name and renames it, so a crash never leaves a
+    /// half-written file under the real name.
+    pub fn write_atomically(&self, path: &Path, contents: &str) -> Result<(), ArtifactError> {
+        let temporary = path.with_extension("partial");
+        std::fs::write(&temporary, contents)
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|source| self.io(path, source))
+    }
+
+    pub fn save_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {
+        self.write_atomically(&self.config(), &config.to_json())
+    }
+
+    pub fn load_config(&self) -> Result<TrainingConfig, ArtifactError> {
+        Ok(TrainingConfig::load_file(&self.config())?)
+    }
+
+    pub fn save_model(&self, model: Model) -> Result<(), ArtifactError> {
+        let path = self.model();
+        // Burnpack writes through a scratch file and renames it: already atomic.
+        model
+            .into_record()
+            .save(&path)
+            .map_err(|error| ArtifactError::Record {
+                path: path.clone(),
+                reason: error.to_string(),
+            })
+    }
+
+    /// The run's config and its trained model, on `device` (any backend, whichever trained it).
+    pub fn load_model(&self, device: &Device) -> Result<(TrainingConfig, Model), ArtifactError> {
+        let config = self.load_config()?;
+        let path = self.model();
+        let record = ModuleRecord::load(&path).map_err(|error| ArtifactError::Record {
+            path: path.clone(),
+            reason: error.to_string(),
+        })?;
+        let model = config
+            .model
+            .init(device)
+            .try_load_record(record)
+            .map_err(|error| ArtifactError::Mismatch {
+                record: path,
+                config: self.config(),
+                reason: error.to_string(),
+            })?;
+        Ok((config, model))
+    }
+
+    pub fn write_summary(&self, summary: &Summary) -> Result<(), ArtifactError> {
+        let json = serde_json::to_string_pretty(summary).expect("summary serializes");
+        self.write_atomically(&self.summary(), &json)
+    }
+
+    fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {
+        ArtifactError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+/// `summary.json`: what a run produced, for people and scripts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: RunStatus,
+    pub backend: Backend,
+    pub epochs_completed: usize,
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    pub test_images: usize,
+    pub train_images: usize,
+    pub seconds_per_epoch: Vec<f64>,
+    pub total_seconds: f64,
+    pub parameters: usize,
+    pub data: String,
+    pub versions: Versions,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Versions {
+    pub mnist_trainer: String,
+    pub burn: String,
+}
+
+impl Versions {
+    pub fn current() -> Self {
+        Self {
+            mnist_trainer: env!("CARGO_PKG_VERSION").to_string(),
+            burn: BURN_VERSION.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_version_matches_the_pin_in_cargo_toml() {
+        let manifest = include_str!("../Cargo.toml");
+        let pin = format!("burn = {{ version = \"={BURN_VERSION}\"");
+        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
+    }
+
+    #[test]
+    fn a_record_reloads_into_an_identical_model_and_refuses_another_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        run.create().unwrap();
+        let device = Device::flex();
+        let config = TrainingConfig::tutorial();
+        run.save_config(&config).unwrap();
+        let model = config.model.init(&device);
+        let input = Tensor::<2>::ones([1, crate::idx::IMAGE_PIXELS], &device);
+        let before: Vec<f32> = model.forward(input.clone()).into_data().try_into_vec_as::<f32>().unwrap();
+        run.save_model(model).unwrap();
+
+        let (_, reloaded) = run.load_model(&device).unwrap();
+        let after: Vec<f32> = reloaded.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
+        assert_eq!(before, after);
+
+        let mut other = config.clone();
+        other.model.hidden_size = 64;
+        run.save_config(&other).unwrap();
+        let err = run.load_model(&device).unwrap_err();
+        assert!(matches!(err, ArtifactError::Mismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        run.save_config(&TrainingConfig::tutorial()).unwrap();
+        std::fs::write(run.model(), b"not a burnpack").unwrap();
+        let err = run.load_model(&Device::flex()).unwrap_err().to_string();
+        assert!(err.contains("model.bpk: not a readable model record"), "{err}");
+    }
+}

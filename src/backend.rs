@@ -1,0 +1,62 @@
+//! The one place a backend name becomes a Burn `Device`.
+
+use burn::prelude::*;
+use burn::tensor::DeviceKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Burn's ndarray backend: pure Rust, on the CPU.
+    Ndarray,
+    /// Burn's flex backend: pure Rust, on the CPU (ndarray's successor).
+    Flex,
+    /// wgpu: the GPU through Vulkan, Metal or DirectX (or a CPU Vulkan driver such as lavapipe).
+    Wgpu,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the {backend} backend cannot start: {reason}{hint}")]
+pub struct BackendError {
+    backend: Backend,
+    reason: String,
+    hint: &'static str,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Ndarray => "ndarray",
+            Backend::Flex => "flex",
+            Backend::Wgpu => "wgpu",
+        })
+    }
+}
+
+impl Backend {
+    /// The device for this backend, checked to run one operation: wgpu finds out only at its
+    /// first kernel whether the machine has a usable adapter, and says so with a panic.
+    pub fn device(self) -> Result<Device, BackendError> {
+        let device = match self {
+            // ndarray is deprecated upstream in favour of flex, but stays selectable: it is the
+            // backend the tutorial port started on and the reference for its numbers.
+            #[allow(deprecated)]
+            Backend::Ndarray => Device::ndarray(),
+            Backend::Flex => Device::flex(),
+            Backend::Wgpu => Device::wgpu(DeviceKind::DefaultDevice),
+        };
+        let probe = device.clone();
+        crate::panics::catch_quietly(move || {
+            let sum: f32 = Tensor::<1>::from_floats([1.0, 2.0], &probe).sum().into_scalar::<f32>();
+            sum
+        })
+        .map_err(|reason| BackendError {
+            backend: self,
+            reason,
+            hint: match self {
+                Backend::Wgpu => " (is a GPU driver installed? On Linux without a GPU, Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
+                _ => "",
+            },
+        })?;
+        Ok(device)
+    }
+}

@@ -1,0 +1,291 @@
+//! The command line: flags, subcommands and what each prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::artifacts::{RunDir, RunStatus, Summary};
+use crate::backend::Backend;
+use crate::config::TrainingConfig;
+use crate::data::{DataSource, Split};
+use crate::inference::{probabilities, top_k};
+use crate::training::{TrainRequest, train};
+
+const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
+
+const LONG_ABOUT: &str = "\
+Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross-entropy, Adam,
+batch 64, 5 epochs) with Burn.
+
+Without a subcommand it trains. On a terminal Burn's dashboard shows the run (press q to stop);
+otherwise one line per epoch is printed. Each run writes a folder under artifacts/ with its
+config, checkpoints, per-epoch metrics, final model and summary.";
+
+#[derive(Debug, Parser)]
+#[command(name = "mnist-trainer", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model (the default when no subcommand is given).
+    Train(TrainArgs),
+    /// Predict test-set digits with a trained run's model.
+    Infer(InferArgs),
+}
+
+/// Options every command that touches data and tensors shares.
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// Where tensors live: ndarray and flex run on the CPU, wgpu on the GPU.
+    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    pub backend: Backend,
+
+    /// Folder with MNIST's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
+    /// Without it, Burn's cached download is used and fetched on first use.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// Training config (JSON, as config/default.json); the tutorial's settings when absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Folder for this run's outputs [default: artifacts/<UTC date-time>].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// Passes over the training set.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Images per optimizer step.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Adam's learning rate.
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+
+    /// Units in the hidden layer.
+    #[arg(long, value_name = "N")]
+    pub hidden: Option<usize>,
+
+    /// Seed for weight initialisation and shuffling.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Data-loader threads (0: load on the training thread; reproducible).
+    #[arg(long, value_name = "N")]
+    pub num_workers: Option<usize>,
+
+    /// Train on the first N training images only (quick checks).
+    #[arg(long, value_name = "N")]
+    pub limit_train: Option<usize>,
+
+    /// Validate and test on the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit_test: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// A trained run's folder (holds config.json and model.bpk).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// Test-set images to predict, by index (0-9999); repeat or separate with commas.
+    #[arg(long, value_name = "N", required = true, num_args = 1.., value_delimiter = ',')]
+    pub index: Vec<usize>,
+
+    /// One JSON object per image instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Train(args)) => run_train(args),
+        None => run_train(cli.train),
+        Some(Command::Infer(args)) => run_infer(args),
+    }
+}
+
+impl TrainArgs {
+    /// The config file (or the tutorial's) with the flags laid over it, validated.
+    fn resolve_config(&self) -> Result<TrainingConfig> {
+        let mut config = match &self.config {
+            Some(path) => TrainingConfig::load_file(path)?,
+            None => TrainingConfig::tutorial(),
+        };
+        let mut overridden = Vec::new();
+        let mut set = |flag: &'static str, apply: &mut dyn FnMut(&mut TrainingConfig)| {
+            apply(&mut config);
+            overridden.push(flag);
+        };
+        if let Some(v) = self.epochs {
+            set("--epochs", &mut |c| c.num_epochs = v);
+        }
+        if let Some(v) = self.batch_size {
+            set("--batch-size", &mut |c| c.batch_size = v);
+        }
+        if let Some(v) = self.lr {
+            set("--lr", &mut |c| c.learning_rate = v);
+        }
+        if let Some(v) = self.hidden {
+            set("--hidden", &mut |c| c.model.hidden_size = v);
+        }
+        if let Some(v) = self.seed {
+            set("--seed", &mut |c| c.seed = v);
+        }
+        if let Some(v) = self.num_workers {
+            set("--num-workers", &mut |c| c.num_workers = v);
+        }
+        if let Some(v) = self.limit_train {
+            set("--limit-train", &mut |c| c.limit_train = Some(v));
+        }
+        if let Some(v) = self.limit_test {
+            set("--limit-test", &mut |c| c.limit_test = Some(v));
+        }
+        let origin = match (&self.config, overridden.is_empty()) {
+            (Some(path), true) => path.display().to_string(),
+            (Some(path), false) => format!("{} with {}", path.display(), overridden.join(" ")),
+            (None, _) => overridden.join(" "),
+        };
+        config.validate(&origin)?;
+        Ok(config)
+    }
+}
+
+fn run_train(args: TrainArgs) -> Result<ExitCode> {
+    let config = args.resolve_config()?;
+    let run_dir = args.artifacts.clone().unwrap_or_else(|| {
+        PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
+    });
+    let summary = train(TrainRequest {
+        config,
+        backend: args.backend.backend,
+        data: DataSource::from_option(args.backend.data_dir.clone()),
+        run: RunDir::new(&run_dir),
+    })?;
+    print_summary(&summary, &run_dir);
+    Ok(match summary.status {
+        RunStatus::Completed => ExitCode::SUCCESS,
+        // Stopped by the user: the run folder is valid, but the run is not what was asked for.
+        RunStatus::Interrupted | RunStatus::Failed => ExitCode::from(130),
+    })
+}
+
+fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
+    let seconds = &summary.seconds_per_epoch;
+    let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
+    let ended = match summary.status {
+        RunStatus::Completed => "",
+        RunStatus::Interrupted => " (interrupted)",
+        RunStatus::Failed => " (failed)",
+    };
+    println!(
+        "test accuracy {:.2}% (loss {:.4}) on {} images after {} epochs{ended}, {:.1} s/epoch on {}",
+        summary.test_accuracy,
+        summary.test_loss,
+        summary.test_images,
+        summary.epochs_completed,
+        mean,
+        summary.backend
+    );
+    println!(
+        "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json)",
+        run_dir.display()
+    );
+}
+
+fn run_infer(args: InferArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let device = args.backend.backend.device()?;
+    let (_, model) = run.load_model(&device)?;
+    let test = DataSource::from_option(args.backend.data_dir.clone())
+        .load(Split::Test)
+        .context("cannot read the test images to predict")?;
+    let mut pixels = Vec::with_capacity(args.index.len() * crate::idx::IMAGE_PIXELS);
+    for &index in &args.index {
+        match test.image(index) {
+            Some(image) => pixels.extend_from_slice(image),
+            None => bail!("--index {index}: the test split has {} images (0-{})", test.len(), test.len() - 1),
+        }
+    }
+    for (&index, probs) in args.index.iter().zip(probabilities(&model, &pixels, &device)) {
+        let top = top_k(&probs, 3);
+        let label = test.labels[index];
+        if args.json {
+            let line = serde_json::json!({
+                "index": index,
+                "label": label,
+                "predicted": top[0].digit,
+                "top3": top,
+            });
+            println!("{line}");
+        } else {
+            let guesses: Vec<String> = top
+                .iter()
+                .map(|g| format!("{} {:.2}%", g.digit, 100.0 * g.probability))
+                .collect();
+            println!(
+                "#{index}: predicted {} (label {label})  top-3: {}",
+                top[0].digit,
+                guesses.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("mnist-trainer").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn training_is_the_default_command() {
+        let cli = parse(&["--epochs", "2", "--backend", "wgpu"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.train.epochs, Some(2));
+        assert_eq!(cli.train.backend.backend, Backend::Wgpu);
+    }
+
+    #[test]
+    fn flags_override_the_config_and_are_validated() {
+        let cli = parse(&["train", "--batch-size", "32", "--hidden", "64", "--lr", "0.01"]);
+        let Some(Command::Train(args)) = cli.command else { panic!("not train") };
+        let config = args.resolve_config().unwrap();
+        assert_eq!((config.batch_size, config.model.hidden_size, config.learning_rate), (32, 64, 0.01));
+
+        let cli = parse(&["--batch-size", "0"]);
+        let err = cli.train.resolve_config().unwrap_err().to_string();
+        assert_eq!(err, "--batch-size: batch_size = 0 is invalid: a batch holds at least 1 image");
+    }
+
+    #[test]
+    fn infer_takes_several_indices() {
+        let cli = parse(&["infer", "--artifacts", "a/run", "--index", "3,4", "--index", "9"]);
+        let Some(Command::Infer(args)) = cli.command else { panic!("not infer") };
+        assert_eq!(args.index, vec![3, 4, 9]);
+    }
+}

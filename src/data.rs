@@ -1,0 +1,247 @@
+//! Where the digits come from (a local folder or Burn's MNIST download) and how they become
+//! batches of tensors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::prelude::*;
+
+use crate::idx::{IMAGE_PIXELS, IdxError, LabelledImages};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    fn file_names(self) -> (&'static str, &'static str) {
+        match self {
+            Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+            Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+        }
+    }
+
+    fn cache_folder(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+    #[error("{}: no such folder", dir.display())]
+    NoFolder { dir: PathBuf },
+    #[error("{}: holds neither {name} nor {name}.gz", dir.display())]
+    MissingFile { dir: PathBuf, name: &'static str },
+    #[error(
+        "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
+        cache.display()
+    )]
+    Download { cache: PathBuf, reason: String },
+    #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
+    NoCacheDir,
+}
+
+/// Where MNIST's four IDX files are read from.
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// A folder holding the standard file names, each raw or gzipped.
+    Folder(PathBuf),
+    /// Burn's `MnistDataset` cache, downloaded on first use.
+    BurnCache,
+}
+
+impl DataSource {
+    pub fn from_option(dir: Option<PathBuf>) -> Self {
+        dir.map_or(DataSource::BurnCache, DataSource::Folder)
+    }
+
+    /// Reads and validates one split.
+    pub fn load(&self, split: Split) -> Result<LabelledImages, DataError> {
+        let (images, labels) = match self {
+            DataSource::Folder(dir) => (locate(dir, split.file_names().0)?, locate(dir, split.file_names().1)?),
+            DataSource::BurnCache => burn_cache_files(split)?,
+        };
+        Ok(LabelledImages::read(&images, &labels)?)
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DataSource::Folder(dir) => dir.display().to_string(),
+            DataSource::BurnCache => "Burn's MNIST cache".to_string(),
+        }
+    }
+}
+
+fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::NoFolder {
+            dir: dir.to_path_buf(),
+        });
+    }
+    [dir.join(name), dir.join(format!("{name}.gz"))]
+        .into_iter()
+        .find(|path| path.is_file())
+        .ok_or_else(|| DataError::MissingFile {
+            dir: dir.to_path_buf(),
+            name,
+        })
+}
+
+/// The split's files in Burn's cache, downloading them through `MnistDataset` when absent.
+fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataError> {
+    // Mirrors burn-dataset's MnistDataset, which keeps raw files under this folder.
+    let cache = dirs::cache_dir()
+        .ok_or(DataError::NoCacheDir)?
+        .join("burn-dataset")
+        .join("mnist")
+        .join(split.cache_folder());
+    let (images, labels) = split.file_names();
+    let files = (cache.join(images), cache.join(labels));
+    if files.0.is_file() && files.1.is_file() {
+        return Ok(files);
+    }
+    download_with_burn(split).map_err(|reason| DataError::Download {
+        cache: cache.clone(),
+        reason,
+    })?;
+    Ok(files)
+}
+
+/// Lets Burn's `MnistDataset` fetch the split; it panics when the download fails.
+fn download_with_burn(split: Split) -> Result<(), String> {
+    use burn_dataset::vision::MnistDataset;
+    crate::panics::catch_quietly(|| match split {
+        Split::Train => drop(MnistDataset::train()),
+        Split::Test => drop(MnistDataset::test()),
+    })
+}
+
+/// One image and its label, as the data loader hands it to the batcher.
+#[derive(Debug, Clone)]
+pub struct DigitItem {
+    pub pixels: [u8; IMAGE_PIXELS],
+    pub label: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("index {index} is past the end of a {len}-image dataset")]
+pub struct OutOfRange {
+    pub index: usize,
+    pub len: usize,
+}
+
+impl Dataset<DigitItem> for LabelledImages {
+    fn get(&self, index: usize) -> Result<DigitItem, DatasetError> {
+        let out_of_range = || DatasetError::new(OutOfRange { index, len: self.len() });
+        let pixels = self.image(index).ok_or_else(out_of_range)?;
+        Ok(DigitItem {
+            pixels: pixels.try_into().map_err(|_| out_of_range())?,
+            label: self.labels[index],
+        })
+    }
+
+    fn len(&self) -> usize {
+        LabelledImages::len(self)
+    }
+}
+
+/// A batch: images flattened to `[batch, 784]` in [0, 1], targets `[batch]`.
+#[derive(Debug, Clone)]
+pub struct DigitBatch {
+    pub images: Tensor<2>,
+    pub targets: Tensor<1, Int>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DigitBatcher;
+
+impl Batcher<DigitItem, DigitBatch> for DigitBatcher {
+    fn batch(&self, items: Vec<DigitItem>, device: &Device) -> DigitBatch {
+        let pixels: Vec<u8> = items.iter().flat_map(|item| item.pixels).collect();
+        let labels: Vec<i64> = items.iter().map(|item| i64::from(item.label)).collect();
+        DigitBatch {
+            images: images_tensor(&pixels, device),
+            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        }
+    }
+}
+
+/// Builds one `[n, 784]` tensor from `n` images of bytes, scaled to [0, 1] as torchvision's
+/// `ToTensor` does, in a single allocation.
+pub fn images_tensor(pixels: &[u8], device: &Device) -> Tensor<2> {
+    let count = pixels.len() / IMAGE_PIXELS;
+    let scaled: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    Tensor::from_data(TensorData::new(scaled, [count, IMAGE_PIXELS]), device)
+}
+
+/// Shares one split between several loaders and the final evaluation without copying it.
+pub type SharedImages = Arc<LabelledImages>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idx::testing::{gzip, images_bytes, labels_bytes};
+
+    fn cpu() -> Device {
+        Device::flex()
+    }
+
+    #[test]
+    fn batcher_builds_one_scaled_tensor_per_batch() {
+        let mut first = [0u8; IMAGE_PIXELS];
+        first[0] = 255;
+        first[1] = 51;
+        let items = vec![
+            DigitItem { pixels: first, label: 3 },
+            DigitItem { pixels: [0; IMAGE_PIXELS], label: 9 },
+        ];
+        let batch = DigitBatcher.batch(items, &cpu());
+        assert_eq!(batch.images.dims(), [2, IMAGE_PIXELS]);
+        assert_eq!(batch.targets.dims(), [2]);
+        let values: Vec<f32> = batch.images.into_data().try_into_vec_as::<f32>().unwrap();
+        assert_eq!(values[0], 1.0);
+        assert!((values[1] - 0.2).abs() < 1e-6);
+        assert!(values[IMAGE_PIXELS..].iter().all(|&v| v == 0.0));
+        let targets: Vec<i64> = batch.targets.into_data().try_into_vec_as::<i64>().unwrap();
+        assert_eq!(targets, vec![3, 9]);
+    }
+
+    #[test]
+    fn dataset_items_match_the_files() {
+        let data = LabelledImages {
+            pixels: (0..2 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8 + 1).collect(),
+            labels: vec![5, 6],
+        };
+        let item = Dataset::get(&data, 1).unwrap();
+        assert_eq!(item.label, 6);
+        assert!(item.pixels.iter().all(|&p| p == 2));
+        assert!(Dataset::get(&data, 2).is_err());
+    }
+
+    #[test]
+    fn a_folder_may_mix_raw_and_gzipped_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        write("t10k-images-idx3-ubyte.gz", gzip(&images_bytes(2, 28, 28, |_| 9)));
+        write("t10k-labels-idx1-ubyte", labels_bytes(&[1, 2]));
+        let source = DataSource::Folder(dir.path().to_path_buf());
+        let test = source.load(Split::Test).unwrap();
+        assert_eq!(test.labels, vec![1, 2]);
+        let err = source.load(Split::Train).unwrap_err();
+        assert!(matches!(err, DataError::MissingFile { name: "train-images-idx3-ubyte", .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_folder_is_named() {
+        let err = DataSource::Folder("does/not/exist".into()).load(Split::Test).unwrap_err();
+        assert_eq!(err.to_string(), "does/not/exist: no such folder");
+    }
+}

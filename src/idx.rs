@@ -1,0 +1,435 @@
+//! Reading and validating MNIST's IDX files.
+//!
+//! Burn's own reader trusts its input (a truncated file panics, a bad label panics deep in a
+//! backend, a gzip file under the raw name trains on nothing), so every file goes through here
+//! first and a broken one becomes an [`IdxError`] naming the file.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+/// Side of an MNIST image, in pixels.
+pub const IMAGE_SIDE: usize = 28;
+/// Pixels in one MNIST image.
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// Number of digit classes.
+pub const NUM_CLASSES: usize = 10;
+
+const IMAGES_MAGIC: u32 = 2051;
+const LABELS_MAGIC: u32 = 2049;
+const IMAGES_HEADER: usize = 16;
+const LABELS_HEADER: usize = 8;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Far above the 47 MB of the real training images; stops a gzip bomb from eating the memory.
+const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a valid gzip file: {source}", path.display())]
+    Gzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: decompresses to more than {} bytes; not an MNIST file", path.display(), MAX_DECOMPRESSED)]
+    TooLarge { path: PathBuf },
+    #[error("{}: {len} bytes is too short for an IDX header ({needed} bytes)", path.display())]
+    TooShort {
+        path: PathBuf,
+        len: usize,
+        needed: usize,
+    },
+    #[error("{}: magic number {found} is not {expected} ({kind}); is this the right file?", path.display())]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        kind: &'static str,
+    },
+    #[error("{}: images are {rows}x{cols}, expected {IMAGE_SIDE}x{IMAGE_SIDE}", path.display())]
+    BadDimensions { path: PathBuf, rows: u32, cols: u32 },
+    #[error("{}: header promises {count} items ({expected} bytes) but the file holds {actual} bytes", path.display())]
+    LengthMismatch {
+        path: PathBuf,
+        count: u32,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("{}: holds no items", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: label {value} at index {index} is not a digit 0-9", path.display())]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+    },
+    #[error("{} holds {images} images but {} holds {labels} labels", images_path.display(), labels_path.display())]
+    CountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+}
+
+/// Reads a whole file, transparently gunzipping it when it starts with the gzip magic bytes.
+///
+/// The content decides, not the name: a `.gz` saved under the raw name is common after a
+/// browser download.
+pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
+    let io_err = |source| IdxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut raw = Vec::new();
+    File::open(path)
+        .and_then(|mut file| file.read_to_end(&mut raw))
+        .map_err(io_err)?;
+    let named_gz = path.extension().is_some_and(|ext| ext == "gz");
+    if !raw.starts_with(&GZIP_MAGIC) {
+        if named_gz {
+            return Err(IdxError::Gzip {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "missing gzip header"),
+            });
+        }
+        return Ok(raw);
+    }
+    let mut decoded = Vec::new();
+    MultiGzDecoder::new(raw.as_slice())
+        .take(MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|source| IdxError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if decoded.len() as u64 > MAX_DECOMPRESSED {
+        return Err(IdxError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(decoded)
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn check_header(
+    path: &Path,
+    bytes: &[u8],
+    header: usize,
+    magic: u32,
+    kind: &'static str,
+) -> Result<u32, IdxError> {
+    if bytes.len() < header {
+        return Err(IdxError::TooShort {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+            needed: header,
+        });
+    }
+    let found = be_u32(bytes, 0);
+    if found != magic {
+        return Err(IdxError::BadMagic {
+            path: path.to_path_buf(),
+            found,
+            expected: magic,
+            kind,
+        });
+    }
+    Ok(be_u32(bytes, 4))
+}
+
+fn check_length(
+    path: &Path,
+    bytes: &[u8],
+    header: usize,
+    count: u32,
+    item_size: usize,
+) -> Result<(), IdxError> {
+    let expected = (count as usize)
+        .checked_mul(item_size)
+        .and_then(|payload| payload.checked_add(header))
+        .unwrap_or(usize::MAX);
+    if bytes.len() != expected {
+        return Err(IdxError::LengthMismatch {
+            path: path.to_path_buf(),
+            count,
+            expected,
+            actual: bytes.len(),
+        });
+    }
+    if count == 0 {
+        return Err(IdxError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Parses an IDX3 image file (already decompressed) into its pixels, row-major, 784 per image.
+pub fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+    let count = check_header(path, &bytes, IMAGES_HEADER, IMAGES_MAGIC, "IDX images")?;
+    let (rows, cols) = (be_u32(&bytes, 8), be_u32(&bytes, 12));
+    if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
+        return Err(IdxError::BadDimensions {
+            path: path.to_path_buf(),
+            rows,
+            cols,
+        });
+    }
+    check_length(path, &bytes, IMAGES_HEADER, count, IMAGE_PIXELS)?;
+    let mut pixels = bytes;
+    pixels.drain(..IMAGES_HEADER);
+    Ok(pixels)
+}
+
+/// Parses an IDX1 label file (already decompressed), checking every label is a digit.
+pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+    let count = check_header(path, &bytes, LABELS_HEADER, LABELS_MAGIC, "IDX labels")?;
+    check_length(path, &bytes, LABELS_HEADER, count, 1)?;
+    let mut labels = bytes;
+    labels.drain(..LABELS_HEADER);
+    if let Some((index, &value)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &label)| label as usize >= NUM_CLASSES)
+    {
+        return Err(IdxError::BadLabel {
+            path: path.to_path_buf(),
+            index,
+            value,
+        });
+    }
+    Ok(labels)
+}
+
+/// A validated pair of image and label files, kept as bytes: 60,000 images take 47 MB as u8
+/// and four times that as f32.
+#[derive(Debug, Clone)]
+pub struct LabelledImages {
+    /// `len() * IMAGE_PIXELS` bytes, image after image, row-major.
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl LabelledImages {
+    pub fn read(images_path: &Path, labels_path: &Path) -> Result<Self, IdxError> {
+        let pixels = parse_images(images_path, read_maybe_gzip(images_path)?)?;
+        let labels = parse_labels(labels_path, read_maybe_gzip(labels_path)?)?;
+        let images = pixels.len() / IMAGE_PIXELS;
+        if images != labels.len() {
+            return Err(IdxError::CountMismatch {
+                images_path: images_path.to_path_buf(),
+                images,
+                labels_path: labels_path.to_path_buf(),
+                labels: labels.len(),
+            });
+        }
+        Ok(Self { pixels, labels })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `index`.
+    pub fn image(&self, index: usize) -> Option<&[u8]> {
+        let start = index.checked_mul(IMAGE_PIXELS)?;
+        self.pixels.get(start..start + IMAGE_PIXELS)
+    }
+
+    /// The first `count` items (all of them when `count` is larger).
+    pub fn truncated(mut self, count: usize) -> Self {
+        let count = count.min(self.len());
+        self.labels.truncate(count);
+        self.pixels.truncate(count * IMAGE_PIXELS);
+        self
+    }
+}
+
+/// Test helpers that write IDX files, shared by the unit tests of several modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn images_bytes(count: u32, rows: u32, cols: u32, pixel: impl Fn(usize) -> u8) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for word in [IMAGES_MAGIC, count, rows, cols] {
+            bytes.extend_from_slice(&word.to_be_bytes());
+        }
+        bytes.extend((0..count as usize * rows as usize * cols as usize).map(pixel));
+        bytes
+    }
+
+    pub fn labels_bytes(labels: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
+        bytes.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(labels);
+        bytes
+    }
+
+    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).expect("in-memory write");
+        encoder.finish().expect("in-memory gzip")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write test file");
+        path
+    }
+
+    #[test]
+    fn reads_a_valid_raw_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = write(dir.path(), "i", &images_bytes(3, 28, 28, |i| (i % 256) as u8));
+        let labels = write(dir.path(), "l", &labels_bytes(&[7, 0, 9]));
+        let data = LabelledImages::read(&images, &labels).unwrap();
+        assert_eq!(data.len(), 3);
+        assert_eq!(data.labels, vec![7, 0, 9]);
+        assert_eq!(data.pixels.len(), 3 * IMAGE_PIXELS);
+        assert_eq!(data.image(1).unwrap()[0], (IMAGE_PIXELS % 256) as u8);
+        assert!(data.image(3).is_none());
+    }
+
+    #[test]
+    fn gzip_is_detected_by_content_whatever_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = images_bytes(2, 28, 28, |i| (i % 7) as u8);
+        let gz_named = write(dir.path(), "images.gz", &gzip(&raw));
+        let gz_unnamed = write(dir.path(), "images-raw-name", &gzip(&raw));
+        assert_eq!(read_maybe_gzip(&gz_named).unwrap(), raw);
+        assert_eq!(read_maybe_gzip(&gz_unnamed).unwrap(), raw);
+    }
+
+    #[test]
+    fn a_gz_name_without_gzip_content_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "labels.gz", &labels_bytes(&[1, 2]));
+        let err = read_maybe_gzip(&path).unwrap_err();
+        assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
+        assert!(err.to_string().contains("labels.gz"));
+    }
+
+    #[test]
+    fn corrupt_gzip_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = gzip(&labels_bytes(&[1, 2, 3, 4, 5]));
+        let cut = bytes.len() / 2;
+        bytes.truncate(cut);
+        let path = write(dir.path(), "labels.gz", &bytes);
+        assert!(matches!(read_maybe_gzip(&path), Err(IdxError::Gzip { .. })));
+    }
+
+    #[test]
+    fn truncated_images_are_refused() {
+        let path = Path::new("train-images-idx3-ubyte");
+        let mut bytes = images_bytes(2, 28, 28, |_| 0);
+        bytes.truncate(bytes.len() - 1);
+        let err = parse_images(path, bytes).unwrap_err();
+        assert!(matches!(err, IdxError::LengthMismatch { count: 2, .. }), "{err}");
+        assert!(err.to_string().starts_with("train-images-idx3-ubyte: "));
+    }
+
+    #[test]
+    fn extra_bytes_are_refused() {
+        let mut bytes = labels_bytes(&[1, 2]);
+        bytes.push(3);
+        let err = parse_labels(Path::new("l"), bytes).unwrap_err();
+        assert!(matches!(err, IdxError::LengthMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn short_and_empty_files_are_refused() {
+        assert!(matches!(
+            parse_images(Path::new("i"), Vec::new()),
+            Err(IdxError::TooShort { len: 0, .. })
+        ));
+        assert!(matches!(
+            parse_labels(Path::new("l"), vec![0, 0, 8]),
+            Err(IdxError::TooShort { len: 3, .. })
+        ));
+        assert!(matches!(
+            parse_labels(Path::new("l"), labels_bytes(&[])),
+            Err(IdxError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_magic_is_refused_both_ways() {
+        let err = parse_images(Path::new("i"), labels_bytes(&[1; 8])).unwrap_err();
+        assert!(matches!(err, IdxError::BadMagic { found: 2049, expected: 2051, .. }), "{err}");
+        let err = parse_labels(Path::new("l"), images_bytes(1, 28, 28, |_| 0)).unwrap_err();
+        assert!(matches!(err, IdxError::BadMagic { found: 2051, expected: 2049, .. }), "{err}");
+    }
+
+    #[test]
+    fn wrong_dimensions_are_refused() {
+        let err = parse_images(Path::new("i"), images_bytes(1, 32, 32, |_| 0)).unwrap_err();
+        assert!(matches!(err, IdxError::BadDimensions { rows: 32, cols: 32, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_huge_declared_count_does_not_overflow() {
+        let mut bytes = images_bytes(1, 28, 28, |_| 0);
+        bytes[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            parse_images(Path::new("i"), bytes),
+            Err(IdxError::LengthMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn labels_outside_0_to_9_are_refused() {
+        let err = parse_labels(Path::new("l"), labels_bytes(&[1, 9, 200])).unwrap_err();
+        assert!(matches!(err, IdxError::BadLabel { index: 2, value: 200, .. }), "{err}");
+    }
+
+    #[test]
+    fn image_and_label_counts_must_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = write(dir.path(), "i", &images_bytes(3, 28, 28, |_| 0));
+        let labels = write(dir.path(), "l", &labels_bytes(&[1, 2]));
+        let err = LabelledImages::read(&images, &labels).unwrap_err();
+        assert!(matches!(err, IdxError::CountMismatch { images: 3, labels: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path() {
+        let err = read_maybe_gzip(Path::new("no/such/file")).unwrap_err();
+        assert!(err.to_string().starts_with("no/such/file: cannot read"), "{err}");
+    }
+
+    #[test]
+    fn truncated_keeps_the_first_items() {
+        let data = LabelledImages {
+            pixels: (0..3 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8).collect(),
+            labels: vec![4, 5, 6],
+        };
+        let first_two = data.clone().truncated(2);
+        assert_eq!(first_two.labels, vec![4, 5]);
+        assert_eq!(first_two.pixels.len(), 2 * IMAGE_PIXELS);
+        assert_eq!(data.truncated(10).len(), 3);
+    }
+}

@@ -1,0 +1,16 @@
+//! The PyTorch tutorial's MNIST network (784 → 128 ReLU → 10, cross-entropy, Adam), trained and
+//! used with Burn. `main.rs` only parses the command line; everything else lives here, one
+//! concern per module.
+
+pub mod artifacts;
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod idx;
+pub mod inference;
+pub mod metrics;
+pub mod model;
+mod panics;
+pub mod renderer;
+pub mod training;

@@ -1,0 +1,90 @@
+//! Running the real binary from integration tests.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The folder of MNIST's four IDX files: `MNIST_DATA_DIR`, relative to the crate root when
+/// relative (`.ci/run` sets it to `../shared/data/mnist`).
+pub fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DATA_DIR").expect(
+        "MNIST_DATA_DIR must name a folder with MNIST's IDX files; run the README's test command",
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    assert!(
+        dir.join("t10k-labels-idx1-ubyte.gz").is_file() || dir.join("t10k-labels-idx1-ubyte").is_file(),
+        "MNIST_DATA_DIR={} holds no MNIST test labels",
+        dir.display()
+    );
+    dir
+}
+
+/// A scratch folder the binary runs in, so nothing lands in the repository.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Runs the binary with `args`, stdout and stderr captured (so not a terminal).
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let runtime_dir = self.path("xdg-runtime");
+        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+        Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("XDG_RUNTIME_DIR", runtime_dir)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("the binary starts")
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the run failed the way a user error should: non-zero exit, exactly one line on
+/// stderr starting with `error:`, no panic and no backtrace. Returns that line.
+pub fn assert_one_line_error(output: &Output) -> String {
+    let err = stderr(output);
+    assert!(!output.status.success(), "expected failure; stderr: {err}");
+    assert_ne!(output.status.code(), Some(101), "exit code 101 is a panic: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(!err.contains("backtrace"), "backtrace: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_string()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! Broken inputs: each is one line on stderr naming the file or value, a non-zero exit, no
+//! panic, and no run folder left behind.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::*;
+
+const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+fn images(count: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for word in [2051u32, count, 28, 28] {
+        bytes.extend_from_slice(&word.to_be_bytes());
+    }
+    bytes.extend((0..count as usize * 784).map(|i| (i % 256) as u8));
+    bytes
+}
+
+fn labels(count: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for word in [2049u32, count] {
+        bytes.extend_from_slice(&word.to_be_bytes());
+    }
+    bytes.extend((0..count).map(|i| (i % 10) as u8));
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A small but valid MNIST folder: 20 training and 10 test images.
+fn valid_folder(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let contents = [images(20), labels(20), images(10), labels(10)];
+    for (name, bytes) in FILES.iter().zip(contents) {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// Trains on `data` and expects a one-line error containing every needle.
+fn assert_training_refused(sandbox: &Sandbox, data: &Path, needles: &[&str]) {
+    let output = sandbox.run([
+        "--epochs".as_ref(),
+        "1".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    let line = assert_one_line_error(&output);
+    for needle in needles {
+        assert!(line.contains(needle), "{line:?} lacks {needle:?}");
+    }
+    assert!(!sandbox.path("run").exists(), "a refused run left a folder behind");
+}
+
+#[test]
+fn a_small_valid_folder_trains() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    let output = sandbox.run([
+        "--epochs".as_ref(),
+        "1".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_json(&sandbox.path("run/summary.json"))["train_images"], 20);
+}
+
+#[test]
+fn broken_data_folders_are_refused_with_the_file_named() {
+    type Breakage = (&'static str, fn(&Path), &'static [&'static str]);
+    let cases: [Breakage; 8] = [
+        ("missing", |dir| std::fs::remove_file(dir.join(FILES[1])).unwrap(),
+            &["holds neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte.gz"]),
+        ("truncated", |dir| {
+            let path = dir.join(FILES[0]);
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+        }, &["train-images-idx3-ubyte: header promises 20 items"]),
+        ("empty", |dir| std::fs::write(dir.join(FILES[2]), b"").unwrap(),
+            &["t10k-images-idx3-ubyte: 0 bytes is too short"]),
+        ("wrong magic", |dir| std::fs::write(dir.join(FILES[0]), labels(20)).unwrap(),
+            &["train-images-idx3-ubyte: magic number 2049 is not 2051"]),
+        ("label out of range", |dir| {
+            let mut bytes = labels(10);
+            bytes[8 + 4] = 200;
+            std::fs::write(dir.join(FILES[3]), bytes).unwrap();
+        }, &["t10k-labels-idx1-ubyte: label 200 at index 4"]),
+        ("count mismatch", |dir| std::fs::write(dir.join(FILES[1]), labels(19)).unwrap(),
+            &["holds 20 images but", "holds 19 labels"]),
+        ("gz that is not gzip", |dir| {
+            std::fs::remove_file(dir.join(FILES[3])).unwrap();
+            std::fs::write(dir.join(format!("{}.gz", FILES[3])), labels(10)).unwrap();
+        }, &["t10k-labels-idx1-ubyte.gz: not a valid gzip file"]),
+        ("corrupt gzip", |dir| {
+            let mut bytes = gzip(&images(10));
+            bytes.truncate(bytes.len() / 2);
+            std::fs::remove_file(dir.join(FILES[2])).unwrap();
+            std::fs::write(dir.join(format!("{}.gz", FILES[2])), bytes).unwrap();
+        }, &["t10k-images-idx3-ubyte.gz: not a valid gzip file"]),
+    ];
+    for (name, breakage, needles) in cases {
+        let sandbox = Sandbox::new();
+        let data = sandbox.path("data");
+        valid_folder(&data);
+        breakage(&data);
+        eprintln!("case: {name}");
+        assert_training_refused(&sandbox, &data, needles);
+    }
+}
+
+#[test]
+fn a_missing_data_folder_is_named() {
+    let sandbox = Sandbox::new();
+    assert_training_refused(&sandbox, Path::new("no-such-folder"), &["no-such-folder: no such folder"]);
+}
+
+#[test]
+fn bad_configs_and_flags_are_one_line_errors() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    std::fs::write(sandbox.path("broken.json"), "{ \"batch_size\": ").unwrap();
+    std::fs::write(sandbox.path("unknown.json"), "{ \"epochs\": 3 }").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--config", "broken.json"], "broken.json: not valid JSON"),
+        (&["--config", "unknown.json"], "unknown.json: unknown field `epochs`"),
+        (&["--config", "missing.json"], "missing.json: cannot read"),
+        (&["--batch-size", "0"], "--batch-size: batch_size = 0 is invalid"),
+        (&["--lr", "-1"], "--lr: learning_rate = -1 is invalid"),
+    ];
+    for (args, needle) in cases {
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.extend(["--data-dir".as_ref(), data.as_os_str(), "--artifacts".as_ref(), "run".as_ref()]);
+        let line = assert_one_line_error(&sandbox.run(all));
+        assert!(line.contains(needle), "{line:?} lacks {needle:?}");
+        assert!(!sandbox.path("run").exists());
+    }
+}
+
+#[test]
+fn an_existing_run_folder_is_not_overwritten() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    std::fs::create_dir_all(sandbox.path("run")).unwrap();
+    std::fs::write(sandbox.path("run/model.bpk"), b"precious").unwrap();
+    let output = sandbox.run([
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("run: already exists"), "{line}");
+    assert_eq!(std::fs::read(sandbox.path("run/model.bpk")).unwrap(), b"precious");
+}
+
+#[test]
+fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    let infer = |run: &str, index: &str| {
+        sandbox.run([
+            "infer".as_ref(),
+            "--artifacts".as_ref(),
+            run.as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--index".as_ref(),
+            index.as_ref(),
+        ])
+    };
+
+    let line = assert_one_line_error(&infer("nowhere", "0"));
+    assert!(line.contains("nowhere: no such run folder"), "{line}");
+
+    let trained = sandbox.run([
+        "--epochs".as_ref(),
+        "1".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    assert!(infer("run", "9").status.success());
+    let line = assert_one_line_error(&infer("run", "10"));
+    assert!(line.contains("--index 10: the test split has 10 images"), "{line}");
+
+    // A config whose model does not match the record.
+    let config_path = sandbox.path("run/config.json");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+    config["model"]["hidden_size"] = 64.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let line = assert_one_line_error(&infer("run", "0"));
+    assert!(line.contains("model.bpk: does not fit the model in"), "{line}");
+    std::fs::write(&config_path, original).unwrap();
+
+    // A truncated record.
+    let model = sandbox.path("run/model.bpk");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
+    let line = assert_one_line_error(&infer("run", "0"));
+    assert!(line.contains("model.bpk: not a readable model record"), "{line}");
+}

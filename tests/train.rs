@@ -1,0 +1,173 @@
+//! The real binary trains on real MNIST and its model reloads, on every backend.
+
+mod common;
+
+use common::*;
+
+fn indices(range: std::ops::Range<usize>) -> String {
+    range.map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+#[test]
+fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let output = sandbox.run([
+        "--epochs".as_ref(),
+        "1".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "stdout: {out}\nstderr: {}", stderr(&output));
+
+    // Piped output: plain lines, one per epoch, no terminal escape codes.
+    assert!(!out.contains('\x1b'), "escape codes in piped output: {out:?}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() <= 5, "expected a few lines, got {}: {out}", lines.len());
+    assert!(lines[0].starts_with("epoch 1/1  train loss "), "{out}");
+    assert!(out.contains("test accuracy "), "{out}");
+
+    let run = sandbox.path("run");
+    let summary = read_json(&run.join("summary.json"));
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["backend"], "ndarray");
+    assert_eq!(summary["epochs_completed"], 1);
+    assert_eq!(summary["train_images"], 60_000);
+    assert_eq!(summary["test_images"], 10_000);
+    let accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 93.0, "one epoch reached only {accuracy}%");
+
+    let epochs = read_jsonl(&run.join("metrics.jsonl"));
+    assert_eq!(epochs.len(), 1);
+    assert_eq!(epochs[0]["epoch"], 1);
+    // Validation runs on the test split, so its accuracy is the final model's test accuracy.
+    let valid_accuracy = epochs[0]["valid_accuracy"].as_f64().unwrap();
+    assert!((valid_accuracy - accuracy).abs() < 0.01, "{valid_accuracy} vs {accuracy}");
+    assert!(run.join("config.json").is_file());
+    assert!(run.join("checkpoint").is_dir());
+
+    // The reloaded record predicts every test image as the trained model did.
+    let all = sandbox.run([
+        "infer".as_ref(),
+        "--artifacts".as_ref(),
+        run.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--json".as_ref(),
+        "--index".as_ref(),
+        indices(0..10_000).as_ref(),
+    ]);
+    assert!(all.status.success(), "{}", stderr(&all));
+    let predictions: Vec<serde_json::Value> = stdout(&all)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(predictions.len(), 10_000);
+    let correct = predictions.iter().filter(|p| p["predicted"] == p["label"]).count();
+    assert_eq!(100.0 * correct as f64 / 10_000.0, accuracy);
+
+    // Any backend loads the ndarray-trained record and agrees with it.
+    for backend in ["flex", "wgpu"] {
+        let other = sandbox.run([
+            "infer".as_ref(),
+            "--backend".as_ref(),
+            backend.as_ref(),
+            "--artifacts".as_ref(),
+            run.as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--json".as_ref(),
+            "--index".as_ref(),
+            indices(0..50).as_ref(),
+        ]);
+        assert!(other.status.success(), "{backend}: {}", stderr(&other));
+        for (line, reference) in stdout(&other).lines().zip(&predictions) {
+            let prediction: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(prediction["predicted"], reference["predicted"], "{backend}: {line}");
+            let p = prediction["top3"][0]["probability"].as_f64().unwrap();
+            let q = reference["top3"][0]["probability"].as_f64().unwrap();
+            assert!((p - q).abs() < 1e-4, "{backend}: {p} vs {q}");
+        }
+    }
+
+    // Human-readable infer output names the digit and its label.
+    let text = sandbox.run([
+        "infer".as_ref(),
+        "--artifacts".as_ref(),
+        run.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--index".as_ref(),
+        "0".as_ref(),
+    ]);
+    let text_out = stdout(&text);
+    assert!(text_out.starts_with("#0: predicted "), "{text_out}");
+    assert!(text_out.contains("(label 7)"), "{text_out}");
+}
+
+#[test]
+fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let output = sandbox.run([
+        "--backend".as_ref(),
+        "wgpu".as_ref(),
+        "--epochs".as_ref(),
+        "2".as_ref(),
+        "--limit-train".as_ref(),
+        "3000".as_ref(),
+        "--limit-test".as_ref(),
+        "1000".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "run".as_ref(),
+    ]);
+    assert!(output.status.success(), "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
+    let run = sandbox.path("run");
+    let summary = read_json(&run.join("summary.json"));
+    assert_eq!(summary["backend"], "wgpu");
+    assert_eq!(summary["train_images"], 3000);
+    assert_eq!(summary["test_images"], 1000);
+    let epochs = read_jsonl(&run.join("metrics.jsonl"));
+    assert_eq!(epochs.len(), 2);
+    let loss = |i: usize| epochs[i]["train_loss"].as_f64().unwrap();
+    assert!(loss(1) < loss(0), "train loss did not fall: {} then {}", loss(0), loss(1));
+    // 3,000 images are enough for a clearly-better-than-chance model.
+    let accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 80.0, "wgpu model reached only {accuracy}%");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_epochs() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let train = |name: &str| {
+        let output = sandbox.run([
+            "--epochs".as_ref(),
+            "2".as_ref(),
+            "--limit-train".as_ref(),
+            "4000".as_ref(),
+            "--limit-test".as_ref(),
+            "1000".as_ref(),
+            "--seed".as_ref(),
+            "7".as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--artifacts".as_ref(),
+            name.as_ref(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        read_jsonl(&sandbox.path(name).join("metrics.jsonl"))
+            .into_iter()
+            .map(|mut epoch| {
+                epoch.as_object_mut().unwrap().remove("seconds");
+                epoch
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(train("a"), train("b"));
+}
