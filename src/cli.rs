@@ -133,35 +133,25 @@ impl TrainArgs {
             Some(path) => TrainingConfig::load_file(path)?,
             None => TrainingConfig::tutorial(),
         };
-        let mut overridden = Vec::new();
-        let mut set = |flag: &'static str, apply: &mut dyn FnMut(&mut TrainingConfig)| {
-            apply(&mut config);
-            overridden.push(flag);
-        };
-        if let Some(v) = self.epochs {
-            set("--epochs", &mut |c| c.num_epochs = v);
-        }
-        if let Some(v) = self.batch_size {
-            set("--batch-size", &mut |c| c.batch_size = v);
-        }
-        if let Some(v) = self.lr {
-            set("--lr", &mut |c| c.learning_rate = v);
-        }
-        if let Some(v) = self.hidden {
-            set("--hidden", &mut |c| c.model.hidden_size = v);
-        }
-        if let Some(v) = self.seed {
-            set("--seed", &mut |c| c.seed = v);
-        }
-        if let Some(v) = self.num_workers {
-            set("--num-workers", &mut |c| c.num_workers = v);
-        }
-        if let Some(v) = self.limit_train {
-            set("--limit-train", &mut |c| c.limit_train = Some(v));
-        }
-        if let Some(v) = self.limit_test {
-            set("--limit-test", &mut |c| c.limit_test = Some(v));
-        }
+        let flags = [
+            ("--epochs", self.epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--hidden", self.hidden.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--num-workers", self.num_workers.is_some()),
+            ("--limit-train", self.limit_train.is_some()),
+            ("--limit-test", self.limit_test.is_some()),
+        ];
+        config.num_epochs = self.epochs.unwrap_or(config.num_epochs);
+        config.batch_size = self.batch_size.unwrap_or(config.batch_size);
+        config.learning_rate = self.lr.unwrap_or(config.learning_rate);
+        config.model.hidden_size = self.hidden.unwrap_or(config.model.hidden_size);
+        config.seed = self.seed.unwrap_or(config.seed);
+        config.num_workers = self.num_workers.unwrap_or(config.num_workers);
+        config.limit_train = self.limit_train.or(config.limit_train);
+        config.limit_test = self.limit_test.or(config.limit_test);
+        let overridden: Vec<&str> = flags.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
         let origin = match (&self.config, overridden.is_empty()) {
             (Some(path), true) => path.display().to_string(),
             (Some(path), false) => format!("{} with {}", path.display(), overridden.join(" ")),
@@ -187,7 +177,8 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
     Ok(match summary.status {
         RunStatus::Completed => ExitCode::SUCCESS,
         // Stopped by the user: the run folder is valid, but the run is not what was asked for.
-        RunStatus::Interrupted | RunStatus::Failed => ExitCode::from(130),
+        RunStatus::Interrupted => ExitCode::from(130),
+        RunStatus::Failed => ExitCode::FAILURE,
     })
 }
 

@@ -2,7 +2,6 @@
 //! batches of tensors.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
@@ -181,9 +180,6 @@ pub fn images_tensor(pixels: &[u8], device: &Device) -> Tensor<2> {
     let scaled: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
     Tensor::from_data(TensorData::new(scaled, [count, IMAGE_PIXELS]), device)
 }
-
-/// Shares one split between several loaders and the final evaluation without copying it.
-pub type SharedImages = Arc<LabelledImages>;
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ use crate::artifacts::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::backend::{Backend, BackendError};
 use crate::config::TrainingConfig;
 use crate::data::{DataError, DataSource, DigitBatch, DigitBatcher, Split};
+use crate::idx::LabelledImages;
 use crate::inference::evaluate;
 use crate::metrics;
 use crate::model::Model;
@@ -127,10 +128,14 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     run.save_model(model)?;
 
     let epochs = metrics::read_all(&run.metrics()).unwrap_or_default();
-    let status = match (&error, &interrupted) {
-        (Some(_), _) => RunStatus::Failed,
-        (None, Some(_)) => RunStatus::Interrupted,
-        (None, None) => RunStatus::Completed,
+    // Burn's TUI resets the interrupter when training ends, so after a stop from the
+    // dashboard `interrupted` is empty: the epochs actually finished tell the truth.
+    let status = if error.is_some() {
+        RunStatus::Failed
+    } else if interrupted.is_some() || epochs.len() < config.num_epochs {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Completed
     };
     let summary = Summary {
         status,
@@ -156,7 +161,8 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     Ok(summary)
 }
 
-fn limited(images: crate::idx::LabelledImages, limit: Option<usize>) -> Arc<crate::idx::LabelledImages> {
+/// The split, cut to the config's limit, shared by its data loader and the final evaluation.
+fn limited(images: LabelledImages, limit: Option<usize>) -> Arc<LabelledImages> {
     Arc::new(match limit {
         Some(count) => images.truncated(count),
         None => images,

@@ -1,0 +1,79 @@
+"""Test accuracy after 5 epochs over several seeds: this trainer (each CPU backend) and, when
+torch is importable, the tutorial-style PyTorch script on the same files. One run of a network
+this small varies by a few tenths of a percent with the seed; a single number (the tutorial's
+97.68%) says little without the spread.
+
+    python3 bench/seeds.py --data-dir ../shared/data/mnist --seeds 1-10 [--python PY]
+
+Needs the release binary (cargo build --release); finds it with `cargo metadata`.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def binary():
+    meta = json.loads(subprocess.check_output(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=HERE))
+    return os.path.join(meta["target_directory"], "release", "mnist-trainer")
+
+
+def seeds(spec):
+    first, _, last = spec.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def rust_accuracy(exe, data_dir, backend, seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        run = os.path.join(tmp, "run")
+        subprocess.run([exe, "--backend", backend, "--seed", str(seed), "--data-dir", data_dir,
+                        "--artifacts", run], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(run, "summary.json")) as f:
+            return json.load(f)["test_accuracy"]
+
+
+def torch_accuracy(python, data_dir, seed):
+    out = subprocess.run([python, os.path.join(HERE, "pytorch_tutorial.py"), "--data-dir",
+                          data_dir, "--seed", str(seed)], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["test_accuracy"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seeds", default="1-10")
+    parser.add_argument("--python", default=sys.executable,
+                        help="a Python with torch for the PyTorch column")
+    args = parser.parse_args()
+    data_dir = os.path.abspath(args.data_dir)
+    exe = binary()
+    columns = {
+        "mnist-trainer ndarray": lambda s: rust_accuracy(exe, data_dir, "ndarray", s),
+        "mnist-trainer flex": lambda s: rust_accuracy(exe, data_dir, "flex", s),
+    }
+    has_torch = subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode == 0
+    if has_torch:
+        columns["PyTorch tutorial"] = lambda s: torch_accuracy(args.python, data_dir, s)
+    results = {name: [run(seed) for seed in seeds(args.seeds)] for name, run in columns.items()}
+
+    print(f"Test accuracy after 5 epochs, seeds {args.seeds}:\n")
+    print("| trainer | mean | min | max | runs ≥ 97.5% |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, values in results.items():
+        above = sum(v >= 97.5 for v in values)
+        print(f"| {name} | {statistics.mean(values):.2f}% | {min(values):.2f}% | "
+              f"{max(values):.2f}% | {above}/{len(values)} |")
+    if not has_torch:
+        print("\n(PyTorch column skipped: pass --python with a Python that has torch)")
+
+
+if __name__ == "__main__":
+    main()
