@@ -68,6 +68,18 @@ impl RunDir {
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.json")
     }
+    pub fn curves_png(&self) -> PathBuf {
+        self.root.join("curves.png")
+    }
+    pub fn eval_json(&self) -> PathBuf {
+        self.root.join("eval.json")
+    }
+    pub fn confusion_png(&self) -> PathBuf {
+        self.root.join("confusion.png")
+    }
+    pub fn misclassified_png(&self) -> PathBuf {
+        self.root.join("misclassified.png")
+    }
 
     pub fn create(&self) -> Result<(), ArtifactError> {
         std::fs::create_dir_all(&self.root).map_err(|source| self.io(&self.root, source))

@@ -10,7 +10,10 @@ use crate::artifacts::{RunDir, RunStatus, Summary};
 use crate::backend::Backend;
 use crate::config::TrainingConfig;
 use crate::data::{DataSource, Split};
-use crate::inference::{probabilities, top_k};
+use crate::digit_image::load_digit;
+use crate::eval::EvalReport;
+use crate::inference::{Guess, log_probabilities, probabilities, top_k};
+use crate::{metrics, plots};
 use crate::training::{TrainRequest, train};
 
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
@@ -37,8 +40,12 @@ pub struct Cli {
 pub enum Command {
     /// Train a model (the default when no subcommand is given).
     Train(TrainArgs),
-    /// Predict test-set digits with a trained run's model.
+    /// Predict digits in image files (or test-set images) with a trained run's model.
     Infer(InferArgs),
+    /// Evaluate a trained run on the test split: scores, confusion matrix, pictures.
+    Eval(EvalArgs),
+    /// Redraw a run's training curves (curves.png) from its metrics file.
+    Report(ReportArgs),
 }
 
 /// Options every command that touches data and tensors shares.
@@ -109,8 +116,13 @@ pub struct InferArgs {
     #[arg(long, value_name = "DIR")]
     pub artifacts: PathBuf,
 
+    /// Pictures of digits (PNG, JPEG, ...): any size or colours, dark ink on light paper or
+    /// light on dark; each is cropped, scaled and centred the way MNIST's digits were.
+    #[arg(value_name = "IMAGE", required_unless_present = "index")]
+    pub images: Vec<PathBuf>,
+
     /// Test-set images to predict, by index (0-9999); repeat or separate with commas.
-    #[arg(long, value_name = "N", required = true, num_args = 1.., value_delimiter = ',')]
+    #[arg(long, value_name = "N", num_args = 1.., value_delimiter = ',')]
     pub index: Vec<usize>,
 
     /// One JSON object per image instead of text.
@@ -118,11 +130,38 @@ pub struct InferArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// A trained run's folder; eval.json, confusion.png and misclassified.png are written there.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// How many of the worst mistakes misclassified.png shows.
+    #[arg(long, value_name = "N", default_value_t = 36)]
+    pub worst: usize,
+
+    /// Print eval.json instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's folder (holds metrics.jsonl); curves.png is written there.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Train(args)) => run_train(args),
         None => run_train(cli.train),
         Some(Command::Infer(args)) => run_infer(args),
+        Some(Command::Eval(args)) => run_eval(args),
+        Some(Command::Report(args)) => run_report(args),
     }
 }
 
@@ -200,7 +239,7 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
         summary.backend
     );
     println!(
-        "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json)",
+        "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json, curves.png)",
         run_dir.display()
     );
 }
@@ -209,39 +248,100 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = RunDir::existing(&args.artifacts)?;
     let device = args.backend.backend.device()?;
     let (_, model) = run.load_model(&device)?;
-    let test = DataSource::from_option(args.backend.data_dir.clone())
-        .load(Split::Test)
-        .context("cannot read the test images to predict")?;
-    let mut pixels = Vec::with_capacity(args.index.len() * crate::idx::IMAGE_PIXELS);
-    for &index in &args.index {
-        match test.image(index) {
-            Some(image) => pixels.extend_from_slice(image),
-            None => bail!("--index {index}: the test split has {} images (0-{})", test.len(), test.len() - 1),
+    let mut failures = 0;
+
+    // Pictures first; an unreadable one is reported and the rest still get their answer.
+    let mut pixels = Vec::new();
+    let mut readable = Vec::new();
+    for path in &args.images {
+        match load_digit(path) {
+            Ok(digit) => {
+                pixels.extend_from_slice(&digit);
+                readable.push(path);
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                failures += 1;
+            }
         }
     }
-    for (&index, probs) in args.index.iter().zip(probabilities(&model, &pixels, &device)) {
+    for (path, probs) in readable.into_iter().zip(probabilities(&model, &pixels, &device)) {
         let top = top_k(&probs, 3);
-        let label = test.labels[index];
         if args.json {
-            let line = serde_json::json!({
-                "index": index,
-                "label": label,
-                "predicted": top[0].digit,
-                "top3": top,
-            });
-            println!("{line}");
+            println!("{}", serde_json::json!({ "file": path, "predicted": top[0].digit, "top3": top }));
         } else {
-            let guesses: Vec<String> = top
-                .iter()
-                .map(|g| format!("{} {:.2}%", g.digit, 100.0 * g.probability))
-                .collect();
-            println!(
-                "#{index}: predicted {} (label {label})  top-3: {}",
-                top[0].digit,
-                guesses.join(", ")
-            );
+            println!("{}: predicted {}  top-3: {}", path.display(), top[0].digit, describe(&top));
         }
     }
+
+    if !args.index.is_empty() {
+        let test = DataSource::from_option(args.backend.data_dir.clone())
+            .load(Split::Test)
+            .context("cannot read the test images to predict")?;
+        let mut pixels = Vec::with_capacity(args.index.len() * crate::idx::IMAGE_PIXELS);
+        for &index in &args.index {
+            match test.image(index) {
+                Some(image) => pixels.extend_from_slice(image),
+                None => bail!("--index {index}: the test split has {} images (0-{})", test.len(), test.len() - 1),
+            }
+        }
+        for (&index, probs) in args.index.iter().zip(probabilities(&model, &pixels, &device)) {
+            let top = top_k(&probs, 3);
+            let label = test.labels[index];
+            if args.json {
+                let line = serde_json::json!({ "index": index, "label": label, "predicted": top[0].digit, "top3": top });
+                println!("{line}");
+            } else {
+                println!("#{index}: predicted {} (label {label})  top-3: {}", top[0].digit, describe(&top));
+            }
+        }
+    }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn describe(top: &[Guess]) -> String {
+    top.iter()
+        .map(|g| format!("{} {:.2}%", g.digit, 100.0 * g.probability))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn run_eval(args: EvalArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let device = args.backend.backend.device()?;
+    let (config, model) = run.load_model(&device)?;
+    // The images the run was tested on: the test split, cut as its config says.
+    let mut test = DataSource::from_option(args.backend.data_dir.clone())
+        .load(Split::Test)
+        .context("cannot read the test images to evaluate on")?;
+    if let Some(limit) = config.limit_test {
+        test = test.truncated(limit);
+    }
+    let log_probs = log_probabilities(&model, &test.pixels, &device);
+    let report = EvalReport::new(&log_probs, &test.labels, args.worst);
+    let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    run.write_atomically(&run.eval_json(), &json)?;
+    plots::confusion_heatmap(&report.confusion, &run.confusion_png())?;
+    plots::misclassified_grid(&report.worst, &test, &run.misclassified_png())?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", report.to_text());
+        println!(
+            "\nwritten: {}, {}, {}",
+            run.eval_json().display(),
+            run.confusion_png().display(),
+            run.misclassified_png().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_report(args: ReportArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let epochs = metrics::read_all(&run.metrics())?;
+    plots::training_curves(&epochs, &run.curves_png())?;
+    println!("written: {}", run.curves_png().display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -274,9 +374,13 @@ mod tests {
     }
 
     #[test]
-    fn infer_takes_several_indices() {
+    fn infer_takes_images_or_indices_but_not_nothing() {
         let cli = parse(&["infer", "--artifacts", "a/run", "--index", "3,4", "--index", "9"]);
         let Some(Command::Infer(args)) = cli.command else { panic!("not infer") };
         assert_eq!(args.index, vec![3, 4, 9]);
+        let cli = parse(&["infer", "--artifacts", "a/run", "one.png", "two.jpg"]);
+        let Some(Command::Infer(args)) = cli.command else { panic!("not infer") };
+        assert_eq!(args.images.len(), 2);
+        assert!(Cli::try_parse_from(["mnist-trainer", "infer", "--artifacts", "a/run"]).is_err());
     }
 }

@@ -1,8 +1,7 @@
 //! Using a trained model: class probabilities for images, and accuracy over a labelled set.
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::log_softmax;
 use serde::Serialize;
 
 use crate::data::images_tensor;
@@ -35,22 +34,41 @@ pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     guesses
 }
 
-/// Softmax probabilities for each image in `pixels` (784 bytes per image).
-pub fn probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32; NUM_CLASSES]> {
+/// Log-probabilities (log-softmax of the logits) for each image in `pixels` (784 bytes each).
+pub fn log_probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32; NUM_CLASSES]> {
     pixels
         .chunks(CHUNK * IMAGE_PIXELS)
         .flat_map(|chunk| {
             let logits = model.forward(images_tensor(chunk, device));
-            let values: Vec<f32> = softmax(logits, 1)
+            let values: Vec<f32> = log_softmax(logits, 1)
                 .into_data()
                 .try_into_vec_as::<f32>()
-                .expect("softmax output converts to f32");
+                .expect("log-softmax output converts to f32");
             values
                 .chunks_exact(NUM_CLASSES)
                 .map(|row| row.try_into().expect("rows of NUM_CLASSES"))
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Softmax probabilities for each image in `pixels` (784 bytes each).
+pub fn probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32; NUM_CLASSES]> {
+    log_probabilities(model, pixels, device)
+        .into_iter()
+        .map(|row| row.map(f32::exp))
+        .collect()
+}
+
+/// The most probable class; the lowest digit on a tie.
+pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
+    let mut best = 0;
+    for (digit, &value) in row.iter().enumerate() {
+        if value > row[best] {
+            best = digit;
+        }
+    }
+    best as u8
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -62,39 +80,31 @@ pub struct Evaluation {
     pub images: usize,
 }
 
-/// Accuracy and mean cross-entropy of `model` over `data`.
-pub fn evaluate(model: &Model, data: &LabelledImages, device: &Device) -> Evaluation {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut correct = 0usize;
-    let mut loss_sum = 0.0f64;
-    for (pixels, labels) in data
-        .pixels
-        .chunks(CHUNK * IMAGE_PIXELS)
-        .zip(data.labels.chunks(CHUNK))
-    {
-        let logits = model.forward(images_tensor(pixels, device));
-        let targets_data: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets_data, [labels.len()]), device);
-        let predicted: Vec<i64> = logits
-            .clone()
-            .argmax(1)
-            .into_data()
-                .try_into_vec_as::<i64>()
-            .expect("argmax converts to i64");
-        correct += predicted
+impl Evaluation {
+    /// Accuracy and mean cross-entropy from per-image log-probabilities and true labels.
+    pub fn from_scores(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Self {
+        let images = labels.len();
+        let correct = log_probs
             .iter()
             .zip(labels)
-            .filter(|&(&p, &l)| p == i64::from(l))
+            .filter(|(row, label)| argmax(row) == **label)
             .count();
-        let batch_loss: f32 = loss_fn.forward(logits, targets).into_scalar::<f32>();
-        loss_sum += f64::from(batch_loss) * labels.len() as f64;
+        let loss_sum: f64 = log_probs
+            .iter()
+            .zip(labels)
+            .map(|(row, &label)| -f64::from(row[label as usize]))
+            .sum();
+        Self {
+            accuracy: 100.0 * correct as f64 / images.max(1) as f64,
+            loss: loss_sum / images.max(1) as f64,
+            images,
+        }
     }
-    let images = data.len();
-    Evaluation {
-        accuracy: 100.0 * correct as f64 / images.max(1) as f64,
-        loss: loss_sum / images.max(1) as f64,
-        images,
-    }
+}
+
+/// Accuracy and mean cross-entropy of `model` over `data`.
+pub fn evaluate(model: &Model, data: &LabelledImages, device: &Device) -> Evaluation {
+    Evaluation::from_scores(&log_probabilities(model, &data.pixels, device), &data.labels)
 }
 
 #[cfg(test)]
@@ -111,6 +121,20 @@ mod tests {
         assert_eq!(top.iter().map(|g| g.digit).collect::<Vec<_>>(), vec![3, 7, 1]);
         assert_eq!(top[0].probability, 0.5);
         assert_eq!(top_k(&[0.1; NUM_CLASSES], 2).iter().map(|g| g.digit).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn evaluation_counts_hits_and_averages_the_loss() {
+        let ln = |p: f32| p.ln();
+        let mut confident = [ln(0.01); NUM_CLASSES];
+        confident[4] = ln(0.91);
+        let mut wrong = [ln(0.05); NUM_CLASSES];
+        wrong[2] = ln(0.55);
+        let evaluation = Evaluation::from_scores(&[confident, wrong], &[4, 3]);
+        assert_eq!(evaluation.accuracy, 50.0);
+        let expected = (-(0.91f64.ln()) - 0.05f64.ln()) / 2.0;
+        assert!((evaluation.loss - expected).abs() < 1e-6, "{}", evaluation.loss);
+        assert_eq!(argmax(&[0.0; NUM_CLASSES]), 0);
     }
 
     #[test]

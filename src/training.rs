@@ -152,6 +152,10 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         versions: Versions::current(),
     };
     run.write_summary(&summary)?;
+    // The curves are a convenience: failing to draw them must not lose a trained run.
+    if let Err(error) = crate::plots::training_curves(&epochs, &run.curves_png()) {
+        eprintln!("warning: {error}");
+    }
     if let Some(error) = error {
         return Err(TrainError::Failed {
             reason: error.to_string(),

@@ -1,0 +1,183 @@
+//! How good a model is and where it fails: per-class scores, the confusion matrix, and the
+//! test images it got most wrong.
+
+use serde::{Deserialize, Serialize};
+
+use crate::idx::NUM_CLASSES;
+use crate::inference::{Evaluation, argmax};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    pub digit: u8,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Test images of this digit.
+    pub support: usize,
+}
+
+/// A test image the model got wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mistake {
+    pub index: usize,
+    pub label: u8,
+    pub predicted: u8,
+    /// What the model gave the true digit; the lower, the worse the mistake.
+    pub probability_of_label: f32,
+    pub probability_of_prediction: f32,
+}
+
+/// `eval.json`: every number `eval` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Percent correct.
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    pub images: usize,
+    pub correct: usize,
+    pub classes: Vec<ClassScores>,
+    /// `confusion[true][predicted]`.
+    pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
+    /// The worst mistakes, lowest probability of the true digit first.
+    pub worst: Vec<Mistake>,
+}
+
+impl EvalReport {
+    /// Builds the report from per-image log-probabilities and labels, keeping `worst_count`
+    /// mistakes.
+    pub fn new(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8], worst_count: usize) -> Self {
+        let overall = Evaluation::from_scores(log_probs, labels);
+        let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
+        let mut mistakes = Vec::new();
+        for (index, (row, &label)) in log_probs.iter().zip(labels).enumerate() {
+            let predicted = argmax(row);
+            confusion[label as usize][predicted as usize] += 1;
+            if predicted != label {
+                mistakes.push(Mistake {
+                    index,
+                    label,
+                    predicted,
+                    probability_of_label: row[label as usize].exp(),
+                    probability_of_prediction: row[predicted as usize].exp(),
+                });
+            }
+        }
+        mistakes.sort_by(|a, b| {
+            a.probability_of_label
+                .total_cmp(&b.probability_of_label)
+                .then(a.index.cmp(&b.index))
+        });
+        mistakes.truncate(worst_count);
+        let correct = (0..NUM_CLASSES).map(|d| confusion[d][d]).sum();
+        Self {
+            accuracy: overall.accuracy,
+            loss: overall.loss,
+            images: overall.images,
+            correct,
+            classes: class_scores(&confusion),
+            confusion,
+            worst: mistakes,
+        }
+    }
+
+    /// The report as text tables for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "accuracy {:.2}% ({}/{}), loss {:.4}\n\ndigit  precision  recall      f1  support\n",
+            self.accuracy, self.correct, self.images, self.loss
+        );
+        for class in &self.classes {
+            out += &format!(
+                "{:>5}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}\n",
+                class.digit, class.precision, class.recall, class.f1, class.support
+            );
+        }
+        out += "\nconfusion matrix (rows: true digit, columns: predicted)\n      ";
+        out += &(0..NUM_CLASSES).map(|d| format!("{d:>5}")).collect::<String>();
+        for (digit, row) in self.confusion.iter().enumerate() {
+            out += &format!("\n{digit:>5} ");
+            out += &row.iter().map(|count| format!("{count:>5}")).collect::<String>();
+        }
+        out.push('\n');
+        out
+    }
+}
+
+fn class_scores(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> Vec<ClassScores> {
+    let ratio = |num: usize, den: usize| if den == 0 { 0.0 } else { num as f64 / den as f64 };
+    (0..NUM_CLASSES)
+        .map(|digit| {
+            let hits = confusion[digit][digit];
+            let support: usize = confusion[digit].iter().sum();
+            let predicted: usize = confusion.iter().map(|row| row[digit]).sum();
+            let precision = ratio(hits, predicted);
+            let recall = ratio(hits, support);
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            ClassScores {
+                digit: digit as u8,
+                precision,
+                recall,
+                f1,
+                support,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores_for(digit: usize, confidence: f32) -> [f32; NUM_CLASSES] {
+        let rest = (1.0 - confidence) / (NUM_CLASSES - 1) as f32;
+        let mut row = [rest.ln(); NUM_CLASSES];
+        row[digit] = confidence.ln();
+        row
+    }
+
+    #[test]
+    fn counts_precision_recall_and_the_worst_mistakes() {
+        // Three 1s: two right, one called 7 (badly). Two 7s: both right.
+        let log_probs = [
+            scores_for(1, 0.9),
+            scores_for(1, 0.8),
+            scores_for(7, 0.99),
+            scores_for(7, 0.9),
+            scores_for(7, 0.6),
+        ];
+        let labels = [1, 1, 1, 7, 7];
+        let report = EvalReport::new(&log_probs, &labels, 10);
+        assert_eq!(report.correct, 4);
+        assert_eq!(report.accuracy, 80.0);
+        assert_eq!(report.confusion[1][1], 2);
+        assert_eq!(report.confusion[1][7], 1);
+        assert_eq!(report.confusion[7][7], 2);
+        assert_eq!(report.confusion.iter().flatten().sum::<usize>(), 5);
+
+        let one = &report.classes[1];
+        assert_eq!((one.precision, one.support), (1.0, 3));
+        assert!((one.recall - 2.0 / 3.0).abs() < 1e-12);
+        let seven = &report.classes[7];
+        assert!((seven.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(seven.recall, 1.0);
+        assert!((seven.f1 - 0.8).abs() < 1e-12);
+        assert_eq!(report.classes[3].f1, 0.0, "a digit never seen nor predicted scores 0");
+
+        assert_eq!(report.worst.len(), 1);
+        assert_eq!((report.worst[0].index, report.worst[0].label, report.worst[0].predicted), (2, 1, 7));
+        assert!((report.worst[0].probability_of_prediction - 0.99).abs() < 1e-5);
+    }
+
+    #[test]
+    fn text_has_a_row_per_digit_and_the_matrix() {
+        let report = EvalReport::new(&[scores_for(3, 0.9)], &[3], 5);
+        let text = report.to_text();
+        assert!(text.starts_with("accuracy 100.00% (1/1), loss 0.1054"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 21);
+    }
+}

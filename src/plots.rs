@@ -1,0 +1,297 @@
+//! The pictures a run leaves: training curves, the confusion heatmap and the worst mistakes.
+//!
+//! Drawn with plotters into a pixel buffer and saved as PNG with `image`; the font is embedded
+//! so the text renders the same on every machine, with or without system fonts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use image::{ImageFormat, RgbImage};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::eval::Mistake;
+use crate::idx::{IMAGE_SIDE, LabelledImages, NUM_CLASSES};
+use crate::metrics::EpochMetrics;
+
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot draw: {reason}", path.display())]
+pub struct PlotError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+fn register_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
+            .unwrap_or_else(|_| panic!("the embedded font is a valid TrueType file"));
+    });
+}
+
+/// Draws on a white `width`×`height` canvas and saves it as a PNG at `path`, through a
+/// temporary name so a crash never leaves half a picture.
+fn render(
+    path: &Path,
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<(), PlotError> {
+    register_font();
+    let fail = |reason: String| PlotError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut buffer = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        draw(&root).map_err(fail)?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    let picture = RgbImage::from_raw(width, height, buffer).expect("buffer sized for the picture");
+    let temporary = path.with_extension("png.partial");
+    picture
+        .save_with_format(&temporary, ImageFormat::Png)
+        .map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&temporary, path).map_err(|e| fail(e.to_string()))
+}
+
+const TRAIN_COLOUR: RGBColor = RGBColor(31, 119, 180);
+const VALID_COLOUR: RGBColor = RGBColor(255, 127, 14);
+
+/// `curves.png`: loss and accuracy per epoch, train and validation, side by side.
+pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotError> {
+    render(path, (1200, 500), |root| {
+        let (left, right) = root.split_horizontally(600);
+        type Pick = fn(&EpochMetrics) -> f64;
+        let panels: [(&DrawingArea<_, _>, &str, &str, Pick, Pick); 2] = [
+            (&left, "Loss", "cross-entropy", |e| e.train_loss, |e| e.valid_loss),
+            (&right, "Accuracy", "accuracy (%)", |e| e.train_accuracy, |e| e.valid_accuracy),
+        ];
+        for (area, title, y_label, train, valid) in panels {
+            let values = epochs.iter().flat_map(|e| [train(e), valid(e)]).filter(|v| v.is_finite());
+            let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
+            let pad = ((high - low) * 0.1).max(1e-3);
+            let last = epochs.len().max(1) as f64;
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, (FONT, 26))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(64)
+                .build_cartesian_2d(0.5..last + 0.5, (low - pad)..(high + pad))
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc(y_label)
+                .x_labels(epochs.len().clamp(2, 12))
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .label_style((FONT, 15))
+                .axis_desc_style((FONT, 17))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (name, colour, pick) in [("train", TRAIN_COLOUR, train), ("valid", VALID_COLOUR, valid)] {
+                let points: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, pick(e))).collect();
+                chart
+                    .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+                    .map_err(|e| e.to_string())?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3)));
+                chart
+                    .draw_series(points.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 16))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+/// `confusion.png`: the confusion matrix as a heatmap, each cell's count written in it and its
+/// shade the share of its row (the true digit).
+pub fn confusion_heatmap(
+    confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
+    path: &Path,
+) -> Result<(), PlotError> {
+    const CELL: i32 = 60;
+    const LEFT: i32 = 90;
+    const TOP: i32 = 90;
+    let size = (LEFT + CELL * NUM_CLASSES as i32 + 30) as u32;
+    render(path, (size, size + 10), |root| {
+        let text = |s: String, at: (i32, i32), px: f64, colour: RGBColor| {
+            let style = TextStyle::from((FONT, px).into_font())
+                .color(&colour)
+                .pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Center,
+                ));
+            root.draw(&Text::new(s, at, style)).map_err(|e| e.to_string())
+        };
+        let grid_middle = LEFT + CELL * NUM_CLASSES as i32 / 2;
+        text("Confusion matrix".into(), (grid_middle, 24), 26.0, BLACK)?;
+        text("predicted digit".into(), (grid_middle, 56), 18.0, BLACK)?;
+        for digit in 0..NUM_CLASSES as i32 {
+            text(digit.to_string(), (LEFT + digit * CELL + CELL / 2, TOP - 14), 17.0, BLACK)?;
+            text(digit.to_string(), (LEFT - 16, TOP + digit * CELL + CELL / 2), 17.0, BLACK)?;
+        }
+        let vertical = TextStyle::from((FONT, 18).into_font().transform(FontTransform::Rotate270))
+            .color(&BLACK);
+        root.draw(&Text::new("true digit", (24, TOP + CELL * 5 + 60), vertical))
+            .map_err(|e| e.to_string())?;
+        for (truth, row) in confusion.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f64;
+            for (predicted, &count) in row.iter().enumerate() {
+                let share = count as f64 / total;
+                // Square root: a few confusions among thousands still show.
+                let shade = share.sqrt();
+                let mix = |from: f64, to: f64| (from + (to - from) * shade).round() as u8;
+                let colour = RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0));
+                let (x, y) = (LEFT + predicted as i32 * CELL, TOP + truth as i32 * CELL);
+                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], colour.filled()))
+                    .map_err(|e| e.to_string())?;
+                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], RGBColor(200, 200, 200)))
+                    .map_err(|e| e.to_string())?;
+                let ink = if shade > 0.6 { WHITE } else { BLACK };
+                text(count.to_string(), (x + CELL / 2, y + CELL / 2), 15.0, ink)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `misclassified.png`: the worst mistakes as a grid of the test images, each captioned with
+/// its true digit, the model's answer and the probability it gave that answer.
+pub fn misclassified_grid(
+    mistakes: &[Mistake],
+    images: &LabelledImages,
+    path: &Path,
+) -> Result<(), PlotError> {
+    const COLUMNS: usize = 6;
+    const SCALE: i32 = 4;
+    const IMAGE: i32 = IMAGE_SIDE as i32 * SCALE;
+    const CELL_W: i32 = IMAGE + 40;
+    const CELL_H: i32 = IMAGE + 44;
+    const TOP: i32 = 56;
+    let rows = mistakes.len().div_ceil(COLUMNS).max(1);
+    let size = ((CELL_W * COLUMNS as i32 + 20) as u32, (TOP + CELL_H * rows as i32 + 10) as u32);
+    render(path, size, |root| {
+        let centred = |px: f64| {
+            TextStyle::from((FONT, px).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ))
+        };
+        let title = if mistakes.is_empty() {
+            "No misclassified test images".to_string()
+        } else {
+            format!("The {} worst-scored test images (true → predicted)", mistakes.len())
+        };
+        root.draw(&Text::new(title, (size.0 as i32 / 2, 26), centred(22.0)))
+            .map_err(|e| e.to_string())?;
+        for (n, mistake) in mistakes.iter().enumerate() {
+            let x0 = 10 + (n % COLUMNS) as i32 * CELL_W + (CELL_W - IMAGE) / 2;
+            let y0 = TOP + (n / COLUMNS) as i32 * CELL_H;
+            let Some(pixels) = images.image(mistake.index) else {
+                continue;
+            };
+            for (i, &value) in pixels.iter().enumerate() {
+                let (px, py) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
+                let (x, y) = (x0 + px * SCALE, y0 + py * SCALE);
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + SCALE, y + SCALE)],
+                    RGBColor(value, value, value).filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+            }
+            let caption = format!(
+                "#{}: {} → {} ({:.0}%)",
+                mistake.index,
+                mistake.label,
+                mistake.predicted,
+                100.0 * mistake.probability_of_prediction
+            );
+            root.draw(&Text::new(caption, (x0 + IMAGE / 2, y0 + IMAGE + 18), centred(15.0)))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(path: &Path) -> RgbImage {
+        image::open(path).unwrap().to_rgb8()
+    }
+
+    #[test]
+    fn curves_are_a_readable_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.png");
+        let epochs: Vec<EpochMetrics> = (1..=3)
+            .map(|epoch| EpochMetrics {
+                epoch,
+                train_loss: 0.5 / epoch as f64,
+                train_accuracy: 90.0 + epoch as f64,
+                valid_loss: 0.4 / epoch as f64,
+                valid_accuracy: 91.0 + epoch as f64,
+                seconds: 1.0,
+            })
+            .collect();
+        training_curves(&epochs, &path).unwrap();
+        let picture = decoded(&path);
+        assert_eq!(picture.dimensions(), (1200, 500));
+        let has = |colour: RGBColor| picture.pixels().any(|p| p.0 == [colour.0, colour.1, colour.2]);
+        assert!(has(TRAIN_COLOUR) && has(VALID_COLOUR), "both series drawn");
+        assert!(!path.with_extension("png.partial").exists());
+    }
+
+    #[test]
+    fn heatmap_and_grid_have_their_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
+        for (d, row) in confusion.iter_mut().enumerate() {
+            row[d] = 100;
+        }
+        confusion[4][9] = 7;
+        let heatmap = dir.path().join("confusion.png");
+        confusion_heatmap(&confusion, &heatmap).unwrap();
+        assert_eq!(decoded(&heatmap).dimensions(), (720, 730));
+
+        let images = LabelledImages {
+            pixels: vec![200; 2 * crate::idx::IMAGE_PIXELS],
+            labels: vec![4, 9],
+        };
+        let mistakes: Vec<Mistake> = (0..7)
+            .map(|n| Mistake {
+                index: n % 2,
+                label: 4,
+                predicted: 9,
+                probability_of_label: 0.01,
+                probability_of_prediction: 0.95,
+            })
+            .collect();
+        let grid = dir.path().join("misclassified.png");
+        misclassified_grid(&mistakes, &images, &grid).unwrap();
+        let picture = decoded(&grid);
+        assert_eq!(picture.dimensions(), (6 * 152 + 20, 56 + 2 * 156 + 10));
+        assert!(picture.pixels().any(|p| p.0 == [200, 200, 200]), "digit pixels drawn");
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_error_naming_it() {
+        let err = training_curves(&[], Path::new("no/such/dir/curves.png")).unwrap_err();
+        assert!(err.to_string().starts_with("no/such/dir/curves.png: cannot draw"), "{err}");
+    }
+}
