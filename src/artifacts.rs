@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::config::{ConfigError, TrainingConfig};
+use crate::data::DatasetKind;
 use crate::model::Model;
 
 /// The Burn version this program is built against, as pinned in Cargo.toml.
@@ -148,9 +149,11 @@ impl RunDir {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     Completed,
+    /// Ended by early stopping: the validation loss stopped improving.
+    EarlyStopped,
     Interrupted,
     Failed,
 }
@@ -165,6 +168,11 @@ pub struct Summary {
     pub test_loss: f64,
     pub test_images: usize,
     pub train_images: usize,
+    /// Images validated on each epoch; the test split's when no hold-out was asked for.
+    pub valid_images: usize,
+    pub dataset: DatasetKind,
+    /// Layer widths, e.g. "784-128-10".
+    pub model: String,
     pub seconds_per_epoch: Vec<f64>,
     pub total_seconds: f64,
     pub parameters: usize,
@@ -216,7 +224,7 @@ mod tests {
         assert_eq!(before, after);
 
         let mut other = config.clone();
-        other.model.hidden_size = 64;
+        other.model.hidden_sizes = vec![64];
         run.save_config(&other).unwrap();
         let err = run.load_model(&device).unwrap_err();
         assert!(matches!(err, ArtifactError::Mismatch { .. }), "{err}");

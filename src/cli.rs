@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -9,10 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::artifacts::{RunDir, RunStatus, Summary};
 use crate::backend::Backend;
 use crate::config::TrainingConfig;
-use crate::data::{DataSource, Split};
+use crate::data::{DataSource, DatasetKind, Split};
 use crate::digit_image::load_digit;
 use crate::eval::EvalReport;
 use crate::inference::{Guess, log_probabilities, probabilities, top_k};
+use crate::model::parse_hidden_sizes;
 use crate::{metrics, plots};
 use crate::training::{TrainRequest, train};
 
@@ -74,6 +76,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
 
+    /// Dataset: mnist or fashion-mnist (same format, ten kinds of clothing).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
     /// Passes over the training set.
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
@@ -82,15 +88,48 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
 
-    /// Adam's learning rate.
+    /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<String>,
+
+    /// Hidden-layer activation: relu, sigmoid or tanh.
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<String>,
+
+    /// Loss: cross-entropy, or mse (between softmax probabilities and one-hot targets).
+    #[arg(long, value_name = "NAME")]
+    pub loss: Option<String>,
+
+    /// Optimizer: adam or sgd.
+    #[arg(long, value_name = "NAME")]
+    pub optimizer: Option<String>,
+
+    /// Learning rate.
     #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
     pub lr: Option<f64>,
 
-    /// Units in the hidden layer.
-    #[arg(long, value_name = "N")]
-    pub hidden: Option<usize>,
+    /// SGD momentum, in [0, 1).
+    #[arg(long, value_name = "M", allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
 
-    /// Seed for weight initialisation and shuffling.
+    /// L2 weight decay (either optimizer).
+    #[arg(long, value_name = "L2", allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+
+    /// Learning-rate schedule: constant, or cosine (down to 0 over the run).
+    #[arg(long, value_name = "NAME")]
+    pub lr_schedule: Option<String>,
+
+    /// Hold out N training images (at random) to validate on; the test split then scores only
+    /// the end. 0 (default) validates on the test split, as the tutorial does.
+    #[arg(long, value_name = "N")]
+    pub valid_size: Option<usize>,
+
+    /// Stop when the validation loss has not improved for N epochs.
+    #[arg(long, value_name = "N")]
+    pub early_stop_patience: Option<usize>,
+
+    /// Seed for weight initialisation, shuffling and the hold-out.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
@@ -165,6 +204,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Overwrites `slot` with the flag's value when the flag was given.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+/// Parses a named choice given on the command line, naming the flag when it is unknown.
+fn choice<T: FromStr<Err = String>>(flag: &str, text: &Option<String>) -> Result<Option<T>> {
+    text.as_deref()
+        .map(|t| t.parse::<T>().map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .transpose()
+}
+
 impl TrainArgs {
     /// The config file (or the tutorial's) with the flags laid over it, validated.
     fn resolve_config(&self) -> Result<TrainingConfig> {
@@ -172,24 +225,47 @@ impl TrainArgs {
             Some(path) => TrainingConfig::load_file(path)?,
             None => TrainingConfig::tutorial(),
         };
+        let hidden = self
+            .hidden
+            .as_deref()
+            .map(|text| parse_hidden_sizes(text).map_err(|e| anyhow::anyhow!("--hidden: {e}")))
+            .transpose()?;
         let flags = [
+            ("--dataset", self.dataset.is_some()),
             ("--epochs", self.epochs.is_some()),
             ("--batch-size", self.batch_size.is_some()),
-            ("--lr", self.lr.is_some()),
             ("--hidden", self.hidden.is_some()),
+            ("--activation", self.activation.is_some()),
+            ("--loss", self.loss.is_some()),
+            ("--optimizer", self.optimizer.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--momentum", self.momentum.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--lr-schedule", self.lr_schedule.is_some()),
+            ("--valid-size", self.valid_size.is_some()),
+            ("--early-stop-patience", self.early_stop_patience.is_some()),
             ("--seed", self.seed.is_some()),
             ("--num-workers", self.num_workers.is_some()),
             ("--limit-train", self.limit_train.is_some()),
             ("--limit-test", self.limit_test.is_some()),
         ];
-        config.num_epochs = self.epochs.unwrap_or(config.num_epochs);
-        config.batch_size = self.batch_size.unwrap_or(config.batch_size);
-        config.learning_rate = self.lr.unwrap_or(config.learning_rate);
-        config.model.hidden_size = self.hidden.unwrap_or(config.model.hidden_size);
-        config.seed = self.seed.unwrap_or(config.seed);
-        config.num_workers = self.num_workers.unwrap_or(config.num_workers);
-        config.limit_train = self.limit_train.or(config.limit_train);
-        config.limit_test = self.limit_test.or(config.limit_test);
+        set(&mut config.dataset, choice("--dataset", &self.dataset)?);
+        set(&mut config.num_epochs, self.epochs);
+        set(&mut config.batch_size, self.batch_size);
+        set(&mut config.model.hidden_sizes, hidden);
+        set(&mut config.model.activation, choice("--activation", &self.activation)?);
+        set(&mut config.loss, choice("--loss", &self.loss)?);
+        set(&mut config.optimizer.kind, choice("--optimizer", &self.optimizer)?);
+        set(&mut config.learning_rate, self.lr);
+        set(&mut config.optimizer.momentum, self.momentum);
+        set(&mut config.optimizer.weight_decay, self.weight_decay);
+        set(&mut config.lr_schedule, choice("--lr-schedule", &self.lr_schedule)?);
+        set(&mut config.valid_size, self.valid_size);
+        set(&mut config.early_stop_patience, self.early_stop_patience.map(Some));
+        set(&mut config.seed, self.seed);
+        set(&mut config.num_workers, self.num_workers);
+        set(&mut config.limit_train, self.limit_train.map(Some));
+        set(&mut config.limit_test, self.limit_test.map(Some));
         let overridden: Vec<&str> = flags.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
         let origin = match (&self.config, overridden.is_empty()) {
             (Some(path), true) => path.display().to_string(),
@@ -206,15 +282,16 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
     let run_dir = args.artifacts.clone().unwrap_or_else(|| {
         PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
     });
+    let data = DataSource::resolve(config.dataset, args.backend.data_dir.clone())?;
     let summary = train(TrainRequest {
         config,
         backend: args.backend.backend,
-        data: DataSource::from_option(args.backend.data_dir.clone()),
+        data,
         run: RunDir::new(&run_dir),
     })?;
     print_summary(&summary, &run_dir);
     Ok(match summary.status {
-        RunStatus::Completed => ExitCode::SUCCESS,
+        RunStatus::Completed | RunStatus::EarlyStopped => ExitCode::SUCCESS,
         // Stopped by the user: the run folder is valid, but the run is not what was asked for.
         RunStatus::Interrupted => ExitCode::from(130),
         RunStatus::Failed => ExitCode::FAILURE,
@@ -226,6 +303,7 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     let ended = match summary.status {
         RunStatus::Completed => "",
+        RunStatus::EarlyStopped => " (stopped early: validation loss no longer improving)",
         RunStatus::Interrupted => " (interrupted)",
         RunStatus::Failed => " (failed)",
     };
@@ -247,7 +325,8 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
 fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = RunDir::existing(&args.artifacts)?;
     let device = args.backend.backend.device()?;
-    let (_, model) = run.load_model(&device)?;
+    let (config, model) = run.load_model(&device)?;
+    let classes = config.dataset;
     let mut failures = 0;
 
     // Pictures first; an unreadable one is reported and the rest still get their answer.
@@ -268,14 +347,21 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
     for (path, probs) in readable.into_iter().zip(probabilities(&model, &pixels, &device)) {
         let top = top_k(&probs, 3);
         if args.json {
-            println!("{}", serde_json::json!({ "file": path, "predicted": top[0].digit, "top3": top }));
+            let line = serde_json::json!({
+                "file": path,
+                "predicted": top[0].digit,
+                "class": classes.class_names()[top[0].digit as usize],
+                "top3": top,
+            });
+            println!("{line}");
         } else {
-            println!("{}: predicted {}  top-3: {}", path.display(), top[0].digit, describe(&top));
+            let predicted = classes.class_label(top[0].digit);
+            println!("{}: predicted {predicted}  top-3: {}", path.display(), describe(&top, classes));
         }
     }
 
     if !args.index.is_empty() {
-        let test = DataSource::from_option(args.backend.data_dir.clone())
+        let test = DataSource::resolve(classes, args.backend.data_dir.clone())?
             .load(Split::Test)
             .context("cannot read the test images to predict")?;
         let mut pixels = Vec::with_capacity(args.index.len() * crate::idx::IMAGE_PIXELS);
@@ -289,19 +375,26 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
             let top = top_k(&probs, 3);
             let label = test.labels[index];
             if args.json {
-                let line = serde_json::json!({ "index": index, "label": label, "predicted": top[0].digit, "top3": top });
+                let line = serde_json::json!({
+                    "index": index,
+                    "label": label,
+                    "predicted": top[0].digit,
+                    "class": classes.class_names()[top[0].digit as usize],
+                    "top3": top,
+                });
                 println!("{line}");
             } else {
-                println!("#{index}: predicted {} (label {label})  top-3: {}", top[0].digit, describe(&top));
+                let (predicted, truth) = (classes.class_label(top[0].digit), classes.class_label(label));
+                println!("#{index}: predicted {predicted} (label {truth})  top-3: {}", describe(&top, classes));
             }
         }
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn describe(top: &[Guess]) -> String {
+fn describe(top: &[Guess], classes: DatasetKind) -> String {
     top.iter()
-        .map(|g| format!("{} {:.2}%", g.digit, 100.0 * g.probability))
+        .map(|g| format!("{} {:.2}%", classes.class_label(g.digit), 100.0 * g.probability))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -311,14 +404,14 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
     // The images the run was tested on: the test split, cut as its config says.
-    let mut test = DataSource::from_option(args.backend.data_dir.clone())
+    let mut test = DataSource::resolve(config.dataset, args.backend.data_dir.clone())?
         .load(Split::Test)
         .context("cannot read the test images to evaluate on")?;
     if let Some(limit) = config.limit_test {
         test = test.truncated(limit);
     }
     let log_probs = log_probabilities(&model, &test.pixels, &device);
-    let report = EvalReport::new(&log_probs, &test.labels, args.worst);
+    let report = EvalReport::new(&log_probs, &test.labels, args.worst, config.dataset.class_names());
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     run.write_atomically(&run.eval_json(), &json)?;
     plots::confusion_heatmap(&report.confusion, &run.confusion_png())?;
@@ -363,10 +456,25 @@ mod tests {
 
     #[test]
     fn flags_override_the_config_and_are_validated() {
-        let cli = parse(&["train", "--batch-size", "32", "--hidden", "64", "--lr", "0.01"]);
+        let cli = parse(&["train", "--batch-size", "32", "--hidden", "64,32", "--lr", "0.01"]);
         let Some(Command::Train(args)) = cli.command else { panic!("not train") };
         let config = args.resolve_config().unwrap();
-        assert_eq!((config.batch_size, config.model.hidden_size, config.learning_rate), (32, 64, 0.01));
+        assert_eq!((config.batch_size, config.model.hidden_sizes.clone(), config.learning_rate), (32, vec![64, 32], 0.01));
+
+        let cli = parse(&["--optimizer", "sgd", "--momentum", "0.9", "--activation", "tanh", "--hidden", ""]);
+        let config = cli.train.resolve_config().unwrap();
+        assert_eq!(config.optimizer.kind, crate::optimizer::OptimizerKind::Sgd);
+        assert_eq!(config.optimizer.momentum, 0.9);
+        assert!(config.model.hidden_sizes.is_empty());
+
+        for (args, expected) in [
+            (&["--activation", "swish"][..], "--activation: unknown activation `swish` (valid: relu, sigmoid, tanh)"),
+            (&["--optimizer", "sgd", "--momentum", "-0.5"][..], "--optimizer --momentum: optimizer.momentum = -0.5 is invalid: must be in [0, 1)"),
+            (&["--hidden", "128,0"][..], "--hidden: model.hidden_sizes = [128, 0] is invalid: a layer needs at least 1 unit"),
+        ] {
+            let err = parse(args).train.resolve_config().unwrap_err().to_string();
+            assert_eq!(err, expected);
+        }
 
         let cli = parse(&["--batch-size", "0"]);
         let err = cli.train.resolve_config().unwrap_err().to_string();

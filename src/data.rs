@@ -7,7 +7,66 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
 
-use crate::idx::{IMAGE_PIXELS, IdxError, LabelledImages};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::choice::named_choice;
+use crate::idx::{IMAGE_PIXELS, IdxError, LabelledImages, NUM_CLASSES};
+
+named_choice!(
+    /// Which set of 28×28 images and ten classes.
+    DatasetKind, "dataset", { Mnist => "mnist", FashionMnist => "fashion-mnist" }
+);
+
+/// Where Debian's `dataset-fashion-mnist` package puts the files.
+const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+impl DatasetKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "MNIST",
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
+    pub fn class_names(self) -> [&'static str; NUM_CLASSES] {
+        match self {
+            DatasetKind::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetKind::FashionMnist => [
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ],
+        }
+    }
+
+    /// Where its files come from when no `--data-dir` is given.
+    pub fn default_source(self) -> Result<DataSource, DataError> {
+        match self {
+            DatasetKind::Mnist => Ok(DataSource::BurnCache),
+            DatasetKind::FashionMnist if Path::new(DEBIAN_FASHION_MNIST).is_dir() => {
+                Ok(DataSource::Folder(PathBuf::from(DEBIAN_FASHION_MNIST)))
+            }
+            DatasetKind::FashionMnist => Err(DataError::NoFashionMnist),
+        }
+    }
+
+    /// A class by index, as people read it: "7" for MNIST, "Sneaker (7)" for Fashion-MNIST.
+    pub fn class_label(self, class: u8) -> String {
+        let name = self.class_names()[class as usize];
+        match self {
+            DatasetKind::Mnist => name.to_string(),
+            DatasetKind::FashionMnist => format!("{name} ({class})"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
@@ -46,6 +105,10 @@ pub enum DataError {
     Download { cache: PathBuf, reason: String },
     #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
     NoCacheDir,
+    #[error(
+        "Fashion-MNIST has no download here; pass --data-dir with its four IDX files (Debian: apt-get install dataset-fashion-mnist puts them in {DEBIAN_FASHION_MNIST})"
+    )]
+    NoFashionMnist,
 }
 
 /// Where MNIST's four IDX files are read from.
@@ -58,8 +121,12 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    pub fn from_option(dir: Option<PathBuf>) -> Self {
-        dir.map_or(DataSource::BurnCache, DataSource::Folder)
+    /// `--data-dir` when given, else the dataset's usual place.
+    pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
+        match dir {
+            Some(dir) => Ok(DataSource::Folder(dir)),
+            None => dataset.default_source(),
+        }
     }
 
     /// Reads and validates one split.
@@ -121,6 +188,29 @@ fn download_with_burn(split: Split) -> Result<(), String> {
         Split::Train => drop(MnistDataset::train()),
         Split::Test => drop(MnistDataset::test()),
     })
+}
+
+/// Splits `images` into (kept, held out): `held_out` images drawn at random with `seed`, both
+/// parts in their original order.
+pub fn hold_out(images: &LabelledImages, held_out: usize, seed: u64) -> (LabelledImages, LabelledImages) {
+    let mut order: Vec<usize> = (0..images.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let mut chosen = vec![false; images.len()];
+    for &index in order.iter().take(held_out) {
+        chosen[index] = true;
+    }
+    let pick = |want: bool| {
+        let mut part = LabelledImages {
+            pixels: Vec::new(),
+            labels: Vec::new(),
+        };
+        for index in (0..images.len()).filter(|&i| chosen[i] == want) {
+            part.pixels.extend_from_slice(images.image(index).expect("index in range"));
+            part.labels.push(images.labels[index]);
+        }
+        part
+    };
+    (pick(false), pick(true))
 }
 
 /// One image and its label, as the data loader hands it to the batcher.
@@ -233,6 +323,29 @@ mod tests {
         assert_eq!(test.labels, vec![1, 2]);
         let err = source.load(Split::Train).unwrap_err();
         assert!(matches!(err, DataError::MissingFile { name: "train-images-idx3-ubyte", .. }), "{err}");
+    }
+
+    #[test]
+    fn hold_out_is_a_seeded_partition() {
+        let images = LabelledImages {
+            pixels: (0..100 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8).collect(),
+            labels: (0..100).map(|i| (i % 10) as u8).collect(),
+        };
+        let (kept, held) = hold_out(&images, 30, 7);
+        assert_eq!((kept.len(), held.len()), (70, 30));
+        let mut ids: Vec<u8> = kept.pixels.chunks(IMAGE_PIXELS).chain(held.pixels.chunks(IMAGE_PIXELS)).map(|p| p[0]).collect();
+        ids.sort();
+        assert_eq!(ids, (0..100).collect::<Vec<u8>>(), "every image in exactly one part");
+        let again = hold_out(&images, 30, 7).1;
+        assert_eq!(again.pixels, held.pixels, "same seed, same split");
+        assert_ne!(hold_out(&images, 30, 8).1.pixels, held.pixels);
+    }
+
+    #[test]
+    fn fashion_mnist_has_named_classes() {
+        assert_eq!(DatasetKind::FashionMnist.class_label(9), "Ankle boot (9)");
+        assert_eq!(DatasetKind::Mnist.class_label(4), "4");
+        assert_eq!("fashion-mnist".parse::<DatasetKind>(), Ok(DatasetKind::FashionMnist));
     }
 
     #[test]

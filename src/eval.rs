@@ -9,6 +9,7 @@ use crate::inference::{Evaluation, argmax};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScores {
     pub digit: u8,
+    pub name: String,
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
@@ -46,7 +47,12 @@ pub struct EvalReport {
 impl EvalReport {
     /// Builds the report from per-image log-probabilities and labels, keeping `worst_count`
     /// mistakes.
-    pub fn new(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8], worst_count: usize) -> Self {
+    pub fn new(
+        log_probs: &[[f32; NUM_CLASSES]],
+        labels: &[u8],
+        worst_count: usize,
+        class_names: [&str; NUM_CLASSES],
+    ) -> Self {
         let overall = Evaluation::from_scores(log_probs, labels);
         let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
         let mut mistakes = Vec::new();
@@ -75,7 +81,7 @@ impl EvalReport {
             loss: overall.loss,
             images: overall.images,
             correct,
-            classes: class_scores(&confusion),
+            classes: class_scores(&confusion, class_names),
             confusion,
             worst: mistakes,
         }
@@ -84,16 +90,21 @@ impl EvalReport {
     /// The report as text tables for a terminal.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "accuracy {:.2}% ({}/{}), loss {:.4}\n\ndigit  precision  recall      f1  support\n",
+            "accuracy {:.2}% ({}/{}), loss {:.4}\n\nclass  precision  recall      f1  support\n",
             self.accuracy, self.correct, self.images, self.loss
         );
         for class in &self.classes {
+            let named = if class.name == class.digit.to_string() {
+                String::new()
+            } else {
+                format!("  {}", class.name)
+            };
             out += &format!(
-                "{:>5}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}\n",
+                "{:>5}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}{named}\n",
                 class.digit, class.precision, class.recall, class.f1, class.support
             );
         }
-        out += "\nconfusion matrix (rows: true digit, columns: predicted)\n      ";
+        out += "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
         out += &(0..NUM_CLASSES).map(|d| format!("{d:>5}")).collect::<String>();
         for (digit, row) in self.confusion.iter().enumerate() {
             out += &format!("\n{digit:>5} ");
@@ -104,7 +115,10 @@ impl EvalReport {
     }
 }
 
-fn class_scores(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> Vec<ClassScores> {
+fn class_scores(
+    confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
+    class_names: [&str; NUM_CLASSES],
+) -> Vec<ClassScores> {
     let ratio = |num: usize, den: usize| if den == 0 { 0.0 } else { num as f64 / den as f64 };
     (0..NUM_CLASSES)
         .map(|digit| {
@@ -120,6 +134,7 @@ fn class_scores(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> Vec<ClassSco
             };
             ClassScores {
                 digit: digit as u8,
+                name: class_names[digit].to_string(),
                 precision,
                 recall,
                 f1,
@@ -132,6 +147,8 @@ fn class_scores(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> Vec<ClassSco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DIGITS: [&str; NUM_CLASSES] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     fn scores_for(digit: usize, confidence: f32) -> [f32; NUM_CLASSES] {
         let rest = (1.0 - confidence) / (NUM_CLASSES - 1) as f32;
@@ -151,7 +168,7 @@ mod tests {
             scores_for(7, 0.6),
         ];
         let labels = [1, 1, 1, 7, 7];
-        let report = EvalReport::new(&log_probs, &labels, 10);
+        let report = EvalReport::new(&log_probs, &labels, 10, DIGITS);
         assert_eq!(report.correct, 4);
         assert_eq!(report.accuracy, 80.0);
         assert_eq!(report.confusion[1][1], 2);
@@ -175,7 +192,7 @@ mod tests {
 
     #[test]
     fn text_has_a_row_per_digit_and_the_matrix() {
-        let report = EvalReport::new(&[scores_for(3, 0.9)], &[3], 5);
+        let report = EvalReport::new(&[scores_for(3, 0.9)], &[3], 5, DIGITS);
         let text = report.to_text();
         assert!(text.starts_with("accuracy 100.00% (1/1), loss 0.1054"), "{text}");
         assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 21);

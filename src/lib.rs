@@ -2,6 +2,8 @@
 //! used with Burn. `main.rs` only parses the command line; everything else lives here, one
 //! concern per module.
 
+mod choice;
+
 pub mod artifacts;
 pub mod backend;
 pub mod cli;
@@ -13,6 +15,7 @@ pub mod idx;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod optimizer;
 mod panics;
 pub mod plots;
 pub mod renderer;

@@ -1,40 +1,109 @@
-//! The tutorial's network: Linear(784 → hidden) → ReLU → Linear(hidden → 10) logits.
+//! The network: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one
+//! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
 
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::nn::activation::{Activation, ActivationConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 use burn::train::ClassificationOutput;
 
+use crate::choice::named_choice;
 use crate::idx::{IMAGE_PIXELS, NUM_CLASSES};
+
+named_choice!(
+    /// The non-linearity between hidden layers.
+    ActivationKind, "activation", { Relu => "relu", Sigmoid => "sigmoid", Tanh => "tanh" }
+);
+
+named_choice!(
+    /// What training minimises.
+    LossKind, "loss", {
+        CrossEntropy => "cross-entropy",
+        // Between the softmax probabilities and one-hot targets: the tutorial's regression loss
+        // applied to classification, to compare with cross-entropy.
+        Mse => "mse",
+    }
+);
 
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
-    #[config(default = 128)]
-    pub hidden_size: usize,
+    /// Units of each hidden layer, input side first; empty for softmax regression.
+    #[config(default = "vec![128]")]
+    pub hidden_sizes: Vec<usize>,
+    #[config(default = "ActivationKind::Relu")]
+    pub activation: ActivationKind,
 }
 
 impl ModelConfig {
     pub fn init(&self, device: &Device) -> Model {
+        let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
+            .chain(self.hidden_sizes.iter().copied())
+            .collect();
+        let hidden = widths
+            .windows(2)
+            .map(|pair| LinearConfig::new(pair[0], pair[1]).init(device))
+            .collect();
+        let activation = match self.activation {
+            ActivationKind::Relu => ActivationConfig::Relu,
+            ActivationKind::Sigmoid => ActivationConfig::Sigmoid,
+            ActivationKind::Tanh => ActivationConfig::Tanh,
+        };
         Model {
-            hidden: LinearConfig::new(IMAGE_PIXELS, self.hidden_size).init(device),
-            activation: Relu::new(),
-            output: LinearConfig::new(self.hidden_size, NUM_CLASSES).init(device),
+            hidden,
+            activation: activation.init(device),
+            output: LinearConfig::new(*widths.last().expect("input width"), NUM_CLASSES).init(device),
+            loss: LossKind::CrossEntropy,
         }
     }
+
+    /// "784-128-10": the layer widths, as people write them.
+    pub fn describe(&self) -> String {
+        std::iter::once(IMAGE_PIXELS)
+            .chain(self.hidden_sizes.iter().copied())
+            .chain(std::iter::once(NUM_CLASSES))
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// Parses `--hidden`: "128", "256,128", or "" for no hidden layer.
+pub fn parse_hidden_sizes(text: &str) -> Result<Vec<usize>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|part| {
+            part.trim().parse::<usize>().map_err(|_| {
+                format!("`{part}` is not a layer size (use e.g. 128, or 256,128, or \"\" for none)")
+            })
+        })
+        .collect()
 }
 
 #[derive(Module, Debug)]
 pub struct Model {
-    hidden: Linear,
-    activation: Relu,
+    hidden: Vec<Linear>,
+    activation: Activation,
     output: Linear,
+    /// Training-time choice, not a weight: records do not carry it.
+    #[module(skip)]
+    loss: LossKind,
 }
 
 impl Model {
+    pub fn with_loss(mut self, loss: LossKind) -> Self {
+        self.loss = loss;
+        self
+    }
+
     /// `[batch, 784]` pixels in [0, 1] → `[batch, 10]` logits.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
-        let x = self.hidden.forward(images);
-        let x = self.activation.forward(x);
+        let x = self
+            .hidden
+            .iter()
+            .fold(images, |x, layer| self.activation.forward(layer.forward(x)));
         self.output.forward(x)
     }
 
@@ -44,9 +113,16 @@ impl Model {
         targets: Tensor<1, Int>,
     ) -> ClassificationOutput {
         let logits = self.forward(images);
-        let loss = CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits.clone(), targets.clone());
+        let device = logits.device();
+        let loss = match self.loss {
+            LossKind::CrossEntropy => CrossEntropyLossConfig::new()
+                .init(&device)
+                .forward(logits.clone(), targets.clone()),
+            LossKind::Mse => {
+                let one_hot = targets.clone().one_hot(NUM_CLASSES).float();
+                MseLoss::new().forward(softmax(logits.clone(), 1), one_hot, Reduction::Mean)
+            }
+        };
         ClassificationOutput::new(loss, logits, targets)
     }
 }
@@ -56,11 +132,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_a_batch_of_images_to_ten_logits() {
+    fn maps_a_batch_of_images_to_ten_logits_for_any_depth() {
         let device = Device::flex();
-        let model = ModelConfig::new().init(&device);
-        let logits = model.forward(Tensor::zeros([3, IMAGE_PIXELS], &device));
-        assert_eq!(logits.dims(), [3, NUM_CLASSES]);
+        for hidden in [vec![], vec![128], vec![64, 32]] {
+            let config = ModelConfig::new().with_hidden_sizes(hidden.clone());
+            let logits = config.init(&device).forward(Tensor::zeros([3, IMAGE_PIXELS], &device));
+            assert_eq!(logits.dims(), [3, NUM_CLASSES], "{hidden:?}");
+        }
     }
 
     #[test]
@@ -68,5 +146,40 @@ mod tests {
         // 784*128 + 128 + 128*10 + 10, as PyTorch reports for the tutorial's network.
         let model = ModelConfig::new().init(&Device::flex());
         assert_eq!(model.num_params(), 101_770);
+        let regression = ModelConfig::new().with_hidden_sizes(vec![]).init(&Device::flex());
+        assert_eq!(regression.num_params(), 7_850);
+        assert_eq!(ModelConfig::new().with_hidden_sizes(vec![256, 128]).describe(), "784-256-128-10");
+    }
+
+    #[test]
+    fn both_losses_are_positive_and_mse_is_bounded() {
+        let device = Device::flex();
+        let images = Tensor::<2>::ones([2, IMAGE_PIXELS], &device);
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![3i64, 7], [2]), &device);
+        for loss in [LossKind::CrossEntropy, LossKind::Mse] {
+            let model = ModelConfig::new().init(&device).with_loss(loss);
+            let value: f32 = model
+                .forward_classification(images.clone(), targets.clone())
+                .loss
+                .into_scalar::<f32>();
+            assert!(value > 0.0, "{loss}: {value}");
+            if loss == LossKind::Mse {
+                assert!(value <= 2.0 / NUM_CLASSES as f32, "mse of probabilities: {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn hidden_sizes_and_names_parse_with_helpful_errors() {
+        assert_eq!(parse_hidden_sizes("256,128"), Ok(vec![256, 128]));
+        assert_eq!(parse_hidden_sizes(""), Ok(vec![]));
+        assert!(parse_hidden_sizes("12x").unwrap_err().contains("`12x` is not a layer size"));
+        assert_eq!("tanh".parse::<ActivationKind>(), Ok(ActivationKind::Tanh));
+        assert_eq!(
+            "swish".parse::<ActivationKind>().unwrap_err(),
+            "unknown activation `swish` (valid: relu, sigmoid, tanh)"
+        );
+        assert_eq!("cross-entropy".parse::<LossKind>(), Ok(LossKind::CrossEntropy));
+        assert_eq!(serde_json::to_string(&LossKind::Mse).unwrap(), "\"mse\"");
     }
 }

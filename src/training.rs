@@ -6,21 +6,23 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
+use burn::train::metric::store::{Aggregate, Direction, Split as MetricSplit};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
-    TrainStep,
+    ClassificationOutput, InferenceStep, Learner, LearningResult, MetricEarlyStoppingStrategy,
+    StoppingCondition, SupervisedTraining, TrainOutput, TrainStep,
 };
 
 use crate::artifacts::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::backend::{Backend, BackendError};
 use crate::config::TrainingConfig;
-use crate::data::{DataError, DataSource, DigitBatch, DigitBatcher, Split};
+use crate::data::{DataError, DataSource, DigitBatch, DigitBatcher, Split, hold_out};
 use crate::idx::LabelledImages;
 use crate::inference::evaluate;
-use crate::metrics;
+use crate::metrics::{self, EpochMetrics};
 use crate::model::Model;
+use crate::optimizer::lr_scheduler;
 use crate::renderer::EpochRenderer;
 
 impl TrainStep for Model {
@@ -52,6 +54,10 @@ pub enum TrainError {
     Artifact(#[from] ArtifactError),
     #[error("{}: already exists and is not empty; pick another --artifacts folder", path.display())]
     RunExists { path: std::path::PathBuf },
+    #[error("valid_size = {requested} leaves nothing to train on: the training split has {available} images")]
+    ValidSize { requested: usize, available: usize },
+    #[error("{0}")]
+    Schedule(String),
     #[error("training failed: {reason} (run folder: {})", run.display())]
     Failed {
         reason: String,
@@ -84,8 +90,24 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
             path: run.root().to_path_buf(),
         });
     }
-    let train_images = limited(data.load(Split::Train)?, config.limit_train);
-    let test_images = limited(data.load(Split::Test)?, config.limit_test);
+    let train_all = limited(data.load(Split::Train)?, config.limit_train);
+    let test_images = Arc::new(limited(data.load(Split::Test)?, config.limit_test));
+    // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
+    // split itself.
+    let (train_images, valid_images) = if config.valid_size == 0 {
+        (Arc::new(train_all), Arc::clone(&test_images))
+    } else if config.valid_size >= train_all.len() {
+        return Err(TrainError::ValidSize {
+            requested: config.valid_size,
+            available: train_all.len(),
+        });
+    } else {
+        let (train, valid) = hold_out(&train_all, config.valid_size, config.seed);
+        (Arc::new(train), Arc::new(valid))
+    };
+    let steps = config.num_epochs * train_images.len().div_ceil(config.batch_size);
+    let scheduler =
+        lr_scheduler(config.lr_schedule, config.learning_rate, steps).map_err(TrainError::Schedule)?;
     let device = backend.device()?;
 
     run.create()?;
@@ -99,26 +121,36 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
             .set_device(device.clone());
         if shuffle { builder.shuffle(config.seed) } else { builder }
     };
-    // The tutorial validates on the test split, unshuffled; so does this trainer by default.
     let loader_train = loader(true).build(Arc::clone(&train_images));
-    let loader_valid = loader(false).build(Arc::clone(&test_images));
+    let loader_valid = loader(false).build(Arc::clone(&valid_images));
 
-    let training = SupervisedTraining::new(run.root(), loader_train, loader_valid)
+    let label = format!("{} {}", config.dataset.title(), config.model.describe());
+    let mut training = SupervisedTraining::new(run.root(), loader_train, loader_valid)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .with_default_checkpointers()
-        .num_epochs(config.num_epochs);
+        .num_epochs(config.num_epochs)
+        .label(&label);
+    if let Some(patience) = config.early_stop_patience {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            MetricSplit::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        ));
+    }
     let dashboard = std::io::stdout()
         .is_terminal()
         .then(|| default_renderer(training.interrupter(), None));
     let training = training.renderer(Box::new(EpochRenderer::new(dashboard, run.metrics())));
 
-    let model = config.model.init(&device.clone().autodiff());
+    let model = config.model.init(&device.clone().autodiff()).with_loss(config.loss);
     let LearningResult {
         model,
         renderer,
         interrupted,
         error,
-    } = training.launch(Learner::new(model, config.optimizer.init(), config.learning_rate));
+    } = training.launch(Learner::new(model, config.optimizer.init(), scheduler));
     // The dashboard leaves the terminal's alternate screen only when dropped; anything printed
     // before that would vanish with it.
     drop(renderer);
@@ -132,10 +164,12 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // dashboard `interrupted` is empty: the epochs actually finished tell the truth.
     let status = if error.is_some() {
         RunStatus::Failed
-    } else if interrupted.is_some() || epochs.len() < config.num_epochs {
-        RunStatus::Interrupted
-    } else {
+    } else if epochs.len() >= config.num_epochs {
         RunStatus::Completed
+    } else if interrupted.is_none() && stopped_early(&epochs, config.early_stop_patience) {
+        RunStatus::EarlyStopped
+    } else {
+        RunStatus::Interrupted
     };
     let summary = Summary {
         status,
@@ -145,6 +179,9 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         test_loss: test.loss,
         test_images: test.images,
         train_images: train_images.len(),
+        valid_images: valid_images.len(),
+        dataset: config.dataset,
+        model: config.model.describe(),
         seconds_per_epoch: epochs.iter().map(|epoch| epoch.seconds).collect(),
         total_seconds: started.elapsed().as_secs_f64(),
         parameters,
@@ -165,10 +202,52 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     Ok(summary)
 }
 
-/// The split, cut to the config's limit, shared by its data loader and the final evaluation.
-fn limited(images: LabelledImages, limit: Option<usize>) -> Arc<LabelledImages> {
-    Arc::new(match limit {
+/// The split, cut to the config's limit.
+fn limited(images: LabelledImages, limit: Option<usize>) -> LabelledImages {
+    match limit {
         Some(count) => images.truncated(count),
         None => images,
-    })
+    }
+}
+
+/// Whether the last `patience` epochs all failed to beat the best validation loss before them,
+/// which is when early stopping ends a run.
+fn stopped_early(epochs: &[EpochMetrics], patience: Option<usize>) -> bool {
+    let Some(patience) = patience else {
+        return false;
+    };
+    if epochs.len() <= patience {
+        return false;
+    }
+    let (before, last) = epochs.split_at(epochs.len() - patience);
+    let best_before = before.iter().map(|e| e.valid_loss).fold(f64::INFINITY, f64::min);
+    last.iter().all(|e| e.valid_loss >= best_before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epochs(losses: &[f64]) -> Vec<EpochMetrics> {
+        losses
+            .iter()
+            .enumerate()
+            .map(|(i, &valid_loss)| EpochMetrics {
+                epoch: i + 1,
+                train_loss: 1.0,
+                train_accuracy: 50.0,
+                valid_loss,
+                valid_accuracy: 50.0,
+                seconds: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn early_stopping_is_recognised_from_the_losses() {
+        assert!(stopped_early(&epochs(&[0.5, 0.4, 0.45, 0.41]), Some(2)));
+        assert!(!stopped_early(&epochs(&[0.5, 0.4, 0.45, 0.39]), Some(2)));
+        assert!(!stopped_early(&epochs(&[0.5, 0.6]), Some(2)), "too few epochs to tell");
+        assert!(!stopped_early(&epochs(&[0.5, 0.6, 0.7]), None));
+    }
 }

@@ -1,0 +1,44 @@
+//! Small enums of named choices (activation, loss, optimizer, ...) that read and write their
+//! names the same way in JSON configs and on the command line.
+
+/// Defines a small enum of named choices that reads from and writes to its lowercase names
+/// (in JSON configs and on the command line), with an error listing the valid names.
+macro_rules! named_choice {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} `{text}` (valid: {})",
+                        $what,
+                        Self::NAMES.join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_choice;
