@@ -209,7 +209,7 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     let config_path = sandbox.path("run/config.json");
     let original = std::fs::read_to_string(&config_path).unwrap();
     let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
-    config["model"]["hidden_size"] = 64.into();
+    config["model"]["hidden_sizes"] = serde_json::json!([64]);
     std::fs::write(&config_path, config.to_string()).unwrap();
     let line = assert_one_line_error(&infer("run", "0"));
     assert!(line.contains("model.bpk: does not fit the model in"), "{line}");
