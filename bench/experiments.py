@@ -59,7 +59,8 @@ def main():
                f"--backend {args.backend}")
     table = [
         f"{args.epochs} epochs each, seed {args.seed}, {args.backend} backend, "
-        f"{datetime.date.today().isoformat()}; regenerate with `{command}`.",
+        f"{datetime.date.today().isoformat()}; regenerate with `{command}`. The train loss is "
+        "each run's own loss, so mse and cross-entropy values do not compare.",
         "",
         "| activation | loss | optimizer | test accuracy | final train loss | seconds |",
         "| --- | --- | --- | --- | --- | --- |",
