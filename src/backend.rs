@@ -8,7 +8,8 @@ use burn::tensor::DeviceKind;
 pub enum Backend {
     /// Burn's ndarray backend: pure Rust, on the CPU.
     Ndarray,
-    /// Burn's flex backend: pure Rust, on the CPU (ndarray's successor).
+    /// Burn's flex backend: pure Rust, on the CPU (ndarray's successor; the default, measured
+    /// faster for this network by bench/speed.py).
     Flex,
     /// wgpu: the GPU through Vulkan, Metal or DirectX (or a CPU Vulkan driver such as lavapipe).
     Wgpu,
@@ -38,7 +39,7 @@ impl Backend {
     pub fn device(self) -> Result<Device, BackendError> {
         let device = match self {
             // ndarray is deprecated upstream in favour of flex, but stays selectable: it is the
-            // backend the tutorial port started on and the reference for its numbers.
+            // backend this port started on and a second CPU reference.
             #[allow(deprecated)]
             Backend::Ndarray => Device::ndarray(),
             Backend::Flex => Device::flex(),

@@ -53,8 +53,9 @@ pub enum Command {
 /// Options every command that touches data and tensors shares.
 #[derive(Debug, Args)]
 pub struct BackendArgs {
-    /// Where tensors live: ndarray and flex run on the CPU, wgpu on the GPU.
-    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
+    /// Where tensors live: flex and ndarray run on the CPU (flex is the faster, see the README),
+    /// wgpu on the GPU.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
 
     /// Folder with MNIST's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
@@ -133,7 +134,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Data-loader threads (0: load on the training thread; reproducible).
+    /// Threads preparing batches ahead of training (0: on the training thread).
     #[arg(long, value_name = "N")]
     pub num_workers: Option<usize>,
 
@@ -448,6 +449,7 @@ mod tests {
 
     #[test]
     fn training_is_the_default_command() {
+        assert_eq!(parse(&[]).train.backend.backend, Backend::Flex, "the measured-fastest CPU backend");
         let cli = parse(&["--epochs", "2", "--backend", "wgpu"]);
         assert!(cli.command.is_none());
         assert_eq!(cli.train.epochs, Some(2));

@@ -27,8 +27,8 @@ pub struct TrainingConfig {
     pub lr_schedule: LrSchedule,
     #[config(default = 42)]
     pub seed: u64,
-    /// Data-loader threads; 0 loads batches on the training thread, which keeps a seeded run
-    /// reproducible (with workers, batches arrive in a racy order).
+    /// Threads preparing batches ahead of training; 0 prepares them on the training thread.
+    /// Batches arrive in the same order either way, so results do not depend on it.
     #[config(default = 0)]
     pub num_workers: usize,
     /// Training images held out (at random, by the seed) to validate on; 0 validates on the

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
 
 use rand::SeedableRng;
@@ -213,35 +214,6 @@ pub fn hold_out(images: &LabelledImages, held_out: usize, seed: u64) -> (Labelle
     (pick(false), pick(true))
 }
 
-/// One image and its label, as the data loader hands it to the batcher.
-#[derive(Debug, Clone)]
-pub struct DigitItem {
-    pub pixels: [u8; IMAGE_PIXELS],
-    pub label: u8,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("index {index} is past the end of a {len}-image dataset")]
-pub struct OutOfRange {
-    pub index: usize,
-    pub len: usize,
-}
-
-impl Dataset<DigitItem> for LabelledImages {
-    fn get(&self, index: usize) -> Result<DigitItem, DatasetError> {
-        let out_of_range = || DatasetError::new(OutOfRange { index, len: self.len() });
-        let pixels = self.image(index).ok_or_else(out_of_range)?;
-        Ok(DigitItem {
-            pixels: pixels.try_into().map_err(|_| out_of_range())?,
-            label: self.labels[index],
-        })
-    }
-
-    fn len(&self) -> usize {
-        LabelledImages::len(self)
-    }
-}
-
 /// A batch: images flattened to `[batch, 784]` in [0, 1], targets `[batch]`.
 #[derive(Debug, Clone)]
 pub struct DigitBatch {
@@ -249,16 +221,31 @@ pub struct DigitBatch {
     pub targets: Tensor<1, Int>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct DigitBatcher;
+/// Builds a batch from image indices, straight from the split's bytes: one buffer for the
+/// pixels, one for the labels, no per-image copies.
+#[derive(Debug, Clone)]
+pub struct DigitBatcher {
+    images: Arc<LabelledImages>,
+}
 
-impl Batcher<DigitItem, DigitBatch> for DigitBatcher {
-    fn batch(&self, items: Vec<DigitItem>, device: &Device) -> DigitBatch {
-        let pixels: Vec<u8> = items.iter().flat_map(|item| item.pixels).collect();
-        let labels: Vec<i64> = items.iter().map(|item| i64::from(item.label)).collect();
+impl DigitBatcher {
+    pub fn new(images: Arc<LabelledImages>) -> Self {
+        Self { images }
+    }
+}
+
+impl Batcher<usize, DigitBatch> for DigitBatcher {
+    fn batch(&self, indices: Vec<usize>, device: &Device) -> DigitBatch {
+        let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        let mut labels = Vec::with_capacity(indices.len());
+        for &index in &indices {
+            // Indices come from the loader, which only hands out 0..len.
+            pixels.extend_from_slice(self.images.image(index).expect("index within the split"));
+            labels.push(i64::from(self.images.labels[index]));
+        }
         DigitBatch {
             images: images_tensor(&pixels, device),
-            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
         }
     }
 }
@@ -282,14 +269,11 @@ mod tests {
 
     #[test]
     fn batcher_builds_one_scaled_tensor_per_batch() {
-        let mut first = [0u8; IMAGE_PIXELS];
-        first[0] = 255;
-        first[1] = 51;
-        let items = vec![
-            DigitItem { pixels: first, label: 3 },
-            DigitItem { pixels: [0; IMAGE_PIXELS], label: 9 },
-        ];
-        let batch = DigitBatcher.batch(items, &cpu());
+        let mut pixels = vec![0u8; 3 * IMAGE_PIXELS];
+        pixels[2 * IMAGE_PIXELS] = 255;
+        pixels[2 * IMAGE_PIXELS + 1] = 51;
+        let images = Arc::new(LabelledImages { pixels, labels: vec![1, 2, 3] });
+        let batch = DigitBatcher::new(images).batch(vec![2, 0], &cpu());
         assert_eq!(batch.images.dims(), [2, IMAGE_PIXELS]);
         assert_eq!(batch.targets.dims(), [2]);
         let values: Vec<f32> = batch.images.into_data().try_into_vec_as::<f32>().unwrap();
@@ -297,19 +281,7 @@ mod tests {
         assert!((values[1] - 0.2).abs() < 1e-6);
         assert!(values[IMAGE_PIXELS..].iter().all(|&v| v == 0.0));
         let targets: Vec<i64> = batch.targets.into_data().try_into_vec_as::<i64>().unwrap();
-        assert_eq!(targets, vec![3, 9]);
-    }
-
-    #[test]
-    fn dataset_items_match_the_files() {
-        let data = LabelledImages {
-            pixels: (0..2 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8 + 1).collect(),
-            labels: vec![5, 6],
-        };
-        let item = Dataset::get(&data, 1).unwrap();
-        assert_eq!(item.label, 6);
-        assert!(item.pixels.iter().all(|&p| p == 2));
-        assert!(Dataset::get(&data, 2).is_err());
+        assert_eq!(targets, vec![3, 1]);
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
 use burn::train::metric::store::{Aggregate, Direction, Split as MetricSplit};
 use burn::train::metric::{AccuracyMetric, LossMetric};
@@ -17,9 +16,10 @@ use burn::train::{
 use crate::artifacts::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::backend::{Backend, BackendError};
 use crate::config::TrainingConfig;
-use crate::data::{DataError, DataSource, DigitBatch, DigitBatcher, Split, hold_out};
+use crate::data::{DataError, DataSource, DigitBatch, Split, hold_out};
 use crate::idx::LabelledImages;
 use crate::inference::evaluate;
+use crate::loader::EpochLoader;
 use crate::metrics::{self, EpochMetrics};
 use crate::model::Model;
 use crate::optimizer::lr_scheduler;
@@ -114,15 +114,12 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     run.save_config(&config)?;
 
     device.seed(config.seed);
-    let loader = |shuffle: bool| {
-        let builder = DataLoaderBuilder::new(DigitBatcher)
-            .batch_size(config.batch_size)
-            .num_workers(config.num_workers)
-            .set_device(device.clone());
-        if shuffle { builder.shuffle(config.seed) } else { builder }
+    let loader = |images: &Arc<LabelledImages>, shuffle_seed| {
+        EpochLoader::new(Arc::clone(images), config.batch_size, shuffle_seed, device.clone())
+            .with_workers(config.num_workers)
     };
-    let loader_train = loader(true).build(Arc::clone(&train_images));
-    let loader_valid = loader(false).build(Arc::clone(&valid_images));
+    let loader_train = Arc::new(loader(&train_images, Some(config.seed)));
+    let loader_valid = Arc::new(loader(&valid_images, None));
 
     let label = format!("{} {}", config.dataset.title(), config.model.describe());
     let mut training = SupervisedTraining::new(run.root(), loader_train, loader_valid)

@@ -13,6 +13,8 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let output = sandbox.run([
+        "--backend".as_ref(),
+        "ndarray".as_ref(),
         "--epochs".as_ref(),
         "1".as_ref(),
         "--data-dir".as_ref(),
@@ -52,6 +54,8 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     // The reloaded record predicts every test image as the trained model did.
     let all = sandbox.run([
         "infer".as_ref(),
+        "--backend".as_ref(),
+        "ndarray".as_ref(),
         "--artifacts".as_ref(),
         run.as_os_str(),
         "--data-dir".as_ref(),
@@ -69,7 +73,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     let correct = predictions.iter().filter(|p| p["predicted"] == p["label"]).count();
     assert_eq!(100.0 * correct as f64 / 10_000.0, accuracy);
 
-    // Any backend loads the ndarray-trained record and agrees with it.
+    // Any backend loads the ndarray-trained record and agrees with it (infer's default is flex).
     for backend in ["flex", "wgpu"] {
         let other = sandbox.run([
             "infer".as_ref(),
@@ -142,11 +146,13 @@ fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
 }
 
 #[test]
-fn the_same_seed_gives_the_same_epochs() {
+fn the_same_seed_gives_the_same_epochs_on_each_cpu_backend() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let train = |name: &str| {
+    let train = |backend: &str, name: &str| {
         let output = sandbox.run([
+            "--backend".as_ref(),
+            backend.as_ref(),
             "--epochs".as_ref(),
             "2".as_ref(),
             "--limit-train".as_ref(),
@@ -169,5 +175,8 @@ fn the_same_seed_gives_the_same_epochs() {
             })
             .collect::<Vec<_>>()
     };
-    assert_eq!(train("a"), train("b"));
+    for backend in ["ndarray", "flex"] {
+        let first = train(backend, &format!("{backend}-a"));
+        assert_eq!(first, train(backend, &format!("{backend}-b")), "{backend}");
+    }
 }

@@ -1,0 +1,148 @@
+"""Seconds per epoch of the tutorial's network (784-128-10, Adam 1e-3, batch 64, test
+evaluation every epoch), this trainer on each CPU backend against PyTorch written the
+tutorial's way and hand-tuned, with the same thread count for all, in one run.
+
+    python3 bench/speed.py --data-dir ../shared/data/mnist [--threads 2] [--repeats 3]
+        [--epochs 5] [--python PY] [--write-readme]
+
+Each run's seconds per epoch is the median of its epochs (train + test evaluation); the table
+gives the median over repeats and the min-max. Peak memory is the run's maximum resident set.
+`eval` throughput is the 10,000 test images over the whole `eval` command, load included.
+Needs the release binary (cargo build --release); PyTorch rows need a Python with torch.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from seeds import binary
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(HERE, "..", "README.md")
+BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
+
+
+def peak_mib(command, env):
+    """Runs `command`; returns (stdout, wall seconds, peak resident MiB of that process)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, env=env)
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()}")
+    return out.decode(), wall, usage.ru_maxrss / 1024.0
+
+
+def rust_run(exe, backend, args, env):
+    with tempfile.TemporaryDirectory() as tmp:
+        run = os.path.join(tmp, "run")
+        _, _, peak = peak_mib([exe, "--backend", backend, "--data-dir", args.data_dir, "--epochs",
+                               str(args.epochs), "--artifacts", run], env)
+        with open(os.path.join(run, "summary.json")) as f:
+            summary = json.load(f)
+        _, wall, _ = peak_mib([exe, "eval", "--backend", backend, "--artifacts", run,
+                               "--data-dir", args.data_dir], env)
+        return (statistics.median(summary["seconds_per_epoch"]), summary["test_accuracy"], peak,
+                summary["test_images"] / wall)
+
+
+def torch_run(python, script, args, env):
+    out, _, peak = peak_mib([python, os.path.join(HERE, script), "--data-dir", args.data_dir,
+                             "--epochs", str(args.epochs), "--threads", str(args.threads)], env)
+    epochs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return (statistics.median(e["seconds"] for e in epochs), epochs[-1]["test_accuracy"], peak,
+            None)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            match = re.search(r"model name\s*:\s*(.*)", f.read())
+            return match.group(1).strip() if match else platform.processor()
+    except OSError:
+        return platform.processor()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    args.data_dir = os.path.abspath(args.data_dir)
+    exe = binary()
+
+    threads = str(args.threads)
+    env = dict(os.environ, RAYON_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+               MKL_NUM_THREADS=threads, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+    contenders = {
+        "mnist-trainer, flex": lambda: rust_run(exe, "flex", args, env),
+        "mnist-trainer, ndarray": lambda: rust_run(exe, "ndarray", args, env),
+    }
+    has_torch = subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode == 0
+    if has_torch:
+        contenders["PyTorch, tutorial style"] = lambda: torch_run(args.python, "pytorch_tutorial.py", args, env)
+        contenders["PyTorch, hand-tuned"] = lambda: torch_run(args.python, "pytorch_tuned.py", args, env)
+
+    results = {}
+    # Interleave the contenders so drift in the machine's speed hits all of them alike.
+    for repeat in range(args.repeats):
+        for name, run in contenders.items():
+            results.setdefault(name, []).append(run())
+            print(f"repeat {repeat + 1}: {name}: {results[name][-1]}", file=sys.stderr, flush=True)
+
+    def seconds(name):
+        return statistics.median(r[0] for r in results[name])
+
+    lines = [
+        f"{datetime.date.today().isoformat()}, {cpu_name()}, {os.cpu_count()} cores, "
+        f"{args.threads} threads for every contender, {args.repeats} repeats of {args.epochs} "
+        f"epochs. Regenerate: `python3 bench/speed.py --data-dir ../shared/data/mnist "
+        f"--threads {args.threads} --repeats {args.repeats} --python <python with torch> --write-readme`.",
+        "",
+        "| trainer | s/epoch (median) | min-max | speed-up vs PyTorch hand-tuned | speed-up vs PyTorch tutorial "
+        "| test accuracy | peak memory | `eval` images/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, runs in results.items():
+        values = [r[0] for r in runs]
+        # Above 1: faster than the baseline; the bar for this trainer is 2 against hand-tuned
+        # PyTorch and 10 against the tutorial's script.
+        ratio = lambda base: f"{seconds(base) / seconds(name):.2f}×" if base in results else "n/a"
+        throughput = [r[3] for r in runs if r[3] is not None]
+        lines.append(
+            f"| {name} | {seconds(name):.3f} | {min(values):.3f}-{max(values):.3f} | "
+            f"{ratio('PyTorch, hand-tuned')} | {ratio('PyTorch, tutorial style')} | "
+            f"{statistics.mean(r[1] for r in runs):.2f}% | {max(r[2] for r in runs):.0f} MiB | "
+            f"{f'{statistics.median(throughput):,.0f}' if throughput else '-'} |")
+    if not has_torch:
+        lines.append("\n(PyTorch rows skipped: pass --python with a Python that has torch.)")
+    table = "\n".join(lines)
+    print(table)
+    if args.write_readme:
+        with open(README) as f:
+            text = f.read()
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+        block = BEGIN + "\n" + table + "\n" + END
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+        with open(README, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+//! The data loader: batches of a split, in a fresh seeded order each epoch.
+//!
+//! Burn's own loader shuffles with one random stream that advances each epoch (and forks when
+//! moved to a device), so the order of epoch N depends on everything before it. Here epoch N's
+//! order depends only on the seed and N: a run resumed at epoch N sees exactly the batches an
+//! uninterrupted run would have seen.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::data::{DigitBatch, DigitBatcher};
+use crate::idx::LabelledImages;
+
+#[derive(Debug, Clone)]
+pub struct EpochLoader {
+    batcher: DigitBatcher,
+    /// The images this loader covers, as indices into the split.
+    range: std::ops::Range<usize>,
+    batch_size: usize,
+    /// Shuffle each epoch with this seed; `None` keeps the split's order (validation).
+    shuffle_seed: Option<u64>,
+    /// Threads preparing batches ahead of the training thread; 0 prepares them on it.
+    workers: usize,
+    device: Device,
+    /// The epoch the next `iter()` serves, shared by the copies `to_device` makes.
+    next_epoch: Arc<AtomicUsize>,
+}
+
+impl EpochLoader {
+    pub fn new(images: Arc<LabelledImages>, batch_size: usize, shuffle_seed: Option<u64>, device: Device) -> Self {
+        let len = images.len();
+        Self {
+            batcher: DigitBatcher::new(images),
+            range: 0..len,
+            batch_size: batch_size.max(1),
+            shuffle_seed,
+            workers: 0,
+            device,
+            next_epoch: Arc::new(AtomicUsize::new(1)),
+        }
+    }
+
+    /// Prepares batches on `workers` background threads. Batches still arrive in order, so
+    /// results do not depend on the thread count.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// Makes the next `iter()` serve epoch `epoch` (1-based), for a resumed run.
+    pub fn starting_at_epoch(self, epoch: usize) -> Self {
+        self.next_epoch.store(epoch, Ordering::SeqCst);
+        self
+    }
+
+    /// The order of the images for `epoch`.
+    pub fn order(&self, epoch: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = self.range.clone().collect();
+        if let Some(seed) = self.shuffle_seed {
+            // Mix the epoch into the seed so neighbouring epochs get unrelated streams.
+            let stream = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(stream));
+        }
+        order
+    }
+}
+
+/// The batches of one epoch, as slices of `order`.
+fn batch_bounds(len: usize, batch_size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..len).step_by(batch_size).map(move |start| start..(start + batch_size).min(len))
+}
+
+struct EpochIterator<'a> {
+    loader: &'a EpochLoader,
+    order: Vec<usize>,
+    position: usize,
+    /// With workers: batches by number, as they come back, and the number due next.
+    prefetched: Option<Prefetch>,
+}
+
+struct Prefetch {
+    receiver: std::sync::mpsc::Receiver<(usize, DigitBatch)>,
+    waiting: std::collections::BTreeMap<usize, DigitBatch>,
+    next_batch: usize,
+}
+
+impl Prefetch {
+    /// Starts `workers` threads; worker `w` builds batches w, w + workers, ...
+    fn start(loader: &EpochLoader, order: &[usize]) -> Self {
+        let workers = loader.workers;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(2 * workers);
+        let batches: Vec<std::ops::Range<usize>> = batch_bounds(order.len(), loader.batch_size).collect();
+        for worker in 0..workers {
+            let (sender, batcher, device) = (sender.clone(), loader.batcher.clone(), loader.device.clone());
+            let mine: Vec<(usize, Vec<usize>)> = batches
+                .iter()
+                .enumerate()
+                .skip(worker)
+                .step_by(workers)
+                .map(|(number, range)| (number, order[range.clone()].to_vec()))
+                .collect();
+            std::thread::spawn(move || {
+                for (number, indices) in mine {
+                    // The receiver is gone when the epoch was cut short: stop quietly.
+                    if sender.send((number, batcher.batch(indices, &device))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Self {
+            receiver,
+            waiting: std::collections::BTreeMap::new(),
+            next_batch: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<DigitBatch> {
+        loop {
+            if let Some(batch) = self.waiting.remove(&self.next_batch) {
+                self.next_batch += 1;
+                return Some(batch);
+            }
+            let (number, batch) = self.receiver.recv().ok()?;
+            self.waiting.insert(number, batch);
+        }
+    }
+}
+
+impl Iterator for EpochIterator<'_> {
+    type Item = Result<DigitBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.position >= self.order.len() {
+            return None;
+        }
+        let end = (self.position + self.loader.batch_size).min(self.order.len());
+        let batch = match &mut self.prefetched {
+            Some(prefetch) => prefetch.next()?,
+            None => self.loader.batcher.batch(self.order[self.position..end].to_vec(), &self.loader.device),
+        };
+        self.position = end;
+        Some(Ok(batch))
+    }
+}
+
+impl DataLoaderIterator<DigitBatch> for EpochIterator<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.position, self.order.len(), Some("items".to_string()))
+    }
+}
+
+impl DataLoader<DigitBatch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<DigitBatch> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
+        let order = self.order(epoch);
+        let prefetched = (self.workers > 0).then(|| Prefetch::start(self, &order));
+        Box::new(EpochIterator {
+            loader: self,
+            order,
+            position: 0,
+            prefetched,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.range.len()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<DigitBatch>> {
+        Arc::new(Self {
+            device: device.clone(),
+            ..self.clone()
+        })
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<DigitBatch>> {
+        let start = (self.range.start + start).min(self.range.end);
+        let end = (self.range.start + end).clamp(start, self.range.end);
+        Arc::new(Self {
+            range: start..end,
+            next_epoch: Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst))),
+            ..self.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idx::IMAGE_PIXELS;
+
+    fn loader(count: usize, seed: Option<u64>) -> EpochLoader {
+        let images = LabelledImages {
+            pixels: vec![0; count * IMAGE_PIXELS],
+            labels: (0..count).map(|i| (i % 10) as u8).collect(),
+        };
+        EpochLoader::new(Arc::new(images), 4, seed, Device::flex())
+    }
+
+    #[test]
+    fn each_epoch_is_a_permutation_fixed_by_seed_and_epoch() {
+        let shuffled = loader(50, Some(3));
+        let (one, two) = (shuffled.order(1), shuffled.order(2));
+        assert_ne!(one, two, "epochs differ");
+        let mut sorted = one.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(loader(50, Some(3)).order(2), two, "same seed and epoch, same order");
+        assert_eq!(loader(50, None).order(7), (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_resumed_loader_serves_what_an_uninterrupted_one_would() {
+        let labels_of = |loader: &EpochLoader| -> Vec<Vec<i64>> {
+            let mut iterator = loader.iter();
+            let mut batches = Vec::new();
+            while let Some(batch) = iterator.next() {
+                batches.push(batch.unwrap().targets.into_data().try_into_vec_as::<i64>().unwrap());
+            }
+            batches
+        };
+        let uninterrupted = loader(10, Some(9));
+        let epochs: Vec<_> = (0..3).map(|_| labels_of(&uninterrupted)).collect();
+        assert_eq!(epochs[0].iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        // Resumed at epoch 3, with workers: the same batches in the same order.
+        let resumed = loader(10, Some(9)).with_workers(2).starting_at_epoch(3).to_device(&Device::flex());
+        let mut iterator = resumed.iter();
+        let mut third = Vec::new();
+        while let Some(batch) = iterator.next() {
+            third.push(batch.unwrap().targets.into_data().try_into_vec_as::<i64>().unwrap());
+        }
+        assert_eq!(third, epochs[2]);
+        assert_eq!(iterator.progress().items_processed, 10);
+    }
+}
