@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::config::{ConfigError, TrainingConfig};
 use crate::data::DatasetKind;
+use crate::metrics::MetricsError;
 use crate::model::Model;
 
 /// The Burn version this program is built against, as pinned in Cargo.toml.
@@ -80,6 +81,23 @@ impl RunDir {
     }
     pub fn misclassified_png(&self) -> PathBuf {
         self.root.join("misclassified.png")
+    }
+
+    /// Whether Burn's checkpointer left all three files of `epoch` (model, optimizer, scheduler).
+    pub fn has_checkpoint(&self, epoch: usize) -> bool {
+        ["model", "optim", "scheduler"]
+            .iter()
+            .all(|kind| self.root.join("checkpoint").join(format!("{kind}-{epoch}.bpk")).is_file())
+    }
+
+    /// The last epoch a resumed run can start after: its metrics line and its checkpoint are
+    /// both on disk (a kill can land between writing one and the other).
+    pub fn last_complete_epoch(&self) -> Result<usize, MetricsError> {
+        let mut epoch = crate::metrics::read_complete(&self.metrics())?.len();
+        while epoch > 0 && !self.has_checkpoint(epoch) {
+            epoch -= 1;
+        }
+        Ok(epoch)
     }
 
     pub fn create(&self) -> Result<(), ArtifactError> {

@@ -16,7 +16,7 @@ use crate::eval::EvalReport;
 use crate::inference::{Guess, log_probabilities, probabilities, top_k};
 use crate::model::parse_hidden_sizes;
 use crate::{metrics, plots};
-use crate::training::{TrainRequest, train};
+use crate::training::{Existing, TrainRequest, train};
 
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
 
@@ -76,6 +76,15 @@ pub struct TrainArgs {
     /// Folder for this run's outputs [default: artifacts/<UTC date-time>].
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
+
+    /// Continue an interrupted run from its last complete epoch, with its saved config
+    /// (--epochs may raise the epoch count; nothing else may change).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["artifacts", "config", "overwrite"])]
+    pub resume: Option<PathBuf>,
+
+    /// Replace the --artifacts folder if it already holds a run.
+    #[arg(long)]
+    pub overwrite: bool,
 
     /// Dataset: mnist or fashion-mnist (same format, ten kinds of clothing).
     #[arg(long, value_name = "NAME")]
@@ -195,6 +204,19 @@ pub struct ReportArgs {
     pub artifacts: PathBuf,
 }
 
+impl Cli {
+    /// The backend the chosen command runs on (`report` draws without one: the default).
+    pub fn backend(&self) -> Backend {
+        match &self.command {
+            None => self.train.backend.backend,
+            Some(Command::Train(args)) => args.backend.backend,
+            Some(Command::Infer(args)) => args.backend.backend,
+            Some(Command::Eval(args)) => args.backend.backend,
+            Some(Command::Report(_)) => Backend::Flex,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Train(args)) => run_train(args),
@@ -220,12 +242,15 @@ fn choice<T: FromStr<Err = String>>(flag: &str, text: &Option<String>) -> Result
 }
 
 impl TrainArgs {
-    /// The config file (or the tutorial's) with the flags laid over it, validated.
+    /// The config file (or the tutorial's, or a resumed run's) with the flags laid over it,
+    /// validated.
     fn resolve_config(&self) -> Result<TrainingConfig> {
-        let mut config = match &self.config {
-            Some(path) => TrainingConfig::load_file(path)?,
-            None => TrainingConfig::tutorial(),
+        let mut config = match (&self.resume, &self.config) {
+            (Some(run), _) => RunDir::existing(run)?.load_config()?,
+            (None, Some(path)) => TrainingConfig::load_file(path)?,
+            (None, None) => TrainingConfig::tutorial(),
         };
+        let saved = self.resume.as_ref().map(|_| config.clone());
         let hidden = self
             .hidden
             .as_deref()
@@ -274,21 +299,55 @@ impl TrainArgs {
             (None, _) => overridden.join(" "),
         };
         config.validate(&origin)?;
+        if let Some(saved) = saved {
+            refuse_changes_on_resume(&saved, &config)?;
+        }
         Ok(config)
     }
 }
 
+/// A resumed run must be the run it continues: only its length and loader threads may change.
+fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> Result<()> {
+    let comparable = |config: &TrainingConfig| {
+        let mut value = serde_json::to_value(config).expect("a config serializes");
+        let fields = value.as_object_mut().expect("a config is an object");
+        fields.remove("num_epochs");
+        fields.remove("num_workers");
+        value
+    };
+    let (before, after) = (comparable(saved), comparable(wanted));
+    let changed = before
+        .as_object()
+        .into_iter()
+        .flatten()
+        .find(|(key, value)| after.get(key.as_str()) != Some(*value));
+    if let Some((key, value)) = changed {
+        let what = if key == "model" { "changes the model's shape" } else { "changes the run" };
+        bail!(
+            "--resume: {key} was {value} in this run and would become {}; that {what} (only --epochs and --num-workers may differ)",
+            after[key.as_str()]
+        );
+    }
+    Ok(())
+}
+
 fn run_train(args: TrainArgs) -> Result<ExitCode> {
     let config = args.resolve_config()?;
-    let run_dir = args.artifacts.clone().unwrap_or_else(|| {
+    let run_dir = args.resume.clone().or_else(|| args.artifacts.clone()).unwrap_or_else(|| {
         PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
     });
+    let existing = match (args.resume.is_some(), args.overwrite) {
+        (true, _) => Existing::Resume,
+        (false, true) => Existing::Overwrite,
+        (false, false) => Existing::Refuse,
+    };
     let data = DataSource::resolve(config.dataset, args.backend.data_dir.clone())?;
     let summary = train(TrainRequest {
         config,
         backend: args.backend.backend,
         data,
         run: RunDir::new(&run_dir),
+        existing,
     })?;
     print_summary(&summary, &run_dir);
     Ok(match summary.status {
@@ -321,6 +380,13 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
         "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json, curves.png)",
         run_dir.display()
     );
+    if summary.status == RunStatus::Interrupted {
+        println!(
+            "interrupted after epoch {}; continue with: mnist-trainer --resume {}",
+            summary.epochs_completed,
+            run_dir.display()
+        );
+    }
 }
 
 fn run_infer(args: InferArgs) -> Result<ExitCode> {

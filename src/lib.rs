@@ -13,6 +13,7 @@ pub mod digit_image;
 pub mod eval;
 pub mod idx;
 pub mod inference;
+pub mod interrupt;
 pub mod loader;
 pub mod metrics;
 pub mod model;

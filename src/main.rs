@@ -5,7 +5,12 @@ use mnist_trainer::cli::{Cli, run};
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Burn creates some tensors on its default device (optimizer state read from a
+    // checkpoint, for one), which is wgpu whenever wgpu is compiled in: make it the chosen one.
+    // SAFETY: no other thread exists yet.
+    unsafe { std::env::set_var("BURN_DEVICE", cli.backend().to_string()) };
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             // One line: the error and its causes, joined by ": ".

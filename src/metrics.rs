@@ -64,6 +64,48 @@ pub fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
         .collect()
 }
 
+/// The whole, parseable lines at the start of the file, each with its epoch: a crash while
+/// appending can leave half a line at the end, which must not make the file unreadable.
+fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(MetricsError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(text
+        .split_inclusive('\n')
+        .take_while(|line| line.ends_with('\n'))
+        .map_while(|line| serde_json::from_str(line).ok().map(|epoch| (line.to_string(), epoch)))
+        .collect())
+}
+
+/// The epochs recorded before the first line that is not a whole record.
+pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
+    Ok(complete_lines(path)?.into_iter().map(|(_, epoch)| epoch).collect())
+}
+
+/// Rewrites the file with its first `count` lines only (through a temporary file). The lines
+/// are kept as written: parsing and printing a float again may not give back the same digits.
+pub fn keep_first(path: &Path, count: usize) -> Result<(), MetricsError> {
+    let kept: String = complete_lines(path)?
+        .into_iter()
+        .take(count)
+        .map(|(line, _)| line)
+        .collect();
+    let temporary = path.with_extension("jsonl.partial");
+    std::fs::write(&temporary, kept)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|source| MetricsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 impl std::fmt::Display for EpochMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -96,6 +138,33 @@ mod tests {
             append(&path, epoch).unwrap();
         }
         assert_eq!(read_all(&path).unwrap(), epochs);
+    }
+
+    #[test]
+    fn a_half_written_last_line_is_dropped_and_the_file_can_be_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let epoch = |epoch| EpochMetrics {
+            epoch,
+            train_loss: 0.5,
+            train_accuracy: 90.0,
+            valid_loss: 0.4,
+            valid_accuracy: 91.0,
+            seconds: 1.0,
+        };
+        for e in 1..=3 {
+            append(&path, &epoch(e)).unwrap();
+        }
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"epoch\":4,\"train_lo");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(read_complete(&path).unwrap().len(), 3);
+        let before = std::fs::read_to_string(&path).unwrap();
+        keep_first(&path, 2).unwrap();
+        assert_eq!(read_all(&path).unwrap(), vec![epoch(1), epoch(2)]);
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert!(before.starts_with(&after), "kept lines are byte for byte the same");
+        assert!(read_complete(&dir.path().join("none.jsonl")).unwrap().is_empty());
     }
 
     #[test]

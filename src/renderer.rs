@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -14,7 +15,7 @@ use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
-use burn::train::LearnerSummary;
+use burn::train::{Interrupter, LearnerSummary};
 
 use crate::metrics::{self, EpochMetrics};
 
@@ -25,9 +26,16 @@ struct EpochTotals {
     valid: HashMap<String, f64>,
 }
 
+/// Set when the training loss stops being a number; shared with the code that launched training.
+pub type Divergence = Arc<Mutex<Option<String>>>;
+
 pub struct EpochRenderer {
     /// Burn's TUI when standard output is a terminal; `None` prints plain lines instead.
     dashboard: Option<Box<dyn MetricsRenderer>>,
+    /// Stops training when the loss diverges.
+    interrupter: Interrupter,
+    divergence: Divergence,
+    current_epoch: usize,
     metric_names: HashMap<MetricId, String>,
     totals: EpochTotals,
     metrics_path: PathBuf,
@@ -36,9 +44,17 @@ pub struct EpochRenderer {
 }
 
 impl EpochRenderer {
-    pub fn new(dashboard: Option<Box<dyn MetricsRenderer>>, metrics_path: PathBuf) -> Self {
+    pub fn new(
+        dashboard: Option<Box<dyn MetricsRenderer>>,
+        metrics_path: PathBuf,
+        interrupter: Interrupter,
+        divergence: Divergence,
+    ) -> Self {
         Self {
             dashboard,
+            interrupter,
+            divergence,
+            current_epoch: 0,
             metric_names: HashMap::new(),
             totals: EpochTotals::default(),
             metrics_path,
@@ -50,14 +66,30 @@ impl EpochRenderer {
     /// Keeps the epoch-end (`Final`) value of a numeric metric; batch values are the
     /// dashboard's business.
     fn record(&mut self, state: &MetricState, valid: bool) {
-        let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state else {
+        let MetricState::Numeric(entry, Some(numeric)) = state else {
             return;
         };
-        let Some(name) = self.metric_names.get(&entry.metric_id) else {
+        let Some(name) = self.metric_names.get(&entry.metric_id).cloned() else {
+            return;
+        };
+        if name == "Loss" && !numeric.current().is_finite() {
+            self.diverged(numeric.current(), valid);
+        }
+        let NumericEntry::Final(value) = numeric else {
             return;
         };
         let split = if valid { &mut self.totals.valid } else { &mut self.totals.train };
-        split.insert(name.clone(), *value);
+        split.insert(name, *value);
+    }
+
+    /// A loss of NaN or infinity will not come back: stop before it reaches a checkpoint.
+    fn diverged(&self, loss: f64, valid: bool) {
+        let mut divergence = self.divergence.lock().unwrap_or_else(|e| e.into_inner());
+        if divergence.is_none() {
+            let split = if valid { "validation" } else { "training" };
+            *divergence = Some(format!("the {split} loss became {loss} in epoch {}", self.current_epoch));
+            self.interrupter.stop(Some("the loss diverged"));
+        }
     }
 
     fn finish_epoch(&mut self, epoch: usize) {
@@ -119,6 +151,8 @@ impl TrainingProgressLogger for EpochRenderer {
         label: Option<&str>,
     ) {
         self.total_epochs = total_epochs;
+        // Burn counts from 1; a resumed run starts after the epochs it already has.
+        self.current_epoch = starting_epoch.saturating_sub(1);
         if let Some(dashboard) = &mut self.dashboard {
             dashboard.start(total_epochs, starting_epoch, total_items, label);
         }
@@ -134,6 +168,7 @@ impl TrainingProgressLogger for EpochRenderer {
     fn start_split(&mut self, split: &str, total_items: usize) {
         if split == "train" {
             self.epoch_started = Some(Instant::now());
+            self.current_epoch += 1;
         }
         if let Some(dashboard) = &mut self.dashboard {
             dashboard.start_split(split, total_items);

@@ -23,7 +23,8 @@ use crate::loader::EpochLoader;
 use crate::metrics::{self, EpochMetrics};
 use crate::model::Model;
 use crate::optimizer::lr_scheduler;
-use crate::renderer::EpochRenderer;
+use crate::interrupt::stop_on_ctrl_c;
+use crate::renderer::{Divergence, EpochRenderer};
 
 impl TrainStep for Model {
     type Input = DigitBatch;
@@ -52,8 +53,19 @@ pub enum TrainError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
-    #[error("{}: already exists and is not empty; pick another --artifacts folder", path.display())]
+    #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
     RunExists { path: std::path::PathBuf },
+    #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
+    AlreadyComplete { run: std::path::PathBuf, epochs: usize },
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    #[error("{}: cannot clear the folder for --overwrite: {source}", path.display())]
+    Overwrite {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("training diverged: {reason}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
+    Diverged { reason: String, run: std::path::PathBuf },
     #[error("valid_size = {requested} leaves nothing to train on: the training split has {available} images")]
     ValidSize { requested: usize, available: usize },
     #[error("{0}")]
@@ -65,6 +77,17 @@ pub enum TrainError {
     },
 }
 
+/// What to do with a run folder that already holds files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse to touch it.
+    Refuse,
+    /// Delete it and start afresh.
+    Overwrite,
+    /// Continue it from its last complete epoch.
+    Resume,
+}
+
 /// What to train, on which backend, from which data, into which folder.
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
@@ -72,6 +95,7 @@ pub struct TrainRequest {
     pub backend: Backend,
     pub data: DataSource,
     pub run: RunDir,
+    pub existing: Existing,
 }
 
 /// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
@@ -82,12 +106,24 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         backend,
         data,
         run,
+        existing,
     } = request;
 
     // Everything that can be refused is checked before the run folder is touched.
-    if run.root().read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
+    let occupied = run.root().read_dir().is_ok_and(|mut entries| entries.next().is_some());
+    if occupied && existing == Existing::Refuse {
         return Err(TrainError::RunExists {
             path: run.root().to_path_buf(),
+        });
+    }
+    let done_epochs = match existing {
+        Existing::Resume => run.last_complete_epoch()?,
+        _ => 0,
+    };
+    if done_epochs >= config.num_epochs {
+        return Err(TrainError::AlreadyComplete {
+            run: run.root().to_path_buf(),
+            epochs: done_epochs,
         });
     }
     let train_all = limited(data.load(Split::Train)?, config.limit_train);
@@ -110,15 +146,23 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         lr_scheduler(config.lr_schedule, config.learning_rate, steps).map_err(TrainError::Schedule)?;
     let device = backend.device()?;
 
+    if occupied && existing == Existing::Overwrite {
+        std::fs::remove_dir_all(run.root()).map_err(|source| TrainError::Overwrite {
+            path: run.root().to_path_buf(),
+            source,
+        })?;
+    }
     run.create()?;
     run.save_config(&config)?;
+    // A resumed run forgets the epoch that was cut short, then appends from there.
+    metrics::keep_first(&run.metrics(), done_epochs)?;
 
     device.seed(config.seed);
     let loader = |images: &Arc<LabelledImages>, shuffle_seed| {
         EpochLoader::new(Arc::clone(images), config.batch_size, shuffle_seed, device.clone())
             .with_workers(config.num_workers)
     };
-    let loader_train = Arc::new(loader(&train_images, Some(config.seed)));
+    let loader_train = Arc::new(loader(&train_images, Some(config.seed)).starting_at_epoch(done_epochs + 1));
     let loader_valid = Arc::new(loader(&valid_images, None));
 
     let label = format!("{} {}", config.dataset.title(), config.model.describe());
@@ -127,6 +171,10 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         .with_default_checkpointers()
         .num_epochs(config.num_epochs)
         .label(&label);
+    if done_epochs > 0 {
+        // Burn reloads the model, optimizer and scheduler saved after that epoch.
+        training = training.checkpoint(done_epochs);
+    }
     if let Some(patience) = config.early_stop_patience {
         training = training.early_stopping(MetricEarlyStoppingStrategy::new(
             &LossMetric::new(),
@@ -139,7 +187,10 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let dashboard = std::io::stdout()
         .is_terminal()
         .then(|| default_renderer(training.interrupter(), None));
-    let training = training.renderer(Box::new(EpochRenderer::new(dashboard, run.metrics())));
+    let divergence = Divergence::default();
+    stop_on_ctrl_c(training.interrupter());
+    let renderer = EpochRenderer::new(dashboard, run.metrics(), training.interrupter(), Arc::clone(&divergence));
+    let training = training.renderer(Box::new(renderer));
 
     let model = config.model.init(&device.clone().autodiff()).with_loss(config.loss);
     let LearningResult {
@@ -152,14 +203,18 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // before that would vanish with it.
     drop(renderer);
 
+    let diverged = divergence.lock().unwrap_or_else(|e| e.into_inner()).take();
     let parameters = model.num_params();
     let test = evaluate(&model, &test_images, &device);
-    run.save_model(model)?;
+    // A diverged model is not worth keeping; the earlier epochs' checkpoints are.
+    if diverged.is_none() {
+        run.save_model(model)?;
+    }
 
     let epochs = metrics::read_all(&run.metrics()).unwrap_or_default();
     // Burn's TUI resets the interrupter when training ends, so after a stop from the
     // dashboard `interrupted` is empty: the epochs actually finished tell the truth.
-    let status = if error.is_some() {
+    let status = if error.is_some() || diverged.is_some() {
         RunStatus::Failed
     } else if epochs.len() >= config.num_epochs {
         RunStatus::Completed
@@ -189,6 +244,12 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // The curves are a convenience: failing to draw them must not lose a trained run.
     if let Err(error) = crate::plots::training_curves(&epochs, &run.curves_png()) {
         eprintln!("warning: {error}");
+    }
+    if let Some(reason) = diverged {
+        return Err(TrainError::Diverged {
+            reason,
+            run: run.root().to_path_buf(),
+        });
     }
     if let Some(error) = error {
         return Err(TrainError::Failed {
