@@ -168,7 +168,7 @@ fn an_existing_run_folder_is_not_overwritten() {
         "run".as_ref(),
     ]);
     let line = assert_one_line_error(&output);
-    assert!(line.contains("run: already exists"), "{line}");
+    assert!(line.contains("run: already holds a run"), "{line}");
     assert_eq!(std::fs::read(sandbox.path("run/model.bpk")).unwrap(), b"precious");
 }
 
@@ -221,4 +221,47 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
     let line = assert_one_line_error(&infer("run", "0"));
     assert!(line.contains("model.bpk: not a readable model record"), "{line}");
+}
+
+#[test]
+fn an_unwritable_artifacts_folder_is_named() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    std::fs::write(sandbox.path("a-file"), b"not a folder").unwrap();
+    let output = sandbox.run([
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--artifacts".as_ref(),
+        "a-file/run".as_ref(),
+    ]);
+    let line = assert_one_line_error(&output);
+    assert!(line.starts_with("error: a-file/run: "), "{line}");
+    assert_eq!(std::fs::read(sandbox.path("a-file")).unwrap(), b"not a folder");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["--epochs", "1000", "--artifacts", "run", "--data-dir"])
+        .arg(&data)
+        .current_dir(sandbox.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("epoch 1/1000"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(!err.contains("panicked") && !err.contains("PANIC"), "{err}");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{err}");
 }
