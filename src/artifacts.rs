@@ -107,10 +107,7 @@ impl RunDir {
     /// Writes `contents` under a temporary name and renames it, so a crash never leaves a
     /// half-written file under the real name.
     pub fn write_atomically(&self, path: &Path, contents: &str) -> Result<(), ArtifactError> {
-        let temporary = path.with_extension("partial");
-        std::fs::write(&temporary, contents)
-            .and_then(|()| std::fs::rename(&temporary, path))
-            .map_err(|source| self.io(path, source))
+        crate::atomic_file::write(path, contents).map_err(|source| self.io(path, source))
     }
 
     pub fn save_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {

@@ -5,6 +5,7 @@
 mod choice;
 
 pub mod artifacts;
+mod atomic_file;
 pub mod backend;
 pub mod cli;
 pub mod config;

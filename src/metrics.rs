@@ -1,7 +1,6 @@
-//! The per-epoch metrics file of a run: one JSON object per line, appended as epochs end, so a
-//! crash keeps every finished epoch and scripts can follow it with `tail -f`.
+//! The per-epoch metrics file of a run: one JSON object per line, added as epochs end, so a
+//! crash keeps every finished epoch.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,17 +32,21 @@ pub enum MetricsError {
     },
 }
 
+/// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
+/// old one, so a crash leaves either the old file or the new one, never half a line.
 pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
-    let line = serde_json::to_string(epoch).expect("metrics serialize");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| writeln!(file, "{line}"))
-        .map_err(|source| MetricsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    let io_error = |source| MetricsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(io_error(error)),
+    };
+    text += &serde_json::to_string(epoch).expect("metrics serialize");
+    text.push('\n');
+    crate::atomic_file::write(path, text).map_err(io_error)
 }
 
 pub fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
@@ -97,13 +100,10 @@ pub fn keep_first(path: &Path, count: usize) -> Result<(), MetricsError> {
         .take(count)
         .map(|(line, _)| line)
         .collect();
-    let temporary = path.with_extension("jsonl.partial");
-    std::fs::write(&temporary, kept)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|source| MetricsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::atomic_file::write(path, kept).map_err(|source| MetricsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl std::fmt::Display for EpochMetrics {

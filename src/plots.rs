@@ -51,7 +51,7 @@ fn render(
         root.present().map_err(|e| fail(e.to_string()))?;
     }
     let picture = RgbImage::from_raw(width, height, buffer).expect("buffer sized for the picture");
-    let temporary = path.with_extension("png.partial");
+    let temporary = crate::atomic_file::temporary_name(path);
     picture
         .save_with_format(&temporary, ImageFormat::Png)
         .map_err(|e| fail(e.to_string()))?;
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(picture.dimensions(), (1200, 500));
         let has = |colour: RGBColor| picture.pixels().any(|p| p.0 == [colour.0, colour.1, colour.2]);
         assert!(has(TRAIN_COLOUR) && has(VALID_COLOUR), "both series drawn");
-        assert!(!path.with_extension("png.partial").exists());
+        assert!(!crate::atomic_file::temporary_name(&path).exists());
     }
 
     #[test]
