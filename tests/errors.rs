@@ -50,14 +50,7 @@ fn valid_folder(dir: &Path) {
 
 /// Trains on `data` and expects a one-line error containing every needle.
 fn assert_training_refused(sandbox: &Sandbox, data: &Path, needles: &[&str]) {
-    let output = sandbox.run([
-        "--epochs".as_ref(),
-        "1".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
     let line = assert_one_line_error(&output);
     for needle in needles {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
@@ -70,14 +63,7 @@ fn a_small_valid_folder_trains() {
     let sandbox = Sandbox::new();
     let data = sandbox.path("data");
     valid_folder(&data);
-    let output = sandbox.run([
-        "--epochs".as_ref(),
-        "1".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(read_json(&sandbox.path("run/summary.json"))["train_images"], 20);
 }
@@ -85,7 +71,7 @@ fn a_small_valid_folder_trains() {
 #[test]
 fn broken_data_folders_are_refused_with_the_file_named() {
     type Breakage = (&'static str, fn(&Path), &'static [&'static str]);
-    let cases: [Breakage; 8] = [
+    let cases: [Breakage; 9] = [
         ("missing", |dir| std::fs::remove_file(dir.join(FILES[1])).unwrap(),
             &["holds neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte.gz"]),
         ("truncated", |dir| {
@@ -97,6 +83,11 @@ fn broken_data_folders_are_refused_with_the_file_named() {
             &["t10k-images-idx3-ubyte: 0 bytes is too short"]),
         ("wrong magic", |dir| std::fs::write(dir.join(FILES[0]), labels(20)).unwrap(),
             &["train-images-idx3-ubyte: magic number 2049 is not 2051"]),
+        ("wrong dimensions", |dir| {
+            let mut bytes = images(10);
+            bytes[8..12].copy_from_slice(&32u32.to_be_bytes());
+            std::fs::write(dir.join(FILES[2]), bytes).unwrap();
+        }, &["t10k-images-idx3-ubyte: images are 32x28, expected 28x28"]),
         ("label out of range", |dir| {
             let mut bytes = labels(10);
             bytes[8 + 4] = 200;
@@ -161,12 +152,7 @@ fn an_existing_run_folder_is_not_overwritten() {
     valid_folder(&data);
     std::fs::create_dir_all(sandbox.path("run")).unwrap();
     std::fs::write(sandbox.path("run/model.bpk"), b"precious").unwrap();
-    let output = sandbox.run([
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--artifacts", "run"]);
     let line = assert_one_line_error(&output);
     assert!(line.contains("run: already holds a run"), "{line}");
     assert_eq!(std::fs::read(sandbox.path("run/model.bpk")).unwrap(), b"precious");
@@ -192,14 +178,7 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     let line = assert_one_line_error(&infer("nowhere", "0"));
     assert!(line.contains("nowhere: no such run folder"), "{line}");
 
-    let trained = sandbox.run([
-        "--epochs".as_ref(),
-        "1".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let trained = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
     assert!(trained.status.success(), "{}", stderr(&trained));
     assert!(infer("run", "9").status.success());
     let line = assert_one_line_error(&infer("run", "10"));
@@ -229,12 +208,7 @@ fn an_unwritable_artifacts_folder_is_named() {
     let data = sandbox.path("data");
     valid_folder(&data);
     std::fs::write(sandbox.path("a-file"), b"not a folder").unwrap();
-    let output = sandbox.run([
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "a-file/run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--artifacts", "a-file/run"]);
     let line = assert_one_line_error(&output);
     assert!(line.starts_with("error: a-file/run: "), "{line}");
     assert_eq!(std::fs::read(sandbox.path("a-file")).unwrap(), b"not a folder");

@@ -147,12 +147,7 @@ fn invalid_choices_are_one_line_errors_listing_the_valid_values() {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
     }
     let data = mnist_dir();
-    let output = sandbox.run([
-        "--valid-size".as_ref(),
-        "70000".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-    ]);
+    let output = sandbox.run_on(&data, &["--valid-size", "70000"]);
     let line = assert_one_line_error(&output);
     assert!(line.contains("valid_size = 70000 leaves nothing to train on"), "{line}");
 }

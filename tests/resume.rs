@@ -170,16 +170,7 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
 fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run([
-        "--lr".as_ref(),
-        "1e30".as_ref(),
-        "--limit-train".as_ref(),
-        "3000".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--lr", "1e30", "--limit-train", "3000", "--artifacts", "run"]);
     let line = assert_one_line_error(&output);
     assert!(line.contains("training diverged: the training loss became NaN"), "{line}");
     assert_eq!(read_json(&sandbox.path("run/summary.json"))["status"], "failed");

@@ -12,16 +12,7 @@ fn indices(range: std::ops::Range<usize>) -> String {
 fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run([
-        "--backend".as_ref(),
-        "ndarray".as_ref(),
-        "--epochs".as_ref(),
-        "1".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--backend", "ndarray", "--epochs", "1", "--artifacts", "run"]);
     let out = stdout(&output);
     assert!(output.status.success(), "stdout: {out}\nstderr: {}", stderr(&output));
 
@@ -116,20 +107,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
 fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run([
-        "--backend".as_ref(),
-        "wgpu".as_ref(),
-        "--epochs".as_ref(),
-        "2".as_ref(),
-        "--limit-train".as_ref(),
-        "3000".as_ref(),
-        "--limit-test".as_ref(),
-        "1000".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--backend", "wgpu", "--epochs", "2", "--limit-train", "3000", "--limit-test", "1000", "--artifacts", "run"]);
     assert!(output.status.success(), "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
     let run = sandbox.path("run");
     let summary = read_json(&run.join("summary.json"));

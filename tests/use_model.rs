@@ -31,14 +31,7 @@ fn predictions(output: &std::process::Output) -> Vec<serde_json::Value> {
 }
 
 fn train(sandbox: &Sandbox, data: &Path) -> PathBuf {
-    let output = sandbox.run([
-        "--epochs".as_ref(),
-        "1".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-        "--artifacts".as_ref(),
-        "run".as_ref(),
-    ]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     sandbox.path("run")
 }

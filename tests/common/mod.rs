@@ -54,6 +54,15 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Runs the binary with `args` followed by `--data-dir data`.
+    pub fn run_on(&self, data: &Path, args: &[&str]) -> Output {
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.extend(["--data-dir".as_ref(), data.as_os_str()]);
+        self.run(all)
+    }
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
