@@ -85,9 +85,12 @@ impl RunDir {
 
     /// Whether Burn's checkpointer left all three files of `epoch` (model, optimizer, scheduler).
     pub fn has_checkpoint(&self, epoch: usize) -> bool {
-        ["model", "optim", "scheduler"]
-            .iter()
-            .all(|kind| self.root.join("checkpoint").join(format!("{kind}-{epoch}.bpk")).is_file())
+        ["model", "optim", "scheduler"].iter().all(|kind| {
+            self.root
+                .join("checkpoint")
+                .join(format!("{kind}-{epoch}.bpk"))
+                .is_file()
+        })
     }
 
     /// The last epoch a resumed run can start after: its metrics line and its checkpoint are
@@ -231,11 +234,19 @@ mod tests {
         run.save_config(&config).unwrap();
         let model = config.model.init(&device);
         let input = Tensor::<2>::ones([1, crate::idx::IMAGE_PIXELS], &device);
-        let before: Vec<f32> = model.forward(input.clone()).into_data().try_into_vec_as::<f32>().unwrap();
+        let before: Vec<f32> = model
+            .forward(input.clone())
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
         run.save_model(model).unwrap();
 
         let (_, reloaded) = run.load_model(&device).unwrap();
-        let after: Vec<f32> = reloaded.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
+        let after: Vec<f32> = reloaded
+            .forward(input)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
         assert_eq!(before, after);
 
         let mut other = config.clone();
@@ -252,6 +263,9 @@ mod tests {
         run.save_config(&TrainingConfig::tutorial()).unwrap();
         std::fs::write(run.model(), b"not a burnpack").unwrap();
         let err = run.load_model(&Device::flex()).unwrap_err().to_string();
-        assert!(err.contains("model.bpk: not a readable model record"), "{err}");
+        assert!(
+            err.contains("model.bpk: not a readable model record"),
+            "{err}"
+        );
     }
 }

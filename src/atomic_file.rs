@@ -27,7 +27,10 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         write(&path, "new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(temporary_name(&path), dir.path().join("summary.json.partial"));
+        assert_eq!(
+            temporary_name(&path),
+            dir.path().join("summary.json.partial")
+        );
         assert!(!temporary_name(&path).exists());
     }
 }

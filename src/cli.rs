@@ -15,8 +15,8 @@ use crate::digit_image::load_digit;
 use crate::eval::EvalReport;
 use crate::inference::{Guess, log_probabilities, probabilities, top_k};
 use crate::model::parse_hidden_sizes;
-use crate::{metrics, plots};
 use crate::training::{Existing, TrainRequest, train};
+use crate::{metrics, plots};
 
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
 
@@ -279,20 +279,36 @@ impl TrainArgs {
         set(&mut config.num_epochs, self.epochs);
         set(&mut config.batch_size, self.batch_size);
         set(&mut config.model.hidden_sizes, hidden);
-        set(&mut config.model.activation, choice("--activation", &self.activation)?);
+        set(
+            &mut config.model.activation,
+            choice("--activation", &self.activation)?,
+        );
         set(&mut config.loss, choice("--loss", &self.loss)?);
-        set(&mut config.optimizer.kind, choice("--optimizer", &self.optimizer)?);
+        set(
+            &mut config.optimizer.kind,
+            choice("--optimizer", &self.optimizer)?,
+        );
         set(&mut config.learning_rate, self.lr);
         set(&mut config.optimizer.momentum, self.momentum);
         set(&mut config.optimizer.weight_decay, self.weight_decay);
-        set(&mut config.lr_schedule, choice("--lr-schedule", &self.lr_schedule)?);
+        set(
+            &mut config.lr_schedule,
+            choice("--lr-schedule", &self.lr_schedule)?,
+        );
         set(&mut config.valid_size, self.valid_size);
-        set(&mut config.early_stop_patience, self.early_stop_patience.map(Some));
+        set(
+            &mut config.early_stop_patience,
+            self.early_stop_patience.map(Some),
+        );
         set(&mut config.seed, self.seed);
         set(&mut config.num_workers, self.num_workers);
         set(&mut config.limit_train, self.limit_train.map(Some));
         set(&mut config.limit_test, self.limit_test.map(Some));
-        let overridden: Vec<&str> = flags.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
+        let overridden: Vec<&str> = flags
+            .iter()
+            .filter(|(_, given)| *given)
+            .map(|(flag, _)| *flag)
+            .collect();
         let origin = match (&self.config, overridden.is_empty()) {
             (Some(path), true) => path.display().to_string(),
             (Some(path), false) => format!("{} with {}", path.display(), overridden.join(" ")),
@@ -322,7 +338,11 @@ fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> 
         .flatten()
         .find(|(key, value)| after.get(key.as_str()) != Some(*value));
     if let Some((key, value)) = changed {
-        let what = if key == "model" { "changes the model's shape" } else { "changes the run" };
+        let what = if key == "model" {
+            "changes the model's shape"
+        } else {
+            "changes the run"
+        };
         bail!(
             "--resume: {key} was {value} in this run and would become {}; that {what} (only --epochs and --num-workers may differ)",
             after[key.as_str()]
@@ -333,9 +353,13 @@ fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> 
 
 fn run_train(args: TrainArgs) -> Result<ExitCode> {
     let config = args.resolve_config()?;
-    let run_dir = args.resume.clone().or_else(|| args.artifacts.clone()).unwrap_or_else(|| {
-        PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
-    });
+    let run_dir = args
+        .resume
+        .clone()
+        .or_else(|| args.artifacts.clone())
+        .unwrap_or_else(|| {
+            PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
+        });
     let existing = match (args.resume.is_some(), args.overwrite) {
         (true, _) => Existing::Resume,
         (false, true) => Existing::Overwrite,
@@ -411,7 +435,10 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
             }
         }
     }
-    for (path, probs) in readable.into_iter().zip(probabilities(&model, &pixels, &device)) {
+    for (path, probs) in readable
+        .into_iter()
+        .zip(probabilities(&model, &pixels, &device))
+    {
         let top = top_k(&probs, 3);
         if args.json {
             let line = serde_json::json!({
@@ -423,7 +450,11 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
             println!("{line}");
         } else {
             let predicted = classes.class_label(top[0].digit);
-            println!("{}: predicted {predicted}  top-3: {}", path.display(), describe(&top, classes));
+            println!(
+                "{}: predicted {predicted}  top-3: {}",
+                path.display(),
+                describe(&top, classes)
+            );
         }
     }
 
@@ -435,10 +466,18 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
         for &index in &args.index {
             match test.image(index) {
                 Some(image) => pixels.extend_from_slice(image),
-                None => bail!("--index {index}: the test split has {} images (0-{})", test.len(), test.len() - 1),
+                None => bail!(
+                    "--index {index}: the test split has {} images (0-{})",
+                    test.len(),
+                    test.len() - 1
+                ),
             }
         }
-        for (&index, probs) in args.index.iter().zip(probabilities(&model, &pixels, &device)) {
+        for (&index, probs) in args
+            .index
+            .iter()
+            .zip(probabilities(&model, &pixels, &device))
+        {
             let top = top_k(&probs, 3);
             let label = test.labels[index];
             if args.json {
@@ -451,17 +490,33 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
                 });
                 println!("{line}");
             } else {
-                let (predicted, truth) = (classes.class_label(top[0].digit), classes.class_label(label));
-                println!("#{index}: predicted {predicted} (label {truth})  top-3: {}", describe(&top, classes));
+                let (predicted, truth) = (
+                    classes.class_label(top[0].digit),
+                    classes.class_label(label),
+                );
+                println!(
+                    "#{index}: predicted {predicted} (label {truth})  top-3: {}",
+                    describe(&top, classes)
+                );
             }
         }
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn describe(top: &[Guess], classes: DatasetKind) -> String {
     top.iter()
-        .map(|g| format!("{} {:.2}%", classes.class_label(g.digit), 100.0 * g.probability))
+        .map(|g| {
+            format!(
+                "{} {:.2}%",
+                classes.class_label(g.digit),
+                100.0 * g.probability
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -478,7 +533,12 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         test = test.truncated(limit);
     }
     let log_probs = log_probabilities(&model, &test.pixels, &device);
-    let report = EvalReport::new(&log_probs, &test.labels, args.worst, config.dataset.class_names());
+    let report = EvalReport::new(
+        &log_probs,
+        &test.labels,
+        args.worst,
+        config.dataset.class_names(),
+    );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     run.write_atomically(&run.eval_json(), &json)?;
     plots::confusion_heatmap(&report.confusion, &run.confusion_png())?;
@@ -515,7 +575,11 @@ mod tests {
 
     #[test]
     fn training_is_the_default_command() {
-        assert_eq!(parse(&[]).train.backend.backend, Backend::Flex, "the measured-fastest CPU backend");
+        assert_eq!(
+            parse(&[]).train.backend.backend,
+            Backend::Flex,
+            "the measured-fastest CPU backend"
+        );
         let cli = parse(&["--epochs", "2", "--backend", "wgpu"]);
         assert!(cli.command.is_none());
         assert_eq!(cli.train.epochs, Some(2));
@@ -524,21 +588,56 @@ mod tests {
 
     #[test]
     fn flags_override_the_config_and_are_validated() {
-        let cli = parse(&["train", "--batch-size", "32", "--hidden", "64,32", "--lr", "0.01"]);
-        let Some(Command::Train(args)) = cli.command else { panic!("not train") };
+        let cli = parse(&[
+            "train",
+            "--batch-size",
+            "32",
+            "--hidden",
+            "64,32",
+            "--lr",
+            "0.01",
+        ]);
+        let Some(Command::Train(args)) = cli.command else {
+            panic!("not train")
+        };
         let config = args.resolve_config().unwrap();
-        assert_eq!((config.batch_size, config.model.hidden_sizes.clone(), config.learning_rate), (32, vec![64, 32], 0.01));
+        assert_eq!(
+            (
+                config.batch_size,
+                config.model.hidden_sizes.clone(),
+                config.learning_rate
+            ),
+            (32, vec![64, 32], 0.01)
+        );
 
-        let cli = parse(&["--optimizer", "sgd", "--momentum", "0.9", "--activation", "tanh", "--hidden", ""]);
+        let cli = parse(&[
+            "--optimizer",
+            "sgd",
+            "--momentum",
+            "0.9",
+            "--activation",
+            "tanh",
+            "--hidden",
+            "",
+        ]);
         let config = cli.train.resolve_config().unwrap();
         assert_eq!(config.optimizer.kind, crate::optimizer::OptimizerKind::Sgd);
         assert_eq!(config.optimizer.momentum, 0.9);
         assert!(config.model.hidden_sizes.is_empty());
 
         for (args, expected) in [
-            (&["--activation", "swish"][..], "--activation: unknown activation `swish` (valid: relu, sigmoid, tanh)"),
-            (&["--optimizer", "sgd", "--momentum", "-0.5"][..], "--optimizer --momentum: optimizer.momentum = -0.5 is invalid: must be in [0, 1)"),
-            (&["--hidden", "128,0"][..], "--hidden: model.hidden_sizes = [128, 0] is invalid: a layer needs at least 1 unit"),
+            (
+                &["--activation", "swish"][..],
+                "--activation: unknown activation `swish` (valid: relu, sigmoid, tanh)",
+            ),
+            (
+                &["--optimizer", "sgd", "--momentum", "-0.5"][..],
+                "--optimizer --momentum: optimizer.momentum = -0.5 is invalid: must be in [0, 1)",
+            ),
+            (
+                &["--hidden", "128,0"][..],
+                "--hidden: model.hidden_sizes = [128, 0] is invalid: a layer needs at least 1 unit",
+            ),
         ] {
             let err = parse(args).train.resolve_config().unwrap_err().to_string();
             assert_eq!(err, expected);
@@ -546,16 +645,31 @@ mod tests {
 
         let cli = parse(&["--batch-size", "0"]);
         let err = cli.train.resolve_config().unwrap_err().to_string();
-        assert_eq!(err, "--batch-size: batch_size = 0 is invalid: a batch holds at least 1 image");
+        assert_eq!(
+            err,
+            "--batch-size: batch_size = 0 is invalid: a batch holds at least 1 image"
+        );
     }
 
     #[test]
     fn infer_takes_images_or_indices_but_not_nothing() {
-        let cli = parse(&["infer", "--artifacts", "a/run", "--index", "3,4", "--index", "9"]);
-        let Some(Command::Infer(args)) = cli.command else { panic!("not infer") };
+        let cli = parse(&[
+            "infer",
+            "--artifacts",
+            "a/run",
+            "--index",
+            "3,4",
+            "--index",
+            "9",
+        ]);
+        let Some(Command::Infer(args)) = cli.command else {
+            panic!("not infer")
+        };
         assert_eq!(args.index, vec![3, 4, 9]);
         let cli = parse(&["infer", "--artifacts", "a/run", "one.png", "two.jpg"]);
-        let Some(Command::Infer(args)) = cli.command else { panic!("not infer") };
+        let Some(Command::Infer(args)) = cli.command else {
+            panic!("not infer")
+        };
         assert_eq!(args.images.len(), 2);
         assert!(Cli::try_parse_from(["mnist-trainer", "infer", "--artifacts", "a/run"]).is_err());
     }

@@ -120,10 +120,18 @@ impl TrainingConfig {
             rule,
         };
         if self.num_epochs == 0 {
-            return Err(invalid("num_epochs", "0".into(), "train for at least 1 epoch"));
+            return Err(invalid(
+                "num_epochs",
+                "0".into(),
+                "train for at least 1 epoch",
+            ));
         }
         if self.batch_size == 0 {
-            return Err(invalid("batch_size", "0".into(), "a batch holds at least 1 image"));
+            return Err(invalid(
+                "batch_size",
+                "0".into(),
+                "a batch holds at least 1 image",
+            ));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(invalid(
@@ -140,13 +148,25 @@ impl TrainingConfig {
             ));
         }
         if self.limit_train == Some(0) {
-            return Err(invalid("limit_train", "0".into(), "keep at least 1 image, or leave it out"));
+            return Err(invalid(
+                "limit_train",
+                "0".into(),
+                "keep at least 1 image, or leave it out",
+            ));
         }
         if self.limit_test == Some(0) {
-            return Err(invalid("limit_test", "0".into(), "keep at least 1 image, or leave it out"));
+            return Err(invalid(
+                "limit_test",
+                "0".into(),
+                "keep at least 1 image, or leave it out",
+            ));
         }
         if self.early_stop_patience == Some(0) {
-            return Err(invalid("early_stop_patience", "0".into(), "wait at least 1 epoch, or leave it out"));
+            return Err(invalid(
+                "early_stop_patience",
+                "0".into(),
+                "wait at least 1 epoch, or leave it out",
+            ));
         }
         if self.lr_schedule == LrSchedule::Cosine && self.learning_rate > 1.0 {
             return Err(invalid(
@@ -221,7 +241,10 @@ mod tests {
         config.optimizer.momentum = 0.9;
         config.early_stop_patience = Some(2);
         let (_dir, path) = write(&config.to_json());
-        assert_eq!(TrainingConfig::load_file(&path).unwrap().to_json(), config.to_json());
+        assert_eq!(
+            TrainingConfig::load_file(&path).unwrap().to_json(),
+            config.to_json()
+        );
     }
 
     #[test]
@@ -242,7 +265,11 @@ mod tests {
     fn invalid_values_are_refused() {
         let cases = [
             ("batch_size", serde_json::json!(0), "batch_size = 0"),
-            ("learning_rate", serde_json::json!(-0.1), "learning_rate = -0.1"),
+            (
+                "learning_rate",
+                serde_json::json!(-0.1),
+                "learning_rate = -0.1",
+            ),
             ("learning_rate", serde_json::json!(0.0), "learning_rate = 0"),
             ("num_epochs", serde_json::json!(0), "num_epochs = 0"),
         ];
@@ -257,7 +284,10 @@ mod tests {
         let mut config = TrainingConfig::tutorial();
         config.model.hidden_sizes = vec![256, 0];
         let err = config.validate("--hidden").unwrap_err().to_string();
-        assert_eq!(err, "--hidden: model.hidden_sizes = [256, 0] is invalid: a layer needs at least 1 unit");
+        assert_eq!(
+            err,
+            "--hidden: model.hidden_sizes = [256, 0] is invalid: a layer needs at least 1 unit"
+        );
         let mut config = TrainingConfig::tutorial();
         config.optimizer.momentum = 0.9;
         let err = config.validate("--momentum").unwrap_err().to_string();
@@ -270,7 +300,10 @@ mod tests {
         value["model"]["activation"] = serde_json::json!("swish");
         let (_dir, path) = write(&value.to_string());
         let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
-        assert!(err.contains("unknown variant `swish`, expected one of `relu`, `sigmoid`, `tanh`"), "{err}");
+        assert!(
+            err.contains("unknown variant `swish`, expected one of `relu`, `sigmoid`, `tanh`"),
+            "{err}"
+        );
     }
 
     #[test]

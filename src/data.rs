@@ -133,7 +133,10 @@ impl DataSource {
     /// Reads and validates one split.
     pub fn load(&self, split: Split) -> Result<LabelledImages, DataError> {
         let (images, labels) = match self {
-            DataSource::Folder(dir) => (locate(dir, split.file_names().0)?, locate(dir, split.file_names().1)?),
+            DataSource::Folder(dir) => (
+                locate(dir, split.file_names().0)?,
+                locate(dir, split.file_names().1)?,
+            ),
             DataSource::BurnCache => burn_cache_files(split)?,
         };
         Ok(LabelledImages::read(&images, &labels)?)
@@ -193,7 +196,11 @@ fn download_with_burn(split: Split) -> Result<(), String> {
 
 /// Splits `images` into (kept, held out): `held_out` images drawn at random with `seed`, both
 /// parts in their original order.
-pub fn hold_out(images: &LabelledImages, held_out: usize, seed: u64) -> (LabelledImages, LabelledImages) {
+pub fn hold_out(
+    images: &LabelledImages,
+    held_out: usize,
+    seed: u64,
+) -> (LabelledImages, LabelledImages) {
     let mut order: Vec<usize> = (0..images.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
     let mut chosen = vec![false; images.len()];
@@ -206,7 +213,8 @@ pub fn hold_out(images: &LabelledImages, held_out: usize, seed: u64) -> (Labelle
             labels: Vec::new(),
         };
         for index in (0..images.len()).filter(|&i| chosen[i] == want) {
-            part.pixels.extend_from_slice(images.image(index).expect("index in range"));
+            part.pixels
+                .extend_from_slice(images.image(index).expect("index in range"));
             part.labels.push(images.labels[index]);
         }
         part
@@ -272,7 +280,10 @@ mod tests {
         let mut pixels = vec![0u8; 3 * IMAGE_PIXELS];
         pixels[2 * IMAGE_PIXELS] = 255;
         pixels[2 * IMAGE_PIXELS + 1] = 51;
-        let images = Arc::new(LabelledImages { pixels, labels: vec![1, 2, 3] });
+        let images = Arc::new(LabelledImages {
+            pixels,
+            labels: vec![1, 2, 3],
+        });
         let batch = DigitBatcher::new(images).batch(vec![2, 0], &cpu());
         assert_eq!(batch.images.dims(), [2, IMAGE_PIXELS]);
         assert_eq!(batch.targets.dims(), [2]);
@@ -287,27 +298,51 @@ mod tests {
     #[test]
     fn a_folder_may_mix_raw_and_gzipped_files() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
-        write("t10k-images-idx3-ubyte.gz", gzip(&images_bytes(2, 28, 28, |_| 9)));
+        let write =
+            |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        write(
+            "t10k-images-idx3-ubyte.gz",
+            gzip(&images_bytes(2, 28, 28, |_| 9)),
+        );
         write("t10k-labels-idx1-ubyte", labels_bytes(&[1, 2]));
         let source = DataSource::Folder(dir.path().to_path_buf());
         let test = source.load(Split::Test).unwrap();
         assert_eq!(test.labels, vec![1, 2]);
         let err = source.load(Split::Train).unwrap_err();
-        assert!(matches!(err, DataError::MissingFile { name: "train-images-idx3-ubyte", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::MissingFile {
+                    name: "train-images-idx3-ubyte",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn hold_out_is_a_seeded_partition() {
         let images = LabelledImages {
-            pixels: (0..100 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8).collect(),
+            pixels: (0..100 * IMAGE_PIXELS)
+                .map(|i| (i / IMAGE_PIXELS) as u8)
+                .collect(),
             labels: (0..100).map(|i| (i % 10) as u8).collect(),
         };
         let (kept, held) = hold_out(&images, 30, 7);
         assert_eq!((kept.len(), held.len()), (70, 30));
-        let mut ids: Vec<u8> = kept.pixels.chunks(IMAGE_PIXELS).chain(held.pixels.chunks(IMAGE_PIXELS)).map(|p| p[0]).collect();
+        let mut ids: Vec<u8> = kept
+            .pixels
+            .chunks(IMAGE_PIXELS)
+            .chain(held.pixels.chunks(IMAGE_PIXELS))
+            .map(|p| p[0])
+            .collect();
         ids.sort();
-        assert_eq!(ids, (0..100).collect::<Vec<u8>>(), "every image in exactly one part");
+        assert_eq!(
+            ids,
+            (0..100).collect::<Vec<u8>>(),
+            "every image in exactly one part"
+        );
         let again = hold_out(&images, 30, 7).1;
         assert_eq!(again.pixels, held.pixels, "same seed, same split");
         assert_ne!(hold_out(&images, 30, 8).1.pixels, held.pixels);
@@ -317,12 +352,17 @@ mod tests {
     fn fashion_mnist_has_named_classes() {
         assert_eq!(DatasetKind::FashionMnist.class_label(9), "Ankle boot (9)");
         assert_eq!(DatasetKind::Mnist.class_label(4), "4");
-        assert_eq!("fashion-mnist".parse::<DatasetKind>(), Ok(DatasetKind::FashionMnist));
+        assert_eq!(
+            "fashion-mnist".parse::<DatasetKind>(),
+            Ok(DatasetKind::FashionMnist)
+        );
     }
 
     #[test]
     fn a_missing_folder_is_named() {
-        let err = DataSource::Folder("does/not/exist".into()).load(Split::Test).unwrap_err();
+        let err = DataSource::Folder("does/not/exist".into())
+            .load(Split::Test)
+            .unwrap_err();
         assert_eq!(err.to_string(), "does/not/exist: no such folder");
     }
 }

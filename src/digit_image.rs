@@ -151,7 +151,12 @@ mod tests {
             .collect();
         let xs = ink.iter().map(|p| p.0);
         let ys = ink.iter().map(|p| p.1);
-        (xs.clone().min().unwrap(), ys.clone().min().unwrap(), xs.max().unwrap(), ys.max().unwrap())
+        (
+            xs.clone().min().unwrap(),
+            ys.clone().min().unwrap(),
+            xs.max().unwrap(),
+            ys.max().unwrap(),
+        )
     }
 
     #[test]
@@ -160,7 +165,10 @@ mod tests {
         let field = to_mnist(&drawing(300, 200, (10, 10, 40, 130))).unwrap();
         let (x0, y0, x1, y1) = bounds_of(&field);
         assert_eq!(y1 - y0 + 1, 20, "longest side scaled to 20");
-        assert!((x1 - x0 + 1) >= 4 && (x1 - x0 + 1) <= 6, "aspect kept: {x0}..{x1}");
+        assert!(
+            (x1 - x0 + 1) >= 4 && (x1 - x0 + 1) <= 6,
+            "aspect kept: {x0}..{x1}"
+        );
         // Centred: the bar's middle sits at the field's middle.
         assert!(((x0 + x1) as f32 / 2.0 - 13.5).abs() <= 1.0, "{x0}..{x1}");
         assert!(((y0 + y1) as f32 / 2.0 - 13.5).abs() <= 1.0, "{y0}..{y1}");
@@ -207,8 +215,16 @@ mod tests {
         let text = dir.path().join("notes.png");
         std::fs::write(&text, "just text").unwrap();
         let err = load_digit(&text).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{}: not an image", text.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("{}: not an image", text.display())),
+            "{err}"
+        );
         let missing = dir.path().join("missing.png");
-        assert!(load_digit(&missing).unwrap_err().to_string().contains("cannot read"));
+        assert!(
+            load_digit(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read")
+        );
     }
 }

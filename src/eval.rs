@@ -105,10 +105,15 @@ impl EvalReport {
             );
         }
         out += "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
-        out += &(0..NUM_CLASSES).map(|d| format!("{d:>5}")).collect::<String>();
+        out += &(0..NUM_CLASSES)
+            .map(|d| format!("{d:>5}"))
+            .collect::<String>();
         for (digit, row) in self.confusion.iter().enumerate() {
             out += &format!("\n{digit:>5} ");
-            out += &row.iter().map(|count| format!("{count:>5}")).collect::<String>();
+            out += &row
+                .iter()
+                .map(|count| format!("{count:>5}"))
+                .collect::<String>();
         }
         out.push('\n');
         out
@@ -119,7 +124,13 @@ fn class_scores(
     confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
     class_names: [&str; NUM_CLASSES],
 ) -> Vec<ClassScores> {
-    let ratio = |num: usize, den: usize| if den == 0 { 0.0 } else { num as f64 / den as f64 };
+    let ratio = |num: usize, den: usize| {
+        if den == 0 {
+            0.0
+        } else {
+            num as f64 / den as f64
+        }
+    };
     (0..NUM_CLASSES)
         .map(|digit| {
             let hits = confusion[digit][digit];
@@ -183,10 +194,20 @@ mod tests {
         assert!((seven.precision - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(seven.recall, 1.0);
         assert!((seven.f1 - 0.8).abs() < 1e-12);
-        assert_eq!(report.classes[3].f1, 0.0, "a digit never seen nor predicted scores 0");
+        assert_eq!(
+            report.classes[3].f1, 0.0,
+            "a digit never seen nor predicted scores 0"
+        );
 
         assert_eq!(report.worst.len(), 1);
-        assert_eq!((report.worst[0].index, report.worst[0].label, report.worst[0].predicted), (2, 1, 7));
+        assert_eq!(
+            (
+                report.worst[0].index,
+                report.worst[0].label,
+                report.worst[0].predicted
+            ),
+            (2, 1, 7)
+        );
         assert!((report.worst[0].probability_of_prediction - 0.99).abs() < 1e-5);
     }
 
@@ -194,7 +215,15 @@ mod tests {
     fn text_has_a_row_per_digit_and_the_matrix() {
         let report = EvalReport::new(&[scores_for(3, 0.9)], &[3], 5, DIGITS);
         let text = report.to_text();
-        assert!(text.starts_with("accuracy 100.00% (1/1), loss 0.1054"), "{text}");
-        assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 21);
+        assert!(
+            text.starts_with("accuracy 100.00% (1/1), loss 0.1054"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.trim_start().starts_with(char::is_numeric))
+                .count(),
+            21
+        );
     }
 }

@@ -303,7 +303,11 @@ mod tests {
     #[test]
     fn reads_a_valid_raw_pair() {
         let dir = tempfile::tempdir().unwrap();
-        let images = write(dir.path(), "i", &images_bytes(3, 28, 28, |i| (i % 256) as u8));
+        let images = write(
+            dir.path(),
+            "i",
+            &images_bytes(3, 28, 28, |i| (i % 256) as u8),
+        );
         let labels = write(dir.path(), "l", &labels_bytes(&[7, 0, 9]));
         let data = LabelledImages::read(&images, &labels).unwrap();
         assert_eq!(data.len(), 3);
@@ -348,7 +352,10 @@ mod tests {
         let mut bytes = images_bytes(2, 28, 28, |_| 0);
         bytes.truncate(bytes.len() - 1);
         let err = parse_images(path, bytes).unwrap_err();
-        assert!(matches!(err, IdxError::LengthMismatch { count: 2, .. }), "{err}");
+        assert!(
+            matches!(err, IdxError::LengthMismatch { count: 2, .. }),
+            "{err}"
+        );
         assert!(err.to_string().starts_with("train-images-idx3-ubyte: "));
     }
 
@@ -379,15 +386,45 @@ mod tests {
     #[test]
     fn wrong_magic_is_refused_both_ways() {
         let err = parse_images(Path::new("i"), labels_bytes(&[1; 8])).unwrap_err();
-        assert!(matches!(err, IdxError::BadMagic { found: 2049, expected: 2051, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::BadMagic {
+                    found: 2049,
+                    expected: 2051,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = parse_labels(Path::new("l"), images_bytes(1, 28, 28, |_| 0)).unwrap_err();
-        assert!(matches!(err, IdxError::BadMagic { found: 2051, expected: 2049, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::BadMagic {
+                    found: 2051,
+                    expected: 2049,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_dimensions_are_refused() {
         let err = parse_images(Path::new("i"), images_bytes(1, 32, 32, |_| 0)).unwrap_err();
-        assert!(matches!(err, IdxError::BadDimensions { rows: 32, cols: 32, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::BadDimensions {
+                    rows: 32,
+                    cols: 32,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -403,7 +440,17 @@ mod tests {
     #[test]
     fn labels_outside_0_to_9_are_refused() {
         let err = parse_labels(Path::new("l"), labels_bytes(&[1, 9, 200])).unwrap_err();
-        assert!(matches!(err, IdxError::BadLabel { index: 2, value: 200, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::BadLabel {
+                    index: 2,
+                    value: 200,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -412,13 +459,26 @@ mod tests {
         let images = write(dir.path(), "i", &images_bytes(3, 28, 28, |_| 0));
         let labels = write(dir.path(), "l", &labels_bytes(&[1, 2]));
         let err = LabelledImages::read(&images, &labels).unwrap_err();
-        assert!(matches!(err, IdxError::CountMismatch { images: 3, labels: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::CountMismatch {
+                    images: 3,
+                    labels: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_missing_file_names_its_path() {
         let err = read_maybe_gzip(Path::new("no/such/file")).unwrap_err();
-        assert!(err.to_string().starts_with("no/such/file: cannot read"), "{err}");
+        assert!(
+            err.to_string().starts_with("no/such/file: cannot read"),
+            "{err}"
+        );
     }
 
     /// A bounded fuzz run: thousands of damaged files (truncated, bytes flipped, header words
@@ -432,11 +492,27 @@ mod tests {
         let (images_path, labels_path) = (dir.path().join("images"), dir.path().join("labels"));
         let valid_images = images_bytes(5, 28, 28, |i| (i % 256) as u8);
         let valid_labels = labels_bytes(&[0, 3, 9, 1, 4]);
-        let interesting = [0u32, 1, 4, 5, 6, 28, 255, 2049, 2051, u32::MAX / 784, u32::MAX];
+        let interesting = [
+            0u32,
+            1,
+            4,
+            5,
+            6,
+            28,
+            255,
+            2049,
+            2051,
+            u32::MAX / 784,
+            u32::MAX,
+        ];
         let mut accepted = 0;
         for case in 0..3000 {
             let (mut images, mut labels) = (valid_images.clone(), valid_labels.clone());
-            let target = if rng.random_bool(0.5) { &mut images } else { &mut labels };
+            let target = if rng.random_bool(0.5) {
+                &mut images
+            } else {
+                &mut labels
+            };
             match rng.random_range(0..4) {
                 0 => {
                     let keep = rng.random_range(0..=target.len());
@@ -461,23 +537,34 @@ mod tests {
                 }
             }
             for (path, bytes) in [(&images_path, &images), (&labels_path, &labels)] {
-                let stored = if case % 3 == 0 { gzip(bytes) } else { bytes.clone() };
+                let stored = if case % 3 == 0 {
+                    gzip(bytes)
+                } else {
+                    bytes.clone()
+                };
                 std::fs::write(path, stored).unwrap();
             }
             if let Ok(data) = LabelledImages::read(&images_path, &labels_path) {
                 accepted += 1;
                 assert_eq!(data.pixels.len(), data.len() * IMAGE_PIXELS, "case {case}");
-                assert!(!data.is_empty() && data.labels.iter().all(|&l| (l as usize) < NUM_CLASSES));
+                assert!(
+                    !data.is_empty() && data.labels.iter().all(|&l| (l as usize) < NUM_CLASSES)
+                );
             }
         }
         // Flipped pixel bytes leave a valid file: some cases must be accepted, most refused.
-        assert!(accepted > 0 && accepted < 3000, "{accepted} of 3000 accepted");
+        assert!(
+            accepted > 0 && accepted < 3000,
+            "{accepted} of 3000 accepted"
+        );
     }
 
     #[test]
     fn truncated_keeps_the_first_items() {
         let data = LabelledImages {
-            pixels: (0..3 * IMAGE_PIXELS).map(|i| (i / IMAGE_PIXELS) as u8).collect(),
+            pixels: (0..3 * IMAGE_PIXELS)
+                .map(|i| (i / IMAGE_PIXELS) as u8)
+                .collect(),
             labels: vec![4, 5, 6],
         };
         let first_two = data.clone().truncated(2);

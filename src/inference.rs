@@ -29,7 +29,11 @@ pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
             probability,
         })
         .collect();
-    guesses.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.digit.cmp(&b.digit)));
+    guesses.sort_by(|a, b| {
+        b.probability
+            .total_cmp(&a.probability)
+            .then(a.digit.cmp(&b.digit))
+    });
     guesses.truncate(k);
     guesses
 }
@@ -104,7 +108,10 @@ impl Evaluation {
 
 /// Accuracy and mean cross-entropy of `model` over `data`.
 pub fn evaluate(model: &Model, data: &LabelledImages, device: &Device) -> Evaluation {
-    Evaluation::from_scores(&log_probabilities(model, &data.pixels, device), &data.labels)
+    Evaluation::from_scores(
+        &log_probabilities(model, &data.pixels, device),
+        &data.labels,
+    )
 }
 
 #[cfg(test)]
@@ -118,9 +125,18 @@ mod tests {
         p[7] = 0.3;
         p[1] = 0.2;
         let top = top_k(&p, 3);
-        assert_eq!(top.iter().map(|g| g.digit).collect::<Vec<_>>(), vec![3, 7, 1]);
+        assert_eq!(
+            top.iter().map(|g| g.digit).collect::<Vec<_>>(),
+            vec![3, 7, 1]
+        );
         assert_eq!(top[0].probability, 0.5);
-        assert_eq!(top_k(&[0.1; NUM_CLASSES], 2).iter().map(|g| g.digit).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            top_k(&[0.1; NUM_CLASSES], 2)
+                .iter()
+                .map(|g| g.digit)
+                .collect::<Vec<_>>(),
+            vec![0, 1]
+        );
     }
 
     #[test]
@@ -133,7 +149,11 @@ mod tests {
         let evaluation = Evaluation::from_scores(&[confident, wrong], &[4, 3]);
         assert_eq!(evaluation.accuracy, 50.0);
         let expected = (-(0.91f64.ln()) - 0.05f64.ln()) / 2.0;
-        assert!((evaluation.loss - expected).abs() < 1e-6, "{}", evaluation.loss);
+        assert!(
+            (evaluation.loss - expected).abs() < 1e-6,
+            "{}",
+            evaluation.loss
+        );
         assert_eq!(argmax(&[0.0; NUM_CLASSES]), 0);
     }
 

@@ -34,7 +34,12 @@ pub struct EpochLoader {
 }
 
 impl EpochLoader {
-    pub fn new(images: Arc<LabelledImages>, batch_size: usize, shuffle_seed: Option<u64>, device: Device) -> Self {
+    pub fn new(
+        images: Arc<LabelledImages>,
+        batch_size: usize,
+        shuffle_seed: Option<u64>,
+        device: Device,
+    ) -> Self {
         let len = images.len();
         Self {
             batcher: DigitBatcher::new(images),
@@ -74,7 +79,9 @@ impl EpochLoader {
 
 /// The batches of one epoch, as slices of `order`.
 fn batch_bounds(len: usize, batch_size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..len).step_by(batch_size).map(move |start| start..(start + batch_size).min(len))
+    (0..len)
+        .step_by(batch_size)
+        .map(move |start| start..(start + batch_size).min(len))
 }
 
 struct EpochIterator<'a> {
@@ -96,9 +103,14 @@ impl Prefetch {
     fn start(loader: &EpochLoader, order: &[usize]) -> Self {
         let workers = loader.workers;
         let (sender, receiver) = std::sync::mpsc::sync_channel(2 * workers);
-        let batches: Vec<std::ops::Range<usize>> = batch_bounds(order.len(), loader.batch_size).collect();
+        let batches: Vec<std::ops::Range<usize>> =
+            batch_bounds(order.len(), loader.batch_size).collect();
         for worker in 0..workers {
-            let (sender, batcher, device) = (sender.clone(), loader.batcher.clone(), loader.device.clone());
+            let (sender, batcher, device) = (
+                sender.clone(),
+                loader.batcher.clone(),
+                loader.device.clone(),
+            );
             let mine: Vec<(usize, Vec<usize>)> = batches
                 .iter()
                 .enumerate()
@@ -109,7 +121,10 @@ impl Prefetch {
             std::thread::spawn(move || {
                 for (number, indices) in mine {
                     // The receiver is gone when the epoch was cut short: stop quietly.
-                    if sender.send((number, batcher.batch(indices, &device))).is_err() {
+                    if sender
+                        .send((number, batcher.batch(indices, &device)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -144,7 +159,10 @@ impl Iterator for EpochIterator<'_> {
         let end = (self.position + self.loader.batch_size).min(self.order.len());
         let batch = match &mut self.prefetched {
             Some(prefetch) => prefetch.next()?,
-            None => self.loader.batcher.batch(self.order[self.position..end].to_vec(), &self.loader.device),
+            None => self
+                .loader
+                .batcher
+                .batch(self.order[self.position..end].to_vec(), &self.loader.device),
         };
         self.position = end;
         Some(Ok(batch))
@@ -213,7 +231,11 @@ mod tests {
         let mut sorted = one.clone();
         sorted.sort();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_eq!(loader(50, Some(3)).order(2), two, "same seed and epoch, same order");
+        assert_eq!(
+            loader(50, Some(3)).order(2),
+            two,
+            "same seed and epoch, same order"
+        );
         assert_eq!(loader(50, None).order(7), (0..50).collect::<Vec<_>>());
     }
 
@@ -223,19 +245,39 @@ mod tests {
             let mut iterator = loader.iter();
             let mut batches = Vec::new();
             while let Some(batch) = iterator.next() {
-                batches.push(batch.unwrap().targets.into_data().try_into_vec_as::<i64>().unwrap());
+                batches.push(
+                    batch
+                        .unwrap()
+                        .targets
+                        .into_data()
+                        .try_into_vec_as::<i64>()
+                        .unwrap(),
+                );
             }
             batches
         };
         let uninterrupted = loader(10, Some(9));
         let epochs: Vec<_> = (0..3).map(|_| labels_of(&uninterrupted)).collect();
-        assert_eq!(epochs[0].iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        assert_eq!(
+            epochs[0].iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
         // Resumed at epoch 3, with workers: the same batches in the same order.
-        let resumed = loader(10, Some(9)).with_workers(2).starting_at_epoch(3).to_device(&Device::flex());
+        let resumed = loader(10, Some(9))
+            .with_workers(2)
+            .starting_at_epoch(3)
+            .to_device(&Device::flex());
         let mut iterator = resumed.iter();
         let mut third = Vec::new();
         while let Some(batch) = iterator.next() {
-            third.push(batch.unwrap().targets.into_data().try_into_vec_as::<i64>().unwrap());
+            third.push(
+                batch
+                    .unwrap()
+                    .targets
+                    .into_data()
+                    .try_into_vec_as::<i64>()
+                    .unwrap(),
+            );
         }
         assert_eq!(third, epochs[2]);
         assert_eq!(iterator.progress().items_processed, 10);

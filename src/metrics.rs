@@ -83,13 +83,20 @@ fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsErr
     Ok(text
         .split_inclusive('\n')
         .take_while(|line| line.ends_with('\n'))
-        .map_while(|line| serde_json::from_str(line).ok().map(|epoch| (line.to_string(), epoch)))
+        .map_while(|line| {
+            serde_json::from_str(line)
+                .ok()
+                .map(|epoch| (line.to_string(), epoch))
+        })
         .collect())
 }
 
 /// The epochs recorded before the first line that is not a whole record.
 pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
-    Ok(complete_lines(path)?.into_iter().map(|(_, epoch)| epoch).collect())
+    Ok(complete_lines(path)?
+        .into_iter()
+        .map(|(_, epoch)| epoch)
+        .collect())
 }
 
 /// Rewrites the file with its first `count` lines only (through a temporary file). The lines
@@ -111,7 +118,11 @@ impl std::fmt::Display for EpochMetrics {
         write!(
             f,
             "train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.1} s",
-            self.train_loss, self.train_accuracy, self.valid_loss, self.valid_accuracy, self.seconds
+            self.train_loss,
+            self.train_accuracy,
+            self.valid_loss,
+            self.valid_accuracy,
+            self.seconds
         )
     }
 }
@@ -163,8 +174,15 @@ mod tests {
         keep_first(&path, 2).unwrap();
         assert_eq!(read_all(&path).unwrap(), vec![epoch(1), epoch(2)]);
         let after = std::fs::read_to_string(&path).unwrap();
-        assert!(before.starts_with(&after), "kept lines are byte for byte the same");
-        assert!(read_complete(&dir.path().join("none.jsonl")).unwrap().is_empty());
+        assert!(
+            before.starts_with(&after),
+            "kept lines are byte for byte the same"
+        );
+        assert!(
+            read_complete(&dir.path().join("none.jsonl"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -173,6 +191,9 @@ mod tests {
         let path = dir.path().join("metrics.jsonl");
         std::fs::write(&path, "{\"epoch\":1}\n").unwrap();
         let err = read_all(&path).unwrap_err().to_string();
-        assert!(err.contains("metrics.jsonl:1: not an epoch record"), "{err}");
+        assert!(
+            err.contains("metrics.jsonl:1: not an epoch record"),
+            "{err}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The network: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one
 //! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
 
-use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::nn::activation::{Activation, ActivationConfig};
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -52,7 +52,8 @@ impl ModelConfig {
         Model {
             hidden,
             activation: activation.init(device),
-            output: LinearConfig::new(*widths.last().expect("input width"), NUM_CLASSES).init(device),
+            output: LinearConfig::new(*widths.last().expect("input width"), NUM_CLASSES)
+                .init(device),
             loss: LossKind::CrossEntropy,
         }
     }
@@ -136,7 +137,9 @@ mod tests {
         let device = Device::flex();
         for hidden in [vec![], vec![128], vec![64, 32]] {
             let config = ModelConfig::new().with_hidden_sizes(hidden.clone());
-            let logits = config.init(&device).forward(Tensor::zeros([3, IMAGE_PIXELS], &device));
+            let logits = config
+                .init(&device)
+                .forward(Tensor::zeros([3, IMAGE_PIXELS], &device));
             assert_eq!(logits.dims(), [3, NUM_CLASSES], "{hidden:?}");
         }
     }
@@ -146,9 +149,16 @@ mod tests {
         // 784*128 + 128 + 128*10 + 10, as PyTorch reports for the tutorial's network.
         let model = ModelConfig::new().init(&Device::flex());
         assert_eq!(model.num_params(), 101_770);
-        let regression = ModelConfig::new().with_hidden_sizes(vec![]).init(&Device::flex());
+        let regression = ModelConfig::new()
+            .with_hidden_sizes(vec![])
+            .init(&Device::flex());
         assert_eq!(regression.num_params(), 7_850);
-        assert_eq!(ModelConfig::new().with_hidden_sizes(vec![256, 128]).describe(), "784-256-128-10");
+        assert_eq!(
+            ModelConfig::new()
+                .with_hidden_sizes(vec![256, 128])
+                .describe(),
+            "784-256-128-10"
+        );
     }
 
     #[test]
@@ -164,7 +174,10 @@ mod tests {
                 .into_scalar::<f32>();
             assert!(value > 0.0, "{loss}: {value}");
             if loss == LossKind::Mse {
-                assert!(value <= 2.0 / NUM_CLASSES as f32, "mse of probabilities: {value}");
+                assert!(
+                    value <= 2.0 / NUM_CLASSES as f32,
+                    "mse of probabilities: {value}"
+                );
             }
         }
     }
@@ -173,13 +186,20 @@ mod tests {
     fn hidden_sizes_and_names_parse_with_helpful_errors() {
         assert_eq!(parse_hidden_sizes("256,128"), Ok(vec![256, 128]));
         assert_eq!(parse_hidden_sizes(""), Ok(vec![]));
-        assert!(parse_hidden_sizes("12x").unwrap_err().contains("`12x` is not a layer size"));
+        assert!(
+            parse_hidden_sizes("12x")
+                .unwrap_err()
+                .contains("`12x` is not a layer size")
+        );
         assert_eq!("tanh".parse::<ActivationKind>(), Ok(ActivationKind::Tanh));
         assert_eq!(
             "swish".parse::<ActivationKind>().unwrap_err(),
             "unknown activation `swish` (valid: relu, sigmoid, tanh)"
         );
-        assert_eq!("cross-entropy".parse::<LossKind>(), Ok(LossKind::CrossEntropy));
+        assert_eq!(
+            "cross-entropy".parse::<LossKind>(),
+            Ok(LossKind::CrossEntropy)
+        );
         assert_eq!(serde_json::to_string(&LossKind::Mse).unwrap(), "\"mse\"");
     }
 }

@@ -48,7 +48,12 @@ impl OptimizerConfig {
     pub fn invalid_field(&self) -> Option<(&'static str, f64, &'static str)> {
         let unit = |v: f64| (0.0..1.0).contains(&v);
         [
-            ("optimizer.momentum", self.momentum, unit(self.momentum), "must be in [0, 1)"),
+            (
+                "optimizer.momentum",
+                self.momentum,
+                unit(self.momentum),
+                "must be in [0, 1)",
+            ),
             (
                 "optimizer.momentum",
                 self.momentum,
@@ -61,8 +66,18 @@ impl OptimizerConfig {
                 self.weight_decay.is_finite() && self.weight_decay >= 0.0,
                 "must be 0 or more",
             ),
-            ("optimizer.beta_1", self.beta_1, unit(self.beta_1), "must be in [0, 1)"),
-            ("optimizer.beta_2", self.beta_2, unit(self.beta_2), "must be in [0, 1)"),
+            (
+                "optimizer.beta_1",
+                self.beta_1,
+                unit(self.beta_1),
+                "must be in [0, 1)",
+            ),
+            (
+                "optimizer.beta_2",
+                self.beta_2,
+                unit(self.beta_2),
+                "must be in [0, 1)",
+            ),
             (
                 "optimizer.epsilon",
                 self.epsilon,
@@ -76,7 +91,8 @@ impl OptimizerConfig {
     }
 
     pub fn init(&self) -> ModuleOptimizer {
-        let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.kind {
             OptimizerKind::Adam => AdamConfig::new()
                 .with_beta_1(self.beta_1 as f32)
@@ -86,7 +102,9 @@ impl OptimizerConfig {
                 .init(),
             OptimizerKind::Sgd => SgdConfig::new()
                 .with_momentum((self.momentum > 0.0).then(|| {
-                    MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0)
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
                 }))
                 .with_weight_decay(decay)
                 .init(),
@@ -95,10 +113,16 @@ impl OptimizerConfig {
 }
 
 /// The schedule for `steps` optimizer steps starting at `learning_rate`.
-pub fn lr_scheduler(schedule: LrSchedule, learning_rate: f64, steps: usize) -> Result<ModuleLrScheduler, String> {
+pub fn lr_scheduler(
+    schedule: LrSchedule,
+    learning_rate: f64,
+    steps: usize,
+) -> Result<ModuleLrScheduler, String> {
     match schedule {
         LrSchedule::Constant => Ok(learning_rate.into()),
-        LrSchedule::Cosine => CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1)).init(),
+        LrSchedule::Cosine => {
+            CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1)).init()
+        }
     }
 }
 
@@ -116,7 +140,10 @@ mod tests {
             Some(("optimizer.momentum", -0.5, "must be in [0, 1)"))
         );
         assert_eq!(
-            OptimizerConfig::new().with_momentum(0.9).invalid_field().map(|f| f.2),
+            OptimizerConfig::new()
+                .with_momentum(0.9)
+                .invalid_field()
+                .map(|f| f.2),
             Some("applies to sgd only; adam has beta_1")
         );
         assert_eq!(
@@ -128,7 +155,10 @@ mod tests {
     #[test]
     fn both_optimizers_and_schedules_build() {
         for kind in [OptimizerKind::Adam, OptimizerKind::Sgd] {
-            let _ = OptimizerConfig::new().with_kind(kind).with_weight_decay(1e-4).init();
+            let _ = OptimizerConfig::new()
+                .with_kind(kind)
+                .with_weight_decay(1e-4)
+                .init();
         }
         assert!(lr_scheduler(LrSchedule::Cosine, 1e-3, 100).is_ok());
         assert!(lr_scheduler(LrSchedule::Constant, 1e-3, 100).is_ok());

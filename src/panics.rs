@@ -14,7 +14,12 @@ pub fn catch_quietly<T>(work: impl FnOnce() -> T) -> Result<T, String> {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("unknown failure");
-        message.lines().next().unwrap_or("unknown failure").trim().to_string()
+        message
+            .lines()
+            .next()
+            .unwrap_or("unknown failure")
+            .trim()
+            .to_string()
     })
 }
 

@@ -67,12 +67,28 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
         let (left, right) = root.split_horizontally(600);
         type Pick = fn(&EpochMetrics) -> f64;
         let panels: [(&DrawingArea<_, _>, &str, &str, Pick, Pick); 2] = [
-            (&left, "Loss", "cross-entropy", |e| e.train_loss, |e| e.valid_loss),
-            (&right, "Accuracy", "accuracy (%)", |e| e.train_accuracy, |e| e.valid_accuracy),
+            (
+                &left,
+                "Loss",
+                "cross-entropy",
+                |e| e.train_loss,
+                |e| e.valid_loss,
+            ),
+            (
+                &right,
+                "Accuracy",
+                "accuracy (%)",
+                |e| e.train_accuracy,
+                |e| e.valid_accuracy,
+            ),
         ];
         for (area, title, y_label, train, valid) in panels {
-            let values = epochs.iter().flat_map(|e| [train(e), valid(e)]).filter(|v| v.is_finite());
-            let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let values = epochs
+                .iter()
+                .flat_map(|e| [train(e), valid(e)])
+                .filter(|v| v.is_finite());
+            let (low, high) =
+                values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
             let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
             let pad = ((high - low) * 0.1).max(1e-3);
             let last = epochs.len().max(1) as f64;
@@ -93,15 +109,25 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
                 .axis_desc_style((FONT, 17))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            for (name, colour, pick) in [("train", TRAIN_COLOUR, train), ("valid", VALID_COLOUR, valid)] {
-                let points: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, pick(e))).collect();
+            for (name, colour, pick) in [
+                ("train", TRAIN_COLOUR, train),
+                ("valid", VALID_COLOUR, valid),
+            ] {
+                let points: Vec<(f64, f64)> =
+                    epochs.iter().map(|e| (e.epoch as f64, pick(e))).collect();
                 chart
                     .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
                     .map_err(|e| e.to_string())?
                     .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3))
+                    });
                 chart
-                    .draw_series(points.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
+                    .draw_series(
+                        points
+                            .into_iter()
+                            .map(|p| Circle::new(p, 4, colour.filled())),
+                    )
                     .map_err(|e| e.to_string())?;
             }
             chart
@@ -129,25 +155,40 @@ pub fn confusion_heatmap(
     let size = (LEFT + CELL * NUM_CLASSES as i32 + 30) as u32;
     render(path, (size, size + 10), |root| {
         let text = |s: String, at: (i32, i32), px: f64, colour: RGBColor| {
-            let style = TextStyle::from((FONT, px).into_font())
-                .color(&colour)
-                .pos(plotters::style::text_anchor::Pos::new(
+            let style = TextStyle::from((FONT, px).into_font()).color(&colour).pos(
+                plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Center,
-                ));
-            root.draw(&Text::new(s, at, style)).map_err(|e| e.to_string())
+                ),
+            );
+            root.draw(&Text::new(s, at, style))
+                .map_err(|e| e.to_string())
         };
         let grid_middle = LEFT + CELL * NUM_CLASSES as i32 / 2;
         text("Confusion matrix".into(), (grid_middle, 24), 26.0, BLACK)?;
         text("predicted digit".into(), (grid_middle, 56), 18.0, BLACK)?;
         for digit in 0..NUM_CLASSES as i32 {
-            text(digit.to_string(), (LEFT + digit * CELL + CELL / 2, TOP - 14), 17.0, BLACK)?;
-            text(digit.to_string(), (LEFT - 16, TOP + digit * CELL + CELL / 2), 17.0, BLACK)?;
+            text(
+                digit.to_string(),
+                (LEFT + digit * CELL + CELL / 2, TOP - 14),
+                17.0,
+                BLACK,
+            )?;
+            text(
+                digit.to_string(),
+                (LEFT - 16, TOP + digit * CELL + CELL / 2),
+                17.0,
+                BLACK,
+            )?;
         }
         let vertical = TextStyle::from((FONT, 18).into_font().transform(FontTransform::Rotate270))
             .color(&BLACK);
-        root.draw(&Text::new("true digit", (24, TOP + CELL * 5 + 60), vertical))
-            .map_err(|e| e.to_string())?;
+        root.draw(&Text::new(
+            "true digit",
+            (24, TOP + CELL * 5 + 60),
+            vertical,
+        ))
+        .map_err(|e| e.to_string())?;
         for (truth, row) in confusion.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
             for (predicted, &count) in row.iter().enumerate() {
@@ -157,10 +198,16 @@ pub fn confusion_heatmap(
                 let mix = |from: f64, to: f64| (from + (to - from) * shade).round() as u8;
                 let colour = RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0));
                 let (x, y) = (LEFT + predicted as i32 * CELL, TOP + truth as i32 * CELL);
-                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], colour.filled()))
-                    .map_err(|e| e.to_string())?;
-                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], RGBColor(200, 200, 200)))
-                    .map_err(|e| e.to_string())?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    colour.filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    RGBColor(200, 200, 200),
+                ))
+                .map_err(|e| e.to_string())?;
                 let ink = if shade > 0.6 { WHITE } else { BLACK };
                 text(count.to_string(), (x + CELL / 2, y + CELL / 2), 15.0, ink)?;
             }
@@ -183,7 +230,10 @@ pub fn misclassified_grid(
     const CELL_H: i32 = IMAGE + 44;
     const TOP: i32 = 56;
     let rows = mistakes.len().div_ceil(COLUMNS).max(1);
-    let size = ((CELL_W * COLUMNS as i32 + 20) as u32, (TOP + CELL_H * rows as i32 + 10) as u32);
+    let size = (
+        (CELL_W * COLUMNS as i32 + 20) as u32,
+        (TOP + CELL_H * rows as i32 + 10) as u32,
+    );
     render(path, size, |root| {
         let centred = |px: f64| {
             TextStyle::from((FONT, px).into_font()).pos(plotters::style::text_anchor::Pos::new(
@@ -194,7 +244,10 @@ pub fn misclassified_grid(
         let title = if mistakes.is_empty() {
             "No misclassified test images".to_string()
         } else {
-            format!("The {} worst-scored test images (true → predicted)", mistakes.len())
+            format!(
+                "The {} worst-scored test images (true → predicted)",
+                mistakes.len()
+            )
         };
         root.draw(&Text::new(title, (size.0 as i32 / 2, 26), centred(22.0)))
             .map_err(|e| e.to_string())?;
@@ -220,8 +273,12 @@ pub fn misclassified_grid(
                 mistake.predicted,
                 100.0 * mistake.probability_of_prediction
             );
-            root.draw(&Text::new(caption, (x0 + IMAGE / 2, y0 + IMAGE + 18), centred(15.0)))
-                .map_err(|e| e.to_string())?;
+            root.draw(&Text::new(
+                caption,
+                (x0 + IMAGE / 2, y0 + IMAGE + 18),
+                centred(15.0),
+            ))
+            .map_err(|e| e.to_string())?;
         }
         Ok(())
     })
@@ -252,7 +309,11 @@ mod tests {
         training_curves(&epochs, &path).unwrap();
         let picture = decoded(&path);
         assert_eq!(picture.dimensions(), (1200, 500));
-        let has = |colour: RGBColor| picture.pixels().any(|p| p.0 == [colour.0, colour.1, colour.2]);
+        let has = |colour: RGBColor| {
+            picture
+                .pixels()
+                .any(|p| p.0 == [colour.0, colour.1, colour.2])
+        };
         assert!(has(TRAIN_COLOUR) && has(VALID_COLOUR), "both series drawn");
         assert!(!crate::atomic_file::temporary_name(&path).exists());
     }
@@ -286,12 +347,19 @@ mod tests {
         misclassified_grid(&mistakes, &images, &grid).unwrap();
         let picture = decoded(&grid);
         assert_eq!(picture.dimensions(), (6 * 152 + 20, 56 + 2 * 156 + 10));
-        assert!(picture.pixels().any(|p| p.0 == [200, 200, 200]), "digit pixels drawn");
+        assert!(
+            picture.pixels().any(|p| p.0 == [200, 200, 200]),
+            "digit pixels drawn"
+        );
     }
 
     #[test]
     fn an_unwritable_path_is_an_error_naming_it() {
         let err = training_curves(&[], Path::new("no/such/dir/curves.png")).unwrap_err();
-        assert!(err.to_string().starts_with("no/such/dir/curves.png: cannot draw"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("no/such/dir/curves.png: cannot draw"),
+            "{err}"
+        );
     }
 }

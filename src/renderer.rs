@@ -78,7 +78,11 @@ impl EpochRenderer {
         let NumericEntry::Final(value) = numeric else {
             return;
         };
-        let split = if valid { &mut self.totals.valid } else { &mut self.totals.train };
+        let split = if valid {
+            &mut self.totals.valid
+        } else {
+            &mut self.totals.train
+        };
         split.insert(name, *value);
     }
 
@@ -87,21 +91,28 @@ impl EpochRenderer {
         let mut divergence = self.divergence.lock().unwrap_or_else(|e| e.into_inner());
         if divergence.is_none() {
             let split = if valid { "validation" } else { "training" };
-            *divergence = Some(format!("the {split} loss became {loss} in epoch {}", self.current_epoch));
+            *divergence = Some(format!(
+                "the {split} loss became {loss} in epoch {}",
+                self.current_epoch
+            ));
             self.interrupter.stop(Some("the loss diverged"));
         }
     }
 
     fn finish_epoch(&mut self, epoch: usize) {
         let totals = std::mem::take(&mut self.totals);
-        let value = |split: &HashMap<String, f64>, name: &str| split.get(name).copied().unwrap_or(f64::NAN);
+        let value =
+            |split: &HashMap<String, f64>, name: &str| split.get(name).copied().unwrap_or(f64::NAN);
         let epoch_metrics = EpochMetrics {
             epoch,
             train_loss: value(&totals.train, "Loss"),
             train_accuracy: value(&totals.train, "Accuracy"),
             valid_loss: value(&totals.valid, "Loss"),
             valid_accuracy: value(&totals.valid, "Accuracy"),
-            seconds: self.epoch_started.take().map_or(f64::NAN, |start| start.elapsed().as_secs_f64()),
+            seconds: self
+                .epoch_started
+                .take()
+                .map_or(f64::NAN, |start| start.elapsed().as_secs_f64()),
         };
         if self.dashboard.is_none() {
             println!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs);

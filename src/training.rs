@@ -19,11 +19,11 @@ use crate::config::TrainingConfig;
 use crate::data::{DataError, DataSource, DigitBatch, Split, hold_out};
 use crate::idx::LabelledImages;
 use crate::inference::evaluate;
+use crate::interrupt::stop_on_ctrl_c;
 use crate::loader::EpochLoader;
 use crate::metrics::{self, EpochMetrics};
 use crate::model::Model;
 use crate::optimizer::lr_scheduler;
-use crate::interrupt::stop_on_ctrl_c;
 use crate::renderer::{Divergence, EpochRenderer};
 
 impl TrainStep for Model {
@@ -56,7 +56,10 @@ pub enum TrainError {
     #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
     RunExists { path: std::path::PathBuf },
     #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
-    AlreadyComplete { run: std::path::PathBuf, epochs: usize },
+    AlreadyComplete {
+        run: std::path::PathBuf,
+        epochs: usize,
+    },
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
     #[error("{}: cannot clear the folder for --overwrite: {source}", path.display())]
@@ -65,8 +68,13 @@ pub enum TrainError {
         source: std::io::Error,
     },
     #[error("training diverged: {reason}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
-    Diverged { reason: String, run: std::path::PathBuf },
-    #[error("valid_size = {requested} leaves nothing to train on: the training split has {available} images")]
+    Diverged {
+        reason: String,
+        run: std::path::PathBuf,
+    },
+    #[error(
+        "valid_size = {requested} leaves nothing to train on: the training split has {available} images"
+    )]
     ValidSize { requested: usize, available: usize },
     #[error("{0}")]
     Schedule(String),
@@ -110,7 +118,10 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     } = request;
 
     // Everything that can be refused is checked before the run folder is touched.
-    let occupied = run.root().read_dir().is_ok_and(|mut entries| entries.next().is_some());
+    let occupied = run
+        .root()
+        .read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some());
     if occupied && existing == Existing::Refuse {
         return Err(TrainError::RunExists {
             path: run.root().to_path_buf(),
@@ -142,8 +153,8 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         (Arc::new(train), Arc::new(valid))
     };
     let steps = config.num_epochs * train_images.len().div_ceil(config.batch_size);
-    let scheduler =
-        lr_scheduler(config.lr_schedule, config.learning_rate, steps).map_err(TrainError::Schedule)?;
+    let scheduler = lr_scheduler(config.lr_schedule, config.learning_rate, steps)
+        .map_err(TrainError::Schedule)?;
     let device = backend.device()?;
 
     if occupied && existing == Existing::Overwrite {
@@ -159,10 +170,16 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
 
     device.seed(config.seed);
     let loader = |images: &Arc<LabelledImages>, shuffle_seed| {
-        EpochLoader::new(Arc::clone(images), config.batch_size, shuffle_seed, device.clone())
-            .with_workers(config.num_workers)
+        EpochLoader::new(
+            Arc::clone(images),
+            config.batch_size,
+            shuffle_seed,
+            device.clone(),
+        )
+        .with_workers(config.num_workers)
     };
-    let loader_train = Arc::new(loader(&train_images, Some(config.seed)).starting_at_epoch(done_epochs + 1));
+    let loader_train =
+        Arc::new(loader(&train_images, Some(config.seed)).starting_at_epoch(done_epochs + 1));
     let loader_valid = Arc::new(loader(&valid_images, None));
 
     let label = format!("{} {}", config.dataset.title(), config.model.describe());
@@ -189,10 +206,18 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         .then(|| default_renderer(training.interrupter(), None));
     let divergence = Divergence::default();
     stop_on_ctrl_c(training.interrupter());
-    let renderer = EpochRenderer::new(dashboard, run.metrics(), training.interrupter(), Arc::clone(&divergence));
+    let renderer = EpochRenderer::new(
+        dashboard,
+        run.metrics(),
+        training.interrupter(),
+        Arc::clone(&divergence),
+    );
     let training = training.renderer(Box::new(renderer));
 
-    let model = config.model.init(&device.clone().autodiff()).with_loss(config.loss);
+    let model = config
+        .model
+        .init(&device.clone().autodiff())
+        .with_loss(config.loss);
     let LearningResult {
         model,
         renderer,
@@ -278,7 +303,10 @@ fn stopped_early(epochs: &[EpochMetrics], patience: Option<usize>) -> bool {
         return false;
     }
     let (before, last) = epochs.split_at(epochs.len() - patience);
-    let best_before = before.iter().map(|e| e.valid_loss).fold(f64::INFINITY, f64::min);
+    let best_before = before
+        .iter()
+        .map(|e| e.valid_loss)
+        .fold(f64::INFINITY, f64::min);
     last.iter().all(|e| e.valid_loss >= best_before)
 }
 
@@ -305,7 +333,10 @@ mod tests {
     fn early_stopping_is_recognised_from_the_losses() {
         assert!(stopped_early(&epochs(&[0.5, 0.4, 0.45, 0.41]), Some(2)));
         assert!(!stopped_early(&epochs(&[0.5, 0.4, 0.45, 0.39]), Some(2)));
-        assert!(!stopped_early(&epochs(&[0.5, 0.6]), Some(2)), "too few epochs to tell");
+        assert!(
+            !stopped_early(&epochs(&[0.5, 0.6]), Some(2)),
+            "too few epochs to tell"
+        );
         assert!(!stopped_early(&epochs(&[0.5, 0.6, 0.7]), None));
     }
 }

@@ -55,7 +55,10 @@ fn assert_training_refused(sandbox: &Sandbox, data: &Path, needles: &[&str]) {
     for needle in needles {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
     }
-    assert!(!sandbox.path("run").exists(), "a refused run left a folder behind");
+    assert!(
+        !sandbox.path("run").exists(),
+        "a refused run left a folder behind"
+    );
 }
 
 #[test]
@@ -65,46 +68,81 @@ fn a_small_valid_folder_trains() {
     valid_folder(&data);
     let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(read_json(&sandbox.path("run/summary.json"))["train_images"], 20);
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["train_images"],
+        20
+    );
 }
 
 #[test]
 fn broken_data_folders_are_refused_with_the_file_named() {
     type Breakage = (&'static str, fn(&Path), &'static [&'static str]);
     let cases: [Breakage; 9] = [
-        ("missing", |dir| std::fs::remove_file(dir.join(FILES[1])).unwrap(),
-            &["holds neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte.gz"]),
-        ("truncated", |dir| {
-            let path = dir.join(FILES[0]);
-            let bytes = std::fs::read(&path).unwrap();
-            std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
-        }, &["train-images-idx3-ubyte: header promises 20 items"]),
-        ("empty", |dir| std::fs::write(dir.join(FILES[2]), b"").unwrap(),
-            &["t10k-images-idx3-ubyte: 0 bytes is too short"]),
-        ("wrong magic", |dir| std::fs::write(dir.join(FILES[0]), labels(20)).unwrap(),
-            &["train-images-idx3-ubyte: magic number 2049 is not 2051"]),
-        ("wrong dimensions", |dir| {
-            let mut bytes = images(10);
-            bytes[8..12].copy_from_slice(&32u32.to_be_bytes());
-            std::fs::write(dir.join(FILES[2]), bytes).unwrap();
-        }, &["t10k-images-idx3-ubyte: images are 32x28, expected 28x28"]),
-        ("label out of range", |dir| {
-            let mut bytes = labels(10);
-            bytes[8 + 4] = 200;
-            std::fs::write(dir.join(FILES[3]), bytes).unwrap();
-        }, &["t10k-labels-idx1-ubyte: label 200 at index 4"]),
-        ("count mismatch", |dir| std::fs::write(dir.join(FILES[1]), labels(19)).unwrap(),
-            &["holds 20 images but", "holds 19 labels"]),
-        ("gz that is not gzip", |dir| {
-            std::fs::remove_file(dir.join(FILES[3])).unwrap();
-            std::fs::write(dir.join(format!("{}.gz", FILES[3])), labels(10)).unwrap();
-        }, &["t10k-labels-idx1-ubyte.gz: not a valid gzip file"]),
-        ("corrupt gzip", |dir| {
-            let mut bytes = gzip(&images(10));
-            bytes.truncate(bytes.len() / 2);
-            std::fs::remove_file(dir.join(FILES[2])).unwrap();
-            std::fs::write(dir.join(format!("{}.gz", FILES[2])), bytes).unwrap();
-        }, &["t10k-images-idx3-ubyte.gz: not a valid gzip file"]),
+        (
+            "missing",
+            |dir| std::fs::remove_file(dir.join(FILES[1])).unwrap(),
+            &["holds neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte.gz"],
+        ),
+        (
+            "truncated",
+            |dir| {
+                let path = dir.join(FILES[0]);
+                let bytes = std::fs::read(&path).unwrap();
+                std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+            },
+            &["train-images-idx3-ubyte: header promises 20 items"],
+        ),
+        (
+            "empty",
+            |dir| std::fs::write(dir.join(FILES[2]), b"").unwrap(),
+            &["t10k-images-idx3-ubyte: 0 bytes is too short"],
+        ),
+        (
+            "wrong magic",
+            |dir| std::fs::write(dir.join(FILES[0]), labels(20)).unwrap(),
+            &["train-images-idx3-ubyte: magic number 2049 is not 2051"],
+        ),
+        (
+            "wrong dimensions",
+            |dir| {
+                let mut bytes = images(10);
+                bytes[8..12].copy_from_slice(&32u32.to_be_bytes());
+                std::fs::write(dir.join(FILES[2]), bytes).unwrap();
+            },
+            &["t10k-images-idx3-ubyte: images are 32x28, expected 28x28"],
+        ),
+        (
+            "label out of range",
+            |dir| {
+                let mut bytes = labels(10);
+                bytes[8 + 4] = 200;
+                std::fs::write(dir.join(FILES[3]), bytes).unwrap();
+            },
+            &["t10k-labels-idx1-ubyte: label 200 at index 4"],
+        ),
+        (
+            "count mismatch",
+            |dir| std::fs::write(dir.join(FILES[1]), labels(19)).unwrap(),
+            &["holds 20 images but", "holds 19 labels"],
+        ),
+        (
+            "gz that is not gzip",
+            |dir| {
+                std::fs::remove_file(dir.join(FILES[3])).unwrap();
+                std::fs::write(dir.join(format!("{}.gz", FILES[3])), labels(10)).unwrap();
+            },
+            &["t10k-labels-idx1-ubyte.gz: not a valid gzip file"],
+        ),
+        (
+            "corrupt gzip",
+            |dir| {
+                let mut bytes = gzip(&images(10));
+                bytes.truncate(bytes.len() / 2);
+                std::fs::remove_file(dir.join(FILES[2])).unwrap();
+                std::fs::write(dir.join(format!("{}.gz", FILES[2])), bytes).unwrap();
+            },
+            &["t10k-images-idx3-ubyte.gz: not a valid gzip file"],
+        ),
     ];
     for (name, breakage, needles) in cases {
         let sandbox = Sandbox::new();
@@ -119,7 +157,11 @@ fn broken_data_folders_are_refused_with_the_file_named() {
 #[test]
 fn a_missing_data_folder_is_named() {
     let sandbox = Sandbox::new();
-    assert_training_refused(&sandbox, Path::new("no-such-folder"), &["no-such-folder: no such folder"]);
+    assert_training_refused(
+        &sandbox,
+        Path::new("no-such-folder"),
+        &["no-such-folder: no such folder"],
+    );
 }
 
 #[test]
@@ -131,14 +173,25 @@ fn bad_configs_and_flags_are_one_line_errors() {
     std::fs::write(sandbox.path("unknown.json"), "{ \"epochs\": 3 }").unwrap();
     let cases: [(&[&str], &str); 5] = [
         (&["--config", "broken.json"], "broken.json: not valid JSON"),
-        (&["--config", "unknown.json"], "unknown.json: unknown field `epochs`"),
+        (
+            &["--config", "unknown.json"],
+            "unknown.json: unknown field `epochs`",
+        ),
         (&["--config", "missing.json"], "missing.json: cannot read"),
-        (&["--batch-size", "0"], "--batch-size: batch_size = 0 is invalid"),
+        (
+            &["--batch-size", "0"],
+            "--batch-size: batch_size = 0 is invalid",
+        ),
         (&["--lr", "-1"], "--lr: learning_rate = -1 is invalid"),
     ];
     for (args, needle) in cases {
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        all.extend(["--data-dir".as_ref(), data.as_os_str(), "--artifacts".as_ref(), "run".as_ref()]);
+        all.extend([
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--artifacts".as_ref(),
+            "run".as_ref(),
+        ]);
         let line = assert_one_line_error(&sandbox.run(all));
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
         assert!(!sandbox.path("run").exists());
@@ -155,7 +208,10 @@ fn an_existing_run_folder_is_not_overwritten() {
     let output = sandbox.run_on(&data, &["--artifacts", "run"]);
     let line = assert_one_line_error(&output);
     assert!(line.contains("run: already holds a run"), "{line}");
-    assert_eq!(std::fs::read(sandbox.path("run/model.bpk")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(sandbox.path("run/model.bpk")).unwrap(),
+        b"precious"
+    );
 }
 
 #[test]
@@ -182,7 +238,10 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     assert!(trained.status.success(), "{}", stderr(&trained));
     assert!(infer("run", "9").status.success());
     let line = assert_one_line_error(&infer("run", "10"));
-    assert!(line.contains("--index 10: the test split has 10 images"), "{line}");
+    assert!(
+        line.contains("--index 10: the test split has 10 images"),
+        "{line}"
+    );
 
     // A config whose model does not match the record.
     let config_path = sandbox.path("run/config.json");
@@ -191,7 +250,10 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     config["model"]["hidden_sizes"] = serde_json::json!([64]);
     std::fs::write(&config_path, config.to_string()).unwrap();
     let line = assert_one_line_error(&infer("run", "0"));
-    assert!(line.contains("model.bpk: does not fit the model in"), "{line}");
+    assert!(
+        line.contains("model.bpk: does not fit the model in"),
+        "{line}"
+    );
     std::fs::write(&config_path, original).unwrap();
 
     // A truncated record.
@@ -199,7 +261,10 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
     let line = assert_one_line_error(&infer("run", "0"));
-    assert!(line.contains("model.bpk: not a readable model record"), "{line}");
+    assert!(
+        line.contains("model.bpk: not a readable model record"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -211,7 +276,10 @@ fn an_unwritable_artifacts_folder_is_named() {
     let output = sandbox.run_on(&data, &["--artifacts", "a-file/run"]);
     let line = assert_one_line_error(&output);
     assert!(line.starts_with("error: a-file/run: "), "{line}");
-    assert_eq!(std::fs::read(sandbox.path("a-file")).unwrap(), b"not a folder");
+    assert_eq!(
+        std::fs::read(sandbox.path("a-file")).unwrap(),
+        b"not a folder"
+    );
 }
 
 #[cfg(unix)]
@@ -232,7 +300,9 @@ fn a_closed_pipe_ends_the_program_quietly() {
         .unwrap();
     // Like `| head -1`: read one line, then close the pipe.
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     assert!(first.starts_with("epoch 1/1000"), "{first}");
     let output = child.wait_with_output().unwrap();
     let err = stderr(&output);

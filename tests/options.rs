@@ -9,13 +9,27 @@ use common::*;
 
 /// Trains on 6,000 images (2 epochs unless `options` say otherwise) and returns the run's
 /// summary and epoch metrics.
-fn train(sandbox: &Sandbox, name: &str, options: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>) {
+fn train(
+    sandbox: &Sandbox,
+    name: &str,
+    options: &[&str],
+) -> (serde_json::Value, Vec<serde_json::Value>) {
     let data = mnist_dir();
     let mut args: Vec<OsString> = options.iter().map(Into::into).collect();
     if !options.contains(&"--epochs") {
         args.extend(["--epochs", "2"].map(OsString::from));
     }
-    args.extend(["--limit-train", "6000", "--limit-test", "1000", "--artifacts", name].map(OsString::from));
+    args.extend(
+        [
+            "--limit-train",
+            "6000",
+            "--limit-test",
+            "1000",
+            "--artifacts",
+            name,
+        ]
+        .map(OsString::from),
+    );
     if !options.contains(&"--dataset") {
         args.push("--data-dir".into());
         args.push(data.into());
@@ -23,7 +37,10 @@ fn train(sandbox: &Sandbox, name: &str, options: &[&str]) -> (serde_json::Value,
     let output = sandbox.run(&args);
     assert!(output.status.success(), "{options:?}: {}", stderr(&output));
     let run = sandbox.path(name);
-    (read_json(&run.join("summary.json")), read_jsonl(&run.join("metrics.jsonl")))
+    (
+        read_json(&run.join("summary.json")),
+        read_jsonl(&run.join("metrics.jsonl")),
+    )
 }
 
 fn reloads(sandbox: &Sandbox, name: &str) -> serde_json::Value {
@@ -50,32 +67,61 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
         ("two-hidden", &["--hidden", "256,128"]),
         ("regression", &["--hidden", ""]),
         ("mse", &["--loss", "mse"]),
-        ("sgd", &["--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9", "--weight-decay", "1e-4"]),
+        (
+            "sgd",
+            &[
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.05",
+                "--momentum",
+                "0.9",
+                "--weight-decay",
+                "1e-4",
+            ],
+        ),
         ("adam-decay", &["--weight-decay", "1e-4"]),
         ("cosine", &["--lr-schedule", "cosine"]),
-        ("held-out", &["--valid-size", "1000", "--early-stop-patience", "3"]),
+        (
+            "held-out",
+            &["--valid-size", "1000", "--early-stop-patience", "3"],
+        ),
     ];
     for (name, options) in cases {
         let (summary, epochs) = train(&sandbox, name, options);
         assert_eq!(summary["status"], "completed", "{name}");
         assert_eq!(epochs.len(), 2, "{name}");
         let loss = |i: usize| epochs[i]["train_loss"].as_f64().unwrap();
-        assert!(loss(1) < loss(0), "{name}: train loss {} then {}", loss(0), loss(1));
-        assert!(summary["test_accuracy"].as_f64().unwrap() > 50.0, "{name}: {summary}");
+        assert!(
+            loss(1) < loss(0),
+            "{name}: train loss {} then {}",
+            loss(0),
+            loss(1)
+        );
+        assert!(
+            summary["test_accuracy"].as_f64().unwrap() > 50.0,
+            "{name}: {summary}"
+        );
         let prediction = reloads(&sandbox, name);
         assert!(prediction["predicted"].as_u64().unwrap() < 10, "{name}");
     }
 
     let two = read_json(&sandbox.path("two-hidden/summary.json"));
     assert_eq!(two["model"], "784-256-128-10");
-    assert_eq!(read_json(&sandbox.path("regression/summary.json"))["model"], "784-10");
+    assert_eq!(
+        read_json(&sandbox.path("regression/summary.json"))["model"],
+        "784-10"
+    );
     let config = read_json(&sandbox.path("sgd/config.json"));
     assert_eq!(config["optimizer"]["kind"], "sgd");
     assert_eq!(config["optimizer"]["momentum"], 0.9);
 
     // A hold-out validates on training images; the test split scores the end.
     let held = read_json(&sandbox.path("held-out/summary.json"));
-    assert_eq!((held["train_images"].as_u64(), held["valid_images"].as_u64()), (Some(5000), Some(1000)));
+    assert_eq!(
+        (held["train_images"].as_u64(), held["valid_images"].as_u64()),
+        (Some(5000), Some(1000))
+    );
     assert_eq!(held["test_images"], 1000);
 
     // A record loaded under another shape's config is a clear error.
@@ -93,7 +139,10 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
         "0".as_ref(),
     ]);
     let line = assert_one_line_error(&output);
-    assert!(line.contains("model.bpk: does not fit the model in"), "{line}");
+    assert!(
+        line.contains("model.bpk: does not fit the model in"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -103,29 +152,55 @@ fn early_stopping_ends_a_run_whose_validation_loss_stalls() {
     let (summary, epochs) = train(
         &sandbox,
         "stalls",
-        &["--lr", "0.05", "--valid-size", "1000", "--early-stop-patience", "1", "--epochs", "30"],
+        &[
+            "--lr",
+            "0.05",
+            "--valid-size",
+            "1000",
+            "--early-stop-patience",
+            "1",
+            "--epochs",
+            "30",
+        ],
     );
     assert!(epochs.len() < 30, "ran all {} epochs", epochs.len());
     assert_eq!(summary["status"], "early-stopped");
     let last = epochs.last().unwrap()["valid_loss"].as_f64().unwrap();
-    let best = epochs.iter().map(|e| e["valid_loss"].as_f64().unwrap()).fold(f64::MAX, f64::min);
+    let best = epochs
+        .iter()
+        .map(|e| e["valid_loss"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
     assert!(last > best, "stopped while still improving");
 }
 
 #[test]
 fn fashion_mnist_trains_past_80_percent_in_one_epoch_with_its_class_names() {
     let sandbox = Sandbox::new();
-    let output = sandbox.run(["--dataset", "fashion-mnist", "--epochs", "1", "--artifacts", "fashion"]);
+    let output = sandbox.run([
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "1",
+        "--artifacts",
+        "fashion",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let summary = read_json(&sandbox.path("fashion/summary.json"));
     assert_eq!(summary["dataset"], "fashion-mnist");
     let accuracy = summary["test_accuracy"].as_f64().unwrap();
-    assert!(accuracy >= 80.0, "Fashion-MNIST after one epoch: {accuracy}%");
+    assert!(
+        accuracy >= 80.0,
+        "Fashion-MNIST after one epoch: {accuracy}%"
+    );
 
     let infer = sandbox.run(["infer", "--artifacts", "fashion", "--index", "0"]);
     assert!(infer.status.success(), "{}", stderr(&infer));
     // Test image 0 of Fashion-MNIST is an ankle boot.
-    assert!(stdout(&infer).contains("(label Ankle boot (9))"), "{}", stdout(&infer));
+    assert!(
+        stdout(&infer).contains("(label Ankle boot (9))"),
+        "{}",
+        stdout(&infer)
+    );
     let eval = sandbox.run(["eval", "--artifacts", "fashion"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     assert!(stdout(&eval).contains("Trouser"), "{}", stdout(&eval));
@@ -135,12 +210,30 @@ fn fashion_mnist_trains_past_80_percent_in_one_epoch_with_its_class_names() {
 fn invalid_choices_are_one_line_errors_listing_the_valid_values() {
     let sandbox = Sandbox::new();
     let cases: [(&[&str], &str); 6] = [
-        (&["--activation", "swish"], "--activation: unknown activation `swish` (valid: relu, sigmoid, tanh)"),
-        (&["--loss", "hinge"], "--loss: unknown loss `hinge` (valid: cross-entropy, mse)"),
-        (&["--optimizer", "rmsprop"], "--optimizer: unknown optimizer `rmsprop` (valid: adam, sgd)"),
-        (&["--dataset", "cifar"], "--dataset: unknown dataset `cifar` (valid: mnist, fashion-mnist)"),
-        (&["--optimizer", "sgd", "--momentum", "-0.5"], "optimizer.momentum = -0.5 is invalid: must be in [0, 1)"),
-        (&["--hidden", "0"], "model.hidden_sizes = [0] is invalid: a layer needs at least 1 unit"),
+        (
+            &["--activation", "swish"],
+            "--activation: unknown activation `swish` (valid: relu, sigmoid, tanh)",
+        ),
+        (
+            &["--loss", "hinge"],
+            "--loss: unknown loss `hinge` (valid: cross-entropy, mse)",
+        ),
+        (
+            &["--optimizer", "rmsprop"],
+            "--optimizer: unknown optimizer `rmsprop` (valid: adam, sgd)",
+        ),
+        (
+            &["--dataset", "cifar"],
+            "--dataset: unknown dataset `cifar` (valid: mnist, fashion-mnist)",
+        ),
+        (
+            &["--optimizer", "sgd", "--momentum", "-0.5"],
+            "optimizer.momentum = -0.5 is invalid: must be in [0, 1)",
+        ),
+        (
+            &["--hidden", "0"],
+            "model.hidden_sizes = [0] is invalid: a layer needs at least 1 unit",
+        ),
     ];
     for (args, needle) in cases {
         let line = assert_one_line_error(&sandbox.run(args));
@@ -149,5 +242,8 @@ fn invalid_choices_are_one_line_errors_listing_the_valid_values() {
     let data = mnist_dir();
     let output = sandbox.run_on(&data, &["--valid-size", "70000"]);
     let line = assert_one_line_error(&output);
-    assert!(line.contains("valid_size = 70000 leaves nothing to train on"), "{line}");
+    assert!(
+        line.contains("valid_size = 70000 leaves nothing to train on"),
+        "{line}"
+    );
 }

@@ -40,7 +40,10 @@ fn wait_for_epochs(sandbox: &Sandbox, run: &str, epochs: usize) {
     let metrics = sandbox.path(run).join("metrics.jsonl");
     let start = Instant::now();
     while std::fs::read_to_string(&metrics).map_or(0, |text| text.lines().count()) < epochs {
-        assert!(start.elapsed() < Duration::from_secs(300), "epoch {epochs} never finished");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "epoch {epochs} never finished"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -54,7 +57,11 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
 
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--artifacts", "full"]);
-    let output = sandbox.run(full.iter().map(|a| a.as_ref()).chain(["--data-dir".as_ref(), data.as_os_str()]));
+    let output = sandbox.run(
+        full.iter()
+            .map(|a| a.as_ref())
+            .chain(["--data-dir".as_ref(), data.as_os_str()]),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
 
     let mut killed: Vec<&str> = args.to_vec();
@@ -64,16 +71,32 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     std::thread::sleep(Duration::from_millis(150)); // into epoch 3
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert_eq!(read_jsonl(&sandbox.path("killed/metrics.jsonl")).len(), 2, "killed during epoch 3");
+    assert_eq!(
+        read_jsonl(&sandbox.path("killed/metrics.jsonl")).len(),
+        2,
+        "killed during epoch 3"
+    );
     assert!(!sandbox.path("killed/summary.json").exists());
 
-    let resumed = sandbox.run(["--resume".as_ref(), "killed".as_ref(), "--data-dir".as_ref(), data.as_os_str()]);
+    let resumed = sandbox.run([
+        "--resume".as_ref(),
+        "killed".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert!(stdout(&resumed).starts_with("epoch 3/5"), "{}", stdout(&resumed));
+    assert!(
+        stdout(&resumed).starts_with("epoch 3/5"),
+        "{}",
+        stdout(&resumed)
+    );
     let summary = read_json(&sandbox.path("killed/summary.json"));
     assert_eq!(summary["status"], "completed");
     ["full", "killed"].map(|run| {
-        (without_seconds(&sandbox.path(run).join("metrics.jsonl")), read_json(&sandbox.path(run).join("summary.json")))
+        (
+            without_seconds(&sandbox.path(run).join("metrics.jsonl")),
+            read_json(&sandbox.path(run).join("summary.json")),
+        )
     })
 }
 
@@ -81,7 +104,10 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
 fn a_run_killed_in_epoch_3_resumes_to_the_identical_result_on_flex() {
     let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("flex");
     assert_eq!(resumed, full);
-    assert_eq!(resumed_summary["test_accuracy"], full_summary["test_accuracy"]);
+    assert_eq!(
+        resumed_summary["test_accuracy"],
+        full_summary["test_accuracy"]
+    );
     assert_eq!(resumed_summary["test_loss"], full_summary["test_loss"]);
 }
 
@@ -91,7 +117,11 @@ fn a_run_killed_in_epoch_3_resumes_to_the_identical_result_on_flex() {
 #[test]
 fn a_run_killed_in_epoch_3_resumes_to_a_close_result_on_ndarray() {
     let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("ndarray");
-    assert_eq!(resumed[..2], full[..2], "the epochs before the kill are kept as they were");
+    assert_eq!(
+        resumed[..2],
+        full[..2],
+        "the epochs before the kill are kept as they were"
+    );
     for (a, b) in full.iter().zip(&resumed) {
         let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
         assert!((loss(a) - loss(b)).abs() / loss(a) < 0.01, "{a} vs {b}");
@@ -104,7 +134,17 @@ fn a_run_killed_in_epoch_3_resumes_to_a_close_result_on_ndarray() {
 #[test]
 fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     let sandbox = Sandbox::new();
-    let mut child = spawn(&sandbox, &["--epochs", "20", "--limit-train", "20000", "--artifacts", "run"]);
+    let mut child = spawn(
+        &sandbox,
+        &[
+            "--epochs",
+            "20",
+            "--limit-train",
+            "20000",
+            "--artifacts",
+            "run",
+        ],
+    );
     wait_for_epochs(&sandbox, "run", 1);
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
@@ -112,7 +152,10 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     let (out, err) = (stdout(&output), stderr(&output));
     assert_eq!(output.status.code(), Some(130), "{out}\n{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(out.contains("continue with: mnist-trainer --resume run"), "{out}");
+    assert!(
+        out.contains("continue with: mnist-trainer --resume run"),
+        "{out}"
+    );
     let summary = read_json(&sandbox.path("run/summary.json"));
     assert_eq!(summary["status"], "interrupted");
     let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
@@ -131,8 +174,14 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
         data.as_os_str(),
     ]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), done + 1);
-    assert_eq!(read_json(&sandbox.path("run/summary.json"))["status"], "completed");
+    assert_eq!(
+        read_jsonl(&sandbox.path("run/metrics.jsonl")).len(),
+        done + 1
+    );
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "completed"
+    );
 }
 
 #[test]
@@ -141,15 +190,29 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
     let data = mnist_dir();
     let run = |args: &[&str]| {
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        all.extend(["--limit-train".as_ref(), "3000".as_ref(), "--data-dir".as_ref(), data.as_os_str()]);
+        all.extend([
+            "--limit-train".as_ref(),
+            "3000".as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ]);
         sandbox.run(all)
     };
-    assert!(run(&["--epochs", "1", "--artifacts", "run"]).status.success());
+    assert!(
+        run(&["--epochs", "1", "--artifacts", "run"])
+            .status
+            .success()
+    );
 
-    let line = assert_one_line_error(&run(&["--resume", "run", "--epochs", "2", "--hidden", "64"]));
+    let line = assert_one_line_error(&run(&[
+        "--resume", "run", "--epochs", "2", "--hidden", "64",
+    ]));
     assert!(line.contains("changes the model's shape"), "{line}");
     let line = assert_one_line_error(&run(&["--resume", "run"]));
-    assert!(line.contains("all 1 epochs are done; pass --epochs"), "{line}");
+    assert!(
+        line.contains("all 1 epochs are done; pass --epochs"),
+        "{line}"
+    );
     let line = assert_one_line_error(&run(&["--resume", "nowhere"]));
     assert!(line.contains("nowhere: no such run folder"), "{line}");
 
@@ -160,9 +223,16 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
 
     // Without --resume the run is not touched; with --overwrite it is replaced.
     let line = assert_one_line_error(&run(&["--epochs", "1", "--artifacts", "run"]));
-    assert!(line.contains("already holds a run; --resume it, pass --overwrite"), "{line}");
+    assert!(
+        line.contains("already holds a run; --resume it, pass --overwrite"),
+        "{line}"
+    );
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
-    assert!(run(&["--epochs", "1", "--artifacts", "run", "--overwrite"]).status.success());
+    assert!(
+        run(&["--epochs", "1", "--artifacts", "run", "--overwrite"])
+            .status
+            .success()
+    );
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 1);
 }
 
@@ -170,9 +240,25 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
 fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(&data, &["--lr", "1e30", "--limit-train", "3000", "--artifacts", "run"]);
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "--lr",
+            "1e30",
+            "--limit-train",
+            "3000",
+            "--artifacts",
+            "run",
+        ],
+    );
     let line = assert_one_line_error(&output);
-    assert!(line.contains("training diverged: the training loss became NaN"), "{line}");
-    assert_eq!(read_json(&sandbox.path("run/summary.json"))["status"], "failed");
+    assert!(
+        line.contains("training diverged: the training loss became NaN"),
+        "{line}"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "failed"
+    );
     assert!(!sandbox.path("run/model.bpk").exists());
 }

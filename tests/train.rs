@@ -12,14 +12,35 @@ fn indices(range: std::ops::Range<usize>) -> String {
 fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(&data, &["--backend", "ndarray", "--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "--backend",
+            "ndarray",
+            "--epochs",
+            "1",
+            "--artifacts",
+            "run",
+        ],
+    );
     let out = stdout(&output);
-    assert!(output.status.success(), "stdout: {out}\nstderr: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "stdout: {out}\nstderr: {}",
+        stderr(&output)
+    );
 
     // Piped output: plain lines, one per epoch, no terminal escape codes.
-    assert!(!out.contains('\x1b'), "escape codes in piped output: {out:?}");
+    assert!(
+        !out.contains('\x1b'),
+        "escape codes in piped output: {out:?}"
+    );
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines.len() <= 5, "expected a few lines, got {}: {out}", lines.len());
+    assert!(
+        lines.len() <= 5,
+        "expected a few lines, got {}: {out}",
+        lines.len()
+    );
     assert!(lines[0].starts_with("epoch 1/1  train loss "), "{out}");
     assert!(out.contains("test accuracy "), "{out}");
 
@@ -38,7 +59,10 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     assert_eq!(epochs[0]["epoch"], 1);
     // Validation runs on the test split, so its accuracy is the final model's test accuracy.
     let valid_accuracy = epochs[0]["valid_accuracy"].as_f64().unwrap();
-    assert!((valid_accuracy - accuracy).abs() < 0.01, "{valid_accuracy} vs {accuracy}");
+    assert!(
+        (valid_accuracy - accuracy).abs() < 0.01,
+        "{valid_accuracy} vs {accuracy}"
+    );
     assert!(run.join("config.json").is_file());
     assert!(run.join("checkpoint").is_dir());
 
@@ -61,7 +85,10 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(predictions.len(), 10_000);
-    let correct = predictions.iter().filter(|p| p["predicted"] == p["label"]).count();
+    let correct = predictions
+        .iter()
+        .filter(|p| p["predicted"] == p["label"])
+        .count();
     assert_eq!(100.0 * correct as f64 / 10_000.0, accuracy);
 
     // Any backend loads the ndarray-trained record and agrees with it (infer's default is flex).
@@ -81,7 +108,10 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         assert!(other.status.success(), "{backend}: {}", stderr(&other));
         for (line, reference) in stdout(&other).lines().zip(&predictions) {
             let prediction: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(prediction["predicted"], reference["predicted"], "{backend}: {line}");
+            assert_eq!(
+                prediction["predicted"], reference["predicted"],
+                "{backend}: {line}"
+            );
             let p = prediction["top3"][0]["probability"].as_f64().unwrap();
             let q = reference["top3"][0]["probability"].as_f64().unwrap();
             assert!((p - q).abs() < 1e-4, "{backend}: {p} vs {q}");
@@ -107,8 +137,27 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
 fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(&data, &["--backend", "wgpu", "--epochs", "2", "--limit-train", "3000", "--limit-test", "1000", "--artifacts", "run"]);
-    assert!(output.status.success(), "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "--backend",
+            "wgpu",
+            "--epochs",
+            "2",
+            "--limit-train",
+            "3000",
+            "--limit-test",
+            "1000",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
     let run = sandbox.path("run");
     let summary = read_json(&run.join("summary.json"));
     assert_eq!(summary["backend"], "wgpu");
@@ -117,7 +166,12 @@ fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
     let epochs = read_jsonl(&run.join("metrics.jsonl"));
     assert_eq!(epochs.len(), 2);
     let loss = |i: usize| epochs[i]["train_loss"].as_f64().unwrap();
-    assert!(loss(1) < loss(0), "train loss did not fall: {} then {}", loss(0), loss(1));
+    assert!(
+        loss(1) < loss(0),
+        "train loss did not fall: {} then {}",
+        loss(0),
+        loss(1)
+    );
     // 3,000 images are enough for a clearly-better-than-chance model.
     let accuracy = summary["test_accuracy"].as_f64().unwrap();
     assert!(accuracy > 80.0, "wgpu model reached only {accuracy}%");

@@ -12,9 +12,11 @@ use image::{GrayImage, Luma};
 /// Test digit `index` from the real MNIST files, as a 28×28 grey image (white on black).
 fn mnist_test_digit(data: &Path, index: usize) -> GrayImage {
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(data.join("t10k-images-idx3-ubyte.gz")).unwrap())
-        .read_to_end(&mut bytes)
-        .unwrap();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(data.join("t10k-images-idx3-ubyte.gz")).unwrap(),
+    )
+    .read_to_end(&mut bytes)
+    .unwrap();
     let start = 16 + index * 784;
     GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
 }
@@ -27,7 +29,10 @@ fn as_drawing(digit: &GrayImage, path: &Path) {
 }
 
 fn predictions(output: &std::process::Output) -> Vec<serde_json::Value> {
-    stdout(output).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn train(sandbox: &Sandbox, data: &Path) -> PathBuf {
@@ -50,14 +55,18 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
         as_drawing(&mnist_test_digit(&data, index), &path);
         files.push(path);
     }
-    let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--artifacts"].map(Into::into).to_vec();
+    let mut args: Vec<std::ffi::OsString> =
+        ["infer", "--json", "--artifacts"].map(Into::into).to_vec();
     args.push(run.clone().into());
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     let drawn = sandbox.run(&args);
     assert!(drawn.status.success(), "{}", stderr(&drawn));
     let drawn = predictions(&drawn);
 
-    let indices = (0..count).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let indices = (0..count)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let original = sandbox.run([
         "infer".as_ref(),
         "--json".as_ref(),
@@ -78,10 +87,16 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
             agree += 1;
         } else {
             let confidence = o["top3"][0]["probability"].as_f64().unwrap();
-            assert!(confidence < 0.9, "a confident call changed when redrawn: {d} vs {o}");
+            assert!(
+                confidence < 0.9,
+                "a confident call changed when redrawn: {d} vs {o}"
+            );
         }
     }
-    assert!(agree >= count - 1, "only {agree} of {count} drawings read as their originals");
+    assert!(
+        agree >= count - 1,
+        "only {agree} of {count} drawings read as their originals"
+    );
     assert_eq!(drawn[0]["file"], files[0].to_str().unwrap());
 
     // eval agrees with the trainer and leaves its files.
@@ -102,7 +117,13 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
     assert_eq!(report["classes"].as_array().unwrap().len(), 10);
     assert_eq!(report["worst"].as_array().unwrap().len(), 36);
     let text = stdout(&eval);
-    assert!(text.starts_with(&format!("accuracy {:.2}%", summary["test_accuracy"].as_f64().unwrap())), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "accuracy {:.2}%",
+            summary["test_accuracy"].as_f64().unwrap()
+        )),
+        "{text}"
+    );
 
     for (name, size) in [
         ("confusion.png", (720, 730)),
@@ -131,7 +152,9 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
     image::RgbImage::from_pixel(50, 50, image::Rgb([255, 255, 255]))
         .save(sandbox.path("blank.png"))
         .unwrap();
-    GrayImage::from_pixel(1, 1, Luma([0])).save(sandbox.path("dot.png")).unwrap();
+    GrayImage::from_pixel(1, 1, Luma([0]))
+        .save(sandbox.path("dot.png"))
+        .unwrap();
 
     let output = sandbox.run([
         "infer".as_ref(),
@@ -148,10 +171,22 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
     assert!(!err.contains("panicked"), "{err}");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 4, "{err}");
-    assert!(lines[0].starts_with("error: notes.png: not an image"), "{err}");
-    assert!(lines[1].starts_with("error: empty.jpg: not an image"), "{err}");
-    assert!(lines[2].starts_with("error: blank.png: the image is blank"), "{err}");
-    assert!(lines[3].starts_with("error: missing.png: cannot read"), "{err}");
+    assert!(
+        lines[0].starts_with("error: notes.png: not an image"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("error: empty.jpg: not an image"),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("error: blank.png: the image is blank"),
+        "{err}"
+    );
+    assert!(
+        lines[3].starts_with("error: missing.png: cannot read"),
+        "{err}"
+    );
     let out = stdout(&output);
     assert!(out.starts_with("seven.png: predicted "), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -166,9 +201,16 @@ fn eval_and_report_refuse_missing_or_broken_runs() {
     assert!(line.contains("nowhere: no such run folder"), "{line}");
 
     std::fs::create_dir_all(sandbox.path("half")).unwrap();
-    std::fs::write(sandbox.path("half/metrics.jsonl"), "{\"epoch\": 1, \"train_loss\"\n").unwrap();
+    std::fs::write(
+        sandbox.path("half/metrics.jsonl"),
+        "{\"epoch\": 1, \"train_loss\"\n",
+    )
+    .unwrap();
     let line = assert_one_line_error(&sandbox.run(["report", "--artifacts", "half"]));
-    assert!(line.contains("metrics.jsonl:1: not an epoch record"), "{line}");
+    assert!(
+        line.contains("metrics.jsonl:1: not an epoch record"),
+        "{line}"
+    );
     let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "half"]));
     assert!(line.contains("half/config.json: cannot read"), "{line}");
 }

@@ -13,7 +13,8 @@ pub fn mnist_dir() -> PathBuf {
     );
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     assert!(
-        dir.join("t10k-labels-idx1-ubyte.gz").is_file() || dir.join("t10k-labels-idx1-ubyte").is_file(),
+        dir.join("t10k-labels-idx1-ubyte.gz").is_file()
+            || dir.join("t10k-labels-idx1-ubyte").is_file(),
         "MNIST_DATA_DIR={} holds no MNIST test labels",
         dir.display()
     );
@@ -76,7 +77,11 @@ pub fn stderr(output: &Output) -> String {
 pub fn assert_one_line_error(output: &Output) -> String {
     let err = stderr(output);
     assert!(!output.status.success(), "expected failure; stderr: {err}");
-    assert_ne!(output.status.code(), Some(101), "exit code 101 is a panic: {err}");
+    assert_ne!(
+        output.status.code(),
+        Some(101),
+        "exit code 101 is a panic: {err}"
+    );
     assert!(!err.contains("panicked"), "panicked: {err}");
     assert!(!err.contains("backtrace"), "backtrace: {err}");
     let lines: Vec<&str> = err.lines().collect();
