@@ -24,9 +24,10 @@ const LONG_ABOUT: &str = "\
 Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross-entropy, Adam,
 batch 64, 5 epochs) with Burn.
 
-Without a subcommand it trains. On a terminal Burn's dashboard shows the run (press q to stop);
-otherwise one line per epoch is printed. Each run writes a folder under artifacts/ with its
-config, checkpoints, per-epoch metrics, final model and summary.";
+Without a subcommand it trains. On a terminal Burn's dashboard shows the run (q, then s, stops
+it); otherwise one line per epoch is printed (Ctrl-C stops it). Each run writes a folder under
+artifacts/ with its config, checkpoints, per-epoch metrics, final model and summary; a stopped
+or killed run continues with --resume.";
 
 #[derive(Debug, Parser)]
 #[command(name = "mnist-trainer", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -58,8 +59,9 @@ pub struct BackendArgs {
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
 
-    /// Folder with MNIST's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
-    /// Without it, Burn's cached download is used and fetched on first use.
+    /// Folder with the dataset's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
+    /// Without it, MNIST comes from Burn's cached download (fetched on first use) and
+    /// Fashion-MNIST from /usr/share/datasets/fashion-mnist.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
