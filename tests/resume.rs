@@ -111,9 +111,9 @@ fn a_run_killed_in_epoch_3_resumes_to_the_identical_result_on_flex() {
     assert_eq!(resumed_summary["test_loss"], full_summary["test_loss"]);
 }
 
-/// On ndarray the resumed run starts from bit-identical weights and optimizer state, yet its
-/// kernels do not reproduce the uninterrupted run's last bits (see the README): it ends close,
-/// not identical.
+/// On ndarray the resumed run starts from bit-identical weights and optimizer state, yet does
+/// not reproduce the uninterrupted run's last bits (see the README): it ends close, not
+/// identical.
 #[test]
 fn a_run_killed_in_epoch_3_resumes_to_a_close_result_on_ndarray() {
     let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("ndarray");
