@@ -32,7 +32,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--backend", default="ndarray")
+    parser.add_argument("--backend", default="flex")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     exe = binary()
