@@ -66,13 +66,23 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
     render(path, (1200, 500), |root| {
         let (left, right) = root.split_horizontally(600);
         type Pick = fn(&EpochMetrics) -> f64;
-        let panels: [(&DrawingArea<_, _>, &str, &str, Pick, Pick); 2] = [
+        // Loss falls and accuracy rises: each legend goes where its curves are not. The loss is
+        // the run's own (cross-entropy or mse), hence the plain axis name.
+        let panels: [(
+            &DrawingArea<_, _>,
+            &str,
+            &str,
+            Pick,
+            Pick,
+            SeriesLabelPosition,
+        ); 2] = [
             (
                 &left,
                 "Loss",
-                "cross-entropy",
+                "loss",
                 |e| e.train_loss,
                 |e| e.valid_loss,
+                SeriesLabelPosition::UpperRight,
             ),
             (
                 &right,
@@ -80,9 +90,10 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
                 "accuracy (%)",
                 |e| e.train_accuracy,
                 |e| e.valid_accuracy,
+                SeriesLabelPosition::LowerRight,
             ),
         ];
-        for (area, title, y_label, train, valid) in panels {
+        for (area, title, y_label, train, valid, legend) in panels {
             let values = epochs
                 .iter()
                 .flat_map(|e| [train(e), valid(e)])
@@ -135,7 +146,7 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
                 .label_font((FONT, 16))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
+                .position(legend)
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
