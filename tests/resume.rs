@@ -68,7 +68,14 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     killed.extend(["--artifacts", "killed"]);
     let mut child = spawn(&sandbox, &killed);
     wait_for_epochs(&sandbox, "killed", 2);
-    std::thread::sleep(Duration::from_millis(150)); // into epoch 3
+    // Burn writes the epoch's checkpoint just after its metrics line; kill once it is there
+    // (a kill before it is fine too, but then the run resumes after epoch 1).
+    let last_checkpoint = sandbox.path("killed/checkpoint/scheduler-2.bpk");
+    let start = Instant::now();
+    while !last_checkpoint.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // into epoch 3
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(
