@@ -212,3 +212,39 @@ fn the_same_seed_gives_the_same_epochs_on_each_cpu_backend() {
         assert_eq!(first, train(backend, &format!("{backend}-b")), "{backend}");
     }
 }
+
+/// On a terminal the dashboard runs, and the results are printed after it has left the
+/// alternate screen (printed before, they would vanish with it). `script` (util-linux) gives
+/// the binary a pseudo-terminal.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_the_dashboard_runs_and_the_results_follow_it() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let command = format!(
+        "{} --epochs 2 --limit-train 2000 --limit-test 500 --artifacts run --data-dir {}",
+        env!("CARGO_BIN_EXE_mnist-trainer"),
+        data.display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path(""))
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    let (enter, leave) = ("\x1b[?1049h", "\x1b[?1049l");
+    let left_at = screen
+        .rfind(leave)
+        .expect("the dashboard left the alternate screen");
+    assert!(
+        screen.find(enter).is_some_and(|entered| entered < left_at),
+        "{screen:?}"
+    );
+    assert!(screen[left_at..].contains("test accuracy "), "{screen:?}");
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "completed"
+    );
+}
