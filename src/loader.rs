@@ -239,25 +239,21 @@ mod tests {
         assert_eq!(loader(50, None).order(7), (0..50).collect::<Vec<_>>());
     }
 
+    /// One epoch's targets, batch by batch, and the items the iterator says it served.
+    fn epoch_labels(loader: &dyn DataLoader<DigitBatch>) -> (Vec<Vec<i64>>, usize) {
+        let mut iterator = loader.iter();
+        let mut batches = Vec::new();
+        while let Some(batch) = iterator.next() {
+            let targets = batch.unwrap().targets.into_data();
+            batches.push(targets.try_into_vec_as::<i64>().unwrap());
+        }
+        (batches, iterator.progress().items_processed)
+    }
+
     #[test]
     fn a_resumed_loader_serves_what_an_uninterrupted_one_would() {
-        let labels_of = |loader: &EpochLoader| -> Vec<Vec<i64>> {
-            let mut iterator = loader.iter();
-            let mut batches = Vec::new();
-            while let Some(batch) = iterator.next() {
-                batches.push(
-                    batch
-                        .unwrap()
-                        .targets
-                        .into_data()
-                        .try_into_vec_as::<i64>()
-                        .unwrap(),
-                );
-            }
-            batches
-        };
         let uninterrupted = loader(10, Some(9));
-        let epochs: Vec<_> = (0..3).map(|_| labels_of(&uninterrupted)).collect();
+        let epochs: Vec<_> = (0..3).map(|_| epoch_labels(&uninterrupted).0).collect();
         assert_eq!(
             epochs[0].iter().map(Vec::len).collect::<Vec<_>>(),
             vec![4, 4, 2]
@@ -267,19 +263,8 @@ mod tests {
             .with_workers(2)
             .starting_at_epoch(3)
             .to_device(&Device::flex());
-        let mut iterator = resumed.iter();
-        let mut third = Vec::new();
-        while let Some(batch) = iterator.next() {
-            third.push(
-                batch
-                    .unwrap()
-                    .targets
-                    .into_data()
-                    .try_into_vec_as::<i64>()
-                    .unwrap(),
-            );
-        }
+        let (third, served) = epoch_labels(&*resumed);
         assert_eq!(third, epochs[2]);
-        assert_eq!(iterator.progress().items_processed, 10);
+        assert_eq!(served, 10);
     }
 }
