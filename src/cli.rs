@@ -441,23 +441,14 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
         .into_iter()
         .zip(probabilities(&model, &pixels, &device))
     {
-        let top = top_k(&probs, 3);
-        if args.json {
-            let line = serde_json::json!({
-                "file": path,
-                "predicted": top[0].digit,
-                "class": classes.class_names()[top[0].digit as usize],
-                "top3": top,
-            });
-            println!("{line}");
-        } else {
-            let predicted = classes.class_label(top[0].digit);
-            println!(
-                "{}: predicted {predicted}  top-3: {}",
-                path.display(),
-                describe(&top, classes)
-            );
-        }
+        print_prediction(
+            args.json,
+            classes,
+            &probs,
+            serde_json::json!({ "file": path }),
+            &path.display().to_string(),
+            "",
+        );
     }
 
     if !args.index.is_empty() {
@@ -480,27 +471,15 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
             .iter()
             .zip(probabilities(&model, &pixels, &device))
         {
-            let top = top_k(&probs, 3);
             let label = test.labels[index];
-            if args.json {
-                let line = serde_json::json!({
-                    "index": index,
-                    "label": label,
-                    "predicted": top[0].digit,
-                    "class": classes.class_names()[top[0].digit as usize],
-                    "top3": top,
-                });
-                println!("{line}");
-            } else {
-                let (predicted, truth) = (
-                    classes.class_label(top[0].digit),
-                    classes.class_label(label),
-                );
-                println!(
-                    "#{index}: predicted {predicted} (label {truth})  top-3: {}",
-                    describe(&top, classes)
-                );
-            }
+            print_prediction(
+                args.json,
+                classes,
+                &probs,
+                serde_json::json!({ "index": index, "label": label }),
+                &format!("#{index}"),
+                &format!(" (label {})", classes.class_label(label)),
+            );
         }
     }
     Ok(if failures == 0 {
@@ -508,6 +487,32 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints one prediction: `record` completed with the answer as a JSON line, or a text line
+/// `<heading>: predicted <class><note>  top-3: ...`.
+fn print_prediction(
+    json: bool,
+    classes: DatasetKind,
+    probabilities: &[f32; crate::idx::NUM_CLASSES],
+    mut record: serde_json::Value,
+    heading: &str,
+    note: &str,
+) {
+    let top = top_k(probabilities, 3);
+    let predicted = top[0].digit;
+    if json {
+        record["predicted"] = predicted.into();
+        record["class"] = classes.class_names()[predicted as usize].into();
+        record["top3"] = serde_json::to_value(&top).expect("guesses serialize");
+        println!("{record}");
+    } else {
+        println!(
+            "{heading}: predicted {}{note}  top-3: {}",
+            classes.class_label(predicted),
+            describe(&top, classes)
+        );
+    }
 }
 
 fn describe(top: &[Guess], classes: DatasetKind) -> String {
