@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::optim::OptimizerRecord;
+use burn::optim::lr_scheduler::LrSchedulerRecord;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
@@ -9,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::config::{ConfigError, TrainingConfig};
 use crate::data::DatasetKind;
+use crate::data_record::DataRecord;
+use crate::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
 use crate::metrics::MetricsError;
-use crate::model::Model;
+use crate::model::{LossKind, Model};
 
 /// The Burn version this program is built against, as pinned in Cargo.toml.
 pub const BURN_VERSION: &str = "0.22.1";
@@ -31,8 +35,19 @@ pub enum ArtifactError {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     #[error("{}: not a readable model record: {reason}", path.display())]
     Record { path: PathBuf, reason: String },
+    #[error("{}: not a readable checkpoint ({reason}); resuming needs it whole", path.display())]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error("{}: cannot save the model: {reason}", path.display())]
+    SaveModel { path: PathBuf, reason: String },
+    #[error("{}: damaged: {source}", path.display())]
+    Damaged {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
     Mismatch {
         record: PathBuf,
@@ -64,6 +79,9 @@ impl RunDir {
     pub fn model(&self) -> PathBuf {
         self.root.join("model.bpk")
     }
+    pub fn data_record(&self) -> PathBuf {
+        self.root.join("data.json")
+    }
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
     }
@@ -83,14 +101,36 @@ impl RunDir {
         self.root.join("misclassified.png")
     }
 
+    /// Burn's checkpoint file of `kind` (model, optim, scheduler) for `epoch`.
+    fn checkpoint_file(&self, kind: &str, epoch: usize) -> PathBuf {
+        self.root
+            .join("checkpoint")
+            .join(format!("{kind}-{epoch}.bpk"))
+    }
+
     /// Whether Burn's checkpointer left all three files of `epoch` (model, optimizer, scheduler).
     pub fn has_checkpoint(&self, epoch: usize) -> bool {
-        ["model", "optim", "scheduler"].iter().all(|kind| {
-            self.root
-                .join("checkpoint")
-                .join(format!("{kind}-{epoch}.bpk"))
-                .is_file()
-        })
+        ["model", "optim", "scheduler"]
+            .iter()
+            .all(|kind| self.checkpoint_file(kind, epoch).is_file())
+    }
+
+    /// Reads the three checkpoint files of `epoch` the way Burn will when resuming, which
+    /// panics on a damaged one: here it is an error naming the file.
+    pub fn check_checkpoint(&self, epoch: usize) -> Result<(), ArtifactError> {
+        let unreadable = |path: PathBuf| {
+            move |error: burn::store::RecordError| ArtifactError::Checkpoint {
+                path,
+                reason: error.to_string(),
+            }
+        };
+        let model = self.checkpoint_file("model", epoch);
+        ModuleRecord::load(&model).map_err(unreadable(model))?;
+        let optim = self.checkpoint_file("optim", epoch);
+        OptimizerRecord::load(&optim).map_err(unreadable(optim))?;
+        let scheduler = self.checkpoint_file("scheduler", epoch);
+        LrSchedulerRecord::load(&scheduler).map_err(unreadable(scheduler))?;
+        Ok(())
     }
 
     /// The last epoch a resumed run can start after: its metrics line and its checkpoint are
@@ -127,15 +167,36 @@ impl RunDir {
         model
             .into_record()
             .save(&path)
-            .map_err(|error| ArtifactError::Record {
+            .map_err(|error| ArtifactError::SaveModel {
                 path: path.clone(),
                 reason: error.to_string(),
             })
     }
 
+    pub fn save_data_record(&self, record: &DataRecord) -> Result<(), ArtifactError> {
+        let json = serde_json::to_string_pretty(record).expect("a data record serializes");
+        self.write_atomically(&self.data_record(), &json)
+    }
+
+    /// The run's data record; `None` for runs made before runs recorded their data.
+    pub fn load_data_record(&self) -> Result<Option<DataRecord>, ArtifactError> {
+        let path = self.data_record();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(self.io(&path, source)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|source| ArtifactError::Damaged { path, source })
+    }
+
     /// The run's config and its trained model, on `device` (any backend, whichever trained it).
     pub fn load_model(&self, device: &Device) -> Result<(TrainingConfig, Model), ArtifactError> {
         let config = self.load_config()?;
+        let origin = self.config().display().to_string();
+        let needed = loading_bytes(&config.model);
+        ensure_fits(&origin, &config.model, needed, "load", available_bytes())?;
         let path = self.model();
         let record = ModuleRecord::load(&path).map_err(|error| ArtifactError::Record {
             path: path.clone(),
@@ -183,7 +244,10 @@ pub struct Summary {
     pub backend: Backend,
     pub epochs_completed: usize,
     pub test_accuracy: f64,
+    /// Mean of `loss_function` over the test images.
     pub test_loss: f64,
+    /// The loss the run trained with (and `test_loss` is).
+    pub loss_function: LossKind,
     pub test_images: usize,
     pub train_images: usize,
     /// Images validated on each epoch; the test split's when no hold-out was asked for.

@@ -1,36 +1,114 @@
-//! Writing a file so that a crash never leaves half of it under the real name.
+//! Writing a file so that a crash, a kill or a full disk never leaves half of it under the real
+//! name.
+//!
+//! Built on burn-pack's `AtomicFile`, which Burn's own checkpoints use: a scratch file with a
+//! unique name beside the destination (`<name>.<pid>-<n>.tmp`), synced to disk, renamed over the
+//! destination, and the folder synced after the rename; on any failure the scratch file is
+//! removed and the destination keeps its old contents.
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
-/// The temporary name a file is written under before it is renamed into place.
-pub fn temporary_name(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
+use burn_pack::{AtomicFile, Error as PackError};
+
+/// Writes `contents` to a scratch file beside `path`, then moves it over `path`.
+pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
+    write_with(path, |file| {
+        let mut file = std::fs::OpenOptions::new().write(true).open(file)?;
+        file.write_all(contents.as_ref())?;
+        // A deferred write error (a full disk, a quota) reaches only the handle that wrote.
+        file.sync_all()
+    })
 }
 
-/// Writes `contents` to a temporary file beside `path`, then renames it over `path`.
-pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
-    let temporary = temporary_name(path);
-    std::fs::write(&temporary, contents)?;
-    std::fs::rename(&temporary, path)
+/// Lets `produce` write the whole file at the scratch path it is given, then moves it over
+/// `path`; for writers that open the file themselves (image encoders).
+pub fn write_with(
+    path: &Path,
+    produce: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (scratch, handle) = AtomicFile::create(path).map_err(into_io)?;
+    drop(handle);
+    produce(scratch.path())?;
+    scratch.commit().map_err(into_io)
+}
+
+/// Whether `name` is a scratch file this module (or Burn's checkpointer) leaves behind when
+/// killed mid-write: `<file>.<pid>-<n>.tmp`.
+pub fn is_scratch_name(name: &str) -> Option<&str> {
+    let stem = name.strip_suffix(".tmp")?;
+    let (file, counters) = stem.rsplit_once('.')?;
+    let (pid, n) = counters.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n)).then_some(file)
+}
+
+fn into_io(error: PackError) -> std::io::Error {
+    match error {
+        PackError::IoError(message) => std::io::Error::other(message),
+        other => std::io::Error::other(other.to_string()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn replaces_the_file_and_leaves_no_temporary() {
+    fn replaces_the_file_and_leaves_no_scratch_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.json");
         std::fs::write(&path, "old").unwrap();
         write(&path, "new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(names(dir.path()), vec!["summary.json"]);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_removes_the_scratch_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.png");
+        std::fs::write(&path, "old").unwrap();
+        let error = write_with(&path, |scratch| {
+            std::fs::write(scratch, "half")?;
+            Err(std::io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "disk full");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(names(dir.path()), vec!["curves.png"]);
+    }
+
+    #[test]
+    fn two_writers_of_one_file_use_different_scratch_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        write_with(&path, |outer| {
+            write(&path, "inner")?;
+            assert_eq!(std::fs::read_to_string(&path)?, "inner");
+            std::fs::write(outer, "outer")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "outer");
+    }
+
+    #[test]
+    fn scratch_names_are_recognised() {
+        assert_eq!(is_scratch_name("model.bpk.123-0.tmp"), Some("model.bpk"));
         assert_eq!(
-            temporary_name(&path),
-            dir.path().join("summary.json.partial")
+            is_scratch_name("summary.json.9-12.tmp"),
+            Some("summary.json")
         );
-        assert!(!temporary_name(&path).exists());
+        assert_eq!(is_scratch_name("notes.tmp"), None);
+        assert_eq!(is_scratch_name("model.bpk.12a-0.tmp"), None);
     }
 }

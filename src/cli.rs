@@ -10,13 +10,16 @@ use clap::{Args, Parser, Subcommand};
 use crate::artifacts::{RunDir, RunStatus, Summary};
 use crate::backend::Backend;
 use crate::config::TrainingConfig;
-use crate::data::{DataSource, DatasetKind, Split};
+use crate::data::{DatasetKind, Split};
+use crate::data_record::source_for_run;
 use crate::digit_image::load_digit;
 use crate::eval::EvalReport;
+use crate::idx::LabelledImages;
 use crate::inference::{Guess, log_probabilities, probabilities, top_k};
 use crate::model::parse_hidden_sizes;
+use crate::optimizer::LrSchedule;
 use crate::training::{Existing, TrainRequest, train};
-use crate::{metrics, plots};
+use crate::{memory, metrics, plots};
 
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
 
@@ -311,7 +314,11 @@ impl TrainArgs {
             .filter(|(_, given)| *given)
             .map(|(flag, _)| *flag)
             .collect();
-        let origin = match (&self.config, overridden.is_empty()) {
+        let file = match (&self.resume, &self.config) {
+            (Some(run), _) => Some(RunDir::new(run).config()),
+            (None, path) => path.clone(),
+        };
+        let origin = match (file, overridden.is_empty()) {
             (Some(path), true) => path.display().to_string(),
             (Some(path), false) => format!("{} with {}", path.display(), overridden.join(" ")),
             (None, _) => overridden.join(" "),
@@ -320,12 +327,30 @@ impl TrainArgs {
         if let Some(saved) = saved {
             refuse_changes_on_resume(&saved, &config)?;
         }
+        // Before anything is allocated: an impossible size would abort inside the allocator.
+        let needed = memory::training_bytes(&config);
+        memory::ensure_fits(
+            &origin,
+            &config.model,
+            needed,
+            "train",
+            memory::available_bytes(),
+        )?;
         Ok(config)
     }
 }
 
-/// A resumed run must be the run it continues: only its length and loader threads may change.
+/// A resumed run must be the run it continues: only its length and loader threads may change,
+/// and not its length either when the learning rate was planned over it.
 fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> Result<()> {
+    if saved.lr_schedule == LrSchedule::Cosine && wanted.num_epochs != saved.num_epochs {
+        bail!(
+            "--resume: --epochs {} would change a cosine-scheduled run: its learning rate falls to 0 over the {} epochs it started with, and a longer run would have had a different rate from its first step; resume without --epochs, or train a new run with --epochs {}",
+            wanted.num_epochs,
+            saved.num_epochs,
+            wanted.num_epochs
+        );
+    }
     let comparable = |config: &TrainingConfig| {
         let mut value = serde_json::to_value(config).expect("a config serializes");
         let fields = value.as_object_mut().expect("a config is an object");
@@ -367,21 +392,55 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         (false, true) => Existing::Overwrite,
         (false, false) => Existing::Refuse,
     };
-    let data = DataSource::resolve(config.dataset, args.backend.data_dir.clone())?;
     let summary = train(TrainRequest {
         config,
         backend: args.backend.backend,
-        data,
+        data_dir: args.backend.data_dir.clone(),
         run: RunDir::new(&run_dir),
         existing,
     })?;
     print_summary(&summary, &run_dir);
+    if crate::interrupt::pressed_while_finishing() {
+        eprintln!("Ctrl-C: the run had already finished training; its files were completed first");
+        return Ok(ExitCode::from(130));
+    }
     Ok(match summary.status {
         RunStatus::Completed | RunStatus::EarlyStopped => ExitCode::SUCCESS,
         // Stopped by the user: the run folder is valid, but the run is not what was asked for.
         RunStatus::Interrupted => ExitCode::from(130),
         RunStatus::Failed => ExitCode::FAILURE,
     })
+}
+
+/// The command that resumes `run_dir`, as it can be typed in this shell: this program as it
+/// was started (a bare name found on the PATH, or the path `cargo run` used) and the folder.
+fn resume_command(run_dir: &std::path::Path) -> String {
+    let program = std::env::args_os()
+        .next()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "mnist-trainer".to_string());
+    [
+        program,
+        "--resume".to_string(),
+        run_dir.display().to_string(),
+    ]
+    .iter()
+    .map(|word| shell_quote(word))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: bare when it is plain, else in single quotes.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
@@ -394,8 +453,9 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
         RunStatus::Failed => " (failed)",
     };
     println!(
-        "test accuracy {:.2}% (loss {:.4}) on {} images after {} epochs{ended}, {:.1} s/epoch on {}",
+        "test accuracy {:.2}% ({} loss {:.4}) on {} images after {} epochs{ended}, {:.1} s/epoch on {}",
         summary.test_accuracy,
+        summary.loss_function,
         summary.test_loss,
         summary.test_images,
         summary.epochs_completed,
@@ -408,9 +468,9 @@ fn print_summary(summary: &Summary, run_dir: &std::path::Path) {
     );
     if summary.status == RunStatus::Interrupted {
         println!(
-            "interrupted after epoch {}; continue with: mnist-trainer --resume {}",
+            "interrupted after epoch {}; continue with: {}",
             summary.epochs_completed,
-            run_dir.display()
+            resume_command(run_dir)
         );
     }
 }
@@ -452,8 +512,7 @@ fn run_infer(args: InferArgs) -> Result<ExitCode> {
     }
 
     if !args.index.is_empty() {
-        let test = DataSource::resolve(classes, args.backend.data_dir.clone())?
-            .load(Split::Test)
+        let test = run_test_images(&run, classes, args.backend.data_dir.clone())
             .context("cannot read the test images to predict")?;
         let mut pixels = Vec::with_capacity(args.index.len() * crate::idx::IMAGE_PIXELS);
         for &index in &args.index {
@@ -533,8 +592,7 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
     // The images the run was tested on: the test split, cut as its config says.
-    let mut test = DataSource::resolve(config.dataset, args.backend.data_dir.clone())?
-        .load(Split::Test)
+    let mut test = run_test_images(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?;
     if let Some(limit) = config.limit_test {
         test = test.truncated(limit);
@@ -545,6 +603,7 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         &test.labels,
         args.worst,
         config.dataset.class_names(),
+        config.loss,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     run.write_atomically(&run.eval_json(), &json)?;
@@ -562,6 +621,21 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The test split a run was tested on: from `--data-dir`, else from where the run recorded,
+/// refused when its files are not the ones the run recorded.
+fn run_test_images(
+    run: &RunDir,
+    dataset: DatasetKind,
+    data_dir: Option<PathBuf>,
+) -> Result<LabelledImages> {
+    let (source, record) = source_for_run(run, dataset, data_dir)?;
+    let (test, prints) = source.load_fingerprinted(Split::Test)?;
+    if let Some(record) = record {
+        record.check(run, &source, &prints)?;
+    }
+    Ok(test)
 }
 
 fn run_report(args: ReportArgs) -> Result<ExitCode> {

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use crate::choice::named_choice;
-use crate::idx::{IMAGE_PIXELS, IdxError, LabelledImages, NUM_CLASSES};
+use crate::idx::{Fingerprint, IMAGE_PIXELS, IdxError, LabelledImages, NUM_CLASSES};
 
 named_choice!(
     /// Which set of 28×28 images and ten classes.
@@ -113,7 +113,8 @@ pub enum DataError {
 }
 
 /// Where MNIST's four IDX files are read from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DataSource {
     /// A folder holding the standard file names, each raw or gzipped.
     Folder(PathBuf),
@@ -132,14 +133,37 @@ impl DataSource {
 
     /// Reads and validates one split.
     pub fn load(&self, split: Split) -> Result<LabelledImages, DataError> {
+        Ok(self.load_fingerprinted(split)?.0)
+    }
+
+    /// Reads and validates one split, with the fingerprint of each of its files by standard
+    /// name.
+    pub fn load_fingerprinted(
+        &self,
+        split: Split,
+    ) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), DataError> {
+        let (images_name, labels_name) = split.file_names();
         let (images, labels) = match self {
-            DataSource::Folder(dir) => (
-                locate(dir, split.file_names().0)?,
-                locate(dir, split.file_names().1)?,
-            ),
+            DataSource::Folder(dir) => (locate(dir, images_name)?, locate(dir, labels_name)?),
             DataSource::BurnCache => burn_cache_files(split)?,
         };
-        Ok(LabelledImages::read(&images, &labels)?)
+        let (data, [images_print, labels_print]) =
+            LabelledImages::read_fingerprinted(&images, &labels)?;
+        Ok((
+            data,
+            [(images_name, images_print), (labels_name, labels_print)],
+        ))
+    }
+
+    /// The same source with an absolute folder, so that it still names the same files when
+    /// used from another working directory.
+    pub fn absolute(&self) -> Self {
+        match self {
+            DataSource::Folder(dir) => {
+                DataSource::Folder(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            }
+            DataSource::BurnCache => DataSource::BurnCache,
+        }
     }
 
     pub fn describe(&self) -> String {

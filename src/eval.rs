@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::idx::NUM_CLASSES;
 use crate::inference::{Evaluation, argmax};
+use crate::model::LossKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScores {
@@ -33,8 +34,10 @@ pub struct Mistake {
 pub struct EvalReport {
     /// Percent correct.
     pub accuracy: f64,
-    /// Mean cross-entropy.
+    /// Mean of `loss_function` over the images.
     pub loss: f64,
+    /// The loss the run trained with, which `loss` is.
+    pub loss_function: LossKind,
     pub images: usize,
     pub correct: usize,
     pub classes: Vec<ClassScores>,
@@ -52,8 +55,9 @@ impl EvalReport {
         labels: &[u8],
         worst_count: usize,
         class_names: [&str; NUM_CLASSES],
+        loss_function: LossKind,
     ) -> Self {
-        let overall = Evaluation::from_scores(log_probs, labels);
+        let overall = Evaluation::from_scores(log_probs, labels, loss_function);
         let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
         let mut mistakes = Vec::new();
         for (index, (row, &label)) in log_probs.iter().zip(labels).enumerate() {
@@ -79,6 +83,7 @@ impl EvalReport {
         Self {
             accuracy: overall.accuracy,
             loss: overall.loss,
+            loss_function,
             images: overall.images,
             correct,
             classes: class_scores(&confusion, class_names),
@@ -90,8 +95,8 @@ impl EvalReport {
     /// The report as text tables for a terminal.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "accuracy {:.2}% ({}/{}), loss {:.4}\n\nclass  precision  recall      f1  support\n",
-            self.accuracy, self.correct, self.images, self.loss
+            "accuracy {:.2}% ({}/{}), {} loss {:.4}\n\nclass  precision  recall      f1  support\n",
+            self.accuracy, self.correct, self.images, self.loss_function, self.loss
         );
         for class in &self.classes {
             let named = if class.name == class.digit.to_string() {
@@ -179,7 +184,7 @@ mod tests {
             scores_for(7, 0.6),
         ];
         let labels = [1, 1, 1, 7, 7];
-        let report = EvalReport::new(&log_probs, &labels, 10, DIGITS);
+        let report = EvalReport::new(&log_probs, &labels, 10, DIGITS, LossKind::CrossEntropy);
         assert_eq!(report.correct, 4);
         assert_eq!(report.accuracy, 80.0);
         assert_eq!(report.confusion[1][1], 2);
@@ -213,10 +218,16 @@ mod tests {
 
     #[test]
     fn text_has_a_row_per_digit_and_the_matrix() {
-        let report = EvalReport::new(&[scores_for(3, 0.9)], &[3], 5, DIGITS);
+        let report = EvalReport::new(
+            &[scores_for(3, 0.9)],
+            &[3],
+            5,
+            DIGITS,
+            LossKind::CrossEntropy,
+        );
         let text = report.to_text();
         assert!(
-            text.starts_with("accuracy 100.00% (1/1), loss 0.1054"),
+            text.starts_with("accuracy 100.00% (1/1), cross-entropy loss 0.1054"),
             "{text}"
         );
         assert_eq!(

@@ -220,10 +220,63 @@ pub struct LabelledImages {
     pub labels: Vec<u8>,
 }
 
+/// What identifies a file's contents cheaply: its decompressed size and CRC-32. Taken after
+/// decompression, so a gzipped and a raw copy of the same file are the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fingerprint {
+    pub bytes: u64,
+    #[serde(with = "hex_u32")]
+    pub crc32: u32,
+}
+
+impl Fingerprint {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            bytes: bytes.len() as u64,
+            crc32: crc32fast::hash(bytes),
+        }
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes, crc32 {:08x}", self.bytes, self.crc32)
+    }
+}
+
+/// A CRC as the 8 hex digits people compare, not a decimal number.
+mod hex_u32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{value:08x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u32::from_str_radix(&text, 16)
+            .map_err(|_| D::Error::custom(format!("`{text}` is not a hex CRC-32")))
+    }
+}
+
 impl LabelledImages {
     pub fn read(images_path: &Path, labels_path: &Path) -> Result<Self, IdxError> {
-        let pixels = parse_images(images_path, read_maybe_gzip(images_path)?)?;
-        let labels = parse_labels(labels_path, read_maybe_gzip(labels_path)?)?;
+        Ok(Self::read_fingerprinted(images_path, labels_path)?.0)
+    }
+
+    /// Reads the pair and fingerprints both files (images first).
+    pub fn read_fingerprinted(
+        images_path: &Path,
+        labels_path: &Path,
+    ) -> Result<(Self, [Fingerprint; 2]), IdxError> {
+        let images_bytes = read_maybe_gzip(images_path)?;
+        let labels_bytes = read_maybe_gzip(labels_path)?;
+        let fingerprints = [
+            Fingerprint::of(&images_bytes),
+            Fingerprint::of(&labels_bytes),
+        ];
+        let pixels = parse_images(images_path, images_bytes)?;
+        let labels = parse_labels(labels_path, labels_bytes)?;
         let images = pixels.len() / IMAGE_PIXELS;
         if images != labels.len() {
             return Err(IdxError::CountMismatch {
@@ -233,7 +286,7 @@ impl LabelledImages {
                 labels: labels.len(),
             });
         }
-        Ok(Self { pixels, labels })
+        Ok((Self { pixels, labels }, fingerprints))
     }
 
     pub fn len(&self) -> usize {
@@ -315,6 +368,25 @@ mod tests {
         assert_eq!(data.pixels.len(), 3 * IMAGE_PIXELS);
         assert_eq!(data.image(1).unwrap()[0], (IMAGE_PIXELS % 256) as u8);
         assert!(data.image(3).is_none());
+    }
+
+    #[test]
+    fn a_fingerprint_is_of_the_contents_not_the_compression() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = images_bytes(2, 28, 28, |i| (i % 7) as u8);
+        let labels = write(dir.path(), "l", &labels_bytes(&[1, 2]));
+        let plain = write(dir.path(), "i", &raw);
+        let zipped = write(dir.path(), "i.gz", &gzip(&raw));
+        let (_, [a, _]) = LabelledImages::read_fingerprinted(&plain, &labels).unwrap();
+        let (_, [b, _]) = LabelledImages::read_fingerprinted(&zipped, &labels).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.bytes, raw.len() as u64);
+        let other = write(dir.path(), "o", &images_bytes(2, 28, 28, |i| (i % 5) as u8));
+        let (_, [c, _]) = LabelledImages::read_fingerprinted(&other, &labels).unwrap();
+        assert_ne!(a, c);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Fingerprint>(&json).unwrap(), a);
+        assert!(json.contains(&format!("\"{:08x}\"", a.crc32)), "{json}");
     }
 
     #[test]

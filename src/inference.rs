@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::data::images_tensor;
 use crate::idx::{IMAGE_PIXELS, LabelledImages, NUM_CLASSES};
-use crate::model::Model;
+use crate::model::{LossKind, Model};
 
 /// Images per forward pass when scoring many: large enough to keep the backend busy, small
 /// enough that a 10,000-image test split does not sit in memory as activations at once.
@@ -79,14 +79,20 @@ pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
 pub struct Evaluation {
     /// Percent correct.
     pub accuracy: f64,
-    /// Mean cross-entropy.
+    /// Mean of `loss_function` over the images.
     pub loss: f64,
+    /// The loss the model was trained with, which `loss` is.
+    pub loss_function: LossKind,
     pub images: usize,
 }
 
 impl Evaluation {
-    /// Accuracy and mean cross-entropy from per-image log-probabilities and true labels.
-    pub fn from_scores(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Self {
+    /// Accuracy and mean loss from per-image log-probabilities and true labels.
+    pub fn from_scores(
+        log_probs: &[[f32; NUM_CLASSES]],
+        labels: &[u8],
+        loss_function: LossKind,
+    ) -> Self {
         let images = labels.len();
         let correct = log_probs
             .iter()
@@ -96,21 +102,47 @@ impl Evaluation {
         let loss_sum: f64 = log_probs
             .iter()
             .zip(labels)
-            .map(|(row, &label)| -f64::from(row[label as usize]))
+            .map(|(row, &label)| image_loss(row, label, loss_function))
             .sum();
         Self {
             accuracy: 100.0 * correct as f64 / images.max(1) as f64,
             loss: loss_sum / images.max(1) as f64,
+            loss_function,
             images,
         }
     }
 }
 
-/// Accuracy and mean cross-entropy of `model` over `data`.
-pub fn evaluate(model: &Model, data: &LabelledImages, device: &Device) -> Evaluation {
+/// One image's loss, as `Model::forward_classification` computes it for a batch: cross-entropy,
+/// or the mean squared difference between the probabilities and the one-hot target.
+fn image_loss(log_probs: &[f32; NUM_CLASSES], label: u8, loss_function: LossKind) -> f64 {
+    match loss_function {
+        LossKind::CrossEntropy => -f64::from(log_probs[label as usize]),
+        LossKind::Mse => {
+            let squares: f64 = log_probs
+                .iter()
+                .enumerate()
+                .map(|(class, &lp)| {
+                    let target = if class == label as usize { 1.0 } else { 0.0 };
+                    (f64::from(lp).exp() - target).powi(2)
+                })
+                .sum();
+            squares / NUM_CLASSES as f64
+        }
+    }
+}
+
+/// Accuracy and mean loss of `model` over `data`.
+pub fn evaluate(
+    model: &Model,
+    data: &LabelledImages,
+    device: &Device,
+    loss_function: LossKind,
+) -> Evaluation {
     Evaluation::from_scores(
         &log_probabilities(model, &data.pixels, device),
         &data.labels,
+        loss_function,
     )
 }
 
@@ -146,7 +178,8 @@ mod tests {
         confident[4] = ln(0.91);
         let mut wrong = [ln(0.05); NUM_CLASSES];
         wrong[2] = ln(0.55);
-        let evaluation = Evaluation::from_scores(&[confident, wrong], &[4, 3]);
+        let evaluation =
+            Evaluation::from_scores(&[confident, wrong], &[4, 3], LossKind::CrossEntropy);
         assert_eq!(evaluation.accuracy, 50.0);
         let expected = (-(0.91f64.ln()) - 0.05f64.ln()) / 2.0;
         assert!(
@@ -170,9 +203,36 @@ mod tests {
         for row in &probs {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
-        let evaluation = evaluate(&model, &data, &device);
+        let evaluation = evaluate(&model, &data, &device, LossKind::CrossEntropy);
         assert_eq!(evaluation.images, 3);
         assert!((0.0..=100.0).contains(&evaluation.accuracy));
         assert!(evaluation.loss.is_finite() && evaluation.loss > 0.0);
+    }
+
+    #[test]
+    fn the_mse_loss_matches_the_models_own_for_a_batch() {
+        let device = Device::flex();
+        let model = crate::model::ModelConfig::new()
+            .init(&device)
+            .with_loss(LossKind::Mse);
+        let data = LabelledImages {
+            pixels: (0..4 * IMAGE_PIXELS).map(|i| (i % 253) as u8).collect(),
+            labels: vec![0, 3, 9, 3],
+        };
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(data.labels.iter().map(|&l| i64::from(l)).collect(), [4]),
+            &device,
+        );
+        let batch_loss: f32 = model
+            .forward_classification(images_tensor(&data.pixels, &device), targets)
+            .loss
+            .into_scalar::<f32>();
+        let evaluation = evaluate(&model, &data, &device, LossKind::Mse);
+        assert!(
+            (evaluation.loss - f64::from(batch_loss)).abs() < 1e-6,
+            "{} vs {batch_loss}",
+            evaluation.loss
+        );
+        assert_eq!(evaluation.loss_function, LossKind::Mse);
     }
 }

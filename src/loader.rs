@@ -93,9 +93,17 @@ struct EpochIterator<'a> {
 }
 
 struct Prefetch {
-    receiver: std::sync::mpsc::Receiver<(usize, DigitBatch)>,
-    waiting: std::collections::BTreeMap<usize, DigitBatch>,
+    receiver: std::sync::mpsc::Receiver<(usize, Result<DigitBatch, String>)>,
+    waiting: std::collections::BTreeMap<usize, Result<DigitBatch, String>>,
     next_batch: usize,
+}
+
+/// A worker preparing batches failed; the epoch cannot be served whole.
+#[derive(Debug, thiserror::Error)]
+#[error("a thread preparing batches failed at batch {batch}: {reason}")]
+pub struct WorkerFailed {
+    batch: usize,
+    reason: String,
 }
 
 impl Prefetch {
@@ -120,11 +128,10 @@ impl Prefetch {
                 .collect();
             std::thread::spawn(move || {
                 for (number, indices) in mine {
+                    let batch = crate::panics::catch(|| batcher.batch(indices, &device));
+                    let failed = batch.is_err();
                     // The receiver is gone when the epoch was cut short: stop quietly.
-                    if sender
-                        .send((number, batcher.batch(indices, &device)))
-                        .is_err()
-                    {
+                    if sender.send((number, batch)).is_err() || failed {
                         return;
                     }
                 }
@@ -137,14 +144,20 @@ impl Prefetch {
         }
     }
 
-    fn next(&mut self) -> Option<DigitBatch> {
+    /// The next batch in order. Called only while batches remain, so a closed channel means a
+    /// worker died without sending its batch.
+    fn next(&mut self) -> Result<DigitBatch, WorkerFailed> {
+        let batch = self.next_batch;
+        let failed = |reason: String| WorkerFailed { batch, reason };
         loop {
-            if let Some(batch) = self.waiting.remove(&self.next_batch) {
+            if let Some(prepared) = self.waiting.remove(&batch) {
                 self.next_batch += 1;
-                return Some(batch);
+                return prepared.map_err(failed);
             }
-            let (number, batch) = self.receiver.recv().ok()?;
-            self.waiting.insert(number, batch);
+            let Ok((number, prepared)) = self.receiver.recv() else {
+                return Err(failed("it stopped without a word".to_string()));
+            };
+            self.waiting.insert(number, prepared);
         }
     }
 }
@@ -158,7 +171,14 @@ impl Iterator for EpochIterator<'_> {
         }
         let end = (self.position + self.loader.batch_size).min(self.order.len());
         let batch = match &mut self.prefetched {
-            Some(prefetch) => prefetch.next()?,
+            Some(prefetch) => match prefetch.next() {
+                Ok(batch) => batch,
+                Err(error) => {
+                    // Burn stops training on this error; serve nothing after it.
+                    self.position = self.order.len();
+                    return Some(Err(DatasetError::new(error)));
+                }
+            },
             None => self
                 .loader
                 .batcher
@@ -266,5 +286,23 @@ mod tests {
         let (third, served) = epoch_labels(&*resumed);
         assert_eq!(third, epochs[2]);
         assert_eq!(served, 10);
+    }
+
+    #[test]
+    fn a_worker_that_panics_is_an_error_not_a_short_epoch() {
+        // Labels for 10 images but pixels for 6: building a batch past image 5 panics.
+        let images = LabelledImages {
+            pixels: vec![0; 6 * IMAGE_PIXELS],
+            labels: vec![0; 10],
+        };
+        let loader = EpochLoader::new(Arc::new(images), 4, None, Device::flex()).with_workers(2);
+        let mut iterator = loader.iter();
+        assert!(iterator.next().unwrap().is_ok(), "batch 0: images 0-3");
+        let err = iterator.next().unwrap().unwrap_err().to_string();
+        assert!(
+            err.starts_with("a thread preparing batches failed at batch 1: "),
+            "{err}"
+        );
+        assert!(iterator.next().is_none());
     }
 }

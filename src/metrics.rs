@@ -30,6 +30,13 @@ pub enum MetricsError {
         line: usize,
         source: serde_json::Error,
     },
+    #[error("{}:{line}: records epoch {found} where epoch {expected} belongs; the file was edited or damaged", path.display())]
+    OutOfOrder {
+        path: PathBuf,
+        line: usize,
+        found: usize,
+        expected: usize,
+    },
 }
 
 /// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
@@ -49,49 +56,68 @@ pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
     crate::atomic_file::write(path, text).map_err(io_error)
 }
 
+/// Every epoch in the file; a missing file is an error.
 pub fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     let text = std::fs::read_to_string(path).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            serde_json::from_str(line).map_err(|source| MetricsError::Parse {
-                path: path.to_path_buf(),
-                line: index + 1,
-                source,
-            })
-        })
-        .collect()
-}
-
-/// The whole, parseable lines at the start of the file, each with its epoch: a crash while
-/// appending can leave half a line at the end, which must not make the file unreadable.
-fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(MetricsError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    Ok(text
-        .split_inclusive('\n')
-        .take_while(|line| line.ends_with('\n'))
-        .map_while(|line| {
-            serde_json::from_str(line)
-                .ok()
-                .map(|epoch| (line.to_string(), epoch))
-        })
+    Ok(parse(path, &text)?
+        .into_iter()
+        .map(|(_, epoch)| epoch)
         .collect())
 }
 
-/// The epochs recorded before the first line that is not a whole record.
+/// The lines of the file with their epochs; a missing file has none.
+fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, &text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(MetricsError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Parses every line, which must be epochs 1, 2, 3, ... in order. A damaged line is an error
+/// naming it, never a reason to forget the epochs after it. Only an unterminated last line that
+/// does not parse is passed over: what a writer killed mid-line leaves.
+fn parse(path: &Path, text: &str) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
+    let mut epochs = Vec::new();
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let epoch: EpochMetrics = match serde_json::from_str(line) {
+            Ok(epoch) => epoch,
+            Err(_) if !line.ends_with('\n') => break,
+            Err(source) => {
+                return Err(MetricsError::Parse {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    source,
+                });
+            }
+        };
+        if epoch.epoch != epochs.len() + 1 {
+            return Err(MetricsError::OutOfOrder {
+                path: path.to_path_buf(),
+                line: index + 1,
+                found: epoch.epoch,
+                expected: epochs.len() + 1,
+            });
+        }
+        let mut kept = line.to_string();
+        if !kept.ends_with('\n') {
+            kept.push('\n');
+        }
+        epochs.push((kept, epoch));
+    }
+    Ok(epochs)
+}
+
+/// The epochs recorded so far (none when the file does not exist yet).
 pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     Ok(complete_lines(path)?
         .into_iter()
@@ -193,6 +219,47 @@ mod tests {
         let err = read_all(&path).unwrap_err().to_string();
         assert!(
             err.contains("metrics.jsonl:1: not an epoch record"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_line_before_others_is_an_error_not_the_end_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let epoch = |epoch| EpochMetrics {
+            epoch,
+            train_loss: 0.5,
+            train_accuracy: 90.0,
+            valid_loss: 0.4,
+            valid_accuracy: 91.0,
+            seconds: 1.0,
+        };
+        for e in 1..=3 {
+            append(&path, &epoch(e)).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let damaged = format!("{}\n{{\"epoch\":2,\"tr\n{}\n", lines[0], lines[2]);
+        std::fs::write(&path, &damaged).unwrap();
+        for err in [
+            read_complete(&path).unwrap_err(),
+            keep_first(&path, 1).unwrap_err(),
+            read_all(&path).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("metrics.jsonl:2:"), "{err}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            damaged,
+            "nothing rewritten"
+        );
+
+        let swapped = format!("{}\n{}\n", lines[1], lines[0]);
+        std::fs::write(&path, swapped).unwrap();
+        let err = read_complete(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("metrics.jsonl:1: records epoch 2 where epoch 1 belongs"),
             "{err}"
         );
     }

@@ -58,11 +58,29 @@ impl ModelConfig {
         }
     }
 
-    /// "784-128-10": the layer widths, as people write them.
-    pub fn describe(&self) -> String {
+    /// Input, hidden and output widths, in order.
+    pub fn widths(&self) -> Vec<usize> {
         std::iter::once(IMAGE_PIXELS)
             .chain(self.hidden_sizes.iter().copied())
             .chain(std::iter::once(NUM_CLASSES))
+            .collect()
+    }
+
+    /// Weights and biases of all layers; `None` when the count does not even fit in 64 bits.
+    pub fn parameter_count(&self) -> Option<u64> {
+        self.widths().windows(2).try_fold(0u64, |total, pair| {
+            let (inputs, outputs) = (pair[0] as u64, pair[1] as u64);
+            inputs
+                .checked_add(1)?
+                .checked_mul(outputs)?
+                .checked_add(total)
+        })
+    }
+
+    /// "784-128-10": the layer widths, as people write them.
+    pub fn describe(&self) -> String {
+        self.widths()
+            .iter()
             .map(|w| w.to_string())
             .collect::<Vec<_>>()
             .join("-")
@@ -149,6 +167,9 @@ mod tests {
         // 784*128 + 128 + 128*10 + 10, as PyTorch reports for the tutorial's network.
         let model = ModelConfig::new().init(&Device::flex());
         assert_eq!(model.num_params(), 101_770);
+        assert_eq!(ModelConfig::new().parameter_count(), Some(101_770));
+        let huge = ModelConfig::new().with_hidden_sizes(vec![usize::MAX, usize::MAX]);
+        assert_eq!(huge.parameter_count(), None, "overflow is caught");
         let regression = ModelConfig::new()
             .with_hidden_sizes(vec![])
             .init(&Device::flex());

@@ -51,11 +51,12 @@ fn render(
         root.present().map_err(|e| fail(e.to_string()))?;
     }
     let picture = RgbImage::from_raw(width, height, buffer).expect("buffer sized for the picture");
-    let temporary = crate::atomic_file::temporary_name(path);
-    picture
-        .save_with_format(&temporary, ImageFormat::Png)
-        .map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&temporary, path).map_err(|e| fail(e.to_string()))
+    crate::atomic_file::write_with(path, |scratch| {
+        picture
+            .save_with_format(scratch, ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|e| fail(e.to_string()))
 }
 
 const TRAIN_COLOUR: RGBColor = RGBColor(31, 119, 180);
@@ -326,7 +327,8 @@ mod tests {
                 .any(|p| p.0 == [colour.0, colour.1, colour.2])
         };
         assert!(has(TRAIN_COLOUR) && has(VALID_COLOUR), "both series drawn");
-        assert!(!crate::atomic_file::temporary_name(&path).exists());
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "no scratch file left beside curves.png");
     }
 
     #[test]

@@ -26,15 +26,24 @@ struct EpochTotals {
     valid: HashMap<String, f64>,
 }
 
-/// Set when the training loss stops being a number; shared with the code that launched training.
-pub type Divergence = Arc<Mutex<Option<String>>>;
+/// Why this renderer stopped training, shared with the code that launched it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Halt {
+    /// The loss stopped being a number.
+    Diverged(String),
+    /// An epoch's line could not be added to the metrics file (a full disk, say): without it
+    /// the run could not be resumed after that epoch.
+    Unrecorded(String),
+}
+
+pub type HaltSlot = Arc<Mutex<Option<Halt>>>;
 
 pub struct EpochRenderer {
     /// Burn's TUI when standard output is a terminal; `None` prints plain lines instead.
     dashboard: Option<Box<dyn MetricsRenderer>>,
-    /// Stops training when the loss diverges.
+    /// Stops training when the loss diverges or an epoch cannot be recorded.
     interrupter: Interrupter,
-    divergence: Divergence,
+    halt: HaltSlot,
     current_epoch: usize,
     metric_names: HashMap<MetricId, String>,
     totals: EpochTotals,
@@ -48,12 +57,12 @@ impl EpochRenderer {
         dashboard: Option<Box<dyn MetricsRenderer>>,
         metrics_path: PathBuf,
         interrupter: Interrupter,
-        divergence: Divergence,
+        halt: HaltSlot,
     ) -> Self {
         Self {
             dashboard,
             interrupter,
-            divergence,
+            halt,
             current_epoch: 0,
             metric_names: HashMap::new(),
             totals: EpochTotals::default(),
@@ -88,19 +97,30 @@ impl EpochRenderer {
 
     /// A loss of NaN or infinity will not come back: stop before it reaches a checkpoint.
     fn diverged(&self, loss: f64, valid: bool) {
-        let mut divergence = self.divergence.lock().unwrap_or_else(|e| e.into_inner());
-        if divergence.is_none() {
-            let split = if valid { "validation" } else { "training" };
-            *divergence = Some(format!(
-                "the {split} loss became {loss} in epoch {}",
-                self.current_epoch
-            ));
-            self.interrupter.stop(Some("the loss diverged"));
+        let split = if valid { "validation" } else { "training" };
+        self.stop(Halt::Diverged(format!(
+            "the {split} loss became {loss} in epoch {}",
+            self.current_epoch
+        )));
+    }
+
+    /// Stops training for `halt`, unless it was already stopped for something else.
+    fn stop(&self, halt: Halt) {
+        let mut slot = self.halt.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(halt);
+            self.interrupter.stop(Some("stopped by the epoch recorder"));
         }
     }
 
     fn finish_epoch(&mut self, epoch: usize) {
         let totals = std::mem::take(&mut self.totals);
+        if self.interrupter.should_stop() {
+            // Stopped during the epoch (in training or validation): Burn will not checkpoint
+            // it, so it is not a finished epoch and gets no line.
+            self.epoch_started = None;
+            return;
+        }
         let value =
             |split: &HashMap<String, f64>, name: &str| split.get(name).copied().unwrap_or(f64::NAN);
         let epoch_metrics = EpochMetrics {
@@ -114,15 +134,20 @@ impl EpochRenderer {
                 .take()
                 .map_or(f64::NAN, |start| start.elapsed().as_secs_f64()),
         };
+        if let Err(error) = metrics::append(&self.metrics_path, &epoch_metrics) {
+            log::error!("cannot record epoch {epoch}: {error}");
+            self.stop(Halt::Unrecorded(format!(
+                "cannot record epoch {epoch}: {error}"
+            )));
+            return;
+        }
+        if epoch >= self.total_epochs {
+            // Only the last checkpoint and the run's files remain to be written: a Ctrl-C from
+            // now on waits for them rather than cutting them short.
+            crate::interrupt::finishing();
+        }
         if self.dashboard.is_none() {
             println!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs);
-        }
-        if let Err(error) = metrics::append(&self.metrics_path, &epoch_metrics) {
-            // The renderer cannot fail the run; the summary reports the missing epochs.
-            log::error!("cannot record epoch {epoch}: {error}");
-            if self.dashboard.is_none() {
-                eprintln!("warning: cannot record epoch {epoch}: {error}");
-            }
         }
     }
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -17,35 +16,6 @@ fn without_seconds(path: &Path) -> Vec<serde_json::Value> {
             epoch
         })
         .collect()
-}
-
-/// Starts a training run in the background, piped like the other tests.
-fn spawn(sandbox: &Sandbox, args: &[&str]) -> std::process::Child {
-    let runtime_dir = sandbox.path("xdg-runtime");
-    std::fs::create_dir_all(&runtime_dir).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(mnist_dir())
-        .current_dir(sandbox.dir.path())
-        .env("XDG_RUNTIME_DIR", runtime_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until the run's metrics file holds `epochs` lines.
-fn wait_for_epochs(sandbox: &Sandbox, run: &str, epochs: usize) {
-    let metrics = sandbox.path(run).join("metrics.jsonl");
-    let start = Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(0, |text| text.lines().count()) < epochs {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "epoch {epochs} never finished"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Trains 5 epochs uninterrupted, and again killed (SIGKILL) during epoch 3 then resumed;
@@ -66,8 +36,8 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
 
     let mut killed: Vec<&str> = args.to_vec();
     killed.extend(["--artifacts", "killed"]);
-    let mut child = spawn(&sandbox, &killed);
-    wait_for_epochs(&sandbox, "killed", 2);
+    let mut child = sandbox.spawn_on(&data, &killed);
+    sandbox.wait_for_epochs("killed", 2);
     // Burn writes the epoch's checkpoint just after its metrics line; kill once it is there
     // (a kill before it is fine too, but then the run resumes after epoch 1).
     let last_checkpoint = sandbox.path("killed/checkpoint/scheduler-2.bpk");
@@ -85,12 +55,8 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     );
     assert!(!sandbox.path("killed/summary.json").exists());
 
-    let resumed = sandbox.run([
-        "--resume".as_ref(),
-        "killed".as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-    ]);
+    // No --data-dir: the run recorded where its data was.
+    let resumed = sandbox.run(["--resume", "killed"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
         stdout(&resumed).starts_with("epoch 3/5"),
@@ -134,52 +100,58 @@ fn a_run_killed_in_epoch_3_resumes_to_a_close_result_on_ndarray() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
+fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
     let sandbox = Sandbox::new();
-    let mut child = spawn(
-        &sandbox,
+    let data = mnist_dir();
+    let child = sandbox.spawn_on(
+        &data,
         &[
             "--epochs",
-            "20",
+            "6",
             "--limit-train",
             "20000",
             "--artifacts",
             "run",
         ],
     );
-    wait_for_epochs(&sandbox, "run", 1);
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    sandbox.wait_for_epochs("run", 1);
+    ctrl_c(&child);
     let output = child.wait_with_output().unwrap();
     let (out, err) = (stdout(&output), stderr(&output));
     assert_eq!(output.status.code(), Some(130), "{out}\n{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(
-        out.contains("continue with: mnist-trainer --resume run"),
-        "{out}"
-    );
     let summary = read_json(&sandbox.path("run/summary.json"));
     assert_eq!(summary["status"], "interrupted");
     let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
-    assert!((1..20).contains(&done), "{done} epochs");
+    assert!((1..6).contains(&done), "{done} epochs");
     assert_eq!(summary["epochs_completed"], done);
 
-    // Resume it, shorter than asked at first: train just one more epoch.
-    let more = (done + 1).to_string();
-    let data = mnist_dir();
-    let resumed = sandbox.run([
-        "--resume".as_ref(),
-        "run".as_ref(),
-        "--epochs".as_ref(),
-        more.as_ref(),
-        "--data-dir".as_ref(),
-        data.as_os_str(),
-    ]);
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert_eq!(
-        read_jsonl(&sandbox.path("run/metrics.jsonl")).len(),
-        done + 1
+    // Exactly what it printed, typed into a shell: no --data-dir, no network.
+    let command = out
+        .lines()
+        .find_map(|line| {
+            line.split_once("continue with: ")
+                .map(|(_, c)| c.to_string())
+        })
+        .unwrap_or_else(|| panic!("no resume hint in {out}"));
+    let resumed = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
+    let resumed_out = stdout(&resumed);
+    assert!(
+        resumed_out.starts_with(&format!("epoch {}/6", done + 1)),
+        "continues after epoch {done}: {resumed_out}"
     );
+    let epochs = read_jsonl(&sandbox.path("run/metrics.jsonl"));
+    let numbers: Vec<u64> = epochs
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=6).collect::<Vec<u64>>());
     assert_eq!(
         read_json(&sandbox.path("run/summary.json"))["status"],
         "completed"

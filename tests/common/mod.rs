@@ -56,6 +56,49 @@ impl Sandbox {
 }
 
 impl Sandbox {
+    /// Starts the binary in the background with `args` followed by `--data-dir data`, stdout
+    /// and stderr piped.
+    pub fn spawn_on(&self, data: &Path, args: &[&str]) -> std::process::Child {
+        let runtime_dir = self.path("xdg-runtime");
+        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+        Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .current_dir(self.dir.path())
+            .env("XDG_RUNTIME_DIR", runtime_dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts")
+    }
+
+    /// Waits (up to 5 minutes) until `relative` exists in the sandbox.
+    pub fn wait_for_path(&self, relative: &str) {
+        let path = self.path(relative);
+        let start = std::time::Instant::now();
+        while !path.exists() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(300),
+                "{relative} never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Waits (up to 5 minutes) until the run's metrics file holds `epochs` lines.
+    pub fn wait_for_epochs(&self, run: &str, epochs: usize) {
+        let metrics = self.path(run).join("metrics.jsonl");
+        let start = std::time::Instant::now();
+        while std::fs::read_to_string(&metrics).map_or(0, |text| text.lines().count()) < epochs {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(300),
+                "epoch {epochs} never finished"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Runs the binary with `args` followed by `--data-dir data`.
     pub fn run_on(&self, data: &Path, args: &[&str]) -> Output {
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
@@ -101,4 +144,11 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
+}
+
+/// Sends SIGINT (Ctrl-C) to a child process.
+#[cfg(unix)]
+pub fn ctrl_c(child: &std::process::Child) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
 }

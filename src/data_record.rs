@@ -1,0 +1,157 @@
+//! What a run trained on, `data.json`: where its files were and a fingerprint of each, so that
+//! `--resume`, `eval` and `infer --index` read the same files without being told again, and
+//! refuse other files given in their place.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifacts::{ArtifactError, RunDir};
+use crate::data::{DataError, DataSource, DatasetKind};
+use crate::idx::Fingerprint;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    pub dataset: DatasetKind,
+    /// An absolute folder, or Burn's download cache.
+    pub source: DataSource,
+    /// By standard file name (`train-images-idx3-ubyte`, ...).
+    pub files: BTreeMap<String, Fingerprint>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{given}: {file} is not the file {} was trained on ({found} here, {recorded} recorded in data.json); pass the run's own data, or train a new run",
+    run.display()
+)]
+pub struct DataMismatch {
+    given: String,
+    run: PathBuf,
+    file: String,
+    found: Fingerprint,
+    recorded: Fingerprint,
+}
+
+impl DataRecord {
+    pub fn new(
+        dataset: DatasetKind,
+        source: &DataSource,
+        files: impl IntoIterator<Item = (&'static str, Fingerprint)>,
+    ) -> Self {
+        Self {
+            dataset,
+            source: source.absolute(),
+            files: files
+                .into_iter()
+                .map(|(name, print)| (name.to_string(), print))
+                .collect(),
+        }
+    }
+
+    /// Refuses files whose fingerprint differs from the recorded one; files the record does
+    /// not list pass.
+    pub fn check(
+        &self,
+        run: &RunDir,
+        given: &DataSource,
+        found: &[(&'static str, Fingerprint)],
+    ) -> Result<(), DataMismatch> {
+        for &(name, print) in found {
+            if let Some(&recorded) = self.files.get(name)
+                && recorded != print
+            {
+                return Err(DataMismatch {
+                    given: given.describe(),
+                    run: run.root().to_path_buf(),
+                    file: name.to_string(),
+                    found: print,
+                    recorded,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a command on an existing run reads its data: `--data-dir` when given, else where the
+/// run recorded (runs from before `data.json` have no record: the dataset's usual place), with
+/// the record to check the files against.
+pub fn source_for_run(
+    run: &RunDir,
+    dataset: DatasetKind,
+    data_dir: Option<PathBuf>,
+) -> Result<(DataSource, Option<DataRecord>), RecordError> {
+    let record = run.load_data_record()?;
+    let source = match (data_dir, &record) {
+        (Some(dir), _) => DataSource::Folder(dir),
+        (None, Some(record)) => record.source.clone(),
+        (None, None) => DataSource::resolve(dataset, None)?,
+    };
+    Ok((source, record))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(crc32: u32) -> Fingerprint {
+        Fingerprint { bytes: 10, crc32 }
+    }
+
+    #[test]
+    fn other_files_are_refused_naming_the_file_and_both_fingerprints() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        let record = DataRecord::new(
+            DatasetKind::Mnist,
+            &DataSource::Folder("data".into()),
+            [
+                ("t10k-images-idx3-ubyte", print(1)),
+                ("t10k-labels-idx1-ubyte", print(2)),
+            ],
+        );
+        let DataSource::Folder(folder) = &record.source else {
+            panic!("a folder")
+        };
+        assert!(folder.is_absolute(), "{}", folder.display());
+        let other = DataSource::Folder("other".into());
+        assert!(
+            record
+                .check(&run, &other, &[("t10k-images-idx3-ubyte", print(1))])
+                .is_ok()
+        );
+        let err = record
+            .check(&run, &other, &[("t10k-labels-idx1-ubyte", print(3))])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("other: t10k-labels-idx1-ubyte is not the file "),
+            "{err}"
+        );
+        assert!(
+            err.contains("crc32 00000003 here, 10 bytes, crc32 00000002 recorded"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_record_round_trips_through_json() {
+        let record = DataRecord::new(
+            DatasetKind::FashionMnist,
+            &DataSource::BurnCache,
+            [("train-labels-idx1-ubyte", print(0xdead_beef))],
+        );
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"burn-cache\""), "{json}");
+        assert_eq!(serde_json::from_str::<DataRecord>(&json).unwrap(), record);
+    }
+}

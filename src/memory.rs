@@ -1,0 +1,165 @@
+//! Whether a model fits in this machine's memory, checked before anything is allocated: an
+//! allocation that cannot succeed aborts the process (or panics inside Burn) with no word of
+//! which setting asked for it.
+
+use crate::config::TrainingConfig;
+use crate::model::ModelConfig;
+use crate::optimizer::OptimizerKind;
+
+const FLOAT_BYTES: u64 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("{origin}: the model {model} is too large to count its memory in 64 bits")]
+    Uncountable { origin: String, model: String },
+    #[error(
+        "{origin}: the model {model} needs {} to {purpose} ({parameters} parameters), but this machine has {} of memory available",
+        gib(*needed),
+        gib(*available)
+    )]
+    TooLarge {
+        origin: String,
+        model: String,
+        purpose: &'static str,
+        parameters: u64,
+        needed: u64,
+        available: u64,
+    },
+}
+
+/// Bytes training `config` takes at least: weights, gradients and the optimizer's state (Adam's
+/// two moments, SGD's momentum) as f32, and one batch's activations with their gradients.
+pub fn training_bytes(config: &TrainingConfig) -> Option<u64> {
+    let moments = match config.optimizer.kind {
+        OptimizerKind::Adam => 2,
+        OptimizerKind::Sgd if config.optimizer.momentum > 0.0 => 1,
+        OptimizerKind::Sgd => 0,
+    };
+    let parameters = config.model.parameter_count()?;
+    let units = config
+        .model
+        .widths()
+        .iter()
+        .try_fold(0u64, |sum, &w| sum.checked_add(w as u64))?;
+    let activations = units
+        .checked_mul(config.batch_size as u64)?
+        .checked_mul(3 * FLOAT_BYTES)?;
+    parameters
+        .checked_mul((2 + moments) * FLOAT_BYTES)?
+        .checked_add(activations)
+}
+
+/// Bytes loading a trained model takes at least: the record read from disk and the weights.
+pub fn loading_bytes(model: &ModelConfig) -> Option<u64> {
+    model.parameter_count()?.checked_mul(2 * FLOAT_BYTES)
+}
+
+/// Refuses a model that needs more than `available` bytes (no limit when `None`, a system
+/// that does not say).
+pub fn ensure_fits(
+    origin: &str,
+    model: &ModelConfig,
+    needed: Option<u64>,
+    purpose: &'static str,
+    available: Option<u64>,
+) -> Result<(), MemoryError> {
+    let describe = || model.describe();
+    let (Some(needed), Some(parameters)) = (needed, model.parameter_count()) else {
+        return Err(MemoryError::Uncountable {
+            origin: origin.to_string(),
+            model: describe(),
+        });
+    };
+    match available {
+        Some(available) if needed > available => Err(MemoryError::TooLarge {
+            origin: origin.to_string(),
+            model: describe(),
+            purpose,
+            parameters,
+            needed,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Memory the system can give this process now: Linux's `MemAvailable`, or else all the
+/// physical memory.
+pub fn available_bytes() -> Option<u64> {
+    if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
+        let kib = text.lines().find_map(|line| {
+            let rest = line.strip_prefix("MemAvailable:")?;
+            rest.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
+        });
+        if let Some(kib) = kib {
+            return Some(kib.saturating_mul(1024));
+        }
+    }
+    physical_bytes()
+}
+
+#[cfg(unix)]
+fn physical_bytes() -> Option<u64> {
+    // SAFETY: sysconf only reads system constants.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages > 0 && page_size > 0).then(|| (pages as u64).saturating_mul(page_size as u64))
+}
+
+#[cfg(not(unix))]
+fn physical_bytes() -> Option<u64> {
+    None
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tutorials_network_needs_little_and_a_huge_one_is_refused_with_its_size() {
+        let tutorial = TrainingConfig::tutorial();
+        let needed = training_bytes(&tutorial).unwrap();
+        // 101,770 parameters x 4 copies x 4 bytes, plus 64 x 922 units x 12 bytes.
+        assert_eq!(needed, 101_770 * 16 + 64 * 922 * 12);
+        assert!(ensure_fits("x", &tutorial.model, Some(needed), "train", Some(1 << 30)).is_ok());
+
+        let mut huge = TrainingConfig::tutorial();
+        huge.model.hidden_sizes = vec![4_000_000_000];
+        let err = ensure_fits(
+            "--hidden",
+            &huge.model,
+            training_bytes(&huge),
+            "train",
+            Some(16 << 30),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "--hidden: the model 784-4000000000-10 needs 50246.7 GiB to train (3180000000010 \
+             parameters), but this machine has 16.0 GiB of memory available"
+        );
+
+        let mut uncountable = TrainingConfig::tutorial();
+        uncountable.model.hidden_sizes = vec![usize::MAX, 2];
+        let err = ensure_fits("c.json", &uncountable.model, None, "train", None).unwrap_err();
+        assert!(
+            err.to_string().contains("too large to count its memory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn this_machine_reports_its_memory() {
+        let available = available_bytes().expect("Linux and other Unix systems say");
+        assert!(available > 1 << 20, "{available}");
+    }
+}

@@ -1,0 +1,269 @@
+//! Which files a run folder holds, so that `--overwrite` deletes only what this program (or
+//! Burn, on its behalf) wrote there, and refuses a folder that holds anything else.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::atomic_file::is_scratch_name;
+
+/// Files this program writes at the top of a run folder.
+pub const OWN_FILES: &[&str] = &[
+    "config.json",
+    "data.json",
+    "model.bpk",
+    "metrics.jsonl",
+    "summary.json",
+    "curves.png",
+    "eval.json",
+    "confusion.png",
+    "misclassified.png",
+    // Burn's application log.
+    "experiment.log",
+];
+
+/// Burn's checkpoints: `<kind>-<epoch>.bpk`.
+const CHECKPOINT_FOLDER: &str = "checkpoint";
+const CHECKPOINT_KINDS: &[&str] = &["model", "optim", "scheduler"];
+/// Burn's metric logs: `<split>/epoch-<n>/<Metric>.log`.
+const METRIC_LOG_FOLDERS: &[&str] = &["train", "valid"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunFilesError {
+    #[error(
+        "{}: this program did not write it, so --overwrite will not delete the folder around it; pick another --artifacts folder",
+        path.display()
+    )]
+    Foreign { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Whether `root` holds anything at all (a missing folder holds nothing).
+pub fn is_occupied(root: &Path) -> bool {
+    root.read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// The first entry under `root` that is not a run's own file, if any.
+pub fn first_foreign(root: &Path) -> Result<Option<PathBuf>, RunFilesError> {
+    for (path, name, kind) in entries(root)? {
+        let own = match kind {
+            Kind::File => is_own_top_file(&name),
+            Kind::Folder if name == CHECKPOINT_FOLDER => {
+                if let Some(inner) = first_foreign_in(&path, is_checkpoint_file, None)? {
+                    return Ok(Some(inner));
+                }
+                true
+            }
+            Kind::Folder if METRIC_LOG_FOLDERS.contains(&name.as_str()) => {
+                if let Some(inner) = first_foreign_in(&path, |_| false, Some(is_epoch_folder))? {
+                    return Ok(Some(inner));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !own {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// Deletes a run's own files from `root`, after checking it holds nothing else; `root` itself
+/// stays. Refuses, deleting nothing, when anything foreign is found.
+pub fn clear(root: &Path) -> Result<(), RunFilesError> {
+    if let Some(path) = first_foreign(root)? {
+        return Err(RunFilesError::Foreign { path });
+    }
+    for (path, _, kind) in entries(root)? {
+        let removed = match kind {
+            Kind::Folder => fs::remove_dir_all(&path),
+            _ => fs::remove_file(&path),
+        };
+        removed.map_err(|source| RunFilesError::Io { path, source })?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    File,
+    Folder,
+    /// A symbolic link or anything else: never a run's own, never followed.
+    Other,
+}
+
+fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
+    let io = |source| RunFilesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io(error)),
+    };
+    let mut found = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(io)?;
+        let kind = entry.file_type().map_err(io)?;
+        let kind = if kind.is_file() {
+            Kind::File
+        } else if kind.is_dir() {
+            Kind::Folder
+        } else {
+            Kind::Other
+        };
+        // A name that is not valid UTF-8 is nothing this program writes.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        found.push((entry.path(), name, kind));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The first entry of `dir` that is neither a file `file_ok` accepts nor a folder `folder_ok`
+/// accepts whose entries are all metric logs.
+fn first_foreign_in(
+    dir: &Path,
+    file_ok: fn(&str) -> bool,
+    folder_ok: Option<fn(&str) -> bool>,
+) -> Result<Option<PathBuf>, RunFilesError> {
+    for (path, name, kind) in entries(dir)? {
+        let own = match (kind, folder_ok) {
+            (Kind::File, _) => file_ok(&name),
+            (Kind::Folder, Some(folder_ok)) if folder_ok(&name) => {
+                if let Some(inner) = first_foreign_in(&path, is_metric_log, None)? {
+                    return Ok(Some(inner));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !own {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+fn is_own_top_file(name: &str) -> bool {
+    let name = is_scratch_name(name).unwrap_or(name);
+    // `.partial`: the scratch name of earlier versions of this program.
+    let name = name.strip_suffix(".partial").unwrap_or(name);
+    OWN_FILES.contains(&name)
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_checkpoint_file(name: &str) -> bool {
+    let name = is_scratch_name(name).unwrap_or(name);
+    let Some(stem) = name.strip_suffix(".bpk") else {
+        return false;
+    };
+    stem.rsplit_once('-')
+        .is_some_and(|(kind, epoch)| CHECKPOINT_KINDS.contains(&kind) && is_number(epoch))
+}
+
+fn is_epoch_folder(name: &str) -> bool {
+    name.strip_prefix("epoch-").is_some_and(is_number)
+}
+
+fn is_metric_log(name: &str) -> bool {
+    name.strip_suffix(".log").is_some_and(|stem| {
+        !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_folder(root: &Path) {
+        fs::create_dir_all(root.join("checkpoint")).unwrap();
+        fs::create_dir_all(root.join("train/epoch-1")).unwrap();
+        fs::create_dir_all(root.join("valid/epoch-1")).unwrap();
+        for file in [
+            "config.json",
+            "metrics.jsonl",
+            "model.bpk",
+            "summary.json.123-4.tmp",
+            "checkpoint/model-1.bpk",
+            "checkpoint/optim-1.bpk",
+            "checkpoint/scheduler-1.bpk.77-0.tmp",
+            "train/epoch-1/Loss.log",
+            "valid/epoch-1/Accuracy.log",
+            "experiment.log",
+        ] {
+            fs::write(root.join(file), "x").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_run_folder_is_cleared_but_the_folder_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        run_folder(dir.path());
+        assert_eq!(first_foreign(dir.path()).unwrap(), None);
+        clear(dir.path()).unwrap();
+        assert!(dir.path().is_dir());
+        assert!(!is_occupied(dir.path()));
+    }
+
+    #[test]
+    fn anything_foreign_anywhere_is_named_and_nothing_is_deleted() {
+        for foreign in [
+            "notes.txt",
+            "checkpoint/model-final.bpk",
+            "train/epoch-1/photo.jpg",
+            "valid/epoch-x/Loss.log",
+            "src/main.rs",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            run_folder(dir.path());
+            let path = dir.path().join(foreign);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "mine").unwrap();
+            let err = clear(dir.path()).unwrap_err();
+            let named = match foreign.split_once('/') {
+                Some(("src", _)) => dir.path().join("src"),
+                Some(("valid", _)) => dir.path().join("valid/epoch-x"),
+                _ => path.clone(),
+            };
+            assert!(
+                matches!(&err, RunFilesError::Foreign { path } if *path == named),
+                "{foreign}: {err}"
+            );
+            assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
+            assert!(dir.path().join("config.json").exists(), "{foreign}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_is_foreign_and_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join("keep.txt"), "keep").unwrap();
+        run_folder(dir.path());
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("train/epoch-2")).unwrap();
+        assert!(clear(dir.path()).is_err());
+        assert!(elsewhere.path().join("keep.txt").exists());
+    }
+
+    #[test]
+    fn an_empty_or_missing_folder_holds_nothing_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(first_foreign(dir.path()).unwrap(), None);
+        assert_eq!(first_foreign(&dir.path().join("none")).unwrap(), None);
+        assert!(!is_occupied(&dir.path().join("none")));
+    }
+}

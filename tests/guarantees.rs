@@ -1,0 +1,537 @@
+//! What the program promises about your files (README, "Guarantees"): it deletes only what it
+//! wrote, a run remembers its data, a stop never leaves an epoch half-recorded, a full disk
+//! keeps the previous epoch, and every refusal is one line.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const QUICK: [&str; 4] = ["--limit-train", "3000", "--limit-test", "1000"];
+
+/// Runs the binary on real MNIST with `args` plus the quick limits.
+fn quick_run(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(QUICK);
+    sandbox.run_on(&mnist_dir(), &all)
+}
+
+#[test]
+fn overwrite_refuses_a_folder_with_a_foreign_file_and_deletes_nothing() {
+    let sandbox = Sandbox::new();
+    // Someone's project folder that happens to hold a config.json.
+    let project = sandbox.path("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(project.join("notes.txt"), "mine").unwrap();
+    std::fs::write(project.join("config.json"), "{\"mine\": true}").unwrap();
+    std::fs::write(project.join("src/main.rs"), "fn main() {}").unwrap();
+    for extra in [&["--overwrite"][..], &[]] {
+        let mut args = vec!["--epochs", "1", "--artifacts", "project"];
+        args.extend(extra);
+        let line = assert_one_line_error(&quick_run(&sandbox, &args));
+        assert!(
+            line.contains("project: not empty and not a run of this program"),
+            "{line}"
+        );
+        assert!(line.contains("notes.txt"), "names what it found: {line}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(project.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("config.json")).unwrap(),
+        "{\"mine\": true}"
+    );
+    assert!(project.join("src/main.rs").exists());
+
+    // A real run with one foreign file added is not a run any more.
+    let output = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(sandbox.path("run/checkpoint/my-notes.md"), "keep").unwrap();
+    let line = assert_one_line_error(&quick_run(
+        &sandbox,
+        &["--epochs", "1", "--artifacts", "run", "--overwrite"],
+    ));
+    assert!(line.contains("my-notes.md"), "{line}");
+    assert!(sandbox.path("run/checkpoint/my-notes.md").exists());
+    assert!(sandbox.path("run/model.bpk").exists());
+
+    // Without it, --overwrite replaces the run.
+    std::fs::remove_file(sandbox.path("run/checkpoint/my-notes.md")).unwrap();
+    let output = quick_run(
+        &sandbox,
+        &["--epochs", "2", "--artifacts", "run", "--overwrite"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
+}
+
+/// A copy of the MNIST folder with one test label changed: the same size, other contents.
+fn altered_mnist(sandbox: &Sandbox) -> std::path::PathBuf {
+    let real = mnist_dir();
+    let altered = sandbox.path("altered");
+    std::fs::create_dir_all(&altered).unwrap();
+    for entry in std::fs::read_dir(&real).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.contains("ubyte") {
+            continue;
+        }
+        if name.starts_with("t10k-labels") {
+            let mut bytes = read_maybe_gzipped(&entry.path());
+            bytes[8] = (bytes[8] + 1) % 10;
+            std::fs::write(altered.join("t10k-labels-idx1-ubyte"), bytes).unwrap();
+        } else {
+            std::fs::copy(entry.path(), altered.join(&name)).unwrap();
+        }
+    }
+    altered
+}
+
+fn read_maybe_gzipped(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let raw = std::fs::read(path).unwrap();
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return raw;
+    }
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(raw.as_slice())
+        .read_to_end(&mut decoded)
+        .unwrap();
+    decoded
+}
+
+#[test]
+fn a_run_uses_its_recorded_data_and_refuses_other_files() {
+    let sandbox = Sandbox::new();
+    let output = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = read_json(&sandbox.path("run/data.json"));
+    let recorded = std::path::PathBuf::from(record["source"]["folder"].as_str().unwrap());
+    assert_eq!(
+        recorded.canonicalize().unwrap(),
+        mnist_dir().canonicalize().unwrap()
+    );
+    assert_eq!(record["files"].as_object().unwrap().len(), 4);
+
+    // Without --data-dir (and without internet): the recorded folder.
+    let eval = sandbox.run(["eval", "--artifacts", "run", "--json"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let infer = sandbox.run(["infer", "--artifacts", "run", "--index", "0"]);
+    assert!(infer.status.success(), "{}", stderr(&infer));
+
+    let altered = altered_mnist(&sandbox);
+    let altered_arg = altered.to_str().unwrap();
+    for args in [
+        &[
+            "--resume",
+            "run",
+            "--epochs",
+            "2",
+            "--data-dir",
+            altered_arg,
+        ][..],
+        &["eval", "--artifacts", "run", "--data-dir", altered_arg],
+        &[
+            "infer",
+            "--artifacts",
+            "run",
+            "--index",
+            "0",
+            "--data-dir",
+            altered_arg,
+        ],
+    ] {
+        let line = assert_one_line_error(&sandbox.run(args));
+        assert!(
+            line.contains("t10k-labels-idx1-ubyte is not the file run was trained on"),
+            "{args:?}: {line}"
+        );
+    }
+    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 1);
+
+    // The same files elsewhere are the same data.
+    let moved = sandbox.path("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for entry in std::fs::read_dir(mnist_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), moved.join(entry.file_name())).unwrap();
+    }
+    let eval = sandbox.run([
+        "eval",
+        "--artifacts",
+        "run",
+        "--data-dir",
+        moved.to_str().unwrap(),
+    ]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+}
+
+#[test]
+fn a_model_too_large_for_memory_is_refused_before_anything_is_allocated() {
+    let sandbox = Sandbox::new();
+    let line = assert_one_line_error(&quick_run(
+        &sandbox,
+        &["--hidden", "4000000000", "--artifacts", "run"],
+    ));
+    assert!(line.starts_with("error: --hidden"), "{line}");
+    assert!(
+        line.contains(": the model 784-4000000000-10 needs "),
+        "{line}"
+    );
+    assert!(
+        line.contains("GiB to train") && line.contains("available"),
+        "{line}"
+    );
+
+    let mut config = read_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.json"));
+    config["model"]["hidden_sizes"] = serde_json::json!([4_000_000_000u64, 1000]);
+    std::fs::write(sandbox.path("huge.json"), config.to_string()).unwrap();
+    let line = assert_one_line_error(&quick_run(
+        &sandbox,
+        &["--config", "huge.json", "--artifacts", "run"],
+    ));
+    assert!(line.starts_with("error: huge.json"), "{line}");
+    assert!(
+        line.contains(": the model 784-4000000000-1000-10 needs "),
+        "{line}"
+    );
+    // So large that even its size overflows a 64-bit count: still one line.
+    config["model"]["hidden_sizes"] = serde_json::json!([u64::MAX, u64::MAX]);
+    std::fs::write(sandbox.path("huge.json"), config.to_string()).unwrap();
+    let line = assert_one_line_error(&quick_run(
+        &sandbox,
+        &["--config", "huge.json", "--artifacts", "run"],
+    ));
+    assert!(
+        line.contains("is too large to count its memory in 64 bits"),
+        "{line}"
+    );
+    assert!(!sandbox.path("run").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stop_during_validation_leaves_no_half_recorded_epoch() {
+    let sandbox = Sandbox::new();
+    // One training batch, then a long validation (59,936 held-out images, a wide network).
+    let child = sandbox.spawn_on(
+        &mnist_dir(),
+        &[
+            "--epochs",
+            "1",
+            "--valid-size",
+            "59936",
+            "--hidden",
+            "1024,1024",
+            "--limit-test",
+            "1000",
+            "--artifacts",
+            "run",
+        ],
+    );
+    // Burn's metric logger opens the validation log at the first validated batch.
+    sandbox.wait_for_path("run/valid/epoch-1");
+    ctrl_c(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        read_jsonl(&sandbox.path("run/metrics.jsonl")).is_empty(),
+        "epoch 1 never finished validating"
+    );
+    let summary = read_json(&sandbox.path("run/summary.json"));
+    assert_eq!(summary["status"], "interrupted");
+    assert_eq!(summary["epochs_completed"], 0);
+    assert!(stdout(&output).contains("interrupted after epoch 0; continue with: "));
+}
+
+#[test]
+fn a_cosine_run_is_not_resumed_longer_than_it_was_planned() {
+    let sandbox = Sandbox::new();
+    let output = quick_run(
+        &sandbox,
+        &[
+            "--lr-schedule",
+            "cosine",
+            "--epochs",
+            "1",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = assert_one_line_error(&quick_run(&sandbox, &["--resume", "run", "--epochs", "2"]));
+    assert!(
+        line.contains("--epochs 2 would change a cosine-scheduled run"),
+        "{line}"
+    );
+    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 1);
+}
+
+#[test]
+fn a_damaged_metrics_line_is_named_and_the_file_is_left_as_it_is() {
+    let sandbox = Sandbox::new();
+    let output = quick_run(&sandbox, &["--epochs", "2", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let metrics = sandbox.path("run/metrics.jsonl");
+    let damaged =
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .replacen("\"train_loss\"", "\"train_lo$$\"", 1);
+    std::fs::write(&metrics, &damaged).unwrap();
+    for args in [
+        &["--resume", "run", "--epochs", "3"][..],
+        &["report", "--artifacts", "run"],
+    ] {
+        let line = assert_one_line_error(&sandbox.run(args));
+        assert!(
+            line.contains("metrics.jsonl:1: not an epoch record"),
+            "{args:?}: {line}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap(), damaged);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_after_the_last_epoch_still_writes_every_file() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    let mut child = sandbox.spawn_on(
+        &mnist_dir(),
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "3000",
+            "--hidden",
+            "1024",
+            "--artifacts",
+            "run",
+        ],
+    );
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("epoch 1/1"), "{first}");
+    // Training is over; the model, test score and summary are being written. Press twice.
+    ctrl_c(&child);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ctrl_c(&child);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{rest:?} {err}");
+    assert!(
+        err.contains("the run had already finished training"),
+        "{err}"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "completed"
+    );
+    assert!(sandbox.path("run/model.bpk").is_file());
+    assert!(sandbox.path("run/curves.png").is_file());
+    assert!(
+        rest.iter().any(|line| line.starts_with("test accuracy")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn the_summary_and_eval_name_the_loss_they_report() {
+    let sandbox = Sandbox::new();
+    let output = quick_run(
+        &sandbox,
+        &["--loss", "mse", "--epochs", "1", "--artifacts", "run"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = read_json(&sandbox.path("run/summary.json"));
+    assert_eq!(summary["loss_function"], "mse");
+    // Validation ran on the same test images with the same model: the same loss, up to Burn
+    // averaging batch means (the last, shorter batch weighs as much as the others). The
+    // cross-entropy of this model is about ten times larger.
+    let valid_loss = read_jsonl(&sandbox.path("run/metrics.jsonl"))[0]["valid_loss"]
+        .as_f64()
+        .unwrap();
+    let test_loss = summary["test_loss"].as_f64().unwrap();
+    assert!(
+        (test_loss - valid_loss).abs() < 0.01 * valid_loss,
+        "test {test_loss} vs valid {valid_loss}"
+    );
+    assert!(
+        stdout(&output).contains("(mse loss "),
+        "{}",
+        stdout(&output)
+    );
+
+    let eval = sandbox.run(["eval", "--artifacts", "run", "--json"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["loss_function"], "mse");
+    assert!((report["loss"].as_f64().unwrap() - test_loss).abs() < 1e-9);
+}
+
+/// A small tmpfs mounted in the sandbox for the length of a test (needs root, as CI runs).
+#[cfg(target_os = "linux")]
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+impl SmallDisk {
+    fn mount(path: std::path::PathBuf) -> Option<Self> {
+        std::fs::create_dir_all(&path).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let disk = Self { path };
+        disk.mount_with("size=64m");
+        Some(disk)
+    }
+
+    fn mount_with(&self, options: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -o {options}");
+    }
+
+    fn resize(&self, bytes: u64) {
+        self.mount_with(&format!("remount,size={bytes}"));
+    }
+
+    fn used_bytes(&self) -> u64 {
+        let c_path = std::ffi::CString::new(self.path.to_str().unwrap()).unwrap();
+        // SAFETY: statvfs fills the struct it is given.
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) }, 0);
+        (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Every file of the run is whole: JSON parses, metrics are epochs 1..n, no scratch file is
+/// left, every checkpoint on disk is a complete one.
+fn assert_run_files_whole(run: &Path) {
+    for entry in walk(run) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.ends_with(".tmp"),
+            "scratch file left: {}",
+            entry.display()
+        );
+        if name.ends_with(".json") {
+            read_json(&entry);
+        }
+    }
+    let epochs = read_jsonl(&run.join("metrics.jsonl"));
+    for (index, epoch) in epochs.iter().enumerate() {
+        assert_eq!(epoch["epoch"], index + 1);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
+    let sandbox = Sandbox::new();
+    let Some(disk) = SmallDisk::mount(sandbox.path("disk")) else {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let child = sandbox.spawn_on(
+        &mnist_dir(),
+        &[
+            "--epochs",
+            "3",
+            "--limit-train",
+            "30000",
+            "--artifacts",
+            "disk/run",
+        ],
+    );
+    // Epoch 1 is checkpointed: leave room for epoch 2's logs, not for its 400 kB checkpoint.
+    sandbox.wait_for_path("disk/run/checkpoint/scheduler-1.bpk");
+    disk.resize(disk.used_bytes() + 256 * 1024);
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: training failed: ") && last.contains("No space left on device"),
+        "{err}"
+    );
+    let run = sandbox.path("disk/run");
+    assert_run_files_whole(&run);
+    assert_eq!(
+        read_jsonl(&run.join("metrics.jsonl")).len(),
+        1,
+        "epoch 1 only"
+    );
+    assert_eq!(read_json(&run.join("summary.json"))["status"], "failed");
+
+    // With room again, the run continues from epoch 1's checkpoint.
+    disk.resize(64 << 20);
+    let resumed = sandbox.run(["--resume", "disk/run"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).starts_with("epoch 2/3"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert_eq!(read_json(&run.join("summary.json"))["status"], "completed");
+
+    // A full disk while eval writes its files: one line, nothing half-written, nothing lost.
+    let summary_before = std::fs::read(run.join("summary.json")).unwrap();
+    disk.resize(disk.used_bytes());
+    let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "disk/run"]));
+    assert!(line.contains("No space left on device"), "{line}");
+    assert_run_files_whole(&run);
+    assert!(!run.join("eval.json").exists());
+    assert_eq!(
+        std::fs::read(run.join("summary.json")).unwrap(),
+        summary_before
+    );
+}
+
+#[test]
+fn a_damaged_checkpoint_is_named_instead_of_crashing_the_resume() {
+    let sandbox = Sandbox::new();
+    let output = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let checkpoint = sandbox.path("run/checkpoint/optim-1.bpk");
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, &bytes[..bytes.len() / 2]).unwrap();
+    let line = assert_one_line_error(&quick_run(&sandbox, &["--resume", "run", "--epochs", "2"]));
+    assert!(
+        line.contains("optim-1.bpk: not a readable checkpoint"),
+        "{line}"
+    );
+    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 1);
+}
