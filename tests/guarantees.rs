@@ -281,14 +281,14 @@ fn a_damaged_metrics_line_is_named_and_the_file_is_left_as_it_is() {
             .unwrap()
             .replacen("\"train_loss\"", "\"train_lo$$\"", 1);
     std::fs::write(&metrics, &damaged).unwrap();
-    for args in [
-        &["--resume", "run", "--epochs", "3"][..],
-        &["report", "--artifacts", "run"],
-    ] {
-        let line = assert_one_line_error(&sandbox.run(args));
+    let data = mnist_dir();
+    let resume = sandbox.run_on(&data, &["--resume", "run", "--epochs", "3"]);
+    let report = sandbox.run(["report", "--artifacts", "run"]);
+    for output in [resume, report] {
+        let line = assert_one_line_error(&output);
         assert!(
             line.contains("metrics.jsonl:1: not an epoch record"),
-            "{args:?}: {line}"
+            "{line}"
         );
     }
     assert_eq!(std::fs::read_to_string(&metrics).unwrap(), damaged);
