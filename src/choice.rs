@@ -25,6 +25,17 @@ macro_rules! named_choice {
             }
         }
 
+        // Lets clap list the names in `--help` and refuse others.
+        impl clap::ValueEnum for $name {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($name::$variant),+]
+            }
+
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(clap::builder::PossibleValue::new(self.name()))
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
 

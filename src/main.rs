@@ -1,11 +1,13 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use mnist_trainer::cli::{Cli, run};
+use mnist_trainer::cli::{self, run};
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = Cli::parse();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     // Burn creates some tensors on its default device (optimizer state read from a
     // checkpoint, for one), which is wgpu whenever wgpu is compiled in: make it the chosen one.
     // SAFETY: no other thread exists yet.

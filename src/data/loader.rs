@@ -15,12 +15,12 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::data::{DigitBatch, DigitBatcher};
-use crate::idx::LabelledImages;
+use crate::data::idx::LabelledImages;
+use crate::data::{ImageBatch, ImageBatcher};
 
 #[derive(Debug, Clone)]
 pub struct EpochLoader {
-    batcher: DigitBatcher,
+    batcher: ImageBatcher,
     /// The images this loader covers, as indices into the split.
     range: std::ops::Range<usize>,
     batch_size: usize,
@@ -42,7 +42,7 @@ impl EpochLoader {
     ) -> Self {
         let len = images.len();
         Self {
-            batcher: DigitBatcher::new(images),
+            batcher: ImageBatcher::new(images),
             range: 0..len,
             batch_size: batch_size.max(1),
             shuffle_seed,
@@ -93,8 +93,8 @@ struct EpochIterator<'a> {
 }
 
 struct Prefetch {
-    receiver: std::sync::mpsc::Receiver<(usize, Result<DigitBatch, String>)>,
-    waiting: std::collections::BTreeMap<usize, Result<DigitBatch, String>>,
+    receiver: std::sync::mpsc::Receiver<(usize, Result<ImageBatch, String>)>,
+    waiting: std::collections::BTreeMap<usize, Result<ImageBatch, String>>,
     next_batch: usize,
 }
 
@@ -146,7 +146,7 @@ impl Prefetch {
 
     /// The next batch in order. Called only while batches remain, so a closed channel means a
     /// worker died without sending its batch.
-    fn next(&mut self) -> Result<DigitBatch, WorkerFailed> {
+    fn next(&mut self) -> Result<ImageBatch, WorkerFailed> {
         let batch = self.next_batch;
         let failed = |reason: String| WorkerFailed { batch, reason };
         loop {
@@ -163,7 +163,7 @@ impl Prefetch {
 }
 
 impl Iterator for EpochIterator<'_> {
-    type Item = Result<DigitBatch, DatasetError>;
+    type Item = Result<ImageBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.position >= self.order.len() {
@@ -189,14 +189,14 @@ impl Iterator for EpochIterator<'_> {
     }
 }
 
-impl DataLoaderIterator<DigitBatch> for EpochIterator<'_> {
+impl DataLoaderIterator<ImageBatch> for EpochIterator<'_> {
     fn progress(&self) -> Progress {
         Progress::new(self.position, self.order.len(), Some("items".to_string()))
     }
 }
 
-impl DataLoader<DigitBatch> for EpochLoader {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<DigitBatch> + 'a> {
+impl DataLoader<ImageBatch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         let order = self.order(epoch);
         let prefetched = (self.workers > 0).then(|| Prefetch::start(self, &order));
@@ -212,14 +212,14 @@ impl DataLoader<DigitBatch> for EpochLoader {
         self.range.len()
     }
 
-    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<DigitBatch>> {
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
         Arc::new(Self {
             device: device.clone(),
             ..self.clone()
         })
     }
 
-    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<DigitBatch>> {
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
         let start = (self.range.start + start).min(self.range.end);
         let end = (self.range.start + end).clamp(start, self.range.end);
         Arc::new(Self {
@@ -233,7 +233,7 @@ impl DataLoader<DigitBatch> for EpochLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idx::IMAGE_PIXELS;
+    use crate::data::IMAGE_PIXELS;
 
     fn loader(count: usize, seed: Option<u64>) -> EpochLoader {
         let images = LabelledImages {
@@ -260,7 +260,7 @@ mod tests {
     }
 
     /// One epoch's targets, batch by batch, and the items the iterator says it served.
-    fn epoch_labels(loader: &dyn DataLoader<DigitBatch>) -> (Vec<Vec<i64>>, usize) {
+    fn epoch_labels(loader: &dyn DataLoader<ImageBatch>) -> (Vec<Vec<i64>>, usize) {
         let mut iterator = loader.iter();
         let mut batches = Vec::new();
         while let Some(batch) = iterator.next() {

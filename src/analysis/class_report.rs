@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::idx::NUM_CLASSES;
-use crate::inference::{Evaluation, argmax};
+use crate::analysis::inference::{TestScore, argmax};
+use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ impl EvalReport {
         class_names: [&str; NUM_CLASSES],
         loss_function: LossKind,
     ) -> Self {
-        let overall = Evaluation::from_scores(log_probs, labels, loss_function);
+        let overall = TestScore::from_scores(log_probs, labels, loss_function);
         let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
         let mut mistakes = Vec::new();
         for (index, (row, &label)) in log_probs.iter().zip(labels).enumerate() {

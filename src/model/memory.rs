@@ -2,9 +2,9 @@
 //! allocation that cannot succeed aborts the process (or panics inside Burn) with no word of
 //! which setting asked for it.
 
-use crate::config::TrainingConfig;
 use crate::model::ModelConfig;
-use crate::optimizer::OptimizerKind;
+use crate::model::optimizer::OptimizerKind;
+use crate::run::config::TrainingConfig;
 
 const FLOAT_BYTES: u64 = 4;
 

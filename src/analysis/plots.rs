@@ -10,12 +10,13 @@ use image::{ImageFormat, RgbImage};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::eval::Mistake;
-use crate::idx::{IMAGE_SIDE, LabelledImages, NUM_CLASSES};
-use crate::metrics::EpochMetrics;
+use crate::analysis::class_report::Mistake;
+use crate::data::idx::LabelledImages;
+use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use crate::run::metrics::EpochMetrics;
 
 const FONT: &str = "sans-serif";
-static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}: cannot draw: {reason}", path.display())]
@@ -51,7 +52,7 @@ fn render(
         root.present().map_err(|e| fail(e.to_string()))?;
     }
     let picture = RgbImage::from_raw(width, height, buffer).expect("buffer sized for the picture");
-    crate::atomic_file::write_with(path, |scratch| {
+    crate::run::atomic_file::write_with(path, |scratch| {
         picture
             .save_with_format(scratch, ImageFormat::Png)
             .map_err(std::io::Error::other)
@@ -344,7 +345,7 @@ mod tests {
         assert_eq!(decoded(&heatmap).dimensions(), (720, 730));
 
         let images = LabelledImages {
-            pixels: vec![200; 2 * crate::idx::IMAGE_PIXELS],
+            pixels: vec![200; 2 * crate::data::IMAGE_PIXELS],
             labels: vec![4, 9],
         };
         let mistakes: Vec<Mistake> = (0..7)

@@ -1,5 +1,10 @@
+//! The network and what trains it (`optimizer.rs`), and whether it fits in memory (`memory.rs`).
+//!
 //! The network: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one
 //! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
+
+pub mod memory;
+pub mod optimizer;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
@@ -9,7 +14,7 @@ use burn::tensor::activation::softmax;
 use burn::train::ClassificationOutput;
 
 use crate::choice::named_choice;
-use crate::idx::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 
 named_choice!(
     /// The non-linearity between hidden layers.

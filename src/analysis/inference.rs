@@ -4,8 +4,9 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::Serialize;
 
+use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
-use crate::idx::{IMAGE_PIXELS, LabelledImages, NUM_CLASSES};
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::{LossKind, Model};
 
 /// Images per forward pass when scoring many: large enough to keep the backend busy, small
@@ -76,7 +77,7 @@ pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Evaluation {
+pub struct TestScore {
     /// Percent correct.
     pub accuracy: f64,
     /// Mean of `loss_function` over the images.
@@ -86,7 +87,7 @@ pub struct Evaluation {
     pub images: usize,
 }
 
-impl Evaluation {
+impl TestScore {
     /// Accuracy and mean loss from per-image log-probabilities and true labels.
     pub fn from_scores(
         log_probs: &[[f32; NUM_CLASSES]],
@@ -133,13 +134,13 @@ fn image_loss(log_probs: &[f32; NUM_CLASSES], label: u8, loss_function: LossKind
 }
 
 /// Accuracy and mean loss of `model` over `data`.
-pub fn evaluate(
+pub fn test_score(
     model: &Model,
     data: &LabelledImages,
     device: &Device,
     loss_function: LossKind,
-) -> Evaluation {
-    Evaluation::from_scores(
+) -> TestScore {
+    TestScore::from_scores(
         &log_probabilities(model, &data.pixels, device),
         &data.labels,
         loss_function,
@@ -179,7 +180,7 @@ mod tests {
         let mut wrong = [ln(0.05); NUM_CLASSES];
         wrong[2] = ln(0.55);
         let evaluation =
-            Evaluation::from_scores(&[confident, wrong], &[4, 3], LossKind::CrossEntropy);
+            TestScore::from_scores(&[confident, wrong], &[4, 3], LossKind::CrossEntropy);
         assert_eq!(evaluation.accuracy, 50.0);
         let expected = (-(0.91f64.ln()) - 0.05f64.ln()) / 2.0;
         assert!(
@@ -203,7 +204,7 @@ mod tests {
         for row in &probs {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
-        let evaluation = evaluate(&model, &data, &device, LossKind::CrossEntropy);
+        let evaluation = test_score(&model, &data, &device, LossKind::CrossEntropy);
         assert_eq!(evaluation.images, 3);
         assert!((0.0..=100.0).contains(&evaluation.accuracy));
         assert!(evaluation.loss.is_finite() && evaluation.loss > 0.0);
@@ -227,7 +228,7 @@ mod tests {
             .forward_classification(images_tensor(&data.pixels, &device), targets)
             .loss
             .into_scalar::<f32>();
-        let evaluation = evaluate(&model, &data, &device, LossKind::Mse);
+        let evaluation = test_score(&model, &data, &device, LossKind::Mse);
         assert!(
             (evaluation.loss - f64::from(batch_loss)).abs() < 1e-6,
             "{} vs {batch_loss}",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, Luma};
 
-use crate::idx::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// The side of the box MNIST scaled each digit into, inside the 28×28 field.
 const DIGIT_BOX: u32 = 20;
@@ -18,7 +18,7 @@ const DIGIT_BOX: u32 = 20;
 const INK_THRESHOLD: u8 = 40;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DigitImageError {
+pub enum PictureError {
     #[error("{}: cannot read: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -31,16 +31,16 @@ pub enum DigitImageError {
 }
 
 /// Reads an image file (PNG, JPEG, ...) and converts it to MNIST's 784 pixels.
-pub fn load_digit(path: &Path) -> Result<[u8; IMAGE_PIXELS], DigitImageError> {
-    let bytes = std::fs::read(path).map_err(|source| DigitImageError::Read {
+pub fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    let bytes = std::fs::read(path).map_err(|source| PictureError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let decoded = image::load_from_memory(&bytes).map_err(|error| DigitImageError::Decode {
+    let decoded = image::load_from_memory(&bytes).map_err(|error| PictureError::Decode {
         path: path.to_path_buf(),
         reason: error.to_string(),
     })?;
-    to_mnist(&decoded).ok_or_else(|| DigitImageError::Blank {
+    to_mnist(&decoded).ok_or_else(|| PictureError::Blank {
         path: path.to_path_buf(),
     })
 }
@@ -214,14 +214,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("notes.png");
         std::fs::write(&text, "just text").unwrap();
-        let err = load_digit(&text).unwrap_err().to_string();
+        let err = load_picture(&text).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("{}: not an image", text.display())),
             "{err}"
         );
         let missing = dir.path().join("missing.png");
         assert!(
-            load_digit(&missing)
+            load_picture(&missing)
                 .unwrap_err()
                 .to_string()
                 .contains("cannot read")

@@ -1,4 +1,4 @@
-//! The layout of a run folder, `artifacts/<run>/`, and loading a trained model back from it.
+//! The layout of a run folder, `artifacts/<run>/`, and reading and writing its files.
 
 use std::path::{Path, PathBuf};
 
@@ -6,18 +6,13 @@ use burn::optim::OptimizerRecord;
 use burn::optim::lr_scheduler::LrSchedulerRecord;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
-use crate::config::{ConfigError, TrainingConfig};
-use crate::data::DatasetKind;
-use crate::data_record::DataRecord;
-use crate::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
-use crate::metrics::MetricsError;
-use crate::model::{LossKind, Model};
-
-/// The Burn version this program is built against, as pinned in Cargo.toml.
-pub const BURN_VERSION: &str = "0.22.1";
+use crate::data::record::DataRecord;
+use crate::model::Model;
+use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
+use crate::run::Summary;
+use crate::run::config::{ConfigError, TrainingConfig};
+use crate::run::metrics::MetricsError;
 
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -136,7 +131,7 @@ impl RunDir {
     /// The last epoch a resumed run can start after: its metrics line and its checkpoint are
     /// both on disk (a kill can land between writing one and the other).
     pub fn last_complete_epoch(&self) -> Result<usize, MetricsError> {
-        let mut epoch = crate::metrics::read_complete(&self.metrics())?.len();
+        let mut epoch = crate::run::metrics::read_complete(&self.metrics())?.len();
         while epoch > 0 && !self.has_checkpoint(epoch) {
             epoch -= 1;
         }
@@ -150,7 +145,7 @@ impl RunDir {
     /// Writes `contents` under a temporary name and renames it, so a crash never leaves a
     /// half-written file under the real name.
     pub fn write_atomically(&self, path: &Path, contents: &str) -> Result<(), ArtifactError> {
-        crate::atomic_file::write(path, contents).map_err(|source| self.io(path, source))
+        crate::run::atomic_file::write(path, contents).map_err(|source| self.io(path, source))
     }
 
     pub fn save_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {
@@ -227,66 +222,9 @@ impl RunDir {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunStatus {
-    Completed,
-    /// Ended by early stopping: the validation loss stopped improving.
-    EarlyStopped,
-    Interrupted,
-    Failed,
-}
-
-/// `summary.json`: what a run produced, for people and scripts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    pub status: RunStatus,
-    pub backend: Backend,
-    pub epochs_completed: usize,
-    pub test_accuracy: f64,
-    /// Mean of `loss_function` over the test images.
-    pub test_loss: f64,
-    /// The loss the run trained with (and `test_loss` is).
-    pub loss_function: LossKind,
-    pub test_images: usize,
-    pub train_images: usize,
-    /// Images validated on each epoch; the test split's when no hold-out was asked for.
-    pub valid_images: usize,
-    pub dataset: DatasetKind,
-    /// Layer widths, e.g. "784-128-10".
-    pub model: String,
-    pub seconds_per_epoch: Vec<f64>,
-    pub total_seconds: f64,
-    pub parameters: usize,
-    pub data: String,
-    pub versions: Versions,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Versions {
-    pub mnist_trainer: String,
-    pub burn: String,
-}
-
-impl Versions {
-    pub fn current() -> Self {
-        Self {
-            mnist_trainer: env!("CARGO_PKG_VERSION").to_string(),
-            burn: BURN_VERSION.to_string(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn burn_version_matches_the_pin_in_cargo_toml() {
-        let manifest = include_str!("../Cargo.toml");
-        let pin = format!("burn = {{ version = \"={BURN_VERSION}\"");
-        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
-    }
 
     #[test]
     fn a_record_reloads_into_an_identical_model_and_refuses_another_shape() {
@@ -297,7 +235,7 @@ mod tests {
         let config = TrainingConfig::tutorial();
         run.save_config(&config).unwrap();
         let model = config.model.init(&device);
-        let input = Tensor::<2>::ones([1, crate::idx::IMAGE_PIXELS], &device);
+        let input = Tensor::<2>::ones([1, crate::data::IMAGE_PIXELS], &device);
         let before: Vec<f32> = model
             .forward(input.clone())
             .into_data()

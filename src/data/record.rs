@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::{ArtifactError, RunDir};
-use crate::data::{DataError, DataSource, DatasetKind};
-use crate::idx::Fingerprint;
+use crate::data::idx::{Fingerprint, LabelledImages};
+use crate::data::{DataError, DataSource, DatasetKind, Split};
+use crate::run::{ArtifactError, RunDir};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataRecord {
@@ -91,12 +91,29 @@ pub fn source_for_run(
     Ok((source, record))
 }
 
+/// The test split a run was tested on: from `--data-dir`, else from where the run recorded,
+/// refused when its files are not the ones the run recorded.
+pub fn load_test_split_of_run(
+    run: &RunDir,
+    dataset: DatasetKind,
+    data_dir: Option<PathBuf>,
+) -> Result<LabelledImages, RecordError> {
+    let (source, record) = source_for_run(run, dataset, data_dir)?;
+    let (test, prints) = source.load_fingerprinted(Split::Test)?;
+    if let Some(record) = record {
+        record.check(run, &source, &prints)?;
+    }
+    Ok(test)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    Mismatch(#[from] DataMismatch),
 }
 
 #[cfg(test)]

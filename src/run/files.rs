@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::is_scratch_name;
+use crate::run::atomic_file::is_scratch_name;
 
 /// Files this program writes at the top of a run folder.
 pub const OWN_FILES: &[&str] = &[

@@ -6,8 +6,8 @@ use burn::prelude::*;
 use serde_json::Value;
 
 use crate::data::DatasetKind;
+use crate::model::optimizer::{LrSchedule, OptimizerConfig};
 use crate::model::{LossKind, ModelConfig};
-use crate::optimizer::{LrSchedule, OptimizerConfig};
 
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
@@ -237,7 +237,7 @@ mod tests {
         let mut config = TrainingConfig::tutorial();
         config.limit_train = Some(1000);
         config.model.hidden_sizes = vec![64, 32];
-        config.optimizer.kind = crate::optimizer::OptimizerKind::Sgd;
+        config.optimizer.kind = crate::model::optimizer::OptimizerKind::Sgd;
         config.optimizer.momentum = 0.9;
         config.early_stop_patience = Some(2);
         let (_dir, path) = write(&config.to_json());

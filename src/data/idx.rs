@@ -10,12 +10,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-/// Side of an MNIST image, in pixels.
-pub const IMAGE_SIDE: usize = 28;
-/// Pixels in one MNIST image.
-pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
-/// Number of digit classes.
-pub const NUM_CLASSES: usize = 10;
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
 const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;

@@ -53,7 +53,7 @@ pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
     };
     text += &serde_json::to_string(epoch).expect("metrics serialize");
     text.push('\n');
-    crate::atomic_file::write(path, text).map_err(io_error)
+    crate::run::atomic_file::write(path, text).map_err(io_error)
 }
 
 /// Every epoch in the file; a missing file is an error.
@@ -133,7 +133,7 @@ pub fn keep_first(path: &Path, count: usize) -> Result<(), MetricsError> {
         .take(count)
         .map(|(line, _)| line)
         .collect();
-    crate::atomic_file::write(path, kept).map_err(|source| MetricsError::Io {
+    crate::run::atomic_file::write(path, kept).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -1,0 +1,6 @@
+//! Using a trained model: predictions, per-class evaluation, and pictures.
+
+pub mod class_report;
+pub mod inference;
+pub mod picture;
+pub mod plots;

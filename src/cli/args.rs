@@ -1,0 +1,225 @@
+//! The command line's flags and subcommands, as clap reads them. Each training flag that
+//! overrides a config field is also named in `overlay.rs`, which lays it over the config.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::Backend;
+use crate::data::DatasetKind;
+use crate::model::optimizer::{LrSchedule, OptimizerKind};
+use crate::model::{ActivationKind, LossKind};
+
+const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
+
+const LONG_ABOUT: &str = "\
+Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross-entropy, Adam,
+batch 64, 5 epochs) with Burn.
+
+Without a subcommand it trains. On a terminal Burn's dashboard shows the run (q, then s, stops
+it); otherwise one line per epoch is printed (Ctrl-C stops it). Each run writes a folder under
+artifacts/ with its config, checkpoints, per-epoch metrics, final model and summary; a stopped
+or killed run continues with --resume.";
+
+#[derive(Debug, Parser)]
+#[command(name = "mnist-trainer", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model (the default when no subcommand is given).
+    Train(TrainArgs),
+    /// Predict the class of image files (or test-set images) with a trained run's model.
+    Infer(InferArgs),
+    /// Evaluate a trained run on the test split: scores, confusion matrix, pictures.
+    Eval(EvalArgs),
+    /// Redraw a run's training curves (curves.png) from its metrics file.
+    Report(ReportArgs),
+}
+
+/// Options every command that touches data and tensors shares.
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// Where tensors live: flex and ndarray run on the CPU (flex is the faster, see the README),
+    /// wgpu on the GPU.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+
+    /// Folder with the dataset's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
+    /// Without it, MNIST comes from Burn's cached download (fetched on first use) and
+    /// Fashion-MNIST from /usr/share/datasets/fashion-mnist.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// Training config (JSON, as config/default.json); the tutorial's settings when absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Folder for this run's outputs [default: artifacts/<UTC date-time>].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// Continue an interrupted run from its last complete epoch, with its saved config
+    /// (--epochs may raise the epoch count; nothing else may change).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["artifacts", "config", "overwrite"])]
+    pub resume: Option<PathBuf>,
+
+    /// Replace the --artifacts folder if it already holds a run.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Dataset (fashion-mnist: the same format, ten kinds of clothing).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<DatasetKind>,
+
+    /// Passes over the training set.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Images per optimizer step.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
+    #[arg(long, value_name = "SIZES", value_parser = parse_hidden_sizes)]
+    pub hidden: Option<HiddenSizes>,
+
+    /// Hidden-layer activation.
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<ActivationKind>,
+
+    /// Loss (mse: between softmax probabilities and one-hot targets).
+    #[arg(long, value_name = "NAME")]
+    pub loss: Option<LossKind>,
+
+    /// Optimizer.
+    #[arg(long, value_name = "NAME")]
+    pub optimizer: Option<OptimizerKind>,
+
+    /// Learning rate.
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+
+    /// SGD momentum, in [0, 1).
+    #[arg(long, value_name = "M", allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+
+    /// L2 weight decay (either optimizer).
+    #[arg(long, value_name = "L2", allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+
+    /// Learning-rate schedule (cosine: down to 0 over the run).
+    #[arg(long, value_name = "NAME")]
+    pub lr_schedule: Option<LrSchedule>,
+
+    /// Hold out N training images (at random) to validate on; the test split then scores only
+    /// the end. 0 (default) validates on the test split, as the tutorial does.
+    #[arg(long, value_name = "N")]
+    pub valid_size: Option<usize>,
+
+    /// Stop when the validation loss has not improved for N epochs.
+    #[arg(long, value_name = "N")]
+    pub early_stop_patience: Option<usize>,
+
+    /// Seed for weight initialisation, shuffling and the hold-out.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Threads preparing batches ahead of training (0: on the training thread).
+    #[arg(long, value_name = "N")]
+    pub num_workers: Option<usize>,
+
+    /// Train on the first N training images only (quick checks).
+    #[arg(long, value_name = "N")]
+    pub limit_train: Option<usize>,
+
+    /// Validate and test on the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit_test: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// A trained run's folder (holds config.json and model.bpk).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// Pictures (PNG, JPEG, ...): any size or colours, dark ink on light paper or light on
+    /// dark; each is cropped, scaled and centred the way MNIST's digits were.
+    #[arg(value_name = "IMAGE", required_unless_present = "index")]
+    pub images: Vec<PathBuf>,
+
+    /// Test-set images to predict, by index (0-9999); repeat or separate with commas.
+    #[arg(long, value_name = "N", num_args = 1.., value_delimiter = ',')]
+    pub index: Vec<usize>,
+
+    /// One JSON object per image instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// A trained run's folder; eval.json, confusion.png and misclassified.png are written there.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// How many of the worst mistakes misclassified.png shows.
+    #[arg(long, value_name = "N", default_value_t = 36)]
+    pub worst: usize,
+
+    /// Print eval.json instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's folder (holds metrics.jsonl); curves.png is written there.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+}
+impl Cli {
+    /// The backend the chosen command runs on (`report` draws without one: the default).
+    pub fn backend(&self) -> Backend {
+        match &self.command {
+            None => self.train.backend.backend,
+            Some(Command::Train(args)) => args.backend.backend,
+            Some(Command::Infer(args)) => args.backend.backend,
+            Some(Command::Eval(args)) => args.backend.backend,
+            Some(Command::Report(_)) => Backend::Flex,
+        }
+    }
+}
+
+/// `--hidden`: layer widths, as clap parses them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HiddenSizes(pub Vec<usize>);
+
+impl From<HiddenSizes> for Vec<usize> {
+    fn from(sizes: HiddenSizes) -> Self {
+        sizes.0
+    }
+}
+
+fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
+    crate::model::parse_hidden_sizes(text).map(HiddenSizes)
+}

@@ -1,0 +1,49 @@
+//! `mnist-trainer eval`: per-class scores, the confusion matrix and the worst mistakes of a run
+//! on its test images, printed and written into the run folder.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::analysis::class_report::EvalReport;
+use crate::analysis::inference::log_probabilities;
+use crate::analysis::plots;
+use crate::cli::args::EvalArgs;
+use crate::data::record::load_test_split_of_run;
+use crate::run::RunDir;
+
+pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let device = args.backend.backend.device()?;
+    let (config, model) = run.load_model(&device)?;
+    // The images the run was tested on: the test split, cut as its config says.
+    let mut test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
+        .context("cannot read the test images to evaluate on")?;
+    if let Some(limit) = config.limit_test {
+        test = test.truncated(limit);
+    }
+    let log_probs = log_probabilities(&model, &test.pixels, &device);
+    let report = EvalReport::new(
+        &log_probs,
+        &test.labels,
+        args.worst,
+        config.dataset.class_names(),
+        config.loss,
+    );
+    let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    run.write_atomically(&run.eval_json(), &json)?;
+    plots::confusion_heatmap(&report.confusion, &run.confusion_png())?;
+    plots::misclassified_grid(&report.worst, &test, &run.misclassified_png())?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", report.to_text());
+        println!(
+            "\nwritten: {}, {}, {}",
+            run.eval_json().display(),
+            run.confusion_png().display(),
+            run.misclassified_png().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! `mnist-trainer infer`: the predicted class of pictures or test images, as text or JSON lines.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::analysis::inference::{Guess, probabilities, top_k};
+use crate::analysis::picture::load_picture;
+use crate::cli::args::InferArgs;
+use crate::data::record::load_test_split_of_run;
+use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
+use crate::run::RunDir;
+
+pub fn run_infer(args: InferArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let device = args.backend.backend.device()?;
+    let (config, model) = run.load_model(&device)?;
+    let classes = config.dataset;
+    let mut failures = 0;
+
+    // Pictures first; an unreadable one is reported and the rest still get their answer.
+    let mut pixels = Vec::new();
+    let mut readable = Vec::new();
+    for path in &args.images {
+        match load_picture(path) {
+            Ok(digit) => {
+                pixels.extend_from_slice(&digit);
+                readable.push(path);
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                failures += 1;
+            }
+        }
+    }
+    for (path, probs) in readable
+        .into_iter()
+        .zip(probabilities(&model, &pixels, &device))
+    {
+        print_prediction(
+            args.json,
+            classes,
+            &probs,
+            serde_json::json!({ "file": path }),
+            &path.display().to_string(),
+            "",
+        );
+    }
+
+    if !args.index.is_empty() {
+        let test = load_test_split_of_run(&run, classes, args.backend.data_dir.clone())
+            .context("cannot read the test images to predict")?;
+        let mut pixels = Vec::with_capacity(args.index.len() * IMAGE_PIXELS);
+        for &index in &args.index {
+            match test.image(index) {
+                Some(image) => pixels.extend_from_slice(image),
+                None => bail!(
+                    "--index {index}: the test split has {} images (0-{})",
+                    test.len(),
+                    test.len() - 1
+                ),
+            }
+        }
+        for (&index, probs) in args
+            .index
+            .iter()
+            .zip(probabilities(&model, &pixels, &device))
+        {
+            let label = test.labels[index];
+            print_prediction(
+                args.json,
+                classes,
+                &probs,
+                serde_json::json!({ "index": index, "label": label }),
+                &format!("#{index}"),
+                &format!(" (label {})", classes.class_label(label)),
+            );
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints one prediction: `record` completed with the answer as a JSON line, or a text line
+/// `<heading>: predicted <class><note>  top-3: ...`.
+fn print_prediction(
+    json: bool,
+    classes: DatasetKind,
+    probabilities: &[f32; NUM_CLASSES],
+    mut record: serde_json::Value,
+    heading: &str,
+    note: &str,
+) {
+    let top = top_k(probabilities, 3);
+    let predicted = top[0].digit;
+    if json {
+        record["predicted"] = predicted.into();
+        record["class"] = classes.class_names()[predicted as usize].into();
+        record["top3"] = serde_json::to_value(&top).expect("guesses serialize");
+        println!("{record}");
+    } else {
+        println!(
+            "{heading}: predicted {}{note}  top-3: {}",
+            classes.class_label(predicted),
+            describe(&top, classes)
+        );
+    }
+}
+
+fn describe(top: &[Guess], classes: DatasetKind) -> String {
+    top.iter()
+        .map(|g| {
+            format!(
+                "{} {:.2}%",
+                classes.class_label(g.digit),
+                100.0 * g.probability
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

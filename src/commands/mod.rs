@@ -1,0 +1,6 @@
+//! What each command does and prints; `cli` decides which one runs.
+
+pub mod eval;
+pub mod infer;
+pub mod report;
+pub mod train;

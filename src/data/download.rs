@@ -1,0 +1,34 @@
+//! MNIST through Burn's `MnistDataset`, which downloads into its cache on first use.
+
+use std::path::PathBuf;
+
+use crate::data::source::{DataError, Split};
+
+/// The split's files in Burn's cache, downloading them through `MnistDataset` when absent.
+pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataError> {
+    // Mirrors burn-dataset's MnistDataset, which keeps raw files under this folder.
+    let cache = dirs::cache_dir()
+        .ok_or(DataError::NoCacheDir)?
+        .join("burn-dataset")
+        .join("mnist")
+        .join(split.cache_folder());
+    let (images, labels) = split.file_names();
+    let files = (cache.join(images), cache.join(labels));
+    if files.0.is_file() && files.1.is_file() {
+        return Ok(files);
+    }
+    download_with_burn(split).map_err(|reason| DataError::Download {
+        cache: cache.clone(),
+        reason,
+    })?;
+    Ok(files)
+}
+
+/// Lets Burn's `MnistDataset` fetch the split; it panics when the download fails.
+fn download_with_burn(split: Split) -> Result<(), String> {
+    use burn_dataset::vision::MnistDataset;
+    crate::panics::catch_quietly(|| match split {
+        Split::Train => drop(MnistDataset::train()),
+        Split::Test => drop(MnistDataset::test()),
+    })
+}

@@ -1,0 +1,95 @@
+//! The data: which dataset (MNIST or Fashion-MNIST), where its files come from, and how they
+//! become batches of tensors.
+
+mod batcher;
+mod download;
+mod hold_out;
+pub mod idx;
+pub mod loader;
+pub mod record;
+mod source;
+
+pub use batcher::{ImageBatch, ImageBatcher, images_tensor};
+pub use hold_out::hold_out;
+pub use source::{DataError, DataSource, Split};
+
+use std::path::{Path, PathBuf};
+
+use crate::choice::named_choice;
+
+/// Side of an image, in pixels.
+pub const IMAGE_SIDE: usize = 28;
+/// Pixels in one image.
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// Number of classes (digits for MNIST, kinds of clothing for Fashion-MNIST).
+pub const NUM_CLASSES: usize = 10;
+
+named_choice!(
+    /// Which set of 28×28 images and ten classes.
+    DatasetKind, "dataset", { Mnist => "mnist", FashionMnist => "fashion-mnist" }
+);
+
+/// Where Debian's `dataset-fashion-mnist` package puts the files.
+pub(crate) const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+impl DatasetKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "MNIST",
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
+    pub fn class_names(self) -> [&'static str; NUM_CLASSES] {
+        match self {
+            DatasetKind::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetKind::FashionMnist => [
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ],
+        }
+    }
+
+    /// Where its files come from when no `--data-dir` is given.
+    pub fn default_source(self) -> Result<DataSource, DataError> {
+        match self {
+            DatasetKind::Mnist => Ok(DataSource::BurnCache),
+            DatasetKind::FashionMnist if Path::new(DEBIAN_FASHION_MNIST).is_dir() => {
+                Ok(DataSource::Folder(PathBuf::from(DEBIAN_FASHION_MNIST)))
+            }
+            DatasetKind::FashionMnist => Err(DataError::NoFashionMnist),
+        }
+    }
+
+    /// A class by index, as people read it: "7" for MNIST, "Sneaker (7)" for Fashion-MNIST.
+    pub fn class_label(self, class: u8) -> String {
+        let name = self.class_names()[class as usize];
+        match self {
+            DatasetKind::Mnist => name.to_string(),
+            DatasetKind::FashionMnist => format!("{name} ({class})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fashion_mnist_has_named_classes() {
+        assert_eq!(DatasetKind::FashionMnist.class_label(9), "Ankle boot (9)");
+        assert_eq!(DatasetKind::Mnist.class_label(4), "4");
+        assert_eq!(
+            "fashion-mnist".parse::<DatasetKind>(),
+            Ok(DatasetKind::FashionMnist)
+        );
+    }
+}

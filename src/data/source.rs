@@ -1,0 +1,167 @@
+//! Where a dataset's four IDX files are read from: a folder, or Burn's download cache.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::download::burn_cache_files;
+use crate::data::idx::{Fingerprint, IdxError, LabelledImages};
+use crate::data::{DEBIAN_FASHION_MNIST, DatasetKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    pub(super) fn file_names(self) -> (&'static str, &'static str) {
+        match self {
+            Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+            Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+        }
+    }
+
+    pub(super) fn cache_folder(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+    #[error("{}: no such folder", dir.display())]
+    NoFolder { dir: PathBuf },
+    #[error("{}: holds neither {name} nor {name}.gz", dir.display())]
+    MissingFile { dir: PathBuf, name: &'static str },
+    #[error(
+        "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
+        cache.display()
+    )]
+    Download { cache: PathBuf, reason: String },
+    #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
+    NoCacheDir,
+    #[error(
+        "Fashion-MNIST has no download here; pass --data-dir with its four IDX files (Debian: apt-get install dataset-fashion-mnist puts them in {DEBIAN_FASHION_MNIST})"
+    )]
+    NoFashionMnist,
+}
+
+/// Where MNIST's four IDX files are read from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// A folder holding the standard file names, each raw or gzipped.
+    Folder(PathBuf),
+    /// Burn's `MnistDataset` cache, downloaded on first use.
+    BurnCache,
+}
+
+impl DataSource {
+    /// `--data-dir` when given, else the dataset's usual place.
+    pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
+        match dir {
+            Some(dir) => Ok(DataSource::Folder(dir)),
+            None => dataset.default_source(),
+        }
+    }
+
+    /// Reads and validates one split.
+    pub fn load(&self, split: Split) -> Result<LabelledImages, DataError> {
+        Ok(self.load_fingerprinted(split)?.0)
+    }
+
+    /// Reads and validates one split, with the fingerprint of each of its files by standard
+    /// name.
+    pub fn load_fingerprinted(
+        &self,
+        split: Split,
+    ) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), DataError> {
+        let (images_name, labels_name) = split.file_names();
+        let (images, labels) = match self {
+            DataSource::Folder(dir) => (locate(dir, images_name)?, locate(dir, labels_name)?),
+            DataSource::BurnCache => burn_cache_files(split)?,
+        };
+        let (data, [images_print, labels_print]) =
+            LabelledImages::read_fingerprinted(&images, &labels)?;
+        Ok((
+            data,
+            [(images_name, images_print), (labels_name, labels_print)],
+        ))
+    }
+
+    /// The same source with an absolute folder, so that it still names the same files when
+    /// used from another working directory.
+    pub fn absolute(&self) -> Self {
+        match self {
+            DataSource::Folder(dir) => {
+                DataSource::Folder(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            }
+            DataSource::BurnCache => DataSource::BurnCache,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DataSource::Folder(dir) => dir.display().to_string(),
+            DataSource::BurnCache => "Burn's MNIST cache".to_string(),
+        }
+    }
+}
+
+fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::NoFolder {
+            dir: dir.to_path_buf(),
+        });
+    }
+    [dir.join(name), dir.join(format!("{name}.gz"))]
+        .into_iter()
+        .find(|path| path.is_file())
+        .ok_or_else(|| DataError::MissingFile {
+            dir: dir.to_path_buf(),
+            name,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::testing::{gzip, images_bytes, labels_bytes};
+
+    #[test]
+    fn a_folder_may_mix_raw_and_gzipped_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write =
+            |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        write(
+            "t10k-images-idx3-ubyte.gz",
+            gzip(&images_bytes(2, 28, 28, |_| 9)),
+        );
+        write("t10k-labels-idx1-ubyte", labels_bytes(&[1, 2]));
+        let source = DataSource::Folder(dir.path().to_path_buf());
+        let test = source.load(Split::Test).unwrap();
+        assert_eq!(test.labels, vec![1, 2]);
+        let err = source.load(Split::Train).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::MissingFile {
+                    name: "train-images-idx3-ubyte",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_is_named() {
+        let err = DataSource::Folder("does/not/exist".into())
+            .load(Split::Test)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "does/not/exist: no such folder");
+    }
+}

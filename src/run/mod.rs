@@ -1,0 +1,11 @@
+//! A run folder, `artifacts/<run>/`: what it holds, and writing it safely.
+
+pub mod atomic_file;
+pub mod config;
+pub mod files;
+mod folder;
+pub mod metrics;
+mod summary;
+
+pub use folder::{ArtifactError, RunDir};
+pub use summary::{RunStatus, Summary, Versions};

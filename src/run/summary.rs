@@ -1,0 +1,71 @@
+//! `summary.json`: what a run produced, for people and scripts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::data::DatasetKind;
+use crate::model::LossKind;
+
+/// The Burn version this program is built against, as pinned in Cargo.toml.
+const BURN_VERSION: &str = "0.22.1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Completed,
+    /// Ended by early stopping: the validation loss stopped improving.
+    EarlyStopped,
+    Interrupted,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: RunStatus,
+    pub backend: Backend,
+    pub epochs_completed: usize,
+    pub test_accuracy: f64,
+    /// Mean of `loss_function` over the test images.
+    pub test_loss: f64,
+    /// The loss the run trained with (and `test_loss` is).
+    pub loss_function: LossKind,
+    pub test_images: usize,
+    pub train_images: usize,
+    /// Images validated on each epoch; the test split's when no hold-out was asked for.
+    pub valid_images: usize,
+    pub dataset: DatasetKind,
+    /// Layer widths, e.g. "784-128-10".
+    pub model: String,
+    pub seconds_per_epoch: Vec<f64>,
+    pub total_seconds: f64,
+    pub parameters: usize,
+    pub data: String,
+    pub versions: Versions,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Versions {
+    pub mnist_trainer: String,
+    pub burn: String,
+}
+
+impl Versions {
+    pub fn current() -> Self {
+        Self {
+            mnist_trainer: env!("CARGO_PKG_VERSION").to_string(),
+            burn: BURN_VERSION.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_version_matches_the_pin_in_cargo_toml() {
+        let manifest = include_str!("../../Cargo.toml");
+        let pin = format!("burn = {{ version = \"={BURN_VERSION}\"");
+        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
+    }
+}

@@ -1,0 +1,211 @@
+//! Training with Burn's `SupervisedTraining`, from validated data to a run folder, in steps:
+//! check the folder, load the data, prepare the folder, launch Burn (`launch.rs`), finish the
+//! run (`finish.rs`).
+
+mod dashboard;
+mod finish;
+pub mod interrupt;
+mod launch;
+mod recorder;
+mod step;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::backend::{Backend, BackendError};
+use crate::data::idx::LabelledImages;
+use crate::data::record::{DataMismatch, DataRecord, RecordError, source_for_run};
+use crate::data::{DataError, DataSource, Split, hold_out};
+use crate::model::optimizer::lr_scheduler;
+use crate::run::config::TrainingConfig;
+use crate::run::files::{self as run_files, RunFilesError};
+use crate::run::metrics;
+use crate::run::{ArtifactError, RunDir, Summary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    DataRecord(#[from] RecordError),
+    #[error(transparent)]
+    DataMismatch(#[from] DataMismatch),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    RunFiles(#[from] RunFilesError),
+    #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
+    RunExists { path: PathBuf },
+    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
+    NotARun { path: PathBuf, found: PathBuf },
+    #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
+    AlreadyComplete { run: PathBuf, epochs: usize },
+    #[error(transparent)]
+    Metrics(#[from] crate::run::metrics::MetricsError),
+    #[error("training diverged: {reason}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
+    Diverged { reason: String, run: PathBuf },
+    #[error(
+        "valid_size = {requested} leaves nothing to train on: the training split has {available} images"
+    )]
+    ValidSize { requested: usize, available: usize },
+    #[error("{0}")]
+    Schedule(String),
+    #[error("training failed: {reason} (run folder: {})", run.display())]
+    Failed { reason: String, run: PathBuf },
+}
+
+/// What to do with a run folder that already holds files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse to touch it.
+    Refuse,
+    /// Delete the run in it (and only a run) and start afresh.
+    Overwrite,
+    /// Continue it from its last complete epoch.
+    Resume,
+}
+
+/// What to train, on which backend, from which data, into which folder.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub config: TrainingConfig,
+    pub backend: Backend,
+    /// `--data-dir`; without it a new run reads the dataset's usual place and a resumed run the
+    /// place it recorded.
+    pub data_dir: Option<PathBuf>,
+    pub run: RunDir,
+    pub existing: Existing,
+}
+
+/// The images of a run, validated, and the record of where they came from.
+struct RunData {
+    record: DataRecord,
+    description: String,
+    train: Arc<LabelledImages>,
+    valid: Arc<LabelledImages>,
+    test: Arc<LabelledImages>,
+}
+
+/// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
+pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
+    let started = Instant::now();
+    // Everything that can be refused is checked before the run folder is touched.
+    let done_epochs = check_run_folder(&request)?;
+    let data = load_data(&request)?;
+    let config = &request.config;
+    let steps = config
+        .num_epochs
+        .saturating_mul(data.train.len().div_ceil(config.batch_size));
+    let scheduler = lr_scheduler(config.lr_schedule, config.learning_rate, steps)
+        .map_err(TrainError::Schedule)?;
+    let device = request.backend.device()?;
+
+    prepare_run_folder(&request, &data, done_epochs)?;
+    let outcome = launch::run_training(&request, &data, &device, scheduler, done_epochs);
+    // From here on the run's files are written; Ctrl-C must not cut that short.
+    interrupt::finishing();
+    finish::finish(&request, &data, outcome, &device, started)
+}
+
+/// The epochs a resumed run already has (0 for a new run), or why the folder cannot be used.
+fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
+    let root = request.run.root();
+    if request.existing == Existing::Resume {
+        let done = request.run.last_complete_epoch()?;
+        if done >= request.config.num_epochs {
+            return Err(TrainError::AlreadyComplete {
+                run: root.to_path_buf(),
+                epochs: done,
+            });
+        }
+        if done > 0 {
+            request.run.check_checkpoint(done)?;
+        }
+        return Ok(done);
+    }
+    if !run_files::is_occupied(root) {
+        return Ok(0);
+    }
+    if let Some(found) = run_files::first_foreign(root)? {
+        return Err(TrainError::NotARun {
+            path: root.to_path_buf(),
+            found,
+        });
+    }
+    match request.existing {
+        Existing::Refuse => Err(TrainError::RunExists {
+            path: root.to_path_buf(),
+        }),
+        _ => Ok(0),
+    }
+}
+
+/// Reads and checks both splits (against the run's record when resuming) and cuts them into
+/// training, validation and test images.
+fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
+    let config = &request.config;
+    let (source, recorded) = match request.existing {
+        Existing::Resume => source_for_run(&request.run, config.dataset, request.data_dir.clone())?,
+        _ => (
+            DataSource::resolve(config.dataset, request.data_dir.clone())?,
+            None,
+        ),
+    };
+    let (train_all, train_prints) = source.load_fingerprinted(Split::Train)?;
+    let (test_all, test_prints) = source.load_fingerprinted(Split::Test)?;
+    let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
+    if let Some(recorded) = &recorded {
+        recorded.check(&request.run, &source, &prints)?;
+    }
+    let train_all = limited(train_all, config.limit_train);
+    let test = Arc::new(limited(test_all, config.limit_test));
+    // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
+    // split itself.
+    let (train, valid) = if config.valid_size == 0 {
+        (Arc::new(train_all), Arc::clone(&test))
+    } else if config.valid_size >= train_all.len() {
+        return Err(TrainError::ValidSize {
+            requested: config.valid_size,
+            available: train_all.len(),
+        });
+    } else {
+        let (train, valid) = hold_out(&train_all, config.valid_size, config.seed);
+        (Arc::new(train), Arc::new(valid))
+    };
+    Ok(RunData {
+        record: DataRecord::new(config.dataset, &source, prints),
+        description: source.describe(),
+        train,
+        valid,
+        test,
+    })
+}
+
+/// Clears a run being overwritten, then writes the config and data record; a resumed run forgets
+/// the epoch that was cut short.
+fn prepare_run_folder(
+    request: &TrainRequest,
+    data: &RunData,
+    done_epochs: usize,
+) -> Result<(), TrainError> {
+    let run = &request.run;
+    if request.existing == Existing::Overwrite {
+        run_files::clear(run.root())?;
+    }
+    run.create()?;
+    run.save_config(&request.config)?;
+    run.save_data_record(&data.record)?;
+    metrics::keep_first(&run.metrics(), done_epochs)?;
+    Ok(())
+}
+
+/// The split, cut to the config's limit.
+fn limited(images: LabelledImages, limit: Option<usize>) -> LabelledImages {
+    match limit {
+        Some(count) => images.truncated(count),
+        None => images,
+    }
+}

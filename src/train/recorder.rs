@@ -1,0 +1,194 @@
+//! The epoch recorder: Burn's renderer for this program. At each epoch's end it appends the
+//! epoch's numbers to the run's metrics file and, off a terminal, prints one plain line (Burn
+//! would print a debug line per batch); it stops training when the loss diverges. On a terminal
+//! it also hands every event on to Burn's dashboard (`dashboard.rs`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::Interrupter;
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{MetricState, MetricsRenderer};
+
+use crate::run::metrics::{self, EpochMetrics};
+
+/// The epoch-end values of the two metrics this trainer registers, by split.
+#[derive(Debug, Default)]
+struct EpochTotals {
+    train: HashMap<String, f64>,
+    valid: HashMap<String, f64>,
+}
+
+/// Why this renderer stopped training, shared with the code that launched it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Halt {
+    /// The loss stopped being a number.
+    Diverged(String),
+    /// An epoch's line could not be added to the metrics file (a full disk, say): without it
+    /// the run could not be resumed after that epoch.
+    Unrecorded(String),
+}
+
+pub type HaltSlot = Arc<Mutex<Option<Halt>>>;
+
+/// The display names of the two metrics the recorder reads, taken from the metric objects
+/// registered with Burn.
+#[derive(Debug, Clone)]
+pub struct TrackedMetrics {
+    pub loss: String,
+    pub accuracy: String,
+}
+
+pub struct EpochRecorder {
+    names: TrackedMetrics,
+    /// Burn's TUI when standard output is a terminal; `None` prints plain lines instead.
+    dashboard: Option<Box<dyn MetricsRenderer>>,
+    /// Stops training when the loss diverges or an epoch cannot be recorded.
+    interrupter: Interrupter,
+    halt: HaltSlot,
+    current_epoch: usize,
+    metric_names: HashMap<MetricId, String>,
+    totals: EpochTotals,
+    metrics_path: PathBuf,
+    total_epochs: usize,
+    epoch_started: Option<Instant>,
+}
+
+impl EpochRecorder {
+    pub fn new(
+        names: TrackedMetrics,
+        dashboard: Option<Box<dyn MetricsRenderer>>,
+        metrics_path: PathBuf,
+        interrupter: Interrupter,
+        halt: HaltSlot,
+    ) -> Self {
+        Self {
+            names,
+            dashboard,
+            interrupter,
+            halt,
+            current_epoch: 0,
+            metric_names: HashMap::new(),
+            totals: EpochTotals::default(),
+            metrics_path,
+            total_epochs: 0,
+            epoch_started: None,
+        }
+    }
+
+    pub(super) fn dashboard(&mut self) -> Option<&mut Box<dyn MetricsRenderer>> {
+        self.dashboard.as_mut()
+    }
+
+    pub(super) fn on_register(&mut self, definition: &MetricDefinition) {
+        self.metric_names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+
+    pub(super) fn on_start(&mut self, total_epochs: usize, starting_epoch: usize) {
+        self.total_epochs = total_epochs;
+        // Burn counts from 1; a resumed run starts after the epochs it already has.
+        self.current_epoch = starting_epoch.saturating_sub(1);
+    }
+
+    pub(super) fn on_split_start(&mut self, split: &str) {
+        if split == "train" {
+            self.epoch_started = Some(Instant::now());
+            self.current_epoch += 1;
+        }
+    }
+
+    /// Keeps the epoch-end (`Final`) value of a numeric metric; batch values are the
+    /// dashboard's business.
+    pub(super) fn on_metric(&mut self, state: &MetricState, valid: bool) {
+        let MetricState::Numeric(entry, Some(numeric)) = state else {
+            return;
+        };
+        let Some(name) = self.metric_names.get(&entry.metric_id).cloned() else {
+            return;
+        };
+        if name == self.names.loss && !numeric.current().is_finite() {
+            self.diverged(numeric.current(), valid);
+        }
+        let NumericEntry::Final(value) = numeric else {
+            return;
+        };
+        let split = if valid {
+            &mut self.totals.valid
+        } else {
+            &mut self.totals.train
+        };
+        split.insert(name, *value);
+    }
+
+    /// A loss of NaN or infinity will not come back: stop before it reaches a checkpoint.
+    fn diverged(&self, loss: f64, valid: bool) {
+        let split = if valid { "validation" } else { "training" };
+        self.stop(Halt::Diverged(format!(
+            "the {split} loss became {loss} in epoch {}",
+            self.current_epoch
+        )));
+    }
+
+    /// Stops training for `halt`, unless it was already stopped for something else.
+    fn stop(&self, halt: Halt) {
+        let mut slot = self.halt.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(halt);
+            self.interrupter.stop(Some("stopped by the epoch recorder"));
+        }
+    }
+
+    /// The epoch's line, from the metrics' epoch-end values; a value Burn did not report is an
+    /// error, not a number made up.
+    fn epoch_values(&mut self, totals: &EpochTotals, epoch: usize) -> Result<EpochMetrics, String> {
+        let value = |split: &HashMap<String, f64>, split_name: &str, name: &str| {
+            split.get(name).copied().ok_or_else(|| {
+                format!("Burn reported no {name} for the {split_name} split of epoch {epoch}")
+            })
+        };
+        let names = &self.names;
+        Ok(EpochMetrics {
+            epoch,
+            train_loss: value(&totals.train, "training", &names.loss)?,
+            train_accuracy: value(&totals.train, "training", &names.accuracy)?,
+            valid_loss: value(&totals.valid, "validation", &names.loss)?,
+            valid_accuracy: value(&totals.valid, "validation", &names.accuracy)?,
+            seconds: self
+                .epoch_started
+                .take()
+                .map_or(0.0, |start| start.elapsed().as_secs_f64()),
+        })
+    }
+
+    pub(super) fn on_epoch_end(&mut self, epoch: usize) {
+        let totals = std::mem::take(&mut self.totals);
+        if self.interrupter.should_stop() {
+            // Stopped during the epoch (in training or validation): Burn will not checkpoint
+            // it, so it is not a finished epoch and gets no line.
+            self.epoch_started = None;
+            return;
+        }
+        let epoch_metrics = match self.epoch_values(&totals, epoch) {
+            Ok(values) => values,
+            Err(missing) => return self.stop(Halt::Unrecorded(missing)),
+        };
+        if let Err(error) = metrics::append(&self.metrics_path, &epoch_metrics) {
+            log::error!("cannot record epoch {epoch}: {error}");
+            self.stop(Halt::Unrecorded(format!(
+                "cannot record epoch {epoch}: {error}"
+            )));
+            return;
+        }
+        if epoch >= self.total_epochs {
+            // Only the last checkpoint and the run's files remain to be written: a Ctrl-C from
+            // now on waits for them rather than cutting them short.
+            crate::train::interrupt::finishing();
+        }
+        if self.dashboard.is_none() {
+            println!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs);
+        }
+    }
+}
