@@ -152,6 +152,15 @@ fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
         .map(|e| e["epoch"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, (1..=6).collect::<Vec<u64>>());
+    // It went on from the saved model: a model started afresh would be back at epoch 1's loss.
+    let loss = |epoch: &serde_json::Value| epoch["train_loss"].as_f64().unwrap();
+    assert!(
+        loss(&epochs[done]) < 0.75 * loss(&epochs[0]),
+        "epoch {} lost {} against epoch 1's {}",
+        done + 1,
+        loss(&epochs[done]),
+        loss(&epochs[0])
+    );
     assert_eq!(
         read_json(&sandbox.path("run/summary.json"))["status"],
         "completed"

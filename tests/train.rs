@@ -177,8 +177,10 @@ fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
     assert!(accuracy > 80.0, "wgpu model reached only {accuracy}%");
 }
 
+/// flex is bit-reproducible; ndarray is not when the machine is busy (see DEVELOPERS.md), so it
+/// is held to "the same to a few parts in a million".
 #[test]
-fn the_same_seed_gives_the_same_epochs_on_each_cpu_backend() {
+fn the_same_seed_gives_the_same_epochs_exactly_on_flex_and_closely_on_ndarray() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let train = |backend: &str, name: &str| {
@@ -207,9 +209,17 @@ fn the_same_seed_gives_the_same_epochs_on_each_cpu_backend() {
             })
             .collect::<Vec<_>>()
     };
-    for backend in ["ndarray", "flex"] {
-        let first = train(backend, &format!("{backend}-a"));
-        assert_eq!(first, train(backend, &format!("{backend}-b")), "{backend}");
+    assert_eq!(train("flex", "flex-a"), train("flex", "flex-b"));
+    let (a, b) = (train("ndarray", "ndarray-a"), train("ndarray", "ndarray-b"));
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        for (key, value) in a.as_object().unwrap() {
+            let (x, y) = (value.as_f64().unwrap(), b[key].as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "{key}: {a} vs {b}"
+            );
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use crate::model::LossKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScores {
-    pub digit: u8,
+    /// Serialized as `digit`, the name scripts read since the first version.
+    #[serde(rename = "digit")]
+    pub class: u8,
     pub name: String,
     pub precision: f64,
     pub recall: f64,
@@ -99,22 +101,22 @@ impl EvalReport {
             self.accuracy, self.correct, self.images, self.loss_function, self.loss
         );
         for class in &self.classes {
-            let named = if class.name == class.digit.to_string() {
+            let named = if class.name == class.class.to_string() {
                 String::new()
             } else {
                 format!("  {}", class.name)
             };
             out += &format!(
                 "{:>5}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}{named}\n",
-                class.digit, class.precision, class.recall, class.f1, class.support
+                class.class, class.precision, class.recall, class.f1, class.support
             );
         }
         out += "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
         out += &(0..NUM_CLASSES)
             .map(|d| format!("{d:>5}"))
             .collect::<String>();
-        for (digit, row) in self.confusion.iter().enumerate() {
-            out += &format!("\n{digit:>5} ");
+        for (class, row) in self.confusion.iter().enumerate() {
+            out += &format!("\n{class:>5} ");
             out += &row
                 .iter()
                 .map(|count| format!("{count:>5}"))
@@ -137,10 +139,10 @@ fn class_scores(
         }
     };
     (0..NUM_CLASSES)
-        .map(|digit| {
-            let hits = confusion[digit][digit];
-            let support: usize = confusion[digit].iter().sum();
-            let predicted: usize = confusion.iter().map(|row| row[digit]).sum();
+        .map(|class| {
+            let hits = confusion[class][class];
+            let support: usize = confusion[class].iter().sum();
+            let predicted: usize = confusion.iter().map(|row| row[class]).sum();
             let precision = ratio(hits, predicted);
             let recall = ratio(hits, support);
             let f1 = if precision + recall == 0.0 {
@@ -149,8 +151,8 @@ fn class_scores(
                 2.0 * precision * recall / (precision + recall)
             };
             ClassScores {
-                digit: digit as u8,
-                name: class_names[digit].to_string(),
+                class: class as u8,
+                name: class_names[class].to_string(),
                 precision,
                 recall,
                 f1,

@@ -16,7 +16,9 @@ const CHUNK: usize = 1000;
 /// One digit's probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Guess {
-    pub digit: u8,
+    /// Serialized as `digit`, the name scripts read since the first version.
+    #[serde(rename = "digit")]
+    pub class: u8,
     pub probability: f32,
 }
 
@@ -25,15 +27,15 @@ pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     let mut guesses: Vec<Guess> = probabilities
         .iter()
         .enumerate()
-        .map(|(digit, &probability)| Guess {
-            digit: digit as u8,
+        .map(|(class, &probability)| Guess {
+            class: class as u8,
             probability,
         })
         .collect();
     guesses.sort_by(|a, b| {
         b.probability
             .total_cmp(&a.probability)
-            .then(a.digit.cmp(&b.digit))
+            .then(a.class.cmp(&b.class))
     });
     guesses.truncate(k);
     guesses
@@ -68,9 +70,9 @@ pub fn probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32;
 /// The most probable class; the lowest digit on a tie.
 pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
     let mut best = 0;
-    for (digit, &value) in row.iter().enumerate() {
+    for (class, &value) in row.iter().enumerate() {
         if value > row[best] {
-            best = digit;
+            best = class;
         }
     }
     best as u8
@@ -159,14 +161,14 @@ mod tests {
         p[1] = 0.2;
         let top = top_k(&p, 3);
         assert_eq!(
-            top.iter().map(|g| g.digit).collect::<Vec<_>>(),
+            top.iter().map(|g| g.class).collect::<Vec<_>>(),
             vec![3, 7, 1]
         );
         assert_eq!(top[0].probability, 0.5);
         assert_eq!(
             top_k(&[0.1; NUM_CLASSES], 2)
                 .iter()
-                .map(|g| g.digit)
+                .map(|g| g.class)
                 .collect::<Vec<_>>(),
             vec![0, 1]
         );

@@ -131,6 +131,16 @@ impl Model {
         self.output.forward(x)
     }
 
+    /// The sum of the squares of every weight (biases left out), to see decay at work.
+    #[cfg(test)]
+    pub fn squared_weights(&self) -> f32 {
+        self.hidden
+            .iter()
+            .chain(std::iter::once(&self.output))
+            .map(|layer| layer.weight.val().powi_scalar(2).sum().into_scalar::<f32>())
+            .sum()
+    }
+
     pub fn forward_classification(
         &self,
         images: Tensor<2>,

@@ -8,6 +8,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
 use crate::choice::named_choice;
+use crate::run::config::TrainingConfig;
 
 named_choice!(
     /// Which update rule.
@@ -112,16 +113,19 @@ impl OptimizerConfig {
     }
 }
 
-/// The schedule for `steps` optimizer steps starting at `learning_rate`.
-pub fn lr_scheduler(
-    schedule: LrSchedule,
-    learning_rate: f64,
-    steps: usize,
+/// The learning-rate schedule of a run of `config` over `train_images` images: one step per
+/// batch, over all its epochs.
+pub fn run_scheduler(
+    config: &TrainingConfig,
+    train_images: usize,
 ) -> Result<ModuleLrScheduler, String> {
-    match schedule {
-        LrSchedule::Constant => Ok(learning_rate.into()),
+    let steps = config
+        .num_epochs
+        .saturating_mul(train_images.div_ceil(config.batch_size));
+    match config.lr_schedule {
+        LrSchedule::Constant => Ok(config.learning_rate.into()),
         LrSchedule::Cosine => {
-            CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1)).init()
+            CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps.max(1)).init()
         }
     }
 }
@@ -160,8 +164,66 @@ mod tests {
                 .with_weight_decay(1e-4)
                 .init();
         }
-        assert!(lr_scheduler(LrSchedule::Cosine, 1e-3, 100).is_ok());
-        assert!(lr_scheduler(LrSchedule::Constant, 1e-3, 100).is_ok());
         assert_eq!("cosine".parse::<LrSchedule>(), Ok(LrSchedule::Cosine));
+    }
+
+    /// The rate of each step of a 2-epoch run of 640 images in batches of 64: 20 steps.
+    fn rates_of(schedule: LrSchedule) -> Vec<f64> {
+        let mut config = TrainingConfig::tutorial();
+        (config.num_epochs, config.lr_schedule) = (2, schedule);
+        let mut scheduler = run_scheduler(&config, 640).unwrap();
+        (0..=20).map(|_| scheduler.step().base()).collect()
+    }
+
+    #[test]
+    fn the_cosine_rate_falls_along_a_half_cosine_to_zero_over_the_whole_run() {
+        let rates = rates_of(LrSchedule::Cosine);
+        for (step, rate) in rates.iter().enumerate() {
+            let expected = 1e-3 * 0.5 * (1.0 + (step as f64 / 20.0 * std::f64::consts::PI).cos());
+            assert!(
+                (rate - expected).abs() < 1e-12,
+                "step {step}: {rate} vs {expected}"
+            );
+        }
+        assert_eq!(rates[0], 1e-3);
+        assert!(
+            rates[10] < 0.51e-3 && rates[10] > 0.49e-3,
+            "half way: {}",
+            rates[10]
+        );
+        assert!(rates[20] < 1e-12, "ends at 0: {}", rates[20]);
+        assert!(
+            rates_of(LrSchedule::Constant)
+                .iter()
+                .all(|&rate| rate == 1e-3)
+        );
+    }
+
+    #[test]
+    fn weight_decay_shrinks_the_weights() {
+        use burn::optim::GradientsParams;
+
+        let device = Device::flex().autodiff();
+        let pixels: Vec<f32> = (0..16 * 784).map(|i| (i % 97) as f32 / 97.0).collect();
+        let images = Tensor::<2>::from_data(TensorData::new(pixels, [16, 784]), &device);
+        let labels: Vec<i64> = (0..16).map(|i| i % 10).collect();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [16]), &device);
+        let trained = |weight_decay: f64| {
+            device.seed(5);
+            let mut model = crate::model::ModelConfig::new().init(&device);
+            let mut optim = OptimizerConfig::new()
+                .with_weight_decay(weight_decay)
+                .init();
+            for _ in 0..30 {
+                let loss = model
+                    .forward_classification(images.clone(), targets.clone())
+                    .loss;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(1e-3, model, grads);
+            }
+            model.squared_weights()
+        };
+        let (plain, decayed) = (trained(0.0), trained(0.5));
+        assert!(decayed < 0.99 * plain, "decayed {decayed} vs plain {plain}");
     }
 }

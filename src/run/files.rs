@@ -47,27 +47,51 @@ pub fn is_occupied(root: &Path) -> bool {
         .is_ok_and(|mut entries| entries.next().is_some())
 }
 
+/// What a folder of a run may hold: files whose names pass `file`, and folders whose names pass
+/// one of `folders`' tests, holding what its rule allows. Anything else (a symbolic link among
+/// them) is foreign.
+struct Allowed {
+    file: fn(&str) -> bool,
+    folders: &'static [(fn(&str) -> bool, &'static Allowed)],
+}
+
+const RUN_FOLDER: Allowed = Allowed {
+    file: is_own_top_file,
+    folders: &[
+        (|name| name == CHECKPOINT_FOLDER, &CHECKPOINTS),
+        (|name| METRIC_LOG_FOLDERS.contains(&name), &METRIC_SPLIT),
+    ],
+};
+const CHECKPOINTS: Allowed = Allowed {
+    file: is_checkpoint_file,
+    folders: &[],
+};
+const METRIC_SPLIT: Allowed = Allowed {
+    file: |_| false,
+    folders: &[(is_epoch_folder, &METRIC_LOGS)],
+};
+const METRIC_LOGS: Allowed = Allowed {
+    file: is_metric_log,
+    folders: &[],
+};
+
 /// The first entry under `root` that is not a run's own file, if any.
 pub fn first_foreign(root: &Path) -> Result<Option<PathBuf>, RunFilesError> {
-    for (path, name, kind) in entries(root)? {
-        let own = match kind {
-            Kind::File => is_own_top_file(&name),
-            Kind::Folder if name == CHECKPOINT_FOLDER => {
-                if let Some(inner) = first_foreign_in(&path, is_checkpoint_file, None)? {
-                    return Ok(Some(inner));
-                }
-                true
-            }
-            Kind::Folder if METRIC_LOG_FOLDERS.contains(&name.as_str()) => {
-                if let Some(inner) = first_foreign_in(&path, |_| false, Some(is_epoch_folder))? {
-                    return Ok(Some(inner));
-                }
-                true
-            }
-            _ => false,
+    first_foreign_in(root, &RUN_FOLDER)
+}
+
+fn first_foreign_in(dir: &Path, allowed: &Allowed) -> Result<Option<PathBuf>, RunFilesError> {
+    for (path, name, kind) in entries(dir)? {
+        let foreign = match kind {
+            Kind::File if (allowed.file)(&name) => None,
+            Kind::Folder => match allowed.folders.iter().find(|(test, _)| test(&name)) {
+                Some((_, inner)) => first_foreign_in(&path, inner)?,
+                None => Some(path),
+            },
+            _ => Some(path),
         };
-        if !own {
-            return Ok(Some(path));
+        if foreign.is_some() {
+            return Ok(foreign);
         }
     }
     Ok(None)
@@ -124,31 +148,6 @@ fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
     }
     found.sort();
     Ok(found)
-}
-
-/// The first entry of `dir` that is neither a file `file_ok` accepts nor a folder `folder_ok`
-/// accepts whose entries are all metric logs.
-fn first_foreign_in(
-    dir: &Path,
-    file_ok: fn(&str) -> bool,
-    folder_ok: Option<fn(&str) -> bool>,
-) -> Result<Option<PathBuf>, RunFilesError> {
-    for (path, name, kind) in entries(dir)? {
-        let own = match (kind, folder_ok) {
-            (Kind::File, _) => file_ok(&name),
-            (Kind::Folder, Some(folder_ok)) if folder_ok(&name) => {
-                if let Some(inner) = first_foreign_in(&path, is_metric_log, None)? {
-                    return Ok(Some(inner));
-                }
-                true
-            }
-            _ => false,
-        };
-        if !own {
-            return Ok(Some(path));
-        }
-    }
-    Ok(None)
 }
 
 fn is_own_top_file(name: &str) -> bool {

@@ -177,21 +177,28 @@ mod tests {
         assert_eq!(read_all(&path).unwrap(), epochs);
     }
 
-    #[test]
-    fn a_half_written_last_line_is_dropped_and_the_file_can_be_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("metrics.jsonl");
-        let epoch = |epoch| EpochMetrics {
+    fn epoch(epoch: usize) -> EpochMetrics {
+        EpochMetrics {
             epoch,
             train_loss: 0.5,
             train_accuracy: 90.0,
             valid_loss: 0.4,
             valid_accuracy: 91.0,
             seconds: 1.0,
-        };
-        for e in 1..=3 {
-            append(&path, &epoch(e)).unwrap();
         }
+    }
+
+    fn write_three_epochs(path: &Path) {
+        for e in 1..=3 {
+            append(path, &epoch(e)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_half_written_last_line_is_dropped_and_the_file_can_be_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        write_three_epochs(&path);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"epoch\":4,\"train_lo");
         std::fs::write(&path, text).unwrap();
@@ -227,17 +234,7 @@ mod tests {
     fn a_damaged_line_before_others_is_an_error_not_the_end_of_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.jsonl");
-        let epoch = |epoch| EpochMetrics {
-            epoch,
-            train_loss: 0.5,
-            train_accuracy: 90.0,
-            valid_loss: 0.4,
-            valid_accuracy: 91.0,
-            seconds: 1.0,
-        };
-        for e in 1..=3 {
-            append(&path, &epoch(e)).unwrap();
-        }
+        write_three_epochs(&path);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let damaged = format!("{}\n{{\"epoch\":2,\"tr\n{}\n", lines[0], lines[2]);

@@ -2,6 +2,7 @@
 //! dashboard, Ctrl-C) and launched.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
@@ -10,7 +11,8 @@ use burn::train::metric::store::{Aggregate, Direction, Split as MetricSplit};
 use burn::train::metric::{AccuracyMetric, LossMetric, Metric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
-    Learner, LearningResult, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+    Interrupter, Learner, LearningResult, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining,
 };
 
 use crate::data::idx::LabelledImages;
@@ -43,19 +45,7 @@ pub(super) fn run_training(
 ) -> Outcome {
     let (config, run) = (&request.config, &request.run);
     device.seed(config.seed);
-    let loader = |images: &Arc<LabelledImages>, shuffle_seed| {
-        EpochLoader::new(
-            Arc::clone(images),
-            config.batch_size,
-            shuffle_seed,
-            device.clone(),
-        )
-        .with_workers(config.num_workers)
-    };
-    let loader_train =
-        Arc::new(loader(&data.train, Some(config.seed)).starting_at_epoch(done_epochs + 1));
-    let loader_valid = Arc::new(loader(&data.valid, None));
-
+    let (loader_train, loader_valid) = loaders(request, data, device, done_epochs);
     let (accuracy, loss) = (AccuracyMetric::new(), LossMetric::new());
     let names = TrackedMetrics {
         loss: loss.name().to_string(),
@@ -80,19 +70,9 @@ pub(super) fn run_training(
             StoppingCondition::NoImprovementSince { n_epochs: patience },
         ));
     }
-    let dashboard = std::io::stdout()
-        .is_terminal()
-        .then(|| default_renderer(training.interrupter(), None));
     let halt = HaltSlot::default();
-    stop_on_ctrl_c(training.interrupter());
-    let renderer = EpochRecorder::new(
-        names,
-        dashboard,
-        run.metrics(),
-        training.interrupter(),
-        Arc::clone(&halt),
-    );
-    let training = training.renderer(Box::new(renderer));
+    let recorder = recorder(names, training.interrupter(), run.metrics(), &halt);
+    let training = training.renderer(Box::new(recorder));
 
     let model = config
         .model
@@ -102,6 +82,53 @@ pub(super) fn run_training(
     // Burn panics on some failures of its own (a metric log it cannot write to a full disk).
     let launched = crate::panics::catch(move || training.launch(learner));
     let halt = halt.lock().unwrap_or_else(|e| e.into_inner()).take();
+    outcome(launched, halt)
+}
+
+/// The training loader, serving from the epoch after the ones done, and the validation loader.
+fn loaders(
+    request: &TrainRequest,
+    data: &RunData,
+    device: &Device,
+    done_epochs: usize,
+) -> (Arc<EpochLoader>, Arc<EpochLoader>) {
+    let config = &request.config;
+    let loader = |images: &Arc<LabelledImages>, shuffle_seed| {
+        EpochLoader::new(
+            Arc::clone(images),
+            config.batch_size,
+            shuffle_seed,
+            device.clone(),
+        )
+        .with_workers(config.num_workers)
+    };
+    let train = loader(&data.train, Some(config.seed)).starting_at_epoch(done_epochs + 1);
+    (Arc::new(train), Arc::new(loader(&data.valid, None)))
+}
+
+/// The epoch recorder, with Burn's dashboard behind it on a terminal, and Ctrl-C routed to the
+/// training's interrupter.
+fn recorder(
+    names: TrackedMetrics,
+    interrupter: Interrupter,
+    metrics_file: PathBuf,
+    halt: &HaltSlot,
+) -> EpochRecorder {
+    let dashboard = std::io::stdout()
+        .is_terminal()
+        .then(|| default_renderer(interrupter.clone(), None));
+    stop_on_ctrl_c(interrupter.clone());
+    EpochRecorder::new(
+        names,
+        dashboard,
+        metrics_file,
+        interrupter,
+        Arc::clone(halt),
+    )
+}
+
+/// What `launch` returned (or the panic it ended with), as the rest of the run needs it.
+fn outcome(launched: Result<LearningResult<Model>, String>, halt: Option<Halt>) -> Outcome {
     let LearningResult {
         model,
         renderer,

@@ -17,7 +17,7 @@ use crate::backend::{Backend, BackendError};
 use crate::data::idx::LabelledImages;
 use crate::data::record::{DataMismatch, DataRecord, RecordError, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
-use crate::model::optimizer::lr_scheduler;
+use crate::model::optimizer::run_scheduler;
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, RunFilesError};
 use crate::run::metrics;
@@ -96,11 +96,7 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let done_epochs = check_run_folder(&request)?;
     let data = load_data(&request)?;
     let config = &request.config;
-    let steps = config
-        .num_epochs
-        .saturating_mul(data.train.len().div_ceil(config.batch_size));
-    let scheduler = lr_scheduler(config.lr_schedule, config.learning_rate, steps)
-        .map_err(TrainError::Schedule)?;
+    let scheduler = run_scheduler(config, data.train.len()).map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
 
     prepare_run_folder(&request, &data, done_epochs)?;
