@@ -3,6 +3,7 @@
 //! The network: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one
 //! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
 
+mod fused_adam;
 pub mod memory;
 pub mod optimizer;
 
@@ -129,6 +130,12 @@ impl Model {
             .iter()
             .fold(images, |x, layer| self.activation.forward(layer.forward(x)));
         self.output.forward(x)
+    }
+
+    /// The output layer's weights, to compare two trainings.
+    #[cfg(test)]
+    pub fn output_weights(&self) -> Tensor<2> {
+        self.output.weight.val()
     }
 
     /// The sum of the squares of every weight (biases left out), to see decay at work.

@@ -7,7 +7,9 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
+use crate::backend::Backend;
 use crate::choice::named_choice;
+use crate::model::fused_adam::FusedAdam;
 use crate::run::config::TrainingConfig;
 
 named_choice!(
@@ -91,6 +93,25 @@ impl OptimizerConfig {
         .map(|(field, value, _, rule)| (field, value, rule))
     }
 
+    /// The optimizer for training on `backend`. On the CPU backends Adam runs in one pass per
+    /// parameter (`fused_adam.rs`), with Burn's results to the last bit;
+    /// `MNIST_TRAINER_BURN_ADAM=1` keeps Burn's own, to measure the difference.
+    pub fn init_on(&self, backend: Backend) -> ModuleOptimizer {
+        let burn_adam = std::env::var_os("MNIST_TRAINER_BURN_ADAM").is_some_and(|v| v == "1");
+        match (self.kind, backend) {
+            (OptimizerKind::Adam, Backend::Flex | Backend::Ndarray) if !burn_adam => {
+                ModuleOptimizer::from(FusedAdam {
+                    beta_1: self.beta_1 as f32,
+                    beta_2: self.beta_2 as f32,
+                    epsilon: self.epsilon as f32,
+                    weight_decay: (self.weight_decay > 0.0).then_some(self.weight_decay as f32),
+                })
+            }
+            _ => self.init(),
+        }
+    }
+
+    /// Burn's optimizer of this kind.
     pub fn init(&self) -> ModuleOptimizer {
         let decay =
             (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));

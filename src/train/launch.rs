@@ -78,7 +78,7 @@ pub(super) fn run_training(
         .model
         .init(&device.clone().autodiff())
         .with_loss(config.loss);
-    let learner = Learner::new(model, config.optimizer.init(), scheduler);
+    let learner = Learner::new(model, config.optimizer.init_on(request.backend), scheduler);
     // Burn panics on some failures of its own (a metric log it cannot write to a full disk).
     let launched = crate::panics::catch(move || training.launch(learner));
     let halt = halt.lock().unwrap_or_else(|e| e.into_inner()).take();
