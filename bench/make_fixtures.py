@@ -1,0 +1,101 @@
+"""The PyTorch files the import/export tests read, made once with real PyTorch and committed
+(tests/fixtures/pytorch/, under 1 MB together), so that CI needs no PyTorch:
+
+- simple_nn.pt         the tutorial's SimpleNN (fc1: 784->128, ReLU, fc2: 128->10), trained
+                       briefly, saved with torch.save(model.state_dict()) (the zip format)
+- simple_nn_legacy.pt  the same weights with _use_new_zipfile_serialization=False
+- sequential.pt        nn.Sequential(Linear(784, 16), ReLU, Linear(16, 16), ReLU, Linear(16, 10))
+                       trained briefly: keys 0.weight, 2.weight, 4.weight, ...
+- sequential.safetensors  the same weights through safetensors.torch.save_file
+- probabilities.json   PyTorch's softmax probabilities for the first 100 MNIST test images
+                       from each model, with the torch version
+
+    python bench/make_fixtures.py --data-dir ../shared/data/mnist   # needs torch, safetensors
+"""
+
+import argparse
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from idx import load_split
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "tests", "fixtures", "pytorch")
+
+
+class SimpleNN(nn.Module):
+    """The tutorial's network, with its attribute names (they become the state_dict's keys)."""
+
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(784, 128)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(self.flatten(x))))
+
+
+def sequential():
+    return nn.Sequential(nn.Flatten(start_dim=1), nn.Linear(784, 16), nn.ReLU(),
+                         nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def train_briefly(model, images, labels, steps=200):
+    """200 Adam steps of batch 64: enough for weights far from their initial values."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    for step in range(steps):
+        start = (step * 64) % (len(labels) - 64)
+        optimizer.zero_grad()
+        loss_fn(model(images[start:start + 64]), labels[start:start + 64]).backward()
+        optimizer.step()
+    return model.eval()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+
+    pixels, labels = load_split(args.data_dir, "train")
+    images = torch.from_numpy(pixels[:20000]).float().div(255)
+    targets = torch.from_numpy(labels[:20000]).long()
+    test_pixels, _ = load_split(args.data_dir, "t10k")
+    test = torch.from_numpy(test_pixels[:100]).float().div(255)
+
+    simple = train_briefly(SimpleNN(), images, targets)
+    torch.save(simple.state_dict(), os.path.join(OUT, "simple_nn.pt"))
+    torch.save(simple.state_dict(), os.path.join(OUT, "simple_nn_legacy.pt"),
+               _use_new_zipfile_serialization=False)
+
+    # Keys 0.weight, 2.weight, ... as people write nn.Sequential without the Flatten; the
+    # Flatten at index 0 here would shift them, so it is left out of the saved names.
+    seq = train_briefly(sequential(), images, targets)
+    state = {f"{int(key.split('.')[0]) - 1}.{key.split('.')[1]}": value.contiguous()
+             for key, value in seq.state_dict().items()}
+    torch.save(state, os.path.join(OUT, "sequential.pt"))
+    save_file(state, os.path.join(OUT, "sequential.safetensors"))
+
+    with torch.no_grad():
+        record = {
+            "torch": torch.__version__,
+            "images": "the first 100 MNIST test images, pixels / 255",
+            "simple_nn": torch.softmax(simple(test), dim=1).tolist(),
+            "sequential": torch.softmax(seq(test), dim=1).tolist(),
+        }
+    with open(os.path.join(OUT, "probabilities.json"), "w") as f:
+        json.dump(record, f)
+    for name in sorted(os.listdir(OUT)):
+        print(f"{os.path.getsize(os.path.join(OUT, name)):>8} {name}")
+
+
+if __name__ == "__main__":
+    main()
