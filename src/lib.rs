@@ -10,5 +10,6 @@ mod commands;
 mod data;
 mod model;
 mod panics;
+mod pytorch;
 mod run;
 mod train;

@@ -41,6 +41,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Redraw a run's training curves (curves.png) from its metrics file.
     Report(ReportArgs),
+    /// Write a run's model as the PyTorch state_dict of the same network, in safetensors.
+    Export(ExportArgs),
 }
 
 /// Options every command that touches data and tensors shares.
@@ -197,6 +199,22 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub artifacts: PathBuf,
 }
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A trained run's folder (holds config.json and model.bpk).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// The safetensors file to write, with PyTorch's names (fc1.weight, ...) and layouts
+    /// ([out, in]); a JSON file of the architecture goes beside it (model.json).
+    #[arg(long, value_name = "FILE")]
+    pub safetensors: PathBuf,
+
+    /// Replace those files if they exist.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
 impl Cli {
     /// The backend the chosen command runs on (`report` draws without one: the default).
     pub fn backend(&self) -> Backend {
@@ -205,7 +223,7 @@ impl Cli {
             Some(Command::Train(args)) => args.backend.backend,
             Some(Command::Infer(args)) => args.backend.backend,
             Some(Command::Eval(args)) => args.backend.backend,
-            Some(Command::Report(_)) => Backend::Flex,
+            Some(Command::Report(_) | Command::Export(_)) => Backend::Flex,
         }
     }
 }

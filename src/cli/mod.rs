@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Infer(args)) => commands::infer::run_infer(args),
         Some(Command::Eval(args)) => commands::eval::run_eval(args),
         Some(Command::Report(args)) => commands::report::run_report(args),
+        Some(Command::Export(args)) => commands::export::run_export(args),
     }
 }
 

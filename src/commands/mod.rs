@@ -1,6 +1,7 @@
 //! What each command does and prints; `cli` decides which one runs.
 
 pub mod eval;
+pub mod export;
 pub mod infer;
 pub mod report;
 pub mod train;

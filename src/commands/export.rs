@@ -1,0 +1,25 @@
+//! `mnist-trainer export`: a run's model for PyTorch.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::backend::Backend;
+use crate::cli::args::ExportArgs;
+use crate::pytorch::export::{architecture_path, export};
+use crate::run::RunDir;
+
+pub fn run_export(args: ExportArgs) -> Result<ExitCode> {
+    let run = RunDir::existing(&args.artifacts)?;
+    let (config, model) = run.load_model(&Backend::Flex.device()?)?;
+    let architecture = export(&model, &config.model, &args.safetensors, args.overwrite)?;
+    println!(
+        "written: {} ({} {}: {}), {}",
+        args.safetensors.display(),
+        architecture.module,
+        config.model.describe(),
+        architecture.keys.join(" "),
+        architecture_path(&args.safetensors).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,169 @@
+//! A run's model as the PyTorch `state_dict` of the same network, in a safetensors file, with a
+//! JSON file beside it saying which network that is.
+//!
+//! One hidden layer is the tutorial's `SimpleNN` (`fc1`, `fc2`); any other depth is an
+//! `nn.Sequential` of Linear layers with the activation between them (`0`, `2`, `4`, ...). Burn
+//! keeps a Linear weight as `[in, out]`, PyTorch as `[out, in]`: burn-store's
+//! `BurnToPyTorchAdapter` transposes it.
+
+use std::path::{Path, PathBuf};
+
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use serde::Serialize;
+
+use crate::model::{ActivationKind, Model, ModelConfig};
+use crate::run::atomic_file;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{}: already exists; pass --overwrite to replace it", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: cannot write: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+/// The JSON written beside the weights: what PyTorch module they load into.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Architecture {
+    /// `SimpleNN` (the tutorial's class) or `nn.Sequential`.
+    pub module: &'static str,
+    /// Layer widths, input first: `[784, 128, 10]`.
+    pub widths: Vec<usize>,
+    pub activation: ActivationKind,
+    /// The `state_dict` keys in the file, in layer order.
+    pub keys: Vec<String>,
+    /// The module in PyTorch, to paste.
+    pub pytorch: String,
+}
+
+impl Architecture {
+    pub fn of(config: &ModelConfig) -> Self {
+        let widths = config.widths();
+        let names = pytorch_names(config);
+        let keys = names
+            .iter()
+            .flat_map(|(_, name)| [format!("{name}.weight"), format!("{name}.bias")])
+            .collect();
+        let (module_name, function) = match config.activation {
+            ActivationKind::Relu => ("nn.ReLU()", "torch.relu"),
+            ActivationKind::Sigmoid => ("nn.Sigmoid()", "torch.sigmoid"),
+            ActivationKind::Tanh => ("nn.Tanh()", "torch.tanh"),
+        };
+        let linears: Vec<String> = widths
+            .windows(2)
+            .map(|pair| format!("nn.Linear({}, {})", pair[0], pair[1]))
+            .collect();
+        let (module, pytorch) = if config.hidden_sizes.len() == 1 {
+            (
+                "SimpleNN",
+                format!(
+                    "class SimpleNN(nn.Module) with fc1 = {}, fc2 = {}; forward(x) = fc2({function}(fc1(x.flatten(1))))",
+                    linears[0], linears[1]
+                ),
+            )
+        } else {
+            let layers = linears.join(&format!(", {module_name}, "));
+            ("nn.Sequential", format!("nn.Sequential({layers})"))
+        };
+        Self {
+            module,
+            widths,
+            activation: config.activation,
+            keys,
+            pytorch,
+        }
+    }
+}
+
+/// Each of the model's layers (Burn's module path) with its PyTorch name.
+fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
+    let hidden = config.hidden_sizes.len();
+    if hidden == 1 {
+        return vec![
+            ("hidden.0".to_string(), "fc1".to_string()),
+            ("output".to_string(), "fc2".to_string()),
+        ];
+    }
+    // nn.Sequential counts the activations too: Linear layers sit at 0, 2, 4, ...
+    (0..hidden)
+        .map(|i| (format!("hidden.{i}"), (2 * i).to_string()))
+        .chain(std::iter::once((
+            "output".to_string(),
+            (2 * hidden).to_string(),
+        )))
+        .collect()
+}
+
+/// Where the architecture JSON goes: beside the weights, `model.safetensors` → `model.json`.
+pub fn architecture_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
+/// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
+/// or not at all.
+pub fn export(
+    model: &Model,
+    config: &ModelConfig,
+    destination: &Path,
+    overwrite: bool,
+) -> Result<Architecture, ExportError> {
+    let json_path = architecture_path(destination);
+    for path in [destination, &json_path] {
+        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+            return Err(ExportError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let architecture = Architecture::of(config);
+    let mut store = SafetensorsStore::from_file(destination)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .metadata("architecture", architecture.pytorch.clone())
+        .overwrite(overwrite);
+    for (burn, pytorch) in pytorch_names(config) {
+        store = store.with_key_remapping(
+            format!(r"^{}\.", burn.replace('.', r"\.")),
+            format!("{pytorch}."),
+        );
+    }
+    let write_error = |path: &Path, reason: String| ExportError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    model
+        .save_into(&mut store)
+        .map_err(|error| write_error(destination, error.to_string()))?;
+    let json = serde_json::to_string_pretty(&architecture).expect("an architecture serializes");
+    atomic_file::write(&json_path, json)
+        .map_err(|error| write_error(&json_path, error.to_string()))?;
+    Ok(architecture)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tutorials_network_is_simple_nn_and_others_are_sequential() {
+        let tutorial = Architecture::of(&ModelConfig::new());
+        assert_eq!(tutorial.module, "SimpleNN");
+        assert_eq!(
+            tutorial.keys,
+            ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+        );
+        let deep = Architecture::of(
+            &ModelConfig::new()
+                .with_hidden_sizes(vec![256, 64])
+                .with_activation(ActivationKind::Tanh),
+        );
+        assert_eq!(deep.module, "nn.Sequential");
+        assert_eq!(deep.keys[4], "4.weight");
+        assert_eq!(
+            deep.pytorch,
+            "nn.Sequential(nn.Linear(784, 256), nn.Tanh(), nn.Linear(256, 64), nn.Tanh(), nn.Linear(64, 10))"
+        );
+        let none = Architecture::of(&ModelConfig::new().with_hidden_sizes(vec![]));
+        assert_eq!(none.keys, ["0.weight", "0.bias"]);
+    }
+}
