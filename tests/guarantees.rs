@@ -90,19 +90,6 @@ fn altered_mnist(sandbox: &Sandbox) -> std::path::PathBuf {
     altered
 }
 
-fn read_maybe_gzipped(path: &Path) -> Vec<u8> {
-    use std::io::Read;
-    let raw = std::fs::read(path).unwrap();
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return raw;
-    }
-    let mut decoded = Vec::new();
-    flate2::read::GzDecoder::new(raw.as_slice())
-        .read_to_end(&mut decoded)
-        .unwrap();
-    decoded
-}
-
 #[test]
 fn a_run_uses_its_recorded_data_and_refuses_other_files() {
     let sandbox = Sandbox::new();

@@ -3,26 +3,13 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 
 use common::*;
 
 /// The first `count` MNIST test images, pixels / 255, as PyTorch's tutorial feeds them.
 fn test_images(count: usize) -> Vec<Vec<f64>> {
-    let dir = mnist_dir();
-    let raw = std::fs::read(dir.join("t10k-images-idx3-ubyte.gz"))
-        .or_else(|_| std::fs::read(dir.join("t10k-images-idx3-ubyte")))
-        .unwrap();
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut decoded = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut decoded)
-            .unwrap();
-        decoded
-    } else {
-        raw
-    };
+    let bytes = read_idx(&mnist_dir(), "t10k-images-idx3-ubyte");
     bytes[16..16 + count * 784]
         .chunks(784)
         .map(|image| image.iter().map(|&p| f64::from(p) / 255.0).collect())
@@ -100,6 +87,19 @@ fn probabilities(layers: &[Layer], image: &[f64], activation: fn(f64) -> f64) ->
     exps.iter().map(|e| e / total).collect()
 }
 
+/// Runs `export` of the sandbox's `run` into `out/model.safetensors`, with `extra` flags.
+fn export(sandbox: &Sandbox, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "export",
+        "--artifacts",
+        "run",
+        "--safetensors",
+        "out/model.safetensors",
+    ];
+    args.extend(extra);
+    sandbox.run(args)
+}
+
 /// Trains a quick run, exports it, and checks the file's forward pass against `infer`.
 fn export_agrees_with_infer(args: &[&str], names: &[&str], activation: fn(f64) -> f64) {
     let sandbox = Sandbox::new();
@@ -114,29 +114,17 @@ fn export_agrees_with_infer(args: &[&str], names: &[&str], activation: fn(f64) -
     train.extend(args);
     let output = sandbox.run_on(&mnist_dir(), &train);
     assert!(output.status.success(), "{}", stderr(&output));
-    let export = sandbox.run([
-        "export",
-        "--artifacts",
-        "run",
-        "--safetensors",
-        "out/model.safetensors",
-    ]);
+    let exported = export(&sandbox, &[]);
     // The folder is the user's to make: a missing one is named.
-    let line = assert_one_line_error(&export);
+    let line = assert_one_line_error(&exported);
     assert!(line.contains("out/model.safetensors"), "{line}");
     std::fs::create_dir_all(sandbox.path("out")).unwrap();
-    let export = sandbox.run([
-        "export",
-        "--artifacts",
-        "run",
-        "--safetensors",
-        "out/model.safetensors",
-    ]);
-    assert!(export.status.success(), "{}", stderr(&export));
+    let exported = export(&sandbox, &[]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
     assert!(
-        stdout(&export).starts_with("written: out/model.safetensors"),
+        stdout(&exported).starts_with("written: out/model.safetensors"),
         "{}",
-        stdout(&export)
+        stdout(&exported)
     );
 
     let layers = read_layers(&sandbox.path("out/model.safetensors"), names);
@@ -175,27 +163,14 @@ fn export_agrees_with_infer(args: &[&str], names: &[&str], activation: fn(f64) -
 
     // Not replaced without --overwrite; replaced with it.
     let before = std::fs::read(sandbox.path("out/model.safetensors")).unwrap();
-    let again = sandbox.run([
-        "export",
-        "--artifacts",
-        "run",
-        "--safetensors",
-        "out/model.safetensors",
-    ]);
+    let again = export(&sandbox, &[]);
     let line = assert_one_line_error(&again);
     assert!(line.contains("already exists; pass --overwrite"), "{line}");
     assert_eq!(
         std::fs::read(sandbox.path("out/model.safetensors")).unwrap(),
         before
     );
-    let replaced = sandbox.run([
-        "export",
-        "--artifacts",
-        "run",
-        "--safetensors",
-        "out/model.safetensors",
-        "--overwrite",
-    ]);
+    let replaced = export(&sandbox, &["--overwrite"]);
     assert!(replaced.status.success(), "{}", stderr(&replaced));
 }
 

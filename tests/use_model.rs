@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -11,12 +10,7 @@ use image::{GrayImage, Luma};
 
 /// Test digit `index` from the real MNIST files, as a 28×28 grey image (white on black).
 fn mnist_test_digit(data: &Path, index: usize) -> GrayImage {
-    let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(data.join("t10k-images-idx3-ubyte.gz")).unwrap(),
-    )
-    .read_to_end(&mut bytes)
-    .unwrap();
+    let bytes = read_idx(data, "t10k-images-idx3-ubyte");
     let start = 16 + index * 784;
     GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
 }

@@ -152,3 +152,28 @@ pub fn ctrl_c(child: &std::process::Child) {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
 }
+
+/// A file read whole, gunzipped when its content is gzip (MNIST's files come either way).
+pub fn read_maybe_gzipped(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return raw;
+    }
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(raw.as_slice())
+        .read_to_end(&mut decoded)
+        .unwrap();
+    decoded
+}
+
+/// The IDX file `name` of folder `dir`, raw or `.gz`, decompressed.
+pub fn read_idx(dir: &Path, name: &str) -> Vec<u8> {
+    let raw = dir.join(name);
+    let path = if raw.is_file() {
+        raw
+    } else {
+        dir.join(format!("{name}.gz"))
+    };
+    read_maybe_gzipped(&path)
+}
