@@ -99,11 +99,22 @@ pub fn load_test_split_of_run(
     data_dir: Option<PathBuf>,
 ) -> Result<LabelledImages, RecordError> {
     let (source, record) = source_for_run(run, dataset, data_dir)?;
-    let (test, prints) = source.load_fingerprinted(Split::Test)?;
+    Ok(load_checked(run, &source, record.as_ref(), Split::Test)?.0)
+}
+
+/// Reads `split` from `source` with its files' fingerprints, refused when a file is not the
+/// one `record` (the run's, if it has one) lists.
+pub fn load_checked(
+    run: &RunDir,
+    source: &DataSource,
+    record: Option<&DataRecord>,
+    split: Split,
+) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), RecordError> {
+    let (images, prints) = source.load_fingerprinted(split)?;
     if let Some(record) = record {
-        record.check(run, &source, &prints)?;
+        record.check(run, source, &prints)?;
     }
-    Ok(test)
+    Ok((images, prints))
 }
 
 #[derive(Debug, thiserror::Error)]

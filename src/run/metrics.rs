@@ -125,18 +125,17 @@ pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
         .collect())
 }
 
-/// Rewrites the file with its first `count` lines only (through a temporary file). The lines
-/// are kept as written: parsing and printing a float again may not give back the same digits.
-pub fn keep_first(path: &Path, count: usize) -> Result<(), MetricsError> {
-    let kept: String = complete_lines(path)?
-        .into_iter()
-        .take(count)
-        .map(|(line, _)| line)
-        .collect();
-    crate::run::atomic_file::write(path, kept).map_err(|source| MetricsError::Io {
+/// Rewrites the file with its first `count` lines only (through a temporary file) and returns
+/// their epochs. The lines are kept as written: parsing and printing a float again may not give
+/// back the same digits.
+pub fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>, MetricsError> {
+    let (lines, epochs): (String, Vec<EpochMetrics>) =
+        complete_lines(path)?.into_iter().take(count).unzip();
+    crate::run::atomic_file::write(path, lines).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    Ok(epochs)
 }
 
 impl std::fmt::Display for EpochMetrics {

@@ -77,8 +77,7 @@ pub(super) fn finish(
 /// checkpoint can fall between the two); the metrics file is cut to them.
 fn finished_epochs(run: &RunDir) -> Result<Vec<EpochMetrics>, TrainError> {
     let finished = run.last_complete_epoch()?;
-    metrics::keep_first(&run.metrics(), finished)?;
-    Ok(metrics::read_all(&run.metrics())?)
+    Ok(metrics::keep_first(&run.metrics(), finished)?)
 }
 
 /// How a run that did not fail ended. Burn's TUI resets the interrupter when training ends, so

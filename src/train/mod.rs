@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use crate::backend::{Backend, BackendError};
 use crate::data::idx::LabelledImages;
-use crate::data::record::{DataMismatch, DataRecord, RecordError, source_for_run};
+use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
 use crate::model::optimizer::run_scheduler;
 use crate::run::config::TrainingConfig;
@@ -150,12 +150,10 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
             None,
         ),
     };
-    let (train_all, train_prints) = source.load_fingerprinted(Split::Train)?;
-    let (test_all, test_prints) = source.load_fingerprinted(Split::Test)?;
+    let recorded = recorded.as_ref();
+    let (train_all, train_prints) = load_checked(&request.run, &source, recorded, Split::Train)?;
+    let (test_all, test_prints) = load_checked(&request.run, &source, recorded, Split::Test)?;
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
-    if let Some(recorded) = &recorded {
-        recorded.check(&request.run, &source, &prints)?;
-    }
     let train_all = limited(train_all, config.limit_train);
     let test = Arc::new(limited(test_all, config.limit_test));
     // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
