@@ -65,95 +65,101 @@ const VALID_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
 /// `curves.png`: loss and accuracy per epoch, train and validation, side by side.
 pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotError> {
+    // Loss falls and accuracy rises: each legend goes where its curves are not. The loss is the
+    // run's own (cross-entropy or mse), hence the plain axis name.
+    let loss = Panel {
+        title: "Loss",
+        y_label: "loss",
+        train: |e| e.train_loss,
+        valid: |e| e.valid_loss,
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    let accuracy = Panel {
+        title: "Accuracy",
+        y_label: "accuracy (%)",
+        train: |e| e.train_accuracy,
+        valid: |e| e.valid_accuracy,
+        legend: SeriesLabelPosition::LowerRight,
+    };
     render(path, (1200, 500), |root| {
         let (left, right) = root.split_horizontally(600);
-        type Pick = fn(&EpochMetrics) -> f64;
-        // Loss falls and accuracy rises: each legend goes where its curves are not. The loss is
-        // the run's own (cross-entropy or mse), hence the plain axis name.
-        let panels: [(
-            &DrawingArea<_, _>,
-            &str,
-            &str,
-            Pick,
-            Pick,
-            SeriesLabelPosition,
-        ); 2] = [
-            (
-                &left,
-                "Loss",
-                "loss",
-                |e| e.train_loss,
-                |e| e.valid_loss,
-                SeriesLabelPosition::UpperRight,
-            ),
-            (
-                &right,
-                "Accuracy",
-                "accuracy (%)",
-                |e| e.train_accuracy,
-                |e| e.valid_accuracy,
-                SeriesLabelPosition::LowerRight,
-            ),
-        ];
-        for (area, title, y_label, train, valid, legend) in panels {
-            let values = epochs
-                .iter()
-                .flat_map(|e| [train(e), valid(e)])
-                .filter(|v| v.is_finite());
-            let (low, high) =
-                values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-            let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
-            let pad = ((high - low) * 0.1).max(1e-3);
-            let last = epochs.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, (FONT, 26))
-                .margin(16)
-                .x_label_area_size(44)
-                .y_label_area_size(64)
-                .build_cartesian_2d(0.5..last + 0.5, (low - pad)..(high + pad))
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .y_desc(y_label)
-                .x_labels(epochs.len().clamp(2, 12))
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .label_style((FONT, 15))
-                .axis_desc_style((FONT, 17))
-                .draw()
-                .map_err(|e| e.to_string())?;
-            for (name, colour, pick) in [
-                ("train", TRAIN_COLOUR, train),
-                ("valid", VALID_COLOUR, valid),
-            ] {
-                let points: Vec<(f64, f64)> =
-                    epochs.iter().map(|e| (e.epoch as f64, pick(e))).collect();
-                chart
-                    .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
-                    .map_err(|e| e.to_string())?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3))
-                    });
-                chart
-                    .draw_series(
-                        points
-                            .into_iter()
-                            .map(|p| Circle::new(p, 4, colour.filled())),
-                    )
-                    .map_err(|e| e.to_string())?;
-            }
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 16))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(legend)
-                .draw()
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        draw_panel(&left, epochs, loss)?;
+        draw_panel(&right, epochs, accuracy)
     })
+}
+
+/// One chart of `curves.png`: a value per epoch for each split.
+struct Panel {
+    title: &'static str,
+    y_label: &'static str,
+    train: fn(&EpochMetrics) -> f64,
+    valid: fn(&EpochMetrics) -> f64,
+    legend: SeriesLabelPosition,
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_panel(area: &Area, epochs: &[EpochMetrics], panel: Panel) -> Result<(), String> {
+    let (low, high) = value_range(epochs, &panel);
+    let last = epochs.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title, (FONT, 26))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.5..last + 0.5, low..high)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(panel.y_label)
+        .x_labels(epochs.len().clamp(2, 12))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (name, colour, pick) in [
+        ("train", TRAIN_COLOUR, panel.train),
+        ("valid", VALID_COLOUR, panel.valid),
+    ] {
+        let points: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, pick(e))).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, colour.filled())),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(panel.legend)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
+/// The panel's y axis: its finite values with a tenth of their span to spare, (0, 1) padded
+/// when there are none.
+fn value_range(epochs: &[EpochMetrics], panel: &Panel) -> (f64, f64) {
+    let values = epochs
+        .iter()
+        .flat_map(|e| [(panel.train)(e), (panel.valid)(e)])
+        .filter(|v| v.is_finite());
+    let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
+    let pad = ((high - low) * 0.1).max(1e-3);
+    (low - pad, high + pad)
 }
 
 /// `confusion.png`: the confusion matrix as a heatmap, each cell's count written in it and its
