@@ -9,6 +9,12 @@
 - sequential.safetensors  the same weights through safetensors.torch.save_file
 - probabilities.json   PyTorch's softmax probabilities for the first 100 MNIST test images
                        from each model, with the torch version
+- cnn.pt               a small CNN's state_dict (conv1, fc1), untrained: import must refuse it
+- whole_module.pt      torch.save(model) of a whole module (Linear 784->2), not its state_dict:
+                       burn-store reads the module's tensors; import refuses its 2 outputs
+- checkpoint.pt        a training checkpoint, {"epoch": 3, "model": state_dict}: names under
+                       `model.`, which import must refuse (and say so)
+- no_tensors.pt        a pickle with no tensors in it at all
 
     python bench/make_fixtures.py --data-dir ../shared/data/mnist   # needs torch, safetensors
 """
@@ -83,6 +89,15 @@ def main():
              for key, value in seq.state_dict().items()}
     torch.save(state, os.path.join(OUT, "sequential.pt"))
     save_file(state, os.path.join(OUT, "sequential.safetensors"))
+
+    # Files import must refuse, kept tiny: untrained, and only their structure matters.
+    cnn = nn.Sequential()
+    cnn.conv1 = nn.Conv2d(1, 2, 3, stride=3)
+    cnn.fc1 = nn.Linear(2 * 9 * 9, 10)
+    torch.save(cnn.state_dict(), os.path.join(OUT, "cnn.pt"))
+    torch.save(nn.Sequential(nn.Linear(784, 2)), os.path.join(OUT, "whole_module.pt"))
+    torch.save({"epoch": 3, "model": nn.Linear(784, 2).state_dict()}, os.path.join(OUT, "checkpoint.pt"))
+    torch.save({"epoch": 3, "loss": 0.25}, os.path.join(OUT, "no_tensors.pt"))
 
     with torch.no_grad():
         record = {

@@ -12,4 +12,5 @@ mod model;
 mod panics;
 mod pytorch;
 mod run;
+mod serve;
 mod train;

@@ -1,5 +1,7 @@
-//! `export`: a run's model as a PyTorch state_dict in safetensors, checked without PyTorch: the
-//! file is read back with the `safetensors` crate and the network computed from it by hand.
+//! PyTorch interchange, checked without PyTorch. `export`: the file is read back with the
+//! `safetensors` crate and the network computed from it by hand. `import`: files PyTorch made
+//! (tests/fixtures/pytorch, by bench/make_fixtures.py) predict what PyTorch predicted, and
+//! broken files of each kind are refused in one line, writing nothing.
 
 mod common;
 
@@ -186,4 +188,212 @@ fn a_deeper_network_exports_as_a_sequential_with_its_activation() {
         &["0", "2", "4"],
         f64::tanh,
     );
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(FIXTURES).join(name)
+}
+
+/// All ten probabilities `infer --json` gives for the first `count` test images of `run`.
+fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f64>> {
+    let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+    let infer = sandbox.run_on(
+        &mnist_dir(),
+        &["infer", "--artifacts", run, "--json", "--index", &indices.join(",")],
+    );
+    assert!(infer.status.success(), "{}", stderr(&infer));
+    stdout(&infer)
+        .lines()
+        .map(|line| {
+            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+            answer["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
+    let expected = read_json(&fixture("probabilities.json"));
+    let sandbox = Sandbox::new();
+    let cases = [
+        ("simple_nn.pt", "simple_nn", "torch-zip", "SimpleNN", "784-128-10"),
+        ("simple_nn_legacy.pt", "simple_nn", "torch-pickle", "SimpleNN", "784-128-10"),
+        ("sequential.pt", "sequential", "torch-zip", "nn.Sequential", "784-16-16-10"),
+        ("sequential.safetensors", "sequential", "safetensors", "nn.Sequential", "784-16-16-10"),
+    ];
+    for (file, model, format, module, widths) in cases {
+        let run = format!("from-{file}");
+        let source = fixture(file);
+        let output = sandbox.run_on(
+            &mnist_dir(),
+            &["import", "--pytorch", source.to_str().unwrap(), "--artifacts", &run],
+        );
+        assert!(output.status.success(), "{file}: {}", stderr(&output));
+        let printed = stdout(&output);
+        assert!(printed.contains(&format!("{module} {widths}")), "{printed}");
+        assert!(printed.contains("test accuracy "), "scored on --data-dir: {printed}");
+
+        let summary = read_json(&sandbox.path(&run).join("summary.json"));
+        assert_eq!(summary["status"], "imported");
+        assert_eq!(summary["source"]["name"], file);
+        assert_eq!(summary["source"]["format"], format);
+        assert_eq!(summary["source"]["sha256"], sha256_hex(&source));
+        assert_eq!(summary["model"], widths);
+
+        let ours = infer_probabilities(&sandbox, &run, 100);
+        let theirs = expected[model].as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len());
+        let mut worst = 0.0f64;
+        for (row, pytorch_row) in ours.iter().zip(theirs) {
+            for (p, q) in row.iter().zip(pytorch_row.as_array().unwrap()) {
+                worst = worst.max((p - q.as_f64().unwrap()).abs());
+            }
+        }
+        eprintln!("{file}: largest difference from PyTorch's probabilities: {worst:e}");
+        assert!(worst < 1e-5, "{file}: largest difference {worst}");
+    }
+    // eval reads the test images where import was told they are (data.json), as printed.
+    let eval = sandbox.run(["eval", "--artifacts", "from-simple_nn.pt"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+}
+
+#[test]
+fn an_exported_run_imports_back_with_identical_predictions() {
+    let sandbox = Sandbox::new();
+    let train = sandbox.run_on(
+        &mnist_dir(),
+        &["--epochs", "1", "--limit-train", "2000", "--hidden", "24,12", "--activation", "sigmoid", "--artifacts", "run"],
+    );
+    assert!(train.status.success(), "{}", stderr(&train));
+    let exported = export(&sandbox, &[]);
+    assert!(!exported.status.success(), "out/ does not exist yet");
+    std::fs::create_dir_all(sandbox.path("out")).unwrap();
+    let exported = export(&sandbox, &[]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let imported = sandbox.run([
+        "import", "--pytorch", "out/model.safetensors", "--artifacts", "back", "--activation", "sigmoid",
+    ]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!(
+        infer_probabilities(&sandbox, "run", 50),
+        infer_probabilities(&sandbox, "back", 50)
+    );
+}
+
+/// A safetensors file of f32 tensors with these names and shapes, each value `fill`.
+fn safetensors_file(tensors: &[(&str, &[usize])], fill: f32) -> Vec<u8> {
+    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, shape)| {
+            let count: usize = shape.iter().product();
+            let bytes = std::iter::repeat_n(fill.to_le_bytes(), count).flatten().collect();
+            (name.to_string(), shape.to_vec(), bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .unwrap();
+            (name.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+#[test]
+fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
+    let sandbox = Sandbox::new();
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(sandbox.path(name), bytes).unwrap();
+        name.to_string()
+    };
+    let simple_nn: &[(&str, &[usize])] = &[
+        ("fc1.weight", &[128, 784]),
+        ("fc1.bias", &[128]),
+        ("fc2.weight", &[10, 128]),
+        ("fc2.bias", &[10]),
+    ];
+    let whole = std::fs::read(fixture("simple_nn.pt")).unwrap();
+    let mut nan = safetensors_file(simple_nn, 0.5);
+    // NaN over the file's last value, in whichever tensor is stored last.
+    let last = nan.len() - 4;
+    nan[last..].copy_from_slice(&f32::NAN.to_le_bytes());
+    let cases: Vec<(String, &str)> = vec![
+        (write("notes.txt", b"fc1.weight = [[0.1, 0.2]]\n"), "not a PyTorch file"),
+        (write("empty.pt", b""), "not a PyTorch file"),
+        (write("truncated.pt", &whole[..whole.len() / 2]), "not a readable torch.save zip file"),
+        // torch.save(model): burn-store reads a whole module's tensors too; this one has 2 outputs.
+        (fixture("whole_module.pt").to_string_lossy().into_owned(), "0.weight gives 2 outputs"),
+        (fixture("checkpoint.pt").to_string_lossy().into_owned(), "unexpected tensors model.bias, model.weight"),
+        (fixture("no_tensors.pt").to_string_lossy().into_owned(), "holds no tensors"),
+        (fixture("cnn.pt").to_string_lossy().into_owned(), "conv1.weight has shape [2, 1, 3, 3]: a convolution"),
+        (
+            write("missing.safetensors", &safetensors_file(&simple_nn[..3], 0.1)),
+            "fc2.bias is missing",
+        ),
+        (
+            write("extra.safetensors", &safetensors_file(&[simple_nn, &[("fc3.weight", &[10, 10])]].concat(), 0.1)),
+            "unexpected tensor fc3.weight",
+        ),
+        (
+            write("wide.safetensors", &safetensors_file(&[("0.weight", &[10, 3072]), ("0.bias", &[10])], 0.1)),
+            "0.weight takes 3072 inputs; a 28x28 image has 784",
+        ),
+        (
+            write("chain.safetensors", &safetensors_file(&[("fc1.weight", &[128, 784]), ("fc1.bias", &[128]), ("fc2.weight", &[10, 64]), ("fc2.bias", &[10])], 0.1)),
+            "fc2.weight takes 64 inputs but fc1 gives 128",
+        ),
+        (write("nan.safetensors", &nan), "holds NaN"),
+    ];
+    for (file, expected) in &cases {
+        let output = sandbox.run(["import", "--pytorch", file, "--artifacts", "run"]);
+        let line = assert_one_line_error(&output);
+        assert!(line.contains(file.as_str()), "{file}: names the file: {line}");
+        assert_eq!(line.matches(expected).count(), 1, "{file}: said once: {line}");
+        assert!(!sandbox.path("run").exists(), "{file}: wrote a run folder");
+    }
+}
+
+#[test]
+fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() {
+    let sandbox = Sandbox::new();
+    let source = fixture("sequential.safetensors");
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "--pytorch", source.to_str().unwrap(), "--artifacts", "run"];
+        args.extend(extra);
+        sandbox.run(args)
+    };
+    std::fs::create_dir_all(sandbox.path("run")).unwrap();
+    std::fs::write(sandbox.path("run/notes.md"), "mine").unwrap();
+    let line = assert_one_line_error(&import(&["--overwrite"]));
+    assert!(line.contains("not a run of this program"), "{line}");
+    assert_eq!(std::fs::read_to_string(sandbox.path("run/notes.md")).unwrap(), "mine");
+    std::fs::remove_file(sandbox.path("run/notes.md")).unwrap();
+
+    assert!(import(&[]).status.success());
+    let line = assert_one_line_error(&import(&[]));
+    assert!(line.contains("already holds a run; pass --overwrite"), "{line}");
+    let replaced = import(&["--overwrite"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+
+    let resumed = sandbox.run_on(&mnist_dir(), &["--resume", "run"]);
+    let line = assert_one_line_error(&resumed);
+    assert!(line.contains("imported from PyTorch, not trained here"), "{line}");
+    assert!(sandbox.path("run/model.bpk").is_file());
+    assert!(!sandbox.path("run/metrics.jsonl").exists());
 }

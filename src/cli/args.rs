@@ -43,6 +43,11 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a run's model as the PyTorch state_dict of the same network, in safetensors.
     Export(ExportArgs),
+    /// Make a run folder from a PyTorch state_dict (the tutorial's SimpleNN, or an nn.Sequential
+    /// of Linear layers), for infer, eval and export.
+    Import(ImportArgs),
+    /// Serve a run's model: a web page to draw on, and a JSON API (POST /api/predict).
+    Serve(ServeArgs),
 }
 
 /// Options every command that touches data and tensors shares.
@@ -215,6 +220,55 @@ pub struct ExportArgs {
     pub overwrite: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The state_dict: torch.save's .pt/.pth (either of its formats) or a .safetensors file.
+    /// Layer widths are read from its shapes.
+    #[arg(long, value_name = "FILE")]
+    pub pytorch: PathBuf,
+
+    /// Folder for the imported run: config.json, model.bpk, summary.json (marked imported, with
+    /// the file's name and SHA-256).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// The activation between the layers: a state_dict does not record it.
+    #[arg(long, value_name = "NAME", default_value_t = ActivationKind::Relu)]
+    pub activation: ActivationKind,
+
+    /// What the model classifies (class names; which test images eval reads).
+    #[arg(long, value_name = "NAME", default_value_t = DatasetKind::Mnist)]
+    pub dataset: DatasetKind,
+
+    /// Folder with the dataset's test images (t10k-*, raw or .gz): the import is scored on
+    /// them, and eval and infer --index read them from there.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Replace the --artifacts folder if it already holds a run.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A trained (or imported) run's folder.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+
+    /// Where the model runs.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+
+    /// Address to listen on; 0.0.0.0 lets other machines in.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on; 0 picks a free one (printed).
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+}
+
 impl Cli {
     /// The backend the chosen command runs on (`report` draws without one: the default).
     pub fn backend(&self) -> Backend {
@@ -223,7 +277,8 @@ impl Cli {
             Some(Command::Train(args)) => args.backend.backend,
             Some(Command::Infer(args)) => args.backend.backend,
             Some(Command::Eval(args)) => args.backend.backend,
-            Some(Command::Report(_) | Command::Export(_)) => Backend::Flex,
+            Some(Command::Serve(args)) => args.backend,
+            Some(Command::Report(_) | Command::Export(_) | Command::Import(_)) => Backend::Flex,
         }
     }
 }

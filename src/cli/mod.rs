@@ -76,6 +76,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Eval(args)) => commands::eval::run_eval(args),
         Some(Command::Report(args)) => commands::report::run_report(args),
         Some(Command::Export(args)) => commands::export::run_export(args),
+        Some(Command::Import(args)) => commands::import::run_import(args),
+        Some(Command::Serve(args)) => commands::serve::run_serve(args),
     }
 }
 

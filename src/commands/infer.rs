@@ -118,6 +118,7 @@ fn print_prediction(
         record["predicted"] = predicted.into();
         record["class"] = classes.class_names()[predicted as usize].into();
         record["top3"] = serde_json::to_value(&top).expect("guesses serialize");
+        record["probabilities"] = serde_json::to_value(probabilities).expect("floats serialize");
         println!("{record}");
     } else {
         println!(

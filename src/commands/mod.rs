@@ -2,6 +2,8 @@
 
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod infer;
 pub mod report;
+pub mod serve;
 pub mod train;

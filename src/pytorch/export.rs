@@ -12,6 +12,7 @@ use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
 use crate::model::{ActivationKind, Model, ModelConfig};
+use crate::pytorch::burn_layer_path;
 use crate::run::atomic_file;
 
 #[derive(Debug, thiserror::Error)]
@@ -77,20 +78,17 @@ impl Architecture {
 
 /// Each of the model's layers (Burn's module path) with its PyTorch name.
 fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
-    let hidden = config.hidden_sizes.len();
-    if hidden == 1 {
-        return vec![
-            ("hidden.0".to_string(), "fc1".to_string()),
-            ("output".to_string(), "fc2".to_string()),
-        ];
-    }
-    // nn.Sequential counts the activations too: Linear layers sit at 0, 2, 4, ...
-    (0..hidden)
-        .map(|i| (format!("hidden.{i}"), (2 * i).to_string()))
-        .chain(std::iter::once((
-            "output".to_string(),
-            (2 * hidden).to_string(),
-        )))
+    let count = config.hidden_sizes.len() + 1;
+    (0..count)
+        .map(|index| {
+            let pytorch = if count == 2 {
+                format!("fc{}", index + 1)
+            } else {
+                // nn.Sequential counts the activations too: Linear layers sit at 0, 2, 4, ...
+                (2 * index).to_string()
+            };
+            (burn_layer_path(index, count), pytorch)
+        })
         .collect()
 }
 

@@ -1,4 +1,16 @@
 //! PyTorch interchange: a run's model written as the `state_dict` PyTorch would hold for the same
-//! network, in safetensors.
+//! network, in safetensors (`export.rs`), and such a `state_dict` read back into a model
+//! (`import.rs`, with `layout.rs` saying which network a file holds).
 
 pub mod export;
+pub mod import;
+pub mod layout;
+
+/// Burn's module path of Linear layer `index` of `count`: `hidden.<i>`, the last `output`.
+fn burn_layer_path(index: usize, count: usize) -> String {
+    if index + 1 == count {
+        "output".to_string()
+    } else {
+        format!("hidden.{index}")
+    }
+}

@@ -42,9 +42,30 @@ pub enum RunFilesError {
 }
 
 /// Whether `root` holds anything at all (a missing folder holds nothing).
-pub fn is_occupied(root: &Path) -> bool {
+fn is_occupied(root: &Path) -> bool {
     root.read_dir()
         .is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// What a folder a new run is to be written into holds already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Occupancy {
+    /// Nothing, or no folder yet.
+    Free,
+    /// Only a run's own files: `--overwrite` may clear it.
+    Run,
+    /// This entry, and perhaps more, that this program did not write.
+    Foreign(PathBuf),
+}
+
+pub fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
+    if !is_occupied(root) {
+        return Ok(Occupancy::Free);
+    }
+    Ok(match first_foreign(root)? {
+        Some(found) => Occupancy::Foreign(found),
+        None => Occupancy::Run,
+    })
 }
 
 /// What a folder of a run may hold: files whose names pass `file`, and folders whose names pass

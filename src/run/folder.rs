@@ -10,7 +10,6 @@ use burn::store::ModuleRecord;
 use crate::data::record::DataRecord;
 use crate::model::Model;
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
-use crate::run::Summary;
 use crate::run::config::{ConfigError, TrainingConfig};
 use crate::run::metrics::MetricsError;
 
@@ -209,9 +208,23 @@ impl RunDir {
         Ok((config, model))
     }
 
-    pub fn write_summary(&self, summary: &Summary) -> Result<(), ArtifactError> {
+    /// A run's summary, or an imported model's.
+    pub fn write_summary(&self, summary: &impl serde::Serialize) -> Result<(), ArtifactError> {
         let json = serde_json::to_string_pretty(summary).expect("summary serializes");
         self.write_atomically(&self.summary(), &json)
+    }
+
+    /// Whether the folder's model was imported (its summary says so) rather than trained here.
+    pub fn is_imported(&self) -> Result<bool, ArtifactError> {
+        let path = self.summary();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(self.io(&path, source)),
+        };
+        // A damaged summary is rewritten by the run that resumes: not a reason to refuse.
+        Ok(serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|summary| summary["status"] == "imported"))
     }
 
     fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {

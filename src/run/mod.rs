@@ -8,4 +8,4 @@ pub mod metrics;
 mod summary;
 
 pub use folder::{ArtifactError, RunDir};
-pub use summary::{RunStatus, Summary, Versions};
+pub use summary::{ImportSummary, Imported, RunStatus, SourceFile, Summary, Versions};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::data::DatasetKind;
-use crate::model::LossKind;
+use crate::model::{ActivationKind, LossKind};
 
 /// The Burn version this program is built against, as pinned in Cargo.toml.
 const BURN_VERSION: &str = "0.22.1";
@@ -41,6 +41,44 @@ pub struct Summary {
     pub parameters: usize,
     pub data: String,
     pub versions: Versions,
+}
+
+/// `summary.json` of a model imported from a PyTorch file rather than trained here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub status: Imported,
+    pub source: SourceFile,
+    /// `SimpleNN` or `nn.Sequential`: the module the file's names belong to.
+    pub pytorch_module: String,
+    /// Layer widths, e.g. "784-128-10".
+    pub model: String,
+    /// Given to `import` (a state_dict does not record it).
+    pub activation: ActivationKind,
+    pub parameters: u64,
+    /// Whose class names the outputs carry.
+    pub dataset: DatasetKind,
+    pub versions: Versions,
+}
+
+/// The one status an imported run has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Imported {
+    Imported,
+}
+
+/// The file a model was imported from, as it was when read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// Its file name, as `import` was given it.
+    pub name: String,
+    /// Its absolute path then.
+    pub path: std::path::PathBuf,
+    /// `torch-zip`, `torch-pickle` or `safetensors`.
+    pub format: String,
+    pub bytes: u64,
+    /// As `sha256sum` prints it.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

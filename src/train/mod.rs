@@ -19,7 +19,7 @@ use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, s
 use crate::data::{DataError, DataSource, Split, hold_out};
 use crate::model::optimizer::run_scheduler;
 use crate::run::config::TrainingConfig;
-use crate::run::files::{self as run_files, RunFilesError};
+use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::metrics;
 use crate::run::{ArtifactError, RunDir, Summary};
 
@@ -41,6 +41,8 @@ pub enum TrainError {
     RunExists { path: PathBuf },
     #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
     NotARun { path: PathBuf, found: PathBuf },
+    #[error("{}: imported from PyTorch, not trained here: there is no training to resume; train a new run with --artifacts", path.display())]
+    Imported { path: PathBuf },
     #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
     AlreadyComplete { run: PathBuf, epochs: usize },
     #[error(transparent)]
@@ -110,6 +112,11 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
 fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
     let root = request.run.root();
     if request.existing == Existing::Resume {
+        if request.run.is_imported()? {
+            return Err(TrainError::Imported {
+                path: root.to_path_buf(),
+            });
+        }
         let done = request.run.last_complete_epoch()?;
         if done >= request.config.num_epochs {
             return Err(TrainError::AlreadyComplete {
@@ -122,20 +129,16 @@ fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
         }
         return Ok(done);
     }
-    if !run_files::is_occupied(root) {
-        return Ok(0);
-    }
-    if let Some(found) = run_files::first_foreign(root)? {
-        return Err(TrainError::NotARun {
+    match (run_files::occupancy(root)?, request.existing) {
+        (Occupancy::Free, _) => Ok(0),
+        (Occupancy::Foreign(found), _) => Err(TrainError::NotARun {
             path: root.to_path_buf(),
             found,
-        });
-    }
-    match request.existing {
-        Existing::Refuse => Err(TrainError::RunExists {
+        }),
+        (Occupancy::Run, Existing::Refuse) => Err(TrainError::RunExists {
             path: root.to_path_buf(),
         }),
-        _ => Ok(0),
+        (Occupancy::Run, _) => Ok(0),
     }
 }
 

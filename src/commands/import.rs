@@ -1,0 +1,141 @@
+//! `mnist-trainer import`: a PyTorch state_dict made into a run folder that `infer`, `eval`,
+//! `export` and `serve` use like a trained one.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::analysis::inference::test_score;
+use crate::backend::Backend;
+use crate::cli::args::ImportArgs;
+use crate::data::record::DataRecord;
+use crate::data::{DataSource, Split};
+use crate::pytorch::import::{FileFormat, Imported, import};
+use crate::run::config::TrainingConfig;
+use crate::run::files::{self as run_files, Occupancy};
+use crate::run::{ImportSummary, Imported as Status, RunDir, SourceFile, Versions};
+
+#[derive(Debug, thiserror::Error)]
+enum FolderError {
+    #[error("{}: already holds a run; pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
+    Foreign { path: PathBuf, found: PathBuf },
+}
+
+pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
+    let run = RunDir::new(&args.artifacts);
+    // Everything that can be refused is checked before the folder is touched.
+    let occupied = check_folder(&run, args.overwrite)?;
+    let device = Backend::Flex.device()?;
+    let imported = import(&args.pytorch, args.activation, &device)?;
+    let source = source_file(&args.pytorch, imported.format)?;
+    let test = match &args.data_dir {
+        Some(dir) => Some(
+            DataSource::Folder(dir.clone())
+                .load_fingerprinted(Split::Test)
+                .context("cannot read the test images given with --data-dir")?,
+        ),
+        None => None,
+    };
+
+    if occupied {
+        run_files::clear(run.root())?;
+    }
+    run.create()?;
+    let config = TrainingConfig {
+        model: imported.config.clone(),
+        dataset: args.dataset,
+        ..TrainingConfig::tutorial()
+    };
+    run.save_config(&config)?;
+    if let (Some(dir), Some((_, prints))) = (&args.data_dir, &test) {
+        let source = DataSource::Folder(dir.clone());
+        run.save_data_record(&DataRecord::new(args.dataset, &source, prints.clone()))?;
+    }
+    let summary = summary(&imported, &config, source);
+    let score = test
+        .as_ref()
+        .map(|(images, _)| test_score(&imported.model, images, &device, config.loss));
+    run.save_model(imported.model)?;
+    run.write_summary(&summary)?;
+
+    println!(
+        "imported {} ({}, {} {}) into {}",
+        args.pytorch.display(),
+        summary.source.format,
+        summary.pytorch_module,
+        summary.model,
+        run.root().display()
+    );
+    if let Some(score) = score {
+        println!(
+            "test accuracy {:.2}% on {} images",
+            score.accuracy, score.images
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the folder holds a run to clear first; refuses one that holds anything else, or a
+/// run without `--overwrite`.
+fn check_folder(run: &RunDir, overwrite: bool) -> Result<bool> {
+    let path = run.root().to_path_buf();
+    match run_files::occupancy(run.root())? {
+        Occupancy::Free => Ok(false),
+        Occupancy::Foreign(found) => Err(FolderError::Foreign { path, found }.into()),
+        Occupancy::Run if overwrite => Ok(true),
+        Occupancy::Run => Err(FolderError::Exists { path }.into()),
+    }
+}
+
+fn summary(imported: &Imported, config: &TrainingConfig, source: SourceFile) -> ImportSummary {
+    ImportSummary {
+        status: Status::Imported,
+        source,
+        pytorch_module: imported.layout.module.name().to_string(),
+        model: config.model.describe(),
+        activation: config.model.activation,
+        parameters: config.model.parameter_count().unwrap_or(u64::MAX),
+        dataset: config.dataset,
+        versions: Versions::current(),
+    }
+}
+
+/// The source file's name, place, size and SHA-256, read again from the start.
+fn source_file(path: &Path, format: FileFormat) -> Result<SourceFile> {
+    let context = || format!("{}: cannot read", path.display());
+    let mut file = std::fs::File::open(path).with_context(context)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let read = file.read(&mut buffer).with_context(context)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        bytes += read as u64;
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Ok(SourceFile {
+        name: path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        format: serde_json::to_value(format)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        bytes,
+        sha256,
+    })
+}

@@ -1,0 +1,19 @@
+//! `mnist-trainer serve`: a run's model behind a web page and a JSON API.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::args::ServeArgs;
+use crate::run::RunDir;
+use crate::serve::{ServeRequest, serve};
+
+pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
+    serve(ServeRequest {
+        run: RunDir::existing(&args.artifacts)?,
+        backend: args.backend,
+        host: args.host,
+        port: args.port,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

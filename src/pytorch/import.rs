@@ -1,0 +1,263 @@
+//! A PyTorch `state_dict` read into this program's model, in steps: say which of the three file
+//! formats it is, read its tensors with burn-store (`PytorchStore` for `torch.save`'s zip and
+//! legacy pickle formats, `SafetensorsStore` for safetensors), infer the network from names and
+//! shapes (`layout.rs`), check every value and make it f32, then apply it with burn-store's
+//! `PyTorchToBurnAdapter`, which transposes Linear weights to Burn's `[in, out]`.
+//!
+//! Everything that can be wrong with a file is found before the tensors are applied: burn-store
+//! aborts the process (it does not unwind) when applying panics.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn_store::burn_pack::Tensor as PackTensor;
+use burn_store::{ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
+
+use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
+use crate::model::{ActivationKind, Model, ModelConfig};
+use crate::pytorch::burn_layer_path;
+use crate::pytorch::layout::{Layout, LayoutError, TensorInfo, infer_layout};
+
+/// How a file holding a state_dict was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    /// `torch.save`, PyTorch 1.6 and later: a zip archive.
+    TorchZip,
+    /// `torch.save(..., _use_new_zipfile_serialization=False)`: a bare pickle.
+    TorchPickle,
+    Safetensors,
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileFormat::TorchZip => "torch.save zip",
+            FileFormat::TorchPickle => "torch.save pickle",
+            FileFormat::Safetensors => "safetensors",
+        })
+    }
+}
+
+impl FileFormat {
+    /// The format a file's first bytes announce, if any: a zip's local header, a pickle's
+    /// protocol opcode, or safetensors' header length followed by its JSON header.
+    fn sniff(head: &[u8], file_len: u64) -> Option<Self> {
+        if head.starts_with(b"PK\x03\x04") {
+            return Some(FileFormat::TorchZip);
+        }
+        if head.first() == Some(&0x80) {
+            return Some(FileFormat::TorchPickle);
+        }
+        let header_len = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
+        let fits = header_len.checked_add(8).is_some_and(|end| end <= file_len);
+        (fits && head.get(8) == Some(&b'{')).then_some(FileFormat::Safetensors)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: not a PyTorch file (neither torch.save's zip or pickle format nor safetensors)",
+        path.display()
+    )]
+    NotPytorch { path: PathBuf },
+    #[error("{}: not a readable {format} file: {reason}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        format: FileFormat,
+        reason: String,
+    },
+    #[error("{}: {problem}", path.display())]
+    Layout { path: PathBuf, problem: LayoutError },
+    #[error("{}: {tensor} holds {what} (first at index {index:?}); a network with it cannot predict", path.display())]
+    NotFinite {
+        path: PathBuf,
+        tensor: String,
+        what: &'static str,
+        index: Vec<usize>,
+    },
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    #[error("{}: cannot load into the model: {reason}", path.display())]
+    Apply { path: PathBuf, reason: String },
+}
+
+/// A model read from a PyTorch file, with what it was read as.
+pub struct Imported {
+    pub model: Model,
+    pub config: ModelConfig,
+    pub layout: Layout,
+    pub format: FileFormat,
+}
+
+/// Reads the state_dict in `path` into a model on `device`, with `activation` between its layers
+/// (a state_dict does not say which).
+pub fn import(
+    path: &Path,
+    activation: ActivationKind,
+    device: &Device,
+) -> Result<Imported, ImportError> {
+    let format = sniff_file(path)?;
+    let tensors = read_tensors(path, format)?;
+    let infos: Vec<TensorInfo> = tensors.values().map(tensor_info).collect();
+    let layout = infer_layout(&infos).map_err(|problem| ImportError::Layout {
+        path: path.to_path_buf(),
+        problem,
+    })?;
+    let config = ModelConfig::new()
+        .with_hidden_sizes(layout.hidden_sizes())
+        .with_activation(activation);
+    let origin = path.display().to_string();
+    ensure_fits(&origin, &config, loading_bytes(&config), "import", available_bytes())?;
+    let burn_tensors = to_burn_tensors(path, format, &layout, tensors)?;
+    let mut model = config.init(device);
+    let result = model.apply(burn_tensors, None, Some(Box::new(PyTorchToBurnAdapter)), false);
+    if !result.is_success() || !result.unused.is_empty() {
+        return Err(ImportError::Apply {
+            path: path.to_path_buf(),
+            reason: one_line(&result.to_string()),
+        });
+    }
+    Ok(Imported {
+        model,
+        config,
+        layout,
+        format,
+    })
+}
+
+fn sniff_file(path: &Path) -> Result<FileFormat, ImportError> {
+    let read_error = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let file_len = file.metadata().map_err(read_error)?.len();
+    let mut head = Vec::with_capacity(16);
+    file.by_ref()
+        .take(16)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    FileFormat::sniff(&head, file_len).ok_or_else(|| ImportError::NotPytorch {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Every tensor of the file by name, its bytes not read yet. The readers parse untrusted
+/// bytes; a panic in one is an unreadable file like any other.
+fn read_tensors(
+    path: &Path,
+    format: FileFormat,
+) -> Result<BTreeMap<String, PackTensor>, ImportError> {
+    let read = || -> Result<BTreeMap<String, PackTensor>, String> {
+        match format {
+            FileFormat::Safetensors => SafetensorsStore::from_file(path)
+                .get_all_tensors()
+                .cloned()
+                .map_err(|error| error.to_string()),
+            FileFormat::TorchZip | FileFormat::TorchPickle => PytorchStore::from_file(path)
+                .get_all_tensors()
+                .cloned()
+                .map_err(|error| error.to_string()),
+        }
+    };
+    crate::panics::catch_quietly(read)
+        .and_then(|outcome| outcome)
+        .map_err(|reason| ImportError::Unreadable {
+            path: path.to_path_buf(),
+            format,
+            reason: one_line(&reason),
+        })
+}
+
+fn tensor_info(tensor: &PackTensor) -> TensorInfo {
+    TensorInfo {
+        name: tensor.name.clone(),
+        shape: tensor.shape.iter().copied().collect(),
+        is_float: tensor.dtype.is_float(),
+        dtype: format!("{:?}", tensor.dtype),
+    }
+}
+
+/// The layout's tensors as f32 under Burn's names (`fc1.weight` → `hidden.0.weight`), each
+/// read and checked for NaN and infinity.
+fn to_burn_tensors(
+    path: &Path,
+    format: FileFormat,
+    layout: &Layout,
+    mut tensors: BTreeMap<String, PackTensor>,
+) -> Result<Vec<PackTensor>, ImportError> {
+    let count = layout.layers.len();
+    let mut converted = Vec::with_capacity(2 * count);
+    for (index, layer) in layout.layers.iter().enumerate() {
+        for kind in ["weight", "bias"] {
+            let name = format!("{}.{kind}", layer.name);
+            let tensor = tensors
+                .remove(&name)
+                .expect("the layout names only tensors of the file");
+            let data = bridge::into_data(tensor)
+                .map_err(|error| ImportError::Unreadable {
+                    path: path.to_path_buf(),
+                    format,
+                    reason: format!("{name}: {}", one_line(&error.to_string())),
+                })?
+                .convert::<f32>();
+            check_finite(path, &name, &data)?;
+            let burn_name = format!("{}.{kind}", burn_layer_path(index, count));
+            converted.push(bridge::from_data(data, burn_name, None));
+        }
+    }
+    Ok(converted)
+}
+
+fn check_finite(path: &Path, name: &str, data: &TensorData) -> Result<(), ImportError> {
+    let values = data.as_slice::<f32>().expect("converted to f32");
+    let Some(flat) = values.iter().position(|value| !value.is_finite()) else {
+        return Ok(());
+    };
+    let shape = data.shape();
+    // The flat position as an index per dimension, as PyTorch would print it.
+    let mut index = vec![0; shape.len()];
+    let mut rest = flat;
+    for (slot, &size) in index.iter_mut().zip(shape.iter()).rev() {
+        *slot = rest % size;
+        rest /= size;
+    }
+    Err(ImportError::NotFinite {
+        path: path.to_path_buf(),
+        tensor: name.to_string(),
+        what: if values[flat].is_nan() { "NaN" } else { "infinity" },
+        index,
+    })
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_apart_by_their_first_bytes() {
+        assert_eq!(FileFormat::sniff(b"PK\x03\x04rest", 100), Some(FileFormat::TorchZip));
+        assert_eq!(FileFormat::sniff(b"\x80\x02\x8a\x0a", 100), Some(FileFormat::TorchPickle));
+        let mut safetensors = 40u64.to_le_bytes().to_vec();
+        safetensors.extend(b"{\"a\":");
+        assert_eq!(FileFormat::sniff(&safetensors, 48), Some(FileFormat::Safetensors));
+        // A header longer than the file is not safetensors.
+        assert_eq!(FileFormat::sniff(&safetensors, 47), None);
+        assert_eq!(FileFormat::sniff(b"hello, world", 12), None);
+        assert_eq!(FileFormat::sniff(b"", 0), None);
+    }
+}

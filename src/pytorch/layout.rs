@@ -1,0 +1,351 @@
+//! Which network a PyTorch `state_dict` holds, from its tensor names and shapes alone: the
+//! tutorial's `SimpleNN` (`fc1`, `fc2`) or an `nn.Sequential` of Linear layers (`0`, `2`, ...),
+//! with the layer widths its weights imply. Anything else is refused, naming what is wrong.
+
+use std::collections::BTreeMap;
+
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+
+/// What the importer knows of a tensor before reading its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub is_float: bool,
+    /// The dtype as the file declares it, for messages.
+    pub dtype: String,
+}
+
+/// The PyTorch module a state_dict loads into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PytorchModule {
+    SimpleNN,
+    Sequential,
+}
+
+impl PytorchModule {
+    pub fn name(self) -> &'static str {
+        match self {
+            PytorchModule::SimpleNN => "SimpleNN",
+            PytorchModule::Sequential => "nn.Sequential",
+        }
+    }
+}
+
+/// One Linear layer: its name in the state_dict (`fc1`, `0`) and its widths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinearLayer {
+    pub name: String,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub module: PytorchModule,
+    /// Input side first.
+    pub layers: Vec<LinearLayer>,
+}
+
+impl Layout {
+    /// Widths of the hidden layers (each layer's outputs but the last's).
+    pub fn hidden_sizes(&self) -> Vec<usize> {
+        let all: Vec<usize> = self.layers.iter().map(|layer| layer.outputs).collect();
+        all[..all.len() - 1].to_vec()
+    }
+}
+
+const EXPECTED: &str =
+    "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("holds no tensors; {EXPECTED}")]
+    Empty,
+    #[error("{name} is {dtype}; a network's weights are floating point")]
+    NotFloat { name: String, dtype: String },
+    #[error("{name} has shape {shape:?}: a convolution's weight, not a Linear layer's; {EXPECTED}")]
+    Convolution { name: String, shape: Vec<usize> },
+    #[error("unexpected tensor{} {}; {EXPECTED}{}", plural(names.len()), names.join(", "), under_hint(names))]
+    Unexpected { names: Vec<String> },
+    #[error("{name} is missing (a Linear layer has a weight and a bias)")]
+    Missing { name: String },
+    #[error("{name} has shape {shape:?}; a Linear weight is [outputs, inputs]")]
+    WeightShape { name: String, shape: Vec<usize> },
+    #[error("{name} has shape {shape:?}; its layer has {outputs} outputs, so [{outputs}] was expected")]
+    BiasShape {
+        name: String,
+        shape: Vec<usize>,
+        outputs: usize,
+    },
+    #[error("{first}.weight takes {inputs} inputs; a 28x28 image has {IMAGE_PIXELS}")]
+    Input { first: String, inputs: usize },
+    #[error("{last}.weight gives {outputs} outputs; the dataset has {NUM_CLASSES} classes")]
+    Output { last: String, outputs: usize },
+    #[error("{layer}.weight takes {inputs} inputs but {previous} gives {outputs}")]
+    Chain {
+        previous: String,
+        outputs: usize,
+        layer: String,
+        inputs: usize,
+    },
+}
+
+/// When every name sits under one prefix (`model.fc1.weight`), the file is probably a training
+/// checkpoint holding the state_dict as one of its entries.
+fn under_hint(names: &[String]) -> String {
+    let first = |name: &String| name.split_once('.').map(|(head, _)| head.to_string());
+    let heads: Vec<Option<String>> = names.iter().map(first).collect();
+    match heads.first() {
+        Some(Some(head)) if heads.len() > 1 && heads.iter().all(|h| h.as_ref() == Some(head)) => {
+            format!(" (all under `{head}.`: a checkpoint? torch.save its model's state_dict() alone)")
+        }
+        _ => String::new(),
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// The network `tensors` describe, or the first thing that keeps them from being one.
+pub fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError> {
+    if tensors.is_empty() {
+        return Err(LayoutError::Empty);
+    }
+    for tensor in tensors {
+        if !tensor.is_float {
+            return Err(LayoutError::NotFloat {
+                name: tensor.name.clone(),
+                dtype: tensor.dtype.clone(),
+            });
+        }
+        if tensor.name.ends_with(".weight") && matches!(tensor.shape.len(), 3..=5) {
+            return Err(LayoutError::Convolution {
+                name: tensor.name.clone(),
+                shape: tensor.shape.clone(),
+            });
+        }
+    }
+    let by_name: BTreeMap<&str, &TensorInfo> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    let (module, names) = layer_names(tensors)?;
+    let layers = names
+        .iter()
+        .map(|name| linear_layer(name, &by_name))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_widths(&layers)?;
+    Ok(Layout { module, layers })
+}
+
+/// Which module the names are of, and its Linear layers in order; refuses names of neither.
+fn layer_names(tensors: &[TensorInfo]) -> Result<(PytorchModule, Vec<String>), LayoutError> {
+    let split = |name: &str| -> Option<(String, String)> {
+        let (layer, kind) = name.rsplit_once('.')?;
+        Some((layer.to_string(), kind.to_string()))
+    };
+    let parts: Vec<Option<(String, String)>> = tensors.iter().map(|t| split(&t.name)).collect();
+    let is_simple_nn = |layer: &str| layer == "fc1" || layer == "fc2";
+    let is_index = |layer: &str| !layer.is_empty() && layer.bytes().all(|b| b.is_ascii_digit());
+    let simple_nn = parts
+        .iter()
+        .flatten()
+        .any(|(layer, _)| is_simple_nn(layer));
+    let (module, belongs): (PytorchModule, &dyn Fn(&str) -> bool) = if simple_nn {
+        (PytorchModule::SimpleNN, &is_simple_nn)
+    } else {
+        (PytorchModule::Sequential, &is_index)
+    };
+    let unexpected: Vec<String> = tensors
+        .iter()
+        .zip(&parts)
+        .filter(|(_, part)| {
+            !part
+                .as_ref()
+                .is_some_and(|(layer, kind)| belongs(layer) && (kind == "weight" || kind == "bias"))
+        })
+        .map(|(tensor, _)| tensor.name.clone())
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(LayoutError::Unexpected { names: unexpected });
+    }
+    let layers = match module {
+        PytorchModule::SimpleNN => vec!["fc1".to_string(), "fc2".to_string()],
+        PytorchModule::Sequential => {
+            let mut indices: Vec<String> = parts.into_iter().flatten().map(|(l, _)| l).collect();
+            // By number: 10 after 8.
+            indices.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+            indices.dedup();
+            indices
+        }
+    };
+    Ok((module, layers))
+}
+
+/// The widths of the layer `name`, from its weight's and bias's shapes.
+fn linear_layer(name: &str, by_name: &BTreeMap<&str, &TensorInfo>) -> Result<LinearLayer, LayoutError> {
+    let get = |kind: &str| {
+        let full = format!("{name}.{kind}");
+        by_name
+            .get(full.as_str())
+            .copied()
+            .ok_or(LayoutError::Missing { name: full })
+    };
+    let weight = get("weight")?;
+    let bias = get("bias")?;
+    let &[outputs, inputs] = weight.shape.as_slice() else {
+        return Err(LayoutError::WeightShape {
+            name: weight.name.clone(),
+            shape: weight.shape.clone(),
+        });
+    };
+    if outputs == 0 || inputs == 0 {
+        return Err(LayoutError::WeightShape {
+            name: weight.name.clone(),
+            shape: weight.shape.clone(),
+        });
+    }
+    if bias.shape != [outputs] {
+        return Err(LayoutError::BiasShape {
+            name: bias.name.clone(),
+            shape: bias.shape.clone(),
+            outputs,
+        });
+    }
+    Ok(LinearLayer {
+        name: name.to_string(),
+        inputs,
+        outputs,
+    })
+}
+
+/// The first layer reads an image, each next one what the one before gives, the last gives one
+/// value per class.
+fn check_widths(layers: &[LinearLayer]) -> Result<(), LayoutError> {
+    let (first, last) = (&layers[0], &layers[layers.len() - 1]);
+    if first.inputs != IMAGE_PIXELS {
+        return Err(LayoutError::Input {
+            first: first.name.clone(),
+            inputs: first.inputs,
+        });
+    }
+    for pair in layers.windows(2) {
+        if pair[1].inputs != pair[0].outputs {
+            return Err(LayoutError::Chain {
+                previous: pair[0].name.clone(),
+                outputs: pair[0].outputs,
+                layer: pair[1].name.clone(),
+                inputs: pair[1].inputs,
+            });
+        }
+    }
+    if last.outputs != NUM_CLASSES {
+        return Err(LayoutError::Output {
+            last: last.name.clone(),
+            outputs: last.outputs,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(name: &str, shape: &[usize]) -> TensorInfo {
+        TensorInfo {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            is_float: true,
+            dtype: "F32".to_string(),
+        }
+    }
+
+    fn linear(name: &str, inputs: usize, outputs: usize) -> [TensorInfo; 2] {
+        [
+            float(&format!("{name}.weight"), &[outputs, inputs]),
+            float(&format!("{name}.bias"), &[outputs]),
+        ]
+    }
+
+    fn tensors(layers: &[(&str, usize, usize)]) -> Vec<TensorInfo> {
+        layers
+            .iter()
+            .flat_map(|&(name, inputs, outputs)| linear(name, inputs, outputs))
+            .collect()
+    }
+
+    #[test]
+    fn the_tutorials_state_dict_is_simple_nn_784_128_10() {
+        // In the file's own order: fc2 may come first.
+        let layout = infer_layout(&tensors(&[("fc2", 128, 10), ("fc1", 784, 128)])).unwrap();
+        assert_eq!(layout.module, PytorchModule::SimpleNN);
+        assert_eq!(layout.hidden_sizes(), vec![128]);
+        assert_eq!(layout.layers[0].name, "fc1");
+    }
+
+    #[test]
+    fn sequential_layers_are_ordered_by_number_not_by_text() {
+        let layers = [
+            ("0", 784, 8),
+            ("2", 8, 8),
+            ("4", 8, 8),
+            ("6", 8, 8),
+            ("8", 8, 8),
+            ("10", 8, 10),
+        ];
+        let layout = infer_layout(&tensors(&layers)).unwrap();
+        assert_eq!(layout.module, PytorchModule::Sequential);
+        assert_eq!(layout.hidden_sizes(), vec![8; 5]);
+        assert_eq!(layout.layers.last().unwrap().name, "10");
+        let single = infer_layout(&tensors(&[("0", 784, 10)])).unwrap();
+        assert!(single.hidden_sizes().is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_wrong_state_dict_is_named() {
+        let err = |tensors: Vec<TensorInfo>| infer_layout(&tensors).unwrap_err().to_string();
+        assert!(err(vec![]).starts_with("holds no tensors"));
+
+        let mut cnn = vec![float("conv1.weight", &[32, 1, 3, 3]), float("conv1.bias", &[32])];
+        cnn.extend(linear("fc1", 5408, 10));
+        assert!(err(cnn).starts_with("conv1.weight has shape [32, 1, 3, 3]: a convolution"));
+
+        let mut extra = tensors(&[("fc1", 784, 128), ("fc2", 128, 10)]);
+        extra.push(float("fc3.weight", &[10, 10]));
+        assert!(err(extra).starts_with("unexpected tensor fc3.weight;"));
+
+        let mut norm = tensors(&[("0", 784, 16), ("2", 16, 10)]);
+        norm.push(float("1.running_mean", &[16]));
+        assert!(err(norm).starts_with("unexpected tensor 1.running_mean;"));
+
+        let mut missing = tensors(&[("fc1", 784, 128)]);
+        missing.push(float("fc2.weight", &[10, 128]));
+        assert_eq!(err(missing), "fc2.bias is missing (a Linear layer has a weight and a bias)");
+
+        let mut no_fc2 = tensors(&[("fc1", 784, 128)]);
+        assert_eq!(err(no_fc2.clone()), "fc2.weight is missing (a Linear layer has a weight and a bias)");
+        no_fc2[1] = float("fc1.bias", &[127]);
+        assert!(err(no_fc2).starts_with("fc1.bias has shape [127]; its layer has 128 outputs"));
+
+        assert_eq!(
+            err(tensors(&[("fc1", 784, 128), ("fc2", 64, 10)])),
+            "fc2.weight takes 64 inputs but fc1 gives 128"
+        );
+        assert_eq!(
+            err(tensors(&[("fc1", 3072, 128), ("fc2", 128, 10)])),
+            "fc1.weight takes 3072 inputs; a 28x28 image has 784"
+        );
+        assert_eq!(
+            err(tensors(&[("0", 784, 128), ("2", 128, 100)])),
+            "2.weight gives 100 outputs; the dataset has 10 classes"
+        );
+        let mut ints = tensors(&[("0", 784, 10)]);
+        ints[0].is_float = false;
+        ints[0].dtype = "I64".to_string();
+        assert_eq!(err(ints), "0.weight is I64; a network's weights are floating point");
+        assert!(err(vec![float("weight", &[10, 784])]).starts_with("unexpected tensor weight;"));
+        let checkpoint = vec![float("model.0.weight", &[10, 784]), float("model.0.bias", &[10])];
+        assert!(err(checkpoint).ends_with("(all under `model.`: a checkpoint? torch.save its model's state_dict() alone)"));
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP routes: the page, `POST /api/predict`, `GET /api/model`, `GET /healthz`. Every
+//! answer is JSON but the page; every refusal a 4xx with `{"error": "..."}` naming the problem.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use burn::prelude::*;
+use serde::Serialize;
+
+use crate::analysis::inference::{argmax, probabilities};
+use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::Model;
+use crate::serve::input::{InputError, pixels_from_body};
+
+/// Largest request body read: a phone photo fits.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
+/// Longest a request may take, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const PAGE: &str = include_str!("../../assets/serve/index.html");
+
+/// What every request shares: one model, loaded once.
+pub struct Served {
+    pub model: Mutex<Model>,
+    pub device: Device,
+    pub dataset: DatasetKind,
+    /// `GET /api/model`'s answer, made once.
+    pub description: serde_json::Value,
+}
+
+pub fn router(served: Arc<Served>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/predict", post(predict))
+        .route("/api/model", get(model))
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(time_limit))
+        .with_state(served)
+}
+
+/// A refusal: its status and the line that says why.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        let status = match error {
+            InputError::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InputError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InputError::Blank | InputError::BadPixel { .. } | InputError::NotPixels(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            InputError::Empty | InputError::NotAnImage(_) | InputError::NotJson(_) => {
+                StatusCode::BAD_REQUEST
+            }
+        };
+        ApiError(status, error.to_string())
+    }
+}
+
+#[derive(Serialize)]
+struct Prediction {
+    /// The most probable class, 0-9.
+    class: u8,
+    /// Its name: the digit, or the kind of clothing.
+    name: &'static str,
+    probabilities: [f32; NUM_CLASSES],
+    /// The 28×28 grey levels the model read, row by row (0 paper, 255 ink).
+    input: Vec<u8>,
+}
+
+async fn page() -> Response {
+    let mut response = axum::response::Html(PAGE).into_response();
+    let headers = response.headers_mut();
+    // Everything the page needs is inside it: nothing else may load.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn predict(
+    State(served): State<Arc<Served>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Prediction>, ApiError> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the body is over {} MiB", MAX_BODY_BYTES >> 20)
+        } else {
+            rejection.body_text()
+        };
+        ApiError(status, reason)
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("unreadable").to_string());
+    // Decoding and the forward pass are CPU work: off the thread that answers connections.
+    let answer = tokio::task::spawn_blocking(move || -> Result<Prediction, ApiError> {
+        let pixels = pixels_from_body(content_type.as_deref(), &body)?;
+        let model = served
+            .model
+            .lock()
+            .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the model is unusable after an earlier failure".to_string()))?;
+        let probabilities = probabilities(&model, &pixels, &served.device)
+            .pop()
+            .expect("one image in, one row out");
+        let class = argmax(&probabilities);
+        Ok(Prediction {
+            class,
+            name: served.dataset.class_names()[class as usize],
+            probabilities,
+            input: pixels.to_vec(),
+        })
+    })
+    .await
+    .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "prediction failed".to_string()))??;
+    debug_assert_eq!(answer.input.len(), IMAGE_PIXELS);
+    Ok(Json(answer))
+}
+
+async fn model(State(served): State<Arc<Served>>) -> Json<serde_json::Value> {
+    Json(served.description.clone())
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "no such page: the server has /, /api/predict, /api/model and /healthz".to_string(),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: POST /api/predict, GET everything else".to_string(),
+    )
+}
+
+/// Answers 408 to a request (its body included) that takes longer than `REQUEST_TIMEOUT`.
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
+        )
+        .into_response(),
+    }
+}

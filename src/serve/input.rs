@@ -1,0 +1,190 @@
+//! What `POST /api/predict` accepts, turned into the 784 pixels the model reads: a PNG or JPEG
+//! (prepared as `infer` prepares a file), or MNIST's own 784 grey levels as JSON.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, ImageReader, Limits};
+
+use crate::analysis::picture::to_mnist;
+use crate::data::IMAGE_PIXELS;
+
+/// Widest and tallest picture decoded: a phone photo fits; a header claiming more is refused
+/// before any pixel is decoded.
+pub const MAX_SIDE: u32 = 8192;
+/// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not).
+const MAX_DECODE_BYTES: u64 = 128 << 20;
+
+/// Why a request body is not something to predict from; each becomes a 4xx answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    #[error("the body is empty: send a PNG or JPEG picture, or a JSON array of 784 grey levels")]
+    Empty,
+    #[error("Content-Type {0}: send image/png, image/jpeg or application/json")]
+    ContentType(String),
+    #[error("not a PNG or JPEG picture: {0}")]
+    NotAnImage(String),
+    #[error("the picture is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE} is read")]
+    TooLarge { width: u32, height: u32 },
+    #[error("the picture is blank: no ink to read")]
+    Blank,
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("expected a JSON array of {IMAGE_PIXELS} grey levels (or {{\"pixels\": [...]}}), got {0}")]
+    NotPixels(String),
+    #[error("pixels[{index}] = {value}: each grey level is an integer 0 (paper) to 255 (ink)")]
+    BadPixel { index: usize, value: String },
+}
+
+/// The body's pixels, by its declared type: `image/*` or `application/octet-stream` is a
+/// picture, `application/json` grey levels.
+pub fn pixels_from_body(content_type: Option<&str>, body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+    if body.is_empty() {
+        return Err(InputError::Empty);
+    }
+    let media = content_type
+        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match media.as_str() {
+        "application/json" => pixels_from_json(body),
+        "application/octet-stream" => pixels_from_picture(body),
+        image if image.starts_with("image/") => pixels_from_picture(body),
+        "" => Err(InputError::ContentType("missing".to_string())),
+        other => Err(InputError::ContentType(other.to_string())),
+    }
+}
+
+/// A PNG or JPEG, its size checked from its header before it is decoded.
+pub fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+    let reader = || {
+        let reader = ImageReader::new(Cursor::new(body))
+            .with_guessed_format()
+            .map_err(|error| InputError::NotAnImage(error.to_string()))?;
+        match reader.format() {
+            Some(ImageFormat::Png | ImageFormat::Jpeg) => Ok(reader),
+            Some(other) => Err(InputError::NotAnImage(format!("{other:?} is not read here"))),
+            None => Err(InputError::NotAnImage("unknown format".to_string())),
+        }
+    };
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|error| InputError::NotAnImage(error.to_string()))?;
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(InputError::TooLarge { width, height });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut decoder = reader()?;
+    decoder.limits(limits);
+    let picture = decoder
+        .decode()
+        .map_err(|error| InputError::NotAnImage(error.to_string()))?;
+    to_mnist(&picture).ok_or(InputError::Blank)
+}
+
+/// `[784 integers 0-255]` or `{"pixels": [...]}`, row by row, as MNIST stores them: already a
+/// model input, so used as it is (no cropping or centring).
+pub fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| InputError::NotJson(error.to_string()))?;
+    let values = match &value {
+        serde_json::Value::Array(values) => values,
+        serde_json::Value::Object(object) => match object.get("pixels") {
+            Some(serde_json::Value::Array(values)) => values,
+            _ => return Err(InputError::NotPixels("an object without a \"pixels\" array".to_string())),
+        },
+        other => return Err(InputError::NotPixels(kind_of(other).to_string())),
+    };
+    if values.len() != IMAGE_PIXELS {
+        return Err(InputError::NotPixels(format!("{} values", values.len())));
+    }
+    let mut pixels = [0u8; IMAGE_PIXELS];
+    for (index, (slot, value)) in pixels.iter_mut().zip(values).enumerate() {
+        *slot = value
+            .as_u64()
+            .and_then(|level| u8::try_from(level).ok())
+            .ok_or_else(|| InputError::BadPixel {
+                index,
+                value: value.to_string(),
+            })?;
+    }
+    Ok(pixels)
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32, draw: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+        let image = image::GrayImage::from_fn(width, height, |x, y| image::Luma([draw(x, y)]));
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_drawn_stroke_becomes_a_centred_digit() {
+        // A dark vertical bar on white paper, off-centre.
+        let body = png(200, 200, |x, y| if (20..40).contains(&x) && (30..170).contains(&y) { 0 } else { 255 });
+        let pixels = pixels_from_body(Some("image/png"), &body).unwrap();
+        let ink: Vec<usize> = (0..IMAGE_PIXELS).filter(|&i| pixels[i] > 128).collect();
+        assert!(!ink.is_empty());
+        let mean_column = ink.iter().map(|i| i % 28).sum::<usize>() as f64 / ink.len() as f64;
+        assert!((mean_column - 14.0).abs() < 1.5, "centred: {mean_column}");
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_picture_is_refused_before_decoding() {
+        let mut body = png(1, 1, |_, _| 0);
+        // IHDR's width and height sit at bytes 16..24 of a PNG, its CRC at 29..33.
+        body[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        body[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32fast::hash(&body[12..29]);
+        body[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            pixels_from_picture(&body),
+            Err(InputError::TooLarge { width: 100_000, height: 100_000 })
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_pixels_are_named() {
+        assert_eq!(pixels_from_body(Some("image/png"), b""), Err(InputError::Empty));
+        assert_eq!(
+            pixels_from_body(Some("text/plain"), b"7"),
+            Err(InputError::ContentType("text/plain".to_string()))
+        );
+        assert_eq!(pixels_from_body(None, b"7"), Err(InputError::ContentType("missing".to_string())));
+        assert!(matches!(pixels_from_body(Some("image/png"), b"hello"), Err(InputError::NotAnImage(_))));
+        let white = png(50, 50, |_, _| 255);
+        assert_eq!(pixels_from_body(Some("image/png"), &white), Err(InputError::Blank));
+        let json = |text: &str| pixels_from_body(Some("application/json; charset=utf-8"), text.as_bytes());
+        assert!(matches!(json("[1, 2"), Err(InputError::NotJson(_))));
+        assert_eq!(json("\"seven\""), Err(InputError::NotPixels("a string".to_string())));
+        let short = format!("[{}]", vec!["0"; 783].join(","));
+        assert_eq!(json(&short), Err(InputError::NotPixels("783 values".to_string())));
+        let mut levels = vec!["0".to_string(); 784];
+        levels[5] = "256".to_string();
+        assert_eq!(
+            json(&format!("{{\"pixels\": [{}]}}", levels.join(","))),
+            Err(InputError::BadPixel { index: 5, value: "256".to_string() })
+        );
+        levels[5] = "200".to_string();
+        assert_eq!(json(&format!("[{}]", levels.join(",")))
+            .unwrap()[5], 200);
+    }
+}

@@ -1,0 +1,87 @@
+//! `serve`: one run's model behind a web page to draw on and a JSON API (`api.rs`), the page
+//! embedded in the binary (`assets/serve/index.html`), request bodies read by `input.rs`.
+//!
+//! One tokio runtime on the current thread answers connections; decoding and the forward pass
+//! run on tokio's blocking threads, one at a time on the one model.
+
+mod api;
+pub mod input;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+
+use crate::backend::Backend;
+use crate::run::RunDir;
+use api::Served;
+
+/// Where and what to serve.
+pub struct ServeRequest {
+    pub run: RunDir,
+    pub backend: Backend,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Loads the model, then answers requests until the process is stopped.
+pub fn serve(request: ServeRequest) -> Result<()> {
+    let device = request.backend.device()?;
+    let (config, model) = request.run.load_model(&device)?;
+    let description = describe(&request.run, &config, request.backend);
+    let served = Arc::new(Served {
+        model: Mutex::new(model.with_loss(config.loss)),
+        device,
+        dataset: config.dataset,
+        description,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(async move {
+        let address = format!("{}:{}", request.host, request.port);
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("{address}: cannot listen (pass another --host or --port)"))?;
+        let bound: SocketAddr = listener.local_addr().context("the listening address")?;
+        println!(
+            "serving {} ({}, {}) on http://{bound}/ (Ctrl-C stops)",
+            request.run.root().display(),
+            config.model.describe(),
+            config.dataset.title()
+        );
+        // Scripts and tests read the address from this line as soon as it is there.
+        let _ = std::io::stdout().flush();
+        axum::serve(listener, api::router(served))
+            .await
+            .context("the server stopped")
+    })
+}
+
+/// `GET /api/model`: what is served, for the page and for scripts.
+fn describe(
+    run: &RunDir,
+    config: &crate::run::config::TrainingConfig,
+    backend: Backend,
+) -> serde_json::Value {
+    // The run's own summary says how it was made and how well it scored, when it has one.
+    let summary: serde_json::Value = std::fs::read_to_string(run.summary())
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    serde_json::json!({
+        "run": run.root().file_name().map(|name| name.to_string_lossy()),
+        "model": config.model.describe(),
+        "activation": config.model.activation,
+        "parameters": config.model.parameter_count(),
+        "dataset": config.dataset,
+        "dataset_title": config.dataset.title(),
+        "class_names": config.dataset.class_names(),
+        "status": summary["status"],
+        "test_accuracy": summary["test_accuracy"],
+        "backend": backend,
+        "config": serde_json::to_value(config).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,455 @@
+//! `serve`: the real server on a free port, asked real questions and garbage over HTTP, and its
+//! page driven by a real headless Chromium (Debian's `chromium`, which `.ci/run` installs).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A running `serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    /// Starts `serve` on a free port for the sandbox's `run` and waits for its address line.
+    fn start(sandbox: &Sandbox, run: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+            .args(["serve", "--artifacts", run, "--port", "0"])
+            .current_dir(sandbox.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).expect("the server's stdout") == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        let line = String::from_utf8_lossy(&line).into_owned();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in the server's first line: {line:?}"))
+            .to_string();
+        Server { child, address }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// One request on its own connection; the status and the body.
+    fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        http(&self.address, method, path, content_type, body)
+    }
+
+    fn json(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, serde_json::Value) {
+        let (status, body) = self.request(method, path, content_type, body);
+        let value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        (status, value)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HTTP/1.1 by hand: the request, then the whole answer (the server closes the connection).
+fn http(address: &str, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer and close before reading a body it refuses: not an error here.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    let mut body = answer[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = unchunk(&body);
+    }
+    (status, body)
+}
+
+fn unchunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let end = body.windows(2).position(|w| w == b"\r\n").expect("a chunk size");
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 4 + size..];
+    }
+}
+
+/// A quick run (one epoch on all of MNIST: about 95% on the test set) in `run`.
+fn trained_run(sandbox: &Sandbox) {
+    let output = sandbox.run_on(&mnist_dir(), &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// Test image `index` and its label, as MNIST stores it (white ink on black).
+fn test_image(index: usize) -> (Vec<u8>, u8) {
+    let images = read_idx(&mnist_dir(), "t10k-images-idx3-ubyte");
+    let labels = read_idx(&mnist_dir(), "t10k-labels-idx1-ubyte");
+    (images[16 + index * 784..16 + (index + 1) * 784].to_vec(), labels[8 + index])
+}
+
+/// A PNG of a grey picture.
+fn png(width: u32, height: u32, grey: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::GrayImage::from_raw(width, height, grey.to_vec())
+        .unwrap()
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+/// A test image as a person's picture: dark ink on white, ten times larger.
+fn as_picture(mnist: &[u8]) -> Vec<u8> {
+    let side = 280;
+    let grey: Vec<u8> = (0..side * side)
+        .map(|i| 255 - mnist[(i / side / 10) * 28 + (i % side) / 10])
+        .collect();
+    png(side as u32, side as u32, &grey)
+}
+
+#[test]
+fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+
+    let (status, health) = server.json("GET", "/healthz", None, b"");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, model) = server.json("GET", "/api/model", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(model["model"], "784-128-10");
+    assert_eq!(model["class_names"].as_array().unwrap().len(), 10);
+    assert!(model["test_accuracy"].as_f64().unwrap() > 90.0, "{model}");
+
+    let (status, page) = server.request("GET", "/", None, b"");
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<canvas id=\"pad\""), "the drawing page");
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "loads nothing from elsewhere");
+
+    let (image, label) = test_image(0);
+    let (status, answer) = server.json("POST", "/api/predict", Some("image/png"), &as_picture(&image));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["class"].as_u64(), Some(u64::from(label)), "{answer}");
+    assert_eq!(answer["name"], label.to_string());
+    let total: f64 = answer["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "probabilities sum to {total}");
+    assert_eq!(answer["input"].as_array().unwrap().len(), 784);
+
+    let levels = serde_json::to_vec(&image).unwrap();
+    let (status, answer) = server.json("POST", "/api/predict", Some("application/json"), &levels);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["class"].as_u64(), Some(u64::from(label)));
+    let echoed: Vec<u8> = serde_json::from_value(answer["input"].clone()).unwrap();
+    assert_eq!(echoed, image, "grey levels are the model's input as they are");
+
+    let mut huge = png(1, 1, &[0]);
+    huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32fast::hash(&huge[12..29]);
+    huge[29..33].copy_from_slice(&crc.to_be_bytes());
+    let short = serde_json::to_vec(&image[..783]).unwrap();
+    let fifty_mb = vec![0u8; 50 << 20];
+    let blank = png(64, 64, &[255; 64 * 64]);
+    let cases: Vec<(&str, &str, Option<&str>, &[u8], u16, &str)> = vec![
+        ("POST", "/api/predict", Some("image/png"), b"", 400, "the body is empty"),
+        ("POST", "/api/predict", Some("image/png"), b"just some text", 400, "not a PNG or JPEG picture"),
+        ("POST", "/api/predict", Some("text/plain"), b"seven", 415, "Content-Type text/plain"),
+        ("POST", "/api/predict", None, &levels, 415, "Content-Type missing"),
+        ("POST", "/api/predict", Some("image/png"), &huge, 413, "100000x100000"),
+        ("POST", "/api/predict", Some("image/png"), &fifty_mb, 413, "over 2 MiB"),
+        ("POST", "/api/predict", Some("image/png"), &blank, 422, "blank"),
+        ("POST", "/api/predict", Some("application/json"), &short, 422, "783 values"),
+        ("POST", "/api/predict", Some("application/json"), b"{\"pixels\": 7", 400, "not JSON"),
+        ("GET", "/api/predict", None, b"", 405, "method not allowed"),
+        ("GET", "/etc/passwd", None, b"", 404, "no such page"),
+        ("GET", "/../Cargo.toml", None, b"", 404, "no such page"),
+    ];
+    for (method, path, content_type, body, expected, words) in cases {
+        let (status, answer) = server.json(method, path, content_type, body);
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert_eq!(status, expected, "{method} {path} ({content_type:?}): {answer}");
+        assert!(error.contains(words), "{method} {path} ({content_type:?}): {error}");
+    }
+    let (status, _) = server.json("GET", "/healthz", None, b"");
+    assert_eq!(status, 200, "still serving after the garbage");
+}
+
+#[test]
+fn eight_clients_at_once_all_get_answers() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let (image, label) = test_image(1);
+    let picture = as_picture(&image);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..50 {
+                    let (status, body) = http(&server.address, "POST", "/api/predict", Some("image/png"), &picture);
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    assert_eq!(answer["class"].as_u64(), Some(u64::from(label)));
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn serve_refuses_a_missing_run_and_a_taken_port_in_one_line() {
+    let sandbox = Sandbox::new();
+    let missing = sandbox.run(["serve", "--artifacts", "nothing-here"]);
+    let line = assert_one_line_error(&missing);
+    assert!(line.contains("nothing-here: no such run folder"), "{line}");
+
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let port = server.address.rsplit(':').next().unwrap();
+    let taken = sandbox.run(["serve", "--artifacts", "run", "--port", port]);
+    let line = assert_one_line_error(&taken);
+    assert!(line.contains(&format!("127.0.0.1:{port}: cannot listen")), "{line}");
+}
+
+// ---- The page in a real browser, driven over the DevTools protocol on a pipe ----
+
+/// Chromium with `--remote-debugging-pipe`: commands go in on its fd 3, answers come out on
+/// its fd 4, each a JSON text ended by a NUL byte.
+struct Browser {
+    child: Child,
+    to_browser: std::io::PipeWriter,
+    from_browser: std::io::BufReader<std::io::PipeReader>,
+    next_id: u64,
+    session: Option<String>,
+}
+
+impl Browser {
+    fn start(profile: &Path) -> Self {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let program = std::env::var_os("MNIST_TRAINER_CHROMIUM").unwrap_or_else(|| "chromium".into());
+        let (commands_read, commands_write) = std::io::pipe().unwrap();
+        let (answers_read, answers_write) = std::io::pipe().unwrap();
+        let (command_fd, answer_fd) = (commands_read.as_raw_fd(), answers_write.as_raw_fd());
+        let mut command = Command::new(&program);
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                "--window-size=960,720",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: only dup2 between fork and exec, on descriptors this process owns.
+        unsafe {
+            command.pre_exec(move || {
+                // Copies above 9 first, so that neither pipe is overwritten by the other's dup2.
+                let command_copy = libc::fcntl(command_fd, libc::F_DUPFD, 10);
+                let answer_copy = libc::fcntl(answer_fd, libc::F_DUPFD, 10);
+                if command_copy < 0
+                    || answer_copy < 0
+                    || libc::dup2(command_copy, 3) < 0
+                    || libc::dup2(answer_copy, 4) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("{}: cannot start ({e}); the browser test needs Chromium: apt-get install chromium", program.to_string_lossy())
+        });
+        drop((commands_read, answers_write));
+        Browser {
+            child,
+            to_browser: commands_write,
+            from_browser: std::io::BufReader::new(answers_read),
+            next_id: 0,
+            session: None,
+        }
+    }
+
+    /// Sends one command (to the attached page, once there is one) and returns its result.
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        use std::io::BufRead;
+        self.next_id += 1;
+        let mut message = serde_json::json!({ "id": self.next_id, "method": method, "params": params });
+        if let Some(session) = &self.session {
+            message["sessionId"] = session.clone().into();
+        }
+        let mut bytes = serde_json::to_vec(&message).unwrap();
+        bytes.push(0);
+        self.to_browser.write_all(&bytes).expect("the browser reads commands");
+        loop {
+            let mut raw = Vec::new();
+            let read = self.from_browser.read_until(0, &mut raw).expect("the browser answers");
+            assert!(read > 0, "the browser closed its pipe");
+            raw.pop();
+            let answer: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            if answer["id"].as_u64() == Some(self.next_id) {
+                assert!(answer["error"].is_null(), "{method}: {answer}");
+                return answer["result"].clone();
+            }
+        }
+    }
+
+    fn open(&mut self, url: &str) {
+        let target = self.call("Target.createTarget", serde_json::json!({ "url": url }));
+        let attached = self.call(
+            "Target.attachToTarget",
+            serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        self.session = attached["sessionId"].as_str().map(str::to_string);
+    }
+
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Waits (up to a minute) until `expression` is truthy in the page, and returns it.
+    fn wait_for(&mut self, expression: &str) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let value = self.eval(expression);
+            if !value.is_null() && value != false && value != "" {
+                return value;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "never true: {expression}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn mouse(&mut self, kind: &str, (x, y): (f64, f64)) {
+        self.call(
+            "Input.dispatchMouseEvent",
+            serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "buttons": 1, "clickCount": 1 }),
+        );
+    }
+
+    /// One stroke through `points` (fractions of the drawing area), pressed all the way.
+    fn stroke(&mut self, area: &serde_json::Value, points: &[(f64, f64)]) {
+        let at = |&(fx, fy): &(f64, f64)| {
+            let number = |key: &str| area[key].as_f64().unwrap();
+            (number("left") + fx * number("width"), number("top") + fy * number("height"))
+        };
+        self.mouse("mousePressed", at(&points[0]));
+        for pair in points.windows(2) {
+            let (from, to) = (at(&pair[0]), at(&pair[1]));
+            for step in 1..=8 {
+                let t = f64::from(step) / 8.0;
+                self.mouse("mouseMoved", (from.0 + t * (to.0 - from.0), from.1 + t * (to.1 - from.1)));
+            }
+        }
+        self.mouse("mouseReleased", at(points.last().unwrap()));
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        let shot = self.call("Page.captureScreenshot", serde_json::json!({ "format": "png" }));
+        std::fs::write(path, base64_decode(shot["data"].as_str().unwrap())).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut bits, mut count) = (0u32, 0);
+    for byte in text.bytes().filter(|&b| b != b'=') {
+        let value = ALPHABET.iter().position(|&a| a == byte).expect("base64") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+/// Where the screenshot goes: `MNIST_TRAINER_SCREENSHOT` (the README's is made that way), else
+/// the sandbox.
+fn screenshot_path(sandbox: &Sandbox) -> PathBuf {
+    std::env::var_os("MNIST_TRAINER_SCREENSHOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sandbox.path("serve.png"))
+}
+
+#[test]
+fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let mut browser = Browser::start(&sandbox.path("chromium-profile"));
+    browser.open(&server.url("/"));
+    browser.wait_for("document.body && document.body.dataset.ready === 'true'");
+    let area = browser.eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+
+    // A seven: the bar, then the long diagonal stroke down to the left.
+    browser.stroke(&area, &[(0.25, 0.22), (0.75, 0.22), (0.45, 0.85)]);
+    browser.wait_for("document.getElementById('predicted').textContent");
+    // The page asks again while the drawing changes: let it settle before reading.
+    std::thread::sleep(Duration::from_millis(500));
+    let read = browser.eval("document.getElementById('predicted').textContent");
+    let bars = browser.eval("[...document.querySelectorAll('#bars li')].map(li => li.querySelector('.value').textContent)");
+    let input_ink = browser.eval(
+        "Array.from(document.getElementById('input28').getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length",
+    );
+    browser.screenshot(&screenshot_path(&sandbox));
+    assert_eq!(read, "7", "bars: {bars}");
+    assert_eq!(bars.as_array().unwrap().len(), 10);
+    assert!(input_ink.as_u64().unwrap() > 20, "the 28x28 input is shown: {input_ink} ink pixels");
+
+    // Escape clears the drawing and the answer.
+    browser.call(
+        "Input.dispatchKeyEvent",
+        serde_json::json!({ "type": "keyDown", "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27 }),
+    );
+    assert_eq!(browser.eval("document.getElementById('predicted').textContent"), "");
+}
