@@ -208,6 +208,30 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
 }
 
 #[test]
+fn clients_that_hang_up_before_their_answer_do_not_stop_the_server() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let (image, _) = test_image(2);
+    let picture = as_picture(&image);
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        let head = format!(
+            "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
+            picture.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&picture).unwrap();
+        // Gone without reading: the answer goes to a closed connection. (Whether the kernel
+        // then raises SIGPIPE depends on timing; the server ignores it either way.)
+        drop(stream);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, _) = server.json("GET", "/healthz", None, b"");
+    assert_eq!(status, 200, "still serving");
+}
+
+#[test]
 fn eight_clients_at_once_all_get_answers() {
     let sandbox = Sandbox::new();
     trained_run(&sandbox);

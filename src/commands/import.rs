@@ -13,6 +13,7 @@ use crate::backend::Backend;
 use crate::cli::args::ImportArgs;
 use crate::data::record::DataRecord;
 use crate::data::{DataSource, Split};
+use crate::model::Model;
 use crate::pytorch::import::{FileFormat, Imported, import};
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy};
@@ -41,28 +42,23 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-
-    if occupied {
-        run_files::clear(run.root())?;
-    }
-    run.create()?;
     let config = TrainingConfig {
         model: imported.config.clone(),
         dataset: args.dataset,
         ..TrainingConfig::tutorial()
     };
-    run.save_config(&config)?;
-    if let (Some(dir), Some((_, prints))) = (&args.data_dir, &test) {
-        let source = DataSource::Folder(dir.clone());
-        run.save_data_record(&DataRecord::new(args.dataset, &source, prints.clone()))?;
-    }
     let summary = summary(&imported, &config, source);
     let score = test
         .as_ref()
         .map(|(images, _)| test_score(&imported.model, images, &device, config.loss));
-    run.save_model(imported.model)?;
-    run.write_summary(&summary)?;
+    let record = args.data_dir.as_ref().zip(test).map(|(dir, (_, prints))| {
+        DataRecord::new(args.dataset, &DataSource::Folder(dir.clone()), prints)
+    });
 
+    if occupied {
+        run_files::clear(run.root())?;
+    }
+    write_run(&run, &config, record.as_ref(), imported.model, &summary)?;
     println!(
         "imported {} ({}, {} {}) into {}",
         args.pytorch.display(),
@@ -72,12 +68,27 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         run.root().display()
     );
     if let Some(score) = score {
-        println!(
-            "test accuracy {:.2}% on {} images",
-            score.accuracy, score.images
-        );
+        println!("test accuracy {:.2}% on {} images", score.accuracy, score.images);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run folder's files, the summary last: a folder with a summary is a whole import.
+fn write_run(
+    run: &RunDir,
+    config: &TrainingConfig,
+    record: Option<&DataRecord>,
+    model: Model,
+    summary: &ImportSummary,
+) -> Result<()> {
+    run.create()?;
+    run.save_config(config)?;
+    if let Some(record) = record {
+        run.save_data_record(record)?;
+    }
+    run.save_model(model)?;
+    run.write_summary(summary)?;
+    Ok(())
 }
 
 /// Whether the folder holds a run to clear first; refuses one that holds anything else, or a
