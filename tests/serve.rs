@@ -168,6 +168,14 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
     assert!((total - 1.0).abs() < 1e-4, "probabilities sum to {total}");
     assert_eq!(answer["input"].as_array().unwrap().len(), 784);
 
+    let mut jpeg = Vec::new();
+    image::load_from_memory(&as_picture(&image))
+        .unwrap()
+        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    let (status, answer) = server.json("POST", "/api/predict", Some("image/jpeg"), &jpeg);
+    assert_eq!((status, answer["class"].as_u64()), (200, Some(u64::from(label))), "{answer}");
+
     let levels = serde_json::to_vec(&image).unwrap();
     let (status, answer) = server.json("POST", "/api/predict", Some("application/json"), &levels);
     assert_eq!(status, 200, "{answer}");
@@ -229,6 +237,27 @@ fn clients_that_hang_up_before_their_answer_do_not_stop_the_server() {
     std::thread::sleep(Duration::from_millis(500));
     let (status, _) = server.json("GET", "/healthz", None, b"");
     assert_eq!(status, 200, "still serving");
+}
+
+#[test]
+fn a_request_still_sending_its_body_after_ten_seconds_is_answered_408() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let started = Instant::now();
+    // Promises 1000 bytes, sends 10, then waits.
+    stream
+        .write_all(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("longer than 10 s"), "{answer}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(10), "answered after {waited:?}");
 }
 
 #[test]
