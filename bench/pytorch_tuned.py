@@ -22,9 +22,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--flush-denormal", action="store_true",
+                        help="torch.set_flush_denormal(True): denormals read and written as zero")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
 
     train_x, train_y = load_split(args.data_dir, "train")

@@ -57,9 +57,10 @@ def rust_run(exe, backend, args, env, extra=(), epochs=None):
                 summary["test_images"] / wall)
 
 
-def torch_run(python, script, args, env):
+def torch_run(python, script, args, env, extra=()):
     out, _, peak = peak_mib([python, os.path.join(HERE, script), "--data-dir", args.data_dir,
-                             "--epochs", str(args.epochs), "--threads", str(args.threads)], env)
+                             "--epochs", str(args.epochs), "--threads", str(args.threads), *extra],
+                            env)
     epochs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return (statistics.median(e["seconds"] for e in epochs), epochs[-1]["test_accuracy"], peak,
             None)
@@ -97,6 +98,9 @@ def main():
     contenders = {
         "mnist-trainer, flex": lambda: rust_run(exe, "flex", args, env),
         "mnist-trainer, flex, Burn's Adam": lambda: rust_run(exe, "flex", args, burn_adam),
+        # Opt-in (results differ in their last bits), as PyTorch's set_flush_denormal is.
+        "mnist-trainer, flex, --flush-denormals": lambda: rust_run(
+            exe, "flex", args, env, ("--flush-denormals",)),
         "mnist-trainer, ndarray": lambda: rust_run(exe, "ndarray", args, env),
     }
     if args.large:
@@ -104,10 +108,14 @@ def main():
             exe, "flex", args, env, large, epochs=2)
         contenders["784-1024-512-10, batch 256, flex, Burn's Adam"] = lambda: rust_run(
             exe, "flex", args, burn_adam, large, epochs=2)
+        contenders["784-1024-512-10, batch 256, flex, --flush-denormals"] = lambda: rust_run(
+            exe, "flex", args, env, (*large, "--flush-denormals"), epochs=2)
     has_torch = subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode == 0
     if has_torch:
         contenders["PyTorch, tutorial style"] = lambda: torch_run(args.python, "pytorch_tutorial.py", args, env)
         contenders["PyTorch, hand-tuned"] = lambda: torch_run(args.python, "pytorch_tuned.py", args, env)
+        contenders["PyTorch, hand-tuned, set_flush_denormal"] = lambda: torch_run(
+            args.python, "pytorch_tuned.py", args, env, ("--flush-denormal",))
 
     results = {}
     # Interleave the contenders so drift in the machine's speed hits all of them alike.

@@ -148,6 +148,12 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub num_workers: Option<usize>,
 
+    /// Treat numbers below f32's normal range (1.2e-38) as zero while training, as PyTorch's
+    /// torch.set_flush_denormal(True) does: faster on x86 CPUs (see the README's Performance),
+    /// but results differ from the default in their last bits.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub flush_denormals: Option<bool>,
+
     /// Train on the first N training images only (quick checks).
     #[arg(long, value_name = "N")]
     pub limit_train: Option<usize>,

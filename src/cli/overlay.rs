@@ -52,6 +52,7 @@ impl TrainArgs {
             early_stop_patience => early_stop_patience as Some,
             seed => seed,
             num_workers => num_workers,
+            flush_denormals => flush_denormals,
             limit_train => limit_train as Some,
             limit_test => limit_test as Some,
         });

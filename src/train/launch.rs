@@ -15,6 +15,7 @@ use burn::train::{
     SupervisedTraining,
 };
 
+use crate::train::denormals::FlushDenormals;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
@@ -80,7 +81,11 @@ pub(super) fn run_training(
         .with_loss(config.loss);
     let learner = Learner::new(model, config.optimizer.init_on(request.backend), scheduler);
     // Burn panics on some failures of its own (a metric log it cannot write to a full disk).
+    // Burn trains on this thread (one device): the setting holds for every step and is undone
+    // before the test score.
+    let flush = config.flush_denormals.then(FlushDenormals::on_this_thread);
     let launched = crate::panics::catch(move || training.launch(learner));
+    drop(flush);
     let halt = halt.lock().unwrap_or_else(|e| e.into_inner()).take();
     outcome(launched, halt)
 }

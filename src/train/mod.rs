@@ -3,6 +3,7 @@
 //! run (`finish.rs`).
 
 mod dashboard;
+mod denormals;
 mod finish;
 pub mod interrupt;
 mod launch;
