@@ -4,6 +4,7 @@ this small varies by a few tenths of a percent with the seed; a single number (t
 97.68%) says little without the spread.
 
     python3 bench/seeds.py --data-dir ../shared/data/mnist --seeds 1-10 [--python PY]
+        [--columns ndarray,flex,flush,torch]
 
 Needs the release binary (cargo build --release); finds it with `cargo metadata`.
 """
@@ -30,11 +31,11 @@ def seeds(spec):
     return list(range(int(first), int(last or first) + 1))
 
 
-def rust_accuracy(exe, data_dir, backend, seed):
+def rust_accuracy(exe, data_dir, backend, seed, extra=()):
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "run")
         subprocess.run([exe, "--backend", backend, "--seed", str(seed), "--data-dir", data_dir,
-                        "--artifacts", run], check=True, stdout=subprocess.DEVNULL)
+                        "--artifacts", run, *extra], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(run, "summary.json")) as f:
             return json.load(f)["test_accuracy"]
 
@@ -52,16 +53,22 @@ def main():
     parser.add_argument("--seeds", default="1-10")
     parser.add_argument("--python", default=sys.executable,
                         help="a Python with torch for the PyTorch column")
+    parser.add_argument("--columns", default="ndarray,flex,flush,torch",
+                        help="which of ndarray, flex, flush (flex --flush-denormals), torch")
     args = parser.parse_args()
+    wanted = set(args.columns.split(","))
     data_dir = os.path.abspath(args.data_dir)
     exe = binary()
     columns = {
-        "mnist-trainer ndarray": lambda s: rust_accuracy(exe, data_dir, "ndarray", s),
-        "mnist-trainer flex": lambda s: rust_accuracy(exe, data_dir, "flex", s),
+        "mnist-trainer ndarray": ("ndarray", lambda s: rust_accuracy(exe, data_dir, "ndarray", s)),
+        "mnist-trainer flex": ("flex", lambda s: rust_accuracy(exe, data_dir, "flex", s)),
+        "mnist-trainer flex --flush-denormals": (
+            "flush", lambda s: rust_accuracy(exe, data_dir, "flex", s, ("--flush-denormals",))),
     }
     has_torch = subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode == 0
     if has_torch:
-        columns["PyTorch tutorial"] = lambda s: torch_accuracy(args.python, data_dir, s)
+        columns["PyTorch tutorial"] = ("torch", lambda s: torch_accuracy(args.python, data_dir, s))
+    columns = {name: run for name, (key, run) in columns.items() if key in wanted}
     results = {name: [run(seed) for seed in seeds(args.seeds)] for name, run in columns.items()}
 
     print(f"Test accuracy after 5 epochs, seeds {args.seeds}:\n")
