@@ -117,79 +117,66 @@ impl TrainingConfig {
 
     /// Checks the values no type can express; `origin` names where they came from.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |field, value: String, rule| ConfigError::Invalid {
-            origin: origin.to_string(),
-            field,
-            value,
-            rule,
+        let optimizer = || {
+            self.optimizer
+                .invalid_field()
+                .map(|(field, value, rule)| (field, value.to_string(), rule))
         };
-        if self.flush_denormals && !cfg!(target_arch = "x86_64") {
-            return Err(invalid(
+        match self.first_invalid().or_else(optimizer) {
+            Some((field, value, rule)) => Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                field,
+                value,
+                rule,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first field (outside the optimizer's) whose value breaks its rule: the field, its
+    /// value as written, the rule.
+    fn first_invalid(&self) -> Option<(&'static str, String, &'static str)> {
+        let rate = self.learning_rate;
+        let keep_one = "keep at least 1 image, or leave it out";
+        [
+            (
+                self.flush_denormals && !cfg!(target_arch = "x86_64"),
                 "flush_denormals",
-                "true".into(),
+                "true".to_string(),
                 "only x86-64 CPUs have the setting",
-            ));
-        }
-        if self.num_epochs == 0 {
-            return Err(invalid(
-                "num_epochs",
-                "0".into(),
-                "train for at least 1 epoch",
-            ));
-        }
-        if self.batch_size == 0 {
-            return Err(invalid(
-                "batch_size",
-                "0".into(),
-                "a batch holds at least 1 image",
-            ));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(invalid(
+            ),
+            (self.num_epochs == 0, "num_epochs", "0".into(), "train for at least 1 epoch"),
+            (self.batch_size == 0, "batch_size", "0".into(), "a batch holds at least 1 image"),
+            (
+                !(rate.is_finite() && rate > 0.0),
                 "learning_rate",
-                self.learning_rate.to_string(),
+                rate.to_string(),
                 "must be a positive number",
-            ));
-        }
-        if self.model.hidden_sizes.contains(&0) {
-            return Err(invalid(
+            ),
+            (
+                self.model.hidden_sizes.contains(&0),
                 "model.hidden_sizes",
                 format!("{:?}", self.model.hidden_sizes),
                 "a layer needs at least 1 unit",
-            ));
-        }
-        if self.limit_train == Some(0) {
-            return Err(invalid(
-                "limit_train",
-                "0".into(),
-                "keep at least 1 image, or leave it out",
-            ));
-        }
-        if self.limit_test == Some(0) {
-            return Err(invalid(
-                "limit_test",
-                "0".into(),
-                "keep at least 1 image, or leave it out",
-            ));
-        }
-        if self.early_stop_patience == Some(0) {
-            return Err(invalid(
+            ),
+            (self.limit_train == Some(0), "limit_train", "0".into(), keep_one),
+            (self.limit_test == Some(0), "limit_test", "0".into(), keep_one),
+            (
+                self.early_stop_patience == Some(0),
                 "early_stop_patience",
                 "0".into(),
                 "wait at least 1 epoch, or leave it out",
-            ));
-        }
-        if self.lr_schedule == LrSchedule::Cosine && self.learning_rate > 1.0 {
-            return Err(invalid(
+            ),
+            (
+                self.lr_schedule == LrSchedule::Cosine && rate > 1.0,
                 "learning_rate",
-                self.learning_rate.to_string(),
+                rate.to_string(),
                 "the cosine schedule starts at most at 1",
-            ));
-        }
-        if let Some((field, value, rule)) = self.optimizer.invalid_field() {
-            return Err(invalid(field, value.to_string(), rule));
-        }
-        Ok(())
+            ),
+        ]
+        .into_iter()
+        .find(|(broken, ..)| *broken)
+        .map(|(_, field, value, rule)| (field, value, rule))
     }
 
     pub fn to_json(&self) -> String {

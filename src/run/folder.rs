@@ -216,15 +216,20 @@ impl RunDir {
 
     /// Whether the folder's model was imported (its summary says so) rather than trained here.
     pub fn is_imported(&self) -> Result<bool, ArtifactError> {
+        Ok(self
+            .summary_json()?
+            .is_some_and(|summary| summary["status"] == "imported"))
+    }
+
+    /// `summary.json` as JSON, whichever kind (trained or imported); `None` when there is none
+    /// or it is damaged (a resumed run rewrites it, so neither is a reason to refuse).
+    pub fn summary_json(&self) -> Result<Option<serde_json::Value>, ArtifactError> {
         let path = self.summary();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(source) => return Err(self.io(&path, source)),
-        };
-        // A damaged summary is rewritten by the run that resumes: not a reason to refuse.
-        Ok(serde_json::from_str::<serde_json::Value>(&text)
-            .is_ok_and(|summary| summary["status"] == "imported"))
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(serde_json::from_str(&text).ok()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(self.io(&path, source)),
+        }
     }
 
     fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {

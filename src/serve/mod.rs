@@ -83,10 +83,7 @@ fn describe(
     backend: Backend,
 ) -> serde_json::Value {
     // The run's own summary says how it was made and how well it scored, when it has one.
-    let summary: serde_json::Value = std::fs::read_to_string(run.summary())
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
+    let summary = run.summary_json().ok().flatten().unwrap_or_default();
     serde_json::json!({
         "run": run.root().file_name().map(|name| name.to_string_lossy()),
         "model": config.model.describe(),
