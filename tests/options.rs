@@ -257,7 +257,10 @@ fn flushing_denormals_is_recorded_and_trains_as_well_as_the_default() {
     assert_eq!(epochs.len(), 2);
     let config = read_json(&sandbox.path("flushed/config.json"));
     assert_eq!(config["flush_denormals"], true);
-    assert_eq!(read_json(&sandbox.path("default/config.json"))["flush_denormals"], false);
+    assert_eq!(
+        read_json(&sandbox.path("default/config.json"))["flush_denormals"],
+        false
+    );
     // Only numbers below 1.2e-38 differ: the same seed lands within noise of the default.
     let accuracy = |summary: &serde_json::Value| summary["test_accuracy"].as_f64().unwrap();
     assert!(

@@ -201,7 +201,14 @@ fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f6
     let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
     let infer = sandbox.run_on(
         &mnist_dir(),
-        &["infer", "--artifacts", run, "--json", "--index", &indices.join(",")],
+        &[
+            "infer",
+            "--artifacts",
+            run,
+            "--json",
+            "--index",
+            &indices.join(","),
+        ],
     );
     assert!(infer.status.success(), "{}", stderr(&infer));
     stdout(&infer)
@@ -229,22 +236,55 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
     let expected = read_json(&fixture("probabilities.json"));
     let sandbox = Sandbox::new();
     let cases = [
-        ("simple_nn.pt", "simple_nn", "torch-zip", "SimpleNN", "784-128-10"),
-        ("simple_nn_legacy.pt", "simple_nn", "torch-pickle", "SimpleNN", "784-128-10"),
-        ("sequential.pt", "sequential", "torch-zip", "nn.Sequential", "784-16-16-10"),
-        ("sequential.safetensors", "sequential", "safetensors", "nn.Sequential", "784-16-16-10"),
+        (
+            "simple_nn.pt",
+            "simple_nn",
+            "torch-zip",
+            "SimpleNN",
+            "784-128-10",
+        ),
+        (
+            "simple_nn_legacy.pt",
+            "simple_nn",
+            "torch-pickle",
+            "SimpleNN",
+            "784-128-10",
+        ),
+        (
+            "sequential.pt",
+            "sequential",
+            "torch-zip",
+            "nn.Sequential",
+            "784-16-16-10",
+        ),
+        (
+            "sequential.safetensors",
+            "sequential",
+            "safetensors",
+            "nn.Sequential",
+            "784-16-16-10",
+        ),
     ];
     for (file, model, format, module, widths) in cases {
         let run = format!("from-{file}");
         let source = fixture(file);
         let output = sandbox.run_on(
             &mnist_dir(),
-            &["import", "--pytorch", source.to_str().unwrap(), "--artifacts", &run],
+            &[
+                "import",
+                "--pytorch",
+                source.to_str().unwrap(),
+                "--artifacts",
+                &run,
+            ],
         );
         assert!(output.status.success(), "{file}: {}", stderr(&output));
         let printed = stdout(&output);
         assert!(printed.contains(&format!("{module} {widths}")), "{printed}");
-        assert!(printed.contains("test accuracy "), "scored on --data-dir: {printed}");
+        assert!(
+            printed.contains("test accuracy "),
+            "scored on --data-dir: {printed}"
+        );
 
         let summary = read_json(&sandbox.path(&run).join("summary.json"));
         assert_eq!(summary["status"], "imported");
@@ -275,7 +315,18 @@ fn an_exported_run_imports_back_with_identical_predictions() {
     let sandbox = Sandbox::new();
     let train = sandbox.run_on(
         &mnist_dir(),
-        &["--epochs", "1", "--limit-train", "2000", "--hidden", "24,12", "--activation", "sigmoid", "--artifacts", "run"],
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "2000",
+            "--hidden",
+            "24,12",
+            "--activation",
+            "sigmoid",
+            "--artifacts",
+            "run",
+        ],
     );
     assert!(train.status.success(), "{}", stderr(&train));
     let exported = export(&sandbox, &[]);
@@ -284,7 +335,13 @@ fn an_exported_run_imports_back_with_identical_predictions() {
     let exported = export(&sandbox, &[]);
     assert!(exported.status.success(), "{}", stderr(&exported));
     let imported = sandbox.run([
-        "import", "--pytorch", "out/model.safetensors", "--artifacts", "back", "--activation", "sigmoid",
+        "import",
+        "--pytorch",
+        "out/model.safetensors",
+        "--artifacts",
+        "back",
+        "--activation",
+        "sigmoid",
     ]);
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert_eq!(
@@ -299,7 +356,9 @@ fn safetensors_file(tensors: &[(&str, &[usize])], fill: f32) -> Vec<u8> {
         .iter()
         .map(|(name, shape)| {
             let count: usize = shape.iter().product();
-            let bytes = std::iter::repeat_n(fill.to_le_bytes(), count).flatten().collect();
+            let bytes = std::iter::repeat_n(fill.to_le_bytes(), count)
+                .flatten()
+                .collect();
             (name.to_string(), shape.to_vec(), bytes)
         })
         .collect();
@@ -334,28 +393,66 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
     let last = nan.len() - 4;
     nan[last..].copy_from_slice(&f32::NAN.to_le_bytes());
     let cases: Vec<(String, &str)> = vec![
-        (write("notes.txt", b"fc1.weight = [[0.1, 0.2]]\n"), "not a PyTorch file"),
-        (write("empty.pt", b""), "not a PyTorch file"),
-        (write("truncated.pt", &whole[..whole.len() / 2]), "not a readable torch.save zip file"),
-        // torch.save(model): burn-store reads a whole module's tensors too; this one has 2 outputs.
-        (fixture("whole_module.pt").to_string_lossy().into_owned(), "0.weight gives 2 outputs"),
-        (fixture("checkpoint.pt").to_string_lossy().into_owned(), "unexpected tensors model.bias, model.weight"),
-        (fixture("no_tensors.pt").to_string_lossy().into_owned(), "holds no tensors"),
-        (fixture("cnn.pt").to_string_lossy().into_owned(), "conv1.weight has shape [2, 1, 3, 3]: a convolution"),
         (
-            write("missing.safetensors", &safetensors_file(&simple_nn[..3], 0.1)),
+            write("notes.txt", b"fc1.weight = [[0.1, 0.2]]\n"),
+            "not a PyTorch file",
+        ),
+        (write("empty.pt", b""), "not a PyTorch file"),
+        (
+            write("truncated.pt", &whole[..whole.len() / 2]),
+            "not a readable torch.save zip file",
+        ),
+        // torch.save(model): burn-store reads a whole module's tensors too; this one has 2 outputs.
+        (
+            fixture("whole_module.pt").to_string_lossy().into_owned(),
+            "0.weight gives 2 outputs",
+        ),
+        (
+            fixture("checkpoint.pt").to_string_lossy().into_owned(),
+            "unexpected tensors model.bias, model.weight",
+        ),
+        (
+            fixture("no_tensors.pt").to_string_lossy().into_owned(),
+            "holds no tensors",
+        ),
+        (
+            fixture("cnn.pt").to_string_lossy().into_owned(),
+            "conv1.weight has shape [2, 1, 3, 3]: a convolution",
+        ),
+        (
+            write(
+                "missing.safetensors",
+                &safetensors_file(&simple_nn[..3], 0.1),
+            ),
             "fc2.bias is missing",
         ),
         (
-            write("extra.safetensors", &safetensors_file(&[simple_nn, &[("fc3.weight", &[10, 10])]].concat(), 0.1)),
+            write(
+                "extra.safetensors",
+                &safetensors_file(&[simple_nn, &[("fc3.weight", &[10, 10])]].concat(), 0.1),
+            ),
             "unexpected tensor fc3.weight",
         ),
         (
-            write("wide.safetensors", &safetensors_file(&[("0.weight", &[10, 3072]), ("0.bias", &[10])], 0.1)),
+            write(
+                "wide.safetensors",
+                &safetensors_file(&[("0.weight", &[10, 3072]), ("0.bias", &[10])], 0.1),
+            ),
             "0.weight takes 3072 inputs; a 28x28 image has 784",
         ),
         (
-            write("chain.safetensors", &safetensors_file(&[("fc1.weight", &[128, 784]), ("fc1.bias", &[128]), ("fc2.weight", &[10, 64]), ("fc2.bias", &[10])], 0.1)),
+            write(
+                "chain.safetensors",
+                &safetensors_file(
+                    &[
+                        ("fc1.weight", &[128, 784]),
+                        ("fc1.bias", &[128]),
+                        ("fc2.weight", &[10, 64]),
+                        ("fc2.bias", &[10]),
+                    ],
+                    0.1,
+                ),
+            ),
             "fc2.weight takes 64 inputs but fc1 gives 128",
         ),
         (write("nan.safetensors", &nan), "holds NaN"),
@@ -363,8 +460,15 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
     for (file, expected) in &cases {
         let output = sandbox.run(["import", "--pytorch", file, "--artifacts", "run"]);
         let line = assert_one_line_error(&output);
-        assert!(line.contains(file.as_str()), "{file}: names the file: {line}");
-        assert_eq!(line.matches(expected).count(), 1, "{file}: said once: {line}");
+        assert!(
+            line.contains(file.as_str()),
+            "{file}: names the file: {line}"
+        );
+        assert_eq!(
+            line.matches(expected).count(),
+            1,
+            "{file}: said once: {line}"
+        );
         assert!(!sandbox.path("run").exists(), "{file}: wrote a run folder");
     }
 }
@@ -374,7 +478,13 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
     let sandbox = Sandbox::new();
     let source = fixture("sequential.safetensors");
     let import = |extra: &[&str]| {
-        let mut args = vec!["import", "--pytorch", source.to_str().unwrap(), "--artifacts", "run"];
+        let mut args = vec![
+            "import",
+            "--pytorch",
+            source.to_str().unwrap(),
+            "--artifacts",
+            "run",
+        ];
         args.extend(extra);
         sandbox.run(args)
     };
@@ -382,18 +492,27 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
     std::fs::write(sandbox.path("run/notes.md"), "mine").unwrap();
     let line = assert_one_line_error(&import(&["--overwrite"]));
     assert!(line.contains("not a run of this program"), "{line}");
-    assert_eq!(std::fs::read_to_string(sandbox.path("run/notes.md")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("run/notes.md")).unwrap(),
+        "mine"
+    );
     std::fs::remove_file(sandbox.path("run/notes.md")).unwrap();
 
     assert!(import(&[]).status.success());
     let line = assert_one_line_error(&import(&[]));
-    assert!(line.contains("already holds a run; pass --overwrite"), "{line}");
+    assert!(
+        line.contains("already holds a run; pass --overwrite"),
+        "{line}"
+    );
     let replaced = import(&["--overwrite"]);
     assert!(replaced.status.success(), "{}", stderr(&replaced));
 
     let resumed = sandbox.run_on(&mnist_dir(), &["--resume", "run"]);
     let line = assert_one_line_error(&resumed);
-    assert!(line.contains("imported from PyTorch, not trained here"), "{line}");
+    assert!(
+        line.contains("imported from PyTorch, not trained here"),
+        "{line}"
+    );
     assert!(sandbox.path("run/model.bpk").is_file());
     assert!(!sandbox.path("run/metrics.jsonl").exists());
 }

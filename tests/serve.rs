@@ -48,14 +48,30 @@ impl Server {
     }
 
     /// One request on its own connection; the status and the body.
-    fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         http(&self.address, method, path, content_type, body)
     }
 
-    fn json(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, serde_json::Value) {
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
         let (status, body) = self.request(method, path, content_type, body);
-        let value = serde_json::from_slice(&body)
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        let value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
         (status, value)
     }
 }
@@ -68,10 +84,21 @@ impl Drop for Server {
 }
 
 /// HTTP/1.1 by hand: the request, then the whole answer (the server closes the connection).
-fn http(address: &str, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(address).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if let Some(content_type) = content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
@@ -84,11 +111,23 @@ fn http(address: &str, method: &str, path: &str, content_type: Option<&str>, bod
     let split = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {:?}", String::from_utf8_lossy(&answer)));
+        .unwrap_or_else(|| {
+            panic!(
+                "{method} {path}: no HTTP answer: {:?}",
+                String::from_utf8_lossy(&answer)
+            )
+        });
     let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
     let mut body = answer[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = unchunk(&body);
     }
     (status, body)
@@ -97,8 +136,12 @@ fn http(address: &str, method: &str, path: &str, content_type: Option<&str>, bod
 fn unchunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let end = body.windows(2).position(|w| w == b"\r\n").expect("a chunk size");
-        let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16).unwrap();
+        let end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16).unwrap();
         if size == 0 {
             return out;
         }
@@ -117,7 +160,10 @@ fn trained_run(sandbox: &Sandbox) {
 fn test_image(index: usize) -> (Vec<u8>, u8) {
     let images = read_idx(&mnist_dir(), "t10k-images-idx3-ubyte");
     let labels = read_idx(&mnist_dir(), "t10k-labels-idx1-ubyte");
-    (images[16 + index * 784..16 + (index + 1) * 784].to_vec(), labels[8 + index])
+    (
+        images[16 + index * 784..16 + (index + 1) * 784].to_vec(),
+        labels[8 + index],
+    )
 }
 
 /// A PNG of a grey picture.
@@ -125,7 +171,10 @@ fn png(width: u32, height: u32, grey: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::new();
     image::GrayImage::from_raw(width, height, grey.to_vec())
         .unwrap()
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .unwrap();
     bytes
 }
@@ -157,31 +206,54 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
     let page = String::from_utf8(page).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("<canvas id=\"pad\""), "the drawing page");
-    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "loads nothing from elsewhere");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "loads nothing from elsewhere"
+    );
 
     let (image, label) = test_image(0);
-    let (status, answer) = server.json("POST", "/api/predict", Some("image/png"), &as_picture(&image));
+    let (status, answer) = server.json(
+        "POST",
+        "/api/predict",
+        Some("image/png"),
+        &as_picture(&image),
+    );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["class"].as_u64(), Some(u64::from(label)), "{answer}");
     assert_eq!(answer["name"], label.to_string());
-    let total: f64 = answer["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).sum();
+    let total: f64 = answer["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .sum();
     assert!((total - 1.0).abs() < 1e-4, "probabilities sum to {total}");
     assert_eq!(answer["input"].as_array().unwrap().len(), 784);
 
     let mut jpeg = Vec::new();
     image::load_from_memory(&as_picture(&image))
         .unwrap()
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     let (status, answer) = server.json("POST", "/api/predict", Some("image/jpeg"), &jpeg);
-    assert_eq!((status, answer["class"].as_u64()), (200, Some(u64::from(label))), "{answer}");
+    assert_eq!(
+        (status, answer["class"].as_u64()),
+        (200, Some(u64::from(label))),
+        "{answer}"
+    );
 
     let levels = serde_json::to_vec(&image).unwrap();
     let (status, answer) = server.json("POST", "/api/predict", Some("application/json"), &levels);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["class"].as_u64(), Some(u64::from(label)));
     let echoed: Vec<u8> = serde_json::from_value(answer["input"].clone()).unwrap();
-    assert_eq!(echoed, image, "grey levels are the model's input as they are");
+    assert_eq!(
+        echoed, image,
+        "grey levels are the model's input as they are"
+    );
 
     let mut huge = png(1, 1, &[0]);
     huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
@@ -192,15 +264,78 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
     let fifty_mb = vec![0u8; 50 << 20];
     let blank = png(64, 64, &[255; 64 * 64]);
     let cases: Vec<(&str, &str, Option<&str>, &[u8], u16, &str)> = vec![
-        ("POST", "/api/predict", Some("image/png"), b"", 400, "the body is empty"),
-        ("POST", "/api/predict", Some("image/png"), b"just some text", 400, "not a PNG or JPEG picture"),
-        ("POST", "/api/predict", Some("text/plain"), b"seven", 415, "Content-Type text/plain"),
-        ("POST", "/api/predict", None, &levels, 415, "Content-Type missing"),
-        ("POST", "/api/predict", Some("image/png"), &huge, 413, "100000x100000"),
-        ("POST", "/api/predict", Some("image/png"), &fifty_mb, 413, "over 2 MiB"),
-        ("POST", "/api/predict", Some("image/png"), &blank, 422, "blank"),
-        ("POST", "/api/predict", Some("application/json"), &short, 422, "783 values"),
-        ("POST", "/api/predict", Some("application/json"), b"{\"pixels\": 7", 400, "not JSON"),
+        (
+            "POST",
+            "/api/predict",
+            Some("image/png"),
+            b"",
+            400,
+            "the body is empty",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("image/png"),
+            b"just some text",
+            400,
+            "not a PNG or JPEG picture",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("text/plain"),
+            b"seven",
+            415,
+            "Content-Type text/plain",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            None,
+            &levels,
+            415,
+            "Content-Type missing",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("image/png"),
+            &huge,
+            413,
+            "100000x100000",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("image/png"),
+            &fifty_mb,
+            413,
+            "over 2 MiB",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("image/png"),
+            &blank,
+            422,
+            "blank",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            &short,
+            422,
+            "783 values",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            b"{\"pixels\": 7",
+            400,
+            "not JSON",
+        ),
         ("GET", "/api/predict", None, b"", 405, "method not allowed"),
         ("GET", "/etc/passwd", None, b"", 404, "no such page"),
         ("GET", "/../Cargo.toml", None, b"", 404, "no such page"),
@@ -208,8 +343,14 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
     for (method, path, content_type, body, expected, words) in cases {
         let (status, answer) = server.json(method, path, content_type, body);
         let error = answer["error"].as_str().unwrap_or_default();
-        assert_eq!(status, expected, "{method} {path} ({content_type:?}): {answer}");
-        assert!(error.contains(words), "{method} {path} ({content_type:?}): {error}");
+        assert_eq!(
+            status, expected,
+            "{method} {path} ({content_type:?}): {answer}"
+        );
+        assert!(
+            error.contains(words),
+            "{method} {path} ({content_type:?}): {error}"
+        );
     }
     let (status, _) = server.json("GET", "/healthz", None, b"");
     assert_eq!(status, 200, "still serving after the garbage");
@@ -245,7 +386,9 @@ fn a_request_still_sending_its_body_after_ten_seconds_is_answered_408() {
     trained_run(&sandbox);
     let server = Server::start(&sandbox, "run");
     let mut stream = TcpStream::connect(&server.address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let started = Instant::now();
     // Promises 1000 bytes, sends 10, then waits.
     stream
@@ -257,7 +400,10 @@ fn a_request_still_sending_its_body_after_ten_seconds_is_answered_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("longer than 10 s"), "{answer}");
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(10), "answered after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(10),
+        "answered after {waited:?}"
+    );
 }
 
 #[test]
@@ -271,7 +417,13 @@ fn eight_clients_at_once_all_get_answers() {
         for _ in 0..8 {
             scope.spawn(|| {
                 for _ in 0..50 {
-                    let (status, body) = http(&server.address, "POST", "/api/predict", Some("image/png"), &picture);
+                    let (status, body) = http(
+                        &server.address,
+                        "POST",
+                        "/api/predict",
+                        Some("image/png"),
+                        &picture,
+                    );
                     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
                     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     assert_eq!(answer["class"].as_u64(), Some(u64::from(label)));
@@ -293,7 +445,10 @@ fn serve_refuses_a_missing_run_and_a_taken_port_in_one_line() {
     let port = server.address.rsplit(':').next().unwrap();
     let taken = sandbox.run(["serve", "--artifacts", "run", "--port", port]);
     let line = assert_one_line_error(&taken);
-    assert!(line.contains(&format!("127.0.0.1:{port}: cannot listen")), "{line}");
+    assert!(
+        line.contains(&format!("127.0.0.1:{port}: cannot listen")),
+        "{line}"
+    );
 }
 
 // ---- The page in a real browser, driven over the DevTools protocol on a pipe ----
@@ -312,7 +467,8 @@ impl Browser {
     fn start(profile: &Path) -> Self {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
-        let program = std::env::var_os("MNIST_TRAINER_CHROMIUM").unwrap_or_else(|| "chromium".into());
+        let program =
+            std::env::var_os("MNIST_TRAINER_CHROMIUM").unwrap_or_else(|| "chromium".into());
         let (commands_read, commands_write) = std::io::pipe().unwrap();
         let (answers_read, answers_write) = std::io::pipe().unwrap();
         let (command_fd, answer_fd) = (commands_read.as_raw_fd(), answers_write.as_raw_fd());
@@ -347,7 +503,10 @@ impl Browser {
             });
         }
         let child = command.spawn().unwrap_or_else(|e| {
-            panic!("{}: cannot start ({e}); the browser test needs Chromium: apt-get install chromium", program.to_string_lossy())
+            panic!(
+                "{}: cannot start ({e}); the browser test needs Chromium: apt-get install chromium",
+                program.to_string_lossy()
+            )
         });
         drop((commands_read, answers_write));
         Browser {
@@ -363,16 +522,22 @@ impl Browser {
     fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
         use std::io::BufRead;
         self.next_id += 1;
-        let mut message = serde_json::json!({ "id": self.next_id, "method": method, "params": params });
+        let mut message =
+            serde_json::json!({ "id": self.next_id, "method": method, "params": params });
         if let Some(session) = &self.session {
             message["sessionId"] = session.clone().into();
         }
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
-        self.to_browser.write_all(&bytes).expect("the browser reads commands");
+        self.to_browser
+            .write_all(&bytes)
+            .expect("the browser reads commands");
         loop {
             let mut raw = Vec::new();
-            let read = self.from_browser.read_until(0, &mut raw).expect("the browser answers");
+            let read = self
+                .from_browser
+                .read_until(0, &mut raw)
+                .expect("the browser answers");
             assert!(read > 0, "the browser closed its pipe");
             raw.pop();
             let answer: serde_json::Value = serde_json::from_slice(&raw).unwrap();
@@ -408,7 +573,10 @@ impl Browser {
             if !value.is_null() && value != false && value != "" {
                 return value;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "never true: {expression}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never true: {expression}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -424,21 +592,30 @@ impl Browser {
     fn stroke(&mut self, area: &serde_json::Value, points: &[(f64, f64)]) {
         let at = |&(fx, fy): &(f64, f64)| {
             let number = |key: &str| area[key].as_f64().unwrap();
-            (number("left") + fx * number("width"), number("top") + fy * number("height"))
+            (
+                number("left") + fx * number("width"),
+                number("top") + fy * number("height"),
+            )
         };
         self.mouse("mousePressed", at(&points[0]));
         for pair in points.windows(2) {
             let (from, to) = (at(&pair[0]), at(&pair[1]));
             for step in 1..=8 {
                 let t = f64::from(step) / 8.0;
-                self.mouse("mouseMoved", (from.0 + t * (to.0 - from.0), from.1 + t * (to.1 - from.1)));
+                self.mouse(
+                    "mouseMoved",
+                    (from.0 + t * (to.0 - from.0), from.1 + t * (to.1 - from.1)),
+                );
             }
         }
         self.mouse("mouseReleased", at(points.last().unwrap()));
     }
 
     fn screenshot(&mut self, path: &Path) {
-        let shot = self.call("Page.captureScreenshot", serde_json::json!({ "format": "png" }));
+        let shot = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png" }),
+        );
         std::fs::write(path, base64_decode(shot["data"].as_str().unwrap())).unwrap();
     }
 }
@@ -482,7 +659,8 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
     let mut browser = Browser::start(&sandbox.path("chromium-profile"));
     browser.open(&server.url("/"));
     browser.wait_for("document.body && document.body.dataset.ready === 'true'");
-    let area = browser.eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+    let area = browser
+        .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
 
     // A seven: the bar, then the long diagonal stroke down to the left.
     browser.stroke(&area, &[(0.25, 0.22), (0.75, 0.22), (0.45, 0.85)]);
@@ -497,12 +675,18 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
     browser.screenshot(&screenshot_path(&sandbox));
     assert_eq!(read, "7", "bars: {bars}");
     assert_eq!(bars.as_array().unwrap().len(), 10);
-    assert!(input_ink.as_u64().unwrap() > 20, "the 28x28 input is shown: {input_ink} ink pixels");
+    assert!(
+        input_ink.as_u64().unwrap() > 20,
+        "the 28x28 input is shown: {input_ink} ink pixels"
+    );
 
     // Escape clears the drawing and the answer.
     browser.call(
         "Input.dispatchKeyEvent",
         serde_json::json!({ "type": "keyDown", "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27 }),
     );
-    assert_eq!(browser.eval("document.getElementById('predicted').textContent"), "");
+    assert_eq!(
+        browser.eval("document.getElementById('predicted').textContent"),
+        ""
+    );
 }

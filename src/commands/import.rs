@@ -68,7 +68,10 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         run.root().display()
     );
     if let Some(score) = score {
-        println!("test accuracy {:.2}% on {} images", score.accuracy, score.images);
+        println!(
+            "test accuracy {:.2}% on {} images",
+            score.accuracy, score.images
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

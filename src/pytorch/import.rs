@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn_store::burn_pack::Tensor as PackTensor;
-use burn_store::{ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
+use burn_store::{
+    ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge,
+};
 
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
 use crate::model::{ActivationKind, Model, ModelConfig};
@@ -117,10 +119,21 @@ pub fn import(
         .with_hidden_sizes(layout.hidden_sizes())
         .with_activation(activation);
     let origin = path.display().to_string();
-    ensure_fits(&origin, &config, loading_bytes(&config), "import", available_bytes())?;
+    ensure_fits(
+        &origin,
+        &config,
+        loading_bytes(&config),
+        "import",
+        available_bytes(),
+    )?;
     let burn_tensors = to_burn_tensors(path, format, &layout, tensors)?;
     let mut model = config.init(device);
-    let result = model.apply(burn_tensors, None, Some(Box::new(PyTorchToBurnAdapter)), false);
+    let result = model.apply(
+        burn_tensors,
+        None,
+        Some(Box::new(PyTorchToBurnAdapter)),
+        false,
+    );
     if !result.is_success() || !result.unused.is_empty() {
         return Err(ImportError::Apply {
             path: path.to_path_buf(),
@@ -235,7 +248,11 @@ fn check_finite(path: &Path, name: &str, data: &TensorData) -> Result<(), Import
     Err(ImportError::NotFinite {
         path: path.to_path_buf(),
         tensor: name.to_string(),
-        what: if values[flat].is_nan() { "NaN" } else { "infinity" },
+        what: if values[flat].is_nan() {
+            "NaN"
+        } else {
+            "infinity"
+        },
         index,
     })
 }
@@ -250,11 +267,20 @@ mod tests {
 
     #[test]
     fn formats_are_told_apart_by_their_first_bytes() {
-        assert_eq!(FileFormat::sniff(b"PK\x03\x04rest", 100), Some(FileFormat::TorchZip));
-        assert_eq!(FileFormat::sniff(b"\x80\x02\x8a\x0a", 100), Some(FileFormat::TorchPickle));
+        assert_eq!(
+            FileFormat::sniff(b"PK\x03\x04rest", 100),
+            Some(FileFormat::TorchZip)
+        );
+        assert_eq!(
+            FileFormat::sniff(b"\x80\x02\x8a\x0a", 100),
+            Some(FileFormat::TorchPickle)
+        );
         let mut safetensors = 40u64.to_le_bytes().to_vec();
         safetensors.extend(b"{\"a\":");
-        assert_eq!(FileFormat::sniff(&safetensors, 48), Some(FileFormat::Safetensors));
+        assert_eq!(
+            FileFormat::sniff(&safetensors, 48),
+            Some(FileFormat::Safetensors)
+        );
         // A header longer than the file is not safetensors.
         assert_eq!(FileFormat::sniff(&safetensors, 47), None);
         assert_eq!(FileFormat::sniff(b"hello, world", 12), None);

@@ -55,8 +55,7 @@ impl Layout {
     }
 }
 
-const EXPECTED: &str =
-    "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
+const EXPECTED: &str = "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LayoutError {
@@ -72,7 +71,9 @@ pub enum LayoutError {
     Missing { name: String },
     #[error("{name} has shape {shape:?}; a Linear weight is [outputs, inputs]")]
     WeightShape { name: String, shape: Vec<usize> },
-    #[error("{name} has shape {shape:?}; its layer has {outputs} outputs, so [{outputs}] was expected")]
+    #[error(
+        "{name} has shape {shape:?}; its layer has {outputs} outputs, so [{outputs}] was expected"
+    )]
     BiasShape {
         name: String,
         shape: Vec<usize>,
@@ -98,7 +99,9 @@ fn under_hint(names: &[String]) -> String {
     let heads: Vec<Option<String>> = names.iter().map(first).collect();
     match heads.first() {
         Some(Some(head)) if heads.len() > 1 && heads.iter().all(|h| h.as_ref() == Some(head)) => {
-            format!(" (all under `{head}.`: a checkpoint? torch.save its model's state_dict() alone)")
+            format!(
+                " (all under `{head}.`: a checkpoint? torch.save its model's state_dict() alone)"
+            )
         }
         _ => String::new(),
     }
@@ -147,10 +150,7 @@ fn layer_names(tensors: &[TensorInfo]) -> Result<(PytorchModule, Vec<String>), L
     let parts: Vec<Option<(String, String)>> = tensors.iter().map(|t| split(&t.name)).collect();
     let is_simple_nn = |layer: &str| layer == "fc1" || layer == "fc2";
     let is_index = |layer: &str| !layer.is_empty() && layer.bytes().all(|b| b.is_ascii_digit());
-    let simple_nn = parts
-        .iter()
-        .flatten()
-        .any(|(layer, _)| is_simple_nn(layer));
+    let simple_nn = parts.iter().flatten().any(|(layer, _)| is_simple_nn(layer));
     let (module, belongs): (PytorchModule, &dyn Fn(&str) -> bool) = if simple_nn {
         (PytorchModule::SimpleNN, &is_simple_nn)
     } else {
@@ -183,7 +183,10 @@ fn layer_names(tensors: &[TensorInfo]) -> Result<(PytorchModule, Vec<String>), L
 }
 
 /// The widths of the layer `name`, from its weight's and bias's shapes.
-fn linear_layer(name: &str, by_name: &BTreeMap<&str, &TensorInfo>) -> Result<LinearLayer, LayoutError> {
+fn linear_layer(
+    name: &str,
+    by_name: &BTreeMap<&str, &TensorInfo>,
+) -> Result<LinearLayer, LayoutError> {
     let get = |kind: &str| {
         let full = format!("{name}.{kind}");
         by_name
@@ -307,7 +310,10 @@ mod tests {
         let err = |tensors: Vec<TensorInfo>| infer_layout(&tensors).unwrap_err().to_string();
         assert!(err(vec![]).starts_with("holds no tensors"));
 
-        let mut cnn = vec![float("conv1.weight", &[32, 1, 3, 3]), float("conv1.bias", &[32])];
+        let mut cnn = vec![
+            float("conv1.weight", &[32, 1, 3, 3]),
+            float("conv1.bias", &[32]),
+        ];
         cnn.extend(linear("fc1", 5408, 10));
         assert!(err(cnn).starts_with("conv1.weight has shape [32, 1, 3, 3]: a convolution"));
 
@@ -321,10 +327,16 @@ mod tests {
 
         let mut missing = tensors(&[("fc1", 784, 128)]);
         missing.push(float("fc2.weight", &[10, 128]));
-        assert_eq!(err(missing), "fc2.bias is missing (a Linear layer has a weight and a bias)");
+        assert_eq!(
+            err(missing),
+            "fc2.bias is missing (a Linear layer has a weight and a bias)"
+        );
 
         let mut no_fc2 = tensors(&[("fc1", 784, 128)]);
-        assert_eq!(err(no_fc2.clone()), "fc2.weight is missing (a Linear layer has a weight and a bias)");
+        assert_eq!(
+            err(no_fc2.clone()),
+            "fc2.weight is missing (a Linear layer has a weight and a bias)"
+        );
         no_fc2[1] = float("fc1.bias", &[127]);
         assert!(err(no_fc2).starts_with("fc1.bias has shape [127]; its layer has 128 outputs"));
 
@@ -343,9 +355,17 @@ mod tests {
         let mut ints = tensors(&[("0", 784, 10)]);
         ints[0].is_float = false;
         ints[0].dtype = "I64".to_string();
-        assert_eq!(err(ints), "0.weight is I64; a network's weights are floating point");
+        assert_eq!(
+            err(ints),
+            "0.weight is I64; a network's weights are floating point"
+        );
         assert!(err(vec![float("weight", &[10, 784])]).starts_with("unexpected tensor weight;"));
-        let checkpoint = vec![float("model.0.weight", &[10, 784]), float("model.0.bias", &[10])];
-        assert!(err(checkpoint).ends_with("(all under `model.`: a checkpoint? torch.save its model's state_dict() alone)"));
+        let checkpoint = vec![
+            float("model.0.weight", &[10, 784]),
+            float("model.0.bias", &[10]),
+        ];
+        assert!(err(checkpoint).ends_with(
+            "(all under `model.`: a checkpoint? torch.save its model's state_dict() alone)"
+        ));
     }
 }

@@ -145,8 +145,18 @@ impl TrainingConfig {
                 "true".to_string(),
                 "only x86-64 CPUs have the setting",
             ),
-            (self.num_epochs == 0, "num_epochs", "0".into(), "train for at least 1 epoch"),
-            (self.batch_size == 0, "batch_size", "0".into(), "a batch holds at least 1 image"),
+            (
+                self.num_epochs == 0,
+                "num_epochs",
+                "0".into(),
+                "train for at least 1 epoch",
+            ),
+            (
+                self.batch_size == 0,
+                "batch_size",
+                "0".into(),
+                "a batch holds at least 1 image",
+            ),
             (
                 !(rate.is_finite() && rate > 0.0),
                 "learning_rate",
@@ -159,8 +169,18 @@ impl TrainingConfig {
                 format!("{:?}", self.model.hidden_sizes),
                 "a layer needs at least 1 unit",
             ),
-            (self.limit_train == Some(0), "limit_train", "0".into(), keep_one),
-            (self.limit_test == Some(0), "limit_test", "0".into(), keep_one),
+            (
+                self.limit_train == Some(0),
+                "limit_train",
+                "0".into(),
+                keep_one,
+            ),
+            (
+                self.limit_test == Some(0),
+                "limit_test",
+                "0".into(),
+                keep_one,
+            ),
             (
                 self.early_stop_patience == Some(0),
                 "early_stop_patience",

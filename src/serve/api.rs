@@ -95,7 +95,10 @@ async fn page() -> Response {
             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'",
         ),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -119,10 +122,12 @@ async fn predict(
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
     let answer = tokio::task::spawn_blocking(move || -> Result<Prediction, ApiError> {
         let pixels = pixels_from_body(content_type.as_deref(), &body)?;
-        let model = served
-            .model
-            .lock()
-            .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the model is unusable after an earlier failure".to_string()))?;
+        let model = served.model.lock().map_err(|_| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model is unusable after an earlier failure".to_string(),
+            )
+        })?;
         let probabilities = probabilities(&model, &pixels, &served.device)
             .pop()
             .expect("one image in, one row out");
@@ -135,7 +140,12 @@ async fn predict(
         })
     })
     .await
-    .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "prediction failed".to_string()))??;
+    .map_err(|_| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "prediction failed".to_string(),
+        )
+    })??;
     Ok(Json(answer))
 }
 
@@ -167,7 +177,10 @@ async fn time_limit(request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => ApiError(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
         )
         .into_response(),
     }

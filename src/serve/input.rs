@@ -29,7 +29,9 @@ pub enum InputError {
     Blank,
     #[error("not JSON: {0}")]
     NotJson(String),
-    #[error("expected a JSON array of {IMAGE_PIXELS} grey levels (or {{\"pixels\": [...]}}), got {0}")]
+    #[error(
+        "expected a JSON array of {IMAGE_PIXELS} grey levels (or {{\"pixels\": [...]}}), got {0}"
+    )]
     NotPixels(String),
     #[error("pixels[{index}] = {value}: each grey level is an integer 0 (paper) to 255 (ink)")]
     BadPixel { index: usize, value: String },
@@ -37,12 +39,22 @@ pub enum InputError {
 
 /// The body's pixels, by its declared type: `image/*` or `application/octet-stream` is a
 /// picture, `application/json` grey levels.
-pub fn pixels_from_body(content_type: Option<&str>, body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+pub fn pixels_from_body(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<[u8; IMAGE_PIXELS], InputError> {
     if body.is_empty() {
         return Err(InputError::Empty);
     }
     let media = content_type
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     match media.as_str() {
         "application/json" => pixels_from_json(body),
@@ -61,7 +73,9 @@ pub fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError
             .map_err(|error| InputError::NotAnImage(error.to_string()))?;
         match reader.format() {
             Some(ImageFormat::Png | ImageFormat::Jpeg) => Ok(reader),
-            Some(other) => Err(InputError::NotAnImage(format!("{other:?} is not read here"))),
+            Some(other) => Err(InputError::NotAnImage(format!(
+                "{other:?} is not read here"
+            ))),
             None => Err(InputError::NotAnImage("unknown format".to_string())),
         }
     };
@@ -92,7 +106,11 @@ pub fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
         serde_json::Value::Array(values) => values,
         serde_json::Value::Object(object) => match object.get("pixels") {
             Some(serde_json::Value::Array(values)) => values,
-            _ => return Err(InputError::NotPixels("an object without a \"pixels\" array".to_string())),
+            _ => {
+                return Err(InputError::NotPixels(
+                    "an object without a \"pixels\" array".to_string(),
+                ));
+            }
         },
         other => return Err(InputError::NotPixels(kind_of(other).to_string())),
     };
@@ -139,7 +157,13 @@ mod tests {
     #[test]
     fn a_drawn_stroke_becomes_a_centred_digit() {
         // A dark vertical bar on white paper, off-centre.
-        let body = png(200, 200, |x, y| if (20..40).contains(&x) && (30..170).contains(&y) { 0 } else { 255 });
+        let body = png(200, 200, |x, y| {
+            if (20..40).contains(&x) && (30..170).contains(&y) {
+                0
+            } else {
+                255
+            }
+        });
         let pixels = pixels_from_body(Some("image/png"), &body).unwrap();
         let ink: Vec<usize> = (0..IMAGE_PIXELS).filter(|&i| pixels[i] > 128).collect();
         assert!(!ink.is_empty());
@@ -157,34 +181,58 @@ mod tests {
         body[29..33].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(
             pixels_from_picture(&body),
-            Err(InputError::TooLarge { width: 100_000, height: 100_000 })
+            Err(InputError::TooLarge {
+                width: 100_000,
+                height: 100_000
+            })
         );
     }
 
     #[test]
     fn bodies_that_are_not_pixels_are_named() {
-        assert_eq!(pixels_from_body(Some("image/png"), b""), Err(InputError::Empty));
+        assert_eq!(
+            pixels_from_body(Some("image/png"), b""),
+            Err(InputError::Empty)
+        );
         assert_eq!(
             pixels_from_body(Some("text/plain"), b"7"),
             Err(InputError::ContentType("text/plain".to_string()))
         );
-        assert_eq!(pixels_from_body(None, b"7"), Err(InputError::ContentType("missing".to_string())));
-        assert!(matches!(pixels_from_body(Some("image/png"), b"hello"), Err(InputError::NotAnImage(_))));
+        assert_eq!(
+            pixels_from_body(None, b"7"),
+            Err(InputError::ContentType("missing".to_string()))
+        );
+        assert!(matches!(
+            pixels_from_body(Some("image/png"), b"hello"),
+            Err(InputError::NotAnImage(_))
+        ));
         let white = png(50, 50, |_, _| 255);
-        assert_eq!(pixels_from_body(Some("image/png"), &white), Err(InputError::Blank));
-        let json = |text: &str| pixels_from_body(Some("application/json; charset=utf-8"), text.as_bytes());
+        assert_eq!(
+            pixels_from_body(Some("image/png"), &white),
+            Err(InputError::Blank)
+        );
+        let json =
+            |text: &str| pixels_from_body(Some("application/json; charset=utf-8"), text.as_bytes());
         assert!(matches!(json("[1, 2"), Err(InputError::NotJson(_))));
-        assert_eq!(json("\"seven\""), Err(InputError::NotPixels("a string".to_string())));
+        assert_eq!(
+            json("\"seven\""),
+            Err(InputError::NotPixels("a string".to_string()))
+        );
         let short = format!("[{}]", vec!["0"; 783].join(","));
-        assert_eq!(json(&short), Err(InputError::NotPixels("783 values".to_string())));
+        assert_eq!(
+            json(&short),
+            Err(InputError::NotPixels("783 values".to_string()))
+        );
         let mut levels = vec!["0".to_string(); 784];
         levels[5] = "256".to_string();
         assert_eq!(
             json(&format!("{{\"pixels\": [{}]}}", levels.join(","))),
-            Err(InputError::BadPixel { index: 5, value: "256".to_string() })
+            Err(InputError::BadPixel {
+                index: 5,
+                value: "256".to_string()
+            })
         );
         levels[5] = "200".to_string();
-        assert_eq!(json(&format!("[{}]", levels.join(",")))
-            .unwrap()[5], 200);
+        assert_eq!(json(&format!("[{}]", levels.join(","))).unwrap()[5], 200);
     }
 }

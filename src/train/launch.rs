@@ -15,10 +15,10 @@ use burn::train::{
     SupervisedTraining,
 };
 
-use crate::train::denormals::FlushDenormals;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
+use crate::train::denormals::FlushDenormals;
 use crate::train::interrupt::stop_on_ctrl_c;
 use crate::train::recorder::{EpochRecorder, Halt, HaltSlot, TrackedMetrics};
 use crate::train::{RunData, TrainRequest};
