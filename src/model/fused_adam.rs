@@ -30,22 +30,34 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (device, shape) = (tensor.device(), tensor.shape());
-        let mut weights = values(tensor);
-        let grads = values(grad);
+        let device = tensor.device();
+        // Each tensor's own bytes, updated in place: flex hands them over without a copy when
+        // nothing else holds them, and takes them back as they are. Copying them out to `Vec`s
+        // and back made seven copies of every parameter per step.
+        let mut weights = tensor.into_data();
+        let grads = grad.into_data();
         let (time, mut moment_1, mut moment_2) = match state {
             Some(state) => (
                 state.momentum.time + 1,
-                values(state.momentum.moment_1),
-                values(state.momentum.moment_2),
+                state.momentum.moment_1.into_data(),
+                state.momentum.moment_2.into_data(),
             ),
             // Zero moments give exactly Burn's first step: 0 * beta + x is x.
-            None => (1, vec![0.0; weights.len()], vec![0.0; weights.len()]),
+            None => (
+                1,
+                TensorData::zeros::<f32, _>(weights.shape().clone()),
+                TensorData::zeros::<f32, _>(weights.shape().clone()),
+            ),
         };
-        self.update(lr, time, &mut weights, &grads, &mut moment_1, &mut moment_2);
-        let tensor_of = |values: Vec<f32>| {
-            Tensor::<D>::from_data(TensorData::new(values, shape.clone()), &device)
-        };
+        self.update(
+            lr,
+            time,
+            floats_mut(&mut weights),
+            floats(&grads),
+            floats_mut(&mut moment_1),
+            floats_mut(&mut moment_2),
+        );
+        let tensor_of = |data: TensorData| Tensor::<D>::from_data(data, &device);
         let momentum = AdaptiveMomentumState::new(time, tensor_of(moment_1), tensor_of(moment_2));
         (tensor_of(weights), Some(AdamState::new(momentum)))
     }
@@ -107,11 +119,14 @@ impl FusedAdam {
 }
 
 /// A float tensor's values, in order.
-fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec::<f32>()
+fn floats(data: &TensorData) -> &[f32] {
+    data.as_slice::<f32>()
         .expect("parameters and their gradients are f32")
+}
+
+fn floats_mut(data: &mut TensorData) -> &mut [f32] {
+    data.as_mut_slice::<f32>()
+        .expect("parameters and Adam's moments are f32")
 }
 
 #[cfg(test)]
