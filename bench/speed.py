@@ -3,12 +3,16 @@ evaluation every epoch), this trainer on each CPU backend against PyTorch writte
 tutorial's way and hand-tuned, with the same thread count for all, in one run.
 
     python3 bench/speed.py --data-dir ../shared/data/mnist [--threads 2] [--repeats 3]
-        [--epochs 5] [--python PY] [--write-readme]
+        [--epochs 5] [--python PY] [--large] [--other-build PATH] [--write-readme]
 
 Each run's seconds per epoch is the median of its epochs (train + test evaluation); the table
-gives the median over repeats and the min-max. Peak memory is the run's maximum resident set.
+gives the median over repeats and the min-max. "Whole run" is the wall time of the training
+process from start to exit (reading the data, every epoch, the final test, writing the run's
+files; for PyTorch, importing torch too). Peak memory is the run's maximum resident set.
 `eval` throughput is the 10,000 test images over the whole `eval` command, load included.
 Needs the release binary (cargo build --release); PyTorch rows need a Python with torch.
+`--other-build PATH` adds rows for another build of this trainer (say, a copy of the binary made
+before a change), so a change is measured against what it replaces in the same run.
 """
 
 import argparse
@@ -47,23 +51,23 @@ def peak_mib(command, env):
 def rust_run(exe, backend, args, env, extra=(), epochs=None):
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "run")
-        _, _, peak = peak_mib([exe, "--backend", backend, "--data-dir", args.data_dir, "--epochs",
+        _, whole, peak = peak_mib([exe, "--backend", backend, "--data-dir", args.data_dir, "--epochs",
                                str(epochs or args.epochs), "--artifacts", run, *extra], env)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
         _, wall, _ = peak_mib([exe, "eval", "--backend", backend, "--artifacts", run,
                                "--data-dir", args.data_dir], env)
         return (statistics.median(summary["seconds_per_epoch"]), summary["test_accuracy"], peak,
-                summary["test_images"] / wall)
+                summary["test_images"] / wall, whole)
 
 
 def torch_run(python, script, args, env, extra=()):
-    out, _, peak = peak_mib([python, os.path.join(HERE, script), "--data-dir", args.data_dir,
+    out, whole, peak = peak_mib([python, os.path.join(HERE, script), "--data-dir", args.data_dir,
                              "--epochs", str(args.epochs), "--threads", str(args.threads), *extra],
                             env)
     epochs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return (statistics.median(e["seconds"] for e in epochs), epochs[-1]["test_accuracy"], peak,
-            None)
+            None, whole)
 
 
 def cpu_name():
@@ -85,6 +89,8 @@ def main():
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--large", action="store_true",
                         help="also the 784-1024-512-10 network at batch 256 (2 epochs a run)")
+    parser.add_argument("--other-build", metavar="PATH",
+                        help="another mnist-trainer binary to run beside this build's")
     args = parser.parse_args()
     args.data_dir = os.path.abspath(args.data_dir)
     exe = binary()
@@ -103,9 +109,18 @@ def main():
             exe, "flex", args, env, ("--flush-denormals",)),
         "mnist-trainer, ndarray": lambda: rust_run(exe, "ndarray", args, env),
     }
+    if args.other_build:
+        other = os.path.abspath(args.other_build)
+        label = f"mnist-trainer ({os.path.basename(other)}), flex"
+        contenders[label] = lambda: rust_run(other, "flex", args, env)
+        contenders[f"{label}, --flush-denormals"] = lambda: rust_run(
+            other, "flex", args, env, ("--flush-denormals",))
     if args.large:
         contenders["784-1024-512-10, batch 256, flex"] = lambda: rust_run(
             exe, "flex", args, env, large, epochs=2)
+        if args.other_build:
+            contenders[f"784-1024-512-10, batch 256, {label}"] = lambda: rust_run(
+                other, "flex", args, env, large, epochs=2)
         contenders["784-1024-512-10, batch 256, flex, Burn's Adam"] = lambda: rust_run(
             exe, "flex", args, burn_adam, large, epochs=2)
         contenders["784-1024-512-10, batch 256, flex, --flush-denormals"] = lambda: rust_run(
@@ -124,19 +139,20 @@ def main():
             results.setdefault(name, []).append(run())
             print(f"repeat {repeat + 1}: {name}: {results[name][-1]}", file=sys.stderr, flush=True)
 
-    def seconds(name):
-        return statistics.median(r[0] for r in results[name])
+    def seconds(name, column=0):
+        return statistics.median(r[column] for r in results[name])
 
     lines = [
         f"{datetime.date.today().isoformat()}, {cpu_name()}, {os.cpu_count()} cores, "
         f"{args.threads} threads for every contender, {args.repeats} repeats of {args.epochs} "
         f"epochs. Regenerate: `python3 bench/speed.py --data-dir ../shared/data/mnist "
-        f"--threads {args.threads} --repeats {args.repeats}{' --large' if args.large else ''} "
+        f"--threads {args.threads} --repeats {args.repeats}{' --large' if args.large else ''}"
+        f"{' --other-build <binary>' if args.other_build else ''} "
         f"--python <python with torch> --write-readme`.",
         "",
         "| trainer | s/epoch (median) | min-max | speed-up vs PyTorch hand-tuned | speed-up vs PyTorch tutorial "
-        "| test accuracy | peak memory | `eval` images/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| whole run, s | whole run vs PyTorch hand-tuned | test accuracy | peak memory | `eval` images/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, runs in results.items():
         values = [r[0] for r in runs]
@@ -144,12 +160,13 @@ def main():
         # PyTorch and 10 against the tutorial's script.
         # PyTorch runs the tutorial's network only: the larger network has no baseline here.
         comparable = not name.startswith("784-1024-512-10")
-        ratio = lambda base: (f"{seconds(base) / seconds(name):.2f}×"
-                              if base in results and comparable else "n/a")
+        ratio = lambda base, column=0: (f"{seconds(base, column) / seconds(name, column):.2f}×"
+                                        if base in results and comparable else "n/a")
         throughput = [r[3] for r in runs if r[3] is not None]
         lines.append(
             f"| {name} | {seconds(name):.3f} | {min(values):.3f}-{max(values):.3f} | "
             f"{ratio('PyTorch, hand-tuned')} | {ratio('PyTorch, tutorial style')} | "
+            f"{seconds(name, 4):.2f} | {ratio('PyTorch, hand-tuned', 4)} | "
             f"{statistics.mean(r[1] for r in runs):.2f}% | {max(r[2] for r in runs):.0f} MiB | "
             f"{f'{statistics.median(throughput):,.0f}' if throughput else '-'} |")
     if not has_torch:

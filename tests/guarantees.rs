@@ -479,8 +479,10 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
             "disk/run",
         ],
     );
-    // Epoch 1 is checkpointed: leave room for epoch 2's logs, not for its 400 kB checkpoint.
+    // Epoch 1 is checkpointed and recorded (Burn's renderer may add the metrics line after the
+    // checkpoint is on disk): leave room for epoch 2's logs, not for its 400 kB checkpoint.
     sandbox.wait_for_path("disk/run/checkpoint/scheduler-1.bpk");
+    sandbox.wait_for_epochs("disk/run", 1);
     disk.shrink_to_spare(256 * 1024);
     let output = child.wait_with_output().unwrap();
     let err = stderr(&output);
@@ -495,7 +497,7 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
     assert_eq!(
         read_jsonl(&run.join("metrics.jsonl")).len(),
         1,
-        "epoch 1 only"
+        "epoch 1 only: {err}"
     );
     assert_eq!(read_json(&run.join("summary.json"))["status"], "failed");
 
