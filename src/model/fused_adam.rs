@@ -195,8 +195,19 @@ impl StepRule {
     #[inline(always)]
     fn plain(&self, weight: &mut f32, grad: f32, m: &mut f32, v: &mut f32) {
         *m = *m * self.beta_1 + grad * self.factor_1;
-        *v = *v * self.beta_2 + grad * grad * self.factor_2;
-        let step = *m * self.combined_factor / (v.sqrt() + self.epsilon);
+        *v = self.second_moment(*v, grad);
+        self.move_weight(weight, *m, *v);
+    }
+
+    #[inline(always)]
+    fn second_moment(&self, v: f32, grad: f32) -> f32 {
+        v * self.beta_2 + grad * grad * self.factor_2
+    }
+
+    /// The step, from the new moments.
+    #[inline(always)]
+    fn move_weight(&self, weight: &mut f32, m: f32, v: f32) {
+        let step = m * self.combined_factor / (v.sqrt() + self.epsilon);
         *weight -= step * self.lr;
     }
 
@@ -217,15 +228,15 @@ impl StepRule {
         } else {
             decayed
         };
-        *v = *v * self.beta_2 + grad * grad * self.factor_2;
+        *v = self.second_moment(*v, grad);
         // |m| < 2^-125 bounds the step (see `unmoved_above`) below half a unit in the last
         // place of this weight: rounding gives the weight back unchanged (unless v is NaN,
-        // which makes the step NaN).
+        // which makes the step NaN). Skipped, not computed: it would touch the tiny moment.
+        // (A NaN weight or bound fails the comparison: those weights take the step.)
         if weight.abs() >= self.unmoved_above && !v.is_nan() {
             return;
         }
-        let step = *m * self.combined_factor / (v.sqrt() + self.epsilon);
-        *weight -= step * self.lr;
+        self.move_weight(weight, *m, *v);
     }
 }
 
