@@ -15,6 +15,14 @@
 - checkpoint.pt        a training checkpoint, {"epoch": 3, "model": state_dict}: names under
                        `model.`, which import must refuse (and say so)
 - no_tensors.pt        a pickle with no tensors in it at all
+PyTorch files as people have them (issue 18), all holding sequential.pt's weights:
+- data_parallel.pt     the state_dict of nn.DataParallel(model): names under `module.`
+- compiled.pt          the state_dict of torch.compile(model): names under `_orig_mod.`
+- training_checkpoint.pt  the usual checkpoint dict {"epoch", "model_state_dict",
+                       "optimizer_state_dict" (Adam's moments: tensors too), "loss"}
+- whole_module_legacy.pt  torch.save(model, _use_new_zipfile_serialization=False) of a whole
+                       module: a pickle of the module's class, which import refuses, saying how
+                       to re-save it
 
     python bench/make_fixtures.py --data-dir ../shared/data/mnist   # needs torch, safetensors
 """
@@ -50,6 +58,14 @@ class SimpleNN(nn.Module):
 def sequential():
     return nn.Sequential(nn.Flatten(start_dim=1), nn.Linear(784, 16), nn.ReLU(),
                          nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def sequential_without_flatten(state):
+    """An nn.Sequential whose own names are 0.weight, 2.weight, ..., holding `state`."""
+    model = nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 10))
+    model.load_state_dict(state)
+    return model
 
 
 def train_briefly(model, images, labels, steps=200):
@@ -98,6 +114,20 @@ def main():
     torch.save(nn.Sequential(nn.Linear(784, 2)), os.path.join(OUT, "whole_module.pt"))
     torch.save({"epoch": 3, "model": nn.Linear(784, 2).state_dict()}, os.path.join(OUT, "checkpoint.pt"))
     torch.save({"epoch": 3, "loss": 0.25}, os.path.join(OUT, "no_tensors.pt"))
+
+    # The same weights as sequential.pt, saved the ways people save them.
+    plain = sequential_without_flatten(state)
+    torch.save(nn.DataParallel(plain).state_dict(), os.path.join(OUT, "data_parallel.pt"))
+    torch.save(torch.compile(plain).state_dict(), os.path.join(OUT, "compiled.pt"))
+    optimizer = torch.optim.Adam(plain.parameters(), lr=1e-3)
+    plain(images[:64].reshape(64, -1)).sum().backward()
+    optimizer.step()  # the optimizer's state now holds tensors (exp_avg, exp_avg_sq)
+    plain.load_state_dict(state)  # back to sequential.pt's weights
+    torch.save({"epoch": 5, "model_state_dict": plain.state_dict(),
+                "optimizer_state_dict": optimizer.state_dict(), "loss": 0.1234},
+               os.path.join(OUT, "training_checkpoint.pt"))
+    torch.save(nn.Sequential(nn.Linear(784, 2)), os.path.join(OUT, "whole_module_legacy.pt"),
+               _use_new_zipfile_serialization=False)
 
     with torch.no_grad():
         record = {

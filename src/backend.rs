@@ -35,6 +35,23 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// The name of the GPU adapter `device` runs on (`NVIDIA H200`, `llvmpipe (LLVM ...)` for
+/// Mesa's CPU driver); `None` on the CPU backends.
+pub fn adapter_name(device: &Device) -> Option<String> {
+    device.identity().map(|identity| identity.name)
+}
+
+/// What a backend's start-up panic means: cubecl's wgpu runtime dies on an `unwrap()` of a
+/// channel (`RecvError`) when no adapter answers, which says nothing to a user.
+fn in_words(backend: Backend, panic: String) -> String {
+    let internal = panic.starts_with("called `Result::unwrap()`")
+        || panic.starts_with("called `Option::unwrap()`");
+    match backend {
+        Backend::Wgpu if internal => "no usable GPU adapter was found".to_string(),
+        _ => panic,
+    }
+}
+
 impl Backend {
     /// The device for this backend, checked to run one operation: wgpu finds out only at its
     /// first kernel whether the machine has a usable adapter, and says so with a panic.
@@ -54,12 +71,30 @@ impl Backend {
         })
         .map_err(|reason| BackendError {
             backend: self,
-            reason,
+            reason: in_words(self, reason),
             hint: match self {
                 Backend::Wgpu => " (is a GPU driver installed? On Linux without a GPU, Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
                 _ => "",
             },
         })?;
         Ok(device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wgpu_start_up_panic_reads_as_words() {
+        let panic = "called `Result::unwrap()` on an `Err` value: RecvError".to_string();
+        assert_eq!(
+            in_words(Backend::Wgpu, panic),
+            "no usable GPU adapter was found"
+        );
+        assert_eq!(
+            in_words(Backend::Wgpu, "out of memory".into()),
+            "out of memory"
+        );
     }
 }

@@ -13,4 +13,6 @@ mod panics;
 mod pytorch;
 mod run;
 mod serve;
+pub mod signals;
+mod terminal;
 mod train;

@@ -1,7 +1,10 @@
 use std::process::ExitCode;
 
 use mnist_trainer::cli::{self, run};
+use mnist_trainer::signals::StopSignals;
 
+/// Process-wide state is set up here, once, before any other thread exists: SIGPIPE's action,
+/// the stop signals (SIGINT, SIGTERM, SIGHUP) and `BURN_DEVICE`.
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = match cli::parse() {
@@ -12,11 +15,17 @@ fn main() -> ExitCode {
     // checkpoint, for one), which is wgpu whenever wgpu is compiled in: make it the chosen one.
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("BURN_DEVICE", cli.backend().to_string()) };
-    match run(cli) {
+    let signals = match StopSignals::install() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("error: cannot handle SIGINT, SIGTERM and SIGHUP: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli, &signals) {
         Ok(code) => code,
         Err(error) => {
-            // One line: the error and its causes, joined by ": ".
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cli::error_line(&error));
             ExitCode::FAILURE
         }
     }

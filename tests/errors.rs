@@ -309,3 +309,88 @@ fn a_closed_pipe_ends_the_program_quietly() {
     assert!(!err.contains("panicked") && !err.contains("PANIC"), "{err}");
     assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{err}");
 }
+
+#[test]
+fn a_message_names_only_what_is_at_fault_and_each_cause_once() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let line = assert_one_line_error(&sandbox.run_on(
+        &data,
+        &["--epochs", "0", "--limit-train", "5", "--artifacts", "run"],
+    ));
+    assert_eq!(
+        line,
+        "error: --epochs: num_epochs = 0 is invalid: train for at least 1 epoch"
+    );
+    let line = assert_one_line_error(&sandbox.run(["--config", "missing.json"]));
+    assert_eq!(
+        line.matches("No such file or directory").count(),
+        1,
+        "{line}"
+    );
+    assert!(line.contains("missing.json: cannot read"), "{line}");
+}
+
+/// The binary run in `sandbox` with `args` and extra environment variables.
+fn run_with_env(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(args)
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path(""))
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary starts")
+}
+
+#[test]
+fn a_machine_without_a_gpu_driver_gets_one_line_in_words() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    // No Vulkan driver and no OpenGL one: what a machine without GPU drivers offers wgpu.
+    let output = run_with_env(
+        &sandbox,
+        &[
+            "--backend",
+            "wgpu",
+            "--epochs",
+            "1",
+            "--artifacts",
+            "run",
+            "--data-dir",
+            "data",
+        ],
+        &[
+            ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+            ("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json"),
+        ],
+    );
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("the wgpu backend cannot start: no usable GPU adapter was found"),
+        "{line}"
+    );
+    assert!(!line.contains("unwrap"), "{line}");
+    assert!(!sandbox.path("run").exists());
+}
+
+#[test]
+fn a_failed_download_says_so_in_words_and_how_to_work_offline() {
+    let sandbox = Sandbox::new();
+    // An empty cache, and every connection sent to a port nothing listens on.
+    let cache = sandbox.path("cache");
+    let output = run_with_env(
+        &sandbox,
+        &["--epochs", "1", "--artifacts", "run"],
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ],
+    );
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("could not download MNIST into "), "{line}");
+    assert!(line.contains("pass --data-dir"), "{line}");
+    assert!(!line.contains("reqwest::Error"), "{line}");
+    assert!(!line.contains('{'), "a debug dump: {line}");
+}

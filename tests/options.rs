@@ -103,7 +103,7 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
             "{name}: {summary}"
         );
         let prediction = reloads(&sandbox, name);
-        assert!(prediction["predicted"].as_u64().unwrap() < 10, "{name}");
+        assert!(prediction["class"].as_u64().unwrap() < 10, "{name}");
     }
 
     let two = read_json(&sandbox.path("two-hidden/summary.json"));

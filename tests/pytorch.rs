@@ -155,7 +155,7 @@ fn export_agrees_with_infer(args: &[&str], names: &[&str], activation: fn(f64) -
         let answer: serde_json::Value = serde_json::from_str(line).unwrap();
         let ours = probabilities(&layers, &image, activation);
         for guess in answer["top3"].as_array().unwrap() {
-            let class = guess["digit"].as_u64().unwrap() as usize;
+            let class = guess["class"].as_u64().unwrap() as usize;
             let difference = (guess["probability"].as_f64().unwrap() - ours[class]).abs();
             worst = worst.max(difference);
         }
@@ -311,6 +311,61 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
 }
 
 #[test]
+fn pytorch_files_as_people_save_them_import_and_predict_what_pytorch_predicted() {
+    let expected = read_json(&fixture("probabilities.json"));
+    let theirs = expected["sequential"].as_array().unwrap();
+    let sandbox = Sandbox::new();
+    let cases = [
+        (
+            "data_parallel.pt",
+            "read names without `module.` (nn.DataParallel / DistributedDataParallel)",
+        ),
+        (
+            "compiled.pt",
+            "read names without `_orig_mod.` (torch.compile)",
+        ),
+        (
+            "training_checkpoint.pt",
+            "read the state_dict under `model_state_dict` of a checkpoint (",
+        ),
+    ];
+    for (file, said) in cases {
+        let run = format!("from-{file}");
+        let source = fixture(file);
+        let output = sandbox.run_on(
+            &mnist_dir(),
+            &[
+                "import",
+                "--pytorch",
+                source.to_str().unwrap(),
+                "--artifacts",
+                &run,
+            ],
+        );
+        assert!(output.status.success(), "{file}: {}", stderr(&output));
+        let printed = stdout(&output);
+        assert!(printed.contains(said), "{file}: {printed}");
+        assert!(printed.contains("nn.Sequential 784-16-16-10"), "{printed}");
+        let summary = read_json(&sandbox.path(&run).join("summary.json"));
+        assert!(
+            !summary["unwrapped"].as_array().unwrap().is_empty(),
+            "{summary}"
+        );
+        let ours = infer_probabilities(&sandbox, &run, 100);
+        assert_eq!(ours.len(), theirs.len(), "{file}: one answer per image");
+        let mut worst = 0.0f64;
+        for (row, pytorch_row) in ours.iter().zip(theirs) {
+            let pytorch_row = pytorch_row.as_array().unwrap();
+            assert_eq!(row.len(), pytorch_row.len());
+            for (p, q) in row.iter().zip(pytorch_row) {
+                worst = worst.max((p - q.as_f64().unwrap()).abs());
+            }
+        }
+        assert!(worst < 1e-5, "{file}: largest difference {worst}");
+    }
+}
+
+#[test]
 fn an_exported_run_imports_back_with_identical_predictions() {
     let sandbox = Sandbox::new();
     let train = sandbox.run_on(
@@ -407,9 +462,16 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
             fixture("whole_module.pt").to_string_lossy().into_owned(),
             "0.weight gives 2 outputs",
         ),
+        // {"epoch": 3, "model": state_dict}: read under `model`, where a Linear(784, 2) lies.
         (
             fixture("checkpoint.pt").to_string_lossy().into_owned(),
-            "unexpected tensors model.bias, model.weight",
+            "unexpected tensors bias, weight",
+        ),
+        (
+            fixture("whole_module_legacy.pt")
+                .to_string_lossy()
+                .into_owned(),
+            "in Python re-save its weights with torch.save(model.state_dict(), \"model.pt\")",
         ),
         (
             fixture("no_tensors.pt").to_string_lossy().into_owned(),

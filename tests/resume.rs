@@ -244,4 +244,16 @@ fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
         "failed"
     );
     assert!(!sandbox.path("run/model.bpk").exists());
+    // Using the run says what happened to it and what to do, not that a record is unreadable.
+    for args in [
+        &["eval", "--artifacts", "run"][..],
+        &["infer", "--artifacts", "run", "--index", "0"][..],
+    ] {
+        let line = assert_one_line_error(&sandbox.run(args));
+        assert!(
+            line.contains("run: no model: the run failed and kept no model"),
+            "{args:?}: {line}"
+        );
+        assert!(line.contains("--resume run"), "{args:?}: {line}");
+    }
 }

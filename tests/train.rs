@@ -87,7 +87,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     assert_eq!(predictions.len(), 10_000);
     let correct = predictions
         .iter()
-        .filter(|p| p["predicted"] == p["label"])
+        .filter(|p| p["class"] == p["label"])
         .count();
     assert_eq!(100.0 * correct as f64 / 10_000.0, accuracy);
 
@@ -108,10 +108,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         assert!(other.status.success(), "{backend}: {}", stderr(&other));
         for (line, reference) in stdout(&other).lines().zip(&predictions) {
             let prediction: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(
-                prediction["predicted"], reference["predicted"],
-                "{backend}: {line}"
-            );
+            assert_eq!(prediction["class"], reference["class"], "{backend}: {line}");
             let p = prediction["top3"][0]["probability"].as_f64().unwrap();
             let q = reference["top3"][0]["probability"].as_f64().unwrap();
             assert!((p - q).abs() < 1e-4, "{backend}: {p} vs {q}");

@@ -77,7 +77,7 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
     // A redrawn digit is resampled twice, so a borderline call may flip; a confident one may not.
     let mut agree = 0;
     for (d, o) in drawn.iter().zip(&original) {
-        if d["predicted"] == o["predicted"] {
+        if d["class"] == o["class"] {
             agree += 1;
         } else {
             let confidence = o["top3"][0]["probability"].as_f64().unwrap();

@@ -6,23 +6,68 @@ use serde::Serialize;
 
 use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
-use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::{LossKind, Model};
 
 /// Images per forward pass when scoring many: large enough to keep the backend busy, small
 /// enough that a 10,000-image test split does not sit in memory as activations at once.
 const CHUNK: usize = 1000;
 
-/// One digit's probability.
+/// One class's probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Guess {
-    /// Serialized as `digit`, the name scripts read since the first version.
-    #[serde(rename = "digit")]
+    /// 0-9.
     pub class: u8,
     pub probability: f32,
 }
 
-/// The `k` most probable digits, most probable first; ties keep the lower digit first.
+/// What the model answers for one image, in the one schema `infer --json` and `serve`'s
+/// `/api/predict` both use (README, "Predictions as JSON").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The most probable class, 0-9.
+    pub class: u8,
+    /// Its name: the digit itself, or the kind of clothing.
+    pub name: &'static str,
+    /// Its probability, a fraction.
+    pub probability: f32,
+    /// The three most probable classes, most probable first.
+    pub top3: Vec<NamedGuess>,
+    /// All ten probabilities (fractions summing to 1), by class.
+    pub probabilities: [f32; NUM_CLASSES],
+}
+
+/// A class, its name and its probability (a fraction).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamedGuess {
+    pub class: u8,
+    pub name: &'static str,
+    pub probability: f32,
+}
+
+impl Prediction {
+    /// The answer for one image's `probabilities`, with `dataset`'s class names.
+    pub fn new(probabilities: [f32; NUM_CLASSES], dataset: DatasetKind) -> Self {
+        let names = dataset.class_names();
+        let top3: Vec<NamedGuess> = top_k(&probabilities, 3)
+            .into_iter()
+            .map(|guess| NamedGuess {
+                class: guess.class,
+                name: names[usize::from(guess.class)],
+                probability: guess.probability,
+            })
+            .collect();
+        Self {
+            class: top3[0].class,
+            name: top3[0].name,
+            probability: top3[0].probability,
+            top3,
+            probabilities,
+        }
+    }
+}
+
+/// The `k` most probable classes, most probable first; ties keep the lower class first.
 pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     let mut guesses: Vec<Guess> = probabilities
         .iter()

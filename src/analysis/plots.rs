@@ -1,4 +1,5 @@
-//! The pictures a run leaves: training curves, the confusion heatmap and the worst mistakes.
+//! The pictures a run leaves: training curves and the worst mistakes (the confusion heatmap is
+//! `confusion_png.rs`), and the drawing they share.
 //!
 //! Drawn with plotters into a pixel buffer and saved as PNG with `image`; the font is embedded
 //! so the text renders the same on every machine, with or without system fonts.
@@ -13,9 +14,10 @@ use plotters::style::FontStyle;
 use crate::analysis::class_report::Mistake;
 use crate::data::idx::LabelledImages;
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use crate::model::LossKind;
 use crate::run::metrics::EpochMetrics;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +37,7 @@ fn register_font() {
 
 /// Draws on a white `width`×`height` canvas and saves it as a PNG at `path`, through a
 /// temporary name so a crash never leaves half a picture.
-fn render(
+pub(super) fn render(
     path: &Path,
     (width, height): (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<(), String>,
@@ -63,19 +65,23 @@ fn render(
 const TRAIN_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const VALID_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
-/// `curves.png`: loss and accuracy per epoch, train and validation, side by side.
-pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotError> {
-    // Loss falls and accuracy rises: each legend goes where its curves are not. The loss is the
-    // run's own (cross-entropy or mse), hence the plain axis name.
+/// `curves.png`: loss and accuracy per epoch, train and validation, side by side; `loss` names
+/// the run's loss (`cross-entropy`, `mse`) in the loss panel's title.
+pub fn training_curves(
+    epochs: &[EpochMetrics],
+    loss: LossKind,
+    path: &Path,
+) -> Result<(), PlotError> {
+    // Loss falls and accuracy rises: each legend goes where its curves are not.
     let loss = Panel {
-        title: "Loss",
+        title: format!("Loss ({loss})"),
         y_label: "loss",
         train: |e| e.train_loss,
         valid: |e| e.valid_loss,
         legend: SeriesLabelPosition::UpperRight,
     };
     let accuracy = Panel {
-        title: "Accuracy",
+        title: "Accuracy".to_string(),
         y_label: "accuracy (%)",
         train: |e| e.train_accuracy,
         valid: |e| e.valid_accuracy,
@@ -90,7 +96,7 @@ pub fn training_curves(epochs: &[EpochMetrics], path: &Path) -> Result<(), PlotE
 
 /// One chart of `curves.png`: a value per epoch for each split.
 struct Panel {
-    title: &'static str,
+    title: String,
     y_label: &'static str,
     train: fn(&EpochMetrics) -> f64,
     valid: fn(&EpochMetrics) -> f64,
@@ -103,7 +109,7 @@ fn draw_panel(area: &Area, epochs: &[EpochMetrics], panel: Panel) -> Result<(), 
     let (low, high) = value_range(epochs, &panel);
     let last = epochs.len().max(1) as f64;
     let mut chart = ChartBuilder::on(area)
-        .caption(panel.title, (FONT, 26))
+        .caption(&panel.title, (FONT, 26))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
@@ -162,145 +168,91 @@ fn value_range(epochs: &[EpochMetrics], panel: &Panel) -> (f64, f64) {
     (low - pad, high + pad)
 }
 
-/// `confusion.png`: the confusion matrix as a heatmap, each cell's count written in it and its
-/// shade the share of its row (the true digit).
-pub fn confusion_heatmap(
-    confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
+/// `misclassified.png`: the worst mistakes (those given the lowest probability of their true
+/// class, in that order) as a grid of the test images, each captioned with its index, the
+/// probability the model gave its answer, and true → predicted class. `misclassified` is how
+/// many test images the model got wrong in all.
+pub fn misclassified_grid(
+    mistakes: &[Mistake],
+    misclassified: usize,
+    images: &LabelledImages,
+    class_names: [&str; NUM_CLASSES],
     path: &Path,
 ) -> Result<(), PlotError> {
-    const CELL: i32 = 60;
-    const LEFT: i32 = 90;
-    const TOP: i32 = 90;
-    let size = (LEFT + CELL * NUM_CLASSES as i32 + 30) as u32;
-    render(path, (size, size + 10), |root| {
-        let text = |s: String, at: (i32, i32), px: f64, colour: RGBColor| {
-            let style = TextStyle::from((FONT, px).into_font()).color(&colour).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Center,
-                ),
-            );
-            root.draw(&Text::new(s, at, style))
-                .map_err(|e| e.to_string())
+    let rows = mistakes.len().div_ceil(GRID_COLUMNS).max(1);
+    let size = (
+        (GRID_CELL_W * GRID_COLUMNS as i32 + 20) as u32,
+        (GRID_TOP + GRID_CELL_H * rows as i32 + 10) as u32,
+    );
+    render(path, size, |root| {
+        let title = match (mistakes.len(), misclassified) {
+            (_, 0) => "No misclassified test images".to_string(),
+            (0, all) => format!("{all} test images misclassified; none drawn (--worst 0)"),
+            (shown, all) => format!(
+                "{shown} of {all} mistakes, least likely true class first (true → predicted)"
+            ),
         };
-        let grid_middle = LEFT + CELL * NUM_CLASSES as i32 / 2;
-        text("Confusion matrix".into(), (grid_middle, 24), 26.0, BLACK)?;
-        text("predicted digit".into(), (grid_middle, 56), 18.0, BLACK)?;
-        for digit in 0..NUM_CLASSES as i32 {
-            text(
-                digit.to_string(),
-                (LEFT + digit * CELL + CELL / 2, TOP - 14),
-                17.0,
-                BLACK,
-            )?;
-            text(
-                digit.to_string(),
-                (LEFT - 16, TOP + digit * CELL + CELL / 2),
-                17.0,
-                BLACK,
-            )?;
-        }
-        let vertical = TextStyle::from((FONT, 18).into_font().transform(FontTransform::Rotate270))
-            .color(&BLACK);
-        root.draw(&Text::new(
-            "true digit",
-            (24, TOP + CELL * 5 + 60),
-            vertical,
-        ))
-        .map_err(|e| e.to_string())?;
-        for (truth, row) in confusion.iter().enumerate() {
-            let total = row.iter().sum::<usize>().max(1) as f64;
-            for (predicted, &count) in row.iter().enumerate() {
-                let share = count as f64 / total;
-                // Square root: a few confusions among thousands still show.
-                let shade = share.sqrt();
-                let mix = |from: f64, to: f64| (from + (to - from) * shade).round() as u8;
-                let colour = RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0));
-                let (x, y) = (LEFT + predicted as i32 * CELL, TOP + truth as i32 * CELL);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + CELL, y + CELL)],
-                    colour.filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + CELL, y + CELL)],
-                    RGBColor(200, 200, 200),
-                ))
-                .map_err(|e| e.to_string())?;
-                let ink = if shade > 0.6 { WHITE } else { BLACK };
-                text(count.to_string(), (x + CELL / 2, y + CELL / 2), 15.0, ink)?;
+        root.draw(&Text::new(title, (size.0 as i32 / 2, 26), centred(22.0)))
+            .map_err(|e| e.to_string())?;
+        for (n, mistake) in mistakes.iter().enumerate() {
+            let x0 = 10 + (n % GRID_COLUMNS) as i32 * GRID_CELL_W + (GRID_CELL_W - GRID_IMAGE) / 2;
+            let y0 = GRID_TOP + (n / GRID_COLUMNS) as i32 * GRID_CELL_H;
+            if let Some(pixels) = images.image(mistake.index) {
+                draw_mistake(root, (x0, y0), pixels, mistake, class_names)?;
             }
         }
         Ok(())
     })
 }
 
-/// `misclassified.png`: the worst mistakes as a grid of the test images, each captioned with
-/// its true digit, the model's answer and the probability it gave that answer.
-pub fn misclassified_grid(
-    mistakes: &[Mistake],
-    images: &LabelledImages,
-    path: &Path,
-) -> Result<(), PlotError> {
-    const COLUMNS: usize = 6;
-    const SCALE: i32 = 4;
-    const IMAGE: i32 = IMAGE_SIDE as i32 * SCALE;
-    const CELL_W: i32 = IMAGE + 40;
-    const CELL_H: i32 = IMAGE + 44;
-    const TOP: i32 = 56;
-    let rows = mistakes.len().div_ceil(COLUMNS).max(1);
-    let size = (
-        (CELL_W * COLUMNS as i32 + 20) as u32,
-        (TOP + CELL_H * rows as i32 + 10) as u32,
-    );
-    render(path, size, |root| {
-        let centred = |px: f64| {
-            TextStyle::from((FONT, px).into_font()).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            ))
-        };
-        let title = if mistakes.is_empty() {
-            "No misclassified test images".to_string()
-        } else {
-            format!(
-                "The {} worst-scored test images (true → predicted)",
-                mistakes.len()
-            )
-        };
-        root.draw(&Text::new(title, (size.0 as i32 / 2, 26), centred(22.0)))
+/// Columns of the mistakes grid; each image's scale, side and cell, in pixels.
+const GRID_COLUMNS: usize = 6;
+const GRID_SCALE: i32 = 4;
+const GRID_IMAGE: i32 = IMAGE_SIDE as i32 * GRID_SCALE;
+const GRID_CELL_W: i32 = GRID_IMAGE + 40;
+const GRID_CELL_H: i32 = GRID_IMAGE + 44;
+const GRID_TOP: i32 = 56;
+
+fn centred(px: f64) -> TextStyle<'static> {
+    TextStyle::from((FONT, px).into_font()).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    ))
+}
+
+/// One mistake at `(x0, y0)`: the image, enlarged, then its index and the probability of the
+/// answer, and true → predicted.
+fn draw_mistake(
+    root: &Area,
+    (x0, y0): (i32, i32),
+    pixels: &[u8],
+    mistake: &Mistake,
+    class_names: [&str; NUM_CLASSES],
+) -> Result<(), String> {
+    for (i, &value) in pixels.iter().enumerate() {
+        let (px, py) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
+        let (x, y) = (x0 + px * GRID_SCALE, y0 + py * GRID_SCALE);
+        root.draw(&Rectangle::new(
+            [(x, y), (x + GRID_SCALE, y + GRID_SCALE)],
+            RGBColor(value, value, value).filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    let name = |class: u8| class_names[usize::from(class)];
+    let captions = [
+        format!(
+            "#{} ({:.0}%)",
+            mistake.index,
+            100.0 * mistake.probability_of_prediction
+        ),
+        format!("{} → {}", name(mistake.label), name(mistake.predicted)),
+    ];
+    for (line, caption) in captions.into_iter().enumerate() {
+        let at = (x0 + GRID_IMAGE / 2, y0 + GRID_IMAGE + 12 + 16 * line as i32);
+        root.draw(&Text::new(caption, at, centred(14.0)))
             .map_err(|e| e.to_string())?;
-        for (n, mistake) in mistakes.iter().enumerate() {
-            let x0 = 10 + (n % COLUMNS) as i32 * CELL_W + (CELL_W - IMAGE) / 2;
-            let y0 = TOP + (n / COLUMNS) as i32 * CELL_H;
-            let Some(pixels) = images.image(mistake.index) else {
-                continue;
-            };
-            for (i, &value) in pixels.iter().enumerate() {
-                let (px, py) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
-                let (x, y) = (x0 + px * SCALE, y0 + py * SCALE);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + SCALE, y + SCALE)],
-                    RGBColor(value, value, value).filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-            }
-            let caption = format!(
-                "#{}: {} → {} ({:.0}%)",
-                mistake.index,
-                mistake.label,
-                mistake.predicted,
-                100.0 * mistake.probability_of_prediction
-            );
-            root.draw(&Text::new(
-                caption,
-                (x0 + IMAGE / 2, y0 + IMAGE + 18),
-                centred(15.0),
-            ))
-            .map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -325,7 +277,7 @@ mod tests {
                 seconds: 1.0,
             })
             .collect();
-        training_curves(&epochs, &path).unwrap();
+        training_curves(&epochs, LossKind::CrossEntropy, &path).unwrap();
         let picture = decoded(&path);
         assert_eq!(picture.dimensions(), (1200, 500));
         let has = |colour: RGBColor| {
@@ -339,16 +291,9 @@ mod tests {
     }
 
     #[test]
-    fn heatmap_and_grid_have_their_sizes() {
+    fn the_grid_has_its_size() {
         let dir = tempfile::tempdir().unwrap();
-        let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
-        for (d, row) in confusion.iter_mut().enumerate() {
-            row[d] = 100;
-        }
-        confusion[4][9] = 7;
-        let heatmap = dir.path().join("confusion.png");
-        confusion_heatmap(&confusion, &heatmap).unwrap();
-        assert_eq!(decoded(&heatmap).dimensions(), (720, 730));
+        let digits = crate::data::DatasetKind::Mnist.class_names();
 
         let images = LabelledImages {
             pixels: vec![200; 2 * crate::data::IMAGE_PIXELS],
@@ -364,7 +309,7 @@ mod tests {
             })
             .collect();
         let grid = dir.path().join("misclassified.png");
-        misclassified_grid(&mistakes, &images, &grid).unwrap();
+        misclassified_grid(&mistakes, 7, &images, digits, &grid).unwrap();
         let picture = decoded(&grid);
         assert_eq!(picture.dimensions(), (6 * 152 + 20, 56 + 2 * 156 + 10));
         assert!(
@@ -375,7 +320,8 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_an_error_naming_it() {
-        let err = training_curves(&[], Path::new("no/such/dir/curves.png")).unwrap_err();
+        let err =
+            training_curves(&[], LossKind::Mse, Path::new("no/such/dir/curves.png")).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("no/such/dir/curves.png: cannot draw"),

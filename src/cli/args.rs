@@ -87,6 +87,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub overwrite: bool,
 
+    /// One line per epoch instead of Burn's dashboard, even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+
     /// Dataset (fashion-mnist: the same format, ten kinds of clothing).
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<DatasetKind>,
@@ -163,14 +167,28 @@ pub struct TrainArgs {
     pub limit_test: Option<usize>,
 }
 
+/// The run a command reads, `--artifacts`: one flag, one meaning, for every such command.
+#[derive(Debug, Args)]
+pub struct RunFolderArg {
+    /// The run's folder [default: the newest run under artifacts/].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+}
+
+impl RunFolderArg {
+    /// The folder given, or the newest run (named on standard error).
+    pub fn chosen(&self) -> Result<crate::run::RunDir, crate::run::ArtifactError> {
+        crate::run::chosen_run(self.artifacts.as_deref())
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InferArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
 
-    /// A trained run's folder (holds config.json and model.bpk).
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub run: RunFolderArg,
 
     /// Pictures (PNG, JPEG, ...): any size or colours, dark ink on light paper or light on
     /// dark; each is cropped, scaled and centred the way MNIST's digits were.
@@ -191,9 +209,8 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
 
-    /// A trained run's folder; eval.json, confusion.png and misclassified.png are written there.
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub run: RunFolderArg,
 
     /// How many of the worst mistakes misclassified.png shows.
     #[arg(long, value_name = "N", default_value_t = 36)]
@@ -206,15 +223,13 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A run's folder (holds metrics.jsonl); curves.png is written there.
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub run: RunFolderArg,
 }
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// A trained run's folder (holds config.json and model.bpk).
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub run: RunFolderArg,
 
     /// The safetensors file to write, with PyTorch's names (fc1.weight, ...) and layouts
     /// ([out, in]); a JSON file of the architecture goes beside it (model.json).
@@ -258,9 +273,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A trained (or imported) run's folder.
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub run: RunFolderArg,
 
     /// Where the model runs.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]

@@ -7,29 +7,61 @@ mod overlay;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, FromArgMatches};
 
 pub use args::Cli;
 use args::Command;
 
 use crate::commands;
+use crate::run::config::TrainingConfig;
+use crate::signals::StopSignals;
 
 /// Parses the command line. `--help` and `--version` print as clap prints them; a usage error
 /// becomes one `error:` line (clap's take several) and exit code 2.
 pub fn parse() -> Result<Cli, ExitCode> {
-    Cli::try_parse().map_err(|error| match error.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = error.print();
-            ExitCode::from(error.exit_code() as u8)
-        }
-        _ => {
-            eprintln!("error: {}", one_line(&error));
-            ExitCode::from(2)
-        }
-    })
+    with_defaults_in_help(Cli::command())
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .map_err(|error| match error.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = error.print();
+                ExitCode::from(error.exit_code() as u8)
+            }
+            _ => {
+                eprintln!("error: {}", one_line(&error));
+                ExitCode::from(2)
+            }
+        })
+}
+
+/// `--help` with each training flag's default, read from the tutorial's config: the flags
+/// themselves default to "not given", so that a `--config` file's value stands.
+fn with_defaults_in_help(command: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(TrainingConfig::tutorial()).expect("a config serializes");
+    let add = |command: clap::Command| {
+        overlay::flag_fields()
+            .into_iter()
+            .fold(command, |command, (id, field)| {
+                let value = field.split('.').fold(&defaults, |value, key| &value[key]);
+                let shown = match value {
+                    serde_json::Value::Null => "none".to_string(),
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Array(items) => {
+                        let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                        items.join(",")
+                    }
+                    other => other.to_string(),
+                };
+                command.mut_arg(id, |arg| {
+                    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                    arg.help(format!("{help} [default: {shown}]"))
+                })
+            })
+    };
+    add(command).mut_subcommand("train", add)
 }
 
 /// A clap error as one line: an unknown choice as `--flag: unknown flag `value` (valid: ...)`,
@@ -68,10 +100,34 @@ fn one_line(error: &clap::Error) -> String {
         .to_string()
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+/// Runs the command `cli` names; `signals` are the process's stop signals, which training
+/// turns into a clean stop.
+/// An error and its causes as one line, joined by ": ". A cause whose text is already in the
+/// line is left out: many errors quote their source in their own message (`{path}: {source}`)
+/// and also return it as `source()`, which would print it twice.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+pub fn run(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
     match cli.command {
-        Some(Command::Train(args)) => commands::train::run_train(args),
-        None => commands::train::run_train(cli.train),
+        Some(Command::Train(args)) => commands::train::run_train(args, signals),
+        None => commands::train::run_train(cli.train, signals),
         Some(Command::Infer(args)) => commands::infer::run_infer(args),
         Some(Command::Eval(args)) => commands::eval::run_eval(args),
         Some(Command::Report(args)) => commands::report::run_report(args),
@@ -83,11 +139,44 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
     use crate::backend::Backend;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("mnist-trainer").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        #[derive(Debug, thiserror::Error)]
+        #[error("x.json: cannot read: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let error = anyhow::Error::new(Quoting { source: io }).context("loading the config");
+        assert_eq!(
+            error_line(&error),
+            format!("loading the config: x.json: cannot read: {text}")
+        );
+    }
+
+    #[test]
+    fn help_shows_the_tutorials_defaults() {
+        let help = with_defaults_in_help(Cli::command())
+            .render_help()
+            .to_string();
+        for shown in [
+            "[default: 5]",
+            "[default: 64]",
+            "[default: 0.001]",
+            "[default: 128]",
+        ] {
+            assert!(help.contains(shown), "{shown} missing from {help}");
+        }
     }
 
     #[test]
@@ -148,7 +237,7 @@ mod tests {
         for (args, expected) in [
             (
                 &["--optimizer", "sgd", "--momentum", "-0.5"][..],
-                "--optimizer --momentum: optimizer.momentum = -0.5 is invalid: must be in [0, 1)",
+                "--momentum: optimizer.momentum = -0.5 is invalid: must be in [0, 1)",
             ),
             (
                 &["--hidden", "128,0"][..],

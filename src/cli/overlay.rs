@@ -9,16 +9,20 @@ use crate::model::optimizer::LrSchedule;
 use crate::run::RunDir;
 use crate::run::config::TrainingConfig;
 
-/// Lays each flag that was given over its config field and returns the flags given, in order.
+/// Lays each flag that was given over its config field and returns the flags given, in order,
+/// each with the config field it set (`model.hidden_sizes`).
 /// The one list of which flag sets which field: a flag's name is its `TrainArgs` field's, as
 /// clap derives it (`batch_size` is `--batch-size`); `as f` wraps the value (`Some`, `Into::into`).
 macro_rules! overlay {
     ($args:expr, $config:expr, { $($flag:ident => $($field:ident).+ $(as $wrap:path)?),+ $(,)? }) => {{
-        let mut given: Vec<String> = Vec::new();
+        let mut given: Vec<(String, String)> = Vec::new();
         $(
             if let Some(value) = $args.$flag.clone() {
                 $config.$($field).+ = overlay!(@wrap value $(, $wrap)?);
-                given.push(format!("--{}", stringify!($flag).replace('_', "-")));
+                given.push((
+                    format!("--{}", stringify!($flag).replace('_', "-")),
+                    stringify!($($field).+).replace(' ', ""),
+                ));
             }
         )+
         given
@@ -27,16 +31,12 @@ macro_rules! overlay {
     (@wrap $value:ident, $wrap:path) => { $wrap($value) };
 }
 
-impl TrainArgs {
-    /// The config this command line asks for, validated.
-    pub fn resolve_config(&self) -> Result<TrainingConfig> {
-        let mut config = match (&self.resume, &self.config) {
-            (Some(run), _) => RunDir::existing(run)?.load_config()?,
-            (None, Some(path)) => TrainingConfig::load_file(path)?,
-            (None, None) => TrainingConfig::tutorial(),
-        };
-        let saved = self.resume.as_ref().map(|_| config.clone());
-        let given = overlay!(self, config, {
+/// Every training flag (its `TrainArgs` field) and the config field it sets: the one list that
+/// lays flags over the config ([`overlay!`]) and puts the defaults into `--help`
+/// ([`flag_fields`]). Hands the list to `$callback` after `$args`.
+macro_rules! training_flags {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $callback!($($args)* {
             dataset => dataset,
             epochs => num_epochs,
             batch_size => batch_size,
@@ -55,9 +55,52 @@ impl TrainArgs {
             flush_denormals => flush_denormals,
             limit_train => limit_train as Some,
             limit_test => limit_test as Some,
-        });
-        let origin = self.origin(&given);
-        config.validate(&origin)?;
+        })
+    };
+}
+
+/// The list as `(clap argument id, config field path)` pairs.
+macro_rules! field_pairs {
+    ({ $($flag:ident => $($field:ident).+ $(as $wrap:path)?),+ $(,)? }) => {
+        &[$((stringify!($flag), stringify!($($field).+))),+]
+    };
+}
+
+/// Each training flag's clap id (`batch_size`) with the config field it sets
+/// (`batch_size`, `model.hidden_sizes`).
+pub fn flag_fields() -> Vec<(&'static str, String)> {
+    let pairs: &[(&str, &str)] = training_flags!(field_pairs!());
+    pairs
+        .iter()
+        .map(|&(flag, field)| (flag, field.replace(' ', "")))
+        .collect()
+}
+
+impl TrainArgs {
+    /// The config this command line asks for, validated.
+    pub fn resolve_config(&self) -> Result<TrainingConfig> {
+        let mut config = match (&self.resume, &self.config) {
+            (Some(run), _) => RunDir::existing(run)?.load_config()?,
+            (None, Some(path)) => TrainingConfig::load_file(path)?,
+            (None, None) => TrainingConfig::tutorial(),
+        };
+        let saved = self.resume.as_ref().map(|_| config.clone());
+        let given = training_flags!(overlay!(self, config,));
+        let flags = |field: Option<&str>| -> Vec<String> {
+            given
+                .iter()
+                .filter(|(_, set)| field.is_none_or(|field| field == set))
+                .map(|(flag, _)| flag.clone())
+                .collect()
+        };
+        // An invalid value is named by the flag that set it (or the file it came from).
+        config.validate("").map_err(|error| {
+            error.from_origin(|field| match flags(Some(field)) {
+                setters if setters.is_empty() => self.origin(&setters),
+                setters => setters.join(" "),
+            })
+        })?;
+        let origin = self.origin(&flags(None));
         if let Some(saved) = saved {
             refuse_changes_on_resume(&saved, &config)?;
         }
@@ -82,7 +125,8 @@ impl TrainArgs {
         match (file, given.is_empty()) {
             (Some(path), true) => path.display().to_string(),
             (Some(path), false) => format!("{} with {}", path.display(), given.join(" ")),
-            (None, _) => given.join(" "),
+            (None, true) => "the default config".to_string(),
+            (None, false) => given.join(" "),
         }
     }
 }

@@ -10,12 +10,14 @@ use crate::analysis::inference::log_probabilities;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
 use crate::data::record::load_test_split_of_run;
-use crate::run::RunDir;
+use crate::run::lock::RunLock;
 
 pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
-    let run = RunDir::existing(&args.artifacts)?;
+    let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
+    // A run (it has a model): no other process may write it while its report is written.
+    let _lock = RunLock::acquire(run.root(), "eval")?;
     // The images the run was tested on: the test split, cut as its config says.
     let mut test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?;
@@ -32,8 +34,23 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     run.write_atomically(&run.eval_json(), &json)?;
-    plots::confusion_heatmap(&report.confusion, &run.confusion_png())?;
-    plots::misclassified_grid(&report.worst, &test, &run.misclassified_png())?;
+    let names = config.dataset.class_names();
+    crate::analysis::confusion_png::confusion_heatmap(
+        &report.confusion,
+        names,
+        &run.confusion_png(),
+    )?;
+    let misclassified = test.len()
+        - (0..names.len())
+            .map(|c| report.confusion[c][c])
+            .sum::<usize>();
+    plots::misclassified_grid(
+        &report.worst,
+        misclassified,
+        &test,
+        names,
+        &run.misclassified_png(),
+    )?;
     if args.json {
         println!("{json}");
     } else {

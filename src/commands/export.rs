@@ -7,10 +7,9 @@ use anyhow::Result;
 use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
 use crate::pytorch::export::{architecture_path, export};
-use crate::run::RunDir;
 
 pub fn run_export(args: ExportArgs) -> Result<ExitCode> {
-    let run = RunDir::existing(&args.artifacts)?;
+    let run = args.run.chosen()?;
     let (config, model) = run.load_model(&Backend::Flex.device()?)?;
     let architecture = export(&model, &config.model, &args.safetensors, args.overwrite)?;
     println!(

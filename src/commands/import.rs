@@ -11,12 +11,14 @@ use sha2::{Digest, Sha256};
 use crate::analysis::inference::test_score;
 use crate::backend::Backend;
 use crate::cli::args::ImportArgs;
+use crate::data::identity;
 use crate::data::record::DataRecord;
 use crate::data::{DataSource, Split};
 use crate::model::Model;
 use crate::pytorch::import::{FileFormat, Imported, import};
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy};
+use crate::run::lock::RunLock;
 use crate::run::{ImportSummary, Imported as Status, RunDir, SourceFile, Versions};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,16 +32,19 @@ enum FolderError {
 pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let run = RunDir::new(&args.artifacts);
     // Everything that can be refused is checked before the folder is touched.
-    let occupied = check_folder(&run, args.overwrite)?;
+    check_folder(&run, args.overwrite)?;
     let device = Backend::Flex.device()?;
     let imported = import(&args.pytorch, args.activation, &device)?;
     let source = source_file(&args.pytorch, imported.format)?;
     let test = match &args.data_dir {
-        Some(dir) => Some(
-            DataSource::Folder(dir.clone())
+        Some(dir) => {
+            let source = DataSource::Folder(dir.clone());
+            let test = source
                 .load_fingerprinted(Split::Test)
-                .context("cannot read the test images given with --data-dir")?,
-        ),
+                .context("cannot read the test images given with --data-dir")?;
+            identity::check(args.dataset, &source.describe(), &test.1)?;
+            Some(test)
+        }
         None => None,
     };
     let config = TrainingConfig {
@@ -55,7 +60,9 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         DataRecord::new(args.dataset, &DataSource::Folder(dir.clone()), prints)
     });
 
-    if occupied {
+    // Checked again now that no other process can write the folder.
+    let _lock = RunLock::acquire(run.root(), "import")?;
+    if check_folder(&run, args.overwrite)? {
         run_files::clear(run.root())?;
     }
     write_run(&run, &config, record.as_ref(), imported.model, &summary)?;
@@ -67,6 +74,9 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         summary.model,
         run.root().display()
     );
+    if !summary.unwrapped.is_empty() {
+        println!("read {}", summary.unwrapped.join("; "));
+    }
     if let Some(score) = score {
         println!(
             "test accuracy {:.2}% on {} images",
@@ -85,7 +95,7 @@ fn write_run(
     summary: &ImportSummary,
 ) -> Result<()> {
     run.create()?;
-    run.save_config(config)?;
+    run.save_model_config(config)?;
     if let Some(record) = record {
         run.save_data_record(record)?;
     }
@@ -115,6 +125,7 @@ fn summary(imported: &Imported, config: &TrainingConfig, source: SourceFile) -> 
         activation: config.model.activation,
         parameters: config.model.parameter_count().unwrap_or(u64::MAX),
         dataset: config.dataset,
+        unwrapped: imported.unwrapped.clone(),
         versions: Versions::current(),
     }
 }

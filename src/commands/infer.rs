@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
-use crate::analysis::inference::{Guess, probabilities, top_k};
+use crate::analysis::inference::{Guess, Prediction, probabilities, top_k};
 use crate::analysis::picture::load_picture;
 use crate::cli::args::InferArgs;
 use crate::data::record::load_test_split_of_run;
@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::run::RunDir;
 
 pub fn run_infer(args: InferArgs) -> Result<ExitCode> {
-    let run = RunDir::existing(&args.artifacts)?;
+    let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
     let failures = predict_pictures(&args, config.dataset, &model, &device);
@@ -115,10 +115,13 @@ fn print_prediction(
     let top = top_k(probabilities, 3);
     let predicted = top[0].class;
     if json {
-        record["predicted"] = predicted.into();
-        record["class"] = classes.class_names()[predicted as usize].into();
-        record["top3"] = serde_json::to_value(&top).expect("guesses serialize");
-        record["probabilities"] = serde_json::to_value(probabilities).expect("floats serialize");
+        let prediction = serde_json::to_value(Prediction::new(*probabilities, classes))
+            .expect("a prediction serializes");
+        if let (Some(record), serde_json::Value::Object(answer)) =
+            (record.as_object_mut(), prediction)
+        {
+            record.extend(answer);
+        }
         println!("{record}");
     } else {
         println!(

@@ -6,12 +6,15 @@ use anyhow::Result;
 
 use crate::analysis::plots;
 use crate::cli::args::ReportArgs;
-use crate::run::{RunDir, metrics};
+use crate::run::lock::RunLock;
+use crate::run::metrics;
 
 pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
-    let run = RunDir::existing(&args.artifacts)?;
+    let run = args.run.chosen()?;
     let epochs = metrics::read_all(&run.metrics())?;
-    plots::training_curves(&epochs, &run.curves_png())?;
+    // A run (it has metrics): no other process may write it while the curves are drawn.
+    let _lock = RunLock::acquire(run.root(), "report")?;
+    plots::training_curves(&epochs, run.load_config()?.loss, &run.curves_png())?;
     println!("written: {}", run.curves_png().display());
     Ok(ExitCode::SUCCESS)
 }

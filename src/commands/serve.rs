@@ -5,12 +5,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::args::ServeArgs;
-use crate::run::RunDir;
 use crate::serve::{ServeRequest, serve};
 
 pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     serve(ServeRequest {
-        run: RunDir::existing(&args.artifacts)?,
+        run: args.run.chosen()?,
         backend: args.backend,
         host: args.host,
         port: args.port,

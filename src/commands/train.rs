@@ -1,6 +1,7 @@
 //! `mnist-trainer [train]`: trains, then prints the test score, where the files are and, when
 //! stopped, the command that continues the run.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,70 +9,67 @@ use anyhow::Result;
 
 use crate::cli::args::TrainArgs;
 use crate::run::{RunDir, RunStatus, Summary};
+use crate::signals::{StopSignal, StopSignals};
 use crate::train::{Existing, TrainRequest, train};
 
-pub fn run_train(args: TrainArgs) -> Result<ExitCode> {
+pub fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
     let run_dir = args
         .resume
         .clone()
         .or_else(|| args.artifacts.clone())
         .unwrap_or_else(|| {
-            PathBuf::from("artifacts").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
+            PathBuf::from(crate::run::ARTIFACTS)
+                .join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
         });
     let existing = match (args.resume.is_some(), args.overwrite) {
         (true, _) => Existing::Resume,
         (false, true) => Existing::Overwrite,
         (false, false) => Existing::Refuse,
     };
+    let dashboard = !args.plain && std::io::stdout().is_terminal();
+    let total_epochs = config.num_epochs;
     let summary = train(TrainRequest {
         config,
         backend: args.backend.backend,
         data_dir: args.backend.data_dir.clone(),
         run: RunDir::new(&run_dir),
         existing,
+        signals: signals.clone(),
+        dashboard,
     })?;
+    if dashboard {
+        // The dashboard's screen is gone: leave the epochs on the terminal, as plain lines.
+        print_epochs(&RunDir::new(&run_dir), total_epochs);
+    }
     print_summary(&summary, &run_dir);
-    if crate::train::interrupt::pressed_while_finishing() {
-        eprintln!("Ctrl-C: the run had already finished training; its files were completed first");
-        return Ok(ExitCode::from(130));
+    if let Some(signal) = signals.received_while_finishing() {
+        eprintln!(
+            "{signal}: the run had already finished training; its files were completed first"
+        );
+        return Ok(ExitCode::from(signal.exit_code()));
     }
     Ok(match summary.status {
         RunStatus::Completed | RunStatus::EarlyStopped => ExitCode::SUCCESS,
         // Stopped by the user: the run folder is valid, but the run is not what was asked for.
-        RunStatus::Interrupted => ExitCode::from(130),
+        // 128 + the signal's number, as a shell reports a process that signal ended; a stop
+        // from the dashboard (`q`, `s`) counts as Ctrl-C.
+        RunStatus::Interrupted => {
+            ExitCode::from(signals.stopped_by().map_or(130, StopSignal::exit_code))
+        }
         RunStatus::Failed => ExitCode::FAILURE,
     })
 }
 
-/// The command that resumes `run_dir`, as it can be typed in this shell: this program as it
-/// was started (a bare name found on the PATH, or the path `cargo run` used) and the folder.
-fn resume_command(run_dir: &Path) -> String {
-    let program = std::env::args_os()
-        .next()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "mnist-trainer".to_string());
-    [
-        program,
-        "--resume".to_string(),
-        run_dir.display().to_string(),
-    ]
-    .iter()
-    .map(|word| shell_quote(word))
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
-/// `word` as a POSIX shell reads it back: bare when it is plain, else in single quotes.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+/// The run's epochs, one line each, as training prints them without the dashboard.
+fn print_epochs(run: &RunDir, total: usize) {
+    match crate::run::metrics::read_all(&run.metrics()) {
+        Ok(epochs) => {
+            for epoch in epochs {
+                println!("epoch {}/{total}  {epoch}", epoch.epoch);
+            }
+        }
+        Err(error) => eprintln!("warning: {error}"),
     }
 }
 
@@ -84,16 +82,13 @@ fn print_summary(summary: &Summary, run_dir: &Path) {
         RunStatus::Interrupted => " (interrupted)",
         RunStatus::Failed => " (failed)",
     };
-    println!(
-        "test accuracy {:.2}% ({} loss {:.4}) on {} images after {} epochs{ended}, {:.1} s/epoch on {}",
-        summary.test_accuracy,
-        summary.loss_function,
-        summary.test_loss,
-        summary.test_images,
-        summary.epochs_completed,
-        mean,
-        summary.backend
-    );
+    match (summary.test_accuracy, summary.test_loss) {
+        (Some(accuracy), Some(loss)) => println!(
+            "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {} epochs{ended}, {mean:.1} s/epoch on {}",
+            summary.loss_function, summary.test_images, summary.epochs_completed, summary.backend
+        ),
+        _ => println!("no model: no epoch finished{ended}"),
+    }
     println!(
         "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json, curves.png)",
         run_dir.display()
@@ -102,21 +97,7 @@ fn print_summary(summary: &Summary, run_dir: &Path) {
         println!(
             "interrupted after epoch {}; continue with: {}",
             summary.epochs_completed,
-            resume_command(run_dir)
+            crate::run::resume_command(run_dir)
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
-        assert_eq!(shell_quote("artifacts/run-1"), "artifacts/run-1");
-        assert_eq!(shell_quote("my runs/a"), "'my runs/a'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("$HOME"), "'$HOME'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -31,4 +31,36 @@ fn download_with_burn(split: Split) -> Result<(), String> {
         Split::Train => drop(MnistDataset::train()),
         Split::Test => drop(MnistDataset::test()),
     })
+    .map_err(|panic| download_failure(&panic))
+}
+
+/// What Burn's downloader panicked with, in words: it unwraps reqwest's errors, whose debug
+/// dump (`reqwest::Error { kind: Request, url: ..., source: hyper_util::... }`) says nothing a
+/// user can act on beyond "no connection".
+fn download_failure(panic: &str) -> String {
+    let detail = panic.trim_start_matches("called `Result::unwrap()` on an `Err` value: ");
+    if detail.starts_with("reqwest::Error") {
+        return "the download server could not be reached".to_string();
+    }
+    detail
+        .split(" {")
+        .next()
+        .unwrap_or(detail)
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_network_failure_reads_as_words_not_a_debug_dump() {
+        let panic = "called `Result::unwrap()` on an `Err` value: reqwest::Error { kind: Request, url: \"https://x\", source: hyper_util::client::legacy::Error(Connect, ConnectError(\"dns error\")) }";
+        assert_eq!(
+            download_failure(panic),
+            "the download server could not be reached"
+        );
+        assert_eq!(download_failure("disk full"), "disk full");
+    }
 }

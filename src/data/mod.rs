@@ -4,6 +4,7 @@
 mod batcher;
 mod download;
 mod hold_out;
+pub mod identity;
 pub mod idx;
 pub mod loader;
 pub mod record;

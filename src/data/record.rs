@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::identity::{self, DatasetMismatch};
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{DataError, DataSource, DatasetKind, Split};
 use crate::run::{ArtifactError, RunDir};
@@ -99,18 +100,21 @@ pub fn load_test_split_of_run(
     data_dir: Option<PathBuf>,
 ) -> Result<LabelledImages, RecordError> {
     let (source, record) = source_for_run(run, dataset, data_dir)?;
-    Ok(load_checked(run, &source, record.as_ref(), Split::Test)?.0)
+    Ok(load_checked(run, dataset, &source, record.as_ref(), Split::Test)?.0)
 }
 
-/// Reads `split` from `source` with its files' fingerprints, refused when a file is not the
-/// one `record` (the run's, if it has one) lists.
+/// Reads `split` from `source` with its files' fingerprints, refused when a file is another
+/// dataset's official file than `dataset`'s, or not the one `record` (the run's, if it has one)
+/// lists.
 pub fn load_checked(
     run: &RunDir,
+    dataset: DatasetKind,
     source: &DataSource,
     record: Option<&DataRecord>,
     split: Split,
 ) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), RecordError> {
     let (images, prints) = source.load_fingerprinted(split)?;
+    identity::check(dataset, &source.describe(), &prints)?;
     if let Some(record) = record {
         record.check(run, source, &prints)?;
     }
@@ -125,6 +129,8 @@ pub enum RecordError {
     Data(#[from] DataError),
     #[error(transparent)]
     Mismatch(#[from] DataMismatch),
+    #[error(transparent)]
+    Dataset(#[from] DatasetMismatch),
 }
 
 #[cfg(test)]

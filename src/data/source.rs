@@ -34,7 +34,7 @@ pub enum DataError {
     Idx(#[from] IdxError),
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
-    #[error("{}: holds neither {name} nor {name}.gz", dir.display())]
+    #[error("{}: holds neither {name} nor {name}.gz (nor Burn's cache layout, train/ and test/ folders)", dir.display())]
     MissingFile { dir: PathBuf, name: &'static str },
     #[error(
         "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
@@ -81,7 +81,10 @@ impl DataSource {
     ) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), DataError> {
         let (images_name, labels_name) = split.file_names();
         let (images, labels) = match self {
-            DataSource::Folder(dir) => (locate(dir, images_name)?, locate(dir, labels_name)?),
+            DataSource::Folder(dir) => (
+                locate(dir, split, images_name)?,
+                locate(dir, split, labels_name)?,
+            ),
             DataSource::BurnCache => burn_cache_files(split)?,
         };
         let (data, [images_print, labels_print]) =
@@ -111,14 +114,19 @@ impl DataSource {
     }
 }
 
-fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
+/// The file `name` of `split` in `dir`, raw or gzipped: in the folder itself, or in the
+/// split's subfolder as Burn's cache keeps them (`~/.cache/burn-dataset/mnist/train/...`), so
+/// that Burn's cache can be given as `--data-dir`.
+fn locate(dir: &Path, split: Split, name: &'static str) -> Result<PathBuf, DataError> {
     if !dir.is_dir() {
         return Err(DataError::NoFolder {
             dir: dir.to_path_buf(),
         });
     }
-    [dir.join(name), dir.join(format!("{name}.gz"))]
+    let sub = dir.join(split.cache_folder());
+    [dir, sub.as_path()]
         .into_iter()
+        .flat_map(|folder| [folder.join(name), folder.join(format!("{name}.gz"))])
         .find(|path| path.is_file())
         .ok_or_else(|| DataError::MissingFile {
             dir: dir.to_path_buf(),

@@ -17,6 +17,8 @@ use crate::run::atomic_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    #[error("{}: its folder {} does not exist; create it first", path.display(), folder.display())]
+    NoFolder { path: PathBuf, folder: PathBuf },
     #[error("{}: already exists; pass --overwrite to replace it", path.display())]
     Exists { path: PathBuf },
     #[error("{}: cannot write: {reason}", path.display())]
@@ -114,6 +116,17 @@ pub fn export(
             });
         }
     }
+    // burn-store would name its scratch file in the error instead.
+    let folder = destination
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(ExportError::NoFolder {
+            path: destination.to_path_buf(),
+            folder: folder.to_path_buf(),
+        });
+    }
     let architecture = Architecture::of(config);
     let mut store = SafetensorsStore::from_file(destination)
         .with_to_adapter(BurnToPyTorchAdapter)
@@ -135,6 +148,11 @@ pub fn export(
     let json = serde_json::to_string_pretty(&architecture).expect("an architecture serializes");
     atomic_file::write(&json_path, json)
         .map_err(|error| write_error(&json_path, error.to_string()))?;
+    // burn-store's scratch file is private (0600); give the weights the permissions every
+    // other file this program writes gets, model.json's.
+    std::fs::metadata(&json_path)
+        .and_then(|written| std::fs::set_permissions(destination, written.permissions()))
+        .map_err(|error| write_error(destination, error.to_string()))?;
     Ok(architecture)
 }
 

@@ -22,6 +22,7 @@ use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_by
 use crate::model::{ActivationKind, Model, ModelConfig};
 use crate::pytorch::burn_layer_path;
 use crate::pytorch::layout::{Layout, LayoutError, TensorInfo, infer_layout};
+use crate::pytorch::wrappers::unwrap_state_dict;
 
 /// How a file holding a state_dict was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -72,6 +73,11 @@ pub enum ImportError {
         path.display()
     )]
     NotPytorch { path: PathBuf },
+    #[error(
+        "{}: a whole module saved with torch.save(model) in the legacy (non-zip) format, which only PyTorch can rebuild; in Python re-save its weights with torch.save(model.state_dict(), \"model.pt\") and import that",
+        path.display()
+    )]
+    LegacyWholeModule { path: PathBuf },
     #[error("{}: not a readable {format} file: {reason}", path.display())]
     Unreadable {
         path: PathBuf,
@@ -99,6 +105,9 @@ pub struct Imported {
     pub config: ModelConfig,
     pub layout: Layout,
     pub format: FileFormat,
+    /// How the state_dict was found inside the file (a checkpoint's key, wrapper prefixes
+    /// removed), one phrase per step; empty for a plain state_dict.
+    pub unwrapped: Vec<String>,
 }
 
 /// Reads the state_dict in `path` into a model on `device`, with `activation` between its layers
@@ -109,7 +118,11 @@ pub fn import(
     device: &Device,
 ) -> Result<Imported, ImportError> {
     let format = sniff_file(path)?;
-    let tensors = read_tensors(path, format)?;
+    let (mut tensors, unwrapped) = unwrap_state_dict(read_tensors(path, format)?);
+    // Each tensor carries its own name too: the one the rest of the import reads.
+    for (name, tensor) in &mut tensors {
+        tensor.name.clone_from(name);
+    }
     let infos: Vec<TensorInfo> = tensors.values().map(tensor_info).collect();
     let layout = infer_layout(&infos).map_err(|problem| ImportError::Layout {
         path: path.to_path_buf(),
@@ -145,6 +158,7 @@ pub fn import(
         config,
         layout,
         format,
+        unwrapped,
     })
 }
 
@@ -185,11 +199,29 @@ fn read_tensors(
     };
     crate::panics::catch_quietly(read)
         .and_then(|outcome| outcome)
-        .map_err(|reason| ImportError::Unreadable {
-            path: path.to_path_buf(),
-            format,
-            reason: one_line(&reason),
+        .map_err(|reason| {
+            if format == FileFormat::TorchPickle && pickles_a_module(path) {
+                return ImportError::LegacyWholeModule {
+                    path: path.to_path_buf(),
+                };
+            }
+            ImportError::Unreadable {
+                path: path.to_path_buf(),
+                format,
+                reason: one_line(&reason),
+            }
         })
+}
+
+/// Whether a pickle names one of `torch.nn`'s module classes, as `torch.save(model)` of a whole
+/// module does (a state_dict pickles only tensors and an OrderedDict).
+fn pickles_a_module(path: &Path) -> bool {
+    const MODULE_CLASS: &[u8] = b"torch.nn.modules.";
+    std::fs::read(path).is_ok_and(|bytes| {
+        bytes
+            .windows(MODULE_CLASS.len())
+            .any(|window| window == MODULE_CLASS)
+    })
 }
 
 fn tensor_info(tensor: &PackTensor) -> TensorInfo {

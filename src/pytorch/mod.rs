@@ -5,6 +5,7 @@
 pub mod export;
 pub mod import;
 pub mod layout;
+mod wrappers;
 
 /// Burn's module path of Linear layer `index` of `count`: `hidden.<i>`, the last `output`.
 fn burn_layer_path(index: usize, count: usize) -> String {

@@ -82,6 +82,23 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The error with its origin replaced by what `origin` names for the invalid field.
+    pub fn from_origin(self, origin: impl Fn(&str) -> String) -> Self {
+        match self {
+            ConfigError::Invalid {
+                field, value, rule, ..
+            } => ConfigError::Invalid {
+                origin: origin(field),
+                field,
+                value,
+                rule,
+            },
+            other => other,
+        }
+    }
+}
+
 impl TrainingConfig {
     /// The PyTorch tutorial's settings, `config/default.json`.
     pub fn tutorial() -> Self {
@@ -89,7 +106,8 @@ impl TrainingConfig {
     }
 
     /// Loads a JSON config, refusing syntax errors, unknown fields and invalid values, each as
-    /// one message naming the file.
+    /// one message naming the file. Fields the file leaves out keep the tutorial's values
+    /// (`{"num_epochs": 1}` is a whole config).
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -107,9 +125,11 @@ impl TrainingConfig {
                 expected,
             });
         }
-        let config: Self = serde_json::from_str(&text).map_err(|source| ConfigError::Shape {
-            path: path.to_path_buf(),
-            source,
+        let config: Self = serde_json::from_value(laid_over(value, known)).map_err(|source| {
+            ConfigError::Shape {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         config.validate(&path.display().to_string())?;
         Ok(config)
@@ -206,6 +226,20 @@ impl TrainingConfig {
 
 /// The first key of `value` that the reference config does not have, with the keys it has.
 /// Objects whose reference is `null` (an optional block left out by default) are not checked.
+/// `value`'s fields laid over `defaults`, objects field by field.
+fn laid_over(value: Value, defaults: Value) -> Value {
+    match (value, defaults) {
+        (Value::Object(given), Value::Object(mut merged)) => {
+            for (key, child) in given {
+                let default = merged.remove(&key).unwrap_or(Value::Null);
+                merged.insert(key, laid_over(child, default));
+            }
+            Value::Object(merged)
+        }
+        (value, _) => value,
+    }
+}
+
 fn first_unknown_field(value: &Value, known: &Value, prefix: &str) -> Option<(String, String)> {
     let (Value::Object(given), Value::Object(known)) = (value, known) else {
         return None;
@@ -230,6 +264,16 @@ fn first_unknown_field(value: &Value, known: &Value, prefix: &str) -> Option<(St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_config_takes_the_tutorials_values_for_what_it_leaves_out() {
+        let (_dir, path) = write(r#"{"num_epochs": 1, "model": {"activation": "tanh"}}"#);
+        let config = TrainingConfig::load_file(&path).unwrap();
+        let mut expected = TrainingConfig::tutorial();
+        expected.num_epochs = 1;
+        expected.model.activation = crate::model::ActivationKind::Tanh;
+        assert_eq!(config.to_json(), expected.to_json());
+    }
 
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();

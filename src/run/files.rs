@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::run::atomic_file::is_scratch_name;
+use crate::run::lock::LOCK_FILE;
 
 /// Files this program writes at the top of a run folder.
 pub const OWN_FILES: &[&str] = &[
@@ -19,6 +20,7 @@ pub const OWN_FILES: &[&str] = &[
     "misclassified.png",
     // Burn's application log.
     "experiment.log",
+    LOCK_FILE,
 ];
 
 /// Burn's checkpoints: `<kind>-<epoch>.bpk`.
@@ -41,10 +43,11 @@ pub enum RunFilesError {
     },
 }
 
-/// Whether `root` holds anything at all (a missing folder holds nothing).
+/// Whether `root` holds anything besides the lock file (a missing folder holds nothing).
 fn is_occupied(root: &Path) -> bool {
-    root.read_dir()
-        .is_ok_and(|mut entries| entries.next().is_some())
+    root.read_dir().is_ok_and(|mut entries| {
+        entries.any(|entry| entry.is_ok_and(|entry| entry.file_name() != LOCK_FILE))
+    })
 }
 
 /// What a folder a new run is to be written into holds already.
@@ -119,12 +122,16 @@ fn first_foreign_in(dir: &Path, allowed: &Allowed) -> Result<Option<PathBuf>, Ru
 }
 
 /// Deletes a run's own files from `root`, after checking it holds nothing else; `root` itself
-/// stays. Refuses, deleting nothing, when anything foreign is found.
+/// and its lock file (held by the caller) stay. Refuses, deleting nothing, when anything
+/// foreign is found.
 pub fn clear(root: &Path) -> Result<(), RunFilesError> {
     if let Some(path) = first_foreign(root)? {
         return Err(RunFilesError::Foreign { path });
     }
-    for (path, _, kind) in entries(root)? {
+    for (path, name, kind) in entries(root)? {
+        if name == LOCK_FILE {
+            continue;
+        }
         let removed = match kind {
             Kind::Folder => fs::remove_dir_all(&path),
             _ => fs::remove_file(&path),

@@ -22,6 +22,8 @@ pub struct RunDir {
 pub enum ArtifactError {
     #[error("{}: no such run folder (train first, or pass the folder a run printed)", path.display())]
     NoRun { path: PathBuf },
+    #[error("{}: holds no run yet; train one first, or pass --artifacts with a run's folder", path.display())]
+    NoRuns { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -31,6 +33,8 @@ pub enum ArtifactError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    #[error("{}: no model: {why}", path.display())]
+    NoModel { path: PathBuf, why: String },
     #[error("{}: not a readable model record: {reason}", path.display())]
     Record { path: PathBuf, reason: String },
     #[error("{}: not a readable checkpoint ({reason}); resuming needs it whole", path.display())]
@@ -151,6 +155,15 @@ impl RunDir {
         self.write_atomically(&self.config(), &config.to_json())
     }
 
+    /// `config.json` of a model that was not trained here (imported): only the model and the
+    /// dataset whose classes it gives. Training fields would be invented; reading the file back
+    /// gives them the tutorial's values, as for any partial config.
+    pub fn save_model_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {
+        let json = serde_json::json!({ "model": config.model, "dataset": config.dataset });
+        let text = serde_json::to_string_pretty(&json).expect("a model config serializes");
+        self.write_atomically(&self.config(), &text)
+    }
+
     pub fn load_config(&self) -> Result<TrainingConfig, ArtifactError> {
         Ok(TrainingConfig::load_file(&self.config())?)
     }
@@ -186,26 +199,74 @@ impl RunDir {
     }
 
     /// The run's config and its trained model, on `device` (any backend, whichever trained it).
+    ///
+    /// # Errors
+    /// [`ArtifactError::NoModel`] says why a run has no `model.bpk` (failed, stopped before its
+    /// first epoch, killed or still training) and what to run.
     pub fn load_model(&self, device: &Device) -> Result<(TrainingConfig, Model), ArtifactError> {
         let config = self.load_config()?;
+        if !self.model().exists() {
+            return Err(ArtifactError::NoModel {
+                path: self.root.clone(),
+                why: self.why_no_model(),
+            });
+        }
+        let model = self.model_from(&self.model(), &config, device)?;
+        Ok((config, model))
+    }
+
+    /// The model Burn checkpointed after `epoch`, on `device`.
+    pub fn checkpoint_model(
+        &self,
+        config: &TrainingConfig,
+        epoch: usize,
+        device: &Device,
+    ) -> Result<Model, ArtifactError> {
+        self.model_from(&self.checkpoint_file("model", epoch), config, device)
+    }
+
+    /// The model record at `path`, loaded into `config`'s model.
+    fn model_from(
+        &self,
+        path: &Path,
+        config: &TrainingConfig,
+        device: &Device,
+    ) -> Result<Model, ArtifactError> {
         let origin = self.config().display().to_string();
         let needed = loading_bytes(&config.model);
         ensure_fits(&origin, &config.model, needed, "load", available_bytes())?;
-        let path = self.model();
-        let record = ModuleRecord::load(&path).map_err(|error| ArtifactError::Record {
-            path: path.clone(),
+        let record = ModuleRecord::load(path).map_err(|error| ArtifactError::Record {
+            path: path.to_path_buf(),
             reason: error.to_string(),
         })?;
-        let model = config
+        config
             .model
             .init(device)
             .try_load_record(record)
             .map_err(|error| ArtifactError::Mismatch {
-                record: path,
+                record: path.to_path_buf(),
                 config: self.config(),
                 reason: error.to_string(),
-            })?;
-        Ok((config, model))
+            })
+    }
+
+    /// Why a run folder has no `model.bpk`, from its summary, with what to run next.
+    fn why_no_model(&self) -> String {
+        let resume = format!("continue it with `{}`", super::resume_command(&self.root));
+        let status = self
+            .summary_json()
+            .ok()
+            .flatten()
+            .and_then(|summary| summary["status"].as_str().map(str::to_string));
+        match status.as_deref() {
+            Some("failed") => format!(
+                "the run failed and kept no model (its summary.json and the training output say why); {resume} from its last checkpoint or train a new run"
+            ),
+            Some("interrupted") => {
+                format!("the run was stopped before its first epoch finished; {resume}")
+            }
+            _ => format!("training was killed or is still running; {resume}"),
+        }
     }
 
     /// A run's summary, or an imported model's.

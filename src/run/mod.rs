@@ -4,8 +4,13 @@ pub mod atomic_file;
 pub mod config;
 pub mod files;
 mod folder;
+pub mod lock;
 pub mod metrics;
+mod newest;
+mod resume_command;
 mod summary;
 
 pub use folder::{ArtifactError, RunDir};
+pub use newest::{ARTIFACTS, chosen_run};
+pub use resume_command::resume_command;
 pub use summary::{ImportSummary, Imported, RunStatus, SourceFile, Summary, Versions};

@@ -24,9 +24,11 @@ pub struct Summary {
     pub status: RunStatus,
     pub backend: Backend,
     pub epochs_completed: usize,
-    pub test_accuracy: f64,
-    /// Mean of `loss_function` over the test images.
-    pub test_loss: f64,
+    /// Percent of the test images the saved model classifies correctly; `null` when the run
+    /// has no model (stopped before its first epoch finished, or failed).
+    pub test_accuracy: Option<f64>,
+    /// Mean of `loss_function` over the test images; `null` like `test_accuracy`.
+    pub test_loss: Option<f64>,
     /// The loss the run trained with (and `test_loss` is).
     pub loss_function: LossKind,
     pub test_images: usize,
@@ -36,6 +38,9 @@ pub struct Summary {
     pub dataset: DatasetKind,
     /// Layer widths, e.g. "784-128-10".
     pub model: String,
+    /// The GPU adapter wgpu ran on; absent on the CPU backends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
     pub seconds_per_epoch: Vec<f64>,
     pub total_seconds: f64,
     pub parameters: usize,
@@ -57,6 +62,10 @@ pub struct ImportSummary {
     pub parameters: u64,
     /// Whose class names the outputs carry.
     pub dataset: DatasetKind,
+    /// How the state_dict was found inside the file (a checkpoint's key, wrapper prefixes
+    /// removed); absent for a plain state_dict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unwrapped: Vec<String>,
     pub versions: Versions,
 }
 

@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::analysis::inference::{argmax, probabilities};
-use crate::data::{DatasetKind, NUM_CLASSES};
+use crate::analysis::inference::{Prediction, probabilities};
+use crate::data::DatasetKind;
 use crate::model::Model;
 use crate::serve::input::{InputError, pixels_from_body};
 
@@ -74,13 +74,11 @@ impl From<InputError> for ApiError {
     }
 }
 
+/// The answer, in the schema `infer --json` uses too, with the picture the model read.
 #[derive(Serialize)]
-struct Prediction {
-    /// The most probable class, 0-9.
-    class: u8,
-    /// Its name: the digit, or the kind of clothing.
-    name: &'static str,
-    probabilities: [f32; NUM_CLASSES],
+struct Answer {
+    #[serde(flatten)]
+    prediction: Prediction,
     /// The 28×28 grey levels the model read, row by row (0 paper, 255 ink).
     input: Vec<u8>,
 }
@@ -106,7 +104,7 @@ async fn predict(
     State(served): State<Arc<Served>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Prediction>, ApiError> {
+) -> Result<Json<Answer>, ApiError> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -120,7 +118,7 @@ async fn predict(
         .get(header::CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or("unreadable").to_string());
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
-    let answer = tokio::task::spawn_blocking(move || -> Result<Prediction, ApiError> {
+    let answer = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
         let pixels = pixels_from_body(content_type.as_deref(), &body)?;
         let model = served.model.lock().map_err(|_| {
             ApiError(
@@ -131,11 +129,8 @@ async fn predict(
         let probabilities = probabilities(&model, &pixels, &served.device)
             .pop()
             .expect("one image in, one row out");
-        let class = argmax(&probabilities);
-        Ok(Prediction {
-            class,
-            name: served.dataset.class_names()[class as usize],
-            probabilities,
+        Ok(Answer {
+            prediction: Prediction::new(probabilities, served.dataset),
             input: pixels.to_vec(),
         })
     })

@@ -1,8 +1,6 @@
 //! Burn's `SupervisedTraining`, configured (loaders, metrics, checkpoints, early stopping,
 //! dashboard, Ctrl-C) and launched.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
@@ -19,7 +17,6 @@ use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
 use crate::train::denormals::FlushDenormals;
-use crate::train::interrupt::stop_on_ctrl_c;
 use crate::train::recorder::{EpochRecorder, Halt, HaltSlot, TrackedMetrics};
 use crate::train::{RunData, TrainRequest};
 
@@ -72,7 +69,7 @@ pub(super) fn run_training(
         ));
     }
     let halt = HaltSlot::default();
-    let recorder = recorder(names, training.interrupter(), run.metrics(), &halt);
+    let recorder = recorder(request, names, training.interrupter(), &halt);
     let training = training.renderer(Box::new(recorder));
 
     let model = config
@@ -111,24 +108,25 @@ fn loaders(
     (Arc::new(train), Arc::new(loader(&data.valid, None)))
 }
 
-/// The epoch recorder, with Burn's dashboard behind it on a terminal, and Ctrl-C routed to the
-/// training's interrupter.
+/// The epoch recorder, with Burn's dashboard behind it on a terminal, and the stop signals
+/// routed to the training's interrupter.
 fn recorder(
+    request: &TrainRequest,
     names: TrackedMetrics,
     interrupter: Interrupter,
-    metrics_file: PathBuf,
     halt: &HaltSlot,
 ) -> EpochRecorder {
-    let dashboard = std::io::stdout()
-        .is_terminal()
+    let dashboard = request
+        .dashboard
         .then(|| default_renderer(interrupter.clone(), None));
-    stop_on_ctrl_c(interrupter.clone());
+    request.signals.during_training(interrupter.clone());
     EpochRecorder::new(
         names,
         dashboard,
-        metrics_file,
+        request.run.metrics(),
         interrupter,
         Arc::clone(halt),
+        request.signals.clone(),
     )
 }
 

@@ -5,7 +5,6 @@
 mod dashboard;
 mod denormals;
 mod finish;
-pub mod interrupt;
 mod launch;
 mod recorder;
 mod step;
@@ -21,8 +20,10 @@ use crate::data::{DataError, DataSource, Split, hold_out};
 use crate::model::optimizer::run_scheduler;
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy, RunFilesError};
+use crate::run::lock::{LockError, RunLock};
 use crate::run::metrics;
 use crate::run::{ArtifactError, RunDir, Summary};
+use crate::signals::StopSignals;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -38,6 +39,8 @@ pub enum TrainError {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     RunFiles(#[from] RunFilesError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
     RunExists { path: PathBuf },
     #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
@@ -81,6 +84,10 @@ pub struct TrainRequest {
     pub data_dir: Option<PathBuf>,
     pub run: RunDir,
     pub existing: Existing,
+    /// The process's stop signals: the first one stops training after the current step.
+    pub signals: StopSignals,
+    /// Burn's dashboard (on a terminal) rather than one printed line per epoch.
+    pub dashboard: bool,
 }
 
 /// The images of a run, validated, and the record of where they came from.
@@ -95,18 +102,42 @@ struct RunData {
 /// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
 pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let started = Instant::now();
+    // Held until the run's files are all written: no second process writes this run.
+    let _lock = lock_run_folder(&request)?;
     // Everything that can be refused is checked before the run folder is touched.
     let done_epochs = check_run_folder(&request)?;
     let data = load_data(&request)?;
     let config = &request.config;
     let scheduler = run_scheduler(config, data.train.len()).map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
+    if let Some(adapter) = crate::backend::adapter_name(&device) {
+        // Printed before the dashboard takes the screen: the first epoch can be silent a while.
+        eprintln!(
+            "{} on {adapter}: the first epoch compiles and tunes GPU kernels (up to a minute the first time; cached for later runs)",
+            request.backend
+        );
+    }
 
     prepare_run_folder(&request, &data, done_epochs)?;
     let outcome = launch::run_training(&request, &data, &device, scheduler, done_epochs);
-    // From here on the run's files are written; Ctrl-C must not cut that short.
-    interrupt::finishing();
+    // From here on the run's files are written; a signal must not cut that short.
+    request.signals.finishing();
     finish::finish(&request, &data, outcome, &device, started)
+}
+
+/// Locks the run folder for this process. A folder that is not a run's (or, for `--resume`, a
+/// missing one) is refused first, so that no lock file lands in it.
+fn lock_run_folder(request: &TrainRequest) -> Result<RunLock, TrainError> {
+    let root = request.run.root();
+    if request.existing == Existing::Resume {
+        RunDir::existing(root)?;
+    } else if let Occupancy::Foreign(found) = run_files::occupancy(root)? {
+        return Err(TrainError::NotARun {
+            path: root.to_path_buf(),
+            found,
+        });
+    }
+    Ok(RunLock::acquire(root, "train")?)
 }
 
 /// The epochs a resumed run already has (0 for a new run), or why the folder cannot be used.
@@ -155,8 +186,9 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         ),
     };
     let recorded = recorded.as_ref();
-    let (train_all, train_prints) = load_checked(&request.run, &source, recorded, Split::Train)?;
-    let (test_all, test_prints) = load_checked(&request.run, &source, recorded, Split::Test)?;
+    let load = |split| load_checked(&request.run, config.dataset, &source, recorded, split);
+    let (train_all, train_prints) = load(Split::Train)?;
+    let (test_all, test_prints) = load(Split::Test)?;
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
     let train_all = limited(train_all, config.limit_train);
     let test = Arc::new(limited(test_all, config.limit_test));

@@ -13,6 +13,7 @@ use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{MetricState, MetricsRenderer};
 
 use crate::run::metrics::{self, EpochMetrics};
+use crate::signals::StopSignals;
 
 /// The epoch-end values of the two metrics this trainer registers, by split.
 #[derive(Debug, Default)]
@@ -54,6 +55,9 @@ pub struct EpochRecorder {
     metrics_path: PathBuf,
     total_epochs: usize,
     epoch_started: Option<Instant>,
+    signals: StopSignals,
+    /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::terminal`).
+    ctrl_c_is_a_signal: bool,
 }
 
 impl EpochRecorder {
@@ -63,6 +67,7 @@ impl EpochRecorder {
         metrics_path: PathBuf,
         interrupter: Interrupter,
         halt: HaltSlot,
+        signals: StopSignals,
     ) -> Self {
         Self {
             names,
@@ -75,10 +80,17 @@ impl EpochRecorder {
             metrics_path,
             total_epochs: 0,
             epoch_started: None,
+            signals,
+            ctrl_c_is_a_signal: false,
         }
     }
 
+    /// The dashboard, if there is one. Its thread switches the terminal to raw mode some time
+    /// after it starts; every event checks (one system call) until Ctrl-C is a signal again.
     pub(super) fn dashboard(&mut self) -> Option<&mut Box<dyn MetricsRenderer>> {
+        if self.dashboard.is_some() && !self.ctrl_c_is_a_signal {
+            self.ctrl_c_is_a_signal = self.signals.keep_ctrl_c_a_signal();
+        }
         self.dashboard.as_mut()
     }
 
@@ -183,9 +195,9 @@ impl EpochRecorder {
             return;
         }
         if epoch >= self.total_epochs {
-            // Only the last checkpoint and the run's files remain to be written: a Ctrl-C from
+            // Only the last checkpoint and the run's files remain to be written: a signal from
             // now on waits for them rather than cutting them short.
-            crate::train::interrupt::finishing();
+            self.signals.finishing();
         }
         if self.dashboard.is_none() {
             println!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs);

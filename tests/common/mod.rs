@@ -5,20 +5,56 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The folder of MNIST's four IDX files: `MNIST_DATA_DIR`, relative to the crate root when
-/// relative (`.ci/run` sets it to `../shared/data/mnist`).
+/// The folder of MNIST's four IDX files: `MNIST_DATA_DIR` when set (relative to the crate root
+/// when relative; `.ci/run` sets it to `../shared/data/mnist`), else Burn's own MNIST cache,
+/// which the binary fills once (downloading) when it is empty.
 pub fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("MNIST_DATA_DIR").expect(
-        "MNIST_DATA_DIR must name a folder with MNIST's IDX files; run the README's test command",
-    );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    assert!(
-        dir.join("t10k-labels-idx1-ubyte.gz").is_file()
-            || dir.join("t10k-labels-idx1-ubyte").is_file(),
-        "MNIST_DATA_DIR={} holds no MNIST test labels",
-        dir.display()
-    );
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| match std::env::var_os("MNIST_DATA_DIR") {
+        Some(dir) => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            assert!(
+                dir.join("t10k-labels-idx1-ubyte.gz").is_file()
+                    || dir.join("t10k-labels-idx1-ubyte").is_file(),
+                "MNIST_DATA_DIR={} holds no MNIST test labels",
+                dir.display()
+            );
+            dir
+        }
+        None => burn_cache_filled(),
+    })
+    .clone()
+}
+
+/// Burn's MNIST cache (`train/` and `test/` folders, which `--data-dir` reads), downloaded by a
+/// one-image training run when it is not there yet.
+fn burn_cache_filled() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .expect("HOME or XDG_CACHE_HOME to find Burn's cache")
+        .join("burn-dataset")
+        .join("mnist");
+    if !cache.join("test").join("t10k-labels-idx1-ubyte").is_file() {
+        let sandbox = Sandbox::new();
+        let output = sandbox.run([
+            "--epochs",
+            "1",
+            "--limit-train",
+            "64",
+            "--limit-test",
+            "64",
+            "--artifacts",
+            "fill",
+        ]);
+        assert!(
+            output.status.success(),
+            "MNIST_DATA_DIR is not set and downloading MNIST into Burn's cache failed (set \
+             MNIST_DATA_DIR to a folder of its four IDX files to test offline): {}",
+            stderr(&output)
+        );
+    }
+    cache
 }
 
 /// A scratch folder the binary runs in, so nothing lands in the repository.

@@ -1,0 +1,132 @@
+//! Recognising the official MNIST and Fashion-MNIST files, so that `--dataset` cannot name the
+//! other one: both have the same format and sizes, and a model trained on digits under
+//! Fashion-MNIST's class names would call a handwritten 7 "Sneaker".
+//!
+//! Other IDX files of the right shape (a subset, a relabelled or home-made set) are allowed,
+//! under the name `--dataset` gives.
+
+use crate::data::DatasetKind;
+use crate::data::idx::Fingerprint;
+
+/// The official files' fingerprints (size and CRC-32 after decompression, as `data.json`
+/// records them), computed from MNIST's files (LeCun et al., as Burn downloads them) and from
+/// Fashion-MNIST's (Zalando Research, as Debian's `dataset-fashion-mnist` ships them).
+const KNOWN: &[(DatasetKind, &str, u64, u32)] = &[
+    (
+        DatasetKind::Mnist,
+        "train-images-idx3-ubyte",
+        47_040_016,
+        0x8c3f_3f86,
+    ),
+    (
+        DatasetKind::Mnist,
+        "train-labels-idx1-ubyte",
+        60_008,
+        0xe0cb_4ad2,
+    ),
+    (
+        DatasetKind::Mnist,
+        "t10k-images-idx3-ubyte",
+        7_840_016,
+        0x9137_3bdf,
+    ),
+    (
+        DatasetKind::Mnist,
+        "t10k-labels-idx1-ubyte",
+        10_008,
+        0x4ab9_eff9,
+    ),
+    (
+        DatasetKind::FashionMnist,
+        "train-images-idx3-ubyte",
+        47_040_016,
+        0xb4f2_9f28,
+    ),
+    (
+        DatasetKind::FashionMnist,
+        "train-labels-idx1-ubyte",
+        60_008,
+        0x741a_4657,
+    ),
+    (
+        DatasetKind::FashionMnist,
+        "t10k-images-idx3-ubyte",
+        7_840_016,
+        0x678f_e0b1,
+    ),
+    (
+        DatasetKind::FashionMnist,
+        "t10k-labels-idx1-ubyte",
+        10_008,
+        0x8014_2c1f,
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{given}: {file} is {actual}'s official file, not {claimed}'s; pass --dataset {actual_flag}, or a --data-dir holding {claimed}'s files"
+)]
+pub struct DatasetMismatch {
+    given: String,
+    file: &'static str,
+    claimed: &'static str,
+    actual: &'static str,
+    actual_flag: DatasetKind,
+}
+
+/// Which official dataset the file `name` with fingerprint `print` belongs to, if any.
+pub fn official_dataset(name: &str, print: Fingerprint) -> Option<DatasetKind> {
+    KNOWN
+        .iter()
+        .find(|&&(_, known, bytes, crc32)| known == name && print == Fingerprint { bytes, crc32 })
+        .map(|&(dataset, ..)| dataset)
+}
+
+/// Refuses files that are the official files of another dataset than `claimed`. `given`
+/// describes where they were read from, for the message.
+pub fn check(
+    claimed: DatasetKind,
+    given: &str,
+    files: &[(&'static str, Fingerprint)],
+) -> Result<(), DatasetMismatch> {
+    for &(file, print) in files {
+        if let Some(actual) = official_dataset(file, print)
+            && actual != claimed
+        {
+            return Err(DatasetMismatch {
+                given: given.to_string(),
+                file,
+                claimed: claimed.title(),
+                actual: actual.title(),
+                actual_flag: actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_official_file_is_recognised_and_another_dataset_refused() {
+        let print = |crc32| Fingerprint {
+            bytes: 10_008,
+            crc32,
+        };
+        let mnist_labels = [("t10k-labels-idx1-ubyte", print(0x4ab9_eff9))];
+        assert!(check(DatasetKind::Mnist, "d", &mnist_labels).is_ok());
+        let err = check(DatasetKind::FashionMnist, "d", &mnist_labels)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "d: t10k-labels-idx1-ubyte is MNIST's official file, not Fashion-MNIST's; pass --dataset mnist, or a --data-dir holding Fashion-MNIST's files"
+        );
+        // A file of the right shape that is neither passes under either name.
+        let other = [("t10k-labels-idx1-ubyte", print(1))];
+        assert!(check(DatasetKind::FashionMnist, "d", &other).is_ok());
+        assert!(check(DatasetKind::Mnist, "d", &other).is_ok());
+    }
+}

@@ -1,0 +1,295 @@
+//! A run stays whole whatever meets it: a second process, SIGTERM or SIGHUP, Ctrl-C under the
+//! dashboard, files of the wrong dataset. Each test runs the real binary, with real signals,
+//! real concurrent processes and a real pseudo-terminal.
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A short training run: 10,000 images an epoch, so epochs take about a second.
+const QUICK: &[&str] = &["--limit-train", "10000", "--limit-test", "2000"];
+
+fn spawn_training(sandbox: &Sandbox, run: &str, epochs: &str) -> Child {
+    let mut args = vec!["--epochs", epochs, "--artifacts", run];
+    args.extend(QUICK);
+    sandbox.spawn_on(&mnist_dir(), &args)
+}
+
+/// The epochs of a metrics file without their seconds, which differ run to run.
+fn epochs_without_seconds(path: &Path) -> Vec<serde_json::Value> {
+    read_jsonl(path)
+        .into_iter()
+        .map(|mut epoch| {
+            epoch.as_object_mut().unwrap().remove("seconds");
+            epoch
+        })
+        .collect()
+}
+
+fn epoch_numbers(path: &Path) -> Vec<u64> {
+    read_jsonl(path)
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect()
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+}
+
+#[test]
+fn two_trainings_started_together_in_one_folder_one_is_refused_and_the_run_stays_whole() {
+    let sandbox = Sandbox::new();
+    let first = spawn_training(&sandbox, "run", "3");
+    let second = spawn_training(&sandbox, "run", "3");
+    let outputs = [first, second].map(|child| child.wait_with_output().unwrap());
+    let (won, lost): (Vec<_>, Vec<_>) = outputs.iter().partition(|o| o.status.success());
+    assert_eq!(
+        (won.len(), lost.len()),
+        (1, 1),
+        "exactly one trains: {}\n{}",
+        stderr(&outputs[0]),
+        stderr(&outputs[1])
+    );
+    let line = assert_one_line_error(lost[0]);
+    // Refused while the other holds the folder, or (if it started late) because a run is there.
+    assert!(
+        line.contains("run: in use by process ") || line.contains("run: already holds a run"),
+        "{line}"
+    );
+    assert_eq!(epoch_numbers(&sandbox.path("run/metrics.jsonl")), [1, 2, 3]);
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "completed"
+    );
+}
+
+#[test]
+fn a_run_still_training_cannot_be_resumed_evaluated_or_overwritten_by_another_process() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let training = spawn_training(&sandbox, "run", "4");
+    sandbox.wait_for_epochs("run", 1);
+    let pid = training.id();
+    for args in [
+        &["--resume", "run"][..],
+        &["--artifacts", "run", "--overwrite", "--epochs", "1"][..],
+    ] {
+        let line = assert_one_line_error(&sandbox.run_on(&data, args));
+        assert!(
+            line.contains(&format!("run: in use by process {pid} (train, since ")),
+            "{args:?}: {line}"
+        );
+    }
+    // eval has no model to read yet; it says why instead of a record error.
+    let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "run"]));
+    assert!(
+        line.contains("run: no model: training was killed or is still running; continue it with `"),
+        "{line}"
+    );
+    let output = training.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        epoch_numbers(&sandbox.path("run/metrics.jsonl")),
+        [1, 2, 3, 4]
+    );
+    assert!(
+        !sandbox.path("run/run.lock").exists(),
+        "the lock file goes with its process"
+    );
+}
+
+/// Trains 8 epochs uninterrupted into `full`, and again into `stopped`, sending `signo` once
+/// epoch 1 is recorded; checks the stop and the saved model, then types the printed resume
+/// command and compares the two runs.
+fn stop_with_signal_and_resume(signo: libc::c_int, exit_code: i32) {
+    let sandbox = Sandbox::new();
+    let full = spawn_training(&sandbox, "full", "8")
+        .wait_with_output()
+        .unwrap();
+    assert!(full.status.success(), "{}", stderr(&full));
+
+    let child = spawn_training(&sandbox, "stopped", "8");
+    sandbox.wait_for_epochs("stopped", 1);
+    signal(&child, signo);
+    let output = child.wait_with_output().unwrap();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(exit_code), "{out}\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let summary = read_json(&sandbox.path("stopped/summary.json"));
+    assert_eq!(summary["status"], "interrupted");
+    let done = read_jsonl(&sandbox.path("stopped/metrics.jsonl"));
+    assert!((1..8).contains(&done.len()), "{} epochs", done.len());
+    // The saved model is the last finished epoch's: it scores what that epoch's line says
+    // (validation is on the same test images here).
+    let last = done.last().unwrap();
+    let tested = summary["test_accuracy"].as_f64().unwrap();
+    let recorded = last["valid_accuracy"].as_f64().unwrap();
+    assert!(
+        (tested - recorded).abs() < 1e-6,
+        "model.bpk scores {tested}%, epoch {} recorded {recorded}%",
+        last["epoch"]
+    );
+
+    let command = out
+        .lines()
+        .find_map(|line| {
+            line.split_once("continue with: ")
+                .map(|(_, c)| c.to_string())
+        })
+        .unwrap_or_else(|| panic!("no resume hint in {out}"));
+    let resumed = Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
+    assert_eq!(
+        epochs_without_seconds(&sandbox.path("stopped/metrics.jsonl")),
+        epochs_without_seconds(&sandbox.path("full/metrics.jsonl")),
+        "resumed on flex: the same epochs as the uninterrupted run"
+    );
+    let [a, b] = ["full", "stopped"].map(|run| read_json(&sandbox.path(run).join("summary.json")));
+    assert_eq!(a["test_accuracy"], b["test_accuracy"]);
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c_with_exit_143_and_the_printed_command_resumes_identically() {
+    stop_with_signal_and_resume(libc::SIGTERM, 143);
+}
+
+#[test]
+fn sighup_stops_like_ctrl_c_with_exit_129_and_the_printed_command_resumes_identically() {
+    stop_with_signal_and_resume(libc::SIGHUP, 129);
+}
+
+/// A pseudo-terminal: the child's controlling terminal, as a terminal window would be.
+struct Pty {
+    master: std::fs::File,
+    slave: OwnedFd,
+}
+
+fn open_pty() -> Pty {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid pointers; on success both descriptors are ours.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty returned these descriptors to us.
+    unsafe {
+        Pty {
+            master: std::fs::File::from_raw_fd(master),
+            slave: OwnedFd::from_raw_fd(slave),
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_in_the_dashboard_stops_the_run_like_it_does_without_one() {
+    let sandbox = Sandbox::new();
+    let pty = open_pty();
+    let stdio = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
+    command
+        .args(["--epochs", "8", "--artifacts", "run", "--data-dir"])
+        .arg(mnist_dir())
+        .args(QUICK)
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .env("TERM", "xterm-256color")
+        .stdin(stdio())
+        .stdout(stdio())
+        .stderr(stdio());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // A new session whose controlling terminal is the pty, as a shell gives its jobs.
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    drop(command);
+    // The dashboard must be read or it blocks writing; keep what it drew.
+    let mut master = pty.master.try_clone().unwrap();
+    let screen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let _ = master.read_to_end(&mut seen); // ends with EIO once the child is gone
+        seen
+    });
+    sandbox.wait_for_epochs("run", 1);
+    // The key Ctrl-C, typed into the terminal: byte 0x03.
+    std::io::Write::write_all(&mut &pty.master, b"\x03").unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "Ctrl-C in the dashboard did not stop training"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(pty);
+    let drawn = String::from_utf8_lossy(&screen.join().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(130), "{drawn}");
+    let summary = read_json(&sandbox.path("run/summary.json"));
+    assert_eq!(summary["status"], "interrupted");
+    let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
+    assert!(done < 8, "all {done} epochs ran");
+    assert!(drawn.contains("continue with: "), "{drawn}");
+}
+
+#[test]
+fn files_of_the_other_dataset_are_refused_naming_both() {
+    let sandbox = Sandbox::new();
+    let fashion = Path::new("/usr/share/datasets/fashion-mnist");
+    let mnist = mnist_dir();
+    let cases = [
+        (
+            "fashion-mnist",
+            mnist.as_path(),
+            "is MNIST's official file, not Fashion-MNIST's; pass --dataset mnist",
+        ),
+        (
+            "mnist",
+            fashion,
+            "is Fashion-MNIST's official file, not MNIST's; pass --dataset fashion-mnist",
+        ),
+    ];
+    for (dataset, data, expected) in cases {
+        let output = sandbox.run_on(
+            data,
+            &["--dataset", dataset, "--epochs", "1", "--artifacts", "run"],
+        );
+        let line = assert_one_line_error(&output);
+        assert!(line.contains(expected), "{line}");
+        assert!(line.contains("-idx"), "names the file: {line}");
+        assert!(!sandbox.path("run").exists(), "a refused run left a folder");
+    }
+}
