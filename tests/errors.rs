@@ -394,3 +394,41 @@ fn a_failed_download_says_so_in_words_and_how_to_work_offline() {
     assert!(!line.contains("reqwest::Error"), "{line}");
     assert!(!line.contains('{'), "a debug dump: {line}");
 }
+
+#[test]
+fn burns_own_cache_layout_is_a_data_folder() {
+    let sandbox = Sandbox::new();
+    // Burn's MnistDataset keeps train/ and test/ folders of raw files.
+    let cache = sandbox.path("burn-cache");
+    let mnist = mnist_dir();
+    for (split, names) in [
+        (
+            "train",
+            ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"],
+        ),
+        ("test", ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]),
+    ] {
+        std::fs::create_dir_all(cache.join(split)).unwrap();
+        for name in names {
+            std::fs::write(cache.join(split).join(name), read_idx(&mnist, name)).unwrap();
+        }
+    }
+    let output = sandbox.run_on(
+        &cache,
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "640",
+            "--limit-test",
+            "100",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["train_images"],
+        640
+    );
+}

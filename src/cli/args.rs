@@ -16,8 +16,9 @@ const LONG_ABOUT: &str = "\
 Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross-entropy, Adam,
 batch 64, 5 epochs) with Burn.
 
-Without a subcommand it trains. On a terminal Burn's dashboard shows the run (q, then s, stops
-it); otherwise one line per epoch is printed (Ctrl-C stops it). Each run writes a folder under
+Without a subcommand it trains. On a terminal Burn's dashboard shows the run; otherwise (or
+with --plain) one line per epoch is printed. Ctrl-C, SIGTERM or SIGHUP stop it after the current
+step. Each run writes a folder under
 artifacts/ with its config, checkpoints, per-epoch metrics, final model and summary; a stopped
 or killed run continues with --resume.";
 
