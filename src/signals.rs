@@ -6,6 +6,9 @@
 //! `kill`, `docker stop`, systemd, CI time-outs and batch schedulers send; SIGHUP arrives when
 //! the terminal or ssh session goes away. All three behave alike:
 //! - outside training a signal ends the process as its default action would;
+//! - while a training run is being prepared (its folder locked, its data loaded), the first one
+//!   is remembered: the run stops before it starts, or (once its folder is written) after its
+//!   first step, so that no run folder is left half-made;
 //! - during training the first one asks Burn to stop after the current step, so every finished
 //!   epoch's checkpoint and metrics stay valid; a second one ends the process at once
 //!   (exit 128 + the signal's number);
@@ -50,6 +53,8 @@ impl fmt::Display for StopSignal {
 enum Phase {
     /// Not training: a signal acts as it would by default.
     Idle,
+    /// A training run is being prepared: the first signal is remembered.
+    Preparing,
     /// Training: the first signal stops this interrupter.
     Training(Interrupter),
     /// Training was asked to stop: a second signal ends the process at once.
@@ -116,9 +121,23 @@ impl StopSignals {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// From now on the first signal stops `interrupter` (Burn stops after the current step).
+    /// A training run is being prepared: from now on the first signal is remembered (see
+    /// [`Self::stopped_by`]) rather than ending the process.
+    pub fn preparing(&self) {
+        self.lock().phase = Phase::Preparing;
+    }
+
+    /// From now on the first signal stops `interrupter` (Burn stops after the current step);
+    /// one remembered while preparing stops it at once.
     pub fn during_training(&self, interrupter: Interrupter) {
-        self.lock().phase = Phase::Training(interrupter);
+        let mut state = self.lock();
+        match state.stopped_by {
+            Some(signal) => {
+                interrupter.stop(Some(&signal.to_string()));
+                state.phase = Phase::Stopping;
+            }
+            None => state.phase = Phase::Training(interrupter),
+        }
     }
 
     /// Training has ended: from now on a signal is only remembered.
@@ -156,6 +175,7 @@ impl StopSignals {
                 let _ = signal_hook::low_level::emulate_default_handler(signal.0);
                 std::process::exit(i32::from(signal.exit_code()));
             }
+            Phase::Preparing => state.stopped_by = Some(signal),
             Phase::Training(interrupter) => {
                 state.stopped_by = Some(signal);
                 interrupter.stop(Some(&format!("{signal}")));
@@ -164,7 +184,7 @@ impl StopSignals {
                 drop(state);
                 self.restore_terminal();
                 eprintln!(
-                    "\n{signal} again: ending at once; --resume continues after the last finished epoch"
+                    "\n{signal}: a second stop signal, ending at once; --resume continues after the last finished epoch"
                 );
                 // SAFETY: ends the process without running destructors or flushing Burn's
                 // threads, which is what "at once" means; every file is written atomically.
@@ -193,6 +213,17 @@ mod tests {
         assert_eq!(StopSignal(SIGINT).exit_code(), 130);
         assert_eq!(StopSignal(SIGTERM).exit_code(), 143);
         assert_eq!(StopSignal(SIGHUP).exit_code(), 129);
+    }
+
+    #[test]
+    fn a_signal_while_preparing_is_remembered_and_stops_training_at_its_start() {
+        let stop = StopSignals::unregistered();
+        stop.preparing();
+        stop.on_signal(StopSignal(SIGHUP));
+        assert_eq!(stop.stopped_by(), Some(StopSignal(SIGHUP)));
+        let interrupter = Interrupter::new();
+        stop.during_training(interrupter.clone());
+        assert!(interrupter.should_stop());
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn valid_folder(dir: &Path) {
 
 /// Trains on `data` and expects a one-line error containing every needle.
 fn assert_training_refused(sandbox: &Sandbox, data: &Path, needles: &[&str]) {
-    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(data, &["--epochs", "1", "--artifacts", "run"]);
     let line = assert_one_line_error(&output);
     for needle in needles {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");

@@ -231,7 +231,10 @@ fn a_stop_during_validation_leaves_no_half_recorded_epoch() {
     let summary = read_json(&sandbox.path("run/summary.json"));
     assert_eq!(summary["status"], "interrupted");
     assert_eq!(summary["epochs_completed"], 0);
-    assert!(stdout(&output).contains("interrupted after epoch 0; continue with: "));
+    assert!(stdout(&output).contains("interrupted in epoch 1; start it again with: "));
+    // No epoch finished: no model, and no score of a half-trained one.
+    assert!(!sandbox.path("run/model.bpk").exists());
+    assert!(summary["test_accuracy"].is_null(), "{summary}");
 }
 
 #[test]

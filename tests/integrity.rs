@@ -79,9 +79,13 @@ fn a_run_still_training_cannot_be_resumed_evaluated_or_overwritten_by_another_pr
     let training = spawn_training(&sandbox, "run", "4");
     sandbox.wait_for_epochs("run", 1);
     let pid = training.id();
+    let pytorch_file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch/sequential.pt");
+    let pytorch_file = pytorch_file.to_str().unwrap();
     for args in [
         &["--resume", "run"][..],
         &["--artifacts", "run", "--overwrite", "--epochs", "1"][..],
+        &["import", "--pytorch", pytorch_file, "--artifacts", "run"][..],
     ] {
         let line = assert_one_line_error(&sandbox.run_on(&data, args));
         assert!(
@@ -89,10 +93,12 @@ fn a_run_still_training_cannot_be_resumed_evaluated_or_overwritten_by_another_pr
             "{args:?}: {line}"
         );
     }
-    // eval has no model to read yet; it says why instead of a record error.
+    // eval has no model to read yet; it says why, naming the process still training it.
     let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "run"]));
     assert!(
-        line.contains("run: no model: training was killed or is still running; continue it with `"),
+        line.contains(&format!(
+            "run: no model: it is still being trained by process {pid} (train, since "
+        )),
         "{line}"
     );
     let output = training.wait_with_output().unwrap();
@@ -170,6 +176,59 @@ fn sigterm_stops_like_ctrl_c_with_exit_143_and_the_printed_command_resumes_ident
 #[test]
 fn sighup_stops_like_ctrl_c_with_exit_129_and_the_printed_command_resumes_identically() {
     stop_with_signal_and_resume(libc::SIGHUP, 129);
+}
+
+#[test]
+fn a_signal_while_the_run_is_prepared_leaves_nothing_half_made() {
+    let sandbox = Sandbox::new();
+    let child = spawn_training(&sandbox, "run", "3");
+    // After start-up, while the data is being read.
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&child, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(143), "{err}");
+    if sandbox.path("run").exists() {
+        // Stopped after its folder was written: an interrupted run, which resumes.
+        let resumed = sandbox.run(["--resume", "run"]);
+        assert!(resumed.status.success(), "{err}\n{}", stderr(&resumed));
+    } else {
+        assert!(
+            err.contains("SIGTERM: stopped before training started; nothing was written"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_second_signal_ends_training_at_once() {
+    let sandbox = Sandbox::new();
+    let child = spawn_training(&sandbox, "run", "30");
+    sandbox.wait_for_epochs("run", 1);
+    // Back to back, while Burn is still finishing its current step. Two different signals:
+    // the kernel merges a second pending signal of the same kind into the first.
+    signal(&child, libc::SIGTERM);
+    signal(&child, libc::SIGHUP);
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    // 128 + whichever was handled second.
+    assert!(
+        matches!(output.status.code(), Some(143 | 129)),
+        "{:?}: {err}",
+        output.status
+    );
+    assert!(
+        err.contains(": a second stop signal, ending at once"),
+        "{err}"
+    );
+    assert!(
+        !sandbox.path("run/summary.json").exists(),
+        "ended at once, before the run's files"
+    );
+    // What it finished is still whole: the run resumes from its last recorded epoch.
+    let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
+    let resumed = sandbox.run(["--resume", "run", "--epochs", &(done + 1).to_string()]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
 }
 
 /// A pseudo-terminal: the child's controlling terminal, as a terminal window would be.

@@ -263,7 +263,9 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
     let short = serde_json::to_vec(&image[..783]).unwrap();
     let fifty_mb = vec![0u8; 50 << 20];
     let blank = png(64, 64, &[255; 64 * 64]);
-    let cases: Vec<(&str, &str, Option<&str>, &[u8], u16, &str)> = vec![
+    // (method, path, content type, body, expected status, expected words in the error)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/predict",

@@ -30,7 +30,7 @@ fn predictions(output: &std::process::Output) -> Vec<serde_json::Value> {
 }
 
 fn train(sandbox: &Sandbox, data: &Path) -> PathBuf {
-    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(data, &["--epochs", "1", "--artifacts", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     sandbox.path("run")
 }

@@ -233,7 +233,7 @@ pub struct ExportArgs {
     pub run: RunFolderArg,
 
     /// The safetensors file to write, with PyTorch's names (fc1.weight, ...) and layouts
-    /// ([out, in]); a JSON file of the architecture goes beside it (model.json).
+    /// ([out, in]); a JSON file of the architecture goes beside it (model.safetensors: model.json).
     #[arg(long, value_name = "FILE")]
     pub safetensors: PathBuf,
 

@@ -86,22 +86,18 @@ fn one_line(error: &clap::Error) -> String {
         );
     }
     let rendered = error.render().to_string();
+    // The message, up to the usage lines (which may run over several lines).
     rendered
         .lines()
         .map(str::trim)
-        .filter(|line| {
-            !line.is_empty()
-                && !line.starts_with("Usage:")
-                && !line.starts_with("For more information")
-        })
+        .take_while(|line| !line.starts_with("Usage:"))
+        .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
         .collect::<Vec<_>>()
         .join(" ")
         .trim_start_matches("error: ")
         .to_string()
 }
 
-/// Runs the command `cli` names; `signals` are the process's stop signals, which training
-/// turns into a clean stop.
 /// An error and its causes as one line, joined by ": ". A cause whose text is already in the
 /// line is left out: many errors quote their source in their own message (`{path}: {source}`)
 /// and also return it as `source()`, which would print it twice.
@@ -124,6 +120,8 @@ pub fn error_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// Runs the command `cli` names; `signals` are the process's stop signals, which training
+/// turns into a clean stop.
 pub fn run(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Train(args)) => commands::train::run_train(args, signals),
@@ -272,6 +270,8 @@ mod tests {
         );
         let line = error(&["report", "--artifacts", "run", "--data-dir", "d"]);
         assert_eq!(line, "unexpected argument '--data-dir' found");
+        let line = error(&["--seed", "-1"]);
+        assert!(!line.contains("<COMMAND>"), "no usage glued on: {line}");
         let line = error(&["--hidden", "12x"]);
         assert!(line.contains("`12x` is not a layer size"), "{line}");
         assert!(!line.contains('\n'));

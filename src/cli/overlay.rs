@@ -95,7 +95,7 @@ impl TrainArgs {
         };
         // An invalid value is named by the flag that set it (or the file it came from).
         config.validate("").map_err(|error| {
-            error.from_origin(|field| match flags(Some(field)) {
+            error.with_origin_of(|field| match flags(Some(field)) {
                 setters if setters.is_empty() => self.origin(&setters),
                 setters => setters.join(" "),
             })

@@ -32,6 +32,8 @@ enum FolderError {
 pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let run = RunDir::new(&args.artifacts);
     // Everything that can be refused is checked before the folder is touched.
+    // A folder another process is writing is refused as such, before the file is read.
+    crate::run::lock::refuse_if_held(run.root())?;
     check_folder(&run, args.overwrite)?;
     let device = Backend::Flex.device()?;
     let imported = import(&args.pytorch, args.activation, &device)?;

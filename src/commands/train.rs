@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::cli::args::TrainArgs;
 use crate::run::{RunDir, RunStatus, Summary};
 use crate::signals::{StopSignal, StopSignals};
-use crate::train::{Existing, TrainRequest, train};
+use crate::train::{Existing, TrainError, TrainRequest, train};
 
 pub fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
@@ -29,7 +29,7 @@ pub fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     };
     let dashboard = !args.plain && std::io::stdout().is_terminal();
     let total_epochs = config.num_epochs;
-    let summary = train(TrainRequest {
+    let trained = train(TrainRequest {
         config,
         backend: args.backend.backend,
         data_dir: args.backend.data_dir.clone(),
@@ -37,7 +37,14 @@ pub fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
         existing,
         signals: signals.clone(),
         dashboard,
-    })?;
+    });
+    let summary = match trained {
+        Err(TrainError::StoppedBeforeTraining { signal }) => {
+            eprintln!("{signal}: stopped before training started; nothing was written");
+            return Ok(ExitCode::from(signal.exit_code()));
+        }
+        other => other?,
+    };
     if dashboard {
         // The dashboard's screen is gone: leave the epochs on the terminal, as plain lines.
         print_epochs(&RunDir::new(&run_dir), total_epochs);
@@ -82,22 +89,29 @@ fn print_summary(summary: &Summary, run_dir: &Path) {
         RunStatus::Interrupted => " (interrupted)",
         RunStatus::Failed => " (failed)",
     };
-    match (summary.test_accuracy, summary.test_loss) {
-        (Some(accuracy), Some(loss)) => println!(
-            "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {} epochs{ended}, {mean:.1} s/epoch on {}",
-            summary.loss_function, summary.test_images, summary.epochs_completed, summary.backend
-        ),
-        _ => println!("no model: no epoch finished{ended}"),
-    }
-    println!(
-        "artifacts: {} (model.bpk, config.json, metrics.jsonl, summary.json, curves.png)",
-        run_dir.display()
-    );
+    let epochs = match summary.epochs_completed {
+        1 => "1 epoch".to_string(),
+        n => format!("{n} epochs"),
+    };
+    let files = match (summary.test_accuracy, summary.test_loss) {
+        (Some(accuracy), Some(loss)) => {
+            println!(
+                "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {epochs}{ended}, {mean:.1} s/epoch on {}",
+                summary.loss_function, summary.test_images, summary.backend
+            );
+            "model.bpk, config.json, metrics.jsonl, summary.json, curves.png"
+        }
+        _ => {
+            println!("no model: no epoch finished{ended}");
+            "config.json, summary.json"
+        }
+    };
+    println!("artifacts: {} ({files})", run_dir.display());
     if summary.status == RunStatus::Interrupted {
-        println!(
-            "interrupted after epoch {}; continue with: {}",
-            summary.epochs_completed,
-            crate::run::resume_command(run_dir)
-        );
+        let resume = crate::run::resume_command(run_dir);
+        match summary.epochs_completed {
+            0 => println!("interrupted in epoch 1; start it again with: {resume}"),
+            done => println!("interrupted after epoch {done}; continue with: {resume}"),
+        }
     }
 }

@@ -263,7 +263,7 @@ mod tests {
     fn epoch_labels(loader: &dyn DataLoader<ImageBatch>) -> (Vec<Vec<i64>>, usize) {
         let mut iterator = loader.iter();
         let mut batches = Vec::new();
-        while let Some(batch) = iterator.next() {
+        for batch in iterator.by_ref() {
             let targets = batch.unwrap().targets.into_data();
             batches.push(targets.try_into_vec_as::<i64>().unwrap());
         }

@@ -12,7 +12,7 @@ mod source;
 
 pub use batcher::{ImageBatch, ImageBatcher, images_tensor};
 pub use hold_out::hold_out;
-pub use source::{DataError, DataSource, Split};
+pub use source::{DataError, DataSource, Split, SplitPrints};
 
 use std::path::{Path, PathBuf};
 

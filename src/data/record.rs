@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::identity::{self, DatasetMismatch};
 use crate::data::idx::{Fingerprint, LabelledImages};
-use crate::data::{DataError, DataSource, DatasetKind, Split};
+use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints};
 use crate::run::{ArtifactError, RunDir};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ pub fn load_checked(
     source: &DataSource,
     record: Option<&DataRecord>,
     split: Split,
-) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), RecordError> {
+) -> Result<(LabelledImages, SplitPrints), RecordError> {
     let (images, prints) = source.load_fingerprinted(split)?;
     identity::check(dataset, &source.describe(), &prints)?;
     if let Some(record) = record {

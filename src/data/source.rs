@@ -49,6 +49,9 @@ pub enum DataError {
     NoFashionMnist,
 }
 
+/// The fingerprints of a split's two files (images, labels), by standard file name.
+pub type SplitPrints = [(&'static str, Fingerprint); 2];
+
 /// Where MNIST's four IDX files are read from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -78,7 +81,7 @@ impl DataSource {
     pub fn load_fingerprinted(
         &self,
         split: Split,
-    ) -> Result<(LabelledImages, [(&'static str, Fingerprint); 2]), DataError> {
+    ) -> Result<(LabelledImages, SplitPrints), DataError> {
         let (images_name, labels_name) = split.file_names();
         let (images, labels) = match self {
             DataSource::Folder(dir) => (

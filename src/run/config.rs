@@ -68,6 +68,8 @@ pub enum ConfigError {
         field: String,
         expected: String,
     },
+    #[error("{}: a config is a JSON object of fields (as config/default.json)", path.display())]
+    NotObject { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Shape {
         path: PathBuf,
@@ -84,7 +86,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The error with its origin replaced by what `origin` names for the invalid field.
-    pub fn from_origin(self, origin: impl Fn(&str) -> String) -> Self {
+    pub fn with_origin_of(self, origin: impl Fn(&str) -> String) -> Self {
         match self {
             ConfigError::Invalid {
                 field, value, rule, ..
@@ -117,6 +119,11 @@ impl TrainingConfig {
             path: path.to_path_buf(),
             source,
         })?;
+        if !value.is_object() {
+            return Err(ConfigError::NotObject {
+                path: path.to_path_buf(),
+            });
+        }
         let known = serde_json::to_value(Self::tutorial()).expect("a config serializes");
         if let Some((field, expected)) = first_unknown_field(&value, &known, "") {
             return Err(ConfigError::UnknownField {

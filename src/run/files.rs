@@ -76,8 +76,11 @@ pub fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
 /// them) is foreign.
 struct Allowed {
     file: fn(&str) -> bool,
-    folders: &'static [(fn(&str) -> bool, &'static Allowed)],
+    folders: &'static [FolderRule],
 }
+
+/// A test of a folder's name, and what a folder so named may hold.
+type FolderRule = (fn(&str) -> bool, &'static Allowed);
 
 const RUN_FOLDER: Allowed = Allowed {
     file: is_own_top_file,

@@ -252,6 +252,9 @@ impl RunDir {
 
     /// Why a run folder has no `model.bpk`, from its summary, with what to run next.
     fn why_no_model(&self) -> String {
+        if let Some(holder) = crate::run::lock::holder_of(&self.root) {
+            return format!("it is still being trained by {holder}; wait for it to finish");
+        }
         let resume = format!("continue it with `{}`", super::resume_command(&self.root));
         let status = self
             .summary_json()
@@ -265,7 +268,7 @@ impl RunDir {
             Some("interrupted") => {
                 format!("the run was stopped before its first epoch finished; {resume}")
             }
-            _ => format!("training was killed or is still running; {resume}"),
+            _ => format!("training was killed before it finished; {resume}"),
         }
     }
 

@@ -33,6 +33,8 @@ const ATTEMPTS: usize = 20;
 pub enum LockError {
     #[error("{}: in use by {holder}; wait for it to end (or stop it) and try again", path.display())]
     InUse { path: PathBuf, holder: String },
+    #[error("{}: exists and is not a folder; pick another --artifacts folder", path.display())]
+    NotAFolder { path: PathBuf },
     #[error("{}: cannot create the run folder: {source}", path.display())]
     Folder {
         path: PathBuf,
@@ -58,6 +60,11 @@ impl RunLock {
             path: path.clone(),
             source,
         };
+        if std::fs::symlink_metadata(root).is_ok() && !root.is_dir() {
+            return Err(LockError::NotAFolder {
+                path: root.to_path_buf(),
+            });
+        }
         let created = missing_folders(root);
         std::fs::create_dir_all(root).map_err(|source| LockError::Folder {
             path: root.to_path_buf(),
@@ -142,6 +149,31 @@ fn still_at(file: &File, path: &Path) -> bool {
     {
         let _ = (file, path);
         true
+    }
+}
+
+/// Refuses a run folder another process holds, without locking it: for commands that check a
+/// folder before they are ready to lock it (import reads its file first).
+///
+/// # Errors
+/// [`LockError::InUse`] naming the holder.
+pub fn refuse_if_held(root: &Path) -> Result<(), LockError> {
+    match holder_of(root) {
+        Some(holder) => Err(LockError::InUse {
+            path: root.to_path_buf(),
+            holder,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Who holds `root`'s lock at this moment, if anyone.
+pub fn holder_of(root: &Path) -> Option<String> {
+    let mut file = File::open(root.join(LOCK_FILE)).ok()?;
+    match file.try_lock() {
+        Err(TryLockError::WouldBlock) => Some(holder(&mut file)),
+        // Free (the lock just taken goes with the file), or no lock to be had.
+        _ => None,
     }
 }
 

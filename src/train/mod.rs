@@ -23,7 +23,7 @@ use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::lock::{LockError, RunLock};
 use crate::run::metrics;
 use crate::run::{ArtifactError, RunDir, Summary};
-use crate::signals::StopSignals;
+use crate::signals::{StopSignal, StopSignals};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -59,6 +59,8 @@ pub enum TrainError {
     ValidSize { requested: usize, available: usize },
     #[error("{0}")]
     Schedule(String),
+    #[error("{signal}: stopped before training started; nothing was written")]
+    StoppedBeforeTraining { signal: StopSignal },
     #[error("training failed: {reason} (run folder: {})", run.display())]
     Failed { reason: String, run: PathBuf },
 }
@@ -102,6 +104,9 @@ struct RunData {
 /// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
 pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let started = Instant::now();
+    // A signal from here on is remembered: the run stops before it starts, or after its first
+    // step once its folder is written.
+    request.signals.preparing();
     // Held until the run's files are all written: no second process writes this run.
     let _lock = lock_run_folder(&request)?;
     // Everything that can be refused is checked before the run folder is touched.
@@ -118,6 +123,9 @@ pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         );
     }
 
+    if let Some(signal) = request.signals.stopped_by() {
+        return Err(TrainError::StoppedBeforeTraining { signal });
+    }
     prepare_run_folder(&request, &data, done_epochs)?;
     let outcome = launch::run_training(&request, &data, &device, scheduler, done_epochs);
     // From here on the run's files are written; a signal must not cut that short.
