@@ -40,13 +40,9 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         names,
         &run.confusion_png(),
     )?;
-    let misclassified = test.len()
-        - (0..names.len())
-            .map(|c| report.confusion[c][c])
-            .sum::<usize>();
     plots::misclassified_grid(
         &report.worst,
-        misclassified,
+        report.images - report.correct,
         &test,
         names,
         &run.misclassified_png(),
