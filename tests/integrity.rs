@@ -22,17 +22,6 @@ fn spawn_training(sandbox: &Sandbox, run: &str, epochs: &str) -> Child {
     sandbox.spawn_on(&mnist_dir(), &args)
 }
 
-/// The epochs of a metrics file without their seconds, which differ run to run.
-fn epochs_without_seconds(path: &Path) -> Vec<serde_json::Value> {
-    read_jsonl(path)
-        .into_iter()
-        .map(|mut epoch| {
-            epoch.as_object_mut().unwrap().remove("seconds");
-            epoch
-        })
-        .collect()
-}
-
 fn epoch_numbers(path: &Path) -> Vec<u64> {
     read_jsonl(path)
         .iter()
@@ -145,19 +134,7 @@ fn stop_with_signal_and_resume(signo: libc::c_int, exit_code: i32) {
         last["epoch"]
     );
 
-    let command = out
-        .lines()
-        .find_map(|line| {
-            line.split_once("continue with: ")
-                .map(|(_, c)| c.to_string())
-        })
-        .unwrap_or_else(|| panic!("no resume hint in {out}"));
-    let resumed = Command::new("sh")
-        .args(["-c", &command])
-        .current_dir(sandbox.dir.path())
-        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
-        .output()
-        .unwrap();
+    let (command, resumed) = run_printed_resume_command(&sandbox, &out);
     assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
     assert_eq!(
         epochs_without_seconds(&sandbox.path("stopped/metrics.jsonl")),

@@ -225,6 +225,40 @@ fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f6
         .collect()
 }
 
+/// Imports the fixture `file` into the run `from-<file>`, scored on MNIST's test images;
+/// returns the run's folder name and what import printed.
+fn import_fixture(sandbox: &Sandbox, file: &str) -> (String, String) {
+    let run = format!("from-{file}");
+    let source = fixture(file);
+    let output = sandbox.run_on(
+        &mnist_dir(),
+        &[
+            "import",
+            "--pytorch",
+            source.to_str().unwrap(),
+            "--artifacts",
+            &run,
+        ],
+    );
+    assert!(output.status.success(), "{file}: {}", stderr(&output));
+    (run, stdout(&output))
+}
+
+/// The largest difference between our probabilities and PyTorch's (`probabilities.json`
+/// rows), after checking there is one row of as many values for each.
+fn largest_difference(ours: &[Vec<f64>], pytorch: &[serde_json::Value]) -> f64 {
+    assert_eq!(ours.len(), pytorch.len(), "one answer per image");
+    let mut worst = 0.0f64;
+    for (row, pytorch_row) in ours.iter().zip(pytorch) {
+        let pytorch_row = pytorch_row.as_array().unwrap();
+        assert_eq!(row.len(), pytorch_row.len());
+        for (p, q) in row.iter().zip(pytorch_row) {
+            worst = worst.max((p - q.as_f64().unwrap()).abs());
+        }
+    }
+    worst
+}
+
 fn sha256_hex(path: &Path) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
@@ -266,20 +300,7 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
         ),
     ];
     for (file, model, format, module, widths) in cases {
-        let run = format!("from-{file}");
-        let source = fixture(file);
-        let output = sandbox.run_on(
-            &mnist_dir(),
-            &[
-                "import",
-                "--pytorch",
-                source.to_str().unwrap(),
-                "--artifacts",
-                &run,
-            ],
-        );
-        assert!(output.status.success(), "{file}: {}", stderr(&output));
-        let printed = stdout(&output);
+        let (run, printed) = import_fixture(&sandbox, file);
         assert!(printed.contains(&format!("{module} {widths}")), "{printed}");
         assert!(
             printed.contains("test accuracy "),
@@ -290,18 +311,11 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
         assert_eq!(summary["status"], "imported");
         assert_eq!(summary["source"]["name"], file);
         assert_eq!(summary["source"]["format"], format);
-        assert_eq!(summary["source"]["sha256"], sha256_hex(&source));
+        assert_eq!(summary["source"]["sha256"], sha256_hex(&fixture(file)));
         assert_eq!(summary["model"], widths);
 
         let ours = infer_probabilities(&sandbox, &run, 100);
-        let theirs = expected[model].as_array().unwrap();
-        assert_eq!(ours.len(), theirs.len());
-        let mut worst = 0.0f64;
-        for (row, pytorch_row) in ours.iter().zip(theirs) {
-            for (p, q) in row.iter().zip(pytorch_row.as_array().unwrap()) {
-                worst = worst.max((p - q.as_f64().unwrap()).abs());
-            }
-        }
+        let worst = largest_difference(&ours, expected[model].as_array().unwrap());
         eprintln!("{file}: largest difference from PyTorch's probabilities: {worst:e}");
         assert!(worst < 1e-5, "{file}: largest difference {worst}");
     }
@@ -330,20 +344,7 @@ fn pytorch_files_as_people_save_them_import_and_predict_what_pytorch_predicted()
         ),
     ];
     for (file, said) in cases {
-        let run = format!("from-{file}");
-        let source = fixture(file);
-        let output = sandbox.run_on(
-            &mnist_dir(),
-            &[
-                "import",
-                "--pytorch",
-                source.to_str().unwrap(),
-                "--artifacts",
-                &run,
-            ],
-        );
-        assert!(output.status.success(), "{file}: {}", stderr(&output));
-        let printed = stdout(&output);
+        let (run, printed) = import_fixture(&sandbox, file);
         assert!(printed.contains(said), "{file}: {printed}");
         assert!(printed.contains("nn.Sequential 784-16-16-10"), "{printed}");
         let summary = read_json(&sandbox.path(&run).join("summary.json"));
@@ -351,16 +352,7 @@ fn pytorch_files_as_people_save_them_import_and_predict_what_pytorch_predicted()
             !summary["unwrapped"].as_array().unwrap().is_empty(),
             "{summary}"
         );
-        let ours = infer_probabilities(&sandbox, &run, 100);
-        assert_eq!(ours.len(), theirs.len(), "{file}: one answer per image");
-        let mut worst = 0.0f64;
-        for (row, pytorch_row) in ours.iter().zip(theirs) {
-            let pytorch_row = pytorch_row.as_array().unwrap();
-            assert_eq!(row.len(), pytorch_row.len());
-            for (p, q) in row.iter().zip(pytorch_row) {
-                worst = worst.max((p - q.as_f64().unwrap()).abs());
-            }
-        }
+        let worst = largest_difference(&infer_probabilities(&sandbox, &run, 100), theirs);
         assert!(worst < 1e-5, "{file}: largest difference {worst}");
     }
 }

@@ -3,20 +3,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn without_seconds(path: &Path) -> Vec<serde_json::Value> {
-    read_jsonl(path)
-        .into_iter()
-        .map(|mut epoch| {
-            epoch.as_object_mut().unwrap().remove("seconds");
-            epoch
-        })
-        .collect()
-}
 
 /// Trains 5 epochs uninterrupted, and again killed (SIGKILL) during epoch 3 then resumed;
 /// returns both runs' epochs (without timings) and summaries.
@@ -67,7 +56,7 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     assert_eq!(summary["status"], "completed");
     ["full", "killed"].map(|run| {
         (
-            without_seconds(&sandbox.path(run).join("metrics.jsonl")),
+            epochs_without_seconds(&sandbox.path(run).join("metrics.jsonl")),
             read_json(&sandbox.path(run).join("summary.json")),
         )
     })
@@ -127,19 +116,7 @@ fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
     assert_eq!(summary["epochs_completed"], done);
 
     // Exactly what it printed, typed into a shell: no --data-dir, no network.
-    let command = out
-        .lines()
-        .find_map(|line| {
-            line.split_once("continue with: ")
-                .map(|(_, c)| c.to_string())
-        })
-        .unwrap_or_else(|| panic!("no resume hint in {out}"));
-    let resumed = std::process::Command::new("sh")
-        .args(["-c", &command])
-        .current_dir(sandbox.dir.path())
-        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
-        .output()
-        .unwrap();
+    let (command, resumed) = run_printed_resume_command(&sandbox, &out);
     assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
     let resumed_out = stdout(&resumed);
     assert!(

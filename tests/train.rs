@@ -198,13 +198,7 @@ fn the_same_seed_gives_the_same_epochs_exactly_on_flex_and_closely_on_ndarray() 
             name.as_ref(),
         ]);
         assert!(output.status.success(), "{}", stderr(&output));
-        read_jsonl(&sandbox.path(name).join("metrics.jsonl"))
-            .into_iter()
-            .map(|mut epoch| {
-                epoch.as_object_mut().unwrap().remove("seconds");
-                epoch
-            })
-            .collect::<Vec<_>>()
+        epochs_without_seconds(&sandbox.path(name).join("metrics.jsonl"))
     };
     assert_eq!(train("flex", "flex-a"), train("flex", "flex-b"));
     let (a, b) = (train("ndarray", "ndarray-a"), train("ndarray", "ndarray-b"));

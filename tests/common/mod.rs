@@ -174,6 +174,36 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A run's metrics lines without their seconds, which differ run to run.
+pub fn epochs_without_seconds(metrics: &Path) -> Vec<serde_json::Value> {
+    read_jsonl(metrics)
+        .into_iter()
+        .map(|mut epoch| {
+            epoch.as_object_mut().unwrap().remove("seconds");
+            epoch
+        })
+        .collect()
+}
+
+/// Types the resume command a stopped run printed (`continue with: ...` in `printed`) into a
+/// shell in the sandbox, exactly as printed; returns the command and what it did.
+pub fn run_printed_resume_command(sandbox: &Sandbox, printed: &str) -> (String, Output) {
+    let command = printed
+        .lines()
+        .find_map(|line| {
+            line.split_once("continue with: ")
+                .map(|(_, c)| c.to_string())
+        })
+        .unwrap_or_else(|| panic!("no resume hint in {printed}"));
+    let output = Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .output()
+        .unwrap();
+    (command, output)
+}
+
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
