@@ -3,14 +3,17 @@ use std::process::ExitCode;
 use mnist_trainer::cli::{self, run};
 use mnist_trainer::signals::StopSignals;
 
-/// Process-wide state is set up here, once, before any other thread exists: SIGPIPE's action,
-/// the stop signals (SIGINT, SIGTERM, SIGHUP) and `BURN_DEVICE`.
+/// Process-wide state is set up here, once, before any other thread exists: the panic hook,
+/// SIGPIPE's action, `BURN_DEVICE` and the stop signals (SIGINT, SIGTERM, SIGHUP).
 fn main() -> ExitCode {
-    restore_default_sigpipe();
+    mnist_trainer::panics::install_hook();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if !cli.serves() {
+        restore_default_sigpipe();
+    }
     // Burn creates some tensors on its default device (optimizer state read from a
     // checkpoint, for one), which is wgpu whenever wgpu is compiled in: make it the chosen one.
     // SAFETY: no other thread exists yet.
@@ -32,7 +35,9 @@ fn main() -> ExitCode {
 }
 
 /// Rust ignores SIGPIPE, so printing into a closed pipe (`mnist-trainer ... | head`) would panic;
-/// like other command-line tools, end quietly instead.
+/// like other command-line tools, end quietly instead. Not for `serve`: a client that hangs up
+/// before its answer is written must not end the server (a vectored socket write, unlike
+/// `send`, cannot opt out of the signal).
 fn restore_default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists.

@@ -1,20 +1,37 @@
 //! Burn reports some failures (a download without internet, a GPU that cannot start) only by
-//! panicking. This turns such a panic into its first message line, without printing it.
+//! panicking. This turns such a panic into its first message line, printed or not.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub fn catch_quietly<T>(work: impl FnOnce() -> T) -> Result<T, String> {
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
+/// How many [`catch_quietly`] calls are running. While any is, no panic is printed: Burn's
+/// device threads panic on their own thread and the caller only sees the failure arrive.
+static QUIET_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the process's panic hook: Rust's own, silent while a [`catch_quietly`] runs.
+/// Called once, by `main`, before any other thread exists; the hook never changes after.
+pub fn install_hook() {
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if QUIET_CALLS.load(Ordering::SeqCst) == 0 {
+            default_hook(info);
+        }
+    }));
+}
+
+/// Runs `work`, turning a panic into its first message line, which is not printed (the caller
+/// reports it in its own words). Used only where nothing else runs (start-up probes, the
+/// dataset download): a panic of any thread meanwhile is silenced too.
+pub(crate) fn catch_quietly<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    QUIET_CALLS.fetch_add(1, Ordering::SeqCst);
     let outcome = panic::catch_unwind(AssertUnwindSafe(work));
-    panic::set_hook(previous_hook);
+    QUIET_CALLS.fetch_sub(1, Ordering::SeqCst);
     outcome.map_err(|payload| first_line(payload.as_ref()))
 }
 
 /// Runs `work`, turning a panic into its first message line. The panic is still printed by the
-/// process's panic hook: unlike [`catch_quietly`], this is safe on several threads at once
-/// (the hook is global; swapping it from two threads could lose it).
-pub fn catch<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+/// process's panic hook (Burn's own threads' panics print as well).
+pub(crate) fn catch<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     panic::catch_unwind(AssertUnwindSafe(work)).map_err(|payload| first_line(payload.as_ref()))
 }
 

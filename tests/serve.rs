@@ -280,7 +280,7 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
             Some("image/png"),
             b"just some text",
             400,
-            "not a PNG or JPEG picture",
+            "not a picture (PNG, JPEG, ...)",
         ),
         (
             "POST",

@@ -188,8 +188,8 @@ pub fn test_score(
     loss_function: LossKind,
 ) -> TestScore {
     TestScore::from_scores(
-        &log_probabilities(model, &data.pixels, device),
-        &data.labels,
+        &log_probabilities(model, data.pixels(), device),
+        data.labels(),
         loss_function,
     )
 }
@@ -242,11 +242,12 @@ mod tests {
     fn probabilities_sum_to_one_and_evaluation_counts_every_image() {
         let device = Device::flex();
         let model = crate::model::ModelConfig::new().init(&device);
-        let data = LabelledImages {
-            pixels: (0..3 * IMAGE_PIXELS).map(|i| (i % 251) as u8).collect(),
-            labels: vec![1, 2, 3],
-        };
-        let probs = probabilities(&model, &data.pixels, &device);
+        let data = LabelledImages::from_parts(
+            (0..3 * IMAGE_PIXELS).map(|i| (i % 251) as u8).collect(),
+            vec![1, 2, 3],
+        )
+        .unwrap();
+        let probs = probabilities(&model, data.pixels(), &device);
         assert_eq!(probs.len(), 3);
         for row in &probs {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -263,16 +264,17 @@ mod tests {
         let model = crate::model::ModelConfig::new()
             .init(&device)
             .with_loss(LossKind::Mse);
-        let data = LabelledImages {
-            pixels: (0..4 * IMAGE_PIXELS).map(|i| (i % 253) as u8).collect(),
-            labels: vec![0, 3, 9, 3],
-        };
+        let data = LabelledImages::from_parts(
+            (0..4 * IMAGE_PIXELS).map(|i| (i % 253) as u8).collect(),
+            vec![0, 3, 9, 3],
+        )
+        .unwrap();
         let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(data.labels.iter().map(|&l| i64::from(l)).collect(), [4]),
+            TensorData::new(data.labels().iter().map(|&l| i64::from(l)).collect(), [4]),
             &device,
         );
         let batch_loss: f32 = model
-            .forward_classification(images_tensor(&data.pixels, &device), targets)
+            .forward_classification(images_tensor(data.pixels(), &device), targets)
             .loss
             .into_scalar::<f32>();
         let evaluation = test_score(&model, &data, &device, LossKind::Mse);

@@ -3,5 +3,4 @@
 pub mod class_report;
 pub mod confusion_png;
 pub mod inference;
-pub mod picture;
 pub mod plots;

@@ -295,10 +295,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let digits = crate::data::DatasetKind::Mnist.class_names();
 
-        let images = LabelledImages {
-            pixels: vec![200; 2 * crate::data::IMAGE_PIXELS],
-            labels: vec![4, 9],
-        };
+        let images =
+            LabelledImages::from_parts(vec![200; 2 * crate::data::IMAGE_PIXELS], vec![4, 9])
+                .unwrap();
         let mistakes: Vec<Mistake> = (0..7)
             .map(|n| Mistake {
                 index: n % 2,

@@ -1,14 +1,14 @@
-//! The command line's flags and subcommands, as clap reads them. Each training flag that
-//! overrides a config field is also named in `overlay.rs`, which lays it over the config.
+//! The command line's flags and subcommands, as clap reads them. The training flags that
+//! override a config field are declared in `training_flags.rs`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::Backend;
+use crate::cli::training_flags::TrainingFlags;
 use crate::data::DatasetKind;
-use crate::model::optimizer::{LrSchedule, OptimizerKind};
-use crate::model::{ActivationKind, LossKind};
+use crate::model::ActivationKind;
 
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
 
@@ -92,80 +92,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub plain: bool,
 
-    /// Dataset (fashion-mnist: the same format, ten kinds of clothing).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<DatasetKind>,
-
-    /// Passes over the training set.
-    #[arg(long, value_name = "N")]
-    pub epochs: Option<usize>,
-
-    /// Images per optimizer step.
-    #[arg(long, value_name = "N")]
-    pub batch_size: Option<usize>,
-
-    /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
-    #[arg(long, value_name = "SIZES", value_parser = parse_hidden_sizes)]
-    pub hidden: Option<HiddenSizes>,
-
-    /// Hidden-layer activation.
-    #[arg(long, value_name = "NAME")]
-    pub activation: Option<ActivationKind>,
-
-    /// Loss (mse: between softmax probabilities and one-hot targets).
-    #[arg(long, value_name = "NAME")]
-    pub loss: Option<LossKind>,
-
-    /// Optimizer.
-    #[arg(long, value_name = "NAME")]
-    pub optimizer: Option<OptimizerKind>,
-
-    /// Learning rate.
-    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-
-    /// SGD momentum, in [0, 1).
-    #[arg(long, value_name = "M", allow_negative_numbers = true)]
-    pub momentum: Option<f64>,
-
-    /// L2 weight decay (either optimizer).
-    #[arg(long, value_name = "L2", allow_negative_numbers = true)]
-    pub weight_decay: Option<f64>,
-
-    /// Learning-rate schedule (cosine: down to 0 over the run).
-    #[arg(long, value_name = "NAME")]
-    pub lr_schedule: Option<LrSchedule>,
-
-    /// Hold out N training images (at random) to validate on; the test split then scores only
-    /// the end. 0 (default) validates on the test split, as the tutorial does.
-    #[arg(long, value_name = "N")]
-    pub valid_size: Option<usize>,
-
-    /// Stop when the validation loss has not improved for N epochs.
-    #[arg(long, value_name = "N")]
-    pub early_stop_patience: Option<usize>,
-
-    /// Seed for weight initialisation, shuffling and the hold-out.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// Threads preparing batches ahead of training (0: on the training thread).
-    #[arg(long, value_name = "N")]
-    pub num_workers: Option<usize>,
-
-    /// Treat numbers below f32's normal range (1.2e-38) as zero while training, as PyTorch's
-    /// torch.set_flush_denormal(True) does: faster on x86 CPUs (see the README's Performance),
-    /// but results differ from the default in their last bits.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub flush_denormals: Option<bool>,
-
-    /// Train on the first N training images only (quick checks).
-    #[arg(long, value_name = "N")]
-    pub limit_train: Option<usize>,
-
-    /// Validate and test on the first N test images only.
-    #[arg(long, value_name = "N")]
-    pub limit_test: Option<usize>,
+    #[command(flatten)]
+    pub(crate) flags: TrainingFlags,
 }
 
 /// The run a command reads, `--artifacts`: one flag, one meaning, for every such command.
@@ -191,8 +119,9 @@ pub struct InferArgs {
     #[command(flatten)]
     pub run: RunFolderArg,
 
-    /// Pictures (PNG, JPEG, ...): any size or colours, dark ink on light paper or light on
-    /// dark; each is cropped, scaled and centred the way MNIST's digits were.
+    /// Pictures (PNG, JPEG, ...): photos, scans, canvas exports; any size, colours, lighting or
+    /// EXIF orientation. Each is prepared the way MNIST's digits were (README: "How a picture
+    /// is prepared").
     #[arg(value_name = "IMAGE", required_unless_present = "index")]
     pub images: Vec<PathBuf>,
 
@@ -203,6 +132,11 @@ pub struct InferArgs {
     /// One JSON object per image instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the 28x28 image the model received for each input into DIR, as a PNG named
+    /// after it (seven.jpg: seven.png, --index 3: test-3.png); never replaces a file.
+    #[arg(long, value_name = "DIR")]
+    pub save_input: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +225,11 @@ pub struct ServeArgs {
 }
 
 impl Cli {
+    /// Whether the command is `serve` (a server, not a tool whose output may be piped).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Some(Command::Serve(_)))
+    }
+
     /// The backend the chosen command runs on (`report` draws without one: the default).
     pub fn backend(&self) -> Backend {
         match &self.command {
@@ -314,6 +253,6 @@ impl From<HiddenSizes> for Vec<usize> {
     }
 }
 
-fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
+pub(crate) fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
     crate::model::parse_hidden_sizes(text).map(HiddenSizes)
 }

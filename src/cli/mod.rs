@@ -1,8 +1,10 @@
-//! The command line: which command runs, with which flags. `args.rs` declares the flags,
-//! `overlay.rs` turns the training flags into a config; `commands/` does the work.
+//! The command line: which command runs, with which flags. `args.rs` declares the commands,
+//! `training_flags.rs` the training flags, `overlay.rs` turns them into a config; `commands/`
+//! does the work.
 
 pub(crate) mod args;
 mod overlay;
+mod training_flags;
 
 use std::process::ExitCode;
 
@@ -42,7 +44,7 @@ pub fn parse() -> Result<Cli, ExitCode> {
 fn with_defaults_in_help(command: clap::Command) -> clap::Command {
     let defaults = serde_json::to_value(TrainingConfig::tutorial()).expect("a config serializes");
     let add = |command: clap::Command| {
-        overlay::flag_fields()
+        training_flags::flag_fields()
             .into_iter()
             .fold(command, |command, (id, field)| {
                 let value = field.split('.').fold(&defaults, |value, key| &value[key]);
@@ -186,7 +188,7 @@ mod tests {
         );
         let cli = parse(&["--epochs", "2", "--backend", "wgpu"]);
         assert!(cli.command.is_none());
-        assert_eq!(cli.train.epochs, Some(2));
+        assert_eq!(cli.train.flags.epochs, Some(2));
         assert_eq!(cli.train.backend.backend, Backend::Wgpu);
     }
 

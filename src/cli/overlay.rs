@@ -9,73 +9,6 @@ use crate::model::optimizer::LrSchedule;
 use crate::run::RunDir;
 use crate::run::config::TrainingConfig;
 
-/// Lays each flag that was given over its config field and returns the flags given, in order,
-/// each with the config field it set (`model.hidden_sizes`).
-/// The one list of which flag sets which field: a flag's name is its `TrainArgs` field's, as
-/// clap derives it (`batch_size` is `--batch-size`); `as f` wraps the value (`Some`, `Into::into`).
-macro_rules! overlay {
-    ($args:expr, $config:expr, { $($flag:ident => $($field:ident).+ $(as $wrap:path)?),+ $(,)? }) => {{
-        let mut given: Vec<(String, String)> = Vec::new();
-        $(
-            if let Some(value) = $args.$flag.clone() {
-                $config.$($field).+ = overlay!(@wrap value $(, $wrap)?);
-                given.push((
-                    format!("--{}", stringify!($flag).replace('_', "-")),
-                    stringify!($($field).+).replace(' ', ""),
-                ));
-            }
-        )+
-        given
-    }};
-    (@wrap $value:ident) => { $value };
-    (@wrap $value:ident, $wrap:path) => { $wrap($value) };
-}
-
-/// Every training flag (its `TrainArgs` field) and the config field it sets: the one list that
-/// lays flags over the config ([`overlay!`]) and puts the defaults into `--help`
-/// ([`flag_fields`]). Hands the list to `$callback` after `$args`.
-macro_rules! training_flags {
-    ($callback:ident ! ($($args:tt)*)) => {
-        $callback!($($args)* {
-            dataset => dataset,
-            epochs => num_epochs,
-            batch_size => batch_size,
-            hidden => model.hidden_sizes as Into::into,
-            activation => model.activation,
-            loss => loss,
-            optimizer => optimizer.kind,
-            lr => learning_rate,
-            momentum => optimizer.momentum,
-            weight_decay => optimizer.weight_decay,
-            lr_schedule => lr_schedule,
-            valid_size => valid_size,
-            early_stop_patience => early_stop_patience as Some,
-            seed => seed,
-            num_workers => num_workers,
-            flush_denormals => flush_denormals,
-            limit_train => limit_train as Some,
-            limit_test => limit_test as Some,
-        })
-    };
-}
-
-/// The list as `(clap argument id, config field path)` pairs.
-macro_rules! field_pairs {
-    ({ $($flag:ident => $($field:ident).+ $(as $wrap:path)?),+ $(,)? }) => {
-        &[$((stringify!($flag), stringify!($($field).+))),+]
-    };
-}
-
-/// Each training flag's clap id (`batch_size`) with the config field it sets
-/// (`batch_size`, `model.hidden_sizes`).
-pub fn flag_fields() -> Vec<(&'static str, String)> {
-    let pairs: &[(&str, &str)] = training_flags!(field_pairs!());
-    pairs
-        .iter()
-        .map(|&(flag, field)| (flag, field.replace(' ', "")))
-        .collect()
-}
-
 impl TrainArgs {
     /// The config this command line asks for, validated.
     pub fn resolve_config(&self) -> Result<TrainingConfig> {
@@ -85,12 +18,12 @@ impl TrainArgs {
             (None, None) => TrainingConfig::tutorial(),
         };
         let saved = self.resume.as_ref().map(|_| config.clone());
-        let given = training_flags!(overlay!(self, config,));
+        let given = self.flags.lay_over(&mut config);
         let flags = |field: Option<&str>| -> Vec<String> {
             given
                 .iter()
-                .filter(|(_, set)| field.is_none_or(|field| field == set))
-                .map(|(flag, _)| flag.clone())
+                .filter(|given| field.is_none_or(|field| field == given.field))
+                .map(|given| given.flag.clone())
                 .collect()
         };
         // An invalid value is named by the flag that set it (or the file it came from).
@@ -142,14 +75,13 @@ fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> 
             wanted.num_epochs
         );
     }
-    let comparable = |config: &TrainingConfig| {
-        let mut value = serde_json::to_value(config).expect("a config serializes");
-        let fields = value.as_object_mut().expect("a config is an object");
-        fields.remove("num_epochs");
-        fields.remove("num_workers");
-        value
-    };
-    let (before, after) = (comparable(saved), comparable(wanted));
+    // The fields that may change take the saved values; any difference left is refused.
+    let mut same_run = wanted.clone();
+    same_run.num_epochs = saved.num_epochs;
+    same_run.num_workers = saved.num_workers;
+    let value =
+        |config: &TrainingConfig| serde_json::to_value(config).expect("a config serializes");
+    let (before, after) = (value(saved), value(&same_run));
     let changed = before
         .as_object()
         .into_iter()

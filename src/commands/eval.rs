@@ -24,10 +24,10 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     if let Some(limit) = config.limit_test {
         test = test.truncated(limit);
     }
-    let log_probs = log_probabilities(&model, &test.pixels, &device);
+    let log_probs = log_probabilities(&model, test.pixels(), &device);
     let report = EvalReport::new(
         &log_probs,
-        &test.labels,
+        test.labels(),
         args.worst,
         config.dataset.class_names(),
         config.loss,

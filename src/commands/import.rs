@@ -158,10 +158,7 @@ fn source_file(path: &Path, format: FileFormat) -> Result<SourceFile> {
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default(),
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-        format: serde_json::to_value(format)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        format,
         bytes,
         sha256,
     })

@@ -1,25 +1,32 @@
 //! `mnist-trainer infer`: the predicted class of pictures or test images, as text or JSON lines.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
 use crate::analysis::inference::{Guess, Prediction, probabilities, top_k};
-use crate::analysis::picture::load_picture;
 use crate::cli::args::InferArgs;
 use crate::data::record::load_test_split_of_run;
-use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
+use crate::picture::load_picture;
 use crate::run::RunDir;
 
 pub fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
+    // Refused before anything is predicted: a name already taken in the folder.
+    let saver = args
+        .save_input
+        .as_deref()
+        .map(|dir| InputSaver::new(dir, &args))
+        .transpose()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
-    let failures = predict_pictures(&args, config.dataset, &model, &device);
+    let failures = predict_pictures(&args, saver.as_ref(), config.dataset, &model, &device);
     if !args.index.is_empty() {
-        predict_test_images(&args, &run, config.dataset, &model, &device)?;
+        predict_test_images(&args, saver.as_ref(), &run, config.dataset, &model, &device)?;
     }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -32,6 +39,7 @@ pub fn run_infer(args: InferArgs) -> Result<ExitCode> {
 /// their answer. Returns how many could not be read.
 fn predict_pictures(
     args: &InferArgs,
+    saver: Option<&InputSaver>,
     classes: DatasetKind,
     model: &Model,
     device: &Device,
@@ -40,13 +48,22 @@ fn predict_pictures(
     let mut pixels = Vec::new();
     let mut readable = Vec::new();
     for path in &args.images {
-        match load_picture(path) {
+        let saved = |picture: [u8; IMAGE_PIXELS]| match saver {
+            Some(saver) => saver
+                .save(&InputSaver::picture_name(path), &picture)
+                .map(|()| picture),
+            None => Ok(picture),
+        };
+        match load_picture(path)
+            .map_err(anyhow::Error::from)
+            .and_then(saved)
+        {
             Ok(picture) => {
                 pixels.extend_from_slice(&picture);
                 readable.push(path);
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", crate::cli::error_line(&error));
                 failures += 1;
             }
         }
@@ -70,6 +87,7 @@ fn predict_pictures(
 /// Prints the prediction for each `--index`ed test image, with its label.
 fn predict_test_images(
     args: &InferArgs,
+    saver: Option<&InputSaver>,
     run: &RunDir,
     classes: DatasetKind,
     model: &Model,
@@ -80,7 +98,12 @@ fn predict_test_images(
     let mut pixels = Vec::with_capacity(args.index.len() * IMAGE_PIXELS);
     for &index in &args.index {
         match test.image(index) {
-            Some(image) => pixels.extend_from_slice(image),
+            Some(image) => {
+                if let Some(saver) = saver {
+                    saver.save(&InputSaver::test_name(index), image)?;
+                }
+                pixels.extend_from_slice(image)
+            }
             None => bail!(
                 "--index {index}: the test split has {} images (0-{})",
                 test.len(),
@@ -89,7 +112,7 @@ fn predict_test_images(
         }
     }
     for (&index, probs) in args.index.iter().zip(probabilities(model, &pixels, device)) {
-        let label = test.labels[index];
+        let label = test.labels()[index];
         print_prediction(
             args.json,
             classes,
@@ -143,4 +166,67 @@ fn describe(top: &[Guess], classes: DatasetKind) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `--save-input DIR`: the 28×28 image the model received for each input, as a PNG (a light
+/// digit on black, as MNIST's), named after the input: `seven.jpg` as `seven.png`, `--index 3`
+/// as `test-3.png`. Never replaces a file: a name taken is refused before anything is written.
+struct InputSaver {
+    dir: PathBuf,
+}
+
+impl InputSaver {
+    /// Creates `dir` if needed, and refuses if any name this command would write is taken
+    /// (by a file there, or by two inputs with the same name).
+    fn new(dir: &Path, args: &InferArgs) -> Result<Self> {
+        let names = args
+            .images
+            .iter()
+            .map(|path| Self::picture_name(path))
+            .chain(args.index.iter().map(|&index| Self::test_name(index)));
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            let path = dir.join(&name);
+            if !seen.insert(name) {
+                bail!(
+                    "--save-input: two inputs would both be saved as {}; rename one",
+                    path.display()
+                );
+            }
+            if path.symlink_metadata().is_ok() {
+                bail!(
+                    "--save-input: {} already exists; pick another folder or move it",
+                    path.display()
+                );
+            }
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--save-input: cannot create {}", dir.display()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn picture_name(path: &Path) -> String {
+        let stem = path.file_stem().map(|stem| stem.to_string_lossy());
+        format!("{}.png", stem.as_deref().unwrap_or("picture"))
+    }
+
+    fn test_name(index: usize) -> String {
+        format!("test-{index}.png")
+    }
+
+    /// Writes `pixels` (784, row by row) as `name`, whole or not at all.
+    fn save(&self, name: &str, pixels: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        let side = IMAGE_SIDE as u32;
+        let image = image::GrayImage::from_raw(side, side, pixels.to_vec())
+            .context("an input is 784 pixels")?;
+        let mut png = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .context("cannot encode a PNG")?;
+        crate::run::atomic_file::write(&path, png)
+            .with_context(|| format!("--save-input: cannot write {}", path.display()))
+    }
 }

@@ -6,6 +6,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
 
 use crate::data::IMAGE_PIXELS;
+use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 
 /// A batch: images flattened to `[batch, 784]` in [0, 1], targets `[batch]`.
@@ -20,27 +21,57 @@ pub struct ImageBatch {
 #[derive(Debug, Clone)]
 pub struct ImageBatcher {
     images: Arc<LabelledImages>,
+    /// Transforms each image, per epoch (`--augment`); `None` serves them as they are.
+    augmentation: Option<Augmentation>,
 }
 
 impl ImageBatcher {
     pub fn new(images: Arc<LabelledImages>) -> Self {
-        Self { images }
+        Self {
+            images,
+            augmentation: None,
+        }
+    }
+
+    /// Serves every image transformed by `augmentation`, differently each epoch.
+    pub fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
+        self.augmentation = augmentation;
+        self
+    }
+
+    /// The batch of images `indices` (each below the split's length) as epoch `epoch` sees
+    /// them: images `[batch, 784]` in [0, 1], targets `[batch]`.
+    pub fn batch_of_epoch(&self, indices: &[usize], epoch: usize, device: &Device) -> ImageBatch {
+        // Indices come from the loader, which only hands out 0..len.
+        let batch = self.images.select(indices.iter().copied());
+        let labels = batch
+            .labels()
+            .iter()
+            .map(|&label| i64::from(label))
+            .collect();
+        let images = match &self.augmentation {
+            None => images_tensor(batch.pixels(), device),
+            Some(augmentation) => {
+                let pixels: Vec<u8> = batch
+                    .pixels()
+                    .chunks_exact(IMAGE_PIXELS)
+                    .zip(indices)
+                    .flat_map(|(image, &index)| augmentation.apply(image, epoch, index))
+                    .collect();
+                images_tensor(&pixels, device)
+            }
+        };
+        ImageBatch {
+            images,
+            targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+        }
     }
 }
 
 impl Batcher<usize, ImageBatch> for ImageBatcher {
+    /// The batch as epoch 1 sees it.
     fn batch(&self, indices: Vec<usize>, device: &Device) -> ImageBatch {
-        let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
-        let mut labels = Vec::with_capacity(indices.len());
-        for &index in &indices {
-            // Indices come from the loader, which only hands out 0..len.
-            pixels.extend_from_slice(self.images.image(index).expect("index within the split"));
-            labels.push(i64::from(self.images.labels[index]));
-        }
-        ImageBatch {
-            images: images_tensor(&pixels, device),
-            targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
-        }
+        self.batch_of_epoch(&indices, 1, device)
     }
 }
 
@@ -61,10 +92,7 @@ mod tests {
         let mut pixels = vec![0u8; 3 * IMAGE_PIXELS];
         pixels[2 * IMAGE_PIXELS] = 255;
         pixels[2 * IMAGE_PIXELS + 1] = 51;
-        let images = Arc::new(LabelledImages {
-            pixels,
-            labels: vec![1, 2, 3],
-        });
+        let images = Arc::new(LabelledImages::from_parts(pixels, vec![1, 2, 3]).unwrap());
         let batch = ImageBatcher::new(images).batch(vec![2, 0], &Device::flex());
         assert_eq!(batch.images.dims(), [2, IMAGE_PIXELS]);
         assert_eq!(batch.targets.dims(), [2]);

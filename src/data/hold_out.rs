@@ -18,18 +18,7 @@ pub fn hold_out(
     for &index in order.iter().take(held_out) {
         chosen[index] = true;
     }
-    let pick = |want: bool| {
-        let mut part = LabelledImages {
-            pixels: Vec::new(),
-            labels: Vec::new(),
-        };
-        for index in (0..images.len()).filter(|&i| chosen[i] == want) {
-            part.pixels
-                .extend_from_slice(images.image(index).expect("index in range"));
-            part.labels.push(images.labels[index]);
-        }
-        part
-    };
+    let pick = |want: bool| images.select((0..images.len()).filter(|&i| chosen[i] == want));
     (pick(false), pick(true))
 }
 
@@ -40,18 +29,19 @@ mod tests {
 
     #[test]
     fn hold_out_is_a_seeded_partition() {
-        let images = LabelledImages {
-            pixels: (0..100 * IMAGE_PIXELS)
+        let images = LabelledImages::from_parts(
+            (0..100 * IMAGE_PIXELS)
                 .map(|i| (i / IMAGE_PIXELS) as u8)
                 .collect(),
-            labels: (0..100).map(|i| (i % 10) as u8).collect(),
-        };
+            (0..100).map(|i| (i % 10) as u8).collect(),
+        )
+        .unwrap();
         let (kept, held) = hold_out(&images, 30, 7);
         assert_eq!((kept.len(), held.len()), (70, 30));
         let mut ids: Vec<u8> = kept
-            .pixels
+            .pixels()
             .chunks(IMAGE_PIXELS)
-            .chain(held.pixels.chunks(IMAGE_PIXELS))
+            .chain(held.pixels().chunks(IMAGE_PIXELS))
             .map(|p| p[0])
             .collect();
         ids.sort();
@@ -61,7 +51,7 @@ mod tests {
             "every image in exactly one part"
         );
         let again = hold_out(&images, 30, 7).1;
-        assert_eq!(again.pixels, held.pixels, "same seed, same split");
-        assert_ne!(hold_out(&images, 30, 8).1.pixels, held.pixels);
+        assert_eq!(again.pixels(), held.pixels(), "same seed, same split");
+        assert_ne!(hold_out(&images, 30, 8).1.pixels(), held.pixels());
     }
 }

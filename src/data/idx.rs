@@ -208,11 +208,13 @@ pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
 
 /// A validated pair of image and label files, kept as bytes: 60,000 images take 47 MB as u8
 /// and four times that as f32.
-#[derive(Debug, Clone)]
+/// Always as many labels as images (the type keeps it so).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelledImages {
-    /// `len() * IMAGE_PIXELS` bytes, image after image, row-major.
-    pub pixels: Vec<u8>,
-    pub labels: Vec<u8>,
+    /// `len() * IMAGE_PIXELS` bytes, image after image, row-major, 0 (paper) to 255 (ink).
+    pixels: Vec<u8>,
+    /// One class per image, 0-9.
+    labels: Vec<u8>,
 }
 
 /// What identifies a file's contents cheaply: its decompressed size and CRC-32. Taken after
@@ -284,6 +286,48 @@ impl LabelledImages {
         Ok((Self { pixels, labels }, fingerprints))
     }
 
+    /// Images and labels already in memory; `None` unless there are exactly
+    /// `labels.len() * IMAGE_PIXELS` pixels.
+    pub fn from_parts(pixels: Vec<u8>, labels: Vec<u8>) -> Option<Self> {
+        (labels.len().checked_mul(IMAGE_PIXELS) == Some(pixels.len()))
+            .then_some(Self { pixels, labels })
+    }
+
+    /// Images and labels that need not agree: only for tests of what a broken split does.
+    #[cfg(test)]
+    pub(crate) fn from_parts_unchecked(pixels: Vec<u8>, labels: Vec<u8>) -> Self {
+        Self { pixels, labels }
+    }
+
+    /// The images chosen by `indices`, in that order.
+    ///
+    /// # Panics
+    /// When an index is `len()` or more: callers draw indices from `0..len()`.
+    pub fn select(&self, indices: impl IntoIterator<Item = usize>) -> Self {
+        let mut chosen = Self {
+            pixels: Vec::new(),
+            labels: Vec::new(),
+        };
+        for index in indices {
+            chosen
+                .pixels
+                .extend_from_slice(self.image(index).expect("an index below len()"));
+            chosen.labels.push(self.labels[index]);
+        }
+        chosen
+    }
+
+    /// All pixels, `[len(), 784]` row-major: image after image.
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// All labels, one per image.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// How many images (and labels).
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -628,12 +672,13 @@ mod tests {
 
     #[test]
     fn truncated_keeps_the_first_items() {
-        let data = LabelledImages {
-            pixels: (0..3 * IMAGE_PIXELS)
+        let data = LabelledImages::from_parts(
+            (0..3 * IMAGE_PIXELS)
                 .map(|i| (i / IMAGE_PIXELS) as u8)
                 .collect(),
-            labels: vec![4, 5, 6],
-        };
+            vec![4, 5, 6],
+        )
+        .unwrap();
         let first_two = data.clone().truncated(2);
         assert_eq!(first_two.labels, vec![4, 5]);
         assert_eq!(first_two.pixels.len(), 2 * IMAGE_PIXELS);

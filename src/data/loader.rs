@@ -8,13 +8,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::{ImageBatch, ImageBatcher};
 
@@ -59,6 +59,12 @@ impl EpochLoader {
         self
     }
 
+    /// Transforms each image served, per epoch (`--augment`).
+    pub fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
+        self.batcher = self.batcher.with_augmentation(augmentation);
+        self
+    }
+
     /// Makes the next `iter()` serve epoch `epoch` (1-based), for a resumed run.
     pub fn starting_at_epoch(self, epoch: usize) -> Self {
         self.next_epoch.store(epoch, Ordering::SeqCst);
@@ -86,6 +92,7 @@ fn batch_bounds(len: usize, batch_size: usize) -> impl Iterator<Item = std::ops:
 
 struct EpochIterator<'a> {
     loader: &'a EpochLoader,
+    epoch: usize,
     order: Vec<usize>,
     position: usize,
     /// With workers: batches by number, as they come back, and the number due next.
@@ -108,7 +115,7 @@ pub struct WorkerFailed {
 
 impl Prefetch {
     /// Starts `workers` threads; worker `w` builds batches w, w + workers, ...
-    fn start(loader: &EpochLoader, order: &[usize]) -> Self {
+    fn start(loader: &EpochLoader, epoch: usize, order: &[usize]) -> Self {
         let workers = loader.workers;
         let (sender, receiver) = std::sync::mpsc::sync_channel(2 * workers);
         let batches: Vec<std::ops::Range<usize>> =
@@ -128,7 +135,8 @@ impl Prefetch {
                 .collect();
             std::thread::spawn(move || {
                 for (number, indices) in mine {
-                    let batch = crate::panics::catch(|| batcher.batch(indices, &device));
+                    let batch =
+                        crate::panics::catch(|| batcher.batch_of_epoch(&indices, epoch, &device));
                     let failed = batch.is_err();
                     // The receiver is gone when the epoch was cut short: stop quietly.
                     if sender.send((number, batch)).is_err() || failed {
@@ -179,10 +187,11 @@ impl Iterator for EpochIterator<'_> {
                     return Some(Err(DatasetError::new(error)));
                 }
             },
-            None => self
-                .loader
-                .batcher
-                .batch(self.order[self.position..end].to_vec(), &self.loader.device),
+            None => self.loader.batcher.batch_of_epoch(
+                &self.order[self.position..end],
+                self.epoch,
+                &self.loader.device,
+            ),
         };
         self.position = end;
         Some(Ok(batch))
@@ -199,9 +208,10 @@ impl DataLoader<ImageBatch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         let order = self.order(epoch);
-        let prefetched = (self.workers > 0).then(|| Prefetch::start(self, &order));
+        let prefetched = (self.workers > 0).then(|| Prefetch::start(self, epoch, &order));
         Box::new(EpochIterator {
             loader: self,
+            epoch,
             order,
             position: 0,
             prefetched,
@@ -236,10 +246,11 @@ mod tests {
     use crate::data::IMAGE_PIXELS;
 
     fn loader(count: usize, seed: Option<u64>) -> EpochLoader {
-        let images = LabelledImages {
-            pixels: vec![0; count * IMAGE_PIXELS],
-            labels: (0..count).map(|i| (i % 10) as u8).collect(),
-        };
+        let images = LabelledImages::from_parts(
+            vec![0; count * IMAGE_PIXELS],
+            (0..count).map(|i| (i % 10) as u8).collect(),
+        )
+        .unwrap();
         EpochLoader::new(Arc::new(images), 4, seed, Device::flex())
     }
 
@@ -291,10 +302,7 @@ mod tests {
     #[test]
     fn a_worker_that_panics_is_an_error_not_a_short_epoch() {
         // Labels for 10 images but pixels for 6: building a batch past image 5 panics.
-        let images = LabelledImages {
-            pixels: vec![0; 6 * IMAGE_PIXELS],
-            labels: vec![0; 10],
-        };
+        let images = LabelledImages::from_parts_unchecked(vec![0; 6 * IMAGE_PIXELS], vec![0; 10]);
         let loader = EpochLoader::new(Arc::new(images), 4, None, Device::flex()).with_workers(2);
         let mut iterator = loader.iter();
         assert!(iterator.next().unwrap().is_ok(), "batch 0: images 0-3");

@@ -1,6 +1,7 @@
 //! The data: which dataset (MNIST or Fashion-MNIST), where its files come from, and how they
 //! become batches of tensors.
 
+pub mod augment;
 mod batcher;
 mod download;
 mod hold_out;

@@ -154,7 +154,7 @@ mod tests {
         write("t10k-labels-idx1-ubyte", labels_bytes(&[1, 2]));
         let source = DataSource::Folder(dir.path().to_path_buf());
         let test = source.load(Split::Test).unwrap();
-        assert_eq!(test.labels, vec![1, 2]);
+        assert_eq!(test.labels(), vec![1, 2]);
         let err = source.load(Split::Train).unwrap_err();
         assert!(
             matches!(

@@ -32,16 +32,21 @@ named_choice!(
     }
 );
 
+/// The network's shape: `Linear(784 → h₁) → activation → … → Linear(hₙ → 10)`. The tutorial's
+/// is `hidden_sizes = [128]` with ReLU (PyTorch's `SimpleNN`); it is saved in `config.json`.
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Units of each hidden layer, input side first; empty for softmax regression.
     #[config(default = "vec![128]")]
     pub hidden_sizes: Vec<usize>,
+    /// Applied after every hidden layer (not after the output layer).
     #[config(default = "ActivationKind::Relu")]
     pub activation: ActivationKind,
 }
 
 impl ModelConfig {
+    /// A new network on `device`, its weights drawn by Burn's `Linear` initialiser from the
+    /// device's seeded generator (`device.seed(..)` first for a reproducible model).
     pub fn init(&self, device: &Device) -> Model {
         let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
             .chain(self.hidden_sizes.iter().copied())
@@ -107,6 +112,9 @@ pub fn parse_hidden_sizes(text: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// The multilayer perceptron a [`ModelConfig`] describes, with the loss it trains with. Input
+/// `[batch, 784]` pixels scaled to [0, 1] (as torchvision's `ToTensor`), output `[batch, 10]`
+/// logits (softmax gives the class probabilities).
 #[derive(Module, Debug)]
 pub struct Model {
     hidden: Vec<Linear>,
@@ -118,6 +126,7 @@ pub struct Model {
 }
 
 impl Model {
+    /// The same network, trained (and scored) with `loss`; a loaded record does not carry it.
     pub fn with_loss(mut self, loss: LossKind) -> Self {
         self.loss = loss;
         self
@@ -148,6 +157,10 @@ impl Model {
             .sum()
     }
 
+    /// What Burn's training and validation steps need: the logits `[batch, 10]` of `images`
+    /// `[batch, 784]`, and the mean loss over the batch against `targets` `[batch]` (class
+    /// indices 0-9): cross-entropy of the logits (PyTorch's `nn.CrossEntropyLoss`), or the mean
+    /// squared error between the softmax probabilities and one-hot targets.
     pub fn forward_classification(
         &self,
         images: Tensor<2>,

@@ -11,6 +11,7 @@ use crate::backend::Backend;
 use crate::choice::named_choice;
 use crate::model::fused_adam::FusedAdam;
 use crate::run::config::TrainingConfig;
+use crate::run::rules::{Broken, first_broken};
 
 named_choice!(
     /// Which update rule.
@@ -47,50 +48,21 @@ pub struct OptimizerConfig {
 }
 
 impl OptimizerConfig {
-    /// The first rule a value breaks, as (field, value, rule); `None` when all hold.
-    pub fn invalid_field(&self) -> Option<(&'static str, f64, &'static str)> {
-        let unit = |v: f64| (0.0..1.0).contains(&v);
-        [
-            (
-                "optimizer.momentum",
-                self.momentum,
-                unit(self.momentum),
-                "must be in [0, 1)",
-            ),
-            (
-                "optimizer.momentum",
-                self.momentum,
-                self.kind == OptimizerKind::Sgd || self.momentum == 0.0,
-                "applies to sgd only; adam has beta_1",
-            ),
-            (
-                "optimizer.weight_decay",
-                self.weight_decay,
-                self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-                "must be 0 or more",
-            ),
-            (
-                "optimizer.beta_1",
-                self.beta_1,
-                unit(self.beta_1),
-                "must be in [0, 1)",
-            ),
-            (
-                "optimizer.beta_2",
-                self.beta_2,
-                unit(self.beta_2),
-                "must be in [0, 1)",
-            ),
-            (
-                "optimizer.epsilon",
-                self.epsilon,
-                self.epsilon.is_finite() && self.epsilon > 0.0,
-                "must be a positive number",
-            ),
-        ]
-        .into_iter()
-        .find(|(_, _, holds, _)| !holds)
-        .map(|(field, value, _, rule)| (field, value, rule))
+    /// The first field whose value breaks its rule; `None` when all hold.
+    pub fn first_broken(&self) -> Option<Broken> {
+        let outside_unit = |value: &f64| !(0.0..1.0).contains(value);
+        let sgd = self.kind == OptimizerKind::Sgd;
+        first_broken!(self, "optimizer.", {
+            momentum: outside_unit => "must be in [0, 1)",
+            momentum: |momentum: &f64| !sgd && *momentum != 0.0
+                => "applies to sgd only; adam has beta_1",
+            weight_decay: |decay: &f64| !(decay.is_finite() && *decay >= 0.0)
+                => "must be 0 or more",
+            beta_1: outside_unit => "must be in [0, 1)",
+            beta_2: outside_unit => "must be in [0, 1)",
+            epsilon: |epsilon: &f64| !(epsilon.is_finite() && *epsilon > 0.0)
+                => "must be a positive number",
+        })
     }
 
     /// The optimizer for training on `backend`. On the CPU backends Adam runs in one pass per
@@ -157,23 +129,29 @@ mod tests {
 
     #[test]
     fn rules_name_the_field_at_fault() {
-        assert_eq!(OptimizerConfig::new().invalid_field(), None);
+        assert_eq!(OptimizerConfig::new().first_broken(), None);
         let sgd = OptimizerConfig::new().with_kind(OptimizerKind::Sgd);
-        assert_eq!(sgd.clone().with_momentum(0.9).invalid_field(), None);
+        assert_eq!(sgd.clone().with_momentum(0.9).first_broken(), None);
         assert_eq!(
-            sgd.clone().with_momentum(-0.5).invalid_field(),
-            Some(("optimizer.momentum", -0.5, "must be in [0, 1)"))
+            sgd.clone().with_momentum(-0.5).first_broken(),
+            Some(Broken {
+                field: "optimizer.momentum".into(),
+                value: "-0.5".into(),
+                rule: "must be in [0, 1)"
+            })
         );
         assert_eq!(
             OptimizerConfig::new()
                 .with_momentum(0.9)
-                .invalid_field()
-                .map(|f| f.2),
+                .first_broken()
+                .map(|broken| broken.rule),
             Some("applies to sgd only; adam has beta_1")
         );
         assert_eq!(
-            sgd.with_weight_decay(-1.0).invalid_field().map(|f| f.0),
-            Some("optimizer.weight_decay")
+            sgd.with_weight_decay(-1.0)
+                .first_broken()
+                .map(|broken| broken.field),
+            Some("optimizer.weight_decay".to_string())
         );
     }
 

@@ -25,7 +25,7 @@ use crate::pytorch::layout::{Layout, LayoutError, TensorInfo, infer_layout};
 use crate::pytorch::wrappers::unwrap_state_dict;
 
 /// How a file holding a state_dict was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileFormat {
     /// `torch.save`, PyTorch 1.6 and later: a zip archive.

@@ -8,23 +8,33 @@ use serde_json::Value;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerConfig};
 use crate::model::{LossKind, ModelConfig};
+use crate::run::rules::{Broken, first_broken};
 
+/// Everything a training run depends on, as `config/default.json` and a run's `config.json`
+/// hold it. The defaults are the PyTorch tutorial's: 784-128-10 with ReLU, cross-entropy, Adam
+/// at 1e-3, batch 64, 5 epochs.
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
     pub model: ModelConfig,
     pub optimizer: OptimizerConfig,
+    /// What training minimises (and `test_loss` is).
     #[config(default = "LossKind::CrossEntropy")]
     pub loss: LossKind,
+    /// Which images, and the class names of the outputs.
     #[config(default = "DatasetKind::Mnist")]
     pub dataset: DatasetKind,
+    /// Passes over the training images.
     #[config(default = 5)]
     pub num_epochs: usize,
+    /// Images per optimizer step (the last batch of an epoch may be smaller).
     #[config(default = 64)]
     pub batch_size: usize,
+    /// The optimizer's step size (the schedule's start when it is cosine).
     #[config(default = 1.0e-3)]
     pub learning_rate: f64,
     #[config(default = "LrSchedule::Constant")]
     pub lr_schedule: LrSchedule,
+    /// Seeds the weights, each epoch's order, the hold-out and `augment`.
     #[config(default = 42)]
     pub seed: u64,
     /// Threads preparing batches ahead of training; 0 prepares them on the training thread.
@@ -42,6 +52,11 @@ pub struct TrainingConfig {
     /// `torch.set_flush_denormal(True)`): faster on x86 CPUs, results differ in their last bits.
     #[config(default = false)]
     pub flush_denormals: bool,
+    /// Transform each training image at random, differently each epoch, the ways handwriting
+    /// varies (`data/augment.rs`), for a model that reads people's pictures. The tutorial
+    /// trains on the images as they are.
+    #[config(default = false)]
+    pub augment: bool,
     /// Train on the first N training images only (quick checks); all of them when absent.
     #[config(default = "None")]
     pub limit_train: Option<usize>,
@@ -75,26 +90,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{origin}: {field} = {value} is invalid: {rule}")]
-    Invalid {
-        origin: String,
-        field: &'static str,
-        value: String,
-        rule: &'static str,
-    },
+    #[error("{origin}: {} = {} is invalid: {}", broken.field, broken.value, broken.rule)]
+    Invalid { origin: String, broken: Broken },
 }
 
 impl ConfigError {
     /// The error with its origin replaced by what `origin` names for the invalid field.
     pub fn with_origin_of(self, origin: impl Fn(&str) -> String) -> Self {
         match self {
-            ConfigError::Invalid {
-                field, value, rule, ..
-            } => ConfigError::Invalid {
-                origin: origin(field),
-                field,
-                value,
-                rule,
+            ConfigError::Invalid { broken, .. } => ConfigError::Invalid {
+                origin: origin(&broken.field),
+                broken,
             },
             other => other,
         }
@@ -142,88 +148,41 @@ impl TrainingConfig {
         Ok(config)
     }
 
-    /// Checks the values no type can express; `origin` names where they came from.
+    /// Checks the values no type can express (`rules.rs`); `origin` names where they came
+    /// from.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let optimizer = || {
-            self.optimizer
-                .invalid_field()
-                .map(|(field, value, rule)| (field, value.to_string(), rule))
-        };
-        match self.first_invalid().or_else(optimizer) {
-            Some((field, value, rule)) => Err(ConfigError::Invalid {
+        match self
+            .first_broken()
+            .or_else(|| self.optimizer.first_broken())
+        {
+            Some(broken) => Err(ConfigError::Invalid {
                 origin: origin.to_string(),
-                field,
-                value,
-                rule,
+                broken,
             }),
             None => Ok(()),
         }
     }
 
-    /// The first field (outside the optimizer's) whose value breaks its rule: the field, its
-    /// value as written, the rule.
-    fn first_invalid(&self) -> Option<(&'static str, String, &'static str)> {
-        let rate = self.learning_rate;
+    /// The first field outside the optimizer's whose value breaks its rule.
+    fn first_broken(&self) -> Option<Broken> {
         let keep_one = "keep at least 1 image, or leave it out";
-        [
-            (
-                self.flush_denormals && !cfg!(target_arch = "x86_64"),
-                "flush_denormals",
-                "true".to_string(),
-                "only x86-64 CPUs have the setting",
-            ),
-            (
-                self.num_epochs == 0,
-                "num_epochs",
-                "0".into(),
-                "train for at least 1 epoch",
-            ),
-            (
-                self.batch_size == 0,
-                "batch_size",
-                "0".into(),
-                "a batch holds at least 1 image",
-            ),
-            (
-                !(rate.is_finite() && rate > 0.0),
-                "learning_rate",
-                rate.to_string(),
-                "must be a positive number",
-            ),
-            (
-                self.model.hidden_sizes.contains(&0),
-                "model.hidden_sizes",
-                format!("{:?}", self.model.hidden_sizes),
-                "a layer needs at least 1 unit",
-            ),
-            (
-                self.limit_train == Some(0),
-                "limit_train",
-                "0".into(),
-                keep_one,
-            ),
-            (
-                self.limit_test == Some(0),
-                "limit_test",
-                "0".into(),
-                keep_one,
-            ),
-            (
-                self.early_stop_patience == Some(0),
-                "early_stop_patience",
-                "0".into(),
-                "wait at least 1 epoch, or leave it out",
-            ),
-            (
-                self.lr_schedule == LrSchedule::Cosine && rate > 1.0,
-                "learning_rate",
-                rate.to_string(),
-                "the cosine schedule starts at most at 1",
-            ),
-        ]
-        .into_iter()
-        .find(|(broken, ..)| *broken)
-        .map(|(_, field, value, rule)| (field, value, rule))
+        let cosine = self.lr_schedule == LrSchedule::Cosine;
+        first_broken!(self, "", {
+            flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
+                => "only x86-64 CPUs have the setting",
+            num_epochs: |epochs: &usize| *epochs == 0 => "train for at least 1 epoch",
+            batch_size: |size: &usize| *size == 0 => "a batch holds at least 1 image",
+            learning_rate: |rate: &f64| !(rate.is_finite() && *rate > 0.0)
+                => "must be a positive number",
+            model.hidden_sizes: |sizes: &Vec<usize>| sizes.contains(&0)
+                => "a layer needs at least 1 unit",
+            limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
+            limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
+            early_stop_patience: |patience: &Option<usize>| *patience == Some(0)
+                => "wait at least 1 epoch, or leave it out",
+            learning_rate: |rate: &f64| cosine && *rate > 1.0
+                => "the cosine schedule starts at most at 1",
+        })
     }
 
     pub fn to_json(&self) -> String {

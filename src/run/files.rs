@@ -152,6 +152,18 @@ enum Kind {
     Other,
 }
 
+/// The file's text, or `None` when there is no such file (a run that has not written it yet).
+///
+/// # Errors
+/// Any other failure to read it (permissions, not UTF-8, a folder in its place).
+pub fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
     let io = |source| RunFilesError::Io {
         path: dir.to_path_buf(),

@@ -11,7 +11,9 @@ use crate::data::record::DataRecord;
 use crate::model::Model;
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
 use crate::run::config::{ConfigError, TrainingConfig};
+use crate::run::files::read_if_present;
 use crate::run::metrics::MetricsError;
+use crate::run::{RecordedStatus, RunStatus, StatusField};
 
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -188,10 +190,8 @@ impl RunDir {
     /// The run's data record; `None` for runs made before runs recorded their data.
     pub fn load_data_record(&self) -> Result<Option<DataRecord>, ArtifactError> {
         let path = self.data_record();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(self.io(&path, source)),
+        let Some(text) = read_if_present(&path).map_err(|source| self.io(&path, source))? else {
+            return Ok(None);
         };
         serde_json::from_str(&text)
             .map(Some)
@@ -256,16 +256,11 @@ impl RunDir {
             return format!("it is still being trained by {holder}; wait for it to finish");
         }
         let resume = format!("continue it with `{}`", super::resume_command(&self.root));
-        let status = self
-            .summary_json()
-            .ok()
-            .flatten()
-            .and_then(|summary| summary["status"].as_str().map(str::to_string));
-        match status.as_deref() {
-            Some("failed") => format!(
+        match self.recorded_status().ok().flatten() {
+            Some(RecordedStatus::Trained(RunStatus::Failed)) => format!(
                 "the run failed and kept no model (its summary.json and the training output say why); {resume} from its last checkpoint or train a new run"
             ),
-            Some("interrupted") => {
+            Some(RecordedStatus::Trained(RunStatus::Interrupted)) => {
                 format!("the run was stopped before its first epoch finished; {resume}")
             }
             _ => format!("training was killed before it finished; {resume}"),
@@ -280,20 +275,26 @@ impl RunDir {
 
     /// Whether the folder's model was imported (its summary says so) rather than trained here.
     pub fn is_imported(&self) -> Result<bool, ArtifactError> {
-        Ok(self
-            .summary_json()?
-            .is_some_and(|summary| summary["status"] == "imported"))
+        Ok(matches!(
+            self.recorded_status()?,
+            Some(RecordedStatus::Imported(_))
+        ))
+    }
+
+    /// The status `summary.json` records; `None` when there is none or it is damaged.
+    pub fn recorded_status(&self) -> Result<Option<RecordedStatus>, ArtifactError> {
+        let path = self.summary();
+        let text = read_if_present(&path).map_err(|source| self.io(&path, source))?;
+        let status = |text: String| serde_json::from_str::<StatusField>(&text).ok();
+        Ok(text.and_then(status).map(|field| field.status))
     }
 
     /// `summary.json` as JSON, whichever kind (trained or imported); `None` when there is none
     /// or it is damaged (a resumed run rewrites it, so neither is a reason to refuse).
     pub fn summary_json(&self) -> Result<Option<serde_json::Value>, ArtifactError> {
         let path = self.summary();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(serde_json::from_str(&text).ok()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(self.io(&path, source)),
-        }
+        let text = read_if_present(&path).map_err(|source| self.io(&path, source))?;
+        Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
     }
 
     fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {

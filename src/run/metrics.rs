@@ -1,6 +1,7 @@
 //! The per-epoch metrics file of a run: one JSON object per line, added as epochs end, so a
 //! crash keeps every finished epoch.
 
+use crate::run::files::read_if_present;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -46,11 +47,7 @@ pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(io_error(error)),
-    };
+    let mut text = read_if_present(path).map_err(io_error)?.unwrap_or_default();
     text += &serde_json::to_string(epoch).expect("metrics serialize");
     text.push('\n');
     crate::run::atomic_file::write(path, text).map_err(io_error)
@@ -70,14 +67,11 @@ pub fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
 
 /// The lines of the file with their epochs; a missing file has none.
 fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(MetricsError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    let text = read_if_present(path).map_err(|source| MetricsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.map_or(Ok(Vec::new()), |text| parse(path, &text))
 }
 
 /// Parses every line, which must be epochs 1, 2, 3, ... in order. A damaged line is an error

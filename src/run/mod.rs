@@ -8,9 +8,13 @@ pub mod lock;
 pub mod metrics;
 mod newest;
 mod resume_command;
+pub(crate) mod rules;
 mod summary;
 
 pub use folder::{ArtifactError, RunDir};
 pub use newest::{ARTIFACTS, chosen_run};
 pub use resume_command::resume_command;
-pub use summary::{ImportSummary, Imported, RunStatus, SourceFile, Summary, Versions};
+use summary::StatusField;
+pub use summary::{
+    ImportSummary, Imported, RecordedStatus, RunStatus, SourceFile, Summary, Versions,
+};

@@ -9,23 +9,30 @@ use crate::model::{ActivationKind, LossKind};
 /// The Burn version this program is built against, as pinned in Cargo.toml.
 const BURN_VERSION: &str = "0.22.1";
 
+/// How a training run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
+    /// Every epoch asked for ran.
     Completed,
     /// Ended by early stopping: the validation loss stopped improving.
     EarlyStopped,
+    /// Stopped by a signal or the dashboard; `--resume` continues it.
     Interrupted,
+    /// Diverged or crashed: no model kept; its finished epochs can be resumed.
     Failed,
 }
 
+/// `summary.json` of a trained run: how it ended, its test score, what it ran on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub status: RunStatus,
     pub backend: Backend,
+    /// Epochs whose metrics line and checkpoint are both on disk.
     pub epochs_completed: usize,
-    /// Percent of the test images the saved model classifies correctly; `null` when the run
-    /// has no model (stopped before its first epoch finished, or failed).
+    /// Percent (0-100, not a fraction) of the test images the saved model classifies
+    /// correctly; `null` when the run has no model (stopped before its first epoch finished,
+    /// or failed).
     pub test_accuracy: Option<f64>,
     /// Mean of `loss_function` over the test images; `null` like `test_accuracy`.
     pub test_loss: Option<f64>,
@@ -41,9 +48,13 @@ pub struct Summary {
     /// The GPU adapter wgpu ran on; absent on the CPU backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<String>,
+    /// Wall-clock seconds of each finished epoch, training and validation.
     pub seconds_per_epoch: Vec<f64>,
+    /// Wall-clock seconds of the whole command, loading and testing included.
     pub total_seconds: f64,
+    /// Weights and biases of the model.
     pub parameters: usize,
+    /// Where the images came from, in words.
     pub data: String,
     pub versions: Versions,
 }
@@ -69,6 +80,20 @@ pub struct ImportSummary {
     pub versions: Versions,
 }
 
+/// What a `summary.json` says its run is: how training ended, or imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RecordedStatus {
+    Trained(RunStatus),
+    Imported(Imported),
+}
+
+/// The one field of a summary that every kind has.
+#[derive(Deserialize)]
+pub(crate) struct StatusField {
+    pub(crate) status: RecordedStatus,
+}
+
 /// The one status an imported run has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,8 +108,8 @@ pub struct SourceFile {
     pub name: String,
     /// Its absolute path then.
     pub path: std::path::PathBuf,
-    /// `torch-zip`, `torch-pickle` or `safetensors`.
-    pub format: String,
+    /// `torch-zip`, `torch-pickle` or `safetensors` in JSON.
+    pub format: crate::pytorch::import::FileFormat,
     pub bytes: u64,
     /// As `sha256sum` prints it.
     pub sha256: String,

@@ -33,7 +33,6 @@ pub fn serve(request: ServeRequest) -> Result<()> {
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
     // software Vulkan): done here, not inside the first request's time limit.
     crate::analysis::inference::probabilities(&model, &[0; IMAGE_PIXELS], &device);
-    ignore_sigpipe();
     let description = describe(&request.run, &config, request.backend);
     let served = Arc::new(Served {
         model: Mutex::new(model.with_loss(config.loss)),
@@ -63,17 +62,6 @@ pub fn serve(request: ServeRequest) -> Result<()> {
             .await
             .context("the server stopped")
     })
-}
-
-/// A client that hangs up before its answer is written must not stop the server: `main` gives
-/// SIGPIPE its default action (end the process) for the command-line tools, and a vectored
-/// socket write, unlike `send`, cannot opt out of it.
-fn ignore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to SIG_IGN is allowed from any thread.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
 }
 
 /// `GET /api/model`: what is served, for the page and for scripts.

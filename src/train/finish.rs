@@ -9,15 +9,13 @@ use crate::analysis::inference::{TestScore, test_score};
 use crate::model::Model;
 use crate::run::metrics::{self, EpochMetrics};
 use crate::run::{ArtifactError, RunDir, RunStatus, Summary, Versions};
-use crate::train::launch::Outcome;
-use crate::train::recorder::Halt;
+use crate::train::launch::{Crash, Outcome};
 use crate::train::{RunData, TrainError, TrainRequest};
 
-/// Decides the run's status from the epochs on disk, saves the model (unless the run failed),
-/// tests it, and writes `summary.json` and the curves. The model saved and tested is always the
-/// one the last metrics line describes: an interrupted run's is its last checkpoint's (the model
-/// in memory is part-way through the epoch that was cut short), and a run stopped before its
-/// first epoch finished keeps none.
+/// Decides the run's status from the outcome and the epochs on disk, saves and tests the model
+/// the last metrics line describes, and writes `summary.json` and the curves. An interrupted
+/// run's model is its last checkpoint's (the model in memory is part-way through the epoch that
+/// was cut short); a run stopped before its first epoch finished, or a failed one, keeps none.
 pub(super) fn finish(
     request: &TrainRequest,
     data: &RunData,
@@ -27,106 +25,64 @@ pub(super) fn finish(
 ) -> Result<Summary, TrainError> {
     let run = &request.run;
     let epochs = finished_epochs(run)?;
-    let Some(model) = outcome.model else {
-        // Burn panicked: nothing trustworthy to save or test; the finished epochs can resume.
-        return Err(failed(run, outcome.error.unwrap_or_default()));
+    let kept = match outcome {
+        Outcome::Returned { model, interrupted } => {
+            let status = ended(&epochs, request, interrupted);
+            keep_model(request, data, device, model, status, epochs.len())
+                .map(|test| (status, test))
+                .map_err(|cause| failed(run, cause.into()))
+        }
+        Outcome::Diverged(divergence) => Err(TrainError::Diverged {
+            divergence,
+            run: run.root().to_path_buf(),
+        }),
+        Outcome::Crashed(cause) => Err(failed(run, cause)),
     };
-    let (mut status, failure) = judge(
-        &outcome.halt,
-        outcome.error,
-        &epochs,
-        request,
-        outcome.interrupted,
-    );
-    let mut problems: Vec<String> = failure.into_iter().collect();
-    let parameters = model.num_params();
-    let test = keep_model(
-        request,
-        data,
-        device,
-        model,
-        epochs.len(),
-        &mut status,
-        &mut problems,
-    );
-    let mut summary = summarize(request, data, &epochs, status, test, parameters, started);
+    let (status, test) = match &kept {
+        Ok((status, test)) => (*status, *test),
+        Err(_) => (RunStatus::Failed, None),
+    };
+    let mut summary = summarize(request, data, &epochs, status, test, started);
     summary.adapter = crate::backend::adapter_name(device);
-    if let Err(error) = run.write_summary(&summary) {
-        problems.push(error.to_string());
+    let written = run.write_summary(&summary);
+    if let Err(error) = kept {
+        if let Err(also) = written {
+            // The run's own failure is the error; this one is worth a line of its own.
+            eprintln!("warning: {also}");
+        }
+        return Err(error);
     }
+    written.map_err(|error| failed(run, error.into()))?;
     // The curves are a convenience: failing to draw them must not lose a trained run.
-    if problems.is_empty()
-        && let Err(error) =
-            crate::analysis::plots::training_curves(&epochs, request.config.loss, &run.curves_png())
+    let curves = &run.curves_png();
+    if let Err(error) =
+        crate::analysis::plots::training_curves(&epochs, request.config.loss, curves)
     {
         eprintln!("warning: {error}");
     }
-    match (outcome.halt, problems.is_empty()) {
-        (Some(Halt::Diverged(reason)), _) => Err(TrainError::Diverged {
-            reason: std::iter::once(reason)
-                .chain(problems)
-                .collect::<Vec<_>>()
-                .join("; "),
-            run: run.root().to_path_buf(),
-        }),
-        (_, false) => Err(failed(run, problems.join("; then "))),
-        (_, true) => Ok(summary),
-    }
-}
-
-/// The run's status, and what made it fail (a divergence fails it without a problem to add:
-/// its own error says so).
-fn judge(
-    halt: &Option<Halt>,
-    error: Option<String>,
-    epochs: &[EpochMetrics],
-    request: &TrainRequest,
-    interrupted: bool,
-) -> (RunStatus, Option<String>) {
-    let failure = match halt {
-        Some(Halt::Diverged(_)) => None,
-        Some(Halt::Unrecorded(reason)) => Some(reason.clone()),
-        None => error,
-    };
-    let status = if failure.is_some() || matches!(halt, Some(Halt::Diverged(_))) {
-        RunStatus::Failed
-    } else {
-        ended(epochs, request, interrupted)
-    };
-    (status, failure)
+    Ok(summary)
 }
 
 /// Saves the model the last metrics line describes and scores it on the test split: the model
-/// in memory, or an interrupted run's last checkpoint (none before the first epoch). A failed
-/// run keeps no model; a model that cannot be kept fails the run, with the problem added.
+/// in memory, or an interrupted run's last checkpoint (none before the first epoch).
 fn keep_model(
     request: &TrainRequest,
     data: &RunData,
     device: &Device,
     model: Model,
+    status: RunStatus,
     finished: usize,
-    status: &mut RunStatus,
-    problems: &mut Vec<String>,
-) -> Option<TestScore> {
-    let model = match *status {
-        RunStatus::Interrupted => {
-            last_checkpoint(request, finished, device).unwrap_or_else(|error| {
-                *status = RunStatus::Failed;
-                problems.push(error.to_string());
-                None
-            })
-        }
+) -> Result<Option<TestScore>, ArtifactError> {
+    let model = match status {
+        RunStatus::Interrupted => last_checkpoint(request, finished, device)?,
         _ => Some(model),
-    }?;
+    };
+    let Some(model) = model else {
+        return Ok(None);
+    };
     let test = test_score(&model, &data.test, device, request.config.loss);
-    // A failed run's model is not worth keeping; its earlier epochs' checkpoints are.
-    if *status != RunStatus::Failed
-        && let Err(error) = request.run.save_model(model)
-    {
-        *status = RunStatus::Failed;
-        problems.push(error.to_string());
-    }
-    Some(test)
+    request.run.save_model(model)?;
+    Ok(Some(test))
 }
 
 /// The model of the last finished epoch, reloaded from its checkpoint; `None` before the first.
@@ -170,7 +126,6 @@ fn summarize(
     epochs: &[EpochMetrics],
     status: RunStatus,
     test: Option<TestScore>,
-    parameters: usize,
     started: Instant,
 ) -> Summary {
     let config = &request.config;
@@ -189,15 +144,20 @@ fn summarize(
         adapter: None,
         seconds_per_epoch: epochs.iter().map(|epoch| epoch.seconds).collect(),
         total_seconds: started.elapsed().as_secs_f64(),
-        parameters,
+        // The count of the config's model: a failed run keeps none to count.
+        parameters: config
+            .model
+            .parameter_count()
+            .and_then(|count| usize::try_from(count).ok())
+            .unwrap_or(usize::MAX),
         data: data.description.clone(),
         versions: Versions::current(),
     }
 }
 
-fn failed(run: &RunDir, reason: String) -> TrainError {
+fn failed(run: &RunDir, cause: Crash) -> TrainError {
     TrainError::Failed {
-        reason,
+        cause,
         run: run.root().to_path_buf(),
     }
 }

@@ -10,26 +10,54 @@ use burn::train::metric::{AccuracyMetric, LossMetric, Metric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
     Interrupter, Learner, LearningResult, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining,
+    SupervisedTraining, TrainingError,
 };
 
+use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
+use crate::run::ArtifactError;
 use crate::train::denormals::FlushDenormals;
-use crate::train::recorder::{EpochRecorder, Halt, HaltSlot, TrackedMetrics};
+use crate::train::recorder::{
+    Divergence, EpochRecorder, Halt, HaltSlot, TrackedMetrics, Unrecorded,
+};
 use crate::train::{RunData, TrainRequest};
 
-/// How Burn's training loop ended.
-pub(super) struct Outcome {
-    /// `None` when Burn panicked.
-    pub model: Option<Model>,
-    /// Stopped by Ctrl-C or the dashboard (as far as Burn still knows, see `finish`).
-    pub interrupted: bool,
+/// How Burn's training loop ended; `finish` turns it into the run's status.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per run, moved once: boxing the model would buy nothing"
+)]
+pub(super) enum Outcome {
+    /// Burn returned its model without an error: every epoch ran, or a stop signal, the
+    /// dashboard or early stopping ended it between steps (the epochs on disk tell which).
+    Returned {
+        model: Model,
+        /// Whether Burn still knew it was stopped: its dashboard forgets (see `finish`).
+        interrupted: bool,
+    },
+    /// The loss stopped being a number: the model in memory is worthless.
+    Diverged(Divergence),
+    /// Training could not go on.
+    Crashed(Crash),
+}
+
+/// What made training fail, with its cause chain.
+#[derive(Debug, thiserror::Error)]
+pub enum Crash {
+    /// Burn panicked (a metric log it cannot write to a full disk, say): the panic's message.
+    #[error("Burn stopped with a panic: {0}")]
+    Panic(String),
     /// The error Burn stopped on (a checkpoint that could not be written, a failed loader).
-    pub error: Option<String>,
-    /// Why the epoch recorder stopped it.
-    pub halt: Option<Halt>,
+    #[error("{0}")]
+    Burn(#[source] Arc<TrainingError>),
+    /// An epoch finished but its metrics line could not be written.
+    #[error("{0}")]
+    Unrecorded(#[source] Unrecorded),
+    /// The model could not be kept (its checkpoint reloaded, or `model.bpk` written).
+    #[error("{0}")]
+    Artifact(#[from] ArtifactError),
 }
 
 /// Configures Burn's `SupervisedTraining` (loaders, metrics, checkpoints, early stopping,
@@ -104,7 +132,10 @@ fn loaders(
         )
         .with_workers(config.num_workers)
     };
-    let train = loader(&data.train, Some(config.seed)).starting_at_epoch(done_epochs + 1);
+    let augmentation = config.augment.then(|| Augmentation::new(config.seed));
+    let train = loader(&data.train, Some(config.seed))
+        .with_augmentation(augmentation)
+        .starting_at_epoch(done_epochs + 1);
     (Arc::new(train), Arc::new(loader(&data.valid, None)))
 }
 
@@ -130,31 +161,23 @@ fn recorder(
     )
 }
 
-/// What `launch` returned (or the panic it ended with), as the rest of the run needs it.
+/// What `launch` returned (or the panic it ended with) and why the recorder stopped it, as
+/// one outcome. The recorder's reason comes first: Burn reports its stop as an interruption.
 fn outcome(launched: Result<LearningResult<Model>, String>, halt: Option<Halt>) -> Outcome {
-    let LearningResult {
-        model,
-        renderer,
-        interrupted,
-        error,
-    } = match launched {
-        Ok(result) => result,
-        Err(panic) => {
-            return Outcome {
-                model: None,
-                interrupted: false,
-                error: Some(format!("Burn stopped with a panic: {panic}")),
-                halt,
-            };
-        }
+    let result = match (launched, halt) {
+        (_, Some(Halt::Diverged(divergence))) => return Outcome::Diverged(divergence),
+        (_, Some(Halt::Unrecorded(cause))) => return Outcome::Crashed(Crash::Unrecorded(cause)),
+        (Err(panic), None) => return Outcome::Crashed(Crash::Panic(panic)),
+        (Ok(result), None) => result,
     };
     // The dashboard leaves the terminal's alternate screen only when dropped; anything printed
     // before that would vanish with it.
-    drop(renderer);
-    Outcome {
-        model: Some(model),
-        interrupted: interrupted.is_some(),
-        error: error.map(|error| error.to_string()),
-        halt,
+    drop(result.renderer);
+    match result.error {
+        Some(error) => Outcome::Crashed(Crash::Burn(error)),
+        None => Outcome::Returned {
+            model: result.model,
+            interrupted: result.interrupted.is_some(),
+        },
     }
 }

@@ -51,8 +51,11 @@ pub enum TrainError {
     AlreadyComplete { run: PathBuf, epochs: usize },
     #[error(transparent)]
     Metrics(#[from] crate::run::metrics::MetricsError),
-    #[error("training diverged: {reason}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
-    Diverged { reason: String, run: PathBuf },
+    #[error("training diverged: {divergence}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
+    Diverged {
+        divergence: recorder::Divergence,
+        run: PathBuf,
+    },
     #[error(
         "valid_size = {requested} leaves nothing to train on: the training split has {available} images"
     )]
@@ -61,8 +64,12 @@ pub enum TrainError {
     Schedule(String),
     #[error("{signal}: stopped before training started; nothing was written")]
     StoppedBeforeTraining { signal: StopSignal },
-    #[error("training failed: {reason} (run folder: {})", run.display())]
-    Failed { reason: String, run: PathBuf },
+    #[error("training failed: {cause} (run folder: {})", run.display())]
+    Failed {
+        #[source]
+        cause: launch::Crash,
+        run: PathBuf,
+    },
 }
 
 /// What to do with a run folder that already holds files.

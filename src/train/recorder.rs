@@ -23,16 +23,44 @@ struct EpochTotals {
 }
 
 /// Why this renderer stopped training, shared with the code that launched it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Halt {
+#[derive(Debug)]
+pub(super) enum Halt {
     /// The loss stopped being a number.
-    Diverged(String),
+    Diverged(Divergence),
     /// An epoch's line could not be added to the metrics file (a full disk, say): without it
     /// the run could not be resumed after that epoch.
-    Unrecorded(String),
+    Unrecorded(Unrecorded),
 }
 
-pub type HaltSlot = Arc<Mutex<Option<Halt>>>;
+/// A loss that stopped being a number (NaN or infinite): it will not come back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the {split} loss became {loss} in epoch {epoch}")]
+pub struct Divergence {
+    /// "training" or "validation".
+    pub split: &'static str,
+    /// The loss Burn reported (NaN, inf or -inf).
+    pub loss: f64,
+    /// The epoch it happened in, counted from 1.
+    pub epoch: usize,
+}
+
+/// Why an epoch's line is not in the metrics file.
+#[derive(Debug, thiserror::Error)]
+pub enum Unrecorded {
+    #[error("Burn reported no {metric} for the {split} split of epoch {epoch}")]
+    Missing {
+        metric: String,
+        split: &'static str,
+        epoch: usize,
+    },
+    #[error("cannot record epoch {epoch}: {source}")]
+    Write {
+        epoch: usize,
+        source: metrics::MetricsError,
+    },
+}
+
+pub(super) type HaltSlot = Arc<Mutex<Option<Halt>>>;
 
 /// The display names of the two metrics the recorder reads, taken from the metric objects
 /// registered with Burn.
@@ -138,10 +166,11 @@ impl EpochRecorder {
     /// A loss of NaN or infinity will not come back: stop before it reaches a checkpoint.
     fn diverged(&self, loss: f64, valid: bool) {
         let split = if valid { "validation" } else { "training" };
-        self.stop(Halt::Diverged(format!(
-            "the {split} loss became {loss} in epoch {}",
-            self.current_epoch
-        )));
+        self.stop(Halt::Diverged(Divergence {
+            split,
+            loss,
+            epoch: self.current_epoch,
+        }));
     }
 
     /// Stops training for `halt`, unless it was already stopped for something else.
@@ -155,11 +184,20 @@ impl EpochRecorder {
 
     /// The epoch's line, from the metrics' epoch-end values; a value Burn did not report is an
     /// error, not a number made up.
-    fn epoch_values(&mut self, totals: &EpochTotals, epoch: usize) -> Result<EpochMetrics, String> {
-        let value = |split: &HashMap<String, f64>, split_name: &str, name: &str| {
-            split.get(name).copied().ok_or_else(|| {
-                format!("Burn reported no {name} for the {split_name} split of epoch {epoch}")
-            })
+    fn epoch_values(
+        &mut self,
+        totals: &EpochTotals,
+        epoch: usize,
+    ) -> Result<EpochMetrics, Unrecorded> {
+        let value = |values: &HashMap<String, f64>, split: &'static str, name: &str| {
+            values
+                .get(name)
+                .copied()
+                .ok_or_else(|| Unrecorded::Missing {
+                    metric: name.to_string(),
+                    split,
+                    epoch,
+                })
         };
         let names = &self.names;
         Ok(EpochMetrics {
@@ -187,11 +225,9 @@ impl EpochRecorder {
             Ok(values) => values,
             Err(missing) => return self.stop(Halt::Unrecorded(missing)),
         };
-        if let Err(error) = metrics::append(&self.metrics_path, &epoch_metrics) {
-            log::error!("cannot record epoch {epoch}: {error}");
-            self.stop(Halt::Unrecorded(format!(
-                "cannot record epoch {epoch}: {error}"
-            )));
+        if let Err(source) = metrics::append(&self.metrics_path, &epoch_metrics) {
+            log::error!("cannot record epoch {epoch}: {source}");
+            self.stop(Halt::Unrecorded(Unrecorded::Write { epoch, source }));
             return;
         }
         if epoch >= self.total_epochs {

@@ -1,0 +1,133 @@
+//! Step 1 of preparing a picture: bytes to pixels, the one decoder `infer` and `serve` share.
+//! The size is checked from the header before any pixel is decoded, and the EXIF orientation
+//! a phone records is applied, so that the picture is upright as its viewer shows it.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+
+/// Widest and tallest picture decoded: a phone photo fits; a header claiming more is refused
+/// before any pixel is decoded.
+pub const MAX_SIDE: u32 = 8192;
+/// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not).
+const MAX_DECODE_BYTES: u64 = 128 << 20;
+
+/// Why bytes are not a picture this program reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No format the `image` crate decodes (PNG, JPEG, GIF, BMP, WebP, TIFF, ...), or damaged.
+    #[error("not an image this program can decode: {0}")]
+    NotAnImage(String),
+    /// Larger than [`MAX_SIDE`] on a side, as its header says.
+    #[error("the picture is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE} is read")]
+    TooLarge { width: u32, height: u32 },
+}
+
+/// Decodes a picture, upright.
+///
+/// # Errors
+/// [`DecodeError::TooLarge`] from the header alone; [`DecodeError::NotAnImage`] for an unknown
+/// format, damaged data, or a picture that needs more than 128 MiB to decode.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
+    let not_an_image = |error: image::ImageError| DecodeError::NotAnImage(error.to_string());
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|error| DecodeError::NotAnImage(error.to_string()))
+    };
+    if reader()?.format().is_none() {
+        return Err(DecodeError::NotAnImage("unknown format".to_string()));
+    }
+    let (width, height) = reader()?.into_dimensions().map_err(not_an_image)?;
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(DecodeError::TooLarge { width, height });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(not_an_image)?;
+    // A picture whose orientation cannot be read is shown as stored, as viewers do.
+    let orientation = decoder.orientation().ok();
+    let mut picture = DynamicImage::from_decoder(decoder).map_err(not_an_image)?;
+    if let Some(orientation) = orientation {
+        picture.apply_orientation(orientation);
+    }
+    Ok(picture)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, ImageFormat, Luma};
+
+    fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), format)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_picture_is_refused_before_decoding() {
+        let mut body = encoded(&DynamicImage::new_luma8(1, 1), ImageFormat::Png);
+        // IHDR's width and height sit at bytes 16..24 of a PNG, its CRC at 29..33.
+        body[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        body[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32fast::hash(&body[12..29]);
+        body[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            decode(&body),
+            Err(DecodeError::TooLarge {
+                width: 100_000,
+                height: 100_000
+            })
+        );
+    }
+
+    /// A JPEG's APP1 EXIF segment holding only an Orientation tag, big-endian TIFF.
+    fn exif_orientation_segment(orientation: u16) -> Vec<u8> {
+        let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+        tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+        tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+        tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+        tiff.extend_from_slice(&1u32.to_be_bytes()); // one value
+        tiff.extend_from_slice(&orientation.to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // padding, no next IFD
+        let mut payload = b"Exif\0\0".to_vec();
+        payload.extend_from_slice(&tiff);
+        let mut segment = vec![0xFF, 0xE1];
+        segment.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        segment.extend_from_slice(&payload);
+        segment
+    }
+
+    #[test]
+    fn a_phone_photos_exif_orientation_is_applied() {
+        // Stored 40 wide and 20 tall, ink in its left half; orientation 6 means a viewer turns
+        // it 90° clockwise: 20 wide, 40 tall, the ink in the top half.
+        let stored = GrayImage::from_fn(40, 20, |x, _| Luma([if x < 20 { 0 } else { 255 }]));
+        let jpeg = encoded(&DynamicImage::ImageLuma8(stored), ImageFormat::Jpeg);
+        let mut with_exif = jpeg[..2].to_vec(); // SOI
+        with_exif.extend(exif_orientation_segment(6));
+        with_exif.extend_from_slice(&jpeg[2..]);
+        let upright = decode(&with_exif).unwrap().to_luma8();
+        assert_eq!(upright.dimensions(), (20, 40));
+        assert!(upright.get_pixel(10, 5).0[0] < 60, "ink at the top");
+        assert!(upright.get_pixel(10, 35).0[0] > 200, "paper at the bottom");
+        assert_eq!(decode(&jpeg).unwrap().to_luma8().dimensions(), (40, 20));
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_picture_are_named() {
+        assert!(matches!(decode(b"hello"), Err(DecodeError::NotAnImage(_))));
+        let png = encoded(&DynamicImage::new_luma8(8, 8), ImageFormat::Png);
+        assert!(matches!(
+            decode(&png[..png.len() / 2]),
+            Err(DecodeError::NotAnImage(_))
+        ));
+    }
+}

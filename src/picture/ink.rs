@@ -1,0 +1,285 @@
+//! Step 2 of preparing a picture: how much ink each pixel holds, 0 (paper) to 255 (a stroke's
+//! core), whatever the picture's colours, transparency and lighting.
+//!
+//! Transparent pixels are laid on a background that contrasts with the opaque ones (white
+//! strokes on a transparent canvas stay visible). Dark ink on light paper and light ink on a
+//! dark ground are told apart by which side of the paper's grey level (the median) reaches
+//! farther. The paper's own brightness is estimated everywhere (a smooth surface fitted under
+//! the ink, `paper.rs`) and divided out, so shading and light falling off across a photo do not
+//! count as ink; Otsu's threshold then separates ink from paper, and specks, and ink touching
+//! the edges when the digit lies inside (the page's edge, a table), are dropped.
+
+use std::collections::{HashMap, HashSet};
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, GrayImage, Luma};
+use imageproc::contrast::otsu_level;
+
+use super::paper::PaperSurface;
+use imageproc::region_labelling::{Connectivity, connected_components};
+
+/// Pieces of ink holding less than this share of it are specks, not strokes.
+const SPECK_SHARE: f64 = 0.01;
+/// The share of the ink that must lie away from the picture's edges for the ink touching them
+/// to count as clutter.
+const INTERIOR_SHARE: f64 = 0.25;
+/// Longest side the ink is measured at: a 12-megapixel photo needs no more for a 28×28 digit.
+const WORK_SIDE: u32 = 320;
+/// Longest side the paper's brightness is estimated at (`paper.rs`): it varies slowly.
+const PAPER_SIDE: u32 = 64;
+/// Below this contrast with the paper around it (a fraction of the paper's brightness) nothing
+/// counts as ink: JPEG ringing, sensor noise, a faint shadow.
+const MIN_CONTRAST: f32 = 0.15;
+
+/// Ink strength per pixel (at most [`WORK_SIDE`] on a side); `None` when nothing in the picture
+/// stands out from the paper.
+pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
+    let mut grey = flattened(picture);
+    let (width, height) = grey.dimensions();
+    if width.max(height) > WORK_SIDE {
+        let scale = WORK_SIDE as f32 / width.max(height) as f32;
+        let side = |length: u32| ((length as f32 * scale).round() as u32).max(1);
+        grey = imageops::resize(&grey, side(width), side(height), FilterType::Triangle);
+    }
+    if light_ink_on_dark(&grey) {
+        imageops::invert(&mut grey);
+    }
+    let contrast = contrast_with_paper(&grey);
+    let levels: Vec<u8> = contrast.pixels().map(|p| p.0[0]).collect();
+    let strongest = percentile(&levels, 0.999);
+    if f32::from(strongest) < MIN_CONTRAST * 255.0 {
+        return None;
+    }
+    // Otsu on the picture's own contrasts; never below the noise floor.
+    let threshold = otsu_level(&contrast).max((MIN_CONTRAST * 255.0) as u8);
+    let strokes: Vec<u8> = levels.iter().copied().filter(|&c| c >= threshold).collect();
+    let core = percentile(&strokes, 0.9).max(threshold);
+    // Faint pixels well below the threshold are paper; the rest keep their share of the
+    // strokes' core, as MNIST's anti-aliased edges do.
+    let floor = threshold / 3;
+    let strengths = GrayImage::from_fn(contrast.width(), contrast.height(), |x, y| {
+        let level = contrast.get_pixel(x, y).0[0];
+        let strength = if level < floor {
+            0.0
+        } else {
+            (f32::from(level) / f32::from(core)).min(1.0)
+        };
+        Luma([(strength * 255.0).round() as u8])
+    });
+    Some(without_clutter(strengths))
+}
+
+/// The ink without clutter: specks (pieces holding less than [`SPECK_SHARE`] of the ink: dust,
+/// JPEG ringing, paper texture), and what touches the picture's edge when the picture also has
+/// ink away from its edges (at least [`INTERIOR_SHARE`] of it): there, what touches the edge is
+/// the page's edge, a table or a shadow in the corner, not the digit (as scikit-image's
+/// `clear_border`). A digit drawn against the edge of a canvas, with nothing else, is kept.
+fn without_clutter(mut ink: GrayImage) -> GrayImage {
+    let (width, height) = ink.dimensions();
+    // Components of equal values: any ink is one value here.
+    let inked = GrayImage::from_fn(width, height, |x, y| {
+        Luma([if ink.get_pixel(x, y).0[0] > 0 { 255 } else { 0 }])
+    });
+    let labels = connected_components(&inked, Connectivity::Eight, Luma([0u8]));
+    let mut masses: HashMap<u32, (f64, bool)> = HashMap::new();
+    for ((x, y, label), pixel) in labels.enumerate_pixels().zip(ink.pixels()) {
+        let on_edge = x == 0 || y == 0 || x + 1 == width || y + 1 == height;
+        let entry = masses.entry(label.0[0]).or_default();
+        entry.0 += f64::from(pixel.0[0]);
+        entry.1 |= on_edge;
+    }
+    masses.remove(&0);
+    let total: f64 = masses.values().map(|(mass, _)| mass).sum();
+    let interior: f64 = masses
+        .values()
+        .filter(|(_, edge)| !edge)
+        .map(|(mass, _)| mass)
+        .sum();
+    let clear_edges = interior >= INTERIOR_SHARE * total;
+    let dropped: HashSet<u32> = masses
+        .iter()
+        .filter(|(_, (mass, edge))| *mass < SPECK_SHARE * total || (*edge && clear_edges))
+        .map(|(label, _)| *label)
+        .collect();
+    for (label, pixel) in labels.pixels().zip(ink.pixels_mut()) {
+        if dropped.contains(&label.0[0]) {
+            pixel.0[0] = 0;
+        }
+    }
+    ink
+}
+
+/// Grey levels of `picture` (luma, 0 black to 255 white), its transparent pixels laid on white
+/// if the opaque ones are dark, on black if they are light.
+fn flattened(picture: &DynamicImage) -> GrayImage {
+    if !picture.color().has_alpha() {
+        return picture.to_luma8();
+    }
+    let rgba = picture.to_rgba8();
+    let luma =
+        |[r, g, b, _]: [u8; 4]| 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
+    let (mut weight, mut sum) = (0.0f64, 0.0f64);
+    for pixel in rgba.pixels() {
+        let alpha = f64::from(pixel.0[3]) / 255.0;
+        weight += alpha;
+        sum += alpha * f64::from(luma(pixel.0));
+    }
+    let background = if weight > 0.0 && sum / weight > 127.5 {
+        0.0
+    } else {
+        255.0
+    };
+    GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let pixel = rgba.get_pixel(x, y).0;
+        let alpha = f32::from(pixel[3]) / 255.0;
+        Luma([(luma(pixel) * alpha + background * (1.0 - alpha)).round() as u8])
+    })
+}
+
+/// Whether the ink is lighter than the paper: the paper is the most common grey (the median),
+/// and the ink lies on the side of it that reaches farther.
+fn light_ink_on_dark(grey: &GrayImage) -> bool {
+    let levels: Vec<u8> = grey.pixels().map(|p| p.0[0]).collect();
+    let paper = i32::from(percentile(&levels, 0.5));
+    let darkest = i32::from(percentile(&levels, 0.01));
+    let lightest = i32::from(percentile(&levels, 0.99));
+    lightest - paper > paper - darkest
+}
+
+/// How much darker than the paper under it each pixel is, as a fraction of the paper's
+/// brightness (0 paper, 255 black on white).
+fn contrast_with_paper(grey: &GrayImage) -> GrayImage {
+    let (width, height) = grey.dimensions();
+    let scale = PAPER_SIDE as f32 / width.max(height) as f32;
+    let side = |length: u32| ((length as f32 * scale).round() as u32).max(1);
+    let small = imageops::resize(grey, side(width), side(height), FilterType::Triangle);
+    let paper = PaperSurface::fit(&small);
+    let (to_small_x, to_small_y) = (
+        f64::from(small.width()) / f64::from(width),
+        f64::from(small.height()) / f64::from(height),
+    );
+    GrayImage::from_fn(width, height, |x, y| {
+        let level = f64::from(grey.get_pixel(x, y).0[0]);
+        let under = paper.at(
+            (f64::from(x) + 0.5) * to_small_x - 0.5,
+            (f64::from(y) + 0.5) * to_small_y - 0.5,
+        );
+        let under = under.max(level).max(8.0);
+        Luma([((under - level) / under * 255.0).round() as u8])
+    })
+}
+
+/// The value below which a `fraction` of `levels` lie (0 for none).
+fn percentile(levels: &[u8], fraction: f64) -> u8 {
+    let mut counts = [0usize; 256];
+    for &level in levels {
+        counts[usize::from(level)] += 1;
+    }
+    let wanted = (levels.len() as f64 * fraction).ceil() as usize;
+    let mut seen = 0;
+    for (level, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen >= wanted.max(1) {
+            return level as u8;
+        }
+    }
+    255
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Rgba, RgbaImage};
+
+    /// A bar of `ink` on `paper`, both grey levels, with the light falling off to the right by
+    /// `falloff` (0: evenly lit, 0.6: the right edge at 40% of the left's light).
+    fn page(paper: f32, ink: f32, falloff: f32) -> DynamicImage {
+        DynamicImage::ImageLuma8(GrayImage::from_fn(200, 200, |x, y| {
+            let light = 1.0 - falloff * x as f32 / 199.0;
+            let on_bar = (90..110).contains(&x) && (40..160).contains(&y);
+            Luma([((if on_bar { ink } else { paper }) * light).round() as u8])
+        }))
+    }
+
+    fn ink_at(ink: &GrayImage, x: u32, y: u32) -> u8 {
+        ink.get_pixel(x * ink.width() / 200, y * ink.height() / 200)
+            .0[0]
+    }
+
+    #[test]
+    fn grey_paper_and_falling_light_are_not_ink() {
+        for (paper, ink_level, falloff) in
+            [(250.0, 20.0, 0.0), (160.0, 40.0, 0.0), (230.0, 60.0, 0.6)]
+        {
+            let found = ink(&page(paper, ink_level, falloff)).unwrap();
+            assert!(ink_at(&found, 100, 100) > 200, "the bar, {paper} {falloff}");
+            for (x, y) in [(10, 10), (190, 190), (190, 10), (60, 100), (150, 100)] {
+                assert_eq!(
+                    ink_at(&found, x, y),
+                    0,
+                    "paper at {x},{y}: {paper} {falloff}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_pages_edge_is_not_ink_when_a_digit_is_inside() {
+        // A bar inside, and a dark band along the bottom edge (the table under the page).
+        let photo = GrayImage::from_fn(200, 200, |x, y| {
+            let bar = (90..110).contains(&x) && (40..160).contains(&y);
+            Luma([if bar || y >= 190 { 30 } else { 220 }])
+        });
+        let found = ink(&DynamicImage::ImageLuma8(photo)).unwrap();
+        assert!(ink_at(&found, 100, 100) > 200);
+        assert_eq!(ink_at(&found, 50, 195), 0, "the edge band");
+        // Alone against the edge, a stroke is the digit.
+        let drawing = GrayImage::from_fn(200, 200, |x, _| Luma([if x < 20 { 30 } else { 220 }]));
+        let found = ink(&DynamicImage::ImageLuma8(drawing)).unwrap();
+        assert!(ink_at(&found, 10, 100) > 200);
+    }
+
+    #[test]
+    fn specks_around_the_digit_are_not_ink() {
+        let page = GrayImage::from_fn(200, 200, |x, y| {
+            let bar = (90..110).contains(&x) && (40..160).contains(&y);
+            let speck = (x, y) == (20, 20) || (x, y) == (180, 30);
+            Luma([if bar || speck { 30 } else { 220 }])
+        });
+        let found = ink(&DynamicImage::ImageLuma8(page)).unwrap();
+        assert!(ink_at(&found, 100, 100) > 200);
+        assert_eq!(ink_at(&found, 20, 20), 0);
+        assert_eq!(ink_at(&found, 180, 30), 0);
+    }
+
+    #[test]
+    fn light_ink_on_a_dark_ground_is_ink() {
+        let found = ink(&page(10.0, 240.0, 0.0)).unwrap();
+        assert!(ink_at(&found, 100, 100) > 200);
+        assert_eq!(ink_at(&found, 10, 10), 0);
+    }
+
+    #[test]
+    fn white_strokes_on_a_transparent_canvas_are_ink() {
+        for stroke in [[255, 255, 255, 255], [0, 0, 0, 255]] {
+            let canvas = RgbaImage::from_fn(100, 100, |x, y| {
+                if (40..60).contains(&x) && (20..80).contains(&y) {
+                    Rgba(stroke)
+                } else {
+                    Rgba([0, 0, 0, 0])
+                }
+            });
+            let found = ink(&DynamicImage::ImageRgba8(canvas)).unwrap();
+            assert!(found.get_pixel(50, 50).0[0] > 200, "{stroke:?}");
+            assert_eq!(found.get_pixel(5, 5).0[0], 0, "{stroke:?}");
+        }
+    }
+
+    #[test]
+    fn a_page_without_ink_is_blank() {
+        assert!(ink(&page(200.0, 200.0, 0.0)).is_none());
+        assert!(ink(&page(230.0, 230.0, 0.3)).is_none(), "shading alone");
+        let transparent = RgbaImage::from_pixel(30, 30, Rgba([0, 0, 0, 0]));
+        assert!(ink(&DynamicImage::ImageRgba8(transparent)).is_none());
+    }
+}

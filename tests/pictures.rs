@@ -1,0 +1,282 @@
+//! Pictures as people make them (photos on grey paper under a lamp, canvas exports with a
+//! transparent background, phone JPEGs lying on their side, MNIST's own 28×28 files) reach the
+//! model as the clean drawing of the same digit does (`infer --save-input` shows what it
+//! received), and `--augment` trains reproducibly.
+
+mod common;
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgba, RgbaImage};
+
+/// Test digit `index` from the real MNIST files, 28×28, white on black.
+fn mnist_test_digit(data: &Path, index: usize) -> GrayImage {
+    let bytes = read_idx(data, "t10k-images-idx3-ubyte");
+    let start = 16 + index * 784;
+    GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
+}
+
+/// How much ink the digit has at each point of a 300×300 page, 0 to 1.
+fn ink_on_page(digit: &GrayImage) -> GrayImage {
+    imageops::resize(digit, 300, 300, FilterType::CatmullRom)
+}
+
+/// Black ink on white paper, evenly lit.
+fn clean(ink: &GrayImage) -> DynamicImage {
+    DynamicImage::ImageLuma8(GrayImage::from_fn(300, 300, |x, y| {
+        Luma([255 - ink.get_pixel(x, y).0[0]])
+    }))
+}
+
+/// Blue ink on grey paper, the light falling to 45% across the page, saved as a JPEG.
+fn photo_under_a_lamp(ink: &GrayImage) -> Vec<u8> {
+    let page = image::RgbImage::from_fn(300, 300, |x, y| {
+        let light = 1.0 - 0.55 * (x + y) as f32 / 598.0;
+        let amount = f32::from(ink.get_pixel(x, y).0[0]) / 255.0;
+        let mix = |paper: f32, pen: f32| ((paper * (1.0 - amount) + pen * amount) * light) as u8;
+        image::Rgb([mix(200.0, 40.0), mix(195.0, 50.0), mix(185.0, 150.0)])
+    });
+    encoded(&DynamicImage::ImageRgb8(page), ImageFormat::Jpeg)
+}
+
+/// White strokes on a transparent canvas, as an HTML canvas exports them.
+fn canvas_export(ink: &GrayImage) -> DynamicImage {
+    DynamicImage::ImageRgba8(RgbaImage::from_fn(300, 300, |x, y| {
+        Rgba([255, 255, 255, ink.get_pixel(x, y).0[0]])
+    }))
+}
+
+/// A phone JPEG: the pixels stored turned 90° anticlockwise, with EXIF orientation 6 telling
+/// viewers to turn them back.
+fn phone_jpeg_on_its_side(ink: &GrayImage) -> Vec<u8> {
+    let stored = imageops::rotate270(&clean(ink).to_luma8());
+    let jpeg = encoded(&DynamicImage::ImageLuma8(stored), ImageFormat::Jpeg);
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec();
+    let mut segment = b"\xff\xe1".to_vec();
+    segment.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    segment.extend_from_slice(b"Exif\0\0");
+    segment.append(&mut tiff);
+    [&jpeg[..2], &segment, &jpeg[2..]].concat()
+}
+
+fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), format)
+        .unwrap();
+    bytes
+}
+
+/// The share of pixels inked (> 100) in either image that are inked in both.
+fn overlap(a: &GrayImage, b: &GrayImage) -> f64 {
+    let inked = |image: &GrayImage, i: usize| image.as_raw()[i] > 100;
+    let both = (0..784).filter(|&i| inked(a, i) && inked(b, i)).count();
+    let either = (0..784).filter(|&i| inked(a, i) || inked(b, i)).count();
+    both as f64 / either.max(1) as f64
+}
+
+#[test]
+fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let digits = [0usize, 1, 2, 3, 4];
+    let kinds = [
+        ("clean", "png"),
+        ("lamp", "jpg"),
+        ("canvas", "png"),
+        ("phone", "jpg"),
+        ("mnist", "png"),
+    ];
+    let mut files: Vec<PathBuf> = Vec::new();
+    for &index in &digits {
+        let digit = mnist_test_digit(&data, index);
+        let ink = ink_on_page(&digit);
+        let path = |kind: &str, ext: &str| sandbox.path(&format!("{kind}-{index}.{ext}"));
+        clean(&ink).save(path("clean", "png")).unwrap();
+        std::fs::write(path("lamp", "jpg"), photo_under_a_lamp(&ink)).unwrap();
+        canvas_export(&ink).save(path("canvas", "png")).unwrap();
+        std::fs::write(path("phone", "jpg"), phone_jpeg_on_its_side(&ink)).unwrap();
+        digit.save(path("mnist", "png")).unwrap();
+        files.extend(kinds.map(|(kind, ext)| path(kind, ext)));
+    }
+    let indices = digits.map(|i| i.to_string()).join(",");
+    let mut args: Vec<std::ffi::OsString> = vec!["infer".into(), "--json".into()];
+    args.extend(
+        [
+            "--artifacts",
+            "run",
+            "--save-input",
+            "saved",
+            "--index",
+            &indices,
+        ]
+        .map(Into::into),
+    );
+    args.extend(["--data-dir".into(), data.clone().into_os_string()]);
+    args.extend(files.iter().map(|f| f.clone().into_os_string()));
+    let output = sandbox.run(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answers: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        files.len() + digits.len(),
+        "{}",
+        stdout(&output)
+    );
+
+    let saved = |name: &str| {
+        image::open(sandbox.path(&format!("saved/{name}.png")))
+            .unwrap()
+            .to_luma8()
+    };
+    let class_of = |file: &Path| {
+        answers
+            .iter()
+            .find(|a| a["file"] == file.to_str().unwrap())
+            .unwrap()["class"]
+            .clone()
+    };
+    for &index in &digits {
+        // MNIST's own format is used as it is: the same pixels as the test set's.
+        assert_eq!(
+            saved(&format!("mnist-{index}")),
+            saved(&format!("test-{index}")),
+            "digit {index}"
+        );
+        assert_eq!(
+            saved(&format!("test-{index}")),
+            mnist_test_digit(&data, index)
+        );
+        let reference = saved(&format!("clean-{index}"));
+        for (kind, _) in &kinds[1..4] {
+            let received = saved(&format!("{kind}-{index}"));
+            let shared = overlap(&reference, &received);
+            assert!(
+                shared > 0.75,
+                "{kind}-{index}: {shared:.2} of the ink where the clean drawing's is"
+            );
+        }
+        let clean_class = class_of(&sandbox.path(&format!("clean-{index}.png")));
+        for (kind, ext) in &kinds[1..] {
+            let file = sandbox.path(&format!("{kind}-{index}.{ext}"));
+            assert_eq!(class_of(&file), clean_class, "{}", file.display());
+        }
+    }
+}
+
+#[test]
+fn save_input_never_replaces_a_file_and_writes_nothing_when_refused() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "2000",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::create_dir(sandbox.path("saved")).unwrap();
+    std::fs::write(sandbox.path("saved/test-1.png"), "mine").unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "infer",
+            "--artifacts",
+            "run",
+            "--save-input",
+            "saved",
+            "--data-dir",
+        ];
+        let data = data.to_str().unwrap().to_string();
+        let data: &str = &data;
+        args.push(data);
+        args.extend(extra);
+        sandbox.run(&args)
+    };
+    let line = assert_one_line_error(&run(&["--index", "0,1"]));
+    assert!(line.contains("saved/test-1.png already exists"), "{line}");
+    assert_eq!(
+        std::fs::read(sandbox.path("saved/test-1.png")).unwrap(),
+        b"mine"
+    );
+    assert!(
+        !sandbox.path("saved/test-0.png").exists(),
+        "nothing written when refused"
+    );
+
+    let line = assert_one_line_error(&run(&["--index", "2,2"]));
+    assert!(line.contains("two inputs would both be saved as"), "{line}");
+    assert!(!sandbox.path("saved/test-2.png").exists());
+}
+
+#[test]
+fn augmented_training_is_reproducible_resumes_identically_and_changes_what_is_trained_on() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let base = [
+        "--limit-train",
+        "3000",
+        "--limit-test",
+        "1000",
+        "--seed",
+        "5",
+    ];
+    let train = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let output = sandbox.run_on(&data, &args);
+        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
+    };
+    train(&["--augment", "--epochs", "2", "--artifacts", "augmented"]);
+    train(&[
+        "--augment",
+        "--epochs",
+        "2",
+        "--num-workers",
+        "2",
+        "--artifacts",
+        "workers",
+    ]);
+    train(&["--augment", "--epochs", "1", "--artifacts", "resumed"]);
+    let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    train(&["--epochs", "2", "--artifacts", "plain"]);
+
+    let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
+    let score = |run: &str| {
+        let summary = read_json(&sandbox.path(&format!("{run}/summary.json")));
+        (
+            summary["test_accuracy"].clone(),
+            summary["test_loss"].clone(),
+        )
+    };
+    assert_eq!(epochs("augmented").len(), 2);
+    for other in ["workers", "resumed"] {
+        assert_eq!(epochs(other), epochs("augmented"), "{other}");
+        assert_eq!(score(other), score("augmented"), "{other}: another model");
+    }
+    assert_ne!(
+        epochs("plain")[0]["train_loss"],
+        epochs("augmented")[0]["train_loss"],
+        "--augment trains on other images"
+    );
+    let config = read_json(&sandbox.path("augmented/config.json"));
+    assert_eq!(config["augment"], true);
+    assert_eq!(
+        read_json(&sandbox.path("plain/config.json"))["augment"],
+        false
+    );
+}
