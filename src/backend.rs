@@ -37,7 +37,7 @@ impl std::fmt::Display for Backend {
 
 /// The name of the GPU adapter `device` runs on (`NVIDIA H200`, `llvmpipe (LLVM ...)` for
 /// Mesa's CPU driver); `None` on the CPU backends.
-pub fn adapter_name(device: &Device) -> Option<String> {
+pub(crate) fn adapter_name(device: &Device) -> Option<String> {
     device.identity().map(|identity| identity.name)
 }
 

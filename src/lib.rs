@@ -2,6 +2,8 @@
 //! used with Burn. `main.rs` only parses the command line; each folder below is one part of the
 //! program (see the README's Architecture section).
 
+#![warn(unreachable_pub)]
+
 mod analysis;
 mod backend;
 mod choice;

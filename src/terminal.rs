@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 
 /// The terminal's settings as they were before the dashboard changed them.
-pub struct SavedTerminal {
+pub(crate) struct SavedTerminal {
     tty: File,
     settings: libc::termios,
 }
@@ -20,7 +20,7 @@ pub struct SavedTerminal {
 impl SavedTerminal {
     /// The controlling terminal's settings, when standard output is a terminal (the dashboard
     /// runs only then); `None` otherwise.
-    pub fn save() -> Option<Self> {
+    pub(crate) fn save() -> Option<Self> {
         if !std::io::stdout().is_terminal() {
             return None;
         }
@@ -36,7 +36,7 @@ impl SavedTerminal {
     /// When the terminal is in raw mode (the dashboard has started), lets Ctrl-C raise SIGINT
     /// again. Returns whether Ctrl-C now is a signal; false while the dashboard has not yet
     /// switched to raw mode.
-    pub fn keep_ctrl_c_a_signal(&self) -> bool {
+    pub(crate) fn keep_ctrl_c_a_signal(&self) -> bool {
         let Some(mut current) = settings(&self.tty) else {
             return true; // no terminal any more: nothing to fix
         };
@@ -53,7 +53,7 @@ impl SavedTerminal {
 
     /// Puts the terminal back as it was at start-up and leaves the dashboard's screen: mouse
     /// reporting off, the normal screen back, the cursor shown.
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         // SAFETY: `settings` was read from this descriptor, which stays open.
         unsafe { libc::tcsetattr(self.tty.as_raw_fd(), libc::TCSANOW, &self.settings) };
         let _ = (&self.tty).write_all(

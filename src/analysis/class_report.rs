@@ -8,7 +8,7 @@ use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassScores {
+pub(crate) struct ClassScores {
     /// Serialized as `digit`, the name scripts read since the first version.
     #[serde(rename = "digit")]
     pub class: u8,
@@ -22,7 +22,7 @@ pub struct ClassScores {
 
 /// A test image the model got wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mistake {
+pub(crate) struct Mistake {
     pub index: usize,
     pub label: u8,
     pub predicted: u8,
@@ -33,7 +33,7 @@ pub struct Mistake {
 
 /// `eval.json`: every number `eval` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalReport {
+pub(crate) struct EvalReport {
     /// Percent correct.
     pub accuracy: f64,
     /// Mean of `loss_function` over the images.
@@ -52,7 +52,7 @@ pub struct EvalReport {
 impl EvalReport {
     /// Builds the report from per-image log-probabilities and labels, keeping `worst_count`
     /// mistakes.
-    pub fn new(
+    pub(crate) fn new(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
         worst_count: usize,
@@ -95,7 +95,7 @@ impl EvalReport {
     }
 
     /// The report as text tables for a terminal.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = format!(
             "accuracy {:.2}% ({}/{}), {} loss {:.4}\n\nclass  precision  recall      f1  support\n",
             self.accuracy, self.correct, self.images, self.loss_function, self.loss

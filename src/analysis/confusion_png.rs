@@ -28,7 +28,7 @@ type Canvas<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 ///
 /// # Errors
 /// [`PlotError`] naming `path` when the picture cannot be drawn or written.
-pub fn confusion_heatmap(
+pub(crate) fn confusion_heatmap(
     confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
     class_names: [&str; NUM_CLASSES],
     path: &Path,

@@ -15,7 +15,7 @@ const CHUNK: usize = 1000;
 
 /// One class's probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Guess {
+pub(crate) struct Guess {
     /// 0-9.
     pub class: u8,
     pub probability: f32,
@@ -24,7 +24,7 @@ pub struct Guess {
 /// What the model answers for one image, in the one schema `infer --json` and `serve`'s
 /// `/api/predict` both use (README, "Predictions as JSON").
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
+pub(crate) struct Prediction {
     /// The most probable class, 0-9.
     pub class: u8,
     /// Its name: the digit itself, or the kind of clothing.
@@ -39,7 +39,7 @@ pub struct Prediction {
 
 /// A class, its name and its probability (a fraction).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NamedGuess {
+pub(crate) struct NamedGuess {
     pub class: u8,
     pub name: &'static str,
     pub probability: f32,
@@ -47,7 +47,7 @@ pub struct NamedGuess {
 
 impl Prediction {
     /// The answer for one image's `probabilities`, with `dataset`'s class names.
-    pub fn new(probabilities: [f32; NUM_CLASSES], dataset: DatasetKind) -> Self {
+    pub(crate) fn new(probabilities: [f32; NUM_CLASSES], dataset: DatasetKind) -> Self {
         let names = dataset.class_names();
         let top3: Vec<NamedGuess> = top_k(&probabilities, 3)
             .into_iter()
@@ -68,7 +68,7 @@ impl Prediction {
 }
 
 /// The `k` most probable classes, most probable first; ties keep the lower class first.
-pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
+pub(crate) fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     let mut guesses: Vec<Guess> = probabilities
         .iter()
         .enumerate()
@@ -87,7 +87,11 @@ pub fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
 }
 
 /// Log-probabilities (log-softmax of the logits) for each image in `pixels` (784 bytes each).
-pub fn log_probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32; NUM_CLASSES]> {
+pub(crate) fn log_probabilities(
+    model: &Model,
+    pixels: &[u8],
+    device: &Device,
+) -> Vec<[f32; NUM_CLASSES]> {
     pixels
         .chunks(CHUNK * IMAGE_PIXELS)
         .flat_map(|chunk| {
@@ -105,7 +109,11 @@ pub fn log_probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[
 }
 
 /// Softmax probabilities for each image in `pixels` (784 bytes each).
-pub fn probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32; NUM_CLASSES]> {
+pub(crate) fn probabilities(
+    model: &Model,
+    pixels: &[u8],
+    device: &Device,
+) -> Vec<[f32; NUM_CLASSES]> {
     log_probabilities(model, pixels, device)
         .into_iter()
         .map(|row| row.map(f32::exp))
@@ -113,7 +121,7 @@ pub fn probabilities(model: &Model, pixels: &[u8], device: &Device) -> Vec<[f32;
 }
 
 /// The most probable class; the lowest digit on a tie.
-pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
+pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
     let mut best = 0;
     for (class, &value) in row.iter().enumerate() {
         if value > row[best] {
@@ -124,7 +132,7 @@ pub fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TestScore {
+pub(crate) struct TestScore {
     /// Percent correct.
     pub accuracy: f64,
     /// Mean of `loss_function` over the images.
@@ -136,7 +144,7 @@ pub struct TestScore {
 
 impl TestScore {
     /// Accuracy and mean loss from per-image log-probabilities and true labels.
-    pub fn from_scores(
+    pub(crate) fn from_scores(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
         loss_function: LossKind,
@@ -181,7 +189,7 @@ fn image_loss(log_probs: &[f32; NUM_CLASSES], label: u8, loss_function: LossKind
 }
 
 /// Accuracy and mean loss of `model` over `data`.
-pub fn test_score(
+pub(crate) fn test_score(
     model: &Model,
     data: &LabelledImages,
     device: &Device,

@@ -1,6 +1,6 @@
 //! Using a trained model: predictions, per-class evaluation, and pictures.
 
-pub mod class_report;
-pub mod confusion_png;
-pub mod inference;
-pub mod plots;
+pub(crate) mod class_report;
+pub(crate) mod confusion_png;
+pub(crate) mod inference;
+pub(crate) mod plots;

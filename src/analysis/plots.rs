@@ -22,7 +22,7 @@ static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}: cannot draw: {reason}", path.display())]
-pub struct PlotError {
+pub(crate) struct PlotError {
     pub path: PathBuf,
     pub reason: String,
 }
@@ -67,7 +67,7 @@ const VALID_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
 /// `curves.png`: loss and accuracy per epoch, train and validation, side by side; `loss` names
 /// the run's loss (`cross-entropy`, `mse`) in the loss panel's title.
-pub fn training_curves(
+pub(crate) fn training_curves(
     epochs: &[EpochMetrics],
     loss: LossKind,
     path: &Path,
@@ -172,7 +172,7 @@ fn value_range(epochs: &[EpochMetrics], panel: &Panel) -> (f64, f64) {
 /// class, in that order) as a grid of the test images, each captioned with its index, the
 /// probability the model gave its answer, and true → predicted class. `misclassified` is how
 /// many test images the model got wrong in all.
-pub fn misclassified_grid(
+pub(crate) fn misclassified_grid(
     mistakes: &[Mistake],
     misclassified: usize,
     images: &LabelledImages,

@@ -12,7 +12,7 @@ use crate::cli::args::EvalArgs;
 use crate::data::record::load_test_split_of_run;
 use crate::run::lock::RunLock;
 
-pub fn run_eval(args: EvalArgs) -> Result<ExitCode> {
+pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;

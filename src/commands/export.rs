@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
 use crate::pytorch::export::{architecture_path, export};
 
-pub fn run_export(args: ExportArgs) -> Result<ExitCode> {
+pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model(&Backend::Flex.device()?)?;
     let architecture = export(&model, &config.model, &args.safetensors, args.overwrite)?;

@@ -29,7 +29,7 @@ enum FolderError {
     Foreign { path: PathBuf, found: PathBuf },
 }
 
-pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
+pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let run = RunDir::new(&args.artifacts);
     // Everything that can be refused is checked before the folder is touched.
     // A folder another process is writing is refused as such, before the file is read.

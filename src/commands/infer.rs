@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::picture::load_picture;
 use crate::run::RunDir;
 
-pub fn run_infer(args: InferArgs) -> Result<ExitCode> {
+pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     // Refused before anything is predicted: a name already taken in the folder.
     let saver = args

@@ -1,9 +1,9 @@
 //! What each command does and prints; `cli` decides which one runs.
 
-pub mod eval;
-pub mod export;
-pub mod import;
-pub mod infer;
-pub mod report;
-pub mod serve;
-pub mod train;
+pub(crate) mod eval;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod infer;
+pub(crate) mod report;
+pub(crate) mod serve;
+pub(crate) mod train;

@@ -9,7 +9,7 @@ use crate::cli::args::ReportArgs;
 use crate::run::lock::RunLock;
 use crate::run::metrics;
 
-pub fn run_report(args: ReportArgs) -> Result<ExitCode> {
+pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let epochs = metrics::read_all(&run.metrics())?;
     // A run (it has metrics): no other process may write it while the curves are drawn.

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cli::args::ServeArgs;
 use crate::serve::{ServeRequest, serve};
 
-pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
+pub(crate) fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     serve(ServeRequest {
         run: args.run.chosen()?,
         backend: args.backend,

@@ -12,7 +12,7 @@ use crate::run::{RunDir, RunStatus, Summary};
 use crate::signals::{StopSignal, StopSignals};
 use crate::train::{Existing, TrainError, TrainRequest, train};
 
-pub fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
+pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
     let run_dir = args
         .resume

@@ -39,17 +39,17 @@ const NOISE_SHARE: f64 = 0.2;
 
 /// The augmentation of one run: its seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Augmentation {
+pub(crate) struct Augmentation {
     seed: u64,
 }
 
 impl Augmentation {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self { seed }
     }
 
     /// Image `index` of the training split (784 pixels, row by row) as epoch `epoch` sees it.
-    pub fn apply(&self, pixels: &[u8], epoch: usize, index: usize) -> [u8; IMAGE_PIXELS] {
+    pub(crate) fn apply(&self, pixels: &[u8], epoch: usize, index: usize) -> [u8; IMAGE_PIXELS] {
         let mut rng = StdRng::seed_from_u64(self.stream(epoch, index));
         let side = IMAGE_SIDE as u32;
         let image = GrayImage::from_fn(side, side, |x, y| Luma([pixels[(y * side + x) as usize]]));

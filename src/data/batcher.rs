@@ -19,14 +19,14 @@ pub struct ImageBatch {
 /// Builds a batch from image indices, straight from the split's bytes: one buffer for the
 /// pixels, one for the labels, no per-image copies.
 #[derive(Debug, Clone)]
-pub struct ImageBatcher {
+pub(crate) struct ImageBatcher {
     images: Arc<LabelledImages>,
     /// Transforms each image, per epoch (`--augment`); `None` serves them as they are.
     augmentation: Option<Augmentation>,
 }
 
 impl ImageBatcher {
-    pub fn new(images: Arc<LabelledImages>) -> Self {
+    pub(crate) fn new(images: Arc<LabelledImages>) -> Self {
         Self {
             images,
             augmentation: None,
@@ -34,14 +34,19 @@ impl ImageBatcher {
     }
 
     /// Serves every image transformed by `augmentation`, differently each epoch.
-    pub fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
+    pub(crate) fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
         self.augmentation = augmentation;
         self
     }
 
     /// The batch of images `indices` (each below the split's length) as epoch `epoch` sees
     /// them: images `[batch, 784]` in [0, 1], targets `[batch]`.
-    pub fn batch_of_epoch(&self, indices: &[usize], epoch: usize, device: &Device) -> ImageBatch {
+    pub(crate) fn batch_of_epoch(
+        &self,
+        indices: &[usize],
+        epoch: usize,
+        device: &Device,
+    ) -> ImageBatch {
         // Indices come from the loader, which only hands out 0..len.
         let batch = self.images.select(indices.iter().copied());
         let labels = batch
@@ -77,7 +82,7 @@ impl Batcher<usize, ImageBatch> for ImageBatcher {
 
 /// Builds one `[n, 784]` tensor from `n` images of bytes, scaled to [0, 1] as torchvision's
 /// `ToTensor` does, in a single allocation.
-pub fn images_tensor(pixels: &[u8], device: &Device) -> Tensor<2> {
+pub(crate) fn images_tensor(pixels: &[u8], device: &Device) -> Tensor<2> {
     let count = pixels.len() / IMAGE_PIXELS;
     let scaled: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
     Tensor::from_data(TensorData::new(scaled, [count, IMAGE_PIXELS]), device)

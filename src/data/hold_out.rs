@@ -7,7 +7,7 @@ use crate::data::idx::LabelledImages;
 
 /// Splits `images` into (kept, held out): `held_out` images drawn at random with `seed`, both
 /// parts in their original order.
-pub fn hold_out(
+pub(crate) fn hold_out(
     images: &LabelledImages,
     held_out: usize,
     seed: u64,

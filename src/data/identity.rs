@@ -66,7 +66,7 @@ const KNOWN: &[(DatasetKind, &str, u64, u32)] = &[
 #[error(
     "{given}: {file} is {actual}'s official file, not {claimed}'s; pass --dataset {actual_flag}, or a --data-dir holding {claimed}'s files"
 )]
-pub struct DatasetMismatch {
+pub(crate) struct DatasetMismatch {
     given: String,
     file: &'static str,
     claimed: &'static str,
@@ -75,7 +75,7 @@ pub struct DatasetMismatch {
 }
 
 /// Which official dataset the file `name` with fingerprint `print` belongs to, if any.
-pub fn official_dataset(name: &str, print: Fingerprint) -> Option<DatasetKind> {
+pub(crate) fn official_dataset(name: &str, print: Fingerprint) -> Option<DatasetKind> {
     KNOWN
         .iter()
         .find(|&&(_, known, bytes, crc32)| known == name && print == Fingerprint { bytes, crc32 })
@@ -84,7 +84,7 @@ pub fn official_dataset(name: &str, print: Fingerprint) -> Option<DatasetKind> {
 
 /// Refuses files that are the official files of another dataset than `claimed`. `given`
 /// describes where they were read from, for the message.
-pub fn check(
+pub(crate) fn check(
     claimed: DatasetKind,
     given: &str,
     files: &[(&'static str, Fingerprint)],

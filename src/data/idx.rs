@@ -77,7 +77,7 @@ pub enum IdxError {
 ///
 /// The content decides, not the name: a `.gz` saved under the raw name is common after a
 /// browser download.
-pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
     let io_err = |source| IdxError::Io {
         path: path.to_path_buf(),
         source,
@@ -170,7 +170,7 @@ fn check_length(
 }
 
 /// Parses an IDX3 image file (already decompressed) into its pixels, row-major, 784 per image.
-pub fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     let count = check_header(path, &bytes, IMAGES_HEADER, IMAGES_MAGIC, "IDX images")?;
     let (rows, cols) = (be_u32(&bytes, 8), be_u32(&bytes, 12));
     if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
@@ -187,7 +187,7 @@ pub fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
 }
 
 /// Parses an IDX1 label file (already decompressed), checking every label is a digit.
-pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+pub(crate) fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     let count = check_header(path, &bytes, LABELS_HEADER, LABELS_MAGIC, "IDX labels")?;
     check_length(path, &bytes, LABELS_HEADER, count, 1)?;
     let mut labels = bytes;
@@ -245,11 +245,11 @@ impl std::fmt::Display for Fingerprint {
 mod hex_u32 {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format!("{value:08x}"))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
         let text = String::deserialize(deserializer)?;
         u32::from_str_radix(&text, 16)
             .map_err(|_| D::Error::custom(format!("`{text}` is not a hex CRC-32")))
@@ -356,7 +356,12 @@ impl LabelledImages {
 pub(crate) mod testing {
     use super::*;
 
-    pub fn images_bytes(count: u32, rows: u32, cols: u32, pixel: impl Fn(usize) -> u8) -> Vec<u8> {
+    pub(crate) fn images_bytes(
+        count: u32,
+        rows: u32,
+        cols: u32,
+        pixel: impl Fn(usize) -> u8,
+    ) -> Vec<u8> {
         let mut bytes = Vec::new();
         for word in [IMAGES_MAGIC, count, rows, cols] {
             bytes.extend_from_slice(&word.to_be_bytes());
@@ -365,7 +370,7 @@ pub(crate) mod testing {
         bytes
     }
 
-    pub fn labels_bytes(labels: &[u8]) -> Vec<u8> {
+    pub(crate) fn labels_bytes(labels: &[u8]) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
         bytes.extend_from_slice(&(labels.len() as u32).to_be_bytes());
@@ -373,7 +378,7 @@ pub(crate) mod testing {
         bytes
     }
 
-    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(bytes).expect("in-memory write");

@@ -19,7 +19,7 @@ use crate::data::idx::LabelledImages;
 use crate::data::{ImageBatch, ImageBatcher};
 
 #[derive(Debug, Clone)]
-pub struct EpochLoader {
+pub(crate) struct EpochLoader {
     batcher: ImageBatcher,
     /// The images this loader covers, as indices into the split.
     range: std::ops::Range<usize>,
@@ -34,7 +34,7 @@ pub struct EpochLoader {
 }
 
 impl EpochLoader {
-    pub fn new(
+    pub(crate) fn new(
         images: Arc<LabelledImages>,
         batch_size: usize,
         shuffle_seed: Option<u64>,
@@ -54,25 +54,25 @@ impl EpochLoader {
 
     /// Prepares batches on `workers` background threads. Batches still arrive in order, so
     /// results do not depend on the thread count.
-    pub fn with_workers(mut self, workers: usize) -> Self {
+    pub(crate) fn with_workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
     }
 
     /// Transforms each image served, per epoch (`--augment`).
-    pub fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
+    pub(crate) fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
         self.batcher = self.batcher.with_augmentation(augmentation);
         self
     }
 
     /// Makes the next `iter()` serve epoch `epoch` (1-based), for a resumed run.
-    pub fn starting_at_epoch(self, epoch: usize) -> Self {
+    pub(crate) fn starting_at_epoch(self, epoch: usize) -> Self {
         self.next_epoch.store(epoch, Ordering::SeqCst);
         self
     }
 
     /// The order of the images for `epoch`.
-    pub fn order(&self, epoch: usize) -> Vec<usize> {
+    pub(crate) fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = self.range.clone().collect();
         if let Some(seed) = self.shuffle_seed {
             // Mix the epoch into the seed so neighbouring epochs get unrelated streams.
@@ -108,7 +108,7 @@ struct Prefetch {
 /// A worker preparing batches failed; the epoch cannot be served whole.
 #[derive(Debug, thiserror::Error)]
 #[error("a thread preparing batches failed at batch {batch}: {reason}")]
-pub struct WorkerFailed {
+pub(crate) struct WorkerFailed {
     batch: usize,
     reason: String,
 }

@@ -1,30 +1,30 @@
 //! The data: which dataset (MNIST or Fashion-MNIST), where its files come from, and how they
 //! become batches of tensors.
 
-pub mod augment;
+pub(crate) mod augment;
 mod batcher;
 mod download;
 mod hold_out;
-pub mod identity;
-pub mod idx;
-pub mod loader;
-pub mod record;
+pub(crate) mod identity;
+pub(crate) mod idx;
+pub(crate) mod loader;
+pub(crate) mod record;
 mod source;
 
-pub use batcher::{ImageBatch, ImageBatcher, images_tensor};
-pub use hold_out::hold_out;
-pub use source::{DataError, DataSource, Split, SplitPrints};
+pub(crate) use batcher::{ImageBatch, ImageBatcher, images_tensor};
+pub(crate) use hold_out::hold_out;
+pub(crate) use source::{DataError, DataSource, Split, SplitPrints};
 
 use std::path::{Path, PathBuf};
 
 use crate::choice::named_choice;
 
 /// Side of an image, in pixels.
-pub const IMAGE_SIDE: usize = 28;
+pub(crate) const IMAGE_SIDE: usize = 28;
 /// Pixels in one image.
-pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+pub(crate) const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// Number of classes (digits for MNIST, kinds of clothing for Fashion-MNIST).
-pub const NUM_CLASSES: usize = 10;
+pub(crate) const NUM_CLASSES: usize = 10;
 
 named_choice!(
     /// Which set of 28×28 images and ten classes.

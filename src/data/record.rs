@@ -78,7 +78,7 @@ impl DataRecord {
 /// Where a command on an existing run reads its data: `--data-dir` when given, else where the
 /// run recorded (runs from before `data.json` have no record: the dataset's usual place), with
 /// the record to check the files against.
-pub fn source_for_run(
+pub(crate) fn source_for_run(
     run: &RunDir,
     dataset: DatasetKind,
     data_dir: Option<PathBuf>,
@@ -94,7 +94,7 @@ pub fn source_for_run(
 
 /// The test split a run was tested on: from `--data-dir`, else from where the run recorded,
 /// refused when its files are not the ones the run recorded.
-pub fn load_test_split_of_run(
+pub(crate) fn load_test_split_of_run(
     run: &RunDir,
     dataset: DatasetKind,
     data_dir: Option<PathBuf>,
@@ -106,7 +106,7 @@ pub fn load_test_split_of_run(
 /// Reads `split` from `source` with its files' fingerprints, refused when a file is another
 /// dataset's official file than `dataset`'s, or not the one `record` (the run's, if it has one)
 /// lists.
-pub fn load_checked(
+pub(crate) fn load_checked(
     run: &RunDir,
     dataset: DatasetKind,
     source: &DataSource,
@@ -122,7 +122,7 @@ pub fn load_checked(
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
     #[error(transparent)]

@@ -50,7 +50,7 @@ pub enum DataError {
 }
 
 /// The fingerprints of a split's two files (images, labels), by standard file name.
-pub type SplitPrints = [(&'static str, Fingerprint); 2];
+pub(crate) type SplitPrints = [(&'static str, Fingerprint); 2];
 
 /// Where MNIST's four IDX files are read from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

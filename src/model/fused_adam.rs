@@ -17,7 +17,7 @@ use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
 
 #[derive(Debug, Clone)]
-pub struct FusedAdam {
+pub(super) struct FusedAdam {
     pub beta_1: f32,
     pub beta_2: f32,
     pub epsilon: f32,

@@ -29,7 +29,7 @@ pub enum MemoryError {
 
 /// Bytes training `config` takes at least: weights, gradients and the optimizer's state (Adam's
 /// two moments, SGD's momentum) as f32, and one batch's activations with their gradients.
-pub fn training_bytes(config: &TrainingConfig) -> Option<u64> {
+pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
     let moments = match config.optimizer.kind {
         OptimizerKind::Adam => 2,
         OptimizerKind::Sgd if config.optimizer.momentum > 0.0 => 1,
@@ -50,13 +50,13 @@ pub fn training_bytes(config: &TrainingConfig) -> Option<u64> {
 }
 
 /// Bytes loading a trained model takes at least: the record read from disk and the weights.
-pub fn loading_bytes(model: &ModelConfig) -> Option<u64> {
+pub(crate) fn loading_bytes(model: &ModelConfig) -> Option<u64> {
     model.parameter_count()?.checked_mul(2 * FLOAT_BYTES)
 }
 
 /// Refuses a model that needs more than `available` bytes (no limit when `None`, a system
 /// that does not say).
-pub fn ensure_fits(
+pub(crate) fn ensure_fits(
     origin: &str,
     model: &ModelConfig,
     needed: Option<u64>,
@@ -85,7 +85,7 @@ pub fn ensure_fits(
 
 /// Memory the system can give this process now: Linux's `MemAvailable`, or else all the
 /// physical memory.
-pub fn available_bytes() -> Option<u64> {
+pub(crate) fn available_bytes() -> Option<u64> {
     if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
         let kib = text.lines().find_map(|line| {
             let rest = line.strip_prefix("MemAvailable:")?;

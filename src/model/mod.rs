@@ -4,8 +4,8 @@
 //! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
 
 mod fused_adam;
-pub mod memory;
-pub mod optimizer;
+pub(crate) mod memory;
+pub(crate) mod optimizer;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
@@ -99,7 +99,7 @@ impl ModelConfig {
 }
 
 /// Parses `--hidden`: "128", "256,128", or "" for no hidden layer.
-pub fn parse_hidden_sizes(text: &str) -> Result<Vec<usize>, String> {
+pub(crate) fn parse_hidden_sizes(text: &str) -> Result<Vec<usize>, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }

@@ -108,7 +108,7 @@ impl OptimizerConfig {
 
 /// The learning-rate schedule of a run of `config` over `train_images` images: one step per
 /// batch, over all its epochs.
-pub fn run_scheduler(
+pub(crate) fn run_scheduler(
     config: &TrainingConfig,
     train_images: usize,
 ) -> Result<ModuleLrScheduler, String> {

@@ -8,13 +8,13 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 /// Widest and tallest picture decoded: a phone photo fits; a header claiming more is refused
 /// before any pixel is decoded.
-pub const MAX_SIDE: u32 = 8192;
+pub(crate) const MAX_SIDE: u32 = 8192;
 /// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not).
 const MAX_DECODE_BYTES: u64 = 128 << 20;
 
 /// Why bytes are not a picture this program reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// No format the `image` crate decodes (PNG, JPEG, GIF, BMP, WebP, TIFF, ...), or damaged.
     #[error("not an image this program can decode: {0}")]
     NotAnImage(String),
@@ -28,7 +28,7 @@ pub enum DecodeError {
 /// # Errors
 /// [`DecodeError::TooLarge`] from the header alone; [`DecodeError::NotAnImage`] for an unknown
 /// format, damaged data, or a picture that needs more than 128 MiB to decode.
-pub fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     let not_an_image = |error: image::ImageError| DecodeError::NotAnImage(error.to_string());
     let reader = || {
         ImageReader::new(Cursor::new(bytes))

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use image::DynamicImage;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-pub use decode::{DecodeError, MAX_SIDE, decode};
+pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
 
 /// A picture file that gives no digit to read.
 #[derive(Debug, thiserror::Error)]
-pub enum PictureError {
+pub(crate) enum PictureError {
     #[error("{}: cannot read: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum PictureError {
 ///
 /// # Errors
 /// [`PictureError`], naming the file: unreadable, not a picture, or blank.
-pub fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
     let bytes = std::fs::read(path).map_err(|source| PictureError::Read {
         path: path.to_path_buf(),
         source,
@@ -55,7 +55,7 @@ pub fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
 }
 
 /// MNIST's 784 pixels for an upright `picture`; `None` when it holds no ink.
-pub fn prepare(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {
+pub(crate) fn prepare(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {
     if let Some(pixels) = already_mnist(picture) {
         return Some(pixels);
     }

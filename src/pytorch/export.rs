@@ -16,7 +16,7 @@ use crate::pytorch::burn_layer_path;
 use crate::run::atomic_file;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub(crate) enum ExportError {
     #[error("{}: its folder {} does not exist; create it first", path.display(), folder.display())]
     NoFolder { path: PathBuf, folder: PathBuf },
     #[error("{}: already exists; pass --overwrite to replace it", path.display())]
@@ -27,7 +27,7 @@ pub enum ExportError {
 
 /// The JSON written beside the weights: what PyTorch module they load into.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Architecture {
+pub(crate) struct Architecture {
     /// `SimpleNN` (the tutorial's class) or `nn.Sequential`.
     pub module: &'static str,
     /// Layer widths, input first: `[784, 128, 10]`.
@@ -40,7 +40,7 @@ pub struct Architecture {
 }
 
 impl Architecture {
-    pub fn of(config: &ModelConfig) -> Self {
+    pub(crate) fn of(config: &ModelConfig) -> Self {
         let widths = config.widths();
         let names = pytorch_names(config);
         let keys = names
@@ -95,14 +95,14 @@ fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
 }
 
 /// Where the architecture JSON goes: beside the weights, `model.safetensors` → `model.json`.
-pub fn architecture_path(weights: &Path) -> PathBuf {
+pub(crate) fn architecture_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
 }
 
 /// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
 /// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
 /// or not at all.
-pub fn export(
+pub(crate) fn export(
     model: &Model,
     config: &ModelConfig,
     destination: &Path,

@@ -27,7 +27,7 @@ use crate::pytorch::wrappers::unwrap_state_dict;
 /// How a file holding a state_dict was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum FileFormat {
+pub(crate) enum FileFormat {
     /// `torch.save`, PyTorch 1.6 and later: a zip archive.
     TorchZip,
     /// `torch.save(..., _use_new_zipfile_serialization=False)`: a bare pickle.
@@ -62,7 +62,7 @@ impl FileFormat {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("{}: cannot read: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -100,7 +100,7 @@ pub enum ImportError {
 }
 
 /// A model read from a PyTorch file, with what it was read as.
-pub struct Imported {
+pub(crate) struct Imported {
     pub model: Model,
     pub config: ModelConfig,
     pub layout: Layout,
@@ -112,7 +112,7 @@ pub struct Imported {
 
 /// Reads the state_dict in `path` into a model on `device`, with `activation` between its layers
 /// (a state_dict does not say which).
-pub fn import(
+pub(crate) fn import(
     path: &Path,
     activation: ActivationKind,
     device: &Device,

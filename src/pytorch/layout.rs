@@ -8,7 +8,7 @@ use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 
 /// What the importer knows of a tensor before reading its values.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TensorInfo {
+pub(crate) struct TensorInfo {
     pub name: String,
     pub shape: Vec<usize>,
     pub is_float: bool,
@@ -18,13 +18,13 @@ pub struct TensorInfo {
 
 /// The PyTorch module a state_dict loads into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PytorchModule {
+pub(crate) enum PytorchModule {
     SimpleNN,
     Sequential,
 }
 
 impl PytorchModule {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PytorchModule::SimpleNN => "SimpleNN",
             PytorchModule::Sequential => "nn.Sequential",
@@ -34,14 +34,14 @@ impl PytorchModule {
 
 /// One Linear layer: its name in the state_dict (`fc1`, `0`) and its widths.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinearLayer {
+pub(crate) struct LinearLayer {
     pub name: String,
     pub inputs: usize,
     pub outputs: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub module: PytorchModule,
     /// Input side first.
     pub layers: Vec<LinearLayer>,
@@ -49,7 +49,7 @@ pub struct Layout {
 
 impl Layout {
     /// Widths of the hidden layers (each layer's outputs but the last's).
-    pub fn hidden_sizes(&self) -> Vec<usize> {
+    pub(crate) fn hidden_sizes(&self) -> Vec<usize> {
         let all: Vec<usize> = self.layers.iter().map(|layer| layer.outputs).collect();
         all[..all.len() - 1].to_vec()
     }
@@ -58,7 +58,7 @@ impl Layout {
 const EXPECTED: &str = "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum LayoutError {
+pub(crate) enum LayoutError {
     #[error("holds no tensors; {EXPECTED}")]
     Empty,
     #[error("{name} is {dtype}; a network's weights are floating point")]
@@ -112,7 +112,7 @@ fn plural(count: usize) -> &'static str {
 }
 
 /// The network `tensors` describe, or the first thing that keeps them from being one.
-pub fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError> {
+pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError> {
     if tensors.is_empty() {
         return Err(LayoutError::Empty);
     }

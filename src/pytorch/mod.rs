@@ -2,9 +2,9 @@
 //! network, in safetensors (`export.rs`), and such a `state_dict` read back into a model
 //! (`import.rs`, with `layout.rs` saying which network a file holds).
 
-pub mod export;
-pub mod import;
-pub mod layout;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod layout;
 mod wrappers;
 
 /// Burn's module path of Linear layer `index` of `count`: `hidden.<i>`, the last `output`.

@@ -18,7 +18,9 @@ const WRAPPERS: &[(&str, &str)] = &[
 
 /// The tensors of the state_dict inside `tensors` (by name), and what was done to find them,
 /// one phrase per step. Names that need neither step come back unchanged.
-pub fn unwrap_state_dict<T>(tensors: BTreeMap<String, T>) -> (BTreeMap<String, T>, Vec<String>) {
+pub(super) fn unwrap_state_dict<T>(
+    tensors: BTreeMap<String, T>,
+) -> (BTreeMap<String, T>, Vec<String>) {
     let mut steps = Vec::new();
     let mut tensors = tensors;
     if !has_layer_names(&tensors)

@@ -12,7 +12,7 @@ use std::path::Path;
 use burn_pack::{AtomicFile, Error as PackError};
 
 /// Writes `contents` to a scratch file beside `path`, then moves it over `path`.
-pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
     write_with(path, |file| {
         let mut file = std::fs::OpenOptions::new().write(true).open(file)?;
         file.write_all(contents.as_ref())?;
@@ -23,7 +23,7 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
 
 /// Lets `produce` write the whole file at the scratch path it is given, then moves it over
 /// `path`; for writers that open the file themselves (image encoders).
-pub fn write_with(
+pub(crate) fn write_with(
     path: &Path,
     produce: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -35,7 +35,7 @@ pub fn write_with(
 
 /// Whether `name` is a scratch file this module (or Burn's checkpointer) leaves behind when
 /// killed mid-write: `<file>.<pid>-<n>.tmp`.
-pub fn is_scratch_name(name: &str) -> Option<&str> {
+pub(crate) fn is_scratch_name(name: &str) -> Option<&str> {
     let stem = name.strip_suffix(".tmp")?;
     let (file, counters) = stem.rsplit_once('.')?;
     let (pid, n) = counters.split_once('-')?;

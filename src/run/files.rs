@@ -8,7 +8,7 @@ use crate::run::atomic_file::is_scratch_name;
 use crate::run::lock::LOCK_FILE;
 
 /// Files this program writes at the top of a run folder.
-pub const OWN_FILES: &[&str] = &[
+pub(crate) const OWN_FILES: &[&str] = &[
     "config.json",
     "data.json",
     "model.bpk",
@@ -30,7 +30,7 @@ const CHECKPOINT_KINDS: &[&str] = &["model", "optim", "scheduler"];
 const METRIC_LOG_FOLDERS: &[&str] = &["train", "valid"];
 
 #[derive(Debug, thiserror::Error)]
-pub enum RunFilesError {
+pub(crate) enum RunFilesError {
     #[error(
         "{}: this program did not write it, so --overwrite will not delete the folder around it; pick another --artifacts folder",
         path.display()
@@ -52,7 +52,7 @@ fn is_occupied(root: &Path) -> bool {
 
 /// What a folder a new run is to be written into holds already.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Occupancy {
+pub(crate) enum Occupancy {
     /// Nothing, or no folder yet.
     Free,
     /// Only a run's own files: `--overwrite` may clear it.
@@ -61,7 +61,7 @@ pub enum Occupancy {
     Foreign(PathBuf),
 }
 
-pub fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
+pub(crate) fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
     if !is_occupied(root) {
         return Ok(Occupancy::Free);
     }
@@ -103,7 +103,7 @@ const METRIC_LOGS: Allowed = Allowed {
 };
 
 /// The first entry under `root` that is not a run's own file, if any.
-pub fn first_foreign(root: &Path) -> Result<Option<PathBuf>, RunFilesError> {
+pub(crate) fn first_foreign(root: &Path) -> Result<Option<PathBuf>, RunFilesError> {
     first_foreign_in(root, &RUN_FOLDER)
 }
 
@@ -127,7 +127,7 @@ fn first_foreign_in(dir: &Path, allowed: &Allowed) -> Result<Option<PathBuf>, Ru
 /// Deletes a run's own files from `root`, after checking it holds nothing else; `root` itself
 /// and its lock file (held by the caller) stay. Refuses, deleting nothing, when anything
 /// foreign is found.
-pub fn clear(root: &Path) -> Result<(), RunFilesError> {
+pub(crate) fn clear(root: &Path) -> Result<(), RunFilesError> {
     if let Some(path) = first_foreign(root)? {
         return Err(RunFilesError::Foreign { path });
     }
@@ -156,7 +156,7 @@ enum Kind {
 ///
 /// # Errors
 /// Any other failure to read it (permissions, not UTF-8, a folder in its place).
-pub fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
+pub(crate) fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -15,11 +15,11 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The lock file's name inside a run folder.
-pub const LOCK_FILE: &str = "run.lock";
+pub(crate) const LOCK_FILE: &str = "run.lock";
 
 /// Held for as long as it lives; dropping it (or the process ending) releases the folder.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     file: File,
     path: PathBuf,
     /// Folders made to hold the lock file, deepest first.
@@ -30,7 +30,7 @@ pub struct RunLock {
 const ATTEMPTS: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("{}: in use by {holder}; wait for it to end (or stop it) and try again", path.display())]
     InUse { path: PathBuf, holder: String },
     #[error("{}: exists and is not a folder; pick another --artifacts folder", path.display())]
@@ -54,7 +54,7 @@ impl RunLock {
     /// # Errors
     /// [`LockError::InUse`] naming the holder (process id, command, since when) when another
     /// process holds the folder; [`LockError::Io`] when the folder or file cannot be made.
-    pub fn acquire(root: &Path, command: &str) -> Result<Self, LockError> {
+    pub(crate) fn acquire(root: &Path, command: &str) -> Result<Self, LockError> {
         let path = root.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
@@ -157,7 +157,7 @@ fn still_at(file: &File, path: &Path) -> bool {
 ///
 /// # Errors
 /// [`LockError::InUse`] naming the holder.
-pub fn refuse_if_held(root: &Path) -> Result<(), LockError> {
+pub(crate) fn refuse_if_held(root: &Path) -> Result<(), LockError> {
     match holder_of(root) {
         Some(holder) => Err(LockError::InUse {
             path: root.to_path_buf(),
@@ -168,7 +168,7 @@ pub fn refuse_if_held(root: &Path) -> Result<(), LockError> {
 }
 
 /// Who holds `root`'s lock at this moment, if anyone.
-pub fn holder_of(root: &Path) -> Option<String> {
+pub(crate) fn holder_of(root: &Path) -> Option<String> {
     let mut file = File::open(root.join(LOCK_FILE)).ok()?;
     match file.try_lock() {
         Err(TryLockError::WouldBlock) => Some(holder(&mut file)),

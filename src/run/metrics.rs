@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
+pub(crate) struct EpochMetrics {
     pub epoch: usize,
     pub train_loss: f64,
     /// Percent, as Burn's `AccuracyMetric` reports it.
@@ -42,7 +42,7 @@ pub enum MetricsError {
 
 /// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
 /// old one, so a crash leaves either the old file or the new one, never half a line.
-pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
+pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
     let io_error = |source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
@@ -54,7 +54,7 @@ pub fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
 }
 
 /// Every epoch in the file; a missing file is an error.
-pub fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
+pub(crate) fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     let text = std::fs::read_to_string(path).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
@@ -112,7 +112,7 @@ fn parse(path: &Path, text: &str) -> Result<Vec<(String, EpochMetrics)>, Metrics
 }
 
 /// The epochs recorded so far (none when the file does not exist yet).
-pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
+pub(crate) fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     Ok(complete_lines(path)?
         .into_iter()
         .map(|(_, epoch)| epoch)
@@ -122,7 +122,7 @@ pub fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
 /// Rewrites the file with its first `count` lines only (through a temporary file) and returns
 /// their epochs. The lines are kept as written: parsing and printing a float again may not give
 /// back the same digits.
-pub fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>, MetricsError> {
+pub(crate) fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>, MetricsError> {
     let (lines, epochs): (String, Vec<EpochMetrics>) =
         complete_lines(path)?.into_iter().take(count).unzip();
     crate::run::atomic_file::write(path, lines).map_err(|source| MetricsError::Io {

@@ -1,20 +1,20 @@
 //! A run folder, `artifacts/<run>/`: what it holds, and writing it safely.
 
-pub mod atomic_file;
-pub mod config;
-pub mod files;
+pub(crate) mod atomic_file;
+pub(crate) mod config;
+pub(crate) mod files;
 mod folder;
-pub mod lock;
-pub mod metrics;
+pub(crate) mod lock;
+pub(crate) mod metrics;
 mod newest;
 mod resume_command;
 pub(crate) mod rules;
 mod summary;
 
-pub use folder::{ArtifactError, RunDir};
-pub use newest::{ARTIFACTS, chosen_run};
-pub use resume_command::resume_command;
+pub(crate) use folder::{ArtifactError, RunDir};
+pub(crate) use newest::{ARTIFACTS, chosen_run};
+pub(crate) use resume_command::resume_command;
 use summary::StatusField;
-pub use summary::{
+pub(crate) use summary::{
     ImportSummary, Imported, RecordedStatus, RunStatus, SourceFile, Summary, Versions,
 };

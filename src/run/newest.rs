@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::run::{ArtifactError, RunDir};
 
 /// The folder new runs go into by default, relative to the working directory.
-pub const ARTIFACTS: &str = "artifacts";
+pub(crate) const ARTIFACTS: &str = "artifacts";
 
 /// The run `given`, or else the newest run under [`ARTIFACTS`] (the one whose `config.json`
 /// was written last), which is then named on standard error so the user knows.
@@ -15,7 +15,7 @@ pub const ARTIFACTS: &str = "artifacts";
 /// # Errors
 /// [`ArtifactError::NoRun`] when `given` is not a folder; [`ArtifactError::NoRuns`] when it
 /// was left out and `artifacts/` holds no run.
-pub fn chosen_run(given: Option<&Path>) -> Result<RunDir, ArtifactError> {
+pub(crate) fn chosen_run(given: Option<&Path>) -> Result<RunDir, ArtifactError> {
     if let Some(folder) = given {
         return RunDir::existing(folder);
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 /// The command that resumes `run_dir`, as it can be typed in this shell: this program as it
 /// was started (a bare name found on the PATH, or the path `cargo run` used) and the folder.
-pub fn resume_command(run_dir: &Path) -> String {
+pub(crate) fn resume_command(run_dir: &Path) -> String {
     let program = std::env::args_os()
         .next()
         .map(|arg| arg.to_string_lossy().into_owned())

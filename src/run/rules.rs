@@ -25,7 +25,7 @@ impl Broken {
 }
 
 /// A value as it appears in a rule's message.
-pub trait Shown {
+pub(crate) trait Shown {
     fn shown(&self) -> String;
 }
 

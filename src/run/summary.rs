@@ -25,7 +25,7 @@ pub enum RunStatus {
 
 /// `summary.json` of a trained run: how it ended, its test score, what it ran on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub status: RunStatus,
     pub backend: Backend,
     /// Epochs whose metrics line and checkpoint are both on disk.
@@ -61,7 +61,7 @@ pub struct Summary {
 
 /// `summary.json` of a model imported from a PyTorch file rather than trained here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportSummary {
+pub(crate) struct ImportSummary {
     pub status: Imported,
     pub source: SourceFile,
     /// `SimpleNN` or `nn.Sequential`: the module the file's names belong to.
@@ -103,7 +103,7 @@ pub enum Imported {
 
 /// The file a model was imported from, as it was when read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     /// Its file name, as `import` was given it.
     pub name: String,
     /// Its absolute path then.
@@ -116,13 +116,13 @@ pub struct SourceFile {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Versions {
+pub(crate) struct Versions {
     pub mnist_trainer: String,
     pub burn: String,
 }
 
 impl Versions {
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         Self {
             mnist_trainer: env!("CARGO_PKG_VERSION").to_string(),
             burn: BURN_VERSION.to_string(),

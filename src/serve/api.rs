@@ -21,14 +21,14 @@ use crate::model::Model;
 use crate::serve::input::{InputError, pixels_from_body};
 
 /// Largest request body read: a phone photo fits.
-pub const MAX_BODY_BYTES: usize = 2 << 20;
+pub(super) const MAX_BODY_BYTES: usize = 2 << 20;
 /// Longest a request may take, reading its body included.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 const PAGE: &str = include_str!("../../assets/serve/index.html");
 
 /// What every request shares: one model, loaded once.
-pub struct Served {
+pub(super) struct Served {
     pub model: Mutex<Model>,
     pub device: Device,
     pub dataset: DatasetKind,
@@ -36,7 +36,7 @@ pub struct Served {
     pub description: serde_json::Value,
 }
 
-pub fn router(served: Arc<Served>) -> Router {
+pub(super) fn router(served: Arc<Served>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/predict", post(predict))
@@ -50,7 +50,7 @@ pub fn router(served: Arc<Served>) -> Router {
 }
 
 /// A refusal: its status and the line that says why.
-pub struct ApiError(StatusCode, String);
+pub(super) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -7,7 +7,7 @@ use crate::picture::{DecodeError, MAX_SIDE, decode, prepare};
 
 /// Why a request body is not something to predict from; each becomes a 4xx answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     #[error("the body is empty: send a PNG or JPEG picture, or a JSON array of 784 grey levels")]
     Empty,
     #[error("Content-Type {0}: send image/png, image/jpeg or application/json")]
@@ -30,7 +30,7 @@ pub enum InputError {
 
 /// The body's pixels, by its declared type: `image/*` or `application/octet-stream` is a
 /// picture, `application/json` grey levels.
-pub fn pixels_from_body(
+pub(crate) fn pixels_from_body(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<[u8; IMAGE_PIXELS], InputError> {
@@ -57,7 +57,7 @@ pub fn pixels_from_body(
 }
 
 /// A picture, prepared as `infer` prepares a file (`crate::picture`).
-pub fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+pub(crate) fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
     let picture = decode(body).map_err(|error| match error {
         DecodeError::NotAnImage(reason) => InputError::NotAnImage(reason),
         DecodeError::TooLarge { width, height } => InputError::TooLarge { width, height },
@@ -67,7 +67,7 @@ pub fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError
 
 /// `[784 integers 0-255]` or `{"pixels": [...]}`, row by row, as MNIST stores them: already a
 /// model input, so used as it is (no cropping or centring).
-pub fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+pub(crate) fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| InputError::NotJson(error.to_string()))?;
     let values = match &value {

@@ -5,7 +5,7 @@
 //! run on tokio's blocking threads, one at a time on the one model.
 
 mod api;
-pub mod input;
+pub(crate) mod input;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use crate::run::RunDir;
 use api::Served;
 
 /// Where and what to serve.
-pub struct ServeRequest {
+pub(crate) struct ServeRequest {
     pub run: RunDir,
     pub backend: Backend,
     pub host: String,
@@ -27,7 +27,7 @@ pub struct ServeRequest {
 }
 
 /// Loads the model, then answers requests until the process is stopped.
-pub fn serve(request: ServeRequest) -> Result<()> {
+pub(crate) fn serve(request: ServeRequest) -> Result<()> {
     let device = request.backend.device()?;
     let (config, model) = request.run.load_model(&device)?;
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a

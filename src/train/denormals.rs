@@ -14,13 +14,13 @@ const FLUSH_BITS: u32 = (1 << 15) | (1 << 6);
 /// Flushing denormals on this thread while it lives; the thread's previous setting comes back
 /// when it is dropped. x86-64 only: `TrainingConfig::validate` refuses the
 /// setting elsewhere.
-pub struct FlushDenormals {
+pub(super) struct FlushDenormals {
     #[cfg(target_arch = "x86_64")]
     previous: u32,
 }
 
 impl FlushDenormals {
-    pub fn on_this_thread() -> Self {
+    pub(super) fn on_this_thread() -> Self {
         #[cfg(target_arch = "x86_64")]
         #[allow(deprecated)] // the intrinsics are deprecated in favour of inline assembly
         // SAFETY: MXCSR is the calling thread's own; only the two flush bits change.

@@ -45,7 +45,7 @@ pub(super) enum Outcome {
 
 /// What made training fail, with its cause chain.
 #[derive(Debug, thiserror::Error)]
-pub enum Crash {
+pub(crate) enum Crash {
     /// Burn panicked (a metric log it cannot write to a full disk, say): the panic's message.
     #[error("Burn stopped with a panic: {0}")]
     Panic(String),

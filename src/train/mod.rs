@@ -26,7 +26,7 @@ use crate::run::{ArtifactError, RunDir, Summary};
 use crate::signals::{StopSignal, StopSignals};
 
 #[derive(Debug, thiserror::Error)]
-pub enum TrainError {
+pub(crate) enum TrainError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]
@@ -74,7 +74,7 @@ pub enum TrainError {
 
 /// What to do with a run folder that already holds files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
+pub(crate) enum Existing {
     /// Refuse to touch it.
     Refuse,
     /// Delete the run in it (and only a run) and start afresh.
@@ -85,7 +85,7 @@ pub enum Existing {
 
 /// What to train, on which backend, from which data, into which folder.
 #[derive(Debug, Clone)]
-pub struct TrainRequest {
+pub(crate) struct TrainRequest {
     pub config: TrainingConfig,
     pub backend: Backend,
     /// `--data-dir`; without it a new run reads the dataset's usual place and a resumed run the
@@ -109,7 +109,7 @@ struct RunData {
 }
 
 /// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
-pub fn train(request: TrainRequest) -> Result<Summary, TrainError> {
+pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let started = Instant::now();
     // A signal from here on is remembered: the run stops before it starts, or after its first
     // step once its folder is written.

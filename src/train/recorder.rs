@@ -35,7 +35,7 @@ pub(super) enum Halt {
 /// A loss that stopped being a number (NaN or infinite): it will not come back.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the {split} loss became {loss} in epoch {epoch}")]
-pub struct Divergence {
+pub(crate) struct Divergence {
     /// "training" or "validation".
     pub split: &'static str,
     /// The loss Burn reported (NaN, inf or -inf).
@@ -46,7 +46,7 @@ pub struct Divergence {
 
 /// Why an epoch's line is not in the metrics file.
 #[derive(Debug, thiserror::Error)]
-pub enum Unrecorded {
+pub(crate) enum Unrecorded {
     #[error("Burn reported no {metric} for the {split} split of epoch {epoch}")]
     Missing {
         metric: String,
@@ -65,12 +65,12 @@ pub(super) type HaltSlot = Arc<Mutex<Option<Halt>>>;
 /// The display names of the two metrics the recorder reads, taken from the metric objects
 /// registered with Burn.
 #[derive(Debug, Clone)]
-pub struct TrackedMetrics {
+pub(super) struct TrackedMetrics {
     pub loss: String,
     pub accuracy: String,
 }
 
-pub struct EpochRecorder {
+pub(super) struct EpochRecorder {
     names: TrackedMetrics,
     /// Burn's TUI when standard output is a terminal; `None` prints plain lines instead.
     dashboard: Option<Box<dyn MetricsRenderer>>,
@@ -89,7 +89,7 @@ pub struct EpochRecorder {
 }
 
 impl EpochRecorder {
-    pub fn new(
+    pub(super) fn new(
         names: TrackedMetrics,
         dashboard: Option<Box<dyn MetricsRenderer>>,
         metrics_path: PathBuf,
