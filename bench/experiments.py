@@ -1,5 +1,5 @@
 """Trains every activation x loss x optimizer combination for a short budget and writes the
-results as a Markdown table into README.md, between the experiments markers.
+results as a Markdown table into docs/measurements.md, between the experiments markers.
 
     python3 bench/experiments.py --data-dir ../shared/data/mnist [--epochs 2] [--backend ndarray]
 
@@ -18,7 +18,7 @@ import tempfile
 from seeds import binary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-README = os.path.join(HERE, "..", "README.md")
+TABLE_FILE = os.path.join(HERE, "..", "docs", "measurements.md")
 BEGIN, END = "<!-- experiments:begin -->", "<!-- experiments:end -->"
 
 # Each optimizer at a learning rate it is commonly used with on this problem.
@@ -66,15 +66,15 @@ def main():
         "| --- | --- | --- | --- | --- | --- |",
     ]
     table += [f"| {a} | {l} | {o} | {acc:.2f}% | {tl:.4f} | {s:.1f} |" for a, l, o, acc, tl, s in rows]
-    with open(README) as f:
+    with open(TABLE_FILE) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+        raise SystemExit(f"docs/measurements.md has no {BEGIN} ... {END} markers")
     block = BEGIN + "\n" + "\n".join(table) + "\n" + END
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    with open(README, "w") as f:
+    with open(TABLE_FILE, "w") as f:
         f.write(text)
-    print("README.md updated")
+    print("docs/measurements.md updated")
 
 
 if __name__ == "__main__":

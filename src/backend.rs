@@ -3,6 +3,8 @@
 use burn::prelude::*;
 use burn::tensor::DeviceKind;
 
+/// The Burn backend a command computes on (`--backend`; recorded as `backend` in
+/// `summary.json`); [`Backend::device`] makes its device.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
@@ -17,11 +19,15 @@ pub enum Backend {
     Wgpu,
 }
 
+/// A backend whose device failed its first operation (see [`Backend::device`]).
 #[derive(Debug, thiserror::Error)]
 #[error("the {backend} backend cannot start: {reason}{hint}")]
 pub struct BackendError {
+    /// The backend that failed.
     backend: Backend,
+    /// The panic's first line, in words where it says nothing to a user (see `in_words`).
     reason: String,
+    /// What to try, beginning with a space (a GPU driver for wgpu); empty for the others.
     hint: &'static str,
 }
 
@@ -55,6 +61,10 @@ fn in_words(backend: Backend, panic: String) -> String {
 impl Backend {
     /// The device for this backend, checked to run one operation: wgpu finds out only at its
     /// first kernel whether the machine has a usable adapter, and says so with a panic.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the probe (summing a 2-element tensor) panics, e.g. wgpu with no
+    /// usable adapter.
     pub fn device(self) -> Result<Device, BackendError> {
         let device = match self {
             // ndarray is deprecated upstream in favour of flex, but stays selectable: it is the

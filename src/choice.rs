@@ -8,12 +8,14 @@ macro_rules! named_choice {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $(#[doc = concat!("`", $text, "`.")] #[serde(rename = $text)] $variant),+
         }
 
         impl $name {
+            /// Every choice's name, in declaration order (as listed in errors and `--help`).
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 
+            /// The choice's name, as written in JSON and on the command line.
             pub fn name(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }

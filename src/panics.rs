@@ -22,6 +22,8 @@ pub fn install_hook() {
 /// Runs `work`, turning a panic into its first message line, which is not printed (the caller
 /// reports it in its own words). Used only where nothing else runs (start-up probes, the
 /// dataset download): a panic of any thread meanwhile is silenced too.
+///
+/// Errors: the panic's first message line, when `work` panics.
 pub(crate) fn catch_quietly<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     QUIET_CALLS.fetch_add(1, Ordering::SeqCst);
     let outcome = panic::catch_unwind(AssertUnwindSafe(work));
@@ -31,10 +33,14 @@ pub(crate) fn catch_quietly<T>(work: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Runs `work`, turning a panic into its first message line. The panic is still printed by the
 /// process's panic hook (Burn's own threads' panics print as well).
+///
+/// Errors: the panic's first message line, when `work` panics.
 pub(crate) fn catch<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     panic::catch_unwind(AssertUnwindSafe(work)).map_err(|payload| first_line(payload.as_ref()))
 }
 
+/// The first line of a panic's message (a `String` or `&str` payload), trimmed; "unknown
+/// failure" for any other payload.
 fn first_line(payload: &(dyn std::any::Any + Send)) -> String {
     let message = payload
         .downcast_ref::<String>()

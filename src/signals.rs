@@ -63,7 +63,9 @@ enum Phase {
     Finishing,
 }
 
+/// What the signal thread and the commands share, behind [`StopSignals`]'s mutex.
 struct State {
+    /// Where the process is, which decides what a signal does.
     phase: Phase,
     /// The signal that stopped training.
     stopped_by: Option<StopSignal>,
@@ -74,6 +76,7 @@ struct State {
 /// The process's stop signals; clones share one state.
 #[derive(Clone)]
 pub struct StopSignals {
+    /// The phase and the remembered signals, shared by all clones and the signal thread.
     state: Arc<Mutex<State>>,
     /// The terminal as it was at start-up, put back before a second signal ends the process.
     terminal: Arc<Option<SavedTerminal>>,
@@ -117,6 +120,7 @@ impl StopSignals {
         }
     }
 
+    /// The shared state, locked; a poisoned lock is used as it is.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -164,6 +168,9 @@ impl StopSignals {
             .is_none_or(SavedTerminal::keep_ctrl_c_a_signal)
     }
 
+    /// What a signal does in the current phase (see the module's list), run on the signal
+    /// thread: ends the process when idle or already stopping, otherwise remembers it (and
+    /// stops the interrupter while training).
     fn on_signal(&self, signal: StopSignal) {
         let mut state = self.lock();
         match std::mem::replace(&mut state.phase, Phase::Stopping) {
@@ -197,6 +204,7 @@ impl StopSignals {
         }
     }
 
+    /// Puts the terminal back as it was at start-up, when there is one.
     fn restore_terminal(&self) {
         if let Some(terminal) = self.terminal.as_ref() {
             terminal.restore();

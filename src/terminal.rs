@@ -13,7 +13,9 @@ use std::os::fd::AsRawFd;
 
 /// The terminal's settings as they were before the dashboard changed them.
 pub(crate) struct SavedTerminal {
+    /// `/dev/tty`, opened for reading and writing.
     tty: File,
+    /// The termios settings read at start-up, put back by [`SavedTerminal::restore`].
     settings: libc::termios,
 }
 
@@ -62,6 +64,7 @@ impl SavedTerminal {
     }
 }
 
+/// The terminal's current termios settings (`tcgetattr`); `None` when they cannot be read.
 fn settings(tty: &File) -> Option<libc::termios> {
     // SAFETY: termios is plain data; tcgetattr fills it or fails.
     let mut settings: libc::termios = unsafe { std::mem::zeroed() };

@@ -218,7 +218,10 @@ fn save_input_never_replaces_a_file_and_writes_nothing_when_refused() {
     );
 
     let line = assert_one_line_error(&run(&["--index", "2,2"]));
-    assert!(line.contains("two inputs would both be saved as"), "{line}");
+    assert!(
+        line.contains("--index 2 and --index 2 would both be saved as"),
+        "{line}"
+    );
     assert!(!sandbox.path("saved/test-2.png").exists());
 }
 
@@ -279,4 +282,64 @@ fn augmented_training_is_reproducible_resumes_identically_and_changes_what_is_tr
         read_json(&sandbox.path("plain/config.json"))["augment"],
         false
     );
+}
+
+#[test]
+fn odd_pictures_and_names_get_an_answer_or_one_line_each() {
+    use std::os::unix::ffi::OsStrExt;
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "2000",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let seven = clean(&ink_on_page(&mnist_test_digit(&data, 0)));
+    // A Linux file name need not be UTF-8.
+    let odd_name = sandbox
+        .path("x")
+        .with_file_name(std::ffi::OsStr::from_bytes(b"seven-\xff.png"));
+    seven.save_with_format(&odd_name, ImageFormat::Png).unwrap();
+    let black_dot = sandbox.path("black-dot.png");
+    GrayImage::from_pixel(1, 1, Luma([0]))
+        .save(&black_dot)
+        .unwrap();
+    let black = sandbox.path("black.png");
+    GrayImage::from_pixel(300, 200, Luma([0]))
+        .save(&black)
+        .unwrap();
+    let good = sandbox.path("seven.png");
+    seven.save(&good).unwrap();
+
+    let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--artifacts", "run"]
+        .map(Into::into)
+        .to_vec();
+    args.extend([&odd_name, &black_dot, &black, &good].map(|p| p.clone().into_os_string()));
+    let output = sandbox.run(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let errors: Vec<String> = stderr(&output).lines().map(str::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (line, path) in errors.iter().zip([&black_dot, &black]) {
+        assert_eq!(
+            line,
+            &format!(
+                "error: {}: the image is blank (no ink to read a digit from)",
+                path.display()
+            )
+        );
+    }
+    let answers: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", stdout(&output));
+    assert_eq!(answers[0]["file"], odd_name.to_string_lossy().as_ref());
+    assert_eq!(answers[1]["file"], good.to_str().unwrap());
 }

@@ -7,51 +7,65 @@ use crate::analysis::inference::{TestScore, argmax};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 
+/// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
+/// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
+/// `classification_report` with `zero_division=0`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ClassScores {
     /// Serialized as `digit`, the name scripts read since the first version.
     #[serde(rename = "digit")]
     pub class: u8,
+    /// The class's name: the digit itself, or the kind of clothing.
     pub name: String,
+    /// Of the images predicted as this class, the fraction that are.
     pub precision: f64,
+    /// Of the images of this class, the fraction predicted as it.
     pub recall: f64,
+    /// The harmonic mean of precision and recall.
     pub f1: f64,
-    /// Test images of this digit.
+    /// Test images of this class.
     pub support: usize,
 }
 
 /// A test image the model got wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Mistake {
+    /// Its index in the test split (from 0), as `infer --index` takes it.
     pub index: usize,
+    /// Its true class, 0-9.
     pub label: u8,
+    /// The class the model chose, 0-9.
     pub predicted: u8,
-    /// What the model gave the true digit; the lower, the worse the mistake.
+    /// What the model gave the true class, a fraction; the lower, the worse the mistake.
     pub probability_of_label: f32,
+    /// What the model gave the class it chose, a fraction.
     pub probability_of_prediction: f32,
 }
 
 /// `eval.json`: every number `eval` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EvalReport {
-    /// Percent correct.
+    /// Percent correct (0-100, not a fraction).
     pub accuracy: f64,
     /// Mean of `loss_function` over the images.
     pub loss: f64,
     /// The loss the run trained with, which `loss` is.
     pub loss_function: LossKind,
+    /// How many test images were scored.
     pub images: usize,
+    /// How many of them the model classified correctly.
     pub correct: usize,
+    /// Each class's scores, by class.
     pub classes: Vec<ClassScores>,
-    /// `confusion[true][predicted]`.
+    /// `confusion[true][predicted]`: image counts, rows the true class.
     pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
-    /// The worst mistakes, lowest probability of the true digit first.
+    /// The worst mistakes, lowest probability of the true class first.
     pub worst: Vec<Mistake>,
 }
 
 impl EvalReport {
-    /// Builds the report from per-image log-probabilities and labels, keeping `worst_count`
-    /// mistakes.
+    /// Builds the report from per-image log-probabilities and labels (paired in order, the
+    /// index of each the test split's), keeping `worst_count` mistakes.
     pub(crate) fn new(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
@@ -127,6 +141,7 @@ impl EvalReport {
     }
 }
 
+/// Each class's precision, recall, F1 and support from `confusion[true][predicted]`.
 fn class_scores(
     confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],
     class_names: [&str; NUM_CLASSES],

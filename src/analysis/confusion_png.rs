@@ -8,16 +8,21 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::analysis::plots::{FONT, PlotError, render};
 use crate::data::NUM_CLASSES;
 
-/// Side of one cell, and the margins left and above the grid, in pixels.
+/// Side of one cell, in pixels.
 const CELL: i32 = 60;
+/// The margin left of the grid (for the class numbers and the axis name), in pixels.
 const LEFT: i32 = 90;
+/// The margin above the grid (for the title, the axis name and the class numbers), in pixels.
 const TOP: i32 = 90;
 /// The middle of the grid, across.
 const MIDDLE: i32 = LEFT + CELL * NUM_CLASSES as i32 / 2;
-/// Dark ends of the two scales: blue for correct answers, red for mistakes.
+/// Dark end of the scale of correct answers, RGB 0-255: blue, `#08306b`, the darkest of
+/// ColorBrewer's Blues.
 const RIGHT_DARK: (f64, f64, f64) = (8.0, 48.0, 107.0);
+/// Dark end of the scale of mistakes, RGB 0-255: red, `#a50f15`, from ColorBrewer's Reds.
 const WRONG_DARK: (f64, f64, f64) = (165.0, 15.0, 21.0);
 
+/// The whole picture, drawn on in pixels from its top left corner.
 type Canvas<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Writes the heatmap of `confusion` (`[true class][predicted class]` counts) to `path`, each
@@ -48,6 +53,8 @@ pub(crate) fn confusion_heatmap(
     })
 }
 
+/// Writes `text` centred on `at` (pixels), `px` pixels high, in `colour`.
+/// Errors: plotters' drawing error, as text.
 fn centred_text(
     root: &Canvas,
     text: String,
@@ -109,6 +116,9 @@ fn draw_legend(root: &Canvas, class_names: [&str; NUM_CLASSES]) -> Result<(), St
     Ok(())
 }
 
+/// Each cell: shaded (square root of the share: of its row on the diagonal, of the most frequent
+/// confusion elsewhere), outlined, its count written in white on dark shades and black on light.
+/// Errors: plotters' drawing error, as text.
 fn draw_cells(
     root: &Canvas,
     confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES],

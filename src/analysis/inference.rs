@@ -18,6 +18,7 @@ const CHUNK: usize = 1000;
 pub(crate) struct Guess {
     /// 0-9.
     pub class: u8,
+    /// Its probability, a fraction (0 to 1).
     pub probability: f32,
 }
 
@@ -40,8 +41,11 @@ pub(crate) struct Prediction {
 /// A class, its name and its probability (a fraction).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct NamedGuess {
+    /// The class, 0-9.
     pub class: u8,
+    /// Its name: the digit itself, or the kind of clothing.
     pub name: &'static str,
+    /// Its probability, a fraction (0 to 1).
     pub probability: f32,
 }
 
@@ -86,7 +90,8 @@ pub(crate) fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> 
     guesses
 }
 
-/// Log-probabilities (log-softmax of the logits) for each image in `pixels` (784 bytes each).
+/// Log-probabilities (log-softmax of the logits, natural log) for each image in `pixels` (784
+/// bytes each, 0-255), one row of 10 per image; the model runs on `CHUNK` images at a time.
 pub(crate) fn log_probabilities(
     model: &Model,
     pixels: &[u8],
@@ -108,7 +113,8 @@ pub(crate) fn log_probabilities(
         .collect()
 }
 
-/// Softmax probabilities for each image in `pixels` (784 bytes each).
+/// Softmax probabilities (fractions summing to 1) for each image in `pixels` (784 bytes each),
+/// one row of 10 per image.
 pub(crate) fn probabilities(
     model: &Model,
     pixels: &[u8],
@@ -120,7 +126,8 @@ pub(crate) fn probabilities(
         .collect()
 }
 
-/// The most probable class; the lowest digit on a tie.
+/// The most probable class of a row of probabilities or log-probabilities (either ranks the
+/// same); the lowest class on a tie.
 pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
     let mut best = 0;
     for (class, &value) in row.iter().enumerate() {
@@ -131,19 +138,22 @@ pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
     best as u8
 }
 
+/// How well a model does on a labelled set (the test split): accuracy and mean loss.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct TestScore {
-    /// Percent correct.
+    /// Percent correct (0-100, not a fraction).
     pub accuracy: f64,
     /// Mean of `loss_function` over the images.
     pub loss: f64,
     /// The loss the model was trained with, which `loss` is.
     pub loss_function: LossKind,
+    /// How many images were scored.
     pub images: usize,
 }
 
 impl TestScore {
-    /// Accuracy and mean loss from per-image log-probabilities and true labels.
+    /// Accuracy and mean loss from per-image log-probabilities and true labels (paired in
+    /// order); no images give 0 for both.
     pub(crate) fn from_scores(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],

@@ -17,16 +17,23 @@ use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::model::LossKind;
 use crate::run::metrics::EpochMetrics;
 
+/// The family name the embedded DejaVu Sans is registered under; every text names it.
 pub(super) const FONT: &str = "sans-serif";
+/// DejaVu Sans (`assets/fonts/`, its licence beside it), embedded in the binary.
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
+/// A picture that could not be drawn or saved.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: cannot draw: {reason}", path.display())]
 pub(crate) struct PlotError {
+    /// The PNG that was to be written.
     pub path: PathBuf,
+    /// What plotters or the PNG writer said.
     pub reason: String,
 }
 
+/// Registers the embedded font with plotters, once per process; panics only if the embedded
+/// file is not a font.
 fn register_font() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
@@ -36,7 +43,10 @@ fn register_font() {
 }
 
 /// Draws on a white `width`×`height` canvas and saves it as a PNG at `path`, through a
-/// temporary name so a crash never leaves half a picture.
+/// temporary name so a crash never leaves half a picture. Sizes are in pixels.
+///
+/// Errors: [`PlotError`] naming `path` with `draw`'s error, or the PNG's when it cannot be
+/// written.
 pub(super) fn render(
     path: &Path,
     (width, height): (u32, u32),
@@ -62,11 +72,16 @@ pub(super) fn render(
     .map_err(|e| fail(e.to_string()))
 }
 
+/// The training curve's colour: matplotlib's first default colour, blue `#1f77b4`.
 const TRAIN_COLOUR: RGBColor = RGBColor(31, 119, 180);
+/// The validation curve's colour: matplotlib's second default colour, orange `#ff7f0e`.
 const VALID_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
 /// `curves.png`: loss and accuracy per epoch, train and validation, side by side; `loss` names
-/// the run's loss (`cross-entropy`, `mse`) in the loss panel's title.
+/// the run's loss (`cross-entropy`, `mse`) in the loss panel's title. 1200×500 pixels; accuracy
+/// in percent.
+///
+/// Errors: [`PlotError`] naming `path` when it cannot be drawn or written.
 pub(crate) fn training_curves(
     epochs: &[EpochMetrics],
     loss: LossKind,
@@ -96,15 +111,23 @@ pub(crate) fn training_curves(
 
 /// One chart of `curves.png`: a value per epoch for each split.
 struct Panel {
+    /// The chart's caption.
     title: String,
+    /// The y axis's name, with its unit.
     y_label: &'static str,
+    /// The training split's value of an epoch.
     train: fn(&EpochMetrics) -> f64,
+    /// The validation split's value of an epoch.
     valid: fn(&EpochMetrics) -> f64,
+    /// Where the legend goes: a corner the curves leave free.
     legend: SeriesLabelPosition,
 }
 
+/// A part of a picture, drawn on in pixels from its top left corner.
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// Draws `panel` on `area`: one line with dots per split, epochs along x, and a legend.
+/// Errors: plotters' drawing error, as text.
 fn draw_panel(area: &Area, epochs: &[EpochMetrics], panel: Panel) -> Result<(), String> {
     let (low, high) = value_range(epochs, &panel);
     let last = epochs.len().max(1) as f64;
@@ -171,7 +194,10 @@ fn value_range(epochs: &[EpochMetrics], panel: &Panel) -> (f64, f64) {
 /// `misclassified.png`: the worst mistakes (those given the lowest probability of their true
 /// class, in that order) as a grid of the test images, each captioned with its index, the
 /// probability the model gave its answer, and true → predicted class. `misclassified` is how
-/// many test images the model got wrong in all.
+/// many test images the model got wrong in all. `images` is the test split the mistakes index;
+/// a mistake whose index it lacks is left out.
+///
+/// Errors: [`PlotError`] naming `path` when it cannot be drawn or written.
 pub(crate) fn misclassified_grid(
     mistakes: &[Mistake],
     misclassified: usize,
@@ -205,14 +231,20 @@ pub(crate) fn misclassified_grid(
     })
 }
 
-/// Columns of the mistakes grid; each image's scale, side and cell, in pixels.
+/// Columns of the mistakes grid.
 const GRID_COLUMNS: usize = 6;
+/// Screen pixels per image pixel in the grid.
 const GRID_SCALE: i32 = 4;
+/// Side of an enlarged image, in pixels.
 const GRID_IMAGE: i32 = IMAGE_SIDE as i32 * GRID_SCALE;
+/// Width of a grid cell (the image and the room around it), in pixels.
 const GRID_CELL_W: i32 = GRID_IMAGE + 40;
+/// Height of a grid cell (the image and its two caption lines), in pixels.
 const GRID_CELL_H: i32 = GRID_IMAGE + 44;
+/// Room above the grid for the title, in pixels.
 const GRID_TOP: i32 = 56;
 
+/// The embedded font at `px` pixels, centred on the point it is drawn at.
 fn centred(px: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, px).into_font()).pos(plotters::style::text_anchor::Pos::new(
         plotters::style::text_anchor::HPos::Center,

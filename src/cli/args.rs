@@ -10,8 +10,10 @@ use crate::cli::training_flags::TrainingFlags;
 use crate::data::DatasetKind;
 use crate::model::ActivationKind;
 
+/// `--help`'s one-line description of the program.
 const ABOUT: &str = "Train and use the PyTorch tutorial's MNIST network (784-128-10) with Burn";
 
+/// `--help`'s longer description of the program (what training does, stops and writes).
 const LONG_ABOUT: &str = "\
 Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross-entropy, Adam,
 batch 64, 5 epochs) with Burn.
@@ -22,16 +24,21 @@ step. Each run writes a folder under
 artifacts/ with its config, checkpoints, per-epoch metrics, final model and summary; a stopped
 or killed run continues with --resume.";
 
+/// The whole command line: a subcommand, or the training flags alone (training is the
+/// default).
 #[derive(Debug, Parser)]
 #[command(name = "mnist-trainer", version, about = ABOUT, long_about = LONG_ABOUT)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// The subcommand given; `None` trains with [`Cli::train`].
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The training flags given without a subcommand.
     #[command(flatten)]
     pub train: TrainArgs,
 }
 
+/// The subcommands; each variant's doc comment is its `--help` text.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model (the default when no subcommand is given).
@@ -66,8 +73,10 @@ pub struct BackendArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// `train`'s flags (also the top level's).
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// `--backend` and `--data-dir`.
     #[command(flatten)]
     pub backend: BackendArgs,
 
@@ -92,6 +101,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub plain: bool,
 
+    /// The flags that override a config field (`--epochs`, `--lr`, ...).
     #[command(flatten)]
     pub(crate) flags: TrainingFlags,
 }
@@ -106,16 +116,22 @@ pub struct RunFolderArg {
 
 impl RunFolderArg {
     /// The folder given, or the newest run (named on standard error).
+    ///
+    /// # Errors
+    /// The folder given is not a folder, or none was given and `artifacts/` holds no run.
     pub fn chosen(&self) -> Result<crate::run::RunDir, crate::run::ArtifactError> {
         crate::run::chosen_run(self.artifacts.as_deref())
     }
 }
 
+/// `infer`'s flags and pictures.
 #[derive(Debug, Args)]
 pub struct InferArgs {
+    /// `--backend` and `--data-dir` (where `--index`'s test images are read).
     #[command(flatten)]
     pub backend: BackendArgs,
 
+    /// `--artifacts`: the run whose model predicts.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -139,11 +155,14 @@ pub struct InferArgs {
     pub save_input: Option<PathBuf>,
 }
 
+/// `eval`'s flags.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
+    /// `--backend` and `--data-dir` (where the test images are read).
     #[command(flatten)]
     pub backend: BackendArgs,
 
+    /// `--artifacts`: the run to evaluate.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -156,13 +175,17 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// `report`'s flags.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    /// `--artifacts`: the run whose curves are drawn.
     #[command(flatten)]
     pub run: RunFolderArg,
 }
+/// `export`'s flags.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// `--artifacts`: the run whose model is exported.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -176,6 +199,7 @@ pub struct ExportArgs {
     pub overwrite: bool,
 }
 
+/// `import`'s flags.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The state_dict: torch.save's .pt/.pth (either of its formats) or a .safetensors file.
@@ -206,8 +230,10 @@ pub struct ImportArgs {
     pub overwrite: bool,
 }
 
+/// `serve`'s flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// `--artifacts`: the run whose model is served.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -253,6 +279,10 @@ impl From<HiddenSizes> for Vec<usize> {
     }
 }
 
+/// `--hidden`'s value parser: comma-separated layer widths (`128`, `256,128`, `""` for none).
+///
+/// # Errors
+/// The message of [`crate::model::parse_hidden_sizes`] for text that is not such a list.
 pub(crate) fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
     crate::model::parse_hidden_sizes(text).map(HiddenSizes)
 }

@@ -21,6 +21,10 @@ use crate::signals::StopSignals;
 
 /// Parses the command line. `--help` and `--version` print as clap prints them; a usage error
 /// becomes one `error:` line (clap's take several) and exit code 2.
+///
+/// # Errors
+/// The exit code to end with when there is nothing to run: clap's after help or the version
+/// was printed (0 for `--help`, `--version`), 2 after a usage error.
 pub fn parse() -> Result<Cli, ExitCode> {
     with_defaults_in_help(Cli::command())
         .try_get_matches()
@@ -123,7 +127,11 @@ pub fn error_line(error: &anyhow::Error) -> String {
 }
 
 /// Runs the command `cli` names; `signals` are the process's stop signals, which training
-/// turns into a clean stop.
+/// turns into a clean stop. Returns the exit code the command chose.
+///
+/// # Errors
+/// Whatever stopped the command (see each `commands::*::run_*`), for `main` to print as one
+/// line.
 pub fn run(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Train(args)) => commands::train::run_train(args, signals),

@@ -11,6 +11,11 @@ use crate::run::config::TrainingConfig;
 
 impl TrainArgs {
     /// The config this command line asks for, validated.
+    ///
+    /// # Errors
+    /// The `--resume` run or `--config` file cannot be read; a value is invalid (named by the
+    /// flag or file that set it); a resume changes more than `--epochs` and `--num-workers`
+    /// (or `--epochs` of a cosine-scheduled run); or the model would not fit in memory.
     pub fn resolve_config(&self) -> Result<TrainingConfig> {
         let mut config = match (&self.resume, &self.config) {
             (Some(run), _) => RunDir::existing(run)?.load_config()?,

@@ -12,6 +12,13 @@ use crate::cli::args::EvalArgs;
 use crate::data::record::load_test_split_of_run;
 use crate::run::lock::RunLock;
 
+/// Scores the run's model on the test images it was tested on (the test split, cut by
+/// `limit_test`) and writes `eval.json`, `confusion.png` and `misclassified.png`; prints the
+/// report as text, or the JSON with `--json`.
+///
+/// # Errors
+/// No run found, the backend does not start, the model cannot be loaded, another process
+/// holds the run, the test images cannot be read, or a file cannot be written.
 pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;

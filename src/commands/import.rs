@@ -21,14 +21,34 @@ use crate::run::files::{self as run_files, Occupancy};
 use crate::run::lock::RunLock;
 use crate::run::{ImportSummary, Imported as Status, RunDir, SourceFile, Versions};
 
+/// Why the `--artifacts` folder cannot receive the import.
 #[derive(Debug, thiserror::Error)]
 enum FolderError {
+    /// It holds a run and `--overwrite` was not given.
     #[error("{}: already holds a run; pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
-    Exists { path: PathBuf },
+    Exists {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// It holds something that is not a run's file.
     #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
-    Foreign { path: PathBuf, found: PathBuf },
+    Foreign {
+        /// The folder.
+        path: PathBuf,
+        /// An entry in it that is not a run's file.
+        found: PathBuf,
+    },
 }
 
+/// Reads the PyTorch file into a model, scores it on `--data-dir`'s test images when given,
+/// and writes a run folder (`config.json`, `data.json` with `--data-dir`, `model.bpk`,
+/// `summary.json` last); prints what was read and the test accuracy (percent).
+///
+/// # Errors
+/// The folder is locked by another process, holds a run without `--overwrite` or something
+/// else; the flex backend does not start; the file cannot be imported
+/// ([`crate::pytorch::import::ImportError`]) or hashed; `--data-dir`'s test images cannot be
+/// read or are another dataset's official files; or a run file cannot be written.
 pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let run = RunDir::new(&args.artifacts);
     // Everything that can be refused is checked before the folder is touched.
@@ -118,6 +138,7 @@ fn check_folder(run: &RunDir, overwrite: bool) -> Result<bool> {
     }
 }
 
+/// `summary.json` of an import: the source file, the module and model it held, the dataset.
 fn summary(imported: &Imported, config: &TrainingConfig, source: SourceFile) -> ImportSummary {
     ImportSummary {
         status: Status::Imported,

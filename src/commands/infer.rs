@@ -14,6 +14,14 @@ use crate::model::Model;
 use crate::picture::load_picture;
 use crate::run::RunDir;
 
+/// Prints the prediction (top 3, percent) for each picture and each `--index`ed test image,
+/// saving the model's 28×28 input with `--save-input`. Unreadable pictures are reported one by
+/// one and make the exit code a failure; the others are still predicted.
+///
+/// # Errors
+/// `--save-input` would replace a file or cannot be created, no run found, the backend does
+/// not start, the model cannot be loaded, the test images cannot be read, an `--index` is
+/// past the test split, or a test image cannot be saved.
 pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     // Refused before anything is predicted: a name already taken in the folder.
@@ -76,7 +84,8 @@ fn predict_pictures(
             args.json,
             classes,
             &probs,
-            serde_json::json!({ "file": path }),
+            // A file name need not be UTF-8; JSON strings are.
+            serde_json::json!({ "file": path.to_string_lossy() }),
             &path.display().to_string(),
             "",
         );
@@ -155,6 +164,7 @@ fn print_prediction(
     }
 }
 
+/// The guesses as `<class> <percent>%`, joined by commas.
 fn describe(top: &[Guess], classes: DatasetKind) -> String {
     top.iter()
         .map(|g| {
@@ -172,6 +182,7 @@ fn describe(top: &[Guess], classes: DatasetKind) -> String {
 /// digit on black, as MNIST's), named after the input: `seven.jpg` as `seven.png`, `--index 3`
 /// as `test-3.png`. Never replaces a file: a name taken is refused before anything is written.
 struct InputSaver {
+    /// The `--save-input` folder.
     dir: PathBuf,
 }
 
@@ -182,14 +193,17 @@ impl InputSaver {
         let names = args
             .images
             .iter()
-            .map(|path| Self::picture_name(path))
-            .chain(args.index.iter().map(|&index| Self::test_name(index)));
-        let mut seen = std::collections::HashSet::new();
-        for name in names {
+            .map(|path| (Self::picture_name(path), path.display().to_string()))
+            .chain(
+                (args.index.iter())
+                    .map(|&index| (Self::test_name(index), format!("--index {index}"))),
+            );
+        let mut seen = std::collections::HashMap::new();
+        for (name, input) in names {
             let path = dir.join(&name);
-            if !seen.insert(name) {
+            if let Some(first) = seen.insert(name, input.clone()) {
                 bail!(
-                    "--save-input: two inputs would both be saved as {}; rename one",
+                    "--save-input: {first} and {input} would both be saved as {}; rename one",
                     path.display()
                 );
             }
@@ -207,11 +221,13 @@ impl InputSaver {
         })
     }
 
+    /// The PNG name for picture `path`: its file stem with `.png` (`picture.png` when none).
     fn picture_name(path: &Path) -> String {
         let stem = path.file_stem().map(|stem| stem.to_string_lossy());
         format!("{}.png", stem.as_deref().unwrap_or("picture"))
     }
 
+    /// The PNG name for test image `index`: `test-<index>.png`.
     fn test_name(index: usize) -> String {
         format!("test-{index}.png")
     }

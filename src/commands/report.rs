@@ -9,6 +9,11 @@ use crate::cli::args::ReportArgs;
 use crate::run::lock::RunLock;
 use crate::run::metrics;
 
+/// Redraws `curves.png` from the run's `metrics.jsonl` and prints its path.
+///
+/// # Errors
+/// No run found, `metrics.jsonl` or `config.json` cannot be read, another process holds the
+/// run, or the PNG cannot be written.
 pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let epochs = metrics::read_all(&run.metrics())?;

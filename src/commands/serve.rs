@@ -7,6 +7,10 @@ use anyhow::Result;
 use crate::cli::args::ServeArgs;
 use crate::serve::{ServeRequest, serve};
 
+/// Serves the chosen run until the process is stopped.
+///
+/// # Errors
+/// No run found, or [`crate::serve::serve`] fails (the backend, the model, the address).
 pub(crate) fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     serve(ServeRequest {
         run: args.run.chosen()?,

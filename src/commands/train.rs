@@ -12,6 +12,14 @@ use crate::run::{RunDir, RunStatus, Summary};
 use crate::signals::{StopSignal, StopSignals};
 use crate::train::{Existing, TrainError, TrainRequest, train};
 
+/// Trains a run as `args` ask (new, `--overwrite` or `--resume`), then prints its epochs (after
+/// the dashboard), the summary and, when interrupted, the resume command. The exit code is
+/// success for a completed or early-stopped run, 128 + the signal's number for a stopped one
+/// (130 for a stop from the dashboard), failure for a failed one.
+///
+/// # Errors
+/// The flags and config do not make a valid config, or training fails (a [`TrainError`] other
+/// than `StoppedBeforeTraining`, which is an exit code).
 pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
     let run_dir = args
@@ -80,6 +88,8 @@ fn print_epochs(run: &RunDir, total: usize) {
     }
 }
 
+/// Prints the test score (percent) with the mean seconds per epoch, the run folder and its main
+/// files, and for an interrupted run the command that continues it.
 fn print_summary(summary: &Summary, run_dir: &Path) {
     let seconds = &summary.seconds_per_epoch;
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;

@@ -26,29 +26,41 @@ const MAX_SCALE_CHANGE: f32 = 0.12;
 const MAX_SHEAR: f32 = 0.25;
 /// Largest shift either way, in pixels.
 const MAX_SHIFT: f32 = 2.0;
-/// Elastic distortion: the displacement field's smoothing (sigma, pixels) and strength, Simard
-/// et al.'s values for 28×28 digits; applied to this share of the images.
+/// Elastic distortion: the displacement field's smoothing (the Gaussian's sigma, in pixels),
+/// Simard et al.'s value for 28×28 digits.
 const ELASTIC_SIGMA: f32 = 4.0;
+/// Elastic distortion: the strength, in pixels, that scales the smoothed field (drawn in
+/// [-1, 1] before smoothing), Simard et al.'s value for 28×28 digits.
 const ELASTIC_ALPHA: f32 = 34.0;
+/// Share of images (a probability) given the elastic distortion.
 const ELASTIC_SHARE: f64 = 0.5;
-/// Shares of images drawn with a wider pen, a narrower one, blurred, or noisy.
+/// Share of images (a probability) drawn with a wider pen: a grey-level dilation by a
+/// 1-pixel diamond.
 const WIDER_SHARE: f64 = 0.15;
+/// Share of images (a probability) drawn with a narrower pen: an erosion, kept only when more
+/// than half the ink survives it.
 const NARROWER_SHARE: f64 = 0.15;
+/// Share of images (a probability) blurred, with a Gaussian of sigma 0.4 to 0.9 pixels.
 const BLUR_SHARE: f64 = 0.2;
+/// Share of images (a probability) given uniform noise in ±amplitude, the amplitude drawn
+/// from 5 to 25 grey levels (of 255).
 const NOISE_SHARE: f64 = 0.2;
 
 /// The augmentation of one run: its seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Augmentation {
+    /// The run's seed, from which each (epoch, image) draws its own random stream.
     seed: u64,
 }
 
 impl Augmentation {
+    /// The augmentation of a run with seed `seed`.
     pub(crate) fn new(seed: u64) -> Self {
         Self { seed }
     }
 
     /// Image `index` of the training split (784 pixels, row by row) as epoch `epoch` sees it.
+    /// Panics when `pixels` holds fewer than 784 bytes.
     pub(crate) fn apply(&self, pixels: &[u8], epoch: usize, index: usize) -> [u8; IMAGE_PIXELS] {
         let mut rng = StdRng::seed_from_u64(self.stream(epoch, index));
         let side = IMAGE_SIDE as u32;

@@ -12,7 +12,9 @@ use crate::data::idx::LabelledImages;
 /// A batch: images flattened to `[batch, 784]` in [0, 1], targets `[batch]`.
 #[derive(Debug, Clone)]
 pub struct ImageBatch {
+    /// The images, `[batch, 784]`, each pixel in [0, 1] (0 paper, 1 ink), row-major.
     pub images: Tensor<2>,
+    /// The class of each image, `[batch]`, 0-9.
     pub targets: Tensor<1, Int>,
 }
 
@@ -20,12 +22,14 @@ pub struct ImageBatch {
 /// pixels, one for the labels, no per-image copies.
 #[derive(Debug, Clone)]
 pub(crate) struct ImageBatcher {
+    /// The split the indices point into, shared with the loader's other copies.
     images: Arc<LabelledImages>,
     /// Transforms each image, per epoch (`--augment`); `None` serves them as they are.
     augmentation: Option<Augmentation>,
 }
 
 impl ImageBatcher {
+    /// A batcher over `images`, serving them as they are (no augmentation).
     pub(crate) fn new(images: Arc<LabelledImages>) -> Self {
         Self {
             images,
@@ -40,7 +44,8 @@ impl ImageBatcher {
     }
 
     /// The batch of images `indices` (each below the split's length) as epoch `epoch` sees
-    /// them: images `[batch, 784]` in [0, 1], targets `[batch]`.
+    /// them: images `[batch, 784]` in [0, 1], targets `[batch]`. Panics on an index past the
+    /// split's end.
     pub(crate) fn batch_of_epoch(
         &self,
         indices: &[usize],

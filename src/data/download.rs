@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use crate::data::source::{DataError, Split};
 
 /// The split's files in Burn's cache, downloading them through `MnistDataset` when absent.
+///
+/// Errors: [`DataError::NoCacheDir`] when the system has no cache folder;
+/// [`DataError::Download`] when the download fails.
 pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataError> {
     // Mirrors burn-dataset's MnistDataset, which keeps raw files under this folder.
     let cache = dirs::cache_dir()

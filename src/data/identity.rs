@@ -62,15 +62,21 @@ const KNOWN: &[(DatasetKind, &str, u64, u32)] = &[
     ),
 ];
 
+/// A file that is the official file of another dataset than the one `--dataset` names.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{given}: {file} is {actual}'s official file, not {claimed}'s; pass --dataset {actual_flag}, or a --data-dir holding {claimed}'s files"
 )]
 pub(crate) struct DatasetMismatch {
+    /// Where the files were read from, in words.
     given: String,
+    /// The file's standard name.
     file: &'static str,
+    /// The title of the dataset `--dataset` names.
     claimed: &'static str,
+    /// The title of the dataset the file belongs to.
     actual: &'static str,
+    /// The dataset the file belongs to, as the `--dataset` value that reads it.
     actual_flag: DatasetKind,
 }
 
@@ -83,7 +89,12 @@ pub(crate) fn official_dataset(name: &str, print: Fingerprint) -> Option<Dataset
 }
 
 /// Refuses files that are the official files of another dataset than `claimed`. `given`
-/// describes where they were read from, for the message.
+/// describes where they were read from, for the message; `files` are (standard name,
+/// fingerprint) pairs.
+///
+/// # Errors
+///
+/// [`DatasetMismatch`] for the first file whose fingerprint is another dataset's official one.
 pub(crate) fn check(
     claimed: DatasetKind,
     given: &str,

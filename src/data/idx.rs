@@ -12,34 +12,49 @@ use flate2::read::MultiGzDecoder;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
+/// The IDX magic number of an image file, `0x00000803`: unsigned bytes, three dimensions
+/// (LeCun's MNIST page, "FILE FORMATS FOR THE MNIST DATABASE").
 const IMAGES_MAGIC: u32 = 2051;
+/// The IDX magic number of a label file, `0x00000801`: unsigned bytes, one dimension (same
+/// source).
 const LABELS_MAGIC: u32 = 2049;
+/// Bytes before an image file's pixels: four big-endian u32 (magic, count, rows, columns).
 const IMAGES_HEADER: usize = 16;
+/// Bytes before a label file's labels: two big-endian u32 (magic, count).
 const LABELS_HEADER: usize = 8;
+/// The first two bytes of every gzip stream (RFC 1952, ID1 and ID2).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Far above the 47 MB of the real training images; stops a gzip bomb from eating the memory.
+/// In bytes (1 GiB).
 const MAX_DECOMPRESSED: u64 = 1 << 30;
 
+/// Why an IDX file (or a pair of them) was refused; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
+    /// The file could not be opened or read.
     #[error("{}: cannot read: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file is named `.gz` but lacks gzip's header, or its gzip stream is broken.
     #[error("{}: not a valid gzip file: {source}", path.display())]
     Gzip {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{}: decompresses to more than {} bytes; not an MNIST file", path.display(), MAX_DECOMPRESSED)]
+    /// The file decompresses to more than `MAX_DECOMPRESSED` (1 GiB).
     TooLarge { path: PathBuf },
+    /// The file holds `len` bytes, fewer than its IDX header's `needed`.
     #[error("{}: {len} bytes is too short for an IDX header ({needed} bytes)", path.display())]
     TooShort {
         path: PathBuf,
         len: usize,
         needed: usize,
     },
+    /// The header's magic number is not that of an image (2051) or label (2049) file, as
+    /// `kind` says; often a label file given for images, or the reverse.
     #[error("{}: magic number {found} is not {expected} ({kind}); is this the right file?", path.display())]
     BadMagic {
         path: PathBuf,
@@ -47,8 +62,10 @@ pub enum IdxError {
         expected: u32,
         kind: &'static str,
     },
+    /// The images are `rows`×`cols` pixels, not 28×28.
     #[error("{}: images are {rows}x{cols}, expected {IMAGE_SIDE}x{IMAGE_SIDE}", path.display())]
     BadDimensions { path: PathBuf, rows: u32, cols: u32 },
+    /// The file's length in bytes is not its header plus `count` items: truncated or padded.
     #[error("{}: header promises {count} items ({expected} bytes) but the file holds {actual} bytes", path.display())]
     LengthMismatch {
         path: PathBuf,
@@ -56,14 +73,17 @@ pub enum IdxError {
         expected: usize,
         actual: usize,
     },
+    /// The header's count is 0.
     #[error("{}: holds no items", path.display())]
     Empty { path: PathBuf },
+    /// Label `value` at `index` (from 0) is not a class, 0-9.
     #[error("{}: label {value} at index {index} is not a digit 0-9", path.display())]
     BadLabel {
         path: PathBuf,
         index: usize,
         value: u8,
     },
+    /// The two files of a pair hold different numbers of items.
     #[error("{} holds {images} images but {} holds {labels} labels", images_path.display(), labels_path.display())]
     CountMismatch {
         images_path: PathBuf,
@@ -77,6 +97,12 @@ pub enum IdxError {
 ///
 /// The content decides, not the name: a `.gz` saved under the raw name is common after a
 /// browser download.
+///
+/// # Errors
+///
+/// [`IdxError::Io`] when the file cannot be read; [`IdxError::Gzip`] when it is named `.gz`
+/// without gzip's magic bytes or its stream is broken; [`IdxError::TooLarge`] past 1 GiB
+/// decompressed.
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
     let io_err = |source| IdxError::Io {
         path: path.to_path_buf(),
@@ -112,10 +138,13 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
     Ok(decoded)
 }
 
+/// The big-endian u32 at byte offset `at`, as IDX stores its header; panics past the end.
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// Checks that `bytes` hold a `header`-byte IDX header with `magic`, and returns its item count
+/// (the second u32). Errors: [`IdxError::TooShort`], [`IdxError::BadMagic`].
 fn check_header(
     path: &Path,
     bytes: &[u8],
@@ -142,6 +171,8 @@ fn check_header(
     Ok(be_u32(bytes, 4))
 }
 
+/// Checks that `bytes` are exactly the header plus `count` items of `item_size` bytes, and that
+/// `count` is not 0. Errors: [`IdxError::LengthMismatch`], [`IdxError::Empty`].
 fn check_length(
     path: &Path,
     bytes: &[u8],
@@ -170,6 +201,11 @@ fn check_length(
 }
 
 /// Parses an IDX3 image file (already decompressed) into its pixels, row-major, 784 per image.
+///
+/// # Errors
+///
+/// A short header or wrong magic number, images other than 28×28, a length that does not match
+/// the header's count, or no images at all.
 pub(crate) fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     let count = check_header(path, &bytes, IMAGES_HEADER, IMAGES_MAGIC, "IDX images")?;
     let (rows, cols) = (be_u32(&bytes, 8), be_u32(&bytes, 12));
@@ -187,6 +223,11 @@ pub(crate) fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxEr
 }
 
 /// Parses an IDX1 label file (already decompressed), checking every label is a digit.
+///
+/// # Errors
+///
+/// A short header or wrong magic number, a length that does not match the header's count, no
+/// labels at all, or a label of 10 or more ([`IdxError::BadLabel`]).
 pub(crate) fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     let count = check_header(path, &bytes, LABELS_HEADER, LABELS_MAGIC, "IDX labels")?;
     check_length(path, &bytes, LABELS_HEADER, count, 1)?;
@@ -221,12 +262,16 @@ pub struct LabelledImages {
 /// decompression, so a gzipped and a raw copy of the same file are the same file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
+    /// The decompressed size, in bytes.
     pub bytes: u64,
+    /// The CRC-32 (IEEE, as zlib and gzip compute it) of the decompressed bytes; written to
+    /// JSON as 8 hex digits.
     #[serde(with = "hex_u32")]
     pub crc32: u32,
 }
 
 impl Fingerprint {
+    /// The fingerprint of `bytes`, already decompressed.
     pub fn of(bytes: &[u8]) -> Self {
         Self {
             bytes: bytes.len() as u64,
@@ -245,10 +290,16 @@ impl std::fmt::Display for Fingerprint {
 mod hex_u32 {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
+    /// Writes the CRC as 8 lower-case hex digits.
+    ///
+    /// Errors: the serializer's own.
     pub(super) fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format!("{value:08x}"))
     }
 
+    /// Reads a CRC written in hex.
+    ///
+    /// Errors: a serde error when the value is not a string of hex digits that fits in 32 bits.
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
         let text = String::deserialize(deserializer)?;
         u32::from_str_radix(&text, 16)
@@ -257,11 +308,21 @@ mod hex_u32 {
 }
 
 impl LabelledImages {
+    /// Reads and validates an image file and its label file, each raw or gzipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`LabelledImages::read_fingerprinted`].
     pub fn read(images_path: &Path, labels_path: &Path) -> Result<Self, IdxError> {
         Ok(Self::read_fingerprinted(images_path, labels_path)?.0)
     }
 
     /// Reads the pair and fingerprints both files (images first).
+    ///
+    /// # Errors
+    ///
+    /// Either file unreadable or not valid IDX (see [`read_maybe_gzip`], [`parse_images`],
+    /// [`parse_labels`]), or the two holding different counts ([`IdxError::CountMismatch`]).
     pub fn read_fingerprinted(
         images_path: &Path,
         labels_path: &Path,
@@ -332,11 +393,12 @@ impl LabelledImages {
         self.labels.len()
     }
 
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
-    /// The pixels of image `index`.
+    /// The 784 pixels of image `index`, row-major; `None` when `index` is `len()` or more.
     pub fn image(&self, index: usize) -> Option<&[u8]> {
         let start = index.checked_mul(IMAGE_PIXELS)?;
         self.pixels.get(start..start + IMAGE_PIXELS)
@@ -544,13 +606,31 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_declared_count_does_not_overflow() {
+    fn a_huge_declared_count_is_a_length_mismatch() {
         let mut bytes = images_bytes(1, 28, 28, |_| 0);
         bytes[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
             parse_images(Path::new("i"), bytes),
             Err(IdxError::LengthMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn a_declared_size_past_usize_does_not_wrap_around() {
+        // count × item size + header overflows usize: the expected length saturates instead of
+        // wrapping to a small number a short file could match.
+        let item_size = usize::MAX / 4 + 1;
+        let err = check_length(Path::new("i"), &[0; 16], 16, 4, item_size).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IdxError::LengthMismatch {
+                    expected: usize::MAX,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

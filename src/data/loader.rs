@@ -18,22 +18,30 @@ use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::{ImageBatch, ImageBatcher};
 
+/// A split's loader for Burn's training loop: [`ImageBatch`]es of `batch_size` images (the last
+/// one smaller), in an order fixed by the seed and the epoch.
 #[derive(Debug, Clone)]
 pub(crate) struct EpochLoader {
+    /// Builds each batch from its image indices.
     batcher: ImageBatcher,
     /// The images this loader covers, as indices into the split.
     range: std::ops::Range<usize>,
+    /// Images per batch, at least 1.
     batch_size: usize,
     /// Shuffle each epoch with this seed; `None` keeps the split's order (validation).
     shuffle_seed: Option<u64>,
     /// Threads preparing batches ahead of the training thread; 0 prepares them on it.
     workers: usize,
+    /// Where the batches' tensors are made.
     device: Device,
     /// The epoch the next `iter()` serves, shared by the copies `to_device` makes.
     next_epoch: Arc<AtomicUsize>,
 }
 
 impl EpochLoader {
+    /// A loader over all of `images` in batches of `batch_size` (0 counts as 1), shuffled each
+    /// epoch with `shuffle_seed` or kept in order when it is `None`, starting at epoch 1, with no
+    /// worker threads and no augmentation.
     pub(crate) fn new(
         images: Arc<LabelledImages>,
         batch_size: usize,
@@ -71,7 +79,10 @@ impl EpochLoader {
         self
     }
 
-    /// The order of the images for `epoch`.
+    /// The order of the images for `epoch` (1-based): the loader's indices into the split,
+    /// shuffled with a stream drawn from the seed and the epoch (the golden-ratio constant
+    /// `0x9E3779B97F4A7C15` of SplitMix64 spreads the epoch over the bits), or in order without a
+    /// seed.
     pub(crate) fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = self.range.clone().collect();
         if let Some(seed) = self.shuffle_seed {
@@ -90,18 +101,27 @@ fn batch_bounds(len: usize, batch_size: usize) -> impl Iterator<Item = std::ops:
         .map(move |start| start..(start + batch_size).min(len))
 }
 
+/// One epoch of an [`EpochLoader`], batch by batch.
 struct EpochIterator<'a> {
+    /// The loader it serves.
     loader: &'a EpochLoader,
+    /// The epoch it serves (1-based).
     epoch: usize,
+    /// The epoch's image indices, in order served.
     order: Vec<usize>,
+    /// How many of `order` have been served.
     position: usize,
     /// With workers: batches by number, as they come back, and the number due next.
     prefetched: Option<Prefetch>,
 }
 
+/// The batches worker threads prepare for one epoch, handed out in order.
 struct Prefetch {
+    /// (batch number, the batch or its panic message), as workers finish them.
     receiver: std::sync::mpsc::Receiver<(usize, Result<ImageBatch, String>)>,
+    /// Batches received ahead of their turn, by number.
     waiting: std::collections::BTreeMap<usize, Result<ImageBatch, String>>,
+    /// The number (from 0) of the batch to hand out next.
     next_batch: usize,
 }
 
@@ -109,7 +129,9 @@ struct Prefetch {
 #[derive(Debug, thiserror::Error)]
 #[error("a thread preparing batches failed at batch {batch}: {reason}")]
 pub(crate) struct WorkerFailed {
+    /// The number (from 0) of the batch that failed.
     batch: usize,
+    /// The worker's panic message, or that it stopped without one.
     reason: String,
 }
 

@@ -35,6 +35,7 @@ named_choice!(
 pub(crate) const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 impl DatasetKind {
+    /// The dataset's name as people write it ("MNIST", "Fashion-MNIST"), for titles and messages.
     pub fn title(self) -> &'static str {
         match self {
             DatasetKind::Mnist => "MNIST",
@@ -42,6 +43,8 @@ impl DatasetKind {
         }
     }
 
+    /// The ten class names, indexed by label: the digits for MNIST, the clothing names of
+    /// Zalando's Fashion-MNIST README for Fashion-MNIST.
     pub fn class_names(self) -> [&'static str; NUM_CLASSES] {
         match self {
             DatasetKind::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
@@ -60,7 +63,12 @@ impl DatasetKind {
         }
     }
 
-    /// Where its files come from when no `--data-dir` is given.
+    /// Where its files come from when no `--data-dir` is given: Burn's download cache for
+    /// MNIST, Debian's folder ([`DEBIAN_FASHION_MNIST`]) for Fashion-MNIST.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::NoFashionMnist`] for Fashion-MNIST when Debian's folder is absent.
     pub fn default_source(self) -> Result<DataSource, DataError> {
         match self {
             DatasetKind::Mnist => Ok(DataSource::BurnCache),
@@ -72,6 +80,7 @@ impl DatasetKind {
     }
 
     /// A class by index, as people read it: "7" for MNIST, "Sneaker (7)" for Fashion-MNIST.
+    /// Panics when `class` is 10 or more.
     pub fn class_label(self, class: u8) -> String {
         let name = self.class_names()[class as usize];
         match self {

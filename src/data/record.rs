@@ -12,8 +12,11 @@ use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints};
 use crate::run::{ArtifactError, RunDir};
 
+/// The contents of a run's `data.json`: which dataset, where its files were read from, and
+/// each file's fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataRecord {
+    /// The dataset the run trained on (`--dataset`).
     pub dataset: DatasetKind,
     /// An absolute folder, or Burn's download cache.
     pub source: DataSource,
@@ -21,20 +24,28 @@ pub struct DataRecord {
     pub files: BTreeMap<String, Fingerprint>,
 }
 
+/// A data file whose fingerprint differs from the one the run's `data.json` records.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{given}: {file} is not the file {} was trained on ({found} here, {recorded} recorded in data.json); pass the run's own data, or train a new run",
     run.display()
 )]
 pub struct DataMismatch {
+    /// Where the files were read from, in words ([`DataSource::describe`]).
     given: String,
+    /// The run's folder.
     run: PathBuf,
+    /// The file's standard name.
     file: String,
+    /// The fingerprint of the file given.
     found: Fingerprint,
+    /// The fingerprint `data.json` records.
     recorded: Fingerprint,
 }
 
 impl DataRecord {
+    /// The record of `dataset` read from `source` (made absolute, see
+    /// [`DataSource::absolute`]), with the fingerprints of its `files` by standard name.
     pub fn new(
         dataset: DatasetKind,
         source: &DataSource,
@@ -52,6 +63,10 @@ impl DataRecord {
 
     /// Refuses files whose fingerprint differs from the recorded one; files the record does
     /// not list pass.
+    ///
+    /// # Errors
+    ///
+    /// [`DataMismatch`] for the first file of `found` whose fingerprint differs.
     pub fn check(
         &self,
         run: &RunDir,
@@ -78,6 +93,11 @@ impl DataRecord {
 /// Where a command on an existing run reads its data: `--data-dir` when given, else where the
 /// run recorded (runs from before `data.json` have no record: the dataset's usual place), with
 /// the record to check the files against.
+///
+/// # Errors
+///
+/// A `data.json` that cannot be read or parsed ([`RecordError::Artifact`]); without a record or
+/// `--data-dir`, no usual place for the dataset ([`RecordError::Data`]).
 pub(crate) fn source_for_run(
     run: &RunDir,
     dataset: DatasetKind,
@@ -94,6 +114,10 @@ pub(crate) fn source_for_run(
 
 /// The test split a run was tested on: from `--data-dir`, else from where the run recorded,
 /// refused when its files are not the ones the run recorded.
+///
+/// # Errors
+///
+/// As [`source_for_run`] and [`load_checked`].
 pub(crate) fn load_test_split_of_run(
     run: &RunDir,
     dataset: DatasetKind,
@@ -106,6 +130,12 @@ pub(crate) fn load_test_split_of_run(
 /// Reads `split` from `source` with its files' fingerprints, refused when a file is another
 /// dataset's official file than `dataset`'s, or not the one `record` (the run's, if it has one)
 /// lists.
+///
+/// # Errors
+///
+/// The split cannot be read or is not valid IDX ([`RecordError::Data`]); a file is another
+/// dataset's official file ([`RecordError::Dataset`]) or differs from the record
+/// ([`RecordError::Mismatch`]).
 pub(crate) fn load_checked(
     run: &RunDir,
     dataset: DatasetKind,
@@ -121,14 +151,19 @@ pub(crate) fn load_checked(
     Ok((images, prints))
 }
 
+/// Why a run's data could not be had or was refused.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RecordError {
+    /// The run's `data.json` could not be read or parsed.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The split's files could not be found, read or validated.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A file differs from the one `data.json` records.
     #[error(transparent)]
     Mismatch(#[from] DataMismatch),
+    /// A file is the official file of another dataset than the one named.
     #[error(transparent)]
     Dataset(#[from] DatasetMismatch),
 }

@@ -6,13 +6,19 @@ use crate::data::download::burn_cache_files;
 use crate::data::idx::{Fingerprint, IdxError, LabelledImages};
 use crate::data::{DEBIAN_FASHION_MNIST, DatasetKind};
 
+/// One of a dataset's two official splits, each a pair of IDX files (images, labels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
+    /// The training split (60,000 images in the official files), from which the validation
+    /// images are held out.
     Train,
+    /// The test split (10,000 images in the official files), scored at the end of a run and by
+    /// `eval`.
     Test,
 }
 
 impl Split {
+    /// The standard names of the split's (images, labels) files, without `.gz`.
     pub(super) fn file_names(self) -> (&'static str, &'static str) {
         match self {
             Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -20,6 +26,7 @@ impl Split {
         }
     }
 
+    /// The subfolder Burn's `MnistDataset` cache keeps the split's files in.
     pub(super) fn cache_folder(self) -> &'static str {
         match self {
             Split::Train => "train",
@@ -28,21 +35,28 @@ impl Split {
     }
 }
 
+/// Why a split's images could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// A file was found but could not be read, or is not valid IDX.
     #[error(transparent)]
     Idx(#[from] IdxError),
+    /// The `--data-dir` folder does not exist.
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
+    /// The folder lacks one of the split's files `name`, raw or gzipped.
     #[error("{}: holds neither {name} nor {name}.gz (nor Burn's cache layout, train/ and test/ folders)", dir.display())]
     MissingFile { dir: PathBuf, name: &'static str },
+    /// Burn's MNIST download into `cache` failed; `reason` says why, in words.
     #[error(
         "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
         cache.display()
     )]
     Download { cache: PathBuf, reason: String },
+    /// The system has no cache folder (`dirs::cache_dir`) for Burn's download.
     #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
     NoCacheDir,
+    /// Fashion-MNIST was asked for without `--data-dir` and Debian's folder is absent.
     #[error(
         "Fashion-MNIST has no download here; pass --data-dir with its four IDX files (Debian: apt-get install dataset-fashion-mnist puts them in {DEBIAN_FASHION_MNIST})"
     )]
@@ -64,6 +78,10 @@ pub enum DataSource {
 
 impl DataSource {
     /// `--data-dir` when given, else the dataset's usual place.
+    ///
+    /// # Errors
+    ///
+    /// Only without `dir`, as [`DatasetKind::default_source`] fails.
     pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
         match dir {
             Some(dir) => Ok(DataSource::Folder(dir)),
@@ -72,12 +90,21 @@ impl DataSource {
     }
 
     /// Reads and validates one split.
+    ///
+    /// # Errors
+    ///
+    /// As [`DataSource::load_fingerprinted`].
     pub fn load(&self, split: Split) -> Result<LabelledImages, DataError> {
         Ok(self.load_fingerprinted(split)?.0)
     }
 
     /// Reads and validates one split, with the fingerprint of each of its files by standard
     /// name.
+    ///
+    /// # Errors
+    ///
+    /// A folder that does not exist or lacks one of the files; Burn's download failing (or no
+    /// cache folder for it); a file that cannot be read or is not valid IDX ([`DataError::Idx`]).
     pub fn load_fingerprinted(
         &self,
         split: Split,
@@ -109,6 +136,7 @@ impl DataSource {
         }
     }
 
+    /// The source in words for messages: the folder's path, or "Burn's MNIST cache".
     pub fn describe(&self) -> String {
         match self {
             DataSource::Folder(dir) => dir.display().to_string(),

@@ -16,10 +16,16 @@
 use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
 
+/// Adam (Kingma & Ba, 2015) with Burn's `Adam`'s settings and results, updating each
+/// parameter in one loop on the host; see the module's doc.
 #[derive(Debug, Clone)]
 pub(super) struct FusedAdam {
+    /// Decay rate of the first moment (the running mean of gradients), in [0, 1).
     pub beta_1: f32,
+    /// Decay rate of the second moment (the running mean of squared gradients), in [0, 1).
     pub beta_2: f32,
+    /// Added to the square root of the second moment so that the step never divides by 0
+    /// (scaled by the bias correction, as Burn does).
     pub epsilon: f32,
     /// L2 penalty added to the gradient, as Burn's `WeightDecay` does.
     pub weight_decay: Option<f32>,
@@ -155,12 +161,20 @@ fn is_tiny(m: f32) -> bool {
 
 /// One step's constants, as Burn computes them in f32.
 struct StepRule {
+    /// The first moment's decay rate.
     beta_1: f32,
+    /// The second moment's decay rate.
     beta_2: f32,
+    /// `1 - beta_1`, the new gradient's weight in the first moment.
     factor_1: f32,
+    /// `1 - beta_2`, the new squared gradient's weight in the second moment.
     factor_2: f32,
+    /// Both bias corrections in one: `sqrt(1 - beta_2^t) / (1 - beta_1^t)` at step `t`, the
+    /// reordering of Kingma & Ba's section 2 that Burn uses.
     combined_factor: f32,
+    /// The configured epsilon times `sqrt(1 - beta_2^t)`, to go with `combined_factor`.
     epsilon: f32,
+    /// This step's learning rate.
     lr: f32,
     /// beta_1 as an integer significand and exponent, for `decayed`; `None` when beta_1 is not
     /// a normal number below 1.
@@ -171,6 +185,7 @@ struct StepRule {
 }
 
 impl StepRule {
+    /// The constants of step `time` (1 for the first) at learning rate `lr`.
     fn new(adam: &FusedAdam, lr: LearningRate, time: usize) -> Self {
         let (beta_1, beta_2) = (adam.beta_1, adam.beta_2);
         let time = time as i32;
@@ -199,6 +214,7 @@ impl StepRule {
         self.move_weight(weight, *m, *v);
     }
 
+    /// The new second moment: `v * beta_2 + grad² * (1 - beta_2)`.
     #[inline(always)]
     fn second_moment(&self, v: f32, grad: f32) -> f32 {
         v * self.beta_2 + grad * grad * self.factor_2
@@ -299,6 +315,7 @@ fn floats(data: &TensorData) -> &[f32] {
         .expect("parameters and their gradients are f32")
 }
 
+/// A float tensor's values, in order, to update in place.
 fn floats_mut(data: &mut TensorData) -> &mut [f32] {
     data.as_mut_slice::<f32>()
         .expect("parameters and Adam's moments are f32")

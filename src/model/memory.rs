@@ -6,12 +6,18 @@ use crate::model::ModelConfig;
 use crate::model::optimizer::OptimizerKind;
 use crate::run::config::TrainingConfig;
 
+/// Bytes of one f32, the type of every weight, gradient, moment and activation.
 const FLOAT_BYTES: u64 = 4;
 
+/// A model refused before anything is allocated; `origin` names the setting that asked for it
+/// (a flag or a config file), `model` its widths ("784-128-10").
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
+    /// Its parameter count or byte count overflows 64 bits.
     #[error("{origin}: the model {model} is too large to count its memory in 64 bits")]
     Uncountable { origin: String, model: String },
+    /// It needs `needed` bytes to `purpose` ("train", "load", "import"), more than the
+    /// `available` bytes.
     #[error(
         "{origin}: the model {model} needs {} to {purpose} ({parameters} parameters), but this machine has {} of memory available",
         gib(*needed),
@@ -28,7 +34,8 @@ pub enum MemoryError {
 }
 
 /// Bytes training `config` takes at least: weights, gradients and the optimizer's state (Adam's
-/// two moments, SGD's momentum) as f32, and one batch's activations with their gradients.
+/// two moments, SGD's momentum) as f32, and one batch's activations with their gradients
+/// (3 floats per unit per image: an estimate). `None` when the count overflows 64 bits.
 pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
     let moments = match config.optimizer.kind {
         OptimizerKind::Adam => 2,
@@ -50,12 +57,19 @@ pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
 }
 
 /// Bytes loading a trained model takes at least: the record read from disk and the weights.
+/// `None` when the count overflows 64 bits.
 pub(crate) fn loading_bytes(model: &ModelConfig) -> Option<u64> {
     model.parameter_count()?.checked_mul(2 * FLOAT_BYTES)
 }
 
 /// Refuses a model that needs more than `available` bytes (no limit when `None`, a system
-/// that does not say).
+/// that does not say). `needed` is in bytes, from [`training_bytes`] or [`loading_bytes`];
+/// `purpose` says what for, in the message ("train").
+///
+/// # Errors
+///
+/// [`MemoryError::Uncountable`] when `needed` or the parameter count is unknown (overflowed);
+/// [`MemoryError::TooLarge`] when `needed` exceeds `available`.
 pub(crate) fn ensure_fits(
     origin: &str,
     model: &ModelConfig,
@@ -84,7 +98,7 @@ pub(crate) fn ensure_fits(
 }
 
 /// Memory the system can give this process now: Linux's `MemAvailable`, or else all the
-/// physical memory.
+/// physical memory. In bytes; `None` when the system says neither.
 pub(crate) fn available_bytes() -> Option<u64> {
     if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
         let kib = text.lines().find_map(|line| {
@@ -98,6 +112,7 @@ pub(crate) fn available_bytes() -> Option<u64> {
     physical_bytes()
 }
 
+/// All the physical memory, in bytes (pages × page size, from `sysconf`).
 #[cfg(unix)]
 fn physical_bytes() -> Option<u64> {
     // SAFETY: sysconf only reads system constants.
@@ -110,11 +125,13 @@ fn physical_bytes() -> Option<u64> {
     (pages > 0 && page_size > 0).then(|| (pages as u64).saturating_mul(page_size as u64))
 }
 
+/// No portable way to ask outside Unix: unknown.
 #[cfg(not(unix))]
 fn physical_bytes() -> Option<u64> {
     None
 }
 
+/// Bytes in GiB (2^30 bytes), one decimal: "16.0 GiB".
 fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
@@ -160,6 +177,18 @@ mod tests {
     #[test]
     fn this_machine_reports_its_memory() {
         let available = available_bytes().expect("Linux and other Unix systems say");
-        assert!(available > 1 << 20, "{available}");
+        // /proc/meminfo's MemAvailable, read here on its own (it moves a little between reads).
+        let meminfo = std::fs::read_to_string("/proc/meminfo").expect("a Linux machine");
+        let line = meminfo
+            .lines()
+            .find(|line| line.starts_with("MemAvailable:"))
+            .expect("MemAvailable in /proc/meminfo");
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let expected = kib * 1024;
+        let off = available.abs_diff(expected);
+        assert!(
+            off < expected / 20 + (64 << 20),
+            "{available} against MemAvailable {expected}"
+        );
     }
 }

@@ -31,6 +31,7 @@ named_choice!(
 /// PyTorch's 1e-8, which measurably helps here; PyTorch's SGD momentum has no dampening.
 #[derive(Config, Debug, PartialEq)]
 pub struct OptimizerConfig {
+    /// The update rule: Adam (the tutorial's) or SGD.
     #[config(default = "OptimizerKind::Adam")]
     pub kind: OptimizerKind,
     /// SGD only; 0 is plain gradient descent.
@@ -39,10 +40,15 @@ pub struct OptimizerConfig {
     /// L2 penalty added to the gradients (PyTorch's `weight_decay`), both optimizers.
     #[config(default = 0.0)]
     pub weight_decay: f64,
+    /// Adam only: decay rate of the first moment (running mean of the gradients), in [0, 1).
     #[config(default = 0.9)]
     pub beta_1: f64,
+    /// Adam only: decay rate of the second moment (running mean of the squared gradients), in
+    /// [0, 1).
     #[config(default = 0.999)]
     pub beta_2: f64,
+    /// Adam only: added to the second moment's square root so a step never divides by 0;
+    /// positive.
     #[config(default = 1e-8)]
     pub epsilon: f64,
 }
@@ -108,6 +114,8 @@ impl OptimizerConfig {
 
 /// The learning-rate schedule of a run of `config` over `train_images` images: one step per
 /// batch, over all its epochs.
+///
+/// Errors: the cosine schedule's, from Burn, when the learning rate is not in (0, 1].
 pub(crate) fn run_scheduler(
     config: &TrainingConfig,
     train_images: usize,

@@ -9,7 +9,8 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 /// Widest and tallest picture decoded: a phone photo fits; a header claiming more is refused
 /// before any pixel is decoded.
 pub(crate) const MAX_SIDE: u32 = 8192;
-/// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not).
+/// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not; a
+/// 12-megapixel phone photo takes 36 MiB).
 const MAX_DECODE_BYTES: u64 = 128 << 20;
 
 /// Why bytes are not a picture this program reads.
@@ -20,14 +21,35 @@ pub(crate) enum DecodeError {
     NotAnImage(String),
     /// Larger than [`MAX_SIDE`] on a side, as its header says.
     #[error("the picture is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE} is read")]
-    TooLarge { width: u32, height: u32 },
+    TooLarge {
+        /// Its width, in pixels.
+        width: u32,
+        /// Its height, in pixels.
+        height: u32,
+    },
+    /// Its pixels would take more than [`MAX_DECODE_BYTES`] (16-bit channels, say), as its
+    /// header says.
+    #[error(
+        "the picture needs {} MiB to decode (its colours at {width}x{height}); at most {} MiB is read",
+        bytes >> 20,
+        MAX_DECODE_BYTES >> 20
+    )]
+    TooMuchMemory {
+        /// Its width, in pixels.
+        width: u32,
+        /// Its height, in pixels.
+        height: u32,
+        /// The bytes its decoded pixels would take.
+        bytes: u64,
+    },
 }
 
 /// Decodes a picture, upright.
 ///
 /// # Errors
-/// [`DecodeError::TooLarge`] from the header alone; [`DecodeError::NotAnImage`] for an unknown
-/// format, damaged data, or a picture that needs more than 128 MiB to decode.
+/// [`DecodeError::TooLarge`] and [`DecodeError::TooMuchMemory`] (more than 128 MiB of pixels)
+/// from the header alone; [`DecodeError::NotAnImage`] for an unknown format, damaged data, or
+/// a decoder that exceeds the `image` crate's limits.
 pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     let not_an_image = |error: image::ImageError| DecodeError::NotAnImage(error.to_string());
     let reader = || {
@@ -49,6 +71,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     let mut reader = reader()?;
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(not_an_image)?;
+    // The decoders do not all hold to `max_alloc`: the size the header implies is checked here.
+    let bytes = decoder.total_bytes();
+    if bytes > MAX_DECODE_BYTES {
+        return Err(DecodeError::TooMuchMemory {
+            width,
+            height,
+            bytes,
+        });
+    }
     // A picture whose orientation cannot be read is shown as stored, as viewers do.
     let orientation = decoder.orientation().ok();
     let mut picture = DynamicImage::from_decoder(decoder).map_err(not_an_image)?;
@@ -119,6 +150,21 @@ mod tests {
         assert!(upright.get_pixel(10, 5).0[0] < 60, "ink at the top");
         assert!(upright.get_pixel(10, 35).0[0] > 200, "paper at the bottom");
         assert_eq!(decode(&jpeg).unwrap().to_luma8().dimensions(), (40, 20));
+    }
+
+    #[test]
+    fn a_picture_needing_too_much_memory_is_refused_before_decoding() {
+        // A 16-bit RGBA PNG whose header says 6000x6000: 275 MB of pixels, within MAX_SIDE.
+        let one = image::ImageBuffer::<image::Rgba<u16>, _>::new(1, 1);
+        let mut png = encoded(&DynamicImage::ImageRgba16(one), ImageFormat::Png);
+        png[16..20].copy_from_slice(&6000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&6000u32.to_be_bytes());
+        let crc = crc32fast::hash(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            decode(&png),
+            Err(DecodeError::TooMuchMemory { bytes, .. }) if bytes == 6000 * 6000 * 8
+        ));
     }
 
     #[test]

@@ -18,6 +18,9 @@ use imageproc::contrast::otsu_level;
 use super::paper::PaperSurface;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
+/// The darkest paper contrast is measured against (0-255): ink on paper darker than this is too
+/// faint to tell from noise, and an all-black picture holds no ink.
+const DARKEST_PAPER: f64 = 64.0;
 /// Pieces of ink holding less than this share of it are specks, not strokes.
 const SPECK_SHARE: f64 = 0.01;
 /// The share of the ink that must lie away from the picture's edges for the ink touching them
@@ -34,13 +37,13 @@ const MIN_CONTRAST: f32 = 0.15;
 /// Ink strength per pixel (at most [`WORK_SIDE`] on a side); `None` when nothing in the picture
 /// stands out from the paper.
 pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
-    let mut grey = flattened(picture);
-    let (width, height) = grey.dimensions();
-    if width.max(height) > WORK_SIDE {
-        let scale = WORK_SIDE as f32 / width.max(height) as f32;
-        let side = |length: u32| ((length as f32 * scale).round() as u32).max(1);
-        grey = imageops::resize(&grey, side(width), side(height), FilterType::Triangle);
-    }
+    // Scaled down first: a large picture's full-size copies would cost memory, not accuracy.
+    let (width, height) = (picture.width(), picture.height());
+    let mut grey = if width.max(height) > WORK_SIDE {
+        flattened(&picture.resize(WORK_SIDE, WORK_SIDE, FilterType::Triangle))
+    } else {
+        flattened(picture)
+    };
     if light_ink_on_dark(&grey) {
         imageops::invert(&mut grey);
     }
@@ -76,6 +79,10 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
 /// `clear_border`). A digit drawn against the edge of a canvas, with nothing else, is kept.
 fn without_clutter(mut ink: GrayImage) -> GrayImage {
     let (width, height) = ink.dimensions();
+    if width < 3 || height < 3 {
+        // imageproc's labelling panics on some single-pixel pictures; nothing to clear there.
+        return ink;
+    }
     // Components of equal values: any ink is one value here.
     let inked = GrayImage::from_fn(width, height, |x, y| {
         Luma([if ink.get_pixel(x, y).0[0] > 0 { 255 } else { 0 }])
@@ -164,8 +171,10 @@ fn contrast_with_paper(grey: &GrayImage) -> GrayImage {
             (f64::from(x) + 0.5) * to_small_x - 0.5,
             (f64::from(y) + 0.5) * to_small_y - 0.5,
         );
-        let under = under.max(level).max(8.0);
-        Luma([((under - level) / under * 255.0).round() as u8])
+        // Against paper darker than a quarter of white, differences count as against that
+        // quarter: a deep shadow's noise is not ink, and an all-black picture holds none.
+        let under = under.max(level);
+        Luma([((under - level) / under.max(DARKEST_PAPER) * 255.0).round() as u8])
     })
 }
 
@@ -272,6 +281,17 @@ mod tests {
             let found = ink(&DynamicImage::ImageRgba8(canvas)).unwrap();
             assert!(found.get_pixel(50, 50).0[0] > 200, "{stroke:?}");
             assert_eq!(found.get_pixel(5, 5).0[0], 0, "{stroke:?}");
+        }
+    }
+
+    #[test]
+    fn an_all_black_or_tiny_picture_is_blank_or_read_without_a_panic() {
+        for side in [1, 2, 3, 50] {
+            for level in [0, 6, 255] {
+                let picture =
+                    DynamicImage::ImageLuma8(GrayImage::from_pixel(side, side, Luma([level])));
+                assert!(ink(&picture).is_none(), "{side}x{side} of {level}");
+            }
         }
     }
 

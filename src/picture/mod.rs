@@ -25,15 +25,28 @@ pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
 /// A picture file that gives no digit to read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PictureError {
+    /// The file cannot be read.
     #[error("{}: cannot read: {source}", path.display())]
     Read {
+        /// The picture file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The bytes are not a picture this program decodes, or too large a one.
     #[error("{}: {source}", path.display())]
-    Decode { path: PathBuf, source: DecodeError },
+    Decode {
+        /// The picture file.
+        path: PathBuf,
+        /// Why it was not decoded.
+        source: DecodeError,
+    },
+    /// The picture holds no ink.
     #[error("{}: the image is blank (no ink to read a digit from)", path.display())]
-    Blank { path: PathBuf },
+    Blank {
+        /// The picture file.
+        path: PathBuf,
+    },
 }
 
 /// Reads a picture file and prepares it: MNIST's 784 pixels, row by row, 0 (paper) to 255.
@@ -54,7 +67,8 @@ pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureErr
     })
 }
 
-/// MNIST's 784 pixels for an upright `picture`; `None` when it holds no ink.
+/// MNIST's 784 pixels (28×28, row by row, 0 paper to 255 ink) for an upright `picture`;
+/// `None` when it holds no ink.
 pub(crate) fn prepare(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {
     if let Some(pixels) = already_mnist(picture) {
         return Some(pixels);

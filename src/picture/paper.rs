@@ -13,8 +13,11 @@ const INK_DEVIATIONS: f64 = 2.5;
 
 /// The paper's brightness (0-255) at each pixel of `grey`, ink darker than the paper.
 pub(super) struct PaperSurface {
+    /// The quadratic's coefficients, for the terms of [`PaperSurface::terms`].
     coefficients: [f64; 6],
+    /// The picture's width, in pixels.
     width: f64,
+    /// The picture's height, in pixels.
     height: f64,
 }
 
@@ -62,6 +65,7 @@ impl PaperSurface {
     }
 }
 
+/// The dot product of two 6-vectors.
 fn dot(a: &[f64; 6], b: &[f64; 6]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
 }

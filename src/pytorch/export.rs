@@ -15,14 +15,32 @@ use crate::model::{ActivationKind, Model, ModelConfig};
 use crate::pytorch::burn_layer_path;
 use crate::run::atomic_file;
 
+/// Why [`export`] wrote nothing, or not everything.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ExportError {
+    /// The destination's folder does not exist (checked first: burn-store would name its
+    /// scratch file instead).
     #[error("{}: its folder {} does not exist; create it first", path.display(), folder.display())]
-    NoFolder { path: PathBuf, folder: PathBuf },
+    NoFolder {
+        /// The weights file asked for.
+        path: PathBuf,
+        /// Its parent folder (`.` for a bare file name).
+        folder: PathBuf,
+    },
+    /// The weights or the architecture JSON is already there and `--overwrite` was not given.
     #[error("{}: already exists; pass --overwrite to replace it", path.display())]
-    Exists { path: PathBuf },
+    Exists {
+        /// The file that exists.
+        path: PathBuf,
+    },
+    /// Writing a file (or setting the weights' permissions) failed.
     #[error("{}: cannot write: {reason}", path.display())]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// burn-store's or the operating system's message.
+        reason: String,
+    },
 }
 
 /// The JSON written beside the weights: what PyTorch module they load into.
@@ -32,6 +50,7 @@ pub(crate) struct Architecture {
     pub module: &'static str,
     /// Layer widths, input first: `[784, 128, 10]`.
     pub widths: Vec<usize>,
+    /// The activation between Linear layers (recorded even with no hidden layer).
     pub activation: ActivationKind,
     /// The `state_dict` keys in the file, in layer order.
     pub keys: Vec<String>,
@@ -40,6 +59,8 @@ pub(crate) struct Architecture {
 }
 
 impl Architecture {
+    /// The PyTorch module that holds a model of `config`: its class, layer widths, `state_dict`
+    /// keys and a one-line definition.
     pub(crate) fn of(config: &ModelConfig) -> Self {
         let widths = config.widths();
         let names = pytorch_names(config);
@@ -101,7 +122,13 @@ pub(crate) fn architecture_path(weights: &Path) -> PathBuf {
 
 /// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
 /// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
-/// or not at all.
+/// or not at all. Returns the architecture written.
+///
+/// # Errors
+/// [`ExportError::Exists`] when either file exists and not `overwrite`,
+/// [`ExportError::NoFolder`] when the destination's folder is missing, and
+/// [`ExportError::Write`] when writing either file (or copying `model.json`'s permissions onto
+/// the weights) fails; the weights may then be written without the JSON.
 pub(crate) fn export(
     model: &Model,
     config: &ModelConfig,

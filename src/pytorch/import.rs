@@ -32,6 +32,7 @@ pub(crate) enum FileFormat {
     TorchZip,
     /// `torch.save(..., _use_new_zipfile_serialization=False)`: a bare pickle.
     TorchPickle,
+    /// A safetensors file (Hugging Face's format; also what `export` writes).
     Safetensors,
 }
 
@@ -61,49 +62,88 @@ impl FileFormat {
     }
 }
 
+/// Why [`import`] could not make a model of a file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ImportError {
+    /// The file cannot be opened or its first bytes read.
     #[error("{}: cannot read: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The first bytes are none of the three formats (see [`FileFormat`]).
     #[error(
         "{}: not a PyTorch file (neither torch.save's zip or pickle format nor safetensors)",
         path.display()
     )]
-    NotPytorch { path: PathBuf },
+    NotPytorch {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A legacy pickle of a whole `nn.Module` (it names `torch.nn.modules.` classes).
     #[error(
         "{}: a whole module saved with torch.save(model) in the legacy (non-zip) format, which only PyTorch can rebuild; in Python re-save its weights with torch.save(model.state_dict(), \"model.pt\") and import that",
         path.display()
     )]
-    LegacyWholeModule { path: PathBuf },
+    LegacyWholeModule {
+        /// The file.
+        path: PathBuf,
+    },
+    /// burn-store could not read the file's tensors (or one tensor's data), or panicked
+    /// trying.
     #[error("{}: not a readable {format} file: {reason}", path.display())]
     Unreadable {
+        /// The file.
         path: PathBuf,
+        /// The format its first bytes announced.
         format: FileFormat,
+        /// burn-store's message (or the panic's first line), on one line.
         reason: String,
     },
+    /// The names and shapes are not a network import reads.
     #[error("{}: {problem}", path.display())]
-    Layout { path: PathBuf, problem: LayoutError },
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with them.
+        problem: LayoutError,
+    },
+    /// A weight or bias holds NaN or infinity.
     #[error("{}: {tensor} holds {what} (first at index {index:?}); a network with it cannot predict", path.display())]
     NotFinite {
+        /// The file.
         path: PathBuf,
+        /// The tensor's state_dict key.
         tensor: String,
+        /// `NaN` or `infinity`.
         what: &'static str,
+        /// The first such value's index, one entry per dimension (as PyTorch indexes it).
         index: Vec<usize>,
     },
+    /// The model would not fit in the memory available (or its size overflows 64 bits).
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    /// burn-store's apply reported errors, missing or unused tensors.
     #[error("{}: cannot load into the model: {reason}", path.display())]
-    Apply { path: PathBuf, reason: String },
+    Apply {
+        /// The file.
+        path: PathBuf,
+        /// burn-store's apply result, on one line.
+        reason: String,
+    },
 }
 
 /// A model read from a PyTorch file, with what it was read as.
 pub(crate) struct Imported {
+    /// The network with the file's weights and biases.
     pub model: Model,
+    /// Its configuration: the hidden widths the file implies, the activation asked for.
     pub config: ModelConfig,
+    /// The network as the file names it.
     pub layout: Layout,
+    /// The format the file was read as.
     pub format: FileFormat,
     /// How the state_dict was found inside the file (a checkpoint's key, wrapper prefixes
     /// removed), one phrase per step; empty for a plain state_dict.
@@ -111,7 +151,13 @@ pub(crate) struct Imported {
 }
 
 /// Reads the state_dict in `path` into a model on `device`, with `activation` between its layers
-/// (a state_dict does not say which).
+/// (a state_dict does not say which). Linear weights are transposed from PyTorch's
+/// `[out, in]` to Burn's `[in, out]` and every value converted to f32.
+///
+/// # Errors
+/// [`ImportError`]: the file cannot be read, is no PyTorch file, holds no network import
+/// reads, holds NaN or infinity, needs more memory than is available, or does not apply.
+/// burn-store aborts the process when applying panics, so all of this is checked first.
 pub(crate) fn import(
     path: &Path,
     activation: ActivationKind,
@@ -162,6 +208,7 @@ pub(crate) fn import(
     })
 }
 
+/// The format of the file at `path`, from its first 16 bytes and its length.
 fn sniff_file(path: &Path) -> Result<FileFormat, ImportError> {
     let read_error = |source| ImportError::Read {
         path: path.to_path_buf(),
@@ -224,6 +271,7 @@ fn pickles_a_module(path: &Path) -> bool {
     })
 }
 
+/// A tensor's name, shape and dtype, for [`infer_layout`], without reading its data.
 fn tensor_info(tensor: &PackTensor) -> TensorInfo {
     TensorInfo {
         name: tensor.name.clone(),
@@ -264,6 +312,7 @@ fn to_burn_tensors(
     Ok(converted)
 }
 
+/// Errors with [`ImportError::NotFinite`] at the first NaN or infinity in `data` (f32).
 fn check_finite(path: &Path, name: &str, data: &TensorData) -> Result<(), ImportError> {
     let values = data.as_slice::<f32>().expect("converted to f32");
     let Some(flat) = values.iter().position(|value| !value.is_finite()) else {
@@ -289,6 +338,7 @@ fn check_finite(path: &Path, name: &str, data: &TensorData) -> Result<(), Import
     })
 }
 
+/// `text` with every run of whitespace (newlines included) made one space.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

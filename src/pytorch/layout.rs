@@ -9,8 +9,11 @@ use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 /// What the importer knows of a tensor before reading its values.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TensorInfo {
+    /// Its state_dict key (`fc1.weight`), wrappers already removed.
     pub name: String,
+    /// Its shape as the file declares it (`[out, in]` for a Linear weight).
     pub shape: Vec<usize>,
+    /// Whether its dtype is floating point (Burn's `DType::is_float`).
     pub is_float: bool,
     /// The dtype as the file declares it, for messages.
     pub dtype: String,
@@ -19,11 +22,14 @@ pub(crate) struct TensorInfo {
 /// The PyTorch module a state_dict loads into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PytorchModule {
+    /// The tutorial's class: `fc1`, `fc2`.
     SimpleNN,
+    /// `nn.Sequential` of Linear layers and activations: Linear layers at `0`, `2`, `4`, ...
     Sequential,
 }
 
 impl PytorchModule {
+    /// The module's name in PyTorch: `SimpleNN` or `nn.Sequential`.
     pub(crate) fn name(self) -> &'static str {
         match self {
             PytorchModule::SimpleNN => "SimpleNN",
@@ -35,13 +41,19 @@ impl PytorchModule {
 /// One Linear layer: its name in the state_dict (`fc1`, `0`) and its widths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LinearLayer {
+    /// The key prefix of its tensors: `fc1` in `fc1.weight`.
     pub name: String,
+    /// Its input width (the weight's second dimension).
     pub inputs: usize,
+    /// Its output width (the weight's first dimension, the bias's length).
     pub outputs: usize,
 }
 
+/// The network a state_dict holds: its module and Linear layers, widths checked to chain from
+/// 784 pixels to 10 classes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
+    /// Which PyTorch module the names are of.
     pub module: PytorchModule,
     /// Input side first.
     pub layers: Vec<LinearLayer>,
@@ -55,39 +67,89 @@ impl Layout {
     }
 }
 
+/// What import accepts, appended to the errors about names.
 const EXPECTED: &str = "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
 
+/// Why a state_dict's names and shapes are not a network import can read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum LayoutError {
+    /// The file holds no tensors.
     #[error("holds no tensors; {EXPECTED}")]
     Empty,
+    /// A tensor is not floating point.
     #[error("{name} is {dtype}; a network's weights are floating point")]
-    NotFloat { name: String, dtype: String },
+    NotFloat {
+        /// The tensor's key.
+        name: String,
+        /// Its dtype as the file declares it.
+        dtype: String,
+    },
+    /// A `.weight` of 3 to 5 dimensions: a convolution's.
     #[error("{name} has shape {shape:?}: a convolution's weight, not a Linear layer's; {EXPECTED}")]
-    Convolution { name: String, shape: Vec<usize> },
+    Convolution {
+        /// The weight's key.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// Keys that are not a weight or bias of the module's Linear layers.
     #[error("unexpected tensor{} {}; {EXPECTED}{}", plural(names.len()), names.join(", "), under_hint(names))]
-    Unexpected { names: Vec<String> },
+    Unexpected {
+        /// Every such key, in the file's order.
+        names: Vec<String>,
+    },
+    /// A layer's weight or bias is absent.
     #[error("{name} is missing (a Linear layer has a weight and a bias)")]
-    Missing { name: String },
+    Missing {
+        /// The absent key.
+        name: String,
+    },
+    /// A weight that is not `[outputs, inputs]` with both non-zero.
     #[error("{name} has shape {shape:?}; a Linear weight is [outputs, inputs]")]
-    WeightShape { name: String, shape: Vec<usize> },
+    WeightShape {
+        /// The weight's key.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// A bias that is not `[outputs]` of its weight.
     #[error(
         "{name} has shape {shape:?}; its layer has {outputs} outputs, so [{outputs}] was expected"
     )]
     BiasShape {
+        /// The bias's key.
         name: String,
+        /// Its shape.
         shape: Vec<usize>,
+        /// Its layer's outputs (the weight's first dimension).
         outputs: usize,
     },
+    /// The first layer does not take 784 pixels.
     #[error("{first}.weight takes {inputs} inputs; a 28x28 image has {IMAGE_PIXELS}")]
-    Input { first: String, inputs: usize },
+    Input {
+        /// The first layer's name.
+        first: String,
+        /// Its input width.
+        inputs: usize,
+    },
+    /// The last layer does not give one value per class (10).
     #[error("{last}.weight gives {outputs} outputs; the dataset has {NUM_CLASSES} classes")]
-    Output { last: String, outputs: usize },
+    Output {
+        /// The last layer's name.
+        last: String,
+        /// Its output width.
+        outputs: usize,
+    },
+    /// A layer's inputs differ from the previous layer's outputs.
     #[error("{layer}.weight takes {inputs} inputs but {previous} gives {outputs}")]
     Chain {
+        /// The previous layer's name.
         previous: String,
+        /// Its output width.
         outputs: usize,
+        /// The layer that does not fit.
         layer: String,
+        /// Its input width.
         inputs: usize,
     },
 }
@@ -107,11 +169,16 @@ fn under_hint(names: &[String]) -> String {
     }
 }
 
+/// The plural ending for `count` things: `s` unless one.
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
 /// The network `tensors` describe, or the first thing that keeps them from being one.
+///
+/// # Errors
+/// A [`LayoutError`]: no tensors, a non-float or convolution tensor, names of neither module,
+/// a missing or misshapen weight or bias, or widths that do not chain from 784 to 10.
 pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError> {
     if tensors.is_empty() {
         return Err(LayoutError::Empty);

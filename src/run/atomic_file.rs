@@ -12,6 +12,9 @@ use std::path::Path;
 use burn_pack::{AtomicFile, Error as PackError};
 
 /// Writes `contents` to a scratch file beside `path`, then moves it over `path`.
+///
+/// Errors: the scratch file cannot be created, written or synced, or the rename fails; `path`
+/// then keeps its old contents (or stays absent).
 pub(crate) fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
     write_with(path, |file| {
         let mut file = std::fs::OpenOptions::new().write(true).open(file)?;
@@ -23,6 +26,9 @@ pub(crate) fn write(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<
 
 /// Lets `produce` write the whole file at the scratch path it is given, then moves it over
 /// `path`; for writers that open the file themselves (image encoders).
+///
+/// Errors: `produce`'s own, or the scratch file's creation or rename failing; `path` then keeps
+/// its old contents (or stays absent).
 pub(crate) fn write_with(
     path: &Path,
     produce: impl FnOnce(&Path) -> std::io::Result<()>,
@@ -34,7 +40,8 @@ pub(crate) fn write_with(
 }
 
 /// Whether `name` is a scratch file this module (or Burn's checkpointer) leaves behind when
-/// killed mid-write: `<file>.<pid>-<n>.tmp`.
+/// killed mid-write: `<file>.<pid>-<n>.tmp`. `Some(<file>)`, the name it was to replace, when
+/// it is; `None` otherwise.
 pub(crate) fn is_scratch_name(name: &str) -> Option<&str> {
     let stem = name.strip_suffix(".tmp")?;
     let (file, counters) = stem.rsplit_once('.')?;
@@ -43,6 +50,7 @@ pub(crate) fn is_scratch_name(name: &str) -> Option<&str> {
     (digits(pid) && digits(n)).then_some(file)
 }
 
+/// A burn-pack error as an I/O error, keeping its message.
 fn into_io(error: PackError) -> std::io::Error {
     match error {
         PackError::IoError(message) => std::io::Error::other(message),

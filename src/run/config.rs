@@ -15,7 +15,9 @@ use crate::run::rules::{Broken, first_broken};
 /// at 1e-3, batch 64, 5 epochs.
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
+    /// The network's layers and activation (`"model"` in the JSON).
     pub model: ModelConfig,
+    /// The update rule and its settings (`"optimizer"` in the JSON).
     pub optimizer: OptimizerConfig,
     /// What training minimises (and `test_loss` is).
     #[config(default = "LossKind::CrossEntropy")]
@@ -32,6 +34,8 @@ pub struct TrainingConfig {
     /// The optimizer's step size (the schedule's start when it is cosine).
     #[config(default = 1.0e-3)]
     pub learning_rate: f64,
+    /// How the learning rate moves over the run: constant, or cosine down to 0 at the last
+    /// step.
     #[config(default = "LrSchedule::Constant")]
     pub lr_schedule: LrSchedule,
     /// Seeds the weights, each epoch's order, the hold-out and `augment`.
@@ -65,31 +69,39 @@ pub struct TrainingConfig {
     pub limit_test: Option<usize>,
 }
 
+/// Why a config was refused; each names the file (or, for a value, the flag) it came from.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file could not be read.
     #[error("{}: cannot read: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file is not JSON.
     #[error("{}: not valid JSON: {source}", path.display())]
     Syntax {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A field no config has, by its dotted path (`optimizer.betas`), with the fields
+    /// allowed at that level.
     #[error("{}: unknown field `{field}` (expected one of: {expected})", path.display())]
     UnknownField {
         path: PathBuf,
         field: String,
         expected: String,
     },
+    /// The JSON is not an object.
     #[error("{}: a config is a JSON object of fields (as config/default.json)", path.display())]
     NotObject { path: PathBuf },
+    /// A known field holds a value of the wrong type or an unknown choice, as serde says.
     #[error("{}: {source}", path.display())]
     Shape {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A value breaks its field's rule (`rules.rs`); `origin` is the file or flag that set it.
     #[error("{origin}: {} = {} is invalid: {}", broken.field, broken.value, broken.rule)]
     Invalid { origin: String, broken: Broken },
 }
@@ -116,6 +128,11 @@ impl TrainingConfig {
     /// Loads a JSON config, refusing syntax errors, unknown fields and invalid values, each as
     /// one message naming the file. Fields the file leaves out keep the tutorial's values
     /// (`{"num_epochs": 1}` is a whole config).
+    ///
+    /// # Errors
+    ///
+    /// Each [`ConfigError`] variant: the file unreadable, not JSON, not an object, with an
+    /// unknown field, a value of the wrong type, or a value that breaks its rule.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -150,6 +167,11 @@ impl TrainingConfig {
 
     /// Checks the values no type can express (`rules.rs`); `origin` names where they came
     /// from.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for the first field (this struct's, then the optimizer's) whose
+    /// value breaks its rule.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         match self
             .first_broken()
@@ -185,13 +207,12 @@ impl TrainingConfig {
         })
     }
 
+    /// The config as pretty-printed JSON, as a run's `config.json` holds it.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a config serializes")
     }
 }
 
-/// The first key of `value` that the reference config does not have, with the keys it has.
-/// Objects whose reference is `null` (an optional block left out by default) are not checked.
 /// `value`'s fields laid over `defaults`, objects field by field.
 fn laid_over(value: Value, defaults: Value) -> Value {
     match (value, defaults) {
@@ -206,6 +227,9 @@ fn laid_over(value: Value, defaults: Value) -> Value {
     }
 }
 
+/// The first key of `value` that the reference config does not have, by its dotted path, with
+/// the keys the reference has at that level (comma-separated). Objects whose reference is `null`
+/// (an optional block left out by default) are not checked.
 fn first_unknown_field(value: &Value, known: &Value, prefix: &str) -> Option<(String, String)> {
     let (Value::Object(given), Value::Object(known)) = (value, known) else {
         return None;

@@ -23,19 +23,24 @@ pub(crate) const OWN_FILES: &[&str] = &[
     LOCK_FILE,
 ];
 
-/// Burn's checkpoints: `<kind>-<epoch>.bpk`.
+/// The folder of Burn's checkpoints, each `<kind>-<epoch>.bpk`.
 const CHECKPOINT_FOLDER: &str = "checkpoint";
+/// The `<kind>`s of Burn's checkpoint files: the model, the optimizer's state, the learning-rate
+/// scheduler's.
 const CHECKPOINT_KINDS: &[&str] = &["model", "optim", "scheduler"];
 /// Burn's metric logs: `<split>/epoch-<n>/<Metric>.log`.
 const METRIC_LOG_FOLDERS: &[&str] = &["train", "valid"];
 
+/// Why a run folder could not be checked or cleared.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RunFilesError {
+    /// `path`, inside the folder, is not something this program (or Burn) writes.
     #[error(
         "{}: this program did not write it, so --overwrite will not delete the folder around it; pick another --artifacts folder",
         path.display()
     )]
     Foreign { path: PathBuf },
+    /// Listing or deleting `path` failed.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -61,6 +66,9 @@ pub(crate) enum Occupancy {
     Foreign(PathBuf),
 }
 
+/// What `root` holds already (see [`Occupancy`]); an unreadable or missing folder is free.
+///
+/// Errors: [`RunFilesError::Io`] when a folder inside it cannot be listed.
 pub(crate) fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
     if !is_occupied(root) {
         return Ok(Occupancy::Free);
@@ -75,13 +83,16 @@ pub(crate) fn occupancy(root: &Path) -> Result<Occupancy, RunFilesError> {
 /// one of `folders`' tests, holding what its rule allows. Anything else (a symbolic link among
 /// them) is foreign.
 struct Allowed {
+    /// Whether a file of this name may be here.
     file: fn(&str) -> bool,
+    /// The folders that may be here, each with what it may hold.
     folders: &'static [FolderRule],
 }
 
 /// A test of a folder's name, and what a folder so named may hold.
 type FolderRule = (fn(&str) -> bool, &'static Allowed);
 
+/// The top of a run folder: its own files, `checkpoint/`, `train/` and `valid/`.
 const RUN_FOLDER: Allowed = Allowed {
     file: is_own_top_file,
     folders: &[
@@ -89,24 +100,30 @@ const RUN_FOLDER: Allowed = Allowed {
         (|name| METRIC_LOG_FOLDERS.contains(&name), &METRIC_SPLIT),
     ],
 };
+/// `checkpoint/`: Burn's checkpoint files only.
 const CHECKPOINTS: Allowed = Allowed {
     file: is_checkpoint_file,
     folders: &[],
 };
+/// `train/` and `valid/`: `epoch-<n>/` folders only.
 const METRIC_SPLIT: Allowed = Allowed {
     file: |_| false,
     folders: &[(is_epoch_folder, &METRIC_LOGS)],
 };
+/// `<split>/epoch-<n>/`: Burn's metric logs only.
 const METRIC_LOGS: Allowed = Allowed {
     file: is_metric_log,
     folders: &[],
 };
 
 /// The first entry under `root` that is not a run's own file, if any.
+///
+/// Errors: [`RunFilesError::Io`] when a folder cannot be listed.
 pub(crate) fn first_foreign(root: &Path) -> Result<Option<PathBuf>, RunFilesError> {
     first_foreign_in(root, &RUN_FOLDER)
 }
 
+/// The first entry under `dir`, in name order and depth first, that `allowed` does not allow.
 fn first_foreign_in(dir: &Path, allowed: &Allowed) -> Result<Option<PathBuf>, RunFilesError> {
     for (path, name, kind) in entries(dir)? {
         let foreign = match kind {
@@ -127,6 +144,11 @@ fn first_foreign_in(dir: &Path, allowed: &Allowed) -> Result<Option<PathBuf>, Ru
 /// Deletes a run's own files from `root`, after checking it holds nothing else; `root` itself
 /// and its lock file (held by the caller) stay. Refuses, deleting nothing, when anything
 /// foreign is found.
+///
+/// # Errors
+///
+/// [`RunFilesError::Foreign`] naming the first foreign entry; [`RunFilesError::Io`] when an
+/// entry cannot be listed or deleted (what was deleted before it stays deleted).
 pub(crate) fn clear(root: &Path) -> Result<(), RunFilesError> {
     if let Some(path) = first_foreign(root)? {
         return Err(RunFilesError::Foreign { path });
@@ -144,9 +166,12 @@ pub(crate) fn clear(root: &Path) -> Result<(), RunFilesError> {
     Ok(())
 }
 
+/// What a folder entry is, without following symbolic links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
+    /// A regular file.
     File,
+    /// A folder.
     Folder,
     /// A symbolic link or anything else: never a run's own, never followed.
     Other,
@@ -164,6 +189,8 @@ pub(crate) fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
     }
 }
 
+/// The entries of `dir` as (path, name, kind), sorted by path; none when `dir` is missing.
+/// Errors: [`RunFilesError::Io`] when it cannot be listed.
 fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
     let io = |source| RunFilesError::Io {
         path: dir.to_path_buf(),
@@ -193,6 +220,7 @@ fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
     Ok(found)
 }
 
+/// Whether `name` is one of [`OWN_FILES`], or the scratch file of one.
 fn is_own_top_file(name: &str) -> bool {
     let name = is_scratch_name(name).unwrap_or(name);
     // `.partial`: the scratch name of earlier versions of this program.
@@ -200,10 +228,12 @@ fn is_own_top_file(name: &str) -> bool {
     OWN_FILES.contains(&name)
 }
 
+/// Whether `text` is a non-empty run of ASCII digits.
 fn is_number(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Whether `name` is a checkpoint, `<kind>-<epoch>.bpk`, or its scratch file.
 fn is_checkpoint_file(name: &str) -> bool {
     let name = is_scratch_name(name).unwrap_or(name);
     let Some(stem) = name.strip_suffix(".bpk") else {
@@ -213,10 +243,12 @@ fn is_checkpoint_file(name: &str) -> bool {
         .is_some_and(|(kind, epoch)| CHECKPOINT_KINDS.contains(&kind) && is_number(epoch))
 }
 
+/// Whether `name` is `epoch-<n>`.
 fn is_epoch_folder(name: &str) -> bool {
     name.strip_prefix("epoch-").is_some_and(is_number)
 }
 
+/// Whether `name` is `<Metric>.log`, the metric's name in ASCII letters, digits, `_` and `-`.
 fn is_metric_log(name: &str) -> bool {
     name.strip_suffix(".log").is_some_and(|stem| {
         !stem.is_empty()

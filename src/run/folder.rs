@@ -15,39 +15,54 @@ use crate::run::files::read_if_present;
 use crate::run::metrics::MetricsError;
 use crate::run::{RecordedStatus, RunStatus, StatusField};
 
+/// A run folder, `artifacts/<run>/`: the paths of its files, and reading and writing them.
 #[derive(Debug, Clone)]
 pub struct RunDir {
+    /// The folder itself.
     root: PathBuf,
 }
 
+/// Why a run folder's file could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    /// The folder given does not exist (or is not a folder).
     #[error("{}: no such run folder (train first, or pass the folder a run printed)", path.display())]
     NoRun { path: PathBuf },
+    /// `--artifacts` was left out and `artifacts/` holds no run (no subfolder with a
+    /// `config.json`).
     #[error("{}: holds no run yet; train one first, or pass --artifacts with a run's folder", path.display())]
     NoRuns { path: PathBuf },
+    /// Reading or writing `path` failed.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The run's `config.json` is missing, unreadable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The run's model would not fit in memory.
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    /// The run has no `model.bpk`; `why` says why (from its summary and lock) and what to run.
     #[error("{}: no model: {why}", path.display())]
     NoModel { path: PathBuf, why: String },
+    /// A model file (`model.bpk` or a checkpoint's) is not a readable Burn record.
     #[error("{}: not a readable model record: {reason}", path.display())]
     Record { path: PathBuf, reason: String },
+    /// One of the checkpoint files a resume needs is not readable.
     #[error("{}: not a readable checkpoint ({reason}); resuming needs it whole", path.display())]
     Checkpoint { path: PathBuf, reason: String },
+    /// `model.bpk` could not be written.
     #[error("{}: cannot save the model: {reason}", path.display())]
     SaveModel { path: PathBuf, reason: String },
+    /// A JSON file of the run (`data.json`) does not parse.
     #[error("{}: damaged: {source}", path.display())]
     Damaged {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
     Mismatch {
         record: PathBuf,
@@ -57,11 +72,14 @@ pub enum ArtifactError {
 }
 
 impl RunDir {
+    /// The run folder `root`, whether or not it exists yet.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
     /// A run folder that must already exist, for commands that read a finished run.
+    ///
+    /// Errors: [`ArtifactError::NoRun`] when `root` is not a folder.
     pub fn existing(root: impl Into<PathBuf>) -> Result<Self, ArtifactError> {
         let run = Self::new(root);
         if !run.root.is_dir() {
@@ -70,33 +88,44 @@ impl RunDir {
         Ok(run)
     }
 
+    /// The folder itself.
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// `config.json`: the [`TrainingConfig`] of the run.
     pub fn config(&self) -> PathBuf {
         self.root.join("config.json")
     }
+    /// `model.bpk`: the record of the model its last finished epoch left, in Burn's burnpack
+    /// format.
     pub fn model(&self) -> PathBuf {
         self.root.join("model.bpk")
     }
+    /// `data.json`: the [`DataRecord`] of the files the run read.
     pub fn data_record(&self) -> PathBuf {
         self.root.join("data.json")
     }
+    /// `metrics.jsonl`: one line of metrics per finished epoch.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
     }
+    /// `summary.json`: how the run ended and its test score (or an import's summary).
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.json")
     }
+    /// `curves.png`: the loss and accuracy curves, epoch by epoch.
     pub fn curves_png(&self) -> PathBuf {
         self.root.join("curves.png")
     }
+    /// `eval.json`: `eval`'s per-class scores, confusion matrix and worst mistakes.
     pub fn eval_json(&self) -> PathBuf {
         self.root.join("eval.json")
     }
+    /// `confusion.png`: `eval`'s confusion matrix as a picture.
     pub fn confusion_png(&self) -> PathBuf {
         self.root.join("confusion.png")
     }
+    /// `misclassified.png`: `eval`'s grid of misclassified test images.
     pub fn misclassified_png(&self) -> PathBuf {
         self.root.join("misclassified.png")
     }
@@ -117,6 +146,8 @@ impl RunDir {
 
     /// Reads the three checkpoint files of `epoch` the way Burn will when resuming, which
     /// panics on a damaged one: here it is an error naming the file.
+    ///
+    /// Errors: [`ArtifactError::Checkpoint`] for the first of the three that cannot be read.
     pub fn check_checkpoint(&self, epoch: usize) -> Result<(), ArtifactError> {
         let unreadable = |path: PathBuf| {
             move |error: burn::store::RecordError| ArtifactError::Checkpoint {
@@ -134,7 +165,9 @@ impl RunDir {
     }
 
     /// The last epoch a resumed run can start after: its metrics line and its checkpoint are
-    /// both on disk (a kill can land between writing one and the other).
+    /// both on disk (a kill can land between writing one and the other); 0 when none is.
+    ///
+    /// Errors: `metrics.jsonl` unreadable or damaged (see [`crate::run::metrics::read_complete`]).
     pub fn last_complete_epoch(&self) -> Result<usize, MetricsError> {
         let mut epoch = crate::run::metrics::read_complete(&self.metrics())?.len();
         while epoch > 0 && !self.has_checkpoint(epoch) {
@@ -143,16 +176,25 @@ impl RunDir {
         Ok(epoch)
     }
 
+    /// Creates the folder and its missing parents.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it cannot be created.
     pub fn create(&self) -> Result<(), ArtifactError> {
         std::fs::create_dir_all(&self.root).map_err(|source| self.io(&self.root, source))
     }
 
     /// Writes `contents` under a temporary name and renames it, so a crash never leaves a
     /// half-written file under the real name.
+    ///
+    /// Errors: [`ArtifactError::Io`] when writing or renaming fails; `path` keeps its old
+    /// contents.
     pub fn write_atomically(&self, path: &Path, contents: &str) -> Result<(), ArtifactError> {
         crate::run::atomic_file::write(path, contents).map_err(|source| self.io(path, source))
     }
 
+    /// Writes `config` as the run's `config.json`, every field.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it cannot be written.
     pub fn save_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {
         self.write_atomically(&self.config(), &config.to_json())
     }
@@ -160,16 +202,24 @@ impl RunDir {
     /// `config.json` of a model that was not trained here (imported): only the model and the
     /// dataset whose classes it gives. Training fields would be invented; reading the file back
     /// gives them the tutorial's values, as for any partial config.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it cannot be written.
     pub fn save_model_config(&self, config: &TrainingConfig) -> Result<(), ArtifactError> {
         let json = serde_json::json!({ "model": config.model, "dataset": config.dataset });
         let text = serde_json::to_string_pretty(&json).expect("a model config serializes");
         self.write_atomically(&self.config(), &text)
     }
 
+    /// Reads and validates the run's `config.json`.
+    ///
+    /// Errors: [`ArtifactError::Config`] when it is missing, unreadable or invalid.
     pub fn load_config(&self) -> Result<TrainingConfig, ArtifactError> {
         Ok(TrainingConfig::load_file(&self.config())?)
     }
 
+    /// Writes `model`'s record as the run's `model.bpk`.
+    ///
+    /// Errors: [`ArtifactError::SaveModel`] when Burn cannot write it.
     pub fn save_model(&self, model: Model) -> Result<(), ArtifactError> {
         let path = self.model();
         // Burnpack writes through a scratch file and renames it: already atomic.
@@ -182,12 +232,18 @@ impl RunDir {
             })
     }
 
+    /// Writes `record` as the run's `data.json`.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it cannot be written.
     pub fn save_data_record(&self, record: &DataRecord) -> Result<(), ArtifactError> {
         let json = serde_json::to_string_pretty(record).expect("a data record serializes");
         self.write_atomically(&self.data_record(), &json)
     }
 
     /// The run's data record; `None` for runs made before runs recorded their data.
+    ///
+    /// Errors: [`ArtifactError::Io`] when `data.json` exists but cannot be read;
+    /// [`ArtifactError::Damaged`] when it does not parse.
     pub fn load_data_record(&self) -> Result<Option<DataRecord>, ArtifactError> {
         let path = self.data_record();
         let Some(text) = read_if_present(&path).map_err(|source| self.io(&path, source))? else {
@@ -202,7 +258,10 @@ impl RunDir {
     ///
     /// # Errors
     /// [`ArtifactError::NoModel`] says why a run has no `model.bpk` (failed, stopped before its
-    /// first epoch, killed or still training) and what to run.
+    /// first epoch, killed or still training) and what to run. Also `config.json` missing or
+    /// invalid ([`ArtifactError::Config`]), the model too large for memory
+    /// ([`ArtifactError::Memory`]), `model.bpk` unreadable ([`ArtifactError::Record`]) or not of
+    /// the config's shape ([`ArtifactError::Mismatch`]).
     pub fn load_model(&self, device: &Device) -> Result<(TrainingConfig, Model), ArtifactError> {
         let config = self.load_config()?;
         if !self.model().exists() {
@@ -216,6 +275,9 @@ impl RunDir {
     }
 
     /// The model Burn checkpointed after `epoch`, on `device`.
+    ///
+    /// Errors: as [`RunDir::load_model`]'s, for the checkpoint's model file (a missing one is
+    /// [`ArtifactError::Record`]).
     pub fn checkpoint_model(
         &self,
         config: &TrainingConfig,
@@ -267,13 +329,17 @@ impl RunDir {
         }
     }
 
-    /// A run's summary, or an imported model's.
+    /// A run's summary, or an imported model's, written as `summary.json`.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it cannot be written.
     pub fn write_summary(&self, summary: &impl serde::Serialize) -> Result<(), ArtifactError> {
         let json = serde_json::to_string_pretty(summary).expect("summary serializes");
         self.write_atomically(&self.summary(), &json)
     }
 
     /// Whether the folder's model was imported (its summary says so) rather than trained here.
+    ///
+    /// Errors: as [`RunDir::recorded_status`].
     pub fn is_imported(&self) -> Result<bool, ArtifactError> {
         Ok(matches!(
             self.recorded_status()?,
@@ -282,6 +348,8 @@ impl RunDir {
     }
 
     /// The status `summary.json` records; `None` when there is none or it is damaged.
+    ///
+    /// Errors: [`ArtifactError::Io`] when it exists but cannot be read.
     pub fn recorded_status(&self) -> Result<Option<RecordedStatus>, ArtifactError> {
         let path = self.summary();
         let text = read_if_present(&path).map_err(|source| self.io(&path, source))?;
@@ -291,12 +359,15 @@ impl RunDir {
 
     /// `summary.json` as JSON, whichever kind (trained or imported); `None` when there is none
     /// or it is damaged (a resumed run rewrites it, so neither is a reason to refuse).
+    ///
+    /// Errors: [`ArtifactError::Io`] when it exists but cannot be read.
     pub fn summary_json(&self) -> Result<Option<serde_json::Value>, ArtifactError> {
         let path = self.summary();
         let text = read_if_present(&path).map_err(|source| self.io(&path, source))?;
         Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
     }
 
+    /// An [`ArtifactError::Io`] naming `path`.
     fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {
         ArtifactError::Io {
             path: path.to_path_buf(),

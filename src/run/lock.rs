@@ -20,7 +20,9 @@ pub(crate) const LOCK_FILE: &str = "run.lock";
 /// Held for as long as it lives; dropping it (or the process ending) releases the folder.
 #[derive(Debug)]
 pub(crate) struct RunLock {
+    /// The open, locked lock file; closing it releases the lock.
     file: File,
+    /// The lock file's path, deleted on release.
     path: PathBuf,
     /// Folders made to hold the lock file, deepest first.
     created: Vec<PathBuf>,
@@ -29,17 +31,22 @@ pub(crate) struct RunLock {
 /// How often to retry when the lock file was replaced between opening and locking it.
 const ATTEMPTS: usize = 20;
 
+/// Why a run folder could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LockError {
+    /// Another process holds the folder; `holder` is its note (process id, command, since when).
     #[error("{}: in use by {holder}; wait for it to end (or stop it) and try again", path.display())]
     InUse { path: PathBuf, holder: String },
+    /// `path` exists and is not a folder (nor a link to one).
     #[error("{}: exists and is not a folder; pick another --artifacts folder", path.display())]
     NotAFolder { path: PathBuf },
+    /// The run folder could not be created.
     #[error("{}: cannot create the run folder: {source}", path.display())]
     Folder {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The lock file could not be opened or locked (or kept being replaced).
     #[error("{}: cannot lock the run folder: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -53,7 +60,9 @@ impl RunLock {
     ///
     /// # Errors
     /// [`LockError::InUse`] naming the holder (process id, command, since when) when another
-    /// process holds the folder; [`LockError::Io`] when the folder or file cannot be made.
+    /// process holds the folder; [`LockError::NotAFolder`] when `root` exists but is not a
+    /// folder; [`LockError::Folder`] when it cannot be created; [`LockError::Io`] when the lock
+    /// file cannot be opened or locked.
     pub(crate) fn acquire(root: &Path, command: &str) -> Result<Self, LockError> {
         let path = root.join(LOCK_FILE);
         let io = |source| LockError::Io {

@@ -6,31 +6,42 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// One line of `metrics.jsonl`: an epoch's mean losses and accuracies on the training and
+/// validation images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EpochMetrics {
+    /// The epoch, from 1.
     pub epoch: usize,
+    /// Mean loss over the epoch's training images, each batch's taken as the weights were then
+    /// (Burn's `LossMetric`; the config's loss, cross-entropy or MSE).
     pub train_loss: f64,
     /// Percent, as Burn's `AccuracyMetric` reports it.
     pub train_accuracy: f64,
+    /// Mean loss over the validation images (held out, or the test split) at the epoch's end.
     pub valid_loss: f64,
+    /// Percent of validation images classified correctly, as Burn's `AccuracyMetric` reports it.
     pub valid_accuracy: f64,
-    /// Wall time of the epoch, training and validation together.
+    /// Wall time of the epoch, training and validation together, in seconds.
     pub seconds: f64,
 }
 
+/// Why `metrics.jsonl` could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
+    /// Reading or writing the file failed.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Line `line` (from 1) is not an epoch's JSON record.
     #[error("{}:{line}: not an epoch record: {source}", path.display())]
     Parse {
         path: PathBuf,
         line: usize,
         source: serde_json::Error,
     },
+    /// Line `line` records epoch `found`, not the `expected` next one.
     #[error("{}:{line}: records epoch {found} where epoch {expected} belongs; the file was edited or damaged", path.display())]
     OutOfOrder {
         path: PathBuf,
@@ -42,6 +53,8 @@ pub enum MetricsError {
 
 /// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
 /// old one, so a crash leaves either the old file or the new one, never half a line.
+///
+/// Errors: [`MetricsError::Io`] when the file cannot be read or rewritten.
 pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
     let io_error = |source| MetricsError::Io {
         path: path.to_path_buf(),
@@ -54,6 +67,9 @@ pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsErr
 }
 
 /// Every epoch in the file; a missing file is an error.
+///
+/// Errors: [`MetricsError::Io`] when the file is missing or unreadable; [`MetricsError::Parse`]
+/// or [`MetricsError::OutOfOrder`] for a damaged line (see [`parse`]).
 pub(crate) fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     let text = std::fs::read_to_string(path).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
@@ -112,6 +128,8 @@ fn parse(path: &Path, text: &str) -> Result<Vec<(String, EpochMetrics)>, Metrics
 }
 
 /// The epochs recorded so far (none when the file does not exist yet).
+///
+/// Errors: as [`read_all`], except for a missing file.
 pub(crate) fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     Ok(complete_lines(path)?
         .into_iter()
@@ -122,6 +140,9 @@ pub(crate) fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsErr
 /// Rewrites the file with its first `count` lines only (through a temporary file) and returns
 /// their epochs. The lines are kept as written: parsing and printing a float again may not give
 /// back the same digits.
+///
+/// Errors: as [`read_complete`], or [`MetricsError::Io`] when the rewrite fails; a damaged file
+/// is left as it is.
 pub(crate) fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>, MetricsError> {
     let (lines, epochs): (String, Vec<EpochMetrics>) =
         complete_lines(path)?.into_iter().take(count).unzip();

@@ -26,9 +26,11 @@ impl Broken {
 
 /// A value as it appears in a rule's message.
 pub(crate) trait Shown {
+    /// The value as the user would write it in the config's JSON (`null` for a missing one).
     fn shown(&self) -> String;
 }
 
+/// Implements [`Shown`] for each listed type by its `Display`.
 macro_rules! shown_by_display {
     ($($type:ty),+) => {
         $(impl Shown for $type {

@@ -26,7 +26,9 @@ pub enum RunStatus {
 /// `summary.json` of a trained run: how it ended, its test score, what it ran on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Summary {
+    /// How the run ended.
     pub status: RunStatus,
+    /// The backend it trained on (`--backend`).
     pub backend: Backend,
     /// Epochs whose metrics line and checkpoint are both on disk.
     pub epochs_completed: usize,
@@ -38,10 +40,13 @@ pub(crate) struct Summary {
     pub test_loss: Option<f64>,
     /// The loss the run trained with (and `test_loss` is).
     pub loss_function: LossKind,
+    /// Test images scored (after `limit_test`).
     pub test_images: usize,
+    /// Images trained on (after `limit_train` and the hold-out).
     pub train_images: usize,
     /// Images validated on each epoch; the test split's when no hold-out was asked for.
     pub valid_images: usize,
+    /// The dataset trained on.
     pub dataset: DatasetKind,
     /// Layer widths, e.g. "784-128-10".
     pub model: String,
@@ -56,13 +61,16 @@ pub(crate) struct Summary {
     pub parameters: usize,
     /// Where the images came from, in words.
     pub data: String,
+    /// The versions of this program and Burn that wrote it.
     pub versions: Versions,
 }
 
 /// `summary.json` of a model imported from a PyTorch file rather than trained here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ImportSummary {
+    /// Always `"imported"`, which tells this summary from a trained run's.
     pub status: Imported,
+    /// The PyTorch file it was read from.
     pub source: SourceFile,
     /// `SimpleNN` or `nn.Sequential`: the module the file's names belong to.
     pub pytorch_module: String,
@@ -70,6 +78,7 @@ pub(crate) struct ImportSummary {
     pub model: String,
     /// Given to `import` (a state_dict does not record it).
     pub activation: ActivationKind,
+    /// Weights and biases of the model.
     pub parameters: u64,
     /// Whose class names the outputs carry.
     pub dataset: DatasetKind,
@@ -77,6 +86,7 @@ pub(crate) struct ImportSummary {
     /// removed); absent for a plain state_dict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unwrapped: Vec<String>,
+    /// The versions of this program and Burn that wrote it.
     pub versions: Versions,
 }
 
@@ -84,13 +94,16 @@ pub(crate) struct ImportSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum RecordedStatus {
+    /// A run trained here, and how it ended.
     Trained(RunStatus),
+    /// A model imported from PyTorch.
     Imported(Imported),
 }
 
 /// The one field of a summary that every kind has.
 #[derive(Deserialize)]
 pub(crate) struct StatusField {
+    /// The summary's `status`.
     pub(crate) status: RecordedStatus,
 }
 
@@ -98,6 +111,7 @@ pub(crate) struct StatusField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Imported {
+    /// `"imported"` in JSON.
     Imported,
 }
 
@@ -110,18 +124,23 @@ pub(crate) struct SourceFile {
     pub path: std::path::PathBuf,
     /// `torch-zip`, `torch-pickle` or `safetensors` in JSON.
     pub format: crate::pytorch::import::FileFormat,
+    /// Its size, in bytes.
     pub bytes: u64,
     /// As `sha256sum` prints it.
     pub sha256: String,
 }
 
+/// The versions that wrote a summary, to tell later which code a run came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Versions {
+    /// This program's version, from Cargo.toml.
     pub mnist_trainer: String,
+    /// The Burn version it was built against ([`BURN_VERSION`]).
     pub burn: String,
 }
 
 impl Versions {
+    /// The versions of this build.
     pub(crate) fn current() -> Self {
         Self {
             mnist_trainer: env!("CARGO_PKG_VERSION").to_string(),

@@ -25,17 +25,29 @@ pub(super) const MAX_BODY_BYTES: usize = 2 << 20;
 /// Longest a request may take, reading its body included.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The drawing page (`assets/serve/index.html`), embedded at build time.
 const PAGE: &str = include_str!("../../assets/serve/index.html");
 
 /// What every request shares: one model, loaded once.
 pub(super) struct Served {
+    /// The run's model; the lock makes forward passes take turns.
     pub model: Mutex<Model>,
+    /// The device the model lives on.
     pub device: Device,
+    /// Its dataset, for the class names in answers.
     pub dataset: DatasetKind,
     /// `GET /api/model`'s answer, made once.
     pub description: serde_json::Value,
+    /// Permits to decode a picture ([`DECODES_AT_ONCE`]): each decode may take up to 128 MiB,
+    /// so concurrent requests wait their turn rather than add up.
+    pub decoding: Arc<tokio::sync::Semaphore>,
 }
 
+/// How many pictures are decoded at once.
+pub(super) const DECODES_AT_ONCE: usize = 2;
+
+/// The routes over `served`, with the body limit ([`MAX_BODY_BYTES`]), the time limit
+/// ([`REQUEST_TIMEOUT`]) and JSON answers for unknown paths and methods.
 pub(super) fn router(served: Arc<Served>) -> Router {
     Router::new()
         .route("/", get(page))
@@ -62,7 +74,9 @@ impl From<InputError> for ApiError {
     fn from(error: InputError) -> Self {
         let status = match error {
             InputError::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            InputError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InputError::TooLarge { .. } | InputError::TooMuchMemory(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             InputError::Blank | InputError::BadPixel { .. } | InputError::NotPixels(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -77,12 +91,14 @@ impl From<InputError> for ApiError {
 /// The answer, in the schema `infer --json` uses too, with the picture the model read.
 #[derive(Serialize)]
 struct Answer {
+    /// The predicted class and each class's probability, as `infer --json` prints them.
     #[serde(flatten)]
     prediction: Prediction,
     /// The 28×28 grey levels the model read, row by row (0 paper, 255 ink).
     input: Vec<u8>,
 }
 
+/// `GET /`: the page, with a content security policy that lets it load nothing else.
 async fn page() -> Response {
     let mut response = axum::response::Html(PAGE).into_response();
     let headers = response.headers_mut();
@@ -100,6 +116,9 @@ async fn page() -> Response {
     response
 }
 
+/// `POST /api/predict`: the body (a picture or JSON grey levels) read as 784 pixels and
+/// predicted on a blocking thread. Errors: 400, 413, 415 or 422 for a body that cannot be read
+/// (see [`InputError`]), 500 when the model's lock is poisoned or the task fails.
 async fn predict(
     State(served): State<Arc<Served>>,
     headers: HeaderMap,
@@ -117,8 +136,19 @@ async fn predict(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or("unreadable").to_string());
+    // Held until the blocking work ends, even if the request times out first.
+    let permit = Arc::clone(&served.decoding)
+        .acquire_owned()
+        .await
+        .map_err(|_| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping".into(),
+            )
+        })?;
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
     let answer = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
+        let _permit = permit;
         let pixels = pixels_from_body(content_type.as_deref(), &body)?;
         let model = served.model.lock().map_err(|_| {
             ApiError(
@@ -144,14 +174,17 @@ async fn predict(
     Ok(Json(answer))
 }
 
+/// `GET /api/model`: what is served (see `serve::describe`).
 async fn model(State(served): State<Arc<Served>>) -> Json<serde_json::Value> {
     Json(served.description.clone())
 }
 
+/// `GET /healthz`: `{"status": "ok"}` while the server answers.
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// 404 for any other path, listing the routes.
 async fn not_found() -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
@@ -159,6 +192,7 @@ async fn not_found() -> ApiError {
     )
 }
 
+/// 405 for a known path with another method.
 async fn method_not_allowed() -> ApiError {
     ApiError(
         StatusCode::METHOD_NOT_ALLOWED,

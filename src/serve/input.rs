@@ -8,28 +8,53 @@ use crate::picture::{DecodeError, MAX_SIDE, decode, prepare};
 /// Why a request body is not something to predict from; each becomes a 4xx answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum InputError {
+    /// No body (400).
     #[error("the body is empty: send a PNG or JPEG picture, or a JSON array of 784 grey levels")]
     Empty,
+    /// A Content-Type that is neither a picture nor JSON, or none (`missing`) (415).
     #[error("Content-Type {0}: send image/png, image/jpeg or application/json")]
     ContentType(String),
+    /// The image decoder's message for a body that is no picture (400).
     #[error("not a picture (PNG, JPEG, ...): {0}")]
     NotAnImage(String),
+    /// A side over [`MAX_SIDE`] pixels (413).
     #[error("the picture is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE} is read")]
-    TooLarge { width: u32, height: u32 },
+    TooLarge {
+        /// The picture's width, in pixels.
+        width: u32,
+        /// The picture's height, in pixels.
+        height: u32,
+    },
+    /// The picture's pixels would take too much memory to decode (413).
+    #[error("{0}")]
+    TooMuchMemory(String),
+    /// No ink: a blank picture, or 784 zeros (422).
     #[error("the picture is blank: no ink to read")]
     Blank,
+    /// JSON that does not parse: serde_json's message (400).
     #[error("not JSON: {0}")]
     NotJson(String),
+    /// JSON that is not 784 values (or `{"pixels": [...]}` of them): what it is instead (422).
     #[error(
         "expected a JSON array of {IMAGE_PIXELS} grey levels (or {{\"pixels\": [...]}}), got {0}"
     )]
     NotPixels(String),
+    /// A value that is not an integer 0-255 (422).
     #[error("pixels[{index}] = {value}: each grey level is an integer 0 (paper) to 255 (ink)")]
-    BadPixel { index: usize, value: String },
+    BadPixel {
+        /// Its position, row by row (0-783).
+        index: usize,
+        /// The value as JSON.
+        value: String,
+    },
 }
 
 /// The body's pixels, by its declared type: `image/*` or `application/octet-stream` is a
-/// picture, `application/json` grey levels.
+/// picture, `application/json` grey levels; parameters (`; charset=...`) are ignored.
+///
+/// # Errors
+/// [`InputError::Empty`] for no body, [`InputError::ContentType`] for another or no type, and
+/// those of [`pixels_from_picture`] and [`pixels_from_json`].
 pub(crate) fn pixels_from_body(
     content_type: Option<&str>,
     body: &[u8],
@@ -56,17 +81,27 @@ pub(crate) fn pixels_from_body(
     }
 }
 
-/// A picture, prepared as `infer` prepares a file (`crate::picture`).
+/// A picture, prepared as `infer` prepares a file (`crate::picture`): 784 grey levels, row by
+/// row, 0 paper to 255 ink.
+///
+/// # Errors
+/// [`InputError::NotAnImage`], [`InputError::TooLarge`] or [`InputError::TooMuchMemory`] when
+/// it cannot be decoded; [`InputError::Blank`] when it holds no ink.
 pub(crate) fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
     let picture = decode(body).map_err(|error| match error {
         DecodeError::NotAnImage(reason) => InputError::NotAnImage(reason),
         DecodeError::TooLarge { width, height } => InputError::TooLarge { width, height },
+        error @ DecodeError::TooMuchMemory { .. } => InputError::TooMuchMemory(error.to_string()),
     })?;
     prepare(&picture).ok_or(InputError::Blank)
 }
 
 /// `[784 integers 0-255]` or `{"pixels": [...]}`, row by row, as MNIST stores them: already a
 /// model input, so used as it is (no cropping or centring).
+///
+/// # Errors
+/// [`InputError::NotJson`], [`InputError::NotPixels`] (not 784 values), [`InputError::BadPixel`]
+/// (a value not an integer 0-255), or [`InputError::Blank`] (all zeros).
 pub(crate) fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| InputError::NotJson(error.to_string()))?;
@@ -95,9 +130,14 @@ pub(crate) fn pixels_from_json(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputE
                 value: value.to_string(),
             })?;
     }
+    // As a blank picture is: no ink, nothing to read.
+    if pixels.iter().all(|&level| level == 0) {
+        return Err(InputError::Blank);
+    }
     Ok(pixels)
 }
 
+/// What kind of JSON value `value` is, in words (`a string`), for [`InputError::NotPixels`].
 fn kind_of(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
@@ -184,6 +224,11 @@ mod tests {
                 index: 5,
                 value: "256".to_string()
             })
+        );
+        levels[5] = "0".to_string();
+        assert_eq!(
+            json(&format!("[{}]", levels.join(","))),
+            Err(InputError::Blank)
         );
         levels[5] = "200".to_string();
         assert_eq!(json(&format!("[{}]", levels.join(","))).unwrap()[5], 200);

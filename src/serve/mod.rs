@@ -2,7 +2,7 @@
 //! embedded in the binary (`assets/serve/index.html`), request bodies read by `input.rs`.
 //!
 //! One tokio runtime on the current thread answers connections; decoding and the forward pass
-//! run on tokio's blocking threads, one at a time on the one model.
+//! run on tokio's blocking threads, the forward passes one at a time on the one model.
 
 mod api;
 pub(crate) mod input;
@@ -20,13 +20,22 @@ use api::Served;
 
 /// Where and what to serve.
 pub(crate) struct ServeRequest {
+    /// The run whose model is served.
     pub run: RunDir,
+    /// The backend the model runs on.
     pub backend: Backend,
+    /// The address to listen on (`127.0.0.1`, `0.0.0.0`).
     pub host: String,
+    /// The TCP port; 0 lets the system pick a free one (printed).
     pub port: u16,
 }
 
-/// Loads the model, then answers requests until the process is stopped.
+/// Loads the model, then answers requests until the process is stopped. Prints the address
+/// it listens on (one line, flushed) once it does.
+///
+/// # Errors
+/// The backend does not start, the model cannot be loaded, the runtime cannot start, the
+/// address cannot be listened on, or the server stops with an error.
 pub(crate) fn serve(request: ServeRequest) -> Result<()> {
     let device = request.backend.device()?;
     let (config, model) = request.run.load_model(&device)?;
@@ -39,6 +48,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<()> {
         device,
         dataset: config.dataset,
         description,
+        decoding: Arc::new(tokio::sync::Semaphore::new(api::DECODES_AT_ONCE)),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -15,11 +15,14 @@ const FLUSH_BITS: u32 = (1 << 15) | (1 << 6);
 /// when it is dropped. x86-64 only: `TrainingConfig::validate` refuses the
 /// setting elsewhere.
 pub(super) struct FlushDenormals {
+    /// The thread's MXCSR register before, put back on drop.
     #[cfg(target_arch = "x86_64")]
     previous: u32,
 }
 
 impl FlushDenormals {
+    /// Sets FTZ and DAZ on the calling thread (x86-64; nothing elsewhere) until the guard is
+    /// dropped.
     pub(super) fn on_this_thread() -> Self {
         #[cfg(target_arch = "x86_64")]
         #[allow(deprecated)] // the intrinsics are deprecated in favour of inline assembly

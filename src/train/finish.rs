@@ -16,6 +16,13 @@ use crate::train::{RunData, TrainError, TrainRequest};
 /// the last metrics line describes, and writes `summary.json` and the curves. An interrupted
 /// run's model is its last checkpoint's (the model in memory is part-way through the epoch that
 /// was cut short); a run stopped before its first epoch finished, or a failed one, keeps none.
+/// A curves PNG that cannot be drawn is only a warning.
+///
+/// # Errors
+/// [`TrainError::Diverged`] and [`TrainError::Failed`] for an outcome that is one, or when the
+/// model, its checkpoint or `summary.json` cannot be kept (a `failed` summary is still written
+/// when it can be); [`TrainError::Metrics`] when the finished epochs cannot be read from, or
+/// `metrics.jsonl` cut to, the files on disk.
 pub(super) fn finish(
     request: &TrainRequest,
     data: &RunData,
@@ -120,6 +127,8 @@ fn ended(epochs: &[EpochMetrics], request: &TrainRequest, interrupted: bool) -> 
     }
 }
 
+/// `summary.json` of a trained run: its status, test score (accuracy in percent), image counts,
+/// seconds per epoch and in total, and the versions that made it.
 fn summarize(
     request: &TrainRequest,
     data: &RunData,
@@ -155,6 +164,7 @@ fn summarize(
     }
 }
 
+/// [`TrainError::Failed`] for `cause`, naming the run folder.
 fn failed(run: &RunDir, cause: Crash) -> TrainError {
     TrainError::Failed {
         cause,

@@ -33,6 +33,7 @@ pub(super) enum Outcome {
     /// Burn returned its model without an error: every epoch ran, or a stop signal, the
     /// dashboard or early stopping ended it between steps (the epochs on disk tell which).
     Returned {
+        /// The model as training left it (part-way through an epoch when stopped).
         model: Model,
         /// Whether Burn still knew it was stopped: its dashboard forgets (see `finish`).
         interrupted: bool,

@@ -25,49 +25,96 @@ use crate::run::metrics;
 use crate::run::{ArtifactError, RunDir, Summary};
 use crate::signals::{StopSignal, StopSignals};
 
+/// Why a training run did not start, or did not end with its files written.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TrainError {
+    /// The dataset's place could not be found (no `--data-dir`, no usual place).
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A split could not be read or was refused: unreadable or invalid files, another
+    /// dataset's files, a resumed run's `data.json` unreadable or not matching them.
     #[error(transparent)]
     DataRecord(#[from] RecordError),
+    /// A file differs from the one the run's `data.json` records.
     #[error(transparent)]
     DataMismatch(#[from] DataMismatch),
+    /// The backend's device did not start.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// A run file could not be read or written (config, checkpoint, summary, ...).
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The folder's contents could not be listed or cleared.
     #[error(transparent)]
     RunFiles(#[from] RunFilesError),
+    /// Another process holds the run, or its lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The folder holds a run, and neither `--resume` nor `--overwrite` was given.
     #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
-    RunExists { path: PathBuf },
+    RunExists {
+        /// The run folder.
+        path: PathBuf,
+    },
+    /// The folder holds files this program did not write.
     #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
-    NotARun { path: PathBuf, found: PathBuf },
+    NotARun {
+        /// The folder.
+        path: PathBuf,
+        /// An entry in it that is not a run's file.
+        found: PathBuf,
+    },
+    /// `--resume` of a run made by `import`.
     #[error("{}: imported from PyTorch, not trained here: there is no training to resume; train a new run with --artifacts", path.display())]
-    Imported { path: PathBuf },
+    Imported {
+        /// The run folder.
+        path: PathBuf,
+    },
+    /// `--resume` of a run that has all its epochs.
     #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
-    AlreadyComplete { run: PathBuf, epochs: usize },
+    AlreadyComplete {
+        /// The run folder.
+        run: PathBuf,
+        /// The epochs it has finished.
+        epochs: usize,
+    },
+    /// `metrics.jsonl` could not be read or cut to the finished epochs.
     #[error(transparent)]
     Metrics(#[from] crate::run::metrics::MetricsError),
+    /// The loss became NaN or infinite; no model was saved.
     #[error("training diverged: {divergence}; stopped before saving a model (the checkpoints of earlier epochs are in {}); try a lower --lr", run.display())]
     Diverged {
+        /// Which loss, its value and the epoch.
         divergence: recorder::Divergence,
+        /// The run folder.
         run: PathBuf,
     },
+    /// The hold-out takes every training image (after `limit_train`).
     #[error(
         "valid_size = {requested} leaves nothing to train on: the training split has {available} images"
     )]
-    ValidSize { requested: usize, available: usize },
+    ValidSize {
+        /// The `valid_size` asked for.
+        requested: usize,
+        /// The training images there are.
+        available: usize,
+    },
+    /// Burn refused the learning-rate schedule (see `run_scheduler`): its message.
     #[error("{0}")]
     Schedule(String),
+    /// A stop signal arrived while the run was prepared; nothing was written.
     #[error("{signal}: stopped before training started; nothing was written")]
-    StoppedBeforeTraining { signal: StopSignal },
+    StoppedBeforeTraining {
+        /// The signal.
+        signal: StopSignal,
+    },
+    /// Training or keeping its result failed; `summary.json` says `failed`.
     #[error("training failed: {cause} (run folder: {})", run.display())]
     Failed {
+        /// What failed.
         #[source]
         cause: launch::Crash,
+        /// The run folder.
         run: PathBuf,
     },
 }
@@ -86,12 +133,17 @@ pub(crate) enum Existing {
 /// What to train, on which backend, from which data, into which folder.
 #[derive(Debug, Clone)]
 pub(crate) struct TrainRequest {
+    /// The validated config (for `--resume`, the run's own with `--epochs` and
+    /// `--num-workers` laid over).
     pub config: TrainingConfig,
+    /// The backend training runs on.
     pub backend: Backend,
     /// `--data-dir`; without it a new run reads the dataset's usual place and a resumed run the
     /// place it recorded.
     pub data_dir: Option<PathBuf>,
+    /// The run folder.
     pub run: RunDir,
+    /// What to do when the folder already holds a run.
     pub existing: Existing,
     /// The process's stop signals: the first one stops training after the current step.
     pub signals: StopSignals,
@@ -101,14 +153,27 @@ pub(crate) struct TrainRequest {
 
 /// The images of a run, validated, and the record of where they came from.
 struct RunData {
+    /// `data.json`: the dataset, the source and each file's fingerprint.
     record: DataRecord,
+    /// Where the images were read from, in words (for `summary.json`).
     description: String,
+    /// The images trained on (cut by `limit_train`, hold-out removed).
     train: Arc<LabelledImages>,
+    /// The images validated on each epoch: the hold-out, or the test images when
+    /// `valid_size` is 0.
     valid: Arc<LabelledImages>,
+    /// The test images (cut by `limit_test`).
     test: Arc<LabelledImages>,
 }
 
 /// Trains, saves the final model, evaluates it on the test split and writes `summary.json`.
+/// An interrupted or early-stopped run is a summary too, not an error.
+///
+/// # Errors
+/// Before anything is written: the folder is refused or locked, the data cannot be read or
+/// differs from a resumed run's, the backend or the schedule fails, or a stop signal arrived
+/// ([`TrainError::StoppedBeforeTraining`]). After: the loss diverged, training or saving failed
+/// ([`TrainError::Failed`], `summary.json` then says so).
 pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let started = Instant::now();
     // A signal from here on is remembered: the run stops before it starts, or after its first

@@ -18,7 +18,9 @@ use crate::signals::StopSignals;
 /// The epoch-end values of the two metrics this trainer registers, by split.
 #[derive(Debug, Default)]
 struct EpochTotals {
+    /// The training split's values by metric name.
     train: HashMap<String, f64>,
+    /// The validation split's values by metric name.
     valid: HashMap<String, f64>,
 }
 
@@ -47,48 +49,72 @@ pub(crate) struct Divergence {
 /// Why an epoch's line is not in the metrics file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Unrecorded {
+    /// Burn gave no epoch-end value of a metric.
     #[error("Burn reported no {metric} for the {split} split of epoch {epoch}")]
     Missing {
+        /// The metric's display name.
         metric: String,
+        /// "training" or "validation".
         split: &'static str,
+        /// The epoch, counted from 1.
         epoch: usize,
     },
+    /// Appending the line to `metrics.jsonl` failed.
     #[error("cannot record epoch {epoch}: {source}")]
     Write {
+        /// The epoch, counted from 1.
         epoch: usize,
+        /// Why the append failed.
         source: metrics::MetricsError,
     },
 }
 
+/// Where the recorder leaves why it stopped training, for `launch` to read once Burn returns.
 pub(super) type HaltSlot = Arc<Mutex<Option<Halt>>>;
 
 /// The display names of the two metrics the recorder reads, taken from the metric objects
 /// registered with Burn.
 #[derive(Debug, Clone)]
 pub(super) struct TrackedMetrics {
+    /// The loss metric's name.
     pub loss: String,
+    /// The accuracy metric's name.
     pub accuracy: String,
 }
 
+/// Burn's renderer for a training run: records each finished epoch in `metrics.jsonl`, prints
+/// it without the dashboard, stops a diverged run, and forwards events to the dashboard.
 pub(super) struct EpochRecorder {
+    /// The loss's and accuracy's metric names.
     names: TrackedMetrics,
     /// Burn's TUI when standard output is a terminal; `None` prints plain lines instead.
     dashboard: Option<Box<dyn MetricsRenderer>>,
     /// Stops training when the loss diverges or an epoch cannot be recorded.
     interrupter: Interrupter,
+    /// Where the reason for such a stop is left.
     halt: HaltSlot,
+    /// The epoch under way, counted from 1 (0 before the first).
     current_epoch: usize,
+    /// Each registered metric's display name by id.
     metric_names: HashMap<MetricId, String>,
+    /// The epoch-end values received so far in this epoch.
     totals: EpochTotals,
+    /// The run's `metrics.jsonl`.
     metrics_path: PathBuf,
+    /// The run's epoch count (`num_epochs`), as Burn announces it.
     total_epochs: usize,
+    /// When the epoch's training split started, for its seconds.
     epoch_started: Option<Instant>,
+    /// The process's stop signals: told when only the last files remain to write.
     signals: StopSignals,
     /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::terminal`).
     ctrl_c_is_a_signal: bool,
 }
 
 impl EpochRecorder {
+    /// A recorder appending to `metrics_path` that reads the metrics `names`, forwards to
+    /// `dashboard` when there is one, and stops training through `interrupter` (its reason in
+    /// `halt`).
     pub(super) fn new(
         names: TrackedMetrics,
         dashboard: Option<Box<dyn MetricsRenderer>>,
@@ -122,17 +148,21 @@ impl EpochRecorder {
         self.dashboard.as_mut()
     }
 
+    /// Remembers a metric's display name by its id.
     pub(super) fn on_register(&mut self, definition: &MetricDefinition) {
         self.metric_names
             .insert(definition.metric_id.clone(), definition.name.to_string());
     }
 
+    /// Training starts: the run's epoch count, and the epoch Burn starts at (after a resumed
+    /// run's finished ones).
     pub(super) fn on_start(&mut self, total_epochs: usize, starting_epoch: usize) {
         self.total_epochs = total_epochs;
         // Burn counts from 1; a resumed run starts after the epochs it already has.
         self.current_epoch = starting_epoch.saturating_sub(1);
     }
 
+    /// A split starts; the training split starts a new epoch and its clock.
     pub(super) fn on_split_start(&mut self, split: &str) {
         if split == "train" {
             self.epoch_started = Some(Instant::now());
@@ -213,6 +243,8 @@ impl EpochRecorder {
         })
     }
 
+    /// An epoch ended: appends its line to `metrics.jsonl` (none when training was stopped in
+    /// it) and prints it without the dashboard; a missing value or a failed write stops training.
     pub(super) fn on_epoch_end(&mut self, epoch: usize) {
         let totals = std::mem::take(&mut self.totals);
         if self.interrupter.should_stop() {
