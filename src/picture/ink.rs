@@ -148,8 +148,9 @@ fn flattened(picture: &DynamicImage) -> GrayImage {
 fn light_ink_on_dark(grey: &GrayImage) -> bool {
     let levels: Vec<u8> = grey.pixels().map(|p| p.0[0]).collect();
     let paper = i32::from(percentile(&levels, 0.5));
-    let darkest = i32::from(percentile(&levels, 0.01));
-    let lightest = i32::from(percentile(&levels, 0.99));
+    // A thin digit on a large canvas inks well under 1% of it: the tails are taken at 0.1%.
+    let darkest = i32::from(percentile(&levels, 0.001));
+    let lightest = i32::from(percentile(&levels, 0.999));
     lightest - paper > paper - darkest
 }
 
@@ -259,6 +260,22 @@ mod tests {
         assert!(ink_at(&found, 100, 100) > 200);
         assert_eq!(ink_at(&found, 20, 20), 0);
         assert_eq!(ink_at(&found, 180, 30), 0);
+    }
+
+    #[test]
+    fn a_thin_light_stroke_on_a_large_dark_canvas_is_ink() {
+        // 0.5% of the pixels inked: fewer than the 1% tail a coarser test would look at.
+        let canvas = GrayImage::from_fn(200, 200, |x, y| {
+            Luma([
+                if x == 100 && (50..150).contains(&y) || x == 101 && (50..150).contains(&y) {
+                    255
+                } else {
+                    0
+                },
+            ])
+        });
+        let found = ink(&DynamicImage::ImageLuma8(canvas)).unwrap();
+        assert!(ink_at(&found, 100, 100) > 200);
     }
 
     #[test]
