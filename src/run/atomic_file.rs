@@ -101,8 +101,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.jsonl");
         write_with(&path, |outer| {
-            write(&path, "inner")?;
+            write_with(&path, |inner| {
+                assert_ne!(inner, outer, "one scratch file per writer");
+                std::fs::write(inner, "inner")
+            })?;
             assert_eq!(std::fs::read_to_string(&path)?, "inner");
+            assert!(
+                outer.exists(),
+                "the first writer's scratch file survives the second's"
+            );
             std::fs::write(outer, "outer")
         })
         .unwrap();

@@ -325,12 +325,20 @@ mod tests {
     #[test]
     fn a_symbolic_link_is_foreign_and_not_followed() {
         let dir = tempfile::tempdir().unwrap();
+        // Behind the link, a file a run's epoch folder could hold: followed, it would count as
+        // the run's own and be deleted.
         let elsewhere = tempfile::tempdir().unwrap();
-        fs::write(elsewhere.path().join("keep.txt"), "keep").unwrap();
+        fs::write(elsewhere.path().join("Loss.log"), "someone's").unwrap();
         run_folder(dir.path());
         std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("train/epoch-2")).unwrap();
+        assert_eq!(
+            first_foreign(dir.path()).unwrap(),
+            Some(dir.path().join("train/epoch-2")),
+            "the link itself is foreign"
+        );
         assert!(clear(dir.path()).is_err());
-        assert!(elsewhere.path().join("keep.txt").exists());
+        assert!(elsewhere.path().join("Loss.log").exists());
+        assert!(dir.path().join("config.json").exists(), "nothing deleted");
     }
 
     #[test]
