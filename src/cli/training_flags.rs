@@ -142,8 +142,8 @@ training_flags! {
     flush_denormals: bool => flush_denormals,
 
     /// Transform each training image at random, differently each epoch: rotation, scale, slant,
-    /// shift, elastic distortion, pen width, blur and noise, as handwriting varies. For a model
-    /// that reads people's pictures (see the README's recipe); deterministic per seed.
+    /// shift, elastic distortion, pen width, blur and noise, as handwriting varies (README:
+    /// "Reading people's pictures"); deterministic per seed, epoch and image.
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     augment: bool => augment,
 

@@ -57,8 +57,7 @@ pub struct TrainingConfig {
     #[config(default = false)]
     pub flush_denormals: bool,
     /// Transform each training image at random, differently each epoch, the ways handwriting
-    /// varies (`data/augment.rs`), for a model that reads people's pictures. The tutorial
-    /// trains on the images as they are.
+    /// varies (`data/augment.rs`). The tutorial trains on the images as they are.
     #[config(default = false)]
     pub augment: bool,
     /// Train on the first N training images only (quick checks); all of them when absent.
