@@ -12,13 +12,6 @@ use common::*;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgba, RgbaImage};
 
-/// Test digit `index` from the real MNIST files, 28×28, white on black.
-fn mnist_test_digit(data: &Path, index: usize) -> GrayImage {
-    let bytes = read_idx(data, "t10k-images-idx3-ubyte");
-    let start = 16 + index * 784;
-    GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
-}
-
 /// How much ink the digit has at each point of a 300×300 page, 0 to 1.
 fn ink_on_page(digit: &GrayImage) -> GrayImage {
     imageops::resize(digit, 300, 300, FilterType::CatmullRom)
@@ -173,22 +166,25 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
     }
 }
 
+/// A quick run, `run`, for tests of what happens around the model, not of its accuracy.
+fn train_a_small_run(sandbox: &Sandbox, data: &Path) {
+    let args = [
+        "--epochs",
+        "1",
+        "--limit-train",
+        "2000",
+        "--artifacts",
+        "run",
+    ];
+    let output = sandbox.run_on(data, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 #[test]
 fn save_input_never_replaces_a_file_and_writes_nothing_when_refused() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(
-        &data,
-        &[
-            "--epochs",
-            "1",
-            "--limit-train",
-            "2000",
-            "--artifacts",
-            "run",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    train_a_small_run(&sandbox, &data);
     std::fs::create_dir(sandbox.path("saved")).unwrap();
     std::fs::write(sandbox.path("saved/test-1.png"), "mine").unwrap();
     let run = |extra: &[&str]| {
@@ -289,18 +285,7 @@ fn odd_pictures_and_names_get_an_answer_or_one_line_each() {
     use std::os::unix::ffi::OsStrExt;
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(
-        &data,
-        &[
-            "--epochs",
-            "1",
-            "--limit-train",
-            "2000",
-            "--artifacts",
-            "run",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    train_a_small_run(&sandbox, &data);
     let seven = clean(&ink_on_page(&mnist_test_digit(&data, 0)));
     // A Linux file name need not be UTF-8.
     let odd_name = sandbox

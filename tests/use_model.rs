@@ -8,13 +8,6 @@ use common::*;
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma};
 
-/// Test digit `index` from the real MNIST files, as a 28×28 grey image (white on black).
-fn mnist_test_digit(data: &Path, index: usize) -> GrayImage {
-    let bytes = read_idx(data, "t10k-images-idx3-ubyte");
-    let start = 16 + index * 784;
-    GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
-}
-
 /// The digit as a person would draw it: 280×280, black ink on white paper.
 fn as_drawing(digit: &GrayImage, path: &Path) {
     let mut big = imageops::resize(digit, 280, 280, FilterType::Triangle);

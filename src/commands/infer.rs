@@ -238,11 +238,11 @@ impl InputSaver {
         let side = IMAGE_SIDE as u32;
         let image = image::GrayImage::from_raw(side, side, pixels.to_vec())
             .context("an input is 784 pixels")?;
-        let mut png = Vec::new();
-        image
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .context("cannot encode a PNG")?;
-        crate::run::atomic_file::write(&path, png)
-            .with_context(|| format!("--save-input: cannot write {}", path.display()))
+        crate::run::atomic_file::write_with(&path, |scratch| {
+            image
+                .save_with_format(scratch, image::ImageFormat::Png)
+                .map_err(std::io::Error::other)
+        })
+        .with_context(|| format!("--save-input: cannot write {}", path.display()))
     }
 }

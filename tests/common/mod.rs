@@ -243,3 +243,11 @@ pub fn read_idx(dir: &Path, name: &str) -> Vec<u8> {
     };
     read_maybe_gzipped(&path)
 }
+
+/// Test digit `index` from the real MNIST files in `data`, as a 28×28 grey image (white on
+/// black).
+pub fn mnist_test_digit(data: &Path, index: usize) -> image::GrayImage {
+    let bytes = read_idx(data, "t10k-images-idx3-ubyte");
+    let start = 16 + index * 784;
+    image::GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
+}
