@@ -113,7 +113,7 @@ fn stop_with_signal_and_resume(signo: libc::c_int, exit_code: i32) {
     assert!(full.status.success(), "{}", stderr(&full));
 
     let child = spawn_training(&sandbox, "stopped", "8");
-    sandbox.wait_for_epochs("stopped", 1);
+    sandbox.wait_for_checkpoint("stopped", 1);
     signal(&child, signo);
     let output = child.wait_with_output().unwrap();
     let (out, err) = (stdout(&output), stderr(&output));

@@ -103,7 +103,7 @@ fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
             "run",
         ],
     );
-    sandbox.wait_for_epochs("run", 1);
+    sandbox.wait_for_checkpoint("run", 1);
     ctrl_c(&child);
     let output = child.wait_with_output().unwrap();
     let (out, err) = (stdout(&output), stderr(&output));

@@ -135,6 +135,13 @@ impl Sandbox {
         }
     }
 
+    /// Waits until epoch `epoch`'s checkpoint is surely whole on disk, so a stop keeps that
+    /// epoch. Burn writes an epoch's checkpoint after its metrics line, and a stop between the
+    /// two rightly keeps only the epoch before; the next epoch's line comes after the checkpoint.
+    pub fn wait_for_checkpoint(&self, run: &str, epoch: usize) {
+        self.wait_for_epochs(run, epoch + 1);
+    }
+
     /// Runs the binary with `args` followed by `--data-dir data`.
     pub fn run_on(&self, data: &Path, args: &[&str]) -> Output {
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
