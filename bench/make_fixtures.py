@@ -23,6 +23,11 @@ PyTorch files as people have them (issue 18), all holding sequential.pt's weight
 - whole_module_legacy.pt  torch.save(model, _use_new_zipfile_serialization=False) of a whole
                        module: a pickle of the module's class, which import refuses, saying how
                        to re-save it
+The CNN (issue 21), made last so the files above keep their bytes:
+- mnist_cnn.pt         PyTorch examples/mnist's Net (conv1, conv2, fc1, fc2; 4.8 MB), trained
+                       briefly on normalised images, saved as that example's --save-model does
+                       (torch.save(model.state_dict(), "mnist_cnn.pt")); its probabilities for
+                       the same 100 test images (normalised as it trains) are under "net"
 
     python bench/make_fixtures.py --data-dir ../shared/data/mnist   # needs torch, safetensors
 """
@@ -80,6 +85,29 @@ def train_briefly(model, images, labels, steps=200):
     return model.eval()
 
 
+class Net(nn.Module):
+    """PyTorch examples/mnist's Net, with its attribute names (the state_dict's keys)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        x = torch.flatten(self.dropout1(torch.max_pool2d(x, 2)), 1)
+        return self.fc2(self.dropout2(torch.relu(self.fc1(x))))
+
+
+def normalised(images):
+    """[N, 784] pixels in [0, 1] as examples/mnist feeds Net: [N, 1, 28, 28], (x - 0.1307) / 0.3081."""
+    return ((images - 0.1307) / 0.3081).reshape(-1, 1, 28, 28)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", required=True)
@@ -129,12 +157,16 @@ def main():
     torch.save(nn.Sequential(nn.Linear(784, 2)), os.path.join(OUT, "whole_module_legacy.pt"),
                _use_new_zipfile_serialization=False)
 
+    net = train_briefly(Net(), normalised(images), targets)
+    torch.save(net.state_dict(), os.path.join(OUT, "mnist_cnn.pt"))
+
     with torch.no_grad():
         record = {
             "torch": torch.__version__,
             "images": "the first 100 MNIST test images, pixels / 255",
             "simple_nn": torch.softmax(simple(test), dim=1).tolist(),
             "sequential": torch.softmax(seq(test), dim=1).tolist(),
+            "net": torch.softmax(net(normalised(test)), dim=1).tolist(),
         }
     with open(os.path.join(OUT, "probabilities.json"), "w") as f:
         json.dump(record, f)

@@ -298,6 +298,14 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
             "nn.Sequential",
             "784-16-16-10",
         ),
+        // What PyTorch's examples/mnist --save-model writes; normalised as that example does.
+        (
+            "mnist_cnn.pt",
+            "net",
+            "torch-zip",
+            "Net",
+            "cnn 32C3-64C3-P2-128-10",
+        ),
     ];
     for (file, model, format, module, widths) in cases {
         let (run, printed) = import_fixture(&sandbox, file);
@@ -397,6 +405,88 @@ fn an_exported_run_imports_back_with_identical_predictions() {
     );
 }
 
+#[test]
+fn the_cnn_exports_as_examples_mnists_net_and_imports_back_identically() {
+    let sandbox = Sandbox::new();
+    let train = sandbox.run_on(
+        &mnist_dir(),
+        &[
+            "--model",
+            "cnn",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "320",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(train.status.success(), "{}", stderr(&train));
+    std::fs::create_dir_all(sandbox.path("out")).unwrap();
+    let exported = export(&sandbox, &[]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let bytes = std::fs::read(sandbox.path("out/model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut shapes: Vec<(String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
+    shapes.sort();
+    let net: [(&str, &[usize]); 8] = [
+        ("conv1.bias", &[32]),
+        ("conv1.weight", &[32, 1, 3, 3]),
+        ("conv2.bias", &[64]),
+        ("conv2.weight", &[64, 32, 3, 3]),
+        ("fc1.bias", &[128]),
+        ("fc1.weight", &[128, 9216]),
+        ("fc2.bias", &[10]),
+        ("fc2.weight", &[10, 128]),
+    ];
+    let net: Vec<(String, Vec<usize>)> = net
+        .iter()
+        .map(|(name, shape)| (name.to_string(), shape.to_vec()))
+        .collect();
+    assert_eq!(
+        shapes, net,
+        "Net's state_dict: its keys and PyTorch's layouts"
+    );
+    let architecture = read_json(&sandbox.path("out/model.json"));
+    assert_eq!(architecture["module"], "Net");
+    assert_eq!(
+        architecture["input_normalization"],
+        serde_json::json!({"mean": 0.1307, "std": 0.3081})
+    );
+    // Import reads it as PyTorch's Net (whose own file predicts what PyTorch does, above), so
+    // identical predictions mean the export wrote PyTorch's layouts.
+    let imported = sandbox.run([
+        "import",
+        "--pytorch",
+        "out/model.safetensors",
+        "--artifacts",
+        "back",
+    ]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!(
+        infer_probabilities(&sandbox, "run", 20),
+        infer_probabilities(&sandbox, "back", 20)
+    );
+    let tanh = sandbox.run([
+        "import",
+        "--pytorch",
+        "out/model.safetensors",
+        "--artifacts",
+        "tanh",
+        "--activation",
+        "tanh",
+    ]);
+    let line = assert_one_line_error(&tanh);
+    assert!(
+        line.ends_with("holds examples/mnist's Net, which uses relu; --activation tanh is for networks of Linear layers only"),
+        "{line}"
+    );
+}
+
 /// A safetensors file of f32 tensors with these names and shapes, each value `fill`.
 fn safetensors_file(tensors: &[(&str, &[usize])], fill: f32) -> Vec<u8> {
     let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
@@ -471,7 +561,7 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
         ),
         (
             fixture("cnn.pt").to_string_lossy().into_owned(),
-            "conv1.weight has shape [2, 1, 3, 3]: a convolution",
+            "conv1.weight has shape [2, 1, 3, 3]; examples/mnist's Net has [32, 1, 3, 3] there",
         ),
         (
             write(

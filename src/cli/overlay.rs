@@ -24,6 +24,7 @@ impl TrainArgs {
         };
         let saved = self.resume.as_ref().map(|_| config.clone());
         let given = self.flags.lay_over(&mut config);
+        config.model = config.model.completed();
         let flags = |field: Option<&str>| -> Vec<String> {
             given
                 .iter()

@@ -9,7 +9,7 @@
 use crate::cli::args::HiddenSizes;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerKind};
-use crate::model::{ActivationKind, LossKind};
+use crate::model::{ActivationKind, LossKind, ModelKind};
 use crate::run::config::TrainingConfig;
 
 /// A flag given on the command line and the config field it set.
@@ -85,6 +85,11 @@ training_flags! {
     /// Images per optimizer step.
     #[arg(value_name = "N")]
     batch_size: usize => batch_size,
+
+    /// Network: mlp (the tutorial's) or cnn (PyTorch examples/mnist's Net: two convolutions,
+    /// inputs normalised with MNIST's mean and std).
+    #[arg(value_name = "NAME")]
+    model: ModelKind => model.kind,
 
     /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
     #[arg(value_name = "SIZES", value_parser = crate::cli::args::parse_hidden_sizes)]

@@ -16,6 +16,10 @@ pub struct ImageBatch {
     pub images: Tensor<2>,
     /// The class of each image, `[batch]`, 0-9.
     pub targets: Tensor<1, Int>,
+    /// Seeds the random numbers a training step draws (dropout masks): a function of the
+    /// epoch and the batch's images alone, so a resumed run, and any `num_workers`, draw the
+    /// same masks as one uninterrupted run on one thread.
+    pub random_seed: u64,
 }
 
 /// Builds a batch from image indices, straight from the split's bytes: one buffer for the
@@ -74,6 +78,7 @@ impl ImageBatcher {
         ImageBatch {
             images,
             targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+            random_seed: batch_seed(indices, epoch),
         }
     }
 }
@@ -83,6 +88,20 @@ impl Batcher<usize, ImageBatch> for ImageBatcher {
     fn batch(&self, indices: Vec<usize>, device: &Device) -> ImageBatch {
         self.batch_of_epoch(&indices, 1, device)
     }
+}
+
+/// A seed from the epoch and the images of a batch (whose order the run's seed decides): each
+/// is folded in with SplitMix64's finaliser (Steele, Lea & Flood, 2014), which spreads every
+/// input bit over the whole result.
+fn batch_seed(indices: &[usize], epoch: usize) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    indices
+        .iter()
+        .fold(mix(epoch as u64), |seed, &index| mix(seed ^ index as u64))
 }
 
 /// Builds one `[n, 784]` tensor from `n` images of bytes, scaled to [0, 1] as torchvision's

@@ -35,7 +35,7 @@ pub enum MemoryError {
 
 /// Bytes training `config` takes at least: weights, gradients and the optimizer's state (Adam's
 /// two moments, SGD's momentum) as f32, and one batch's activations with their gradients
-/// (3 floats per unit per image: an estimate). `None` when the count overflows 64 bits.
+/// (3 floats per value an image holds on its way through: an estimate). `None` when the count overflows 64 bits.
 pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
     let moments = match config.optimizer.kind {
         OptimizerKind::Adam => 2,
@@ -43,12 +43,9 @@ pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
         OptimizerKind::Sgd => 0,
     };
     let parameters = config.model.parameter_count()?;
-    let units = config
+    let activations = config
         .model
-        .widths()
-        .iter()
-        .try_fold(0u64, |sum, &w| sum.checked_add(w as u64))?;
-    let activations = units
+        .activation_count()?
         .checked_mul(config.batch_size as u64)?
         .checked_mul(3 * FLOAT_BYTES)?;
     parameters

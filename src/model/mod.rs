@@ -1,21 +1,30 @@
 //! The network and what trains it (`optimizer.rs`), and whether it fits in memory (`memory.rs`).
 //!
-//! The network: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one
-//! hidden layer of 128 with ReLU; no hidden layer at all is softmax regression.
+//! The MLP: Linear(784 → h₁) → act → … → Linear(hₙ → 10) logits. The tutorial's is one hidden
+//! layer of 128 with ReLU; no hidden layer at all is softmax regression. The CNN is PyTorch's
+//! `examples/mnist` `Net`: its convolutions (`cnn.rs`) feed the same kind of Linear layers
+//! (`fc1` 9216 → 128, `fc2` 128 → 10), with dropout after `fc1`.
 
+pub(crate) mod cnn;
 mod fused_adam;
 pub(crate) mod memory;
 pub(crate) mod optimizer;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::train::ClassificationOutput;
 
 use crate::choice::named_choice;
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::cnn::ConvFeatures;
+
+named_choice!(
+    /// Which network: the tutorial's multilayer perceptron, or PyTorch `examples/mnist`'s `Net`.
+    ModelKind, "model", { Mlp => "mlp", Cnn => "cnn" }
+);
 
 named_choice!(
     /// The non-linearity between hidden layers.
@@ -32,69 +41,146 @@ named_choice!(
     }
 );
 
-/// The network's shape: `Linear(784 → h₁) → activation → … → Linear(hₙ → 10)`. The tutorial's
-/// is `hidden_sizes = [128]` with ReLU (PyTorch's `SimpleNN`); it is saved in `config.json`.
+/// Pixels standardised before the first layer: `(x - mean) / std`, on pixels in [0, 1], as
+/// torchvision's `Normalize((mean,), (std,))` after `ToTensor`.
+#[derive(Config, Debug, PartialEq)]
+pub struct Normalization {
+    /// Subtracted from every pixel (a fraction of full ink).
+    pub mean: f64,
+    /// What the difference is divided by; positive.
+    pub std: f64,
+}
+
+impl Normalization {
+    /// MNIST's training-set pixel mean and standard deviation, as PyTorch's `examples/mnist`
+    /// normalises its inputs.
+    pub fn mnist() -> Self {
+        Self::new(0.1307, 0.3081)
+    }
+}
+
+/// Dropout after `Net`'s `fc1` (its `dropout2`).
+const CNN_HIDDEN_DROPOUT: f64 = 0.5;
+
+/// The network's shape, saved in `config.json`. The MLP is `Linear(784 → h₁) → activation → …
+/// → Linear(hₙ → 10)`; the tutorial's is `hidden_sizes = [128]` with ReLU (PyTorch's
+/// `SimpleNN`). The CNN is PyTorch `examples/mnist`'s `Net`, whose Linear part is
+/// `hidden_sizes = [128]` with ReLU.
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
-    /// Units of each hidden layer, input side first; empty for softmax regression.
+    /// The MLP (the tutorial's) or the CNN (`Net`).
+    #[config(default = "ModelKind::Mlp")]
+    pub kind: ModelKind,
+    /// Units of each hidden Linear layer, input side first; empty for softmax regression.
+    /// The CNN's is `Net`'s `[128]`.
     #[config(default = "vec![128]")]
     pub hidden_sizes: Vec<usize>,
-    /// Applied after every hidden layer (not after the output layer).
+    /// Applied after every hidden Linear layer (not after the output layer); the CNN's is
+    /// ReLU.
     #[config(default = "ActivationKind::Relu")]
     pub activation: ActivationKind,
+    /// Standardises the pixels first, inside the model (so `infer`, `eval`, `serve` and
+    /// `export` apply it too). Absent: the kind's own, recorded when a run starts: none for
+    /// the MLP (the tutorial's `ToTensor` only), [`Normalization::mnist`] for the CNN.
+    #[config(default = "None")]
+    pub input_normalization: Option<Normalization>,
 }
 
 impl ModelConfig {
-    /// A new network on `device`, its weights drawn by Burn's `Linear` initialiser from the
-    /// device's seeded generator (`device.seed(..)` first for a reproducible model).
+    /// The config with the kind's own normalisation when none is given (see
+    /// `input_normalization`), as a run records it.
+    pub fn completed(mut self) -> Self {
+        if self.kind == ModelKind::Cnn && self.input_normalization.is_none() {
+            self.input_normalization = Some(Normalization::mnist());
+        }
+        self
+    }
+
+    /// A new network on `device`, its weights drawn by Burn's `Linear` and `Conv2d`
+    /// initialisers from the device's seeded generator (`device.seed(..)` first for a
+    /// reproducible model).
     pub fn init(&self, device: &Device) -> Model {
-        let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
-            .chain(self.hidden_sizes.iter().copied())
-            .collect();
-        let hidden = widths
+        let cnn = self.kind == ModelKind::Cnn;
+        let widths = self.linear_widths();
+        let mut hidden: Vec<Linear> = widths
             .windows(2)
             .map(|pair| LinearConfig::new(pair[0], pair[1]).init(device))
             .collect();
+        let output = hidden
+            .pop()
+            .expect("the widths run from the input to the 10 outputs");
         let activation = match self.activation {
             ActivationKind::Relu => ActivationConfig::Relu,
             ActivationKind::Sigmoid => ActivationConfig::Sigmoid,
             ActivationKind::Tanh => ActivationConfig::Tanh,
         };
         Model {
+            features: cnn.then(|| ConvFeatures::init(device)),
             hidden,
             activation: activation.init(device),
-            output: LinearConfig::new(*widths.last().expect("input width"), NUM_CLASSES)
-                .init(device),
+            hidden_dropout: cnn.then(|| DropoutConfig::new(CNN_HIDDEN_DROPOUT).init()),
+            output,
+            normalization: self
+                .input_normalization
+                .as_ref()
+                .map(|n| (n.mean as f32, n.std as f32)),
             loss: LossKind::CrossEntropy,
         }
     }
 
-    /// Input, hidden and output widths, in order.
-    pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(IMAGE_PIXELS)
+    /// Widths of the Linear layers, input first: `[784, 128, 10]` for the tutorial's MLP,
+    /// `[9216, 128, 10]` for the CNN (its convolutions give 9,216 features).
+    pub fn linear_widths(&self) -> Vec<usize> {
+        let input = match self.kind {
+            ModelKind::Mlp => IMAGE_PIXELS,
+            ModelKind::Cnn => cnn::FEATURES,
+        };
+        std::iter::once(input)
             .chain(self.hidden_sizes.iter().copied())
             .chain(std::iter::once(NUM_CLASSES))
             .collect()
     }
 
-    /// Weights and biases of all layers; `None` when the count does not even fit in 64 bits.
-    pub fn parameter_count(&self) -> Option<u64> {
-        self.widths().windows(2).try_fold(0u64, |total, pair| {
-            let (inputs, outputs) = (pair[0] as u64, pair[1] as u64);
-            inputs
-                .checked_add(1)?
-                .checked_mul(outputs)?
-                .checked_add(total)
-        })
+    /// Values one image holds on its way through the network (inputs, feature maps, every
+    /// layer's outputs), for the memory estimate; `None` on overflow.
+    pub fn activation_count(&self) -> Option<u64> {
+        let convolutions = match self.kind {
+            ModelKind::Mlp => 0,
+            ModelKind::Cnn => cnn::ACTIVATIONS,
+        };
+        self.linear_widths()
+            .iter()
+            .try_fold(convolutions, |sum, &w| sum.checked_add(w as u64))
     }
 
-    /// "784-128-10": the layer widths, as people write them.
+    /// Weights and biases of all layers; `None` when the count does not even fit in 64 bits.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let convolutions = match self.kind {
+            ModelKind::Mlp => 0,
+            ModelKind::Cnn => cnn::PARAMETERS,
+        };
+        self.linear_widths()
+            .windows(2)
+            .try_fold(convolutions, |total, pair| {
+                let (inputs, outputs) = (pair[0] as u64, pair[1] as u64);
+                inputs
+                    .checked_add(1)?
+                    .checked_mul(outputs)?
+                    .checked_add(total)
+            })
+    }
+
+    /// The network as people write it: "784-128-10" (the MLP's widths), "cnn
+    /// 32C3-64C3-P2-128-10" (convolutions of 32 and 64 3x3 filters, a 2x2 pool, then the
+    /// Linear layers).
     pub fn describe(&self) -> String {
-        self.widths()
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("-")
+        let widths = self.linear_widths();
+        let (prefix, shown) = match self.kind {
+            ModelKind::Mlp => ("", &widths[..]),
+            ModelKind::Cnn => ("cnn 32C3-64C3-P2-", &widths[1..]),
+        };
+        let widths: Vec<String> = shown.iter().map(|w| w.to_string()).collect();
+        format!("{prefix}{}", widths.join("-"))
     }
 }
 
@@ -114,17 +200,25 @@ pub(crate) fn parse_hidden_sizes(text: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
-/// The multilayer perceptron a [`ModelConfig`] describes, with the loss it trains with. Input
-/// `[batch, 784]` pixels scaled to [0, 1] (as torchvision's `ToTensor`), output `[batch, 10]`
-/// logits (softmax gives the class probabilities).
+/// The network a [`ModelConfig`] describes, with the loss it trains with. Input `[batch, 784]`
+/// pixels scaled to [0, 1] (as torchvision's `ToTensor`), output `[batch, 10]` logits (softmax
+/// gives the class probabilities). The MLP's record holds `hidden.N` and `output` only, as
+/// before the CNN existed, so older runs load.
 #[derive(Module, Debug)]
 pub struct Model {
-    /// The hidden layers, input side first (`hidden.0`, ... in the record).
+    /// The CNN's convolutions (`features.conv1`, `features.conv2`); `None` for the MLP.
+    features: Option<ConvFeatures>,
+    /// The hidden Linear layers, input side first (`hidden.0`, ... in the record).
     hidden: Vec<Linear>,
     /// Applied after each hidden layer.
     activation: Activation,
+    /// The CNN's dropout after each hidden layer (`Net`'s `dropout2`); `None` for the MLP.
+    hidden_dropout: Option<Dropout>,
     /// The last layer, to the 10 logits (`output` in the record).
     output: Linear,
+    /// `(mean, std)` the pixels are standardised with first, from the config (not a weight).
+    #[module(skip)]
+    normalization: Option<(f32, f32)>,
     /// Training-time choice, not a weight: records do not carry it.
     #[module(skip)]
     loss: LossKind,
@@ -139,11 +233,28 @@ impl Model {
 
     /// `[batch, 784]` pixels in [0, 1] → `[batch, 10]` logits.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
-        let x = self
-            .hidden
-            .iter()
-            .fold(images, |x, layer| self.activation.forward(layer.forward(x)));
+        let images = match self.normalization {
+            Some((mean, std)) => images.sub_scalar(mean).div_scalar(std),
+            None => images,
+        };
+        let features = match &self.features {
+            Some(features) => features.forward(images),
+            None => images,
+        };
+        let x = self.hidden.iter().fold(features, |x, layer| {
+            let x = self.activation.forward(layer.forward(x));
+            match &self.hidden_dropout {
+                Some(dropout) => dropout.forward(x),
+                None => x,
+            }
+        });
         self.output.forward(x)
+    }
+
+    /// Whether training draws random numbers (dropout masks): the step then seeds the device
+    /// per batch, so a resumed run draws what the uninterrupted one did.
+    pub fn uses_dropout(&self) -> bool {
+        self.hidden_dropout.is_some() || self.features.is_some()
     }
 
     /// The output layer's weights, to compare two trainings.

@@ -1,18 +1,20 @@
 //! A run's model as the PyTorch `state_dict` of the same network, in a safetensors file, with a
 //! JSON file beside it saying which network that is.
 //!
-//! One hidden layer is the tutorial's `SimpleNN` (`fc1`, `fc2`); any other depth is an
-//! `nn.Sequential` of Linear layers with the activation between them (`0`, `2`, `4`, ...). Burn
-//! keeps a Linear weight as `[in, out]`, PyTorch as `[out, in]`: burn-store's
-//! `BurnToPyTorchAdapter` transposes it.
+//! An MLP of one hidden layer is the tutorial's `SimpleNN` (`fc1`, `fc2`); any other depth is
+//! an `nn.Sequential` of Linear layers with the activation between them (`0`, `2`, `4`, ...);
+//! the CNN is `examples/mnist`'s `Net` (`conv1`, `conv2`, `fc1`, `fc2`). Burn keeps a Linear
+//! weight as `[in, out]`, PyTorch as `[out, in]`: burn-store's `BurnToPyTorchAdapter`
+//! transposes it. Convolution weights have the same layout in both.
 
 use std::path::{Path, PathBuf};
 
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
-use crate::model::{ActivationKind, Model, ModelConfig};
+use crate::model::{ActivationKind, Model, ModelConfig, ModelKind, Normalization};
 use crate::pytorch::burn_layer_path;
+use crate::pytorch::layout::NET_CONVOLUTIONS;
 use crate::run::atomic_file;
 
 /// Why [`export`] wrote nothing, or not everything.
@@ -46,12 +48,15 @@ pub(crate) enum ExportError {
 /// The JSON written beside the weights: what PyTorch module they load into.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Architecture {
-    /// `SimpleNN` (the tutorial's class) or `nn.Sequential`.
+    /// `SimpleNN` (the tutorial's class), `nn.Sequential` or `Net` (the CNN).
     pub module: &'static str,
-    /// Layer widths, input first: `[784, 128, 10]`.
+    /// Linear layer widths, input first: `[784, 128, 10]` (the CNN's: `[9216, 128, 10]`).
     pub widths: Vec<usize>,
     /// The activation between Linear layers (recorded even with no hidden layer).
     pub activation: ActivationKind,
+    /// `(x - mean) / std` the model applies to pixels in [0, 1] before its first layer: in
+    /// PyTorch, torchvision's `Normalize((mean,), (std,))` after `ToTensor`.
+    pub input_normalization: Option<Normalization>,
     /// The `state_dict` keys in the file, in layer order.
     pub keys: Vec<String>,
     /// The module in PyTorch, to paste.
@@ -62,7 +67,7 @@ impl Architecture {
     /// The PyTorch module that holds a model of `config`: its class, layer widths, `state_dict`
     /// keys and a one-line definition.
     pub(crate) fn of(config: &ModelConfig) -> Self {
-        let widths = config.widths();
+        let widths = config.linear_widths();
         let names = pytorch_names(config);
         let keys = names
             .iter()
@@ -77,7 +82,12 @@ impl Architecture {
             .windows(2)
             .map(|pair| format!("nn.Linear({}, {})", pair[0], pair[1]))
             .collect();
-        let (module, pytorch) = if config.hidden_sizes.len() == 1 {
+        let (module, pytorch) = if config.kind == ModelKind::Cnn {
+            (
+                "Net",
+                "class Net(nn.Module) of PyTorch examples/mnist: conv1 = nn.Conv2d(1, 32, 3, 1), conv2 = nn.Conv2d(32, 64, 3, 1), dropout1 = nn.Dropout(0.25), dropout2 = nn.Dropout(0.5), fc1 = nn.Linear(9216, 128), fc2 = nn.Linear(128, 10); forward(x) = fc2(dropout2(relu(fc1(flatten(dropout1(max_pool2d(relu(conv2(relu(conv1(x)))), 2)), 1)))))".to_string(),
+            )
+        } else if config.hidden_sizes.len() == 1 {
             (
                 "SimpleNN",
                 format!(
@@ -93,6 +103,7 @@ impl Architecture {
             module,
             widths,
             activation: config.activation,
+            input_normalization: config.input_normalization.clone(),
             keys,
             pytorch,
         }
@@ -101,18 +112,24 @@ impl Architecture {
 
 /// Each of the model's layers (Burn's module path) with its PyTorch name.
 fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
+    let convolutions = match config.kind {
+        ModelKind::Cnn => &NET_CONVOLUTIONS[..],
+        ModelKind::Mlp => &[],
+    };
     let count = config.hidden_sizes.len() + 1;
-    (0..count)
-        .map(|index| {
-            let pytorch = if count == 2 {
-                format!("fc{}", index + 1)
-            } else {
-                // nn.Sequential counts the activations too: Linear layers sit at 0, 2, 4, ...
-                (2 * index).to_string()
-            };
-            (burn_layer_path(index, count), pytorch)
-        })
-        .collect()
+    let convolutions = convolutions
+        .iter()
+        .map(|&(pytorch, burn)| (burn.to_string(), pytorch.to_string()));
+    let linears = (0..count).map(|index| {
+        let pytorch = if count == 2 {
+            format!("fc{}", index + 1)
+        } else {
+            // nn.Sequential counts the activations too: Linear layers sit at 0, 2, 4, ...
+            (2 * index).to_string()
+        };
+        (burn_layer_path(index, count), pytorch)
+    });
+    convolutions.chain(linears).collect()
 }
 
 /// Where the architecture JSON goes: beside the weights, `model.safetensors` → `model.json`.

@@ -20,8 +20,7 @@ use burn_store::{
 
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
 use crate::model::{ActivationKind, Model, ModelConfig};
-use crate::pytorch::burn_layer_path;
-use crate::pytorch::layout::{Layout, LayoutError, TensorInfo, infer_layout};
+use crate::pytorch::layout::{Layout, LayoutError, PytorchModule, TensorInfo, infer_layout};
 use crate::pytorch::wrappers::unwrap_state_dict;
 
 /// How a file holding a state_dict was written.
@@ -110,6 +109,14 @@ pub(crate) enum ImportError {
         /// What is wrong with them.
         problem: LayoutError,
     },
+    /// `--activation` other than ReLU for `Net`, whose activation is fixed.
+    #[error("{}: holds examples/mnist's Net, which uses relu; --activation {activation} is for networks of Linear layers only", path.display())]
+    NetActivation {
+        /// The file.
+        path: PathBuf,
+        /// The activation asked for.
+        activation: ActivationKind,
+    },
     /// A weight or bias holds NaN or infinity.
     #[error("{}: {tensor} holds {what} (first at index {index:?}); a network with it cannot predict", path.display())]
     NotFinite {
@@ -150,9 +157,10 @@ pub(crate) struct Imported {
     pub unwrapped: Vec<String>,
 }
 
-/// Reads the state_dict in `path` into a model on `device`, with `activation` between its layers
-/// (a state_dict does not say which). Linear weights are transposed from PyTorch's
-/// `[out, in]` to Burn's `[in, out]` and every value converted to f32.
+/// Reads the state_dict in `path` into a model on `device`, with `activation` between an MLP's
+/// layers (a state_dict does not say which; `Net`'s is ReLU). Linear weights are transposed
+/// from PyTorch's `[out, in]` to Burn's `[in, out]` (convolutions keep PyTorch's layout) and
+/// every value converted to f32.
 ///
 /// # Errors
 /// [`ImportError`]: the file cannot be read, is no PyTorch file, holds no network import
@@ -174,9 +182,13 @@ pub(crate) fn import(
         path: path.to_path_buf(),
         problem,
     })?;
-    let config = ModelConfig::new()
-        .with_hidden_sizes(layout.hidden_sizes())
-        .with_activation(activation);
+    if layout.module == PytorchModule::Net && activation != ActivationKind::Relu {
+        return Err(ImportError::NetActivation {
+            path: path.to_path_buf(),
+            activation,
+        });
+    }
+    let config = layout.model_config(activation);
     let origin = path.display().to_string();
     ensure_fits(
         &origin,
@@ -289,11 +301,11 @@ fn to_burn_tensors(
     layout: &Layout,
     mut tensors: BTreeMap<String, PackTensor>,
 ) -> Result<Vec<PackTensor>, ImportError> {
-    let count = layout.layers.len();
-    let mut converted = Vec::with_capacity(2 * count);
-    for (index, layer) in layout.layers.iter().enumerate() {
+    let paths = layout.module_paths();
+    let mut converted = Vec::with_capacity(2 * paths.len());
+    for (pytorch, burn) in paths {
         for kind in ["weight", "bias"] {
-            let name = format!("{}.{kind}", layer.name);
+            let name = format!("{pytorch}.{kind}");
             let tensor = tensors
                 .remove(&name)
                 .expect("the layout names only tensors of the file");
@@ -305,7 +317,7 @@ fn to_burn_tensors(
                 })?
                 .convert::<f32>();
             check_finite(path, &name, &data)?;
-            let burn_name = format!("{}.{kind}", burn_layer_path(index, count));
+            let burn_name = format!("{burn}.{kind}");
             converted.push(bridge::from_data(data, burn_name, None));
         }
     }

@@ -1,10 +1,12 @@
 //! Which network a PyTorch `state_dict` holds, from its tensor names and shapes alone: the
 //! tutorial's `SimpleNN` (`fc1`, `fc2`) or an `nn.Sequential` of Linear layers (`0`, `2`, ...),
-//! with the layer widths its weights imply. Anything else is refused, naming what is wrong.
+//! with the layer widths its weights imply, or PyTorch `examples/mnist`'s `Net` (`conv1`,
+//! `conv2`, `fc1`, `fc2`, of its exact shapes). Anything else is refused, naming what is wrong.
 
 use std::collections::BTreeMap;
 
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::{ActivationKind, ModelConfig, ModelKind, cnn};
 
 /// What the importer knows of a tensor before reading its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,8 @@ pub(crate) enum PytorchModule {
     SimpleNN,
     /// `nn.Sequential` of Linear layers and activations: Linear layers at `0`, `2`, `4`, ...
     Sequential,
+    /// PyTorch `examples/mnist`'s CNN: `conv1`, `conv2`, `fc1`, `fc2`.
+    Net,
 }
 
 impl PytorchModule {
@@ -34,9 +38,27 @@ impl PytorchModule {
         match self {
             PytorchModule::SimpleNN => "SimpleNN",
             PytorchModule::Sequential => "nn.Sequential",
+            PytorchModule::Net => "Net",
         }
     }
 }
+
+/// `Net`'s tensors, in its `state_dict`'s order, with their shapes (`main.py` of PyTorch's
+/// `examples/mnist`).
+const NET: [(&str, &[usize]); 8] = [
+    ("conv1.weight", &[32, 1, 3, 3]),
+    ("conv1.bias", &[32]),
+    ("conv2.weight", &[64, 32, 3, 3]),
+    ("conv2.bias", &[64]),
+    ("fc1.weight", &[128, cnn::FEATURES]),
+    ("fc1.bias", &[128]),
+    ("fc2.weight", &[NUM_CLASSES, 128]),
+    ("fc2.bias", &[NUM_CLASSES]),
+];
+
+/// `Net`'s convolutions with their paths in this program's model.
+pub(crate) const NET_CONVOLUTIONS: [(&str, &str); 2] =
+    [("conv1", "features.conv1"), ("conv2", "features.conv2")];
 
 /// One Linear layer: its name in the state_dict (`fc1`, `0`) and its widths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +87,44 @@ impl Layout {
         let all: Vec<usize> = self.layers.iter().map(|layer| layer.outputs).collect();
         all[..all.len() - 1].to_vec()
     }
+
+    /// The model config of the network: its kind and hidden widths, with `activation` between
+    /// an MLP's layers (a state_dict does not say which; `Net`'s is ReLU). `Net` gets the
+    /// normalisation `examples/mnist` trains it with (MNIST's mean and std), which its
+    /// state_dict does not hold either.
+    pub(crate) fn model_config(&self, activation: ActivationKind) -> ModelConfig {
+        let config = ModelConfig::new().with_hidden_sizes(self.hidden_sizes());
+        match self.module {
+            PytorchModule::Net => config.with_kind(ModelKind::Cnn).completed(),
+            PytorchModule::SimpleNN | PytorchModule::Sequential => {
+                config.with_activation(activation)
+            }
+        }
+    }
+
+    /// Each layer's name in the state_dict (`fc1`) with its module path in this program's
+    /// model (`hidden.0`), input side first.
+    pub(crate) fn module_paths(&self) -> Vec<(String, String)> {
+        let convolutions = match self.module {
+            PytorchModule::Net => &NET_CONVOLUTIONS[..],
+            PytorchModule::SimpleNN | PytorchModule::Sequential => &[],
+        };
+        let count = self.layers.len();
+        let linears = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(index, layer)| (layer.name.clone(), super::burn_layer_path(index, count)));
+        convolutions
+            .iter()
+            .map(|&(pytorch, burn)| (pytorch.to_string(), burn.to_string()))
+            .chain(linears)
+            .collect()
+    }
 }
 
 /// What import accepts, appended to the errors about names.
-const EXPECTED: &str = "import reads the tutorial's SimpleNN (fc1, fc2) or an nn.Sequential of Linear layers (0, 2, ...)";
+const EXPECTED: &str = "import reads the tutorial's SimpleNN (fc1, fc2), an nn.Sequential of Linear layers (0, 2, ...) or examples/mnist's Net (conv1, conv2, fc1, fc2)";
 
 /// Why a state_dict's names and shapes are not a network import can read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -84,7 +140,7 @@ pub(crate) enum LayoutError {
         /// Its dtype as the file declares it.
         dtype: String,
     },
-    /// A `.weight` of 3 to 5 dimensions: a convolution's.
+    /// A `.weight` of 3 to 5 dimensions outside `Net`: a convolution's.
     #[error("{name} has shape {shape:?}: a convolution's weight, not a Linear layer's; {EXPECTED}")]
     Convolution {
         /// The weight's key.
@@ -98,8 +154,18 @@ pub(crate) enum LayoutError {
         /// Every such key, in the file's order.
         names: Vec<String>,
     },
+    /// A tensor of `Net` with another shape than `Net`'s.
+    #[error("{name} has shape {shape:?}; examples/mnist's Net has {expected:?} there")]
+    NetShape {
+        /// The tensor's key.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// `Net`'s.
+        expected: &'static [usize],
+    },
     /// A layer's weight or bias is absent.
-    #[error("{name} is missing (a Linear layer has a weight and a bias)")]
+    #[error("{name} is missing (each layer has a weight and a bias)")]
     Missing {
         /// The absent key.
         name: String,
@@ -190,6 +256,14 @@ pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError
                 dtype: tensor.dtype.clone(),
             });
         }
+    }
+    let by_name: BTreeMap<&str, &TensorInfo> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    let is_net = |name: &str| name.starts_with("conv1.") || name.starts_with("conv2.");
+    if tensors.iter().any(|tensor| is_net(&tensor.name)) {
+        return net_layout(tensors, &by_name);
+    }
+    for tensor in tensors {
         if tensor.name.ends_with(".weight") && matches!(tensor.shape.len(), 3..=5) {
             return Err(LayoutError::Convolution {
                 name: tensor.name.clone(),
@@ -197,8 +271,6 @@ pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError
             });
         }
     }
-    let by_name: BTreeMap<&str, &TensorInfo> =
-        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let (module, names) = layer_names(tensors)?;
     let layers = names
         .iter()
@@ -206,6 +278,45 @@ pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError
         .collect::<Result<Vec<_>, _>>()?;
     check_widths(&layers)?;
     Ok(Layout { module, layers })
+}
+
+/// `Net`'s layout, when `tensors` are exactly its eight of its shapes.
+fn net_layout(
+    tensors: &[TensorInfo],
+    by_name: &BTreeMap<&str, &TensorInfo>,
+) -> Result<Layout, LayoutError> {
+    let unexpected: Vec<String> = tensors
+        .iter()
+        .filter(|tensor| !NET.iter().any(|(name, _)| *name == tensor.name))
+        .map(|tensor| tensor.name.clone())
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(LayoutError::Unexpected { names: unexpected });
+    }
+    for (name, expected) in NET {
+        let tensor = by_name.get(name).ok_or_else(|| LayoutError::Missing {
+            name: name.to_string(),
+        })?;
+        if tensor.shape != expected {
+            return Err(LayoutError::NetShape {
+                name: name.to_string(),
+                shape: tensor.shape.clone(),
+                expected,
+            });
+        }
+    }
+    let linear = |name: &str, inputs, outputs| LinearLayer {
+        name: name.to_string(),
+        inputs,
+        outputs,
+    };
+    Ok(Layout {
+        module: PytorchModule::Net,
+        layers: vec![
+            linear("fc1", cnn::FEATURES, 128),
+            linear("fc2", 128, NUM_CLASSES),
+        ],
+    })
 }
 
 /// Which module the names are of, and its Linear layers in order; refuses names of neither.
@@ -236,15 +347,14 @@ fn layer_names(tensors: &[TensorInfo]) -> Result<(PytorchModule, Vec<String>), L
     if !unexpected.is_empty() {
         return Err(LayoutError::Unexpected { names: unexpected });
     }
-    let layers = match module {
-        PytorchModule::SimpleNN => vec!["fc1".to_string(), "fc2".to_string()],
-        PytorchModule::Sequential => {
-            let mut indices: Vec<String> = parts.into_iter().flatten().map(|(l, _)| l).collect();
-            // By number: 10 after 8.
-            indices.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
-            indices.dedup();
-            indices
-        }
+    let layers = if simple_nn {
+        vec!["fc1".to_string(), "fc2".to_string()]
+    } else {
+        let mut indices: Vec<String> = parts.into_iter().flatten().map(|(l, _)| l).collect();
+        // By number: 10 after 8.
+        indices.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+        indices.dedup();
+        indices
     };
     Ok((module, layers))
 }
@@ -354,6 +464,54 @@ mod tests {
         assert_eq!(layout.layers[0].name, "fc1");
     }
 
+    fn net() -> Vec<TensorInfo> {
+        NET.iter().map(|(name, shape)| float(name, shape)).collect()
+    }
+
+    #[test]
+    fn examples_mnist_net_is_the_cnn_with_its_paths() {
+        let layout = infer_layout(&net()).unwrap();
+        assert_eq!(layout.module, PytorchModule::Net);
+        let config = layout.model_config(ActivationKind::Tanh);
+        assert_eq!(
+            config,
+            ModelConfig::new().with_kind(ModelKind::Cnn).completed()
+        );
+        assert_eq!(
+            config.parameter_count(),
+            Some(1_199_882),
+            "as PyTorch counts Net"
+        );
+        let paths: Vec<(String, String)> = layout.module_paths();
+        let expected = [
+            ("conv1", "features.conv1"),
+            ("conv2", "features.conv2"),
+            ("fc1", "hidden.0"),
+            ("fc2", "output"),
+        ];
+        assert_eq!(paths, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+    }
+
+    #[test]
+    fn a_net_of_other_shapes_or_tensors_is_refused_naming_the_tensor() {
+        let err = |tensors: Vec<TensorInfo>| infer_layout(&tensors).unwrap_err().to_string();
+        let mut wide = net();
+        wide[2] = float("conv2.weight", &[16, 32, 3, 3]);
+        assert_eq!(
+            err(wide),
+            "conv2.weight has shape [16, 32, 3, 3]; examples/mnist's Net has [64, 32, 3, 3] there"
+        );
+        let mut missing = net();
+        missing.remove(3);
+        assert_eq!(
+            err(missing),
+            "conv2.bias is missing (each layer has a weight and a bias)"
+        );
+        let mut extra = net();
+        extra.push(float("bn.weight", &[64]));
+        assert!(err(extra).starts_with("unexpected tensor bn.weight;"));
+    }
+
     #[test]
     fn sequential_layers_are_ordered_by_number_not_by_text() {
         let layers = [
@@ -378,11 +536,11 @@ mod tests {
         assert!(err(vec![]).starts_with("holds no tensors"));
 
         let mut cnn = vec![
-            float("conv1.weight", &[32, 1, 3, 3]),
-            float("conv1.bias", &[32]),
+            float("features.0.weight", &[32, 1, 3, 3]),
+            float("features.0.bias", &[32]),
         ];
         cnn.extend(linear("fc1", 5408, 10));
-        assert!(err(cnn).starts_with("conv1.weight has shape [32, 1, 3, 3]: a convolution"));
+        assert!(err(cnn).starts_with("features.0.weight has shape [32, 1, 3, 3]: a convolution"));
 
         let mut extra = tensors(&[("fc1", 784, 128), ("fc2", 128, 10)]);
         extra.push(float("fc3.weight", &[10, 10]));
@@ -396,13 +554,13 @@ mod tests {
         missing.push(float("fc2.weight", &[10, 128]));
         assert_eq!(
             err(missing),
-            "fc2.bias is missing (a Linear layer has a weight and a bias)"
+            "fc2.bias is missing (each layer has a weight and a bias)"
         );
 
         let mut no_fc2 = tensors(&[("fc1", 784, 128)]);
         assert_eq!(
             err(no_fc2.clone()),
-            "fc2.weight is missing (a Linear layer has a weight and a bias)"
+            "fc2.weight is missing (each layer has a weight and a bias)"
         );
         no_fc2[1] = float("fc1.bias", &[127]);
         assert!(err(no_fc2).starts_with("fc1.bias has shape [127]; its layer has 128 outputs"));

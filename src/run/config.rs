@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerConfig};
-use crate::model::{LossKind, ModelConfig};
+use crate::model::{ActivationKind, LossKind, ModelConfig, ModelKind, Normalization};
 use crate::run::rules::{Broken, first_broken};
 
 /// Everything a training run depends on, as `config/default.json` and a run's `config.json`
@@ -188,6 +188,7 @@ impl TrainingConfig {
     fn first_broken(&self) -> Option<Broken> {
         let keep_one = "keep at least 1 image, or leave it out";
         let cosine = self.lr_schedule == LrSchedule::Cosine;
+        let cnn = self.model.kind == ModelKind::Cnn;
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
                 => "only x86-64 CPUs have the setting",
@@ -197,6 +198,13 @@ impl TrainingConfig {
                 => "must be a positive number",
             model.hidden_sizes: |sizes: &Vec<usize>| sizes.contains(&0)
                 => "a layer needs at least 1 unit",
+            model.hidden_sizes: |sizes: &Vec<usize>| cnn && *sizes != [128]
+                => "the cnn's Linear part is Net's, [128] (--hidden is for --model mlp)",
+            model.activation: |activation: &ActivationKind| cnn && *activation != ActivationKind::Relu
+                => "the cnn is Net, with relu (--activation is for --model mlp)",
+            model.input_normalization: |n: &Option<Normalization>| n.as_ref().is_some_and(|n| {
+                    !(n.mean.is_finite() && n.std.is_finite() && n.std > 0.0)
+                }) => "mean must be a number and std a positive number",
             limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)

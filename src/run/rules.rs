@@ -40,7 +40,13 @@ macro_rules! shown_by_display {
         })+
     };
 }
-shown_by_display!(f64, usize, u64, bool);
+shown_by_display!(f64, usize, u64, bool, crate::model::ActivationKind);
+
+impl Shown for crate::model::Normalization {
+    fn shown(&self) -> String {
+        format!("{{\"mean\": {}, \"std\": {}}}", self.mean, self.std)
+    }
+}
 
 impl Shown for Vec<usize> {
     fn shown(&self) -> String {

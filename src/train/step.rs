@@ -10,6 +10,9 @@ impl TrainStep for Model {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
+        if self.uses_dropout() {
+            batch.images.device().seed(batch.random_seed);
+        }
         let item = self.forward_classification(batch.images, batch.targets);
         TrainOutput::new(self, item.loss.backward(), item)
     }
