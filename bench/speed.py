@@ -4,6 +4,12 @@ tutorial's way and hand-tuned, with the same thread count for all, in one run.
 
     python3 bench/speed.py --data-dir ../shared/data/mnist [--threads 2] [--repeats 3]
         [--epochs 5] [--python PY] [--large] [--other-build PATH] [--write-readme]
+        [--cnn [--cnn-images N] [--cnn-epochs E] [--cnn-ndarray]]
+
+`--cnn` adds the CNN (`--model cnn`, PyTorch examples/mnist's Net) on flex (and ndarray with
+`--cnn-ndarray`: very slow) against Net in a hand-tuned PyTorch loop (bench/pytorch_net.py),
+all on the first N training images (`--cnn-images`, default all) for E epochs (default 2);
+CNN rows are compared with the PyTorch Net row only.
 
 Each run's seconds per epoch is the median of its epochs (train + test evaluation); the table
 gives the median over repeats and the min-max. "Whole run" is the wall time of the training
@@ -61,10 +67,10 @@ def rust_run(exe, backend, args, env, extra=(), epochs=None):
                 summary["test_images"] / wall, whole)
 
 
-def torch_run(python, script, args, env, extra=()):
+def torch_run(python, script, args, env, extra=(), epochs=None):
     out, whole, peak = peak_mib([python, os.path.join(HERE, script), "--data-dir", args.data_dir,
-                             "--epochs", str(args.epochs), "--threads", str(args.threads), *extra],
-                            env)
+                             "--epochs", str(epochs or args.epochs), "--threads", str(args.threads),
+                             *extra], env)
     epochs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return (statistics.median(e["seconds"] for e in epochs), epochs[-1]["test_accuracy"], peak,
             None, whole)
@@ -91,6 +97,10 @@ def main():
                         help="also the 784-1024-512-10 network at batch 256 (2 epochs a run)")
     parser.add_argument("--other-build", metavar="PATH",
                         help="another mnist-trainer binary to run beside this build's")
+    parser.add_argument("--cnn", action="store_true", help="also the CNN rows (see the docstring)")
+    parser.add_argument("--cnn-images", type=int, default=60000)
+    parser.add_argument("--cnn-epochs", type=int, default=2)
+    parser.add_argument("--cnn-ndarray", action="store_true")
     args = parser.parse_args()
     args.data_dir = os.path.abspath(args.data_dir)
     exe = binary()
@@ -126,6 +136,17 @@ def main():
         contenders["784-1024-512-10, batch 256, flex, --flush-denormals"] = lambda: rust_run(
             exe, "flex", args, env, (*large, "--flush-denormals"), epochs=2)
     has_torch = subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode == 0
+    if args.cnn:
+        cnn = ("--model", "cnn", "--limit-train", str(args.cnn_images))
+        contenders["CNN, mnist-trainer, flex"] = lambda: rust_run(
+            exe, "flex", args, env, cnn, epochs=args.cnn_epochs)
+        if args.cnn_ndarray:
+            contenders["CNN, mnist-trainer, ndarray"] = lambda: rust_run(
+                exe, "ndarray", args, env, cnn, epochs=args.cnn_epochs)
+        if has_torch:
+            contenders["CNN, PyTorch Net, hand-tuned"] = lambda: torch_run(
+                args.python, "pytorch_net.py", args, env,
+                ("--limit-train", str(args.cnn_images)), epochs=args.cnn_epochs)
     if has_torch:
         contenders["PyTorch, tutorial style"] = lambda: torch_run(args.python, "pytorch_tutorial.py", args, env)
         contenders["PyTorch, hand-tuned"] = lambda: torch_run(args.python, "pytorch_tuned.py", args, env)
@@ -147,7 +168,9 @@ def main():
         f"{args.threads} threads for every contender, {args.repeats} repeats of {args.epochs} "
         f"epochs. Regenerate: `python3 bench/speed.py --data-dir ../shared/data/mnist "
         f"--threads {args.threads} --repeats {args.repeats}{' --large' if args.large else ''}"
-        f"{' --other-build <binary>' if args.other_build else ''} "
+        f"{' --other-build <binary>' if args.other_build else ''}"
+        f"{f' --cnn --cnn-images {args.cnn_images} --cnn-epochs {args.cnn_epochs}' if args.cnn else ''}"
+        f"{' --cnn-ndarray' if args.cnn_ndarray else ''} "
         f"--python <python with torch> --write-readme`.",
         "",
         "| trainer | s/epoch (median) | min-max | speed-up vs PyTorch hand-tuned | speed-up vs PyTorch tutorial "
@@ -160,8 +183,15 @@ def main():
         # PyTorch and 10 against the tutorial's script.
         # PyTorch runs the tutorial's network only: the larger network has no baseline here.
         comparable = not name.startswith("784-1024-512-10")
-        ratio = lambda base, column=0: (f"{seconds(base, column) / seconds(name, column):.2f}×"
-                                        if base in results and comparable else "n/a")
+        is_cnn = name.startswith("CNN")
+
+        def ratio(base, column=0):
+            # CNN rows against PyTorch's Net in a hand-tuned loop, the only CNN baseline.
+            if is_cnn:
+                base = "CNN, PyTorch Net, hand-tuned" if base == "PyTorch, hand-tuned" else None
+            if base not in results or not comparable:
+                return "n/a"
+            return f"{seconds(base, column) / seconds(name, column):.2f}×"
         throughput = [r[3] for r in runs if r[3] is not None]
         lines.append(
             f"| {name} | {seconds(name):.3f} | {min(values):.3f}-{max(values):.3f} | "

@@ -1,6 +1,6 @@
 //! `--model cnn` (PyTorch `examples/mnist`'s `Net`) end to end on a few hundred images: it
 //! trains and records what it is, resumes to the very epochs of an uninterrupted run (dropout
-//! included), every command reads it, and settings that are the MLP's alone are refused.
+//! included, batches prepared on other threads), every command reads it, and settings that are the MLP's alone are refused.
 
 mod common;
 
@@ -23,14 +23,15 @@ fn cnn_args<'a>(run: &'a str, epochs: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-fn the_cnn_records_what_it_is_and_resumes_to_the_epochs_of_an_uninterrupted_run() {
+fn the_cnn_records_what_it_is_and_resumes_with_workers_to_the_epochs_of_an_uninterrupted_run() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let full = sandbox.run_on(&data, &cnn_args("full", "3"));
     assert!(full.status.success(), "{}", stderr(&full));
     let part = sandbox.run_on(&data, &cnn_args("part", "1"));
     assert!(part.status.success(), "{}", stderr(&part));
-    let resumed = sandbox.run(["--resume", "part", "--epochs", "3"]);
+    // Batches prepared on two other threads: the same masks all the same.
+    let resumed = sandbox.run(["--resume", "part", "--epochs", "3", "--num-workers", "2"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
 
     let config = read_json(&sandbox.path("full/config.json"));
