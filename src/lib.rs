@@ -11,6 +11,7 @@ pub mod cli;
 mod commands;
 mod data;
 mod model;
+mod onnx;
 pub mod panics;
 mod picture;
 mod pytorch;

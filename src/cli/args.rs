@@ -182,8 +182,9 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub run: RunFolderArg,
 }
-/// `export`'s flags.
+/// `export`'s flags: at least one of the formats.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("format").required(true).multiple(true).args(["safetensors", "onnx"])))]
 pub struct ExportArgs {
     /// `--artifacts`: the run whose model is exported.
     #[command(flatten)]
@@ -192,7 +193,12 @@ pub struct ExportArgs {
     /// The safetensors file to write, with PyTorch's names (fc1.weight, ...) and layouts
     /// ([out, in]); a JSON file of the architecture goes beside it (model.safetensors: model.json).
     #[arg(long, value_name = "FILE")]
-    pub safetensors: PathBuf,
+    pub safetensors: Option<PathBuf>,
+
+    /// The ONNX file to write (opset 13): input pixels float32 [N, 1, 28, 28] in [0, 1],
+    /// output logits [N, 10], class names in its metadata.
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<PathBuf>,
 
     /// Replace those files if they exist.
     #[arg(long)]

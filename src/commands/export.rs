@@ -1,29 +1,58 @@
-//! `mnist-trainer export`: a run's model for PyTorch.
+//! `mnist-trainer export`: a run's model for PyTorch (safetensors) and for any ONNX runtime.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
-use crate::pytorch::export::{architecture_path, export};
+use crate::onnx::{OPSET, export_onnx};
+use crate::pytorch::export::{architecture_path, check_destinations, export};
 
-/// Loads the run's model (on the flex backend) and writes it as a PyTorch `state_dict` in
-/// safetensors, with its architecture JSON beside it; prints both paths.
+/// Loads the run's model (on the flex backend) and writes what the flags ask for: a PyTorch
+/// `state_dict` in safetensors with its architecture JSON beside it, an ONNX file, or both;
+/// prints each path. Every destination is checked before anything is written.
 ///
 /// # Errors
-/// No run found, the model cannot be loaded, or an [`crate::pytorch::export::ExportError`].
+/// No run found, the model cannot be loaded, the ONNX file would be one of the safetensors
+/// export's files, or an [`crate::pytorch::export::ExportError`].
 pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model(&Backend::Flex.device()?)?;
-    let architecture = export(&model, &config.model, &args.safetensors, args.overwrite)?;
-    println!(
-        "written: {} ({} {}: {}), {}",
-        args.safetensors.display(),
-        architecture.module,
-        config.model.describe(),
-        architecture.keys.join(" "),
-        architecture_path(&args.safetensors).display()
-    );
+    let mut destinations = Vec::new();
+    if let Some(weights) = &args.safetensors {
+        destinations.extend([weights.clone(), architecture_path(weights)]);
+    }
+    if let Some(onnx) = &args.onnx {
+        if destinations.contains(onnx) {
+            bail!(
+                "{}: --onnx names a file --safetensors writes; give it another name",
+                onnx.display()
+            );
+        }
+        destinations.push(onnx.clone());
+    }
+    let paths: Vec<&std::path::Path> = destinations.iter().map(|path| path.as_path()).collect();
+    check_destinations(&paths, args.overwrite)?;
+    if let Some(weights) = &args.safetensors {
+        let architecture = export(&model, &config.model, weights, args.overwrite)?;
+        println!(
+            "written: {} ({} {}: {}), {}",
+            weights.display(),
+            architecture.module,
+            config.model.describe(),
+            architecture.keys.join(" "),
+            architecture_path(weights).display()
+        );
+    }
+    if let Some(onnx) = &args.onnx {
+        let operators = export_onnx(&model, &config, onnx, args.overwrite)?;
+        println!(
+            "written: {} (ONNX opset {OPSET}, {}: {})",
+            onnx.display(),
+            config.model.describe(),
+            operators.join(" ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -257,6 +257,12 @@ impl Model {
         self.hidden_dropout.is_some() || self.features.is_some()
     }
 
+    /// The first Linear layer's weights in Burn's `[in, out]` layout, as values.
+    #[cfg(test)]
+    pub fn first_layer_weights(&self) -> TensorData {
+        self.hidden[0].weight.val().into_data()
+    }
+
     /// The output layer's weights, to compare two trainings.
     #[cfg(test)]
     pub fn output_weights(&self) -> Tensor<2> {

@@ -17,7 +17,7 @@ use crate::pytorch::burn_layer_path;
 use crate::pytorch::layout::NET_CONVOLUTIONS;
 use crate::run::atomic_file;
 
-/// Why [`export`] wrote nothing, or not everything.
+/// Why [`export`] (or the ONNX export) wrote nothing, or not everything.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ExportError {
     /// The destination's folder does not exist (checked first: burn-store would name its
@@ -29,7 +29,7 @@ pub(crate) enum ExportError {
         /// Its parent folder (`.` for a bare file name).
         folder: PathBuf,
     },
-    /// The weights or the architecture JSON is already there and `--overwrite` was not given.
+    /// A file to write is already there and `--overwrite` was not given.
     #[error("{}: already exists; pass --overwrite to replace it", path.display())]
     Exists {
         /// The file that exists.
@@ -111,7 +111,7 @@ impl Architecture {
 }
 
 /// Each of the model's layers (Burn's module path) with its PyTorch name.
-fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
+pub(crate) fn pytorch_names(config: &ModelConfig) -> Vec<(String, String)> {
     let convolutions = match config.kind {
         ModelKind::Cnn => &NET_CONVOLUTIONS[..],
         ModelKind::Mlp => &[],
@@ -137,6 +137,32 @@ pub(crate) fn architecture_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
 }
 
+/// Refuses, before anything is written, a file of `paths` that exists (unless `overwrite`) or
+/// whose folder does not (a writer would otherwise name its scratch file in the error).
+///
+/// # Errors
+/// [`ExportError::Exists`] or [`ExportError::NoFolder`] for the first such path.
+pub(crate) fn check_destinations(paths: &[&Path], overwrite: bool) -> Result<(), ExportError> {
+    for path in paths {
+        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+            return Err(ExportError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        let folder = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            return Err(ExportError::NoFolder {
+                path: path.to_path_buf(),
+                folder: folder.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
 /// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
 /// or not at all. Returns the architecture written.
@@ -153,24 +179,7 @@ pub(crate) fn export(
     overwrite: bool,
 ) -> Result<Architecture, ExportError> {
     let json_path = architecture_path(destination);
-    for path in [destination, &json_path] {
-        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
-            return Err(ExportError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
-    }
-    // burn-store would name its scratch file in the error instead.
-    let folder = destination
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !folder.is_dir() {
-        return Err(ExportError::NoFolder {
-            path: destination.to_path_buf(),
-            folder: folder.to_path_buf(),
-        });
-    }
+    check_destinations(&[destination, &json_path], overwrite)?;
     let architecture = Architecture::of(config);
     let mut store = SafetensorsStore::from_file(destination)
         .with_to_adapter(BurnToPyTorchAdapter)

@@ -1,0 +1,371 @@
+//! A run's model as an ONNX file, for onnxruntime, browsers, phones and C++ services.
+//!
+//! The contract (README, "Export to ONNX"): one input `pixels`, float32 `[N, 1, 28, 28]` with
+//! ink 1.0 and paper 0.0 as torchvision's `ToTensor` gives MNIST's images (`N` symbolic), and
+//! one output `logits`, float32 `[N, 10]` (softmax gives the probabilities). A normalisation
+//! the model applies is inside the graph. Opset 13 (ONNX 1.8, 2020), IR version 7. The class
+//! names, the dataset and the network are in the model's metadata. The protobuf messages are
+//! prost's (`proto.rs`), the weights burn-store's snapshot of the model in PyTorch's layouts,
+//! named as PyTorch's `state_dict` names them (`fc1.weight`), as `torch.onnx.export` does.
+
+mod proto;
+
+use std::path::Path;
+
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, bridge};
+use prost::Message;
+
+use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use crate::model::{ActivationKind, Model, ModelKind};
+use crate::pytorch::export::{ExportError, check_destinations, pytorch_names};
+use crate::run::atomic_file;
+use crate::run::config::TrainingConfig;
+use proto::*;
+
+/// The ONNX operator set the graph uses: every operator here is in it unchanged since.
+pub(crate) const OPSET: i64 = 13;
+/// The IR version of opset 13 (ONNX 1.8).
+const IR_VERSION: i64 = 7;
+/// The graph's input and output names.
+pub(crate) const INPUT: &str = "pixels";
+/// See [`INPUT`].
+pub(crate) const OUTPUT: &str = "logits";
+
+/// Writes the model of a run (`config` its training config) to `destination` as ONNX, whole or
+/// not at all, not replacing a file unless `overwrite`. Returns the operators in graph order.
+///
+/// # Errors
+/// [`ExportError::Exists`], [`ExportError::NoFolder`], or [`ExportError::Write`] when the file
+/// cannot be written.
+pub(crate) fn export_onnx(
+    model: &Model,
+    config: &TrainingConfig,
+    destination: &Path,
+    overwrite: bool,
+) -> Result<Vec<String>, ExportError> {
+    check_destinations(&[destination], overwrite)?;
+    let file = model_proto(model, config);
+    let operators = file
+        .graph
+        .iter()
+        .flat_map(|graph| graph.node.iter().map(|node| node.op_type.clone()))
+        .collect();
+    atomic_file::write(destination, file.encode_to_vec()).map_err(|error| ExportError::Write {
+        path: destination.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    Ok(operators)
+}
+
+/// The whole file: the graph, the opset, who wrote it and the metadata.
+fn model_proto(model: &Model, config: &TrainingConfig) -> ModelProto {
+    let description = format!(
+        "{} classifier ({}): {INPUT} float32 [N, 1, 28, 28], ink 1.0 on paper 0.0 (torchvision ToTensor); {OUTPUT} float32 [N, 10], softmax gives the class probabilities",
+        config.dataset.title(),
+        config.model.describe()
+    );
+    ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: env!("CARGO_PKG_NAME").to_string(),
+        producer_version: env!("CARGO_PKG_VERSION").to_string(),
+        doc_string: description.clone(),
+        graph: Some(graph(model, config)),
+        metadata_props: metadata(config, description),
+    }
+}
+
+/// What a runtime shows of the model: the class names (a JSON list, output order), the
+/// dataset, the network, the normalisation inside the graph.
+fn metadata(config: &TrainingConfig, description: String) -> Vec<StringStringEntryProto> {
+    let classes = serde_json::to_string(&config.dataset.class_names()).expect("names serialize");
+    let normalization = match &config.model.input_normalization {
+        Some(n) => format!("(pixels - {}) / {}, inside the graph", n.mean, n.std),
+        None => "none".to_string(),
+    };
+    [
+        ("classes", classes),
+        ("dataset", config.dataset.name().to_string()),
+        ("model", config.model.describe()),
+        ("normalization", normalization),
+        ("description", description),
+    ]
+    .into_iter()
+    .map(|(key, value)| StringStringEntryProto {
+        key: key.to_string(),
+        value,
+    })
+    .collect()
+}
+
+/// The graph: normalisation, the CNN's convolutions, flatten, the Linear layers.
+fn graph(model: &Model, config: &TrainingConfig) -> GraphProto {
+    let mut graph = Graph::new(weights(model, &config.model));
+    if let Some(n) = &config.model.input_normalization {
+        let mean = graph.constant("input_mean", &[1], vec![n.mean as f32]);
+        graph.then("Sub", &[mean], vec![]);
+        let std = graph.constant("input_std", &[1], vec![n.std as f32]);
+        graph.then("Div", &[std], vec![]);
+    }
+    if config.model.kind == ModelKind::Cnn {
+        for conv in ["conv1", "conv2"] {
+            let [weight, bias] = graph.layer(conv);
+            let attributes = vec![ints("kernel_shape", &[3, 3]), ints("strides", &[1, 1])];
+            graph.then("Conv", &[weight, bias], attributes);
+            graph.then("Relu", &[], vec![]);
+        }
+        let pool = vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])];
+        graph.then("MaxPool", &[], pool);
+    }
+    graph.then("Flatten", &[], vec![int("axis", 1)]);
+    let linears: Vec<String> = pytorch_names(&config.model)
+        .into_iter()
+        .map(|(_, pytorch)| pytorch)
+        .filter(|name| !name.starts_with("conv"))
+        .collect();
+    let activation = match config.model.activation {
+        ActivationKind::Relu => "Relu",
+        ActivationKind::Sigmoid => "Sigmoid",
+        ActivationKind::Tanh => "Tanh",
+    };
+    for (index, linear) in linears.iter().enumerate() {
+        let [weight, bias] = graph.layer(linear);
+        // PyTorch's [out, in] weight: y = x Wᵀ + b, as torch.onnx.export writes nn.Linear.
+        graph.then("Gemm", &[weight, bias], vec![int("transB", 1)]);
+        if index + 1 < linears.len() {
+            graph.then(activation, &[], vec![]);
+        }
+    }
+    graph.finish()
+}
+
+/// The model's weights and biases in PyTorch's layouts, by PyTorch's names: `[name, values,
+/// shape]`.
+fn weights(model: &Model, config: &crate::model::ModelConfig) -> Vec<(String, Vec<f32>, Vec<i64>)> {
+    let names = pytorch_names(config);
+    model
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), false)
+        .into_iter()
+        .filter_map(|tensor| {
+            let (layer, kind) = tensor.name.rsplit_once('.')?;
+            let (_, pytorch) = names.iter().find(|(burn, _)| burn == layer)?;
+            let name = format!("{pytorch}.{kind}");
+            let data = bridge::into_data(tensor).ok()?.convert::<f32>();
+            let shape = data.shape().iter().map(|&d| d as i64).collect();
+            Some((name, data.try_to_vec::<f32>().ok()?, shape))
+        })
+        .collect()
+}
+
+/// A graph under construction: each operator reads the previous one's output.
+struct Graph {
+    /// The model's weights, taken out as layers use them.
+    weights: Vec<(String, Vec<f32>, Vec<i64>)>,
+    /// Operators so far, in order.
+    nodes: Vec<NodeProto>,
+    /// Constant tensors so far.
+    initializers: Vec<TensorProto>,
+    /// The name of the value the next operator reads.
+    last: String,
+}
+
+impl Graph {
+    /// An empty graph reading [`INPUT`].
+    fn new(weights: Vec<(String, Vec<f32>, Vec<i64>)>) -> Self {
+        Self {
+            weights,
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            last: INPUT.to_string(),
+        }
+    }
+
+    /// Adds a constant tensor; returns its name.
+    fn constant(&mut self, name: &str, dims: &[i64], values: Vec<f32>) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: FLOAT,
+            name: name.to_string(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_string()
+    }
+
+    /// Adds the weight and bias of the layer PyTorch calls `name` as constants; returns their
+    /// names (`fc1.weight`, `fc1.bias`).
+    fn layer(&mut self, name: &str) -> [String; 2] {
+        ["weight", "bias"].map(|kind| {
+            let key = format!("{name}.{kind}");
+            let position = self
+                .weights
+                .iter()
+                .position(|(weight, _, _)| *weight == key)
+                .expect("the model has every layer its config names");
+            let (_, values, dims) = self.weights.swap_remove(position);
+            self.constant(&key, &dims, values)
+        })
+    }
+
+    /// Appends `op_type` reading the last value and `constants`.
+    fn then(&mut self, op_type: &str, constants: &[String], attribute: Vec<AttributeProto>) {
+        let output = format!("{}_{}", op_type.to_lowercase(), self.nodes.len());
+        let mut input = vec![std::mem::replace(&mut self.last, output.clone())];
+        input.extend(constants.iter().cloned());
+        self.nodes.push(NodeProto {
+            input,
+            output: vec![output.clone()],
+            name: output,
+            op_type: op_type.to_string(),
+            attribute,
+        });
+    }
+
+    /// The graph, its last value renamed [`OUTPUT`].
+    fn finish(mut self) -> GraphProto {
+        if let Some(last) = self.nodes.last_mut() {
+            last.output = vec![OUTPUT.to_string()];
+        }
+        let side = IMAGE_SIDE as i64;
+        GraphProto {
+            node: self.nodes,
+            name: "mnist_trainer".to_string(),
+            initializer: self.initializers,
+            input: vec![value_info(
+                INPUT,
+                &[None, Some(1), Some(side), Some(side)],
+                "pixels in [0, 1], ink 1.0",
+            )],
+            output: vec![value_info(
+                OUTPUT,
+                &[None, Some(NUM_CLASSES as i64)],
+                "one logit per class",
+            )],
+        }
+    }
+}
+
+/// A float32 value of `shape` (`None`: the symbolic batch size `N`).
+fn value_info(name: &str, shape: &[Option<i64>], doc: &str) -> ValueInfoProto {
+    let dim = shape
+        .iter()
+        .map(|size| Dimension {
+            value: Some(match size {
+                Some(size) => DimensionValue::Fixed(*size),
+                None => DimensionValue::Symbolic("N".to_string()),
+            }),
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: FLOAT,
+                shape: Some(TensorShapeProto { dim }),
+            }),
+        }),
+        doc_string: doc.to_string(),
+    }
+}
+
+/// An `INT` attribute.
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        i: value,
+        ints: Vec::new(),
+        r#type: ATTRIBUTE_INT,
+    }
+}
+
+/// An `INTS` attribute.
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        i: 0,
+        ints: values.to_vec(),
+        r#type: ATTRIBUTE_INTS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use super::*;
+    use crate::model::ModelConfig;
+
+    fn operators(config: &TrainingConfig) -> Vec<String> {
+        let model = config.model.init(&Device::flex());
+        let graph = graph(&model, config);
+        let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        for node in &graph.node {
+            for input in &node.input[1..] {
+                assert!(
+                    initializers.contains(&input.as_str()),
+                    "{input} is a constant"
+                );
+            }
+        }
+        assert_eq!(graph.node.last().unwrap().output, [OUTPUT]);
+        graph.node.iter().map(|node| node.op_type.clone()).collect()
+    }
+
+    #[test]
+    fn each_model_is_the_graph_torch_onnx_export_writes_for_it() {
+        let tutorial = TrainingConfig::tutorial();
+        assert_eq!(operators(&tutorial), ["Flatten", "Gemm", "Relu", "Gemm"]);
+        let deep = TrainingConfig {
+            model: ModelConfig::new()
+                .with_hidden_sizes(vec![8, 8])
+                .with_activation(ActivationKind::Tanh),
+            ..TrainingConfig::tutorial()
+        };
+        assert_eq!(
+            operators(&deep),
+            ["Flatten", "Gemm", "Tanh", "Gemm", "Tanh", "Gemm"]
+        );
+        let cnn = TrainingConfig {
+            model: ModelConfig::new().with_kind(ModelKind::Cnn).completed(),
+            ..TrainingConfig::tutorial()
+        };
+        assert_eq!(
+            operators(&cnn),
+            [
+                "Sub", "Div", "Conv", "Relu", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu",
+                "Gemm"
+            ]
+        );
+    }
+
+    #[test]
+    fn weights_are_in_pytorchs_layout_under_pytorchs_names() {
+        let config = TrainingConfig::tutorial();
+        let model = config.model.init(&Device::flex());
+        let graph = graph(&model, &config);
+        let shapes: Vec<(&str, &[i64])> = graph
+            .initializer
+            .iter()
+            .map(|t| (t.name.as_str(), t.dims.as_slice()))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                ("fc1.weight", &[128i64, 784][..]),
+                ("fc1.bias", &[128][..]),
+                ("fc2.weight", &[10, 128][..]),
+                ("fc2.bias", &[10][..]),
+            ]
+        );
+        // [out, in]: fc1.weight's first row is output unit 0's weights, Burn's column 0.
+        let burn: Vec<f32> = model.first_layer_weights().try_to_vec().unwrap();
+        let row: Vec<f32> = graph.initializer[0].raw_data[..784 * 4]
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let column: Vec<f32> = (0..784).map(|i| burn[i * 128]).collect();
+        assert_eq!(row, column);
+    }
+}
