@@ -41,6 +41,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from idx import load_split
+from pytorch_net import Net
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "pytorch")
@@ -83,24 +84,6 @@ def train_briefly(model, images, labels, steps=200):
         loss_fn(model(images[start:start + 64]), labels[start:start + 64]).backward()
         optimizer.step()
     return model.eval()
-
-
-class Net(nn.Module):
-    """PyTorch examples/mnist's Net, with its attribute names (the state_dict's keys)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = torch.relu(self.conv2(torch.relu(self.conv1(x))))
-        x = torch.flatten(self.dropout1(torch.max_pool2d(x, 2)), 1)
-        return self.fc2(self.dropout2(torch.relu(self.fc1(x))))
 
 
 def normalised(images):

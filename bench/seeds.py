@@ -6,9 +6,10 @@ this small varies by a few tenths of a percent with the seed; a single number (t
     python3 bench/seeds.py --data-dir ../shared/data/mnist --seeds 1-10 [--python PY]
         [--columns ndarray,flex,flush,torch] [--model cnn --epochs E]
 
-`--model cnn` trains the CNN (`--model cnn`) instead, for `--epochs` epochs, against PyTorch
-examples/mnist's Net with the same recipe (Adam 1e-3, batch 64: bench/pytorch_net.py); column
-`torch-example` adds Net with that example's own recipe (Adadelta 1.0, StepLR 0.7).
+`--model cnn` trains the CNN (`--model cnn --lr-schedule cosine`) instead, for `--epochs`
+epochs, against PyTorch examples/mnist's Net with the same recipe (Adam 1e-3 down to 0 along a
+cosine, batch 64: bench/pytorch_net.py); column `torch-example` adds Net with that example's
+own recipe (Adadelta 1.0, StepLR 0.7).
 
 Needs the release binary (cargo build --release); finds it with `cargo metadata`.
 """
@@ -73,6 +74,8 @@ def main():
     data_dir = os.path.abspath(args.data_dir)
     exe = binary()
     ours = ("--model", args.model, "--epochs", str(args.epochs))
+    if args.model == "cnn":
+        ours = (*ours, "--lr-schedule", "cosine")
     columns = {
         "mnist-trainer ndarray": ("ndarray", lambda s: rust_accuracy(exe, data_dir, "ndarray", s, ours)),
         "mnist-trainer flex": ("flex", lambda s: rust_accuracy(exe, data_dir, "flex", s, ours)),
@@ -83,8 +86,8 @@ def main():
     if has_torch and args.model == "mlp":
         columns["PyTorch tutorial"] = ("torch", lambda s: torch_accuracy(args.python, data_dir, s))
     if has_torch and args.model == "cnn":
-        columns["PyTorch Net, Adam 1e-3"] = (
-            "torch", lambda s: net_accuracy(args.python, data_dir, s, args.epochs, "adam"))
+        columns["PyTorch Net, Adam 1e-3, cosine"] = (
+            "torch", lambda s: net_accuracy(args.python, data_dir, s, args.epochs, "adam-cosine"))
         columns["PyTorch Net, Adadelta 1.0 + StepLR 0.7"] = (
             "torch-example", lambda s: net_accuracy(args.python, data_dir, s, args.epochs, "example"))
     columns = {name: run for name, (key, run) in columns.items() if key in wanted}

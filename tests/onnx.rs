@@ -43,39 +43,6 @@ fn run_onnx(sandbox: &Sandbox, model: &str) -> serde_json::Value {
     serde_json::from_str(stdout(&output).trim()).unwrap()
 }
 
-/// `infer --json`'s ten probabilities for each of the first [`IMAGES`] test images.
-fn infer_probabilities(sandbox: &Sandbox, run: &str) -> Vec<Vec<f64>> {
-    let indices: Vec<String> = (0..IMAGES).map(|i| i.to_string()).collect();
-    let infer = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "infer",
-            "--artifacts",
-            run,
-            "--json",
-            "--index",
-            &indices.join(","),
-        ],
-    );
-    assert!(infer.status.success(), "{}", stderr(&infer));
-    let rows: Vec<Vec<f64>> = stdout(&infer)
-        .lines()
-        .map(|line| {
-            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
-            let row: Vec<f64> = answer["probabilities"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_f64().unwrap())
-                .collect();
-            assert_eq!(row.len(), 10);
-            row
-        })
-        .collect();
-    assert_eq!(rows.len(), IMAGES, "one answer per image");
-    rows
-}
-
 /// Trains `args` briefly into `run`, exports it to `<run>.onnx`, and compares onnxruntime's
 /// probabilities with `infer`'s; returns the largest difference.
 fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str) -> f64 {
@@ -119,17 +86,8 @@ fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str)
         "a batch of {IMAGES} and one image at a time: {}",
         onnx["batch_vs_single"]
     );
-    let theirs = onnx["probabilities"].as_array().unwrap();
-    let ours = infer_probabilities(sandbox, run);
-    assert_eq!(theirs.len(), ours.len());
-    let mut worst = 0.0f64;
-    for (row, their_row) in ours.iter().zip(theirs) {
-        let their_row = their_row.as_array().unwrap();
-        assert_eq!(their_row.len(), row.len());
-        for (p, q) in row.iter().zip(their_row) {
-            worst = worst.max((p - q.as_f64().unwrap()).abs());
-        }
-    }
+    let ours = infer_probabilities(sandbox, run, IMAGES);
+    let worst = largest_difference(&ours, onnx["probabilities"].as_array().unwrap());
     eprintln!(
         "{model}: largest difference from onnxruntime {}: {worst:e}",
         onnx["onnxruntime"]

@@ -196,35 +196,6 @@ fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(FIXTURES).join(name)
 }
 
-/// All ten probabilities `infer --json` gives for the first `count` test images of `run`.
-fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f64>> {
-    let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
-    let infer = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "infer",
-            "--artifacts",
-            run,
-            "--json",
-            "--index",
-            &indices.join(","),
-        ],
-    );
-    assert!(infer.status.success(), "{}", stderr(&infer));
-    stdout(&infer)
-        .lines()
-        .map(|line| {
-            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
-            answer["probabilities"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 /// Imports the fixture `file` into the run `from-<file>`, scored on MNIST's test images;
 /// returns the run's folder name and what import printed.
 fn import_fixture(sandbox: &Sandbox, file: &str) -> (String, String) {
@@ -242,21 +213,6 @@ fn import_fixture(sandbox: &Sandbox, file: &str) -> (String, String) {
     );
     assert!(output.status.success(), "{file}: {}", stderr(&output));
     (run, stdout(&output))
-}
-
-/// The largest difference between our probabilities and PyTorch's (`probabilities.json`
-/// rows), after checking there is one row of as many values for each.
-fn largest_difference(ours: &[Vec<f64>], pytorch: &[serde_json::Value]) -> f64 {
-    assert_eq!(ours.len(), pytorch.len(), "one answer per image");
-    let mut worst = 0.0f64;
-    for (row, pytorch_row) in ours.iter().zip(pytorch) {
-        let pytorch_row = pytorch_row.as_array().unwrap();
-        assert_eq!(row.len(), pytorch_row.len());
-        for (p, q) in row.iter().zip(pytorch_row) {
-            worst = worst.max((p - q.as_f64().unwrap()).abs());
-        }
-    }
-    worst
 }
 
 fn sha256_hex(path: &Path) -> String {
@@ -389,19 +345,25 @@ fn an_exported_run_imports_back_with_identical_predictions() {
     std::fs::create_dir_all(sandbox.path("out")).unwrap();
     let exported = export(&sandbox, &[]);
     assert!(exported.status.success(), "{}", stderr(&exported));
-    let imported = sandbox.run([
+    imports_back_identically(&sandbox, &["--activation", "sigmoid"], 50);
+}
+
+/// Imports `out/model.safetensors` (with `extra` flags) into `back` and checks it predicts
+/// exactly what `run` does for the first `count` test images.
+fn imports_back_identically(sandbox: &Sandbox, extra: &[&str], count: usize) {
+    let mut args = vec![
         "import",
         "--pytorch",
         "out/model.safetensors",
         "--artifacts",
         "back",
-        "--activation",
-        "sigmoid",
-    ]);
+    ];
+    args.extend(extra);
+    let imported = sandbox.run(args);
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert_eq!(
-        infer_probabilities(&sandbox, "run", 50),
-        infer_probabilities(&sandbox, "back", 50)
+        infer_probabilities(sandbox, "run", count),
+        infer_probabilities(sandbox, "back", count)
     );
 }
 
@@ -459,18 +421,7 @@ fn the_cnn_exports_as_examples_mnists_net_and_imports_back_identically() {
     );
     // Import reads it as PyTorch's Net (whose own file predicts what PyTorch does, above), so
     // identical predictions mean the export wrote PyTorch's layouts.
-    let imported = sandbox.run([
-        "import",
-        "--pytorch",
-        "out/model.safetensors",
-        "--artifacts",
-        "back",
-    ]);
-    assert!(imported.status.success(), "{}", stderr(&imported));
-    assert_eq!(
-        infer_probabilities(&sandbox, "run", 20),
-        infer_probabilities(&sandbox, "back", 20)
-    );
+    imports_back_identically(&sandbox, &[], 20);
     let tanh = sandbox.run([
         "import",
         "--pytorch",

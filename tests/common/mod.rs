@@ -258,3 +258,53 @@ pub fn mnist_test_digit(data: &Path, index: usize) -> image::GrayImage {
     let start = 16 + index * 784;
     image::GrayImage::from_raw(28, 28, bytes[start..start + 784].to_vec()).unwrap()
 }
+
+/// All ten probabilities `infer --json` gives for each of the first `count` test images of
+/// `run`; fails unless there is exactly one answer of ten per image.
+pub fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f64>> {
+    let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+    let infer = sandbox.run_on(
+        &mnist_dir(),
+        &[
+            "infer",
+            "--artifacts",
+            run,
+            "--json",
+            "--index",
+            &indices.join(","),
+        ],
+    );
+    assert!(infer.status.success(), "{}", stderr(&infer));
+    let rows: Vec<Vec<f64>> = stdout(&infer)
+        .lines()
+        .map(|line| {
+            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+            let row: Vec<f64> = answer["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap())
+                .collect();
+            assert_eq!(row.len(), 10, "{line}");
+            row
+        })
+        .collect();
+    assert_eq!(rows.len(), count, "one answer per image");
+    rows
+}
+
+/// The largest difference between our probabilities and another program's rows (JSON arrays,
+/// as `probabilities.json` or onnxruntime give them), after checking there is one row of as
+/// many values for each.
+pub fn largest_difference(ours: &[Vec<f64>], theirs: &[serde_json::Value]) -> f64 {
+    assert_eq!(ours.len(), theirs.len(), "one answer per image");
+    let mut worst = 0.0f64;
+    for (row, their_row) in ours.iter().zip(theirs) {
+        let their_row = their_row.as_array().unwrap();
+        assert_eq!(row.len(), their_row.len());
+        for (p, q) in row.iter().zip(their_row) {
+            worst = worst.max((p - q.as_f64().unwrap()).abs());
+        }
+    }
+    worst
+}
