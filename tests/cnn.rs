@@ -118,7 +118,7 @@ fn the_mlps_own_settings_are_refused_for_the_cnn_naming_the_flag() {
         ),
         (
             &["--config", "normalisation.json"],
-            "model.input_normalization = {\"mean\": 0.5, \"std\": 0} is invalid: mean must be a number and std a positive number",
+            "model.input_normalization = {\"mean\": 0.5, \"std\": 0} is invalid: its std must be a positive number",
         ),
     ];
     std::fs::write(

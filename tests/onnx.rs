@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -166,15 +167,45 @@ fn an_onnx_file_is_never_replaced_without_overwrite_and_both_formats_go_together
     assert!(!sandbox.path("w.safetensors").exists());
     let line = assert_one_line_error(&export(&["--onnx", "missing/model.onnx"]));
     assert!(line.contains("its folder missing does not exist"), "{line}");
-    let line = assert_one_line_error(&export(&[
-        "--safetensors",
-        "w.safetensors",
-        "--onnx",
-        "w.json",
-    ]));
+    // One file under two spellings, or the architecture JSON the safetensors export writes.
+    for onnx in ["./w.safetensors", "w.json"] {
+        let line = assert_one_line_error(&export(&[
+            "--safetensors",
+            "w.safetensors",
+            "--onnx",
+            onnx,
+            "--overwrite",
+        ]));
+        assert!(
+            line.ends_with(&format!(
+                "{onnx}: named twice in one export (also as {}); give each file its own name",
+                onnx.trim_start_matches("./")
+            )),
+            "{line}"
+        );
+        assert!(
+            !sandbox.path("w.safetensors").exists(),
+            "{onnx}: nothing written"
+        );
+    }
+    // What is no file is never replaced, --overwrite or not: a folder, a device.
+    std::fs::create_dir(sandbox.path("folder")).unwrap();
+    let line = assert_one_line_error(&export(&["--onnx", "folder", "--overwrite"]));
     assert!(
-        line.contains("--onnx names a file --safetensors writes"),
+        line.ends_with("folder: is a folder, not a file; name a file to write"),
         "{line}"
+    );
+    let line = assert_one_line_error(&export(&["--onnx", "/dev/null", "--overwrite"]));
+    assert!(
+        line.ends_with("/dev/null: is a device, pipe or socket, not a file; name a file to write"),
+        "{line}"
+    );
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "/dev/null is still the device"
     );
     assert!(!export(&[]).status.success(), "a format is required");
 

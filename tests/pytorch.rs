@@ -611,3 +611,36 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
     assert!(sandbox.path("run/model.bpk").is_file());
     assert!(!sandbox.path("run/metrics.jsonl").exists());
 }
+
+#[test]
+fn a_model_with_its_own_normalisation_exports_and_imports_back_with_it() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.path("normalised.json"),
+        r#"{"model": {"input_normalization": {"mean": 0.5, "std": 0.5}}}"#,
+    )
+    .unwrap();
+    let train = sandbox.run_on(
+        &mnist_dir(),
+        &[
+            "--config",
+            "normalised.json",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "640",
+            "--artifacts",
+            "run",
+        ],
+    );
+    assert!(train.status.success(), "{}", stderr(&train));
+    std::fs::create_dir_all(sandbox.path("out")).unwrap();
+    let exported = export(&sandbox, &[]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    imports_back_identically(&sandbox, &[], 20);
+    let config = read_json(&sandbox.path("back/config.json"));
+    assert_eq!(
+        config["model"]["input_normalization"],
+        serde_json::json!({"mean": 0.5, "std": 0.5})
+    );
+}

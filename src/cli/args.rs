@@ -49,10 +49,11 @@ pub enum Command {
     Eval(EvalArgs),
     /// Redraw a run's training curves (curves.png) from its metrics file.
     Report(ReportArgs),
-    /// Write a run's model as the PyTorch state_dict of the same network, in safetensors.
+    /// Write a run's model as the PyTorch state_dict of the same network (safetensors) or as
+    /// ONNX (onnxruntime, browsers, phones), or both.
     Export(ExportArgs),
-    /// Make a run folder from a PyTorch state_dict (the tutorial's SimpleNN, or an nn.Sequential
-    /// of Linear layers), for infer, eval and export.
+    /// Make a run folder from a PyTorch state_dict (the tutorial's SimpleNN, an nn.Sequential of
+    /// Linear layers, or examples/mnist's CNN Net), for infer, eval and export.
     Import(ImportArgs),
     /// Serve a run's model: a web page to draw on, and a JSON API (POST /api/predict).
     Serve(ServeArgs),

@@ -82,7 +82,8 @@ fn one_line(error: &clap::Error) -> String {
         context(ContextKind::InvalidArg),
         context(ContextKind::InvalidValue),
         context(ContextKind::ValidValue),
-    ) {
+    ) && !valid.is_empty()
+    {
         // "--activation <NAME>" names the flag "--activation", the choice "activation".
         let flag = arg.split_whitespace().next().unwrap_or(arg);
         let what = flag.trim_start_matches('-');

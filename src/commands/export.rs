@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 
 use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
@@ -14,8 +14,8 @@ use crate::pytorch::export::{architecture_path, check_destinations, export};
 /// prints each path. Every destination is checked before anything is written.
 ///
 /// # Errors
-/// No run found, the model cannot be loaded, the ONNX file would be one of the safetensors
-/// export's files, or an [`crate::pytorch::export::ExportError`].
+/// No run found, the model cannot be loaded, or an [`crate::pytorch::export::ExportError`]
+/// (two destinations naming one file among them).
 pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model(&Backend::Flex.device()?)?;
@@ -24,12 +24,6 @@ pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
         destinations.extend([weights.clone(), architecture_path(weights)]);
     }
     if let Some(onnx) = &args.onnx {
-        if destinations.contains(onnx) {
-            bail!(
-                "{}: --onnx names a file --safetensors writes; give it another name",
-                onnx.display()
-            );
-        }
         destinations.push(onnx.clone());
     }
     let paths: Vec<&std::path::Path> = destinations.iter().map(|path| path.as_path()).collect();
@@ -46,7 +40,17 @@ pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
         );
     }
     if let Some(onnx) = &args.onnx {
-        let operators = export_onnx(&model, &config, onnx, args.overwrite)?;
+        // Checked above, it can still fail to be written (a read-only folder): say what was.
+        let operators = export_onnx(&model, &config, onnx, args.overwrite).with_context(|| {
+            match &args.safetensors {
+                Some(weights) => format!(
+                    "{} and {} were written; the ONNX file was not",
+                    weights.display(),
+                    architecture_path(weights).display()
+                ),
+                None => "nothing was written".to_string(),
+            }
+        })?;
         println!(
             "written: {} (ONNX opset {OPSET}, {}: {})",
             onnx.display(),

@@ -29,6 +29,24 @@ pub(crate) enum ExportError {
         /// Its parent folder (`.` for a bare file name).
         folder: PathBuf,
     },
+    /// Two destinations name one file (however spelled).
+    #[error("{}: named twice in one export (also as {}); give each file its own name", path.display(), other.display())]
+    SameFile {
+        /// The later destination.
+        path: PathBuf,
+        /// The earlier one naming the same file.
+        other: PathBuf,
+    },
+    /// A destination that is there but no regular file: a folder, a device, a pipe, a socket.
+    /// Never replaced, even with `--overwrite` (renaming onto `/dev/null` would replace the
+    /// device).
+    #[error("{}: is {what}, not a file; name a file to write", path.display())]
+    NotAFile {
+        /// The destination.
+        path: PathBuf,
+        /// "a folder" or "a device, pipe or socket".
+        what: &'static str,
+    },
     /// A file to write is already there and `--overwrite` was not given.
     #[error("{}: already exists; pass --overwrite to replace it", path.display())]
     Exists {
@@ -137,17 +155,42 @@ pub(crate) fn architecture_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
 }
 
-/// Refuses, before anything is written, a file of `paths` that exists (unless `overwrite`) or
-/// whose folder does not (a writer would otherwise name its scratch file in the error).
+/// Refuses, before anything is written, a destination of `paths` that names the same file as
+/// another, that is there but no regular file (a folder, a device: never replaced), that
+/// exists (unless `overwrite`), or whose folder does not (a writer would otherwise name its
+/// scratch file in the error).
 ///
 /// # Errors
-/// [`ExportError::Exists`] or [`ExportError::NoFolder`] for the first such path.
+/// [`ExportError::SameFile`], [`ExportError::NotAFile`], [`ExportError::Exists`] or
+/// [`ExportError::NoFolder`] for the first such path.
 pub(crate) fn check_destinations(paths: &[&Path], overwrite: bool) -> Result<(), ExportError> {
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
     for path in paths {
-        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
-            return Err(ExportError::Exists {
+        let key = resolved(path);
+        if let Some((_, other)) = seen.iter().find(|(seen, _)| *seen == key) {
+            return Err(ExportError::SameFile {
                 path: path.to_path_buf(),
+                other: other.to_path_buf(),
             });
+        }
+        seen.push((key, path));
+        if let Ok(found) = std::fs::symlink_metadata(path) {
+            let kind = found.file_type();
+            if !(kind.is_file() || kind.is_symlink()) {
+                return Err(ExportError::NotAFile {
+                    path: path.to_path_buf(),
+                    what: if kind.is_dir() {
+                        "a folder"
+                    } else {
+                        "a device, pipe or socket"
+                    },
+                });
+            }
+            if !overwrite {
+                return Err(ExportError::Exists {
+                    path: path.to_path_buf(),
+                });
+            }
         }
         let folder = path
             .parent()
@@ -161,6 +204,19 @@ pub(crate) fn check_destinations(paths: &[&Path], overwrite: bool) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `path` with its folder resolved (`./a`, `$PWD/a` and `a` are one file); as given when the
+/// folder cannot be resolved (it is then refused as missing).
+fn resolved(path: &Path) -> PathBuf {
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(folder), path.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the

@@ -19,7 +19,7 @@ use burn_store::{
 };
 
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
-use crate::model::{ActivationKind, Model, ModelConfig};
+use crate::model::{ActivationKind, Model, ModelConfig, Normalization};
 use crate::pytorch::layout::{Layout, LayoutError, PytorchModule, TensorInfo, infer_layout};
 use crate::pytorch::wrappers::unwrap_state_dict;
 
@@ -172,7 +172,7 @@ pub(crate) fn import(
     device: &Device,
 ) -> Result<Imported, ImportError> {
     let format = sniff_file(path)?;
-    let (mut tensors, unwrapped) = unwrap_state_dict(read_tensors(path, format)?);
+    let (mut tensors, mut unwrapped) = unwrap_state_dict(read_tensors(path, format)?);
     // Each tensor carries its own name too: the one the rest of the import reads.
     for (name, tensor) in &mut tensors {
         tensor.name.clone_from(name);
@@ -188,7 +188,18 @@ pub(crate) fn import(
             activation,
         });
     }
-    let config = layout.model_config(activation);
+    let mut config = layout.model_config(activation);
+    if let Some((json, normalization)) = exported_normalization(path, &infos) {
+        let said = match &normalization {
+            Some(n) => format!("(x - {}) / {}", n.mean, n.std),
+            None => "none".to_string(),
+        };
+        unwrapped.push(format!(
+            "the input normalisation, {said}, from {} (export wrote it beside the weights)",
+            json.display()
+        ));
+        config.input_normalization = normalization;
+    }
     let origin = path.display().to_string();
     ensure_fits(
         &origin,
@@ -218,6 +229,34 @@ pub(crate) fn import(
         format,
         unwrapped,
     })
+}
+
+/// The input normalisation recorded by `export` in the architecture JSON beside a safetensors
+/// file (`model.safetensors` → `model.json`), with that JSON's path, when the JSON names
+/// exactly the file's tensors; a state_dict does not hold it. `None` for anything else.
+fn exported_normalization(
+    path: &Path,
+    tensors: &[TensorInfo],
+) -> Option<(PathBuf, Option<Normalization>)> {
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        keys: Vec<String>,
+        input_normalization: Option<Normalization>,
+    }
+    let json = crate::pytorch::export::architecture_path(path);
+    if json == path {
+        return None;
+    }
+    let recorded: Recorded = serde_json::from_slice(&std::fs::read(&json).ok()?).ok()?;
+    let mut keys = recorded.keys;
+    let mut names: Vec<String> = tensors.iter().map(|t| t.name.clone()).collect();
+    keys.sort();
+    names.sort();
+    let valid = recorded
+        .input_normalization
+        .as_ref()
+        .is_none_or(|n| n.mean.is_finite() && n.std.is_finite() && n.std > 0.0);
+    (valid && keys == names).then_some((json, recorded.input_normalization))
 }
 
 /// The format of the file at `path`, from its first 16 bytes and its length.

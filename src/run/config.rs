@@ -203,8 +203,11 @@ impl TrainingConfig {
             model.activation: |activation: &ActivationKind| cnn && *activation != ActivationKind::Relu
                 => "the cnn is Net, with relu (--activation is for --model mlp)",
             model.input_normalization: |n: &Option<Normalization>| n.as_ref().is_some_and(|n| {
-                    !(n.mean.is_finite() && n.std.is_finite() && n.std > 0.0)
-                }) => "mean must be a number and std a positive number",
+                    !n.mean.is_finite()
+                }) => "its mean must be a finite number",
+            model.input_normalization: |n: &Option<Normalization>| n.as_ref().is_some_and(|n| {
+                    !(n.std.is_finite() && n.std > 0.0)
+                }) => "its std must be a positive number",
             limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)
