@@ -348,6 +348,17 @@ fn an_exported_run_imports_back_with_identical_predictions() {
     imports_back_identically(&sandbox, &["--activation", "sigmoid"], 50);
 }
 
+/// Trains one epoch into `run` with `args`, then exports it to `out/model.safetensors`.
+fn train_and_export(sandbox: &Sandbox, args: &[&str]) {
+    let mut train = vec!["--epochs", "1", "--artifacts", "run"];
+    train.extend(args);
+    let trained = sandbox.run_on(&mnist_dir(), &train);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    std::fs::create_dir_all(sandbox.path("out")).unwrap();
+    let exported = export(sandbox, &[]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+}
+
 /// Imports `out/model.safetensors` (with `extra` flags) into `back` and checks it predicts
 /// exactly what `run` does for the first `count` test images.
 fn imports_back_identically(sandbox: &Sandbox, extra: &[&str], count: usize) {
@@ -370,23 +381,7 @@ fn imports_back_identically(sandbox: &Sandbox, extra: &[&str], count: usize) {
 #[test]
 fn the_cnn_exports_as_examples_mnists_net_and_imports_back_identically() {
     let sandbox = Sandbox::new();
-    let train = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "--model",
-            "cnn",
-            "--epochs",
-            "1",
-            "--limit-train",
-            "320",
-            "--artifacts",
-            "run",
-        ],
-    );
-    assert!(train.status.success(), "{}", stderr(&train));
-    std::fs::create_dir_all(sandbox.path("out")).unwrap();
-    let exported = export(&sandbox, &[]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    train_and_export(&sandbox, &["--model", "cnn", "--limit-train", "320"]);
     let bytes = std::fs::read(sandbox.path("out/model.safetensors")).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut shapes: Vec<(String, Vec<usize>)> = file
@@ -620,23 +615,10 @@ fn a_model_with_its_own_normalisation_exports_and_imports_back_with_it() {
         r#"{"model": {"input_normalization": {"mean": 0.5, "std": 0.5}}}"#,
     )
     .unwrap();
-    let train = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "--config",
-            "normalised.json",
-            "--epochs",
-            "1",
-            "--limit-train",
-            "640",
-            "--artifacts",
-            "run",
-        ],
+    train_and_export(
+        &sandbox,
+        &["--config", "normalised.json", "--limit-train", "640"],
     );
-    assert!(train.status.success(), "{}", stderr(&train));
-    std::fs::create_dir_all(sandbox.path("out")).unwrap();
-    let exported = export(&sandbox, &[]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
     imports_back_identically(&sandbox, &[], 20);
     let config = read_json(&sandbox.path("back/config.json"));
     assert_eq!(

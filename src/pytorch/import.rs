@@ -182,24 +182,7 @@ pub(crate) fn import(
         path: path.to_path_buf(),
         problem,
     })?;
-    if layout.module == PytorchModule::Net && activation != ActivationKind::Relu {
-        return Err(ImportError::NetActivation {
-            path: path.to_path_buf(),
-            activation,
-        });
-    }
-    let mut config = layout.model_config(activation);
-    if let Some((json, normalization)) = exported_normalization(path, &infos) {
-        let said = match &normalization {
-            Some(n) => format!("(x - {}) / {}", n.mean, n.std),
-            None => "none".to_string(),
-        };
-        unwrapped.push(format!(
-            "the input normalisation, {said}, from {} (export wrote it beside the weights)",
-            json.display()
-        ));
-        config.input_normalization = normalization;
-    }
+    let config = model_config(path, &layout, activation, &infos, &mut unwrapped)?;
     let origin = path.display().to_string();
     ensure_fits(
         &origin,
@@ -229,6 +212,40 @@ pub(crate) fn import(
         format,
         unwrapped,
     })
+}
+
+/// The model config of the network `layout` describes, with `activation` between an MLP's
+/// layers and the normalisation `export` recorded beside the file, if any (said in
+/// `unwrapped`).
+///
+/// # Errors
+/// [`ImportError::NetActivation`]: an activation other than ReLU for `Net`.
+fn model_config(
+    path: &Path,
+    layout: &Layout,
+    activation: ActivationKind,
+    tensors: &[TensorInfo],
+    unwrapped: &mut Vec<String>,
+) -> Result<ModelConfig, ImportError> {
+    if layout.module == PytorchModule::Net && activation != ActivationKind::Relu {
+        return Err(ImportError::NetActivation {
+            path: path.to_path_buf(),
+            activation,
+        });
+    }
+    let mut config = layout.model_config(activation);
+    if let Some((json, normalization)) = exported_normalization(path, tensors) {
+        let said = match &normalization {
+            Some(n) => format!("(x - {}) / {}", n.mean, n.std),
+            None => "none".to_string(),
+        };
+        unwrapped.push(format!(
+            "the input normalisation, {said}, from {} (export wrote it beside the weights)",
+            json.display()
+        ));
+        config.input_normalization = normalization;
+    }
+    Ok(config)
 }
 
 /// The input normalisation recorded by `export` in the architecture JSON beside a safetensors
