@@ -3,7 +3,7 @@ evaluation every epoch), this trainer on each CPU backend against PyTorch writte
 tutorial's way and hand-tuned, with the same thread count for all, in one run.
 
     python3 bench/speed.py --data-dir ../shared/data/mnist [--threads 2] [--repeats 3]
-        [--epochs 5] [--python PY] [--large] [--other-build PATH] [--write-readme]
+        [--epochs 5] [--python PY] [--large] [--other-build PATH] [--write-table]
         [--cnn [--cnn-images N] [--cnn-epochs E] [--cnn-ndarray]]
 
 `--cnn` adds the CNN (`--model cnn`, PyTorch examples/mnist's Net) on flex (and ndarray with
@@ -36,7 +36,7 @@ import time
 from seeds import binary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-README = os.path.join(HERE, "..", "README.md")
+TABLE_FILE = os.path.join(HERE, "..", "docs", "measurements.md")
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
 
 
@@ -92,7 +92,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--python", default=sys.executable)
-    parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--write-table", action="store_true", help="rewrite the table in docs/measurements.md")
     parser.add_argument("--large", action="store_true",
                         help="also the 784-1024-512-10 network at batch 256 (2 epochs a run)")
     parser.add_argument("--other-build", metavar="PATH",
@@ -171,7 +171,7 @@ def main():
         f"{' --other-build <binary>' if args.other_build else ''}"
         f"{f' --cnn --cnn-images {args.cnn_images} --cnn-epochs {args.cnn_epochs}' if args.cnn else ''}"
         f"{' --cnn-ndarray' if args.cnn_ndarray else ''} "
-        f"--python <python with torch> --write-readme`.",
+        f"--python <python with torch> --write-table`.",
         "",
         "| trainer | s/epoch (median) | min-max | speed-up vs PyTorch hand-tuned | speed-up vs PyTorch tutorial "
         "| whole run, s | whole run vs PyTorch hand-tuned | test accuracy | peak memory | `eval` images/s |",
@@ -203,14 +203,14 @@ def main():
         lines.append("\n(PyTorch rows skipped: pass --python with a Python that has torch.)")
     table = "\n".join(lines)
     print(table)
-    if args.write_readme:
-        with open(README) as f:
+    if args.write_table:
+        with open(TABLE_FILE) as f:
             text = f.read()
         if BEGIN not in text or END not in text:
-            raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+            raise SystemExit(f"{TABLE_FILE} has no {BEGIN} ... {END} markers")
         block = BEGIN + "\n" + table + "\n" + END
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-        with open(README, "w") as f:
+        with open(TABLE_FILE, "w") as f:
             f.write(text)
 
 
