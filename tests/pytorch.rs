@@ -234,16 +234,16 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
             "784-128-10",
         ),
         (
-            "simple_nn_legacy.pt",
-            "simple_nn",
-            "torch-pickle",
-            "SimpleNN",
-            "784-128-10",
-        ),
-        (
             "sequential.pt",
             "sequential",
             "torch-zip",
+            "nn.Sequential",
+            "784-16-16-10",
+        ),
+        (
+            "sequential_legacy.pt",
+            "sequential",
+            "torch-pickle",
             "nn.Sequential",
             "784-16-16-10",
         ),
