@@ -2,7 +2,7 @@
 //! used with Burn. `main.rs` only parses the command line; each folder below is one part of the
 //! program (see the README's Architecture section).
 
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 
 mod analysis;
 mod backend;

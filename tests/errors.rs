@@ -432,3 +432,25 @@ fn burns_own_cache_layout_is_a_data_folder() {
         640
     );
 }
+
+#[test]
+fn a_folder_that_is_not_a_run_is_named_as_such() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.path("holder/artifacts")).unwrap();
+    let commands: [&[&str]; 5] = [
+        &["eval"],
+        &["infer", "--index", "0"],
+        &["report"],
+        &["export", "--onnx", "model.onnx"],
+        &["serve", "--port", "0"],
+    ];
+    for command in commands {
+        let output = sandbox.run([command, &["--artifacts", "holder"]].concat());
+        let line = assert_one_line_error(&output);
+        assert!(
+            line.contains("holder: not a run folder (it has no config.json)"),
+            "{command:?}: {line}"
+        );
+    }
+    assert!(!sandbox.path("model.onnx").exists());
+}

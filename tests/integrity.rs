@@ -329,3 +329,66 @@ fn files_of_the_other_dataset_are_refused_naming_both() {
         assert!(!sandbox.path("run").exists(), "a refused run left a folder");
     }
 }
+
+#[test]
+fn runs_started_together_without_a_folder_each_get_one_of_their_own() {
+    // Default folders are named to the second: three processes started at once share that
+    // second (all but certainly), and each must still get a folder and finish.
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let args = [
+        "--epochs",
+        "1",
+        "--limit-train",
+        "200",
+        "--limit-test",
+        "100",
+    ];
+    let children: Vec<_> = (0..3).map(|_| sandbox.spawn_on(&data, &args)).collect();
+    for child in children {
+        let output = child.wait_with_output().expect("the run ends");
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let runs: Vec<_> = std::fs::read_dir(sandbox.path("artifacts"))
+        .expect("artifacts/ was made")
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for run in &runs {
+        assert_eq!(
+            read_json(&run.join("summary.json"))["status"],
+            "completed",
+            "{}",
+            run.display()
+        );
+    }
+}
+
+#[test]
+fn a_run_of_one_dataset_given_the_others_files_is_told_to_change_the_folder() {
+    let sandbox = Sandbox::new();
+    let fashion = Path::new("/usr/share/datasets/fashion-mnist");
+    let args = [
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "1",
+        "--artifacts",
+        "run",
+    ];
+    let limits = ["--limit-train", "200", "--limit-test", "100"];
+    let trained = sandbox.run_on(fashion, &[&args[..], &limits[..]].concat());
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let mnist = mnist_dir();
+    // eval and infer take no --dataset: the run's own dataset decides, only the folder can change.
+    for command in [
+        &["eval", "--artifacts", "run"][..],
+        &["infer", "--artifacts", "run", "--index", "0"],
+    ] {
+        let line = assert_one_line_error(&sandbox.run_on(&mnist, command));
+        assert!(
+            line.contains("not Fashion-MNIST's; the run was trained on Fashion-MNIST: pass a --data-dir holding its files"),
+            "{line}"
+        );
+    }
+}

@@ -64,7 +64,12 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
             let test = source
                 .load_fingerprinted(Split::Test)
                 .context("cannot read the test images given with --data-dir")?;
-            identity::check(args.dataset, &source.describe(), &test.1)?;
+            identity::check(
+                args.dataset,
+                identity::DatasetChoice::Flag,
+                &source.describe(),
+                &test.1,
+            )?;
             Some(test)
         }
         None => None,

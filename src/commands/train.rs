@@ -2,10 +2,10 @@
 //! stopped, the command that continues the run.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::args::TrainArgs;
 use crate::run::{RunDir, RunStatus, Summary};
@@ -22,14 +22,14 @@ use crate::train::{Existing, TrainError, TrainRequest, train};
 /// than `StoppedBeforeTraining`, which is an exit code).
 pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
-    let run_dir = args
-        .resume
-        .clone()
-        .or_else(|| args.artifacts.clone())
-        .unwrap_or_else(|| {
-            PathBuf::from(crate::run::ARTIFACTS)
-                .join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
-        });
+    let named = args.resume.clone().or_else(|| args.artifacts.clone());
+    let made_here = named.is_none();
+    let run_dir = match named {
+        Some(folder) => folder,
+        None => crate::run::new_run_folder().with_context(|| {
+            format!("{}: cannot make a run folder in it", crate::run::ARTIFACTS)
+        })?,
+    };
     let existing = match (args.resume.is_some(), args.overwrite) {
         (true, _) => Existing::Resume,
         (false, true) => Existing::Overwrite,
@@ -46,6 +46,10 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
         signals: signals.clone(),
         dashboard,
     });
+    if made_here && trained.is_err() {
+        // The folder this command made for the run, if nothing was written into it.
+        let _ = std::fs::remove_dir(&run_dir);
+    }
     let summary = match trained {
         Err(TrainError::StoppedBeforeTraining { signal }) => {
             eprintln!("{signal}: stopped before training started; nothing was written");

@@ -62,10 +62,22 @@ const KNOWN: &[(DatasetKind, &str, u64, u32)] = &[
     ),
 ];
 
-/// A file that is the official file of another dataset than the one `--dataset` names.
+/// Who decides the dataset files are checked against, and so what the user can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatasetChoice {
+    /// `--dataset` (a new training run, `import`): the flag or the folder can change.
+    Flag,
+    /// The run's own dataset, recorded when it was trained (`--resume`, `eval`, `infer`): only
+    /// the folder can.
+    Run,
+}
+
+/// A file that is the official file of another dataset than the one `--dataset` (or the run)
+/// names.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{given}: {file} is {actual}'s official file, not {claimed}'s; pass --dataset {actual_flag}, or a --data-dir holding {claimed}'s files"
+    "{given}: {file} is {actual}'s official file, not {claimed}'s; {}",
+    remedy(*.choice, *.actual_flag, .claimed)
 )]
 pub(crate) struct DatasetMismatch {
     /// Where the files were read from, in words.
@@ -78,6 +90,20 @@ pub(crate) struct DatasetMismatch {
     actual: &'static str,
     /// The dataset the file belongs to, as the `--dataset` value that reads it.
     actual_flag: DatasetKind,
+    /// Whether `--dataset` or the run chose `claimed`.
+    choice: DatasetChoice,
+}
+
+/// What to do about a mismatch, in words: a run's dataset cannot change, a flag can.
+fn remedy(choice: DatasetChoice, actual: DatasetKind, claimed: &str) -> String {
+    match choice {
+        DatasetChoice::Flag => {
+            format!("pass --dataset {actual}, or a --data-dir holding {claimed}'s files")
+        }
+        DatasetChoice::Run => {
+            format!("the run was trained on {claimed}: pass a --data-dir holding its files")
+        }
+    }
 }
 
 /// Which official dataset the file `name` with fingerprint `print` belongs to, if any.
@@ -88,15 +114,16 @@ pub(crate) fn official_dataset(name: &str, print: Fingerprint) -> Option<Dataset
         .map(|&(dataset, ..)| dataset)
 }
 
-/// Refuses files that are the official files of another dataset than `claimed`. `given`
-/// describes where they were read from, for the message; `files` are (standard name,
-/// fingerprint) pairs.
+/// Refuses files that are the official files of another dataset than `claimed`, which `choice`
+/// made. `given` describes where they were read from, for the message; `files` are (standard
+/// name, fingerprint) pairs.
 ///
 /// # Errors
 ///
 /// [`DatasetMismatch`] for the first file whose fingerprint is another dataset's official one.
 pub(crate) fn check(
     claimed: DatasetKind,
+    choice: DatasetChoice,
     given: &str,
     files: &[(&'static str, Fingerprint)],
 ) -> Result<(), DatasetMismatch> {
@@ -110,6 +137,7 @@ pub(crate) fn check(
                 claimed: claimed.title(),
                 actual: actual.title(),
                 actual_flag: actual,
+                choice,
             });
         }
     }
@@ -127,17 +155,31 @@ mod tests {
             crc32,
         };
         let mnist_labels = [("t10k-labels-idx1-ubyte", print(0x4ab9_eff9))];
-        assert!(check(DatasetKind::Mnist, "d", &mnist_labels).is_ok());
-        let err = check(DatasetKind::FashionMnist, "d", &mnist_labels)
+        let flag = DatasetChoice::Flag;
+        assert!(check(DatasetKind::Mnist, flag, "d", &mnist_labels).is_ok());
+        let err = check(DatasetKind::FashionMnist, flag, "d", &mnist_labels)
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
             "d: t10k-labels-idx1-ubyte is MNIST's official file, not Fashion-MNIST's; pass --dataset mnist, or a --data-dir holding Fashion-MNIST's files"
         );
+        // A run's dataset is not a flag eval or infer take: only the folder can change.
+        let err = check(
+            DatasetKind::FashionMnist,
+            DatasetChoice::Run,
+            "d",
+            &mnist_labels,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "d: t10k-labels-idx1-ubyte is MNIST's official file, not Fashion-MNIST's; the run was trained on Fashion-MNIST: pass a --data-dir holding its files"
+        );
         // A file of the right shape that is neither passes under either name.
         let other = [("t10k-labels-idx1-ubyte", print(1))];
-        assert!(check(DatasetKind::FashionMnist, "d", &other).is_ok());
-        assert!(check(DatasetKind::Mnist, "d", &other).is_ok());
+        assert!(check(DatasetKind::FashionMnist, flag, "d", &other).is_ok());
+        assert!(check(DatasetKind::Mnist, flag, "d", &other).is_ok());
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::identity::{self, DatasetMismatch};
+use crate::data::identity::{self, DatasetChoice, DatasetMismatch};
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints};
 use crate::run::{ArtifactError, RunDir};
@@ -124,12 +124,20 @@ pub(crate) fn load_test_split_of_run(
     data_dir: Option<PathBuf>,
 ) -> Result<LabelledImages, RecordError> {
     let (source, record) = source_for_run(run, dataset, data_dir)?;
-    Ok(load_checked(run, dataset, &source, record.as_ref(), Split::Test)?.0)
+    let choice = DatasetChoice::Run;
+    Ok(load_checked(
+        run,
+        (dataset, choice),
+        &source,
+        record.as_ref(),
+        Split::Test,
+    )?
+    .0)
 }
 
 /// Reads `split` from `source` with its files' fingerprints, refused when a file is another
-/// dataset's official file than `dataset`'s, or not the one `record` (the run's, if it has one)
-/// lists.
+/// dataset's official file than `dataset`'s (with who chose it, for the message), or not the
+/// one `record` (the run's, if it has one) lists.
 ///
 /// # Errors
 ///
@@ -138,13 +146,13 @@ pub(crate) fn load_test_split_of_run(
 /// ([`RecordError::Mismatch`]).
 pub(crate) fn load_checked(
     run: &RunDir,
-    dataset: DatasetKind,
+    (dataset, choice): (DatasetKind, DatasetChoice),
     source: &DataSource,
     record: Option<&DataRecord>,
     split: Split,
 ) -> Result<(LabelledImages, SplitPrints), RecordError> {
     let (images, prints) = source.load_fingerprinted(split)?;
-    identity::check(dataset, &source.describe(), &prints)?;
+    identity::check(dataset, choice, &source.describe(), &prints)?;
     if let Some(record) = record {
         record.check(run, source, &prints)?;
     }

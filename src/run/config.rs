@@ -94,10 +94,12 @@ pub enum ConfigError {
     /// The JSON is not an object.
     #[error("{}: a config is a JSON object of fields (as config/default.json)", path.display())]
     NotObject { path: PathBuf },
-    /// A known field holds a value of the wrong type or an unknown choice, as serde says.
-    #[error("{}: {source}", path.display())]
+    /// A known field, by its dotted path (`optimizer.lr`), holds a value of the wrong type or
+    /// an unknown choice, as serde says.
+    #[error("{}: `{field}`: {source}", path.display())]
     Shape {
         path: PathBuf,
+        field: String,
         source: serde_json::Error,
     },
     /// A value breaks its field's rule (`rules.rs`); `origin` is the file or flag that set it.
@@ -154,12 +156,13 @@ impl TrainingConfig {
                 expected,
             });
         }
-        let config: Self = serde_json::from_value(laid_over(value, known)).map_err(|source| {
-            ConfigError::Shape {
+        let config: Self = serde_path_to_error::deserialize(laid_over(value, known)).map_err(
+            |error: serde_path_to_error::Error<serde_json::Error>| ConfigError::Shape {
                 path: path.to_path_buf(),
-                source,
-            }
-        })?;
+                field: error.path().to_string(),
+                source: error.into_inner(),
+            },
+        )?;
         config.validate(&path.display().to_string())?;
         Ok(config)
     }
@@ -369,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn syntax_and_type_errors_name_the_file() {
+    fn syntax_and_type_errors_name_the_file_and_the_field() {
         let (_dir, path) = write("{ \"batch_size\": 64,");
         let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
         assert!(err.contains("not valid JSON"), "{err}");
@@ -379,5 +382,10 @@ mod tests {
         let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
         assert!(err.starts_with(&path.display().to_string()), "{err}");
         assert!(err.contains("invalid type"), "{err}");
+        assert!(err.contains("`batch_size`: "), "{err}");
+        // A nested field by its dotted path.
+        let (_dir, path) = write(r#"{"optimizer": {"beta_1": "fast"}}"#);
+        let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("`optimizer.beta_1`: invalid type"), "{err}");
     }
 }

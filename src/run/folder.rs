@@ -28,6 +28,9 @@ pub enum ArtifactError {
     /// The folder given does not exist (or is not a folder).
     #[error("{}: no such run folder (train first, or pass the folder a run printed)", path.display())]
     NoRun { path: PathBuf },
+    /// The folder given exists but holds no run (no `config.json`).
+    #[error("{}: not a run folder (it has no config.json); pass the folder a run printed", path.display())]
+    NotARun { path: PathBuf },
     /// `--artifacts` was left out and `artifacts/` holds no run (no subfolder with a
     /// `config.json`).
     #[error("{}: holds no run yet; train one first, or pass --artifacts with a run's folder", path.display())]
@@ -79,11 +82,15 @@ impl RunDir {
 
     /// A run folder that must already exist, for commands that read a finished run.
     ///
-    /// Errors: [`ArtifactError::NoRun`] when `root` is not a folder.
+    /// Errors: [`ArtifactError::NoRun`] when `root` is not a folder, [`ArtifactError::NotARun`]
+    /// when it has no `config.json`.
     pub fn existing(root: impl Into<PathBuf>) -> Result<Self, ArtifactError> {
         let run = Self::new(root);
         if !run.root.is_dir() {
             return Err(ArtifactError::NoRun { path: run.root });
+        }
+        if !run.config().exists() {
+            return Err(ArtifactError::NotARun { path: run.root });
         }
         Ok(run)
     }

@@ -12,7 +12,7 @@ pub(crate) mod rules;
 mod summary;
 
 pub(crate) use folder::{ArtifactError, RunDir};
-pub(crate) use newest::{ARTIFACTS, chosen_run};
+pub(crate) use newest::{ARTIFACTS, chosen_run, new_run_folder};
 pub(crate) use resume_command::resume_command;
 use summary::StatusField;
 pub(crate) use summary::{

@@ -29,6 +29,33 @@ pub(crate) fn chosen_run(given: Option<&Path>) -> Result<RunDir, ArtifactError> 
     RunDir::existing(folder)
 }
 
+/// A new, empty folder for a run under [`ARTIFACTS`], named after the UTC time
+/// (`20261129-182730`); see [`claim_folder`] for two runs in the same second.
+///
+/// # Errors
+/// `artifacts/` or the folder cannot be created (an I/O error other than "already exists").
+pub(crate) fn new_run_folder() -> std::io::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    claim_folder(Path::new(ARTIFACTS), &stamp)
+}
+
+/// Creates `parent/name`, or `name-2`, `name-3`, ... when that name is taken: `create_dir`
+/// claims a name atomically, so processes started together never share a folder.
+fn claim_folder(parent: &Path, name: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    let mut attempt = 1;
+    loop {
+        let folder = match attempt {
+            1 => parent.join(name),
+            n => parent.join(format!("{name}-{n}")),
+        };
+        match std::fs::create_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => attempt += 1,
+            made => return made.map(|()| folder),
+        }
+    }
+}
+
 /// The subfolder of `artifacts` holding the most recently written `config.json`.
 fn newest_run(artifacts: &Path) -> Option<PathBuf> {
     let written = |folder: &Path| -> Option<SystemTime> {
@@ -45,6 +72,20 @@ fn newest_run(artifacts: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_taken_name_gets_the_next_free_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("artifacts");
+        let claimed: Vec<_> = (0..3)
+            .map(|_| claim_folder(&parent, "t").unwrap())
+            .collect();
+        assert_eq!(
+            claimed,
+            ["t", "t-2", "t-3"].map(|name| parent.join(name)).to_vec()
+        );
+        assert!(claimed.iter().all(|folder| folder.is_dir()));
+    }
 
     #[test]
     fn the_newest_run_is_the_one_whose_config_was_written_last() {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{Backend, BackendError};
+use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
 use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
@@ -258,15 +259,21 @@ fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
 /// training, validation and test images.
 fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     let config = &request.config;
-    let (source, recorded) = match request.existing {
-        Existing::Resume => source_for_run(&request.run, config.dataset, request.data_dir.clone())?,
+    let (source, recorded, choice) = match request.existing {
+        Existing::Resume => {
+            let (source, recorded) =
+                source_for_run(&request.run, config.dataset, request.data_dir.clone())?;
+            (source, recorded, DatasetChoice::Run)
+        }
         _ => (
             DataSource::resolve(config.dataset, request.data_dir.clone())?,
             None,
+            DatasetChoice::Flag,
         ),
     };
     let recorded = recorded.as_ref();
-    let load = |split| load_checked(&request.run, config.dataset, &source, recorded, split);
+    let dataset = (config.dataset, choice);
+    let load = |split| load_checked(&request.run, dataset, &source, recorded, split);
     let (train_all, train_prints) = load(Split::Train)?;
     let (test_all, test_prints) = load(Split::Test)?;
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
