@@ -106,6 +106,11 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
             indices(0..50).as_ref(),
         ]);
         assert!(other.status.success(), "{backend}: {}", stderr(&other));
+        assert_eq!(
+            stdout(&other).lines().count(),
+            50,
+            "{backend}: one answer per image"
+        );
         for (line, reference) in stdout(&other).lines().zip(&predictions) {
             let prediction: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(prediction["class"], reference["class"], "{backend}: {line}");
