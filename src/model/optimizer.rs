@@ -295,6 +295,7 @@ mod tests {
 
     #[test]
     fn weight_decay_shrinks_the_weights() {
+        let _random = crate::random_generator_lock();
         use burn::optim::GradientsParams;
 
         let device = Device::flex().autodiff();
