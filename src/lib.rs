@@ -20,3 +20,16 @@ mod serve;
 pub mod signals;
 mod terminal;
 mod train;
+
+/// Held by every unit test that seeds a device or draws random numbers from one (a model's
+/// initial weights, dropout): Burn's CPU backends keep one random generator per process, not
+/// per device, so a test initialising a model on another thread between a seed and the draws
+/// that follow it would change them. Tests that need a seeded sequence (`device.seed(n)` then
+/// `init`) would then see different weights; with the lock they never interleave.
+#[cfg(test)]
+pub(crate) fn random_generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test holding it poisons nothing the others rely on.
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -43,30 +43,96 @@ fn train(
     )
 }
 
-fn reloads(sandbox: &Sandbox, name: &str) -> serde_json::Value {
-    let output = sandbox.run([
-        "infer".as_ref(),
-        "--artifacts".as_ref(),
-        sandbox.path(name).as_os_str(),
-        "--data-dir".as_ref(),
-        mnist_dir().as_os_str(),
-        "--index".as_ref(),
-        "0".as_ref(),
-        "--json".as_ref(),
-    ]);
+/// All ten probabilities `infer --json` gives on `backend` for test images 0..20 of run `name`,
+/// after checking each answer's class is its most probable one.
+fn probabilities_on(sandbox: &Sandbox, name: &str, backend: &str) -> Vec<Vec<f64>> {
+    let indices: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let output = sandbox.run_on(
+        &mnist_dir(),
+        &[
+            "infer",
+            "--backend",
+            backend,
+            "--artifacts",
+            name,
+            "--json",
+            "--index",
+            &indices.join(","),
+        ],
+    );
     assert!(output.status.success(), "{name}: {}", stderr(&output));
-    serde_json::from_str(stdout(&output).trim()).unwrap()
+    let rows: Vec<Vec<f64>> = stdout(&output)
+        .lines()
+        .map(|line| {
+            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+            let row: Vec<f64> = answer["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap())
+                .collect();
+            assert_eq!(row.len(), 10, "{name}: {line}");
+            let most = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            assert_eq!(answer["class"], most, "{name}: {line}");
+            row
+        })
+        .collect();
+    assert_eq!(rows.len(), 20, "{name}: one answer per image");
+    rows
+}
+
+/// The run's record, reloaded by `eval` and `infer`, is the model training scored: `eval`
+/// gets the summary's test accuracy and loss on the same 1,000 test images, and two backends
+/// loading it give the same probabilities.
+fn assert_reloads(sandbox: &Sandbox, name: &str, summary: &serde_json::Value) {
+    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--artifacts", name, "--json"]);
+    assert!(eval.status.success(), "{name}: {}", stderr(&eval));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["images"], 1000, "{name}");
+    assert_eq!(report["accuracy"], summary["test_accuracy"], "{name}");
+    let (loss, test_loss) = (report["loss"].as_f64(), summary["test_loss"].as_f64());
+    assert!(
+        (loss.unwrap() - test_loss.unwrap()).abs() < 1e-6,
+        "{name}: eval's loss {loss:?} against the summary's {test_loss:?}"
+    );
+    let (flex, ndarray) = (
+        probabilities_on(sandbox, name, "flex"),
+        probabilities_on(sandbox, name, "ndarray"),
+    );
+    for (a, b) in flex.iter().flatten().zip(ndarray.iter().flatten()) {
+        assert!((a - b).abs() < 1e-5, "{name}: flex {a} against ndarray {b}");
+    }
 }
 
 #[test]
 fn every_option_trains_its_loss_falls_and_its_record_reloads() {
     let sandbox = Sandbox::new();
-    let cases: [(&str, &[&str]); 9] = [
-        ("sigmoid", &["--activation", "sigmoid"]),
-        ("tanh", &["--activation", "tanh"]),
-        ("two-hidden", &["--hidden", "256,128"]),
-        ("regression", &["--hidden", ""]),
-        ("mse", &["--loss", "mse"]),
+    type Case<'a> = (&'a str, &'a [&'a str], serde_json::Value);
+    use serde_json::json;
+    // Each case's options, and the fields of config.json they set (a JSON pointer each).
+    let cases: [Case; 10] = [
+        ("default", &[], json!({})),
+        (
+            "sigmoid",
+            &["--activation", "sigmoid"],
+            json!({"/model/activation": "sigmoid"}),
+        ),
+        (
+            "tanh",
+            &["--activation", "tanh"],
+            json!({"/model/activation": "tanh"}),
+        ),
+        (
+            "two-hidden",
+            &["--hidden", "256,128"],
+            json!({"/model/hidden_sizes": [256, 128]}),
+        ),
+        (
+            "regression",
+            &["--hidden", ""],
+            json!({"/model/hidden_sizes": []}),
+        ),
+        ("mse", &["--loss", "mse"], json!({"/loss": "mse"})),
         (
             "sgd",
             &[
@@ -79,15 +145,32 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
                 "--weight-decay",
                 "1e-4",
             ],
+            json!({
+                "/optimizer/kind": "sgd",
+                "/learning_rate": 0.05,
+                "/optimizer/momentum": 0.9,
+                "/optimizer/weight_decay": 1e-4,
+            }),
         ),
-        ("adam-decay", &["--weight-decay", "1e-4"]),
-        ("cosine", &["--lr-schedule", "cosine"]),
+        (
+            "adam-decay",
+            &["--weight-decay", "1e-4"],
+            json!({"/optimizer/weight_decay": 1e-4}),
+        ),
+        (
+            "cosine",
+            &["--lr-schedule", "cosine"],
+            json!({"/lr_schedule": "cosine"}),
+        ),
         (
             "held-out",
             &["--valid-size", "1000", "--early-stop-patience", "3"],
+            json!({"/valid_size": 1000, "/early_stop_patience": 3}),
         ),
     ];
-    for (name, options) in cases {
+    let mut first_losses = Vec::new();
+    let mut default_config = serde_json::Value::Null;
+    for (name, options, sets) in &cases {
         let (summary, epochs) = train(&sandbox, name, options);
         assert_eq!(summary["status"], "completed", "{name}");
         assert_eq!(epochs.len(), 2, "{name}");
@@ -98,12 +181,37 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
             loss(0),
             loss(1)
         );
+        first_losses.push(loss(0));
         assert!(
             summary["test_accuracy"].as_f64().unwrap() > 50.0,
             "{name}: {summary}"
         );
-        let prediction = reloads(&sandbox, name);
-        assert!(prediction["class"].as_u64().unwrap() < 10, "{name}");
+
+        // config.json is the default run's with exactly the fields the options set.
+        let config = read_json(&sandbox.path(name).join("config.json"));
+        if *name == "default" {
+            assert_eq!(config["num_epochs"], 2);
+            assert_eq!(config["limit_train"], 6000);
+            assert_eq!(config["limit_test"], 1000);
+            default_config = config.clone();
+        }
+        let mut expected = default_config.clone();
+        for (pointer, value) in sets.as_object().unwrap() {
+            let field = expected
+                .pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{name}: no {pointer} in config.json"));
+            assert_ne!(field, value, "{name}: {pointer} is already the default");
+            *field = value.clone();
+        }
+        assert_eq!(config, expected, "{name}: config.json");
+
+        assert_reloads(&sandbox, name, &summary);
+    }
+    // Each option changed the training itself: no two runs had the same first epoch.
+    for (i, a) in first_losses.iter().enumerate() {
+        for (j, b) in first_losses.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "{} and {} trained alike", cases[i].0, cases[j].0);
+        }
     }
 
     let two = read_json(&sandbox.path("two-hidden/summary.json"));
@@ -112,10 +220,6 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
         read_json(&sandbox.path("regression/summary.json"))["model"],
         "784-10"
     );
-    let config = read_json(&sandbox.path("sgd/config.json"));
-    assert_eq!(config["optimizer"]["kind"], "sgd");
-    assert_eq!(config["optimizer"]["momentum"], 0.9);
-
     // A hold-out validates on training images; the test split scores the end.
     let held = read_json(&sandbox.path("held-out/summary.json"));
     assert_eq!(

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 
 /// Trains 5 epochs uninterrupted, and again killed (SIGKILL) during epoch 3 then resumed;
@@ -27,14 +25,12 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     killed.extend(["--artifacts", "killed"]);
     let mut child = sandbox.spawn_on(&data, &killed);
     sandbox.wait_for_epochs("killed", 2);
-    // Burn writes the epoch's checkpoint just after its metrics line; kill once it is there
-    // (a kill before it is fine too, but then the run resumes after epoch 1).
-    let last_checkpoint = sandbox.path("killed/checkpoint/scheduler-2.bpk");
-    let start = Instant::now();
-    while !last_checkpoint.exists() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
+    // Burn writes the epoch's checkpoint just after its metrics line, its three files from three
+    // threads, each under a scratch name renamed when whole: kill once all three are there, so
+    // epoch 2 is kept whatever its threads' order (waiting fails after 5 minutes).
+    for kind in ["model", "optim", "scheduler"] {
+        sandbox.wait_for_path(&format!("killed/checkpoint/{kind}-2.bpk"));
     }
-    std::thread::sleep(Duration::from_millis(100)); // into epoch 3
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(

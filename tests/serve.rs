@@ -150,10 +150,10 @@ fn unchunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A quick run (one epoch on all of MNIST: about 95% on the test set) in `run`.
+/// A quick run (one epoch on all of MNIST: about 95% on the test set) in `run`: a copy of the
+/// one this binary trains once (`trained_run_copy`).
 fn trained_run(sandbox: &Sandbox) {
-    let output = sandbox.run_on(&mnist_dir(), &["--epochs", "1", "--artifacts", "run"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    trained_run_copy(sandbox, "run");
 }
 
 /// Test image `index` and its label, as MNIST stores it (white ink on black).
@@ -377,9 +377,45 @@ fn clients_that_hang_up_before_their_answer_do_not_stop_the_server() {
         // then raises SIGPIPE depends on timing; the server ignores it either way.)
         drop(stream);
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until the server has taken and closed all fifty connections (it closes each once
+    // its answer cannot be delivered), then ask it: a crash on the way would show here.
+    #[cfg(target_os = "linux")]
+    {
+        let start = Instant::now();
+        while server_side_connections(&server) > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "the server never closed {} of the connections",
+                server_side_connections(&server)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let mut server = server;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited"
+    );
     let (status, _) = server.json("GET", "/healthz", None, b"");
     assert_eq!(status, 200, "still serving");
+}
+
+/// The TCP connections to the server's port still open on its side, accepted or waiting in
+/// its listening queue (Linux's /proc/net/tcp, the server listening on 127.0.0.1).
+#[cfg(target_os = "linux")]
+fn server_side_connections(server: &Server) -> usize {
+    let port: u16 = server.address.rsplit(':').next().unwrap().parse().unwrap();
+    let local = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // Fields: slot, local address:port, remote, state (0A: listening).
+            fields[1].ends_with(&local) && fields[3] != "0A"
+        })
+        .count()
 }
 
 #[test]
@@ -666,10 +702,10 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
 
     // A seven: the bar, then the long diagonal stroke down to the left.
     browser.stroke(&area, &[(0.25, 0.22), (0.75, 0.22), (0.45, 0.85)]);
-    browser.wait_for("document.getElementById('predicted').textContent");
-    // The page asks again while the drawing changes: let it settle before reading.
-    std::thread::sleep(Duration::from_millis(500));
-    let read = browser.eval("document.getElementById('predicted').textContent");
+    // The page asks again while the drawing changes: read its answer once no request is in
+    // flight or waiting (its own `inFlight` and `dirty`), which is the answer to the whole seven.
+    let read = browser
+        .wait_for("(!inFlight && !dirty) ? document.getElementById('predicted').textContent : ''");
     let bars = browser.eval("[...document.querySelectorAll('#bars li')].map(li => li.querySelector('.value').textContent)");
     let input_ink = browser.eval(
         "Array.from(document.getElementById('input28').getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length",

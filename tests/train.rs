@@ -106,6 +106,11 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
             indices(0..50).as_ref(),
         ]);
         assert!(other.status.success(), "{backend}: {}", stderr(&other));
+        assert_eq!(
+            stdout(&other).lines().count(),
+            50,
+            "{backend}: one answer per image"
+        );
         for (line, reference) in stdout(&other).lines().zip(&predictions) {
             let prediction: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(prediction["class"], reference["class"], "{backend}: {line}");
@@ -175,7 +180,7 @@ fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
 }
 
 /// flex is bit-reproducible; ndarray is not when the machine is busy (see DEVELOPERS.md), so it
-/// is held to "the same to a few parts in a million".
+/// is held to "the same to a few parts in a million", and its accuracies to one image.
 #[test]
 fn the_same_seed_gives_the_same_epochs_exactly_on_flex_and_closely_on_ndarray() {
     let sandbox = Sandbox::new();
@@ -206,10 +211,15 @@ fn the_same_seed_gives_the_same_epochs_exactly_on_flex_and_closely_on_ndarray() 
     for (a, b) in a.iter().zip(&b) {
         for (key, value) in a.as_object().unwrap() {
             let (x, y) = (value.as_f64().unwrap(), b[key].as_f64().unwrap());
-            assert!(
-                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
-                "{key}: {a} vs {b}"
-            );
+            // Last-bit differences move the losses by parts in a million, but can flip an image
+            // whose two best classes are that close: an accuracy may move by one image (0.1
+            // point of the 1,000 test images, 0.025 of the 4,000 training images).
+            let tolerance = if key.ends_with("accuracy") {
+                0.1 + 1e-9
+            } else {
+                1e-5 * x.abs().max(1.0)
+            };
+            assert!((x - y).abs() <= tolerance, "{key}: {a} vs {b}");
         }
     }
 }

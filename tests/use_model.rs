@@ -151,13 +151,14 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
         "seven.png".as_ref(),
         "empty.jpg".as_ref(),
         "blank.png".as_ref(),
+        "dot.png".as_ref(),
         "missing.png".as_ref(),
     ]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(!err.contains("panicked"), "{err}");
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 4, "{err}");
+    assert_eq!(lines.len(), 5, "{err}");
     assert!(
         lines[0].starts_with("error: notes.png: not an image"),
         "{err}"
@@ -170,8 +171,13 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
         lines[2].starts_with("error: blank.png: the image is blank"),
         "{err}"
     );
+    // One black pixel: nothing to read, said so rather than a crash scaling it.
     assert!(
-        lines[3].starts_with("error: missing.png: cannot read"),
+        lines[3].starts_with("error: dot.png: the image is blank"),
+        "{err}"
+    );
+    assert!(
+        lines[4].starts_with("error: missing.png: cannot read"),
         "{err}"
     );
     let out = stdout(&output);

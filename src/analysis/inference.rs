@@ -258,6 +258,7 @@ mod tests {
 
     #[test]
     fn probabilities_sum_to_one_and_evaluation_counts_every_image() {
+        let _random = crate::random_generator_lock();
         let device = Device::flex();
         let model = crate::model::ModelConfig::new().init(&device);
         let data = LabelledImages::from_parts(
@@ -278,6 +279,7 @@ mod tests {
 
     #[test]
     fn the_mse_loss_matches_the_models_own_for_a_batch() {
+        let _random = crate::random_generator_lock();
         let device = Device::flex();
         let model = crate::model::ModelConfig::new()
             .init(&device)

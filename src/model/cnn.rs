@@ -92,6 +92,7 @@ mod tests {
 
     #[test]
     fn gives_nets_9216_features_and_parameter_count() {
+        let _random = crate::random_generator_lock();
         let device = Device::flex();
         let features = ConvFeatures::init(&device);
         let out = features.forward(Tensor::zeros([2, IMAGE_SIDE * IMAGE_SIDE], &device));

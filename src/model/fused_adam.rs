@@ -495,6 +495,7 @@ mod tests {
 
     #[test]
     fn matches_burns_adam_to_the_bit_over_1000_steps() {
+        let _random = crate::random_generator_lock();
         for weight_decay in [None, Some(1e-2)] {
             let burn = AdamConfig::new()
                 .with_epsilon(1e-8)

@@ -309,6 +309,7 @@ mod tests {
 
     #[test]
     fn maps_a_batch_of_images_to_ten_logits_for_any_depth() {
+        let _random = crate::random_generator_lock();
         let device = Device::flex();
         for hidden in [vec![], vec![128], vec![64, 32]] {
             let config = ModelConfig::new().with_hidden_sizes(hidden.clone());
@@ -321,6 +322,7 @@ mod tests {
 
     #[test]
     fn has_the_tutorials_parameter_count() {
+        let _random = crate::random_generator_lock();
         // 784*128 + 128 + 128*10 + 10, as PyTorch reports for the tutorial's network.
         let model = ModelConfig::new().init(&Device::flex());
         assert_eq!(model.num_params(), 101_770);
@@ -341,6 +343,7 @@ mod tests {
 
     #[test]
     fn both_losses_equal_their_formulas_computed_by_hand() {
+        let _random = crate::random_generator_lock();
         let device = Device::flex();
         let pixels: Vec<f32> = (0..2 * IMAGE_PIXELS)
             .map(|i| (i % 97) as f32 / 96.0)

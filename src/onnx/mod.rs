@@ -315,6 +315,7 @@ mod tests {
 
     #[test]
     fn each_model_is_the_graph_torch_onnx_export_writes_for_it() {
+        let _random = crate::random_generator_lock();
         let tutorial = TrainingConfig::tutorial();
         assert_eq!(operators(&tutorial), ["Flatten", "Gemm", "Relu", "Gemm"]);
         let deep = TrainingConfig {
@@ -342,6 +343,7 @@ mod tests {
 
     #[test]
     fn weights_are_in_pytorchs_layout_under_pytorchs_names() {
+        let _random = crate::random_generator_lock();
         let config = TrainingConfig::tutorial();
         let model = config.model.init(&Device::flex());
         let graph = graph(&model, &config);

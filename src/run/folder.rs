@@ -389,6 +389,7 @@ mod tests {
 
     #[test]
     fn a_record_reloads_into_an_identical_model_and_refuses_another_shape() {
+        let _random = crate::random_generator_lock();
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::new(dir.path().join("run"));
         run.create().unwrap();

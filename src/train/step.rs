@@ -38,6 +38,7 @@ mod tests {
     /// training exactly as the ones kept in memory.
     #[test]
     fn training_continues_bit_exactly_from_saved_model_and_optimizer_files() {
+        let _random = crate::random_generator_lock();
         use burn::optim::GradientsParams;
         use burn::store::ModuleRecord;
 

@@ -308,3 +308,41 @@ pub fn largest_difference(ours: &[Vec<f64>], theirs: &[serde_json::Value]) -> f6
     }
     worst
 }
+
+/// A run trained once per test binary (one epoch on all of MNIST, `--epochs 1` and otherwise
+/// the defaults: about 95% on the test set), copied whole into `sandbox` as folder `name` for
+/// each test that asks: the tests share the training's time, not its files, so none sees what
+/// another wrote. The trained original is deleted when the binary exits.
+pub fn trained_run_copy(sandbox: &Sandbox, name: &str) -> PathBuf {
+    static TRAINED: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    extern "C" fn remove_trained() {
+        if let Some(dir) = TRAINED.get() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    let trained = TRAINED.get_or_init(|| {
+        let origin = Sandbox::new();
+        let output = origin.run_on(&mnist_dir(), &["--epochs", "1", "--artifacts", "run"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        // SAFETY: registers a function with no preconditions, run once at exit.
+        unsafe { libc::atexit(remove_trained) };
+        origin.dir
+    });
+    let run = sandbox.path(name);
+    copy_folder(&trained.path().join("run"), &run);
+    run
+}
+
+/// Copies folder `from` (files and subfolders) to `to`, which must not exist.
+pub fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
