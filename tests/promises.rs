@@ -1,0 +1,203 @@
+//! README promises no other test held (issue 24), each held here by the test named after it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Every file under `dir` (recursively), relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else {
+                files.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    files
+}
+
+/// `name` is a scratch file of an interrupted write, `<file>.<pid>-<n>.tmp`: the file it was
+/// to replace.
+fn scratch_of(name: &str) -> Option<&str> {
+    let stem = name.strip_suffix(".tmp")?;
+    let (file, counters) = stem.rsplit_once('.')?;
+    let (pid, n) = counters.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n)).then_some(file)
+}
+
+/// Checks every file of the run folder `run` is whole: JSON parses, every metrics line parses,
+/// pictures decode, every Burn record (model, checkpoints) holds all its tensors' bytes, and
+/// `infer` loads `model.bpk`. Scratch files of interrupted writes are allowed; Burn's own logs
+/// (appended in place, README: "What it cannot promise") and the lock are not checked. Returns
+/// the scratch files found.
+fn assert_whole(sandbox: &Sandbox, run: &str) -> Vec<PathBuf> {
+    let root = sandbox.path(run);
+    let mut scratch = Vec::new();
+    for relative in files_under(&root) {
+        let path = root.join(&relative);
+        let name = relative.file_name().unwrap().to_str().unwrap();
+        let top = relative.components().next().unwrap().as_os_str();
+        if scratch_of(name).is_some() {
+            scratch.push(relative.clone());
+            continue;
+        }
+        if top == "train" || top == "valid" || name == "experiment.log" || name == "run.lock" {
+            continue;
+        }
+        let what = relative.display();
+        match relative.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("{run}/{what} is cut ({e}): {text:?}"));
+            }
+            Some("jsonl") => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    text.is_empty() || text.ends_with('\n'),
+                    "{run}/{what} ends inside a line: {text:?}"
+                );
+                for line in text.lines() {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .unwrap_or_else(|e| panic!("{run}/{what}: line cut ({e}): {line:?}"));
+                }
+            }
+            Some("png") => {
+                image::open(&path).unwrap_or_else(|e| panic!("{run}/{what} is cut: {e}"));
+            }
+            Some("bpk") => {
+                let reader = burn_pack::Reader::from_file_exact(&path)
+                    .unwrap_or_else(|e| panic!("{run}/{what} is cut: {e}"));
+                for tensor in reader.tensor_names() {
+                    reader
+                        .tensor_data(tensor)
+                        .unwrap_or_else(|e| panic!("{run}/{what}: {tensor} is cut: {e}"));
+                }
+            }
+            _ => panic!("{run}/{what}: a file the program does not write"),
+        }
+    }
+    if root.join("model.bpk").exists() {
+        let infer = sandbox.run_on(
+            &mnist_dir(),
+            &["infer", "--artifacts", run, "--index", "0", "--json"],
+        );
+        assert!(
+            infer.status.success(),
+            "{run}/model.bpk does not load: {}",
+            stderr(&infer)
+        );
+    }
+    scratch
+}
+
+/// Starts the binary in the sandbox with `args` (and `--data-dir`), output discarded.
+fn spawn_quiet(sandbox: &Sandbox, args: &[&str]) -> Child {
+    let mut child = sandbox.spawn_on(&mnist_dir(), args);
+    // Nobody reads them: closed, so a full pipe never blocks the program before its kill.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child
+}
+
+/// Waits until `scratch` (a folder) holds a scratch file or `child` ends; then kills it with
+/// SIGKILL at once. Whether it caught a write in progress shows in the files it left.
+fn kill_at_first_scratch_file(child: &mut Child, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let writing = dir.exists()
+            && files_under(dir).iter().any(|file| {
+                let name = file.file_name().unwrap().to_str().unwrap();
+                scratch_of(name).is_some()
+            });
+        if writing || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the program never wrote nor ended"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
+    let sandbox = Sandbox::new();
+    let train = [
+        "--epochs",
+        "3",
+        "--limit-train",
+        "2000",
+        "--limit-test",
+        "500",
+    ];
+    // A whole run first: how long one takes spreads the kills over a run's life.
+    let started = Instant::now();
+    let mut args = train.to_vec();
+    args.extend(["--artifacts", "whole"]);
+    let whole = sandbox.run_on(&mnist_dir(), &args);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let lifetime = started.elapsed();
+    assert!(assert_whole(&sandbox, "whole").is_empty());
+
+    let mut unfinished = 0;
+    let mut scratch_left = Vec::new();
+    let kills = 12;
+    for kill in 0..kills {
+        let run = format!("killed-{kill}");
+        let mut args = train.to_vec();
+        args.extend(["--artifacts", &run]);
+        let mut child = spawn_quiet(&sandbox, &args);
+        // Kill moments spread over the run's life, from its first milliseconds to its end.
+        std::thread::sleep(lifetime.mul_f64(kill as f64 / kills as f64));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        unfinished += usize::from(!status.success());
+        if sandbox.path(&run).exists() {
+            scratch_left.extend(assert_whole(&sandbox, &run));
+        }
+    }
+    // And kills aimed at writes: the moment a scratch file is seen.
+    for kill in 0..4 {
+        let run = format!("aimed-{kill}");
+        let mut args = train.to_vec();
+        args.extend(["--artifacts", &run]);
+        let mut child = spawn_quiet(&sandbox, &args);
+        kill_at_first_scratch_file(&mut child, &sandbox.path(&run));
+        scratch_left.extend(assert_whole(&sandbox, &run));
+    }
+    // eval rewrites eval.json and its pictures in a finished run: killed at moments spread over
+    // its life, what it leaves (the old files or the new ones) is whole.
+    let started = Instant::now();
+    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--artifacts", "whole"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let lifetime = started.elapsed();
+    for kill in 0..6 {
+        let mut child = spawn_quiet(&sandbox, &["eval", "--artifacts", "whole"]);
+        std::thread::sleep(lifetime.mul_f64(kill as f64 / 6.0));
+        let _ = child.kill();
+        child.wait().unwrap();
+        scratch_left.extend(assert_whole(&sandbox, "whole"));
+    }
+    let mut child = spawn_quiet(&sandbox, &["eval", "--artifacts", "whole"]);
+    kill_at_first_scratch_file(&mut child, &sandbox.path("whole"));
+    scratch_left.extend(assert_whole(&sandbox, "whole"));
+    eprintln!(
+        "{unfinished} of {kills} runs killed before their end; scratch files left: {scratch_left:?}"
+    );
+    assert!(unfinished > 0, "no kill landed while a run was training");
+}
