@@ -2,9 +2,11 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 
@@ -200,4 +202,175 @@ fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
         "{unfinished} of {kills} runs killed before their end; scratch files left: {scratch_left:?}"
     );
     assert!(unfinished > 0, "no kill landed while a run was training");
+}
+
+/// A short real run: few images, so a whole run takes seconds.
+const SMALL: [&str; 4] = ["--limit-train", "2000", "--limit-test", "500"];
+
+/// Trains `run` on real MNIST with `args` plus [`SMALL`].
+fn small_run(sandbox: &Sandbox, run: &str, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(SMALL);
+    all.extend(["--artifacts", run]);
+    sandbox.run_on(&mnist_dir(), &all)
+}
+
+/// What a file is: its size, content hash and modification time.
+#[derive(Debug, PartialEq)]
+struct Print {
+    size: u64,
+    sha256: Vec<u8>,
+    modified: SystemTime,
+}
+
+/// Every file under `dir` with its [`Print`].
+fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, Print> {
+    use sha2::Digest;
+    let mut prints = BTreeMap::new();
+    for relative in files_under(dir) {
+        let path = dir.join(&relative);
+        let meta = std::fs::metadata(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        prints.insert(
+            relative,
+            Print {
+                size: meta.len(),
+                sha256: sha2::Sha256::digest(&bytes).to_vec(),
+                modified: meta.modified().unwrap(),
+            },
+        );
+    }
+    prints
+}
+
+/// The differences between two fingerprints, one line each.
+fn changes(before: &BTreeMap<PathBuf, Print>, after: &BTreeMap<PathBuf, Print>) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (path, print) in before {
+        match after.get(path) {
+            None => changes.push(format!("{} deleted", path.display())),
+            Some(now) if now != print => {
+                changes.push(format!("{} changed: {print:?} -> {now:?}", path.display()))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in after.keys().filter(|path| !before.contains_key(*path)) {
+        changes.push(format!("{} created", path.display()));
+    }
+    changes
+}
+
+/// `serve` for the sandbox's `run` on a free port; its address once it printed it (within a
+/// minute).
+fn start_serve(sandbox: &Sandbox, run: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["serve", "--artifacts", run, "--port", "0"])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        let _ = sender.send(String::from_utf8_lossy(&line).into_owned());
+        // Keeps reading, so the server never blocks on a full pipe.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve printed its address within a minute");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+/// One HTTP/1.1 request on its own connection; the status code.
+fn http_status(address: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> u16 {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer and close before reading a body it refuses.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {answer:?}"))
+}
+
+/// A PNG of MNIST test digit `index`, dark on white and ten times larger, as a person draws.
+fn drawn_digit_png(index: usize) -> Vec<u8> {
+    let digit = mnist_test_digit(&mnist_dir(), index);
+    let big = image::imageops::resize(&digit, 280, 280, image::imageops::FilterType::Nearest);
+    let mut inverted = big.clone();
+    image::imageops::invert(&mut inverted);
+    let mut bytes = Vec::new();
+    inverted
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn serve_writes_nothing_in_the_run_or_its_working_folder() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // The whole sandbox: the run folder and the folder serve runs in.
+    let before = fingerprint(sandbox.dir.path());
+    assert!(before.contains_key(Path::new("run/model.bpk")));
+
+    let (mut server, address) = start_serve(&sandbox, "run");
+    let picture = drawn_digit_png(0);
+    let pixels =
+        serde_json::to_vec(&read_idx(&mnist_dir(), "t10k-images-idx3-ubyte")[16..800]).unwrap();
+    let requests: Vec<(&str, &str, &str, &[u8], u16)> = vec![
+        ("GET", "/", "text/plain", b"", 200),
+        ("GET", "/healthz", "text/plain", b"", 200),
+        ("GET", "/api/model", "text/plain", b"", 200),
+        ("POST", "/api/predict", "image/png", &picture, 200),
+        ("POST", "/api/predict", "application/json", &pixels, 200),
+        ("POST", "/api/predict", "image/png", b"not a picture", 400),
+        ("POST", "/api/predict", "application/json", b"[1, 2", 400),
+        ("POST", "/api/predict", "text/plain", b"seven", 415),
+        ("GET", "/run/model.bpk", "text/plain", b"", 404),
+        ("PUT", "/api/predict", "image/png", &picture, 405),
+    ];
+    for (method, path, content_type, body, expected) in requests {
+        assert_eq!(
+            http_status(&address, method, path, content_type, body),
+            expected,
+            "{method} {path} ({content_type})"
+        );
+    }
+    // Stopped as a person stops it, then compared: what it might write on its way out counts.
+    ctrl_c(&server);
+    server.wait().unwrap();
+    let after = fingerprint(sandbox.dir.path());
+    assert_eq!(changes(&before, &after), Vec::<String>::new());
 }
