@@ -374,3 +374,32 @@ fn serve_writes_nothing_in_the_run_or_its_working_folder() {
     let after = fingerprint(sandbox.dir.path());
     assert_eq!(changes(&before, &after), Vec::<String>::new());
 }
+
+#[test]
+fn a_loss_that_becomes_infinite_fails_the_run_and_keeps_no_model() {
+    let sandbox = Sandbox::new();
+    // Inputs divided by a std of 2e-38 reach 5e37: the logits stay finite but their differences
+    // overflow f32, so log-softmax gives -inf and the loss +inf (not NaN, which needs inf - inf;
+    // a NaN loss is tests/resume.rs's `a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model`).
+    std::fs::write(
+        sandbox.path("overflow.json"),
+        r#"{"model": {"input_normalization": {"mean": 0.0, "std": 2e-38}}}"#,
+    )
+    .unwrap();
+    let output = small_run(
+        &sandbox,
+        "run",
+        &["--config", "overflow.json", "--epochs", "2"],
+    );
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("training diverged: the training loss became inf in epoch 1"),
+        "{line}"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["status"],
+        "failed"
+    );
+    assert!(!sandbox.path("run/model.bpk").exists());
+    assert!(read_jsonl(&sandbox.path("run/metrics.jsonl")).is_empty());
+}
