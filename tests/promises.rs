@@ -403,3 +403,43 @@ fn a_loss_that_becomes_infinite_fails_the_run_and_keeps_no_model() {
     assert!(!sandbox.path("run/model.bpk").exists());
     assert!(read_jsonl(&sandbox.path("run/metrics.jsonl")).is_empty());
 }
+#[test]
+fn a_damaged_model_or_scheduler_checkpoint_is_named_and_the_resume_changes_nothing() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    for kind in ["model", "scheduler"] {
+        let checkpoint = sandbox.path(&format!("run/checkpoint/{kind}-1.bpk"));
+        let whole = std::fs::read(&checkpoint).unwrap();
+        let mut damages = vec![
+            ("cut inside its header", whole[..16].to_vec()),
+            ("overwritten", b"not a Burn record at all".to_vec()),
+        ];
+        // A constant rate's scheduler record is 20 bytes of header, padded to 256: cut past
+        // those it loses only padding, so only the model's is cut in half.
+        if kind == "model" {
+            damages.push(("cut in half", whole[..whole.len() / 2].to_vec()));
+        }
+        for (damage, bytes) in damages {
+            std::fs::write(&checkpoint, &bytes).unwrap();
+            let before = fingerprint(&sandbox.path("run"));
+            let output = sandbox.run_on(&mnist_dir(), &["--resume", "run", "--epochs", "2"]);
+            assert!(!output.status.success(), "{kind} {damage}: resumed");
+            let line = assert_one_line_error(&output);
+            assert!(
+                line.contains(&format!("{kind}-1.bpk: not a readable checkpoint")),
+                "{kind} {damage}: {line}"
+            );
+            assert_eq!(
+                changes(&before, &fingerprint(&sandbox.path("run"))),
+                Vec::<String>::new(),
+                "{kind} {damage}"
+            );
+        }
+        std::fs::write(&checkpoint, &whole).unwrap();
+    }
+    // Whole again, the same resume goes on: the refusals were about the damage.
+    let resumed = sandbox.run_on(&mnist_dir(), &["--resume", "run", "--epochs", "2"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
+}
