@@ -443,3 +443,42 @@ fn a_damaged_model_or_scheduler_checkpoint_is_named_and_the_resume_changes_nothi
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
 }
+
+#[test]
+fn export_never_replaces_a_model_json_without_overwrite_and_then_writes_nothing() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    std::fs::create_dir(sandbox.path("out")).unwrap();
+    // The user's own model.json, where the architecture of out/model.safetensors would go.
+    std::fs::write(sandbox.path("out/model.json"), "{\"mine\": true}").unwrap();
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "--artifacts",
+            "run",
+            "--safetensors",
+            "out/model.safetensors",
+        ];
+        args.extend(extra);
+        sandbox.run(args)
+    };
+    for extra in [&[][..], &["--onnx", "out/model.onnx"]] {
+        let before = fingerprint(sandbox.dir.path());
+        let line = assert_one_line_error(&export(extra));
+        assert!(
+            line.ends_with("out/model.json: already exists; pass --overwrite to replace it"),
+            "{extra:?}: {line}"
+        );
+        assert_eq!(
+            changes(&before, &fingerprint(sandbox.dir.path())),
+            Vec::<String>::new(),
+            "{extra:?}"
+        );
+    }
+    let replaced = export(&["--overwrite"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let architecture = read_json(&sandbox.path("out/model.json"));
+    assert!(architecture.get("mine").is_none(), "{architecture}");
+    assert!(sandbox.path("out/model.safetensors").is_file());
+}
