@@ -482,3 +482,55 @@ fn export_never_replaces_a_model_json_without_overwrite_and_then_writes_nothing(
     assert!(architecture.get("mine").is_none(), "{architecture}");
     assert!(sandbox.path("out/model.safetensors").is_file());
 }
+
+/// The cells of `misclassified.png` that hold an image (MNIST's black background),
+/// row by row (6 columns, as `analysis::plots` lays them out).
+fn drawn_cells(picture: &image::RgbImage) -> Vec<bool> {
+    let (columns, cell_w, cell_h, side, top) = (6u32, 152u32, 156u32, 112u32, 56u32);
+    let rows = (picture.height() - top - 10) / cell_h;
+    (0..rows * columns)
+        .map(|n| {
+            let x0 = 10 + (n % columns) * cell_w + (cell_w - side) / 2;
+            let y0 = top + (n / columns) * cell_h;
+            let dark = (0..side)
+                .flat_map(|y| (0..side).map(move |x| (x0 + x, y0 + y)))
+                .filter(|&(x, y)| picture.get_pixel(x, y).0.iter().all(|&c| c < 64))
+                .count();
+            dark > (side * side / 2) as usize
+        })
+        .collect()
+}
+
+#[test]
+fn eval_worst_n_records_and_draws_n_mistakes() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    for worst in [7usize, 12, 1] {
+        let output = sandbox.run_on(
+            &mnist_dir(),
+            &["eval", "--artifacts", "run", "--worst", &worst.to_string()],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = read_json(&sandbox.path("run/eval.json"));
+        let mistakes = report["images"].as_u64().unwrap() - report["correct"].as_u64().unwrap();
+        assert!(mistakes > 12, "too few mistakes to draw {worst}: {report}");
+        assert_eq!(
+            report["worst"].as_array().unwrap().len(),
+            worst,
+            "--worst {worst}"
+        );
+        let picture = image::open(sandbox.path("run/misclassified.png"))
+            .unwrap()
+            .to_rgb8();
+        let rows = worst.div_ceil(6) as u32;
+        assert_eq!(
+            picture.dimensions(),
+            (932, 56 + 156 * rows + 10),
+            "--worst {worst}: room for {rows} rows"
+        );
+        let cells = drawn_cells(&picture);
+        let expected: Vec<bool> = (0..cells.len()).map(|n| n < worst).collect();
+        assert_eq!(cells, expected, "--worst {worst}: the cells drawn");
+    }
+}
