@@ -534,3 +534,68 @@ fn eval_worst_n_records_and_draws_n_mistakes() {
         assert_eq!(cells, expected, "--worst {worst}: the cells drawn");
     }
 }
+
+/// The ink-weighted centre of a 28×28 image (pixel centres at +0.5) and the centre of its
+/// bounding box.
+fn centres(image: &image::GrayImage) -> ((f64, f64), (f64, f64)) {
+    let (mut mass, mut sx, mut sy) = (0.0, 0.0, 0.0);
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, pixel) in image.enumerate_pixels() {
+        let weight = f64::from(pixel.0[0]);
+        if weight > 0.0 {
+            mass += weight;
+            sx += weight * (f64::from(x) + 0.5);
+            sy += weight * (f64::from(y) + 0.5);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    assert!(mass > 0.0, "no ink");
+    let middle = |a: u32, b: u32| f64::from(a + b + 1) / 2.0;
+    ((sx / mass, sy / mass), (middle(x0, x1), middle(y0, y1)))
+}
+
+#[test]
+fn a_picture_is_centred_by_its_centre_of_mass_not_its_box() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // A lopsided Γ, black on white: a thick bar across the top, a thin stem down its left end.
+    // Its ink lies above and left of its box's centre (about 3 pixels each way in 28×28), yet
+    // not so far that centring it pushes ink past the field's edge, which would move its centre.
+    let mut drawing = image::GrayImage::from_pixel(300, 300, image::Luma([255]));
+    let mut ink = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                drawing.put_pixel(x, y, image::Luma([0]));
+            }
+        }
+    };
+    ink(60, 40, 240, 90); // the bar
+    ink(60, 90, 100, 260); // the stem
+    drawing.save(sandbox.path("lopsided.png")).unwrap();
+    let output = sandbox.run([
+        "infer",
+        "--artifacts",
+        "run",
+        "--save-input",
+        "seen",
+        "lopsided.png",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let seen = image::open(sandbox.path("seen/lopsided.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(seen.dimensions(), (28, 28));
+    let ((mx, my), (bx, by)) = centres(&seen);
+    eprintln!("centre of mass ({mx:.2}, {my:.2}), centre of the box ({bx:.2}, {by:.2})");
+    // Rounded to a whole pixel's shift, the centre of mass is within half a pixel of 14.
+    assert!(
+        (mx - 14.0).abs() <= 0.5 && (my - 14.0).abs() <= 0.5,
+        "centre of mass at ({mx:.2}, {my:.2}), not (14, 14)"
+    );
+    // Box centring would have put the box's centre there: the drawing tells the two apart.
+    assert!(
+        (bx - 14.0).abs() >= 2.0 || (by - 14.0).abs() >= 2.0,
+        "the box is centred too ({bx}, {by}): the drawing does not tell the two apart"
+    );
+}
