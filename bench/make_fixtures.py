@@ -28,8 +28,14 @@ The CNN (issue 21), made last so the files above keep their bytes:
                        briefly on normalised images, saved as that example's --save-model does
                        (torch.save(model.state_dict(), "mnist_cnn.pt")); its probabilities for
                        the same 100 test images (normalised as it trains) are under "net"
+Two tiny state_dicts import must refuse (tests/promises.rs), nn.Sequential 784-4-10, untrained
+(seed 0), made last and without data, so the files above keep their bytes:
+- infinity.pt          2.weight[3, 1] is +inf: named with the tensor and its index
+- integer_weights.pt   2.weight as int8 (as a hand-rolled quantisation leaves it): named with
+                       the tensor and its dtype
 
     python bench/make_fixtures.py --data-dir ../shared/data/mnist   # needs torch, safetensors
+    python bench/make_fixtures.py --tiny-only                       # only the last two, no data
 """
 
 import argparse
@@ -91,10 +97,30 @@ def normalised(images):
     return ((images - 0.1307) / 0.3081).reshape(-1, 1, 28, 28)
 
 
+def tiny_refused_files():
+    """infinity.pt and integer_weights.pt: a 784-4-10 nn.Sequential's state_dict, each with one
+    bad tensor (2.weight, shape [10, 4])."""
+    torch.manual_seed(0)
+    state = nn.Sequential(nn.Linear(784, 4), nn.ReLU(), nn.Linear(4, 10)).state_dict()
+    infinite = {key: value.clone() for key, value in state.items()}
+    infinite["2.weight"][3, 1] = float("inf")
+    torch.save(infinite, os.path.join(OUT, "infinity.pt"))
+    integer = {key: value.clone() for key, value in state.items()}
+    integer["2.weight"] = (integer["2.weight"] * 127).round().to(torch.int8)
+    torch.save(integer, os.path.join(OUT, "integer_weights.pt"))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--tiny-only", action="store_true",
+                        help="make only infinity.pt and integer_weights.pt (no data needed)")
     args = parser.parse_args()
+    if args.tiny_only:
+        tiny_refused_files()
+        return
+    if args.data_dir is None:
+        parser.error("--data-dir is required (unless --tiny-only)")
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
 
@@ -152,6 +178,7 @@ def main():
         }
     with open(os.path.join(OUT, "probabilities.json"), "w") as f:
         json.dump(record, f)
+    tiny_refused_files()
     for name in sorted(os.listdir(OUT)):
         print(f"{os.path.getsize(os.path.join(OUT, name)):>8} {name}")
 
