@@ -614,3 +614,34 @@ fn a_model_with_its_own_normalisation_exports_and_imports_back_with_it() {
         serde_json::json!({"mean": 0.5, "std": 0.5})
     );
 }
+
+#[test]
+fn import_names_an_infinite_weight_with_its_index_and_integer_weights_with_their_dtype() {
+    let sandbox = Sandbox::new();
+    // PyTorch's own files (bench/make_fixtures.py): nn.Sequential 784-4-10, one bad tensor each.
+    for (file, expected) in [
+        (
+            "infinity.pt",
+            "2.weight holds infinity (first at index [3, 1]); a network with it cannot predict",
+        ),
+        (
+            "integer_weights.pt",
+            "2.weight is I8; a network's weights are floating point",
+        ),
+    ] {
+        let path = fixture(file);
+        let output = sandbox.run([
+            "import".as_ref(),
+            "--pytorch".as_ref(),
+            path.as_os_str(),
+            "--artifacts".as_ref(),
+            "run".as_ref(),
+        ]);
+        let line = assert_one_line_error(&output);
+        assert!(
+            line.ends_with(&format!("{}: {expected}", path.display())),
+            "{file}: {line}"
+        );
+        assert!(!sandbox.path("run").exists(), "{file}: wrote a run folder");
+    }
+}

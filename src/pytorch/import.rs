@@ -306,7 +306,10 @@ fn read_tensors(
                 .get_all_tensors()
                 .cloned()
                 .map_err(|error| error.to_string()),
+            // burn-store renumbers nn.Sequential's `0, 2, 4` to `0, 1, 2` by default; the
+            // file's own names are what layout reads and what messages must name.
             FileFormat::TorchZip | FileFormat::TorchPickle => PytorchStore::from_file(path)
+                .map_indices_contiguous(false)
                 .get_all_tensors()
                 .cloned()
                 .map_err(|error| error.to_string()),
