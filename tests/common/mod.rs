@@ -5,6 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// How close another implementation's probabilities (PyTorch's, onnxruntime's, a hand-computed
+/// forward pass) must come to `infer`'s. The README quotes 4.6e-8 to 4.2e-7: 1e-6 holds those
+/// figures to their order, with room for another CPU's rounding (AVX-512 or AVX2 kernels).
+pub const AGREEMENT: f64 = 1e-6;
+
 /// The folder of MNIST's four IDX files: `MNIST_DATA_DIR` when set (relative to the crate root
 /// when relative; `.ci/run` sets it to `../shared/data/mnist`), else Burn's own MNIST cache,
 /// which the binary fills once (downloading) when it is empty.
