@@ -264,8 +264,8 @@ def score(binary, run, pictures, batch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", help="the run whose model reads the pictures")
-    parser.add_argument("--binary", default=os.path.join(REPO, "target/release/mnist-trainer"),
-                        help="the trainer (default: target/release/mnist-trainer of this repo)")
+    parser.add_argument("--binary", help="the trainer (default: cargo's release build of this "
+                        "repo, wherever its target folder is)")
     parser.add_argument("--mnist-dir", default=os.path.join(REPO, "../shared/data/mnist"),
                         help="folder of MNIST's t10k IDX files (default: ../shared/data/mnist of this repo)")
     parser.add_argument("--out", help="folder for the pictures, one sub-folder per condition "
@@ -286,6 +286,9 @@ def main():
         parser.error("--save-only needs --out")
     if not args.save_only and not args.artifacts:
         parser.error("name the run with --artifacts (or pass --save-only)")
+    if not args.save_only and not args.binary:
+        from seeds import binary  # cargo's target folder, wherever it is
+        args.binary = binary()
     needs_fonts = set(conditions) - {"scans", "mnist_format"}
     fonts = find_fonts() if needs_fonts else []
 

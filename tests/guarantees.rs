@@ -504,7 +504,11 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
     );
     // Epoch 1 is checkpointed and recorded (Burn's renderer may add the metrics line after the
     // checkpoint is on disk): leave room for epoch 2's logs, not for its 400 kB checkpoint.
-    sandbox.wait_for_path("disk/run/checkpoint/scheduler-1.bpk");
+    // Burn writes the three checkpoint files from separate threads, each renamed into place
+    // whole: wait for all three (CI once shrank the disk while optim-1.bpk was being written).
+    for kind in ["model", "optim", "scheduler"] {
+        sandbox.wait_for_path(&format!("disk/run/checkpoint/{kind}-1.bpk"));
+    }
     sandbox.wait_for_epochs("disk/run", 1);
     disk.shrink_to_spare(256 * 1024);
     let output = child.wait_with_output().unwrap();
