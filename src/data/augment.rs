@@ -3,7 +3,7 @@
 //! Simard, Steinkraus & Platt, "Best practices for convolutional neural networks applied to
 //! visual document analysis" (ICDAR 2003): an affine distortion (rotation, scale, shear,
 //! translation) and an elastic one (a smoothed random displacement field), plus the pen's
-//! width, blur, noise and a scanner's low resolution.
+//! width, blur and noise.
 //!
 //! Deterministic: the transformation of image `i` in epoch `e` depends only on the run's seed,
 //! `e` and `i`, so batches are the same whatever the loader threads, and a resumed run sees
@@ -45,13 +45,6 @@ const BLUR_SHARE: f64 = 0.2;
 /// Share of images (a probability) given uniform noise in ±amplitude, the amplitude drawn
 /// from 5 to 25 grey levels (of 255).
 const NOISE_SHARE: f64 = 0.2;
-/// Share of images (a probability) seen at a low resolution, as a low-resolution scan or a
-/// thumbnail reaches the model once prepared: the 28×28 field shrunk by averaging to
-/// [`LOW_RESOLUTION_SIDES`] pixels a side (the digit's 20-pixel box to 6-10 pixels, the size
-/// of scikit-learn's 8×8 digits), then enlarged back, blocky or smooth.
-const LOW_RESOLUTION_SHARE: f64 = 0.2;
-/// The field's side, in pixels, at the low resolution.
-const LOW_RESOLUTION_SIDES: std::ops::RangeInclusive<u32> = 8..=14;
 
 /// The augmentation of one run: its seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,11 +79,6 @@ impl Augmentation {
                 let noisy = f32::from(pixel.0[0]) + amplitude * rng.random_range(-1.0f32..1.0);
                 pixel.0[0] = noisy.clamp(0.0, 255.0) as u8;
             }
-        }
-        // Drawn last, so the steps above draw what they drew before this step existed.
-        if rng.random_bool(LOW_RESOLUTION_SHARE) {
-            let side = rng.random_range(LOW_RESOLUTION_SIDES);
-            image = low_resolution(&image, side, rng.random_bool(0.5));
         }
         let mut out = [0u8; IMAGE_PIXELS];
         out.copy_from_slice(image.as_raw());
@@ -172,19 +160,6 @@ fn pen_width(image: GrayImage, rng: &mut StdRng) -> GrayImage {
     image
 }
 
-/// `image` shrunk to `side`×`side` by averaging and enlarged back to its size, `blocky`
-/// (each small pixel a square, as an upscaled scan) or smooth (bilinear, as a blurry one).
-fn low_resolution(image: &GrayImage, side: u32, blocky: bool) -> GrayImage {
-    use image::imageops::{FilterType, resize};
-    let small = resize(image, side, side, FilterType::Triangle);
-    let back = if blocky {
-        FilterType::Nearest
-    } else {
-        FilterType::Triangle
-    };
-    resize(&small, image.width(), image.height(), back)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,30 +189,6 @@ mod tests {
             Augmentation::new(43).apply(&image, 3, 17),
             "another seed"
         );
-    }
-
-    #[test]
-    fn low_resolution_keeps_the_ink_and_blocky_holds_only_side_distinct_rows() {
-        let side = IMAGE_SIDE as u32;
-        let image = GrayImage::from_raw(side, side, seven()).unwrap();
-        let mass = |image: &GrayImage| image.pixels().map(|p| f64::from(p.0[0])).sum::<f64>();
-        for (small, blocky) in [(8, true), (11, false), (14, true)] {
-            let out = low_resolution(&image, small, blocky);
-            assert_eq!(out.dimensions(), (side, side));
-            let ratio = mass(&out) / mass(&image);
-            assert!((0.8..1.25).contains(&ratio), "{small}: mass ratio {ratio}");
-            let rows: std::collections::HashSet<_> =
-                out.rows().map(|row| row.collect::<Vec<_>>()).collect();
-            if blocky {
-                assert!(rows.len() <= small as usize, "{small}: {} rows", rows.len());
-            } else {
-                assert!(
-                    rows.len() > small as usize,
-                    "{small}: smooth, {} rows",
-                    rows.len()
-                );
-            }
-        }
     }
 
     #[test]
