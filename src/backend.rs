@@ -6,7 +6,15 @@ use burn::tensor::DeviceKind;
 /// The Burn backend a command computes on (`--backend`; recorded as `backend` in
 /// `summary.json`); [`Backend::device`] makes its device.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -14,6 +22,7 @@ pub enum Backend {
     Ndarray,
     /// Burn's flex backend: pure Rust, on the CPU (ndarray's successor; the default, measured
     /// faster for this network by bench/speed.py).
+    #[default]
     Flex,
     /// wgpu: the GPU through Vulkan, Metal or DirectX (or a CPU Vulkan driver such as lavapipe).
     Wgpu,

@@ -64,7 +64,7 @@ pub enum Command {
 pub struct BackendArgs {
     /// Where tensors live: flex and ndarray run on the CPU (flex is the faster, see the README),
     /// wgpu on the GPU.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::default())]
     pub backend: Backend,
 
     /// Folder with the dataset's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
@@ -245,7 +245,7 @@ pub struct ServeArgs {
     pub run: RunFolderArg,
 
     /// Where the model runs.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::default())]
     pub backend: Backend,
 
     /// Address to listen on; 0.0.0.0 lets other machines in.

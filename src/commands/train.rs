@@ -122,7 +122,7 @@ fn print_summary(summary: &Summary, run_dir: &Path) {
     };
     println!("artifacts: {} ({files})", run_dir.display());
     if summary.status == RunStatus::Interrupted {
-        let resume = crate::run::resume_command(run_dir);
+        let resume = crate::run::resume_command(run_dir, summary.backend);
         match summary.epochs_completed {
             0 => println!("interrupted in epoch 1; start it again with: {resume}"),
             done => println!("interrupted after epoch {done}; continue with: {resume}"),

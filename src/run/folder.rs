@@ -324,7 +324,17 @@ impl RunDir {
         if let Some(holder) = crate::run::lock::holder_of(&self.root) {
             return format!("it is still being trained by {holder}; wait for it to finish");
         }
-        let resume = format!("continue it with `{}`", super::resume_command(&self.root));
+        // The backend the run trained on, when its summary says (a killed run has none).
+        let backend = self
+            .summary_json()
+            .ok()
+            .flatten()
+            .and_then(|summary| serde_json::from_value(summary["backend"].clone()).ok())
+            .unwrap_or_default();
+        let resume = format!(
+            "continue it with `{}`",
+            super::resume_command(&self.root, backend)
+        );
         match self.recorded_status().ok().flatten() {
             Some(RecordedStatus::Trained(RunStatus::Failed)) => format!(
                 "the run failed and kept no model (its summary.json and the training output say why); {resume} from its last checkpoint or train a new run"

@@ -2,22 +2,30 @@
 
 use std::path::Path;
 
-/// The command that resumes `run_dir`, as it can be typed in this shell: this program as it
-/// was started (a bare name found on the PATH, or the path `cargo run` used) and the folder.
-pub(crate) fn resume_command(run_dir: &Path) -> String {
+use crate::backend::Backend;
+
+/// The command that resumes `run_dir` on `backend`, as it can be typed in this shell: this
+/// program as it was started (a bare name found on the PATH, or the path `cargo run` used), the
+/// folder, and `--backend` unless it is the default (a resume may change backend, so the
+/// printed command must say the one the run used).
+pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
     let program = std::env::args_os()
         .next()
         .map(|arg| arg.to_string_lossy().into_owned())
         .unwrap_or_else(|| "mnist-trainer".to_string());
-    [
+    let mut words = vec![
         program,
         "--resume".to_string(),
         run_dir.display().to_string(),
-    ]
-    .iter()
-    .map(|word| shell_quote(word))
-    .collect::<Vec<_>>()
-    .join(" ")
+    ];
+    if backend != Backend::default() {
+        words.extend(["--backend".to_string(), backend.to_string()]);
+    }
+    words
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `word` as a POSIX shell reads it back: bare when it is plain, else in single quotes.
@@ -36,6 +44,16 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backend_is_named_unless_it_is_the_default() {
+        let run = Path::new("artifacts/run");
+        assert!(resume_command(run, Backend::Flex).ends_with(" --resume artifacts/run"));
+        assert!(
+            resume_command(run, Backend::Ndarray)
+                .ends_with(" --resume artifacts/run --backend ndarray")
+        );
+    }
 
     #[test]
     fn words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
