@@ -11,9 +11,10 @@ use sha2::{Digest, Sha256};
 use crate::analysis::inference::test_score;
 use crate::backend::Backend;
 use crate::cli::args::ImportArgs;
-use crate::data::identity;
-use crate::data::record::DataRecord;
-use crate::data::{DataSource, Split};
+use crate::data::identity::DatasetChoice;
+use crate::data::idx::LabelledImages;
+use crate::data::record::{DataRecord, RecordError, load_checked};
+use crate::data::{DataSource, Split, SplitPrints};
 use crate::model::Model;
 use crate::pytorch::import::{FileFormat, Imported, import};
 use crate::run::config::TrainingConfig;
@@ -58,22 +59,7 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let device = Backend::Flex.device()?;
     let imported = import(&args.pytorch, args.activation, &device)?;
     let source = source_file(&args.pytorch, imported.format)?;
-    let test = match &args.data_dir {
-        Some(dir) => {
-            let source = DataSource::Folder(dir.clone());
-            let test = source
-                .load_fingerprinted(Split::Test)
-                .context("cannot read the test images given with --data-dir")?;
-            identity::check(
-                args.dataset,
-                identity::DatasetChoice::Flag,
-                &source.describe(),
-                &test.1,
-            )?;
-            Some(test)
-        }
-        None => None,
-    };
+    let test = given_test_split(&args, &run)?;
     let config = TrainingConfig {
         model: imported.config.clone(),
         dataset: args.dataset,
@@ -111,6 +97,25 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The test split `--data-dir` names, read as training reads one (`load_checked`: refused
+/// when it is the other official dataset than `--dataset`); `None` without `--data-dir`.
+fn given_test_split(
+    args: &ImportArgs,
+    run: &RunDir,
+) -> Result<Option<(LabelledImages, SplitPrints)>> {
+    let Some(dir) = &args.data_dir else {
+        return Ok(None);
+    };
+    let source = DataSource::Folder(dir.clone());
+    let dataset = (args.dataset, DatasetChoice::Flag);
+    match load_checked(run, dataset, &source, None, Split::Test) {
+        Ok(test) => Ok(Some(test)),
+        Err(RecordError::Dataset(mismatch)) => Err(mismatch.into()),
+        Err(unreadable) => Err(anyhow::Error::new(unreadable)
+            .context("cannot read the test images given with --data-dir")),
+    }
 }
 
 /// The run folder's files, the summary last: a folder with a summary is a whole import.
