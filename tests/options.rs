@@ -43,44 +43,6 @@ fn train(
     )
 }
 
-/// All ten probabilities `infer --json` gives on `backend` for test images 0..20 of run `name`,
-/// after checking each answer's class is its most probable one.
-fn probabilities_on(sandbox: &Sandbox, name: &str, backend: &str) -> Vec<Vec<f64>> {
-    let indices: Vec<String> = (0..20).map(|i| i.to_string()).collect();
-    let output = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "infer",
-            "--backend",
-            backend,
-            "--artifacts",
-            name,
-            "--json",
-            "--index",
-            &indices.join(","),
-        ],
-    );
-    assert!(output.status.success(), "{name}: {}", stderr(&output));
-    let rows: Vec<Vec<f64>> = stdout(&output)
-        .lines()
-        .map(|line| {
-            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
-            let row: Vec<f64> = answer["probabilities"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_f64().unwrap())
-                .collect();
-            assert_eq!(row.len(), 10, "{name}: {line}");
-            let most = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
-            assert_eq!(answer["class"], most, "{name}: {line}");
-            row
-        })
-        .collect();
-    assert_eq!(rows.len(), 20, "{name}: one answer per image");
-    rows
-}
-
 /// The run's record, reloaded by `eval` and `infer`, is the model training scored: `eval`
 /// gets the summary's test accuracy and loss on the same 1,000 test images, and two backends
 /// loading it give the same probabilities.
@@ -96,8 +58,8 @@ fn assert_reloads(sandbox: &Sandbox, name: &str, summary: &serde_json::Value) {
         "{name}: eval's loss {loss:?} against the summary's {test_loss:?}"
     );
     let (flex, ndarray) = (
-        probabilities_on(sandbox, name, "flex"),
-        probabilities_on(sandbox, name, "ndarray"),
+        infer_probabilities_with(sandbox, name, 20, &["--backend", "flex"]),
+        infer_probabilities_with(sandbox, name, 20, &["--backend", "ndarray"]),
     );
     for (a, b) in flex.iter().flatten().zip(ndarray.iter().flatten()) {
         assert!((a - b).abs() < 1e-5, "{name}: flex {a} against ndarray {b}");

@@ -267,19 +267,23 @@ pub fn mnist_test_digit(data: &Path, index: usize) -> image::GrayImage {
 /// All ten probabilities `infer --json` gives for each of the first `count` test images of
 /// `run`; fails unless there is exactly one answer of ten per image.
 pub fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Vec<f64>> {
+    infer_probabilities_with(sandbox, run, count, &[])
+}
+
+/// As [`infer_probabilities`], with `extra` flags for `infer` (`--backend ndarray`), also
+/// failing unless each answer's class is its most probable one.
+pub fn infer_probabilities_with(
+    sandbox: &Sandbox,
+    run: &str,
+    count: usize,
+    extra: &[&str],
+) -> Vec<Vec<f64>> {
     let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
-    let infer = sandbox.run_on(
-        &mnist_dir(),
-        &[
-            "infer",
-            "--artifacts",
-            run,
-            "--json",
-            "--index",
-            &indices.join(","),
-        ],
-    );
-    assert!(infer.status.success(), "{}", stderr(&infer));
+    let indices = indices.join(",");
+    let mut args = vec!["infer", "--artifacts", run, "--json", "--index", &indices];
+    args.extend_from_slice(extra);
+    let infer = sandbox.run_on(&mnist_dir(), &args);
+    assert!(infer.status.success(), "{run}: {}", stderr(&infer));
     let rows: Vec<Vec<f64>> = stdout(&infer)
         .lines()
         .map(|line| {
@@ -290,11 +294,13 @@ pub fn infer_probabilities(sandbox: &Sandbox, run: &str, count: usize) -> Vec<Ve
                 .iter()
                 .map(|p| p.as_f64().unwrap())
                 .collect();
-            assert_eq!(row.len(), 10, "{line}");
+            assert_eq!(row.len(), 10, "{run}: {line}");
+            let most = (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            assert_eq!(answer["class"], most, "{run}: {line}");
             row
         })
         .collect();
-    assert_eq!(rows.len(), count, "one answer per image");
+    assert_eq!(rows.len(), count, "{run}: one answer per image");
     rows
 }
 
