@@ -447,7 +447,7 @@ impl Drop for SmallDisk {
 /// Every file of the run is whole: JSON parses, metrics are epochs 1..n, no scratch file is
 /// left, every checkpoint on disk is a complete one.
 fn assert_run_files_whole(run: &Path) {
-    for entry in walk(run) {
+    for entry in files_under(run).iter().map(|relative| run.join(relative)) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             !name.ends_with(".tmp"),
@@ -462,19 +462,6 @@ fn assert_run_files_whole(run: &Path) {
     for (index, epoch) in epochs.iter().enumerate() {
         assert_eq!(epoch["epoch"], index + 1);
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[cfg(target_os = "linux")]
