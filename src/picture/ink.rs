@@ -1,4 +1,4 @@
-//! Step 2 of preparing a picture: how much ink each pixel holds, 0 (paper) to 255 (a stroke's
+//! Step 4 of preparing a picture: how much ink each pixel holds, 0 (paper) to 255 (a stroke's
 //! core), whatever the picture's colours, transparency and lighting.
 //!
 //! Transparent pixels are laid on a background that contrasts with the opaque ones (white

@@ -1,4 +1,4 @@
-//! Step 3 of preparing a picture: ink strengths to MNIST's layout. MNIST's digits were
+//! Step 5 of preparing a picture: ink strengths to MNIST's layout. MNIST's digits were
 //! size-normalised into a 20×20 box, keeping their aspect ratio, and placed in a 28×28 field
 //! with their centre of mass at its centre (LeCun et al., "The MNIST database"); their strokes
 //! are about 2-3 pixels wide there, and full strength at the core.

@@ -4,16 +4,19 @@
 //!    [`MAX_SIDE`](decode::MAX_SIDE) on a side, turned upright by its EXIF orientation.
 //! 2. **Already MNIST?** A 28×28 picture with a light digit on a black ground, centred by its
 //!    mass, as MNIST stores its digits, is used as it is.
-//! 3. **Ink** (`ink.rs`): ink strength per pixel, whatever the colours, transparency and
+//! 3. **Pixelated?** (`pixelated.rs`) A low-resolution picture enlarged by repeating its pixels
+//!    is enlarged again from its own grid, smoothly: its blocks' edges are not strokes.
+//! 4. **Ink** (`ink.rs`): ink strength per pixel, whatever the colours, transparency and
 //!    lighting: the paper's brightness is estimated (`paper.rs`) and divided out, Otsu's
 //!    threshold separates ink from paper, clutter along the edges is dropped.
-//! 4. **MNIST's layout** (`mnist_box.rs`): cropped to the ink, thin strokes widened to MNIST's,
+//! 5. **MNIST's layout** (`mnist_box.rs`): cropped to the ink, thin strokes widened to MNIST's,
 //!    scaled into a 20×20 box, centred by centre of mass in 28×28, strongest pixel at 255.
 
 mod decode;
 mod ink;
 mod mnist_box;
 mod paper;
+mod pixelated;
 
 use std::path::{Path, PathBuf};
 
@@ -73,7 +76,8 @@ pub(crate) fn prepare(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {
     if let Some(pixels) = already_mnist(picture) {
         return Some(pixels);
     }
-    mnist_box::into_field(&ink::ink(picture)?)
+    let smooth = pixelated::smoothed(picture);
+    mnist_box::into_field(&ink::ink(smooth.as_ref().unwrap_or(picture))?)
 }
 
 /// The picture's own pixels when it already is an MNIST digit: 28×28, a black border, some ink
