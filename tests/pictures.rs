@@ -1,7 +1,8 @@
 //! Pictures as people make them (photos on grey paper under a lamp, canvas exports with a
 //! transparent background, phone JPEGs lying on their side, MNIST's own 28×28 files) reach the
 //! model as the clean drawing of the same digit does (`infer --save-input` shows what it
-//! received), and `--augment` trains reproducibly.
+//! received), a low-resolution scan enlarged by repeating its pixels as the same scan enlarged
+//! smoothly, and `--augment` trains reproducibly.
 
 mod common;
 
@@ -63,6 +64,14 @@ fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
+/// A low-resolution scan: the digit at 10×10, dark on light, enlarged to 50×50 by repeating
+/// pixels (`FilterType::Nearest`) or smoothly (`CatmullRom`).
+fn low_resolution_scan(digit: &GrayImage, filter: FilterType) -> DynamicImage {
+    let mut small = imageops::resize(digit, 10, 10, FilterType::Triangle);
+    imageops::invert(&mut small);
+    DynamicImage::ImageLuma8(imageops::resize(&small, 50, 50, filter))
+}
+
 /// The share of pixels inked (> 100) in either image that are inked in both.
 fn overlap(a: &GrayImage, b: &GrayImage) -> f64 {
     let inked = |image: &GrayImage, i: usize| image.as_raw()[i] > 100;
@@ -97,6 +106,15 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
         std::fs::write(path("phone", "jpg"), phone_jpeg_on_its_side(&ink)).unwrap();
         digit.save(path("mnist", "png")).unwrap();
         files.extend(kinds.map(|(kind, ext)| path(kind, ext)));
+        for (kind, filter) in [
+            ("blocky", FilterType::Nearest),
+            ("smooth", FilterType::CatmullRom),
+        ] {
+            low_resolution_scan(&digit, filter)
+                .save(path(kind, "png"))
+                .unwrap();
+            files.push(path(kind, "png"));
+        }
     }
     let indices = digits.map(|i| i.to_string()).join(",");
     let mut args: Vec<std::ffi::OsString> = vec!["infer".into(), "--json".into()];
@@ -158,6 +176,23 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
                 "{kind}-{index}: {shared:.2} of the ink where the clean drawing's is"
             );
         }
+        // A low-resolution picture enlarged by repeating its pixels reaches the model as the
+        // same picture enlarged smoothly (its blocks' edges are not strokes).
+        let (blocky, smooth) = (
+            saved(&format!("blocky-{index}")),
+            saved(&format!("smooth-{index}")),
+        );
+        let shared = overlap(&blocky, &smooth);
+        assert!(
+            shared > 0.9,
+            "blocky-{index}: {shared:.2} of the ink where the smooth one's is"
+        );
+        let class_of_png = |kind: &str| class_of(&sandbox.path(&format!("{kind}-{index}.png")));
+        assert_eq!(
+            class_of_png("blocky"),
+            class_of_png("smooth"),
+            "blocky-{index}"
+        );
         let clean_class = class_of(&sandbox.path(&format!("clean-{index}.png")));
         for (kind, ext) in &kinds[1..] {
             let file = sandbox.path(&format!("{kind}-{index}.{ext}"));

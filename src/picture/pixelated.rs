@@ -6,8 +6,8 @@
 //! enlarged by repeating pixels (500 scans, 2026-11-29).
 //!
 //! A picture is taken for such an enlargement when, along each axis, every change between
-//! neighbouring columns (rows) falls on the edge of a grid of equal cells, and the picture
-//! changes at most of those edges. A photograph, an anti-aliased drawing or a JPEG changes
+//! neighbouring columns (rows) falls on the edge of a grid of square cells, and the picture
+//! changes at most of those edges along the axis where it changes more often. A photograph, an anti-aliased drawing or a JPEG changes
 //! almost everywhere, and a sharp-edged drawing at a few places only: neither is touched.
 
 use image::imageops::{self, FilterType};
@@ -35,8 +35,16 @@ pub(super) fn smoothed(picture: &DynamicImage) -> Option<DynamicImage> {
         return None;
     }
     let rgba = picture.to_rgba8();
-    let columns = cells(&changes(&rgba, width, height, |a, b| (a, b)), width)?;
-    let rows = cells(&changes(&rgba, height, width, |a, b| (b, a)), height)?;
+    let across = changes(&rgba, width, height, |a, b| (a, b));
+    let down = changes(&rgba, height, width, |a, b| (b, a));
+    // The axis with more changes shows the grid; the other's cells are as wide (square pixels).
+    let (columns, rows) = if across.len() >= down.len() {
+        let columns = cells(&across, width)?;
+        (columns, square_cells(&down, height, columns, width)?)
+    } else {
+        let rows = cells(&down, height)?;
+        (square_cells(&across, width, rows, height)?, rows)
+    };
     // Each cell's centre holds its value.
     let centre = |cell: u32, cells: u32, length: u32| {
         ((f64::from(cell) + 0.5) * f64::from(length) / f64::from(cells)) as u32
@@ -72,28 +80,43 @@ fn changes(
         .collect()
 }
 
-/// The fewest equal cells along an axis of `length` pixels whose edges every change lies on
-/// (within a pixel, as enlargements round), using at least [`MIN_EDGES_USED`] of them.
+/// The fewest equal cells along an axis of `length` pixels on whose edges every change lies,
+/// using at least [`MIN_EDGES_USED`] of them.
 fn cells(changes: &[u32], length: u32) -> Option<u32> {
     // A grid of at most length / MIN_CELL_SIDE cells has fewer edges than that.
     if changes.is_empty() || changes.len() as u32 >= length / MIN_CELL_SIDE {
         return None;
     }
     (MIN_CELLS..=length / MIN_CELL_SIDE).find(|&cells| {
-        let cell = f64::from(length) / f64::from(cells);
-        let mut used = vec![false; cells as usize];
-        let all_on_edges = changes.iter().all(|&change| {
-            let edge = (f64::from(change) / cell).round();
-            let on = (1.0..f64::from(cells)).contains(&edge)
-                && (f64::from(change) - edge * cell).abs() <= 1.0;
-            if on {
-                used[edge as usize] = true;
-            }
-            on
-        });
-        let edges_used = used.iter().filter(|&&u| u).count();
-        all_on_edges && edges_used as f64 >= MIN_EDGES_USED * f64::from(cells - 1)
+        edges_used(changes, length, cells)
+            .is_some_and(|used| used as f64 >= MIN_EDGES_USED * f64::from(cells - 1))
     })
+}
+
+/// The cells along an axis of `length` pixels when they are as wide as those of the other axis
+/// (`other_cells` over `other_length` pixels: pixels are square) and every change lies on
+/// their edges. A thin 1 changes at too few columns to show its grid (or shows a coarser one
+/// by chance), but its rows show it.
+fn square_cells(changes: &[u32], length: u32, other_cells: u32, other_length: u32) -> Option<u32> {
+    let cells = (f64::from(length) * f64::from(other_cells) / f64::from(other_length)).round();
+    let cells = (cells as u32).max(1);
+    edges_used(changes, length, cells).map(|_| cells)
+}
+
+/// How many of the inner edges of `cells` equal cells along `length` pixels the changes fall
+/// on (within a pixel, as enlargements round); `None` when one falls inside a cell.
+fn edges_used(changes: &[u32], length: u32, cells: u32) -> Option<usize> {
+    let cell = f64::from(length) / f64::from(cells);
+    let mut used = vec![false; cells as usize];
+    for &change in changes {
+        let edge = (f64::from(change) / cell).round();
+        if !(1.0..f64::from(cells)).contains(&edge) || (f64::from(change) - edge * cell).abs() > 1.0
+        {
+            return None;
+        }
+        used[edge as usize] = true;
+    }
+    Some(used.iter().filter(|&&u| u).count())
 }
 
 #[cfg(test)]
@@ -127,6 +150,22 @@ mod tests {
     }
 
     #[test]
+    fn a_thin_one_is_found_enlarged_by_its_rows() {
+        // A stroke two columns wide changes at two column edges only.
+        let one = GrayImage::from_fn(10, 10, |x, y| {
+            Luma([if (4..6).contains(&x) && (1..9).contains(&y) {
+                20 + 10 * y as u8
+            } else {
+                240
+            }])
+        });
+        let zoomed = imageops::resize(&one, 50, 50, FilterType::Nearest);
+        let smooth = smoothed(&DynamicImage::ImageLuma8(zoomed)).expect("taken for an enlargement");
+        let expected = imageops::resize(&one, 50, 50, FilterType::CatmullRom);
+        assert_eq!(smooth.to_luma8(), expected);
+    }
+
+    #[test]
     fn smooth_sharp_edged_and_native_pictures_are_left_alone() {
         let seven = low_resolution_seven();
         let smooth = imageops::resize(&seven, 48, 48, FilterType::Triangle);
@@ -134,7 +173,11 @@ mod tests {
         assert!(smoothed(&DynamicImage::ImageLuma8(seven)).is_none());
         // A sharp bar lies on many grids' edges, but uses few of them.
         let bar = GrayImage::from_fn(100, 100, |x, y| {
-            Luma([if (20..80).contains(&x) && (45..55).contains(&y) { 0 } else { 255 }])
+            Luma([if (20..80).contains(&x) && (45..55).contains(&y) {
+                0
+            } else {
+                255
+            }])
         });
         assert!(smoothed(&DynamicImage::ImageLuma8(bar)).is_none());
         let blank = GrayImage::from_pixel(40, 40, Luma([255]));
