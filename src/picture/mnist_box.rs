@@ -1,7 +1,7 @@
 //! Step 5 of preparing a picture: ink strengths to MNIST's layout. MNIST's digits were
 //! size-normalised into a 20×20 box, keeping their aspect ratio, and placed in a 28×28 field
 //! with their centre of mass at its centre (LeCun et al., "The MNIST database"); their strokes
-//! are about 2-3 pixels wide there, and full strength at the core.
+//! are about 2-3 pixels wide there, and most of their inked pixels near full strength.
 
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma};
@@ -16,6 +16,11 @@ const JUDGE_BOX: u32 = 80;
 /// A stroke at least this wide at [`JUDGE_BOX`] is MNIST's (about 2.2 pixels at 20); thinner
 /// pen strokes are widened to it.
 const STROKE_WIDTH: f32 = 9.0;
+/// A pixel above this strength (of 255) is inked, for [`MNIST_MEDIAN_INK`].
+const INKED: u8 = 25;
+/// MNIST's strokes: the median strength of a test digit's inked pixels, the median over the
+/// 10,000 test digits (t10k-images-idx3-ubyte; the 10th-90th percentiles are 191-253).
+const MNIST_MEDIAN_INK: u32 = 229;
 /// The share of the ink's mass cut from each side when cropping: a speck of dust far from the
 /// digit does not stretch its box.
 const TRIMMED_MASS: f64 = 0.002;
@@ -26,7 +31,7 @@ pub(super) fn into_field(ink: &GrayImage) -> Option<[u8; IMAGE_PIXELS]> {
     let (x, y, width, height) = ink_bounds(ink)?;
     let crop = imageops::crop_imm(ink, x, y, width, height).to_image();
     let judged = widened(&fitted(&crop, JUDGE_BOX));
-    let digit = full_strength(fitted(&judged, DIGIT_BOX))?;
+    let digit = mnist_strength(fitted(&judged, DIGIT_BOX))?;
     placed_by_centre_of_mass(&digit)
 }
 
@@ -73,12 +78,28 @@ fn widened(image: &GrayImage) -> GrayImage {
     }
 }
 
-/// Strengths scaled so that the strongest pixel is 255, as MNIST's stroke cores are; `None`
-/// when nothing is left.
-fn full_strength(mut image: GrayImage) -> Option<GrayImage> {
+/// Strengths scaled as MNIST's: the strongest pixel at 255, then, when the median inked pixel
+/// is fainter than MNIST's [`MNIST_MEDIAN_INK`], all raised by the same factor until it is not
+/// (capped at 255). A low-resolution scan's strokes are mostly partly inked pixels: without this
+/// they reach the model fainter and thinner than any MNIST digit (median 120-150 on
+/// `bench/real_pictures.py`'s scans). `None` when nothing is left.
+fn mnist_strength(mut image: GrayImage) -> Option<GrayImage> {
     let strongest = image.pixels().map(|p| p.0[0]).max().filter(|&s| s > 0)?;
-    for pixel in image.pixels_mut() {
-        pixel.0[0] = (u32::from(pixel.0[0]) * 255 / u32::from(strongest)) as u8;
+    let scale = |image: &mut GrayImage, numerator: u32, denominator: u32| {
+        for pixel in image.pixels_mut() {
+            pixel.0[0] = (u32::from(pixel.0[0]) * numerator / denominator).min(255) as u8;
+        }
+    };
+    scale(&mut image, 255, u32::from(strongest));
+    let mut inked: Vec<u8> = image
+        .pixels()
+        .map(|p| p.0[0])
+        .filter(|&s| s > INKED)
+        .collect();
+    inked.sort_unstable();
+    let median = u32::from(inked[inked.len() / 2]);
+    if median < MNIST_MEDIAN_INK {
+        scale(&mut image, MNIST_MEDIAN_INK, median);
     }
     Some(image)
 }
@@ -228,6 +249,42 @@ mod tests {
         let row: Vec<u8> = field[14 * IMAGE_SIDE..15 * IMAGE_SIDE].to_vec();
         let wide = row.iter().filter(|&&v| v > 100).count();
         assert!((2..=4).contains(&wide), "{row:?}");
+    }
+
+    #[test]
+    fn faint_strokes_are_raised_to_mnists_strength_and_strong_ones_kept() {
+        let median = |image: &GrayImage| {
+            let mut inked: Vec<u8> = image
+                .pixels()
+                .map(|p| p.0[0])
+                .filter(|&s| s > INKED)
+                .collect();
+            inked.sort_unstable();
+            inked[inked.len() / 2]
+        };
+        // A scan's stroke: one full-strength pixel, the rest partly inked.
+        let faint = GrayImage::from_fn(20, 20, |x, y| {
+            Luma([match (x, y) {
+                (10, 10) => 200,
+                (8..=12, 2..=18) => 90,
+                _ => 0,
+            }])
+        });
+        let raised = mnist_strength(faint).unwrap();
+        assert_eq!(raised.get_pixel(10, 10).0[0], 255);
+        assert_eq!(raised.get_pixel(0, 0).0[0], 0, "paper stays paper");
+        assert!(
+            u32::from(median(&raised)) >= MNIST_MEDIAN_INK - 1,
+            "{}",
+            median(&raised)
+        );
+        // MNIST's own strokes are already that strong: only the strongest is set to 255.
+        let strong = GrayImage::from_fn(20, 20, |x, _| {
+            Luma([if (8..12).contains(&x) { 250 } else { 0 }])
+        });
+        assert_eq!(mnist_strength(strong).unwrap().get_pixel(9, 9).0[0], 255);
+        let blank = GrayImage::new(20, 20);
+        assert!(mnist_strength(blank).is_none());
     }
 
     #[test]
