@@ -91,17 +91,23 @@ fn mnist_strength(mut image: GrayImage) -> Option<GrayImage> {
         }
     };
     scale(&mut image, 255, u32::from(strongest));
+    // The strongest pixel is now inked: there is a median.
+    let median = u32::from(median_inked(&image)?);
+    if median < MNIST_MEDIAN_INK {
+        scale(&mut image, MNIST_MEDIAN_INK, median);
+    }
+    Some(image)
+}
+
+/// The median strength of the pixels stronger than [`INKED`]; `None` when there are none.
+fn median_inked(image: &GrayImage) -> Option<u8> {
     let mut inked: Vec<u8> = image
         .pixels()
         .map(|p| p.0[0])
         .filter(|&s| s > INKED)
         .collect();
     inked.sort_unstable();
-    let median = u32::from(inked[inked.len() / 2]);
-    if median < MNIST_MEDIAN_INK {
-        scale(&mut image, MNIST_MEDIAN_INK, median);
-    }
-    Some(image)
+    inked.get(inked.len() / 2).copied()
 }
 
 /// `digit` in a 28×28 field with its centre of mass at the field's centre; ink pushed past the
@@ -253,15 +259,7 @@ mod tests {
 
     #[test]
     fn faint_strokes_are_raised_to_mnists_strength_and_strong_ones_kept() {
-        let median = |image: &GrayImage| {
-            let mut inked: Vec<u8> = image
-                .pixels()
-                .map(|p| p.0[0])
-                .filter(|&s| s > INKED)
-                .collect();
-            inked.sort_unstable();
-            inked[inked.len() / 2]
-        };
+        let median = |image: &GrayImage| median_inked(image).unwrap();
         // A scan's stroke: one full-strength pixel, the rest partly inked.
         let faint = GrayImage::from_fn(20, 20, |x, y| {
             Luma([match (x, y) {
