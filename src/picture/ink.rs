@@ -27,7 +27,7 @@ const SPECK_SHARE: f64 = 0.01;
 /// to count as clutter.
 const INTERIOR_SHARE: f64 = 0.25;
 /// Longest side the ink is measured at: a 12-megapixel photo needs no more for a 28×28 digit.
-const WORK_SIDE: u32 = 320;
+pub(super) const WORK_SIDE: u32 = 320;
 /// Longest side the paper's brightness is estimated at (`paper.rs`): it varies slowly.
 const PAPER_SIDE: u32 = 64;
 /// Below this contrast with the paper around it (a fraction of the paper's brightness) nothing

@@ -13,6 +13,8 @@
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, RgbaImage};
 
+use super::ink::WORK_SIDE;
+
 /// Fewest cells along a side: a digit does not fit in fewer.
 const MIN_CELLS: u32 = 4;
 /// Fewest pixels a cell spans: 2 is a doubling, the smallest enlargement.
@@ -28,7 +30,8 @@ const MIN_EDGES_USED: f64 = 0.5;
 const MAX_SIDE: u32 = 2048;
 
 /// `picture` enlarged smoothly (bicubic) from its own grid when it is an enlargement by
-/// repeated pixels, at its size and in RGBA; `None` when it is not one.
+/// repeated pixels, in RGBA, at its size or, if larger, at most [`WORK_SIDE`] on a side (where
+/// the ink is measured); `None` when it is not one.
 pub(super) fn smoothed(picture: &DynamicImage) -> Option<DynamicImage> {
     let (width, height) = (picture.width(), picture.height());
     if width.max(height) > MAX_SIDE {
@@ -52,10 +55,13 @@ pub(super) fn smoothed(picture: &DynamicImage) -> Option<DynamicImage> {
     let grid = RgbaImage::from_fn(columns, rows, |x, y| {
         *rgba.get_pixel(centre(x, columns, width), centre(y, rows, height))
     });
+    // At its size, or at the size the ink is measured at when that is smaller.
+    let fit = f64::from(WORK_SIDE) / f64::from(width.max(height));
+    let side = |length: u32| ((f64::from(length) * fit.min(1.0)).round() as u32).max(1);
     Some(DynamicImage::ImageRgba8(imageops::resize(
         &grid,
-        width,
-        height,
+        side(width),
+        side(height),
         FilterType::CatmullRom,
     )))
 }
