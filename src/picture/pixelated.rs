@@ -153,6 +153,11 @@ mod tests {
             let expected = imageops::resize(&seven, side, side, FilterType::CatmullRom);
             assert_eq!(smooth.to_luma8(), expected, "{side}");
         }
+        // Larger than the ink is measured at: enlarged to that side only.
+        let zoomed = imageops::resize(&seven, 640, 640, FilterType::Nearest);
+        let smooth = smoothed(&DynamicImage::ImageLuma8(zoomed)).expect("an enlargement");
+        let expected = imageops::resize(&seven, WORK_SIDE, WORK_SIDE, FilterType::CatmullRom);
+        assert_eq!(smooth.to_luma8(), expected);
     }
 
     #[test]
