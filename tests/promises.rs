@@ -269,13 +269,7 @@ fn start_serve(sandbox: &Sandbox, run: &str) -> (Child, String) {
     let line = receiver
         .recv_timeout(Duration::from_secs(60))
         .expect("serve printed its address within a minute");
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
-        .to_string();
-    (child, address)
+    (child, serve_address(&line))
 }
 
 /// One HTTP/1.1 request on its own connection; the status code.
@@ -373,16 +367,12 @@ fn a_loss_that_becomes_infinite_fails_the_run_and_keeps_no_model() {
         "run",
         &["--config", "overflow.json", "--epochs", "2"],
     );
-    let line = assert_one_line_error(&output);
-    assert!(
-        line.contains("training diverged: the training loss became inf in epoch 1"),
-        "{line}"
+    assert_diverged_without_model(
+        &sandbox,
+        &output,
+        "run",
+        "training diverged: the training loss became inf in epoch 1",
     );
-    assert_eq!(
-        read_json(&sandbox.path("run/summary.json"))["status"],
-        "failed"
-    );
-    assert!(!sandbox.path("run/model.bpk").exists());
     assert!(read_jsonl(&sandbox.path("run/metrics.jsonl")).is_empty());
 }
 #[test]

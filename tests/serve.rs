@@ -33,13 +33,7 @@ impl Server {
         while stdout.read(&mut byte).expect("the server's stdout") == 1 && byte[0] != b'\n' {
             line.push(byte[0]);
         }
-        let line = String::from_utf8_lossy(&line).into_owned();
-        let address = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in the server's first line: {line:?}"))
-            .to_string();
+        let address = serve_address(&String::from_utf8_lossy(&line));
         Server { child, address }
     }
 

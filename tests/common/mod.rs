@@ -181,6 +181,31 @@ pub fn assert_one_line_error(output: &Output) -> String {
     lines[0].to_string()
 }
 
+/// Asserts a training that diverged failed as the README promises: one error line containing
+/// `cause`, run `run` recorded as failed, and no model.bpk kept. Returns the line.
+pub fn assert_diverged_without_model(
+    sandbox: &Sandbox,
+    output: &Output,
+    run: &str,
+    cause: &str,
+) -> String {
+    let line = assert_one_line_error(output);
+    assert!(line.contains(cause), "{line}");
+    let summary = read_json(&sandbox.path(run).join("summary.json"));
+    assert_eq!(summary["status"], "failed");
+    assert!(!sandbox.path(run).join("model.bpk").exists());
+    line
+}
+
+/// The `host:port` in `serve`'s first line (`... http://127.0.0.1:PORT/ ...`).
+pub fn serve_address(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
+        .to_string()
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
