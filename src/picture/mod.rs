@@ -10,7 +10,8 @@
 //!    lighting: the paper's brightness is estimated (`paper.rs`) and divided out, Otsu's
 //!    threshold separates ink from paper, clutter along the edges is dropped.
 //! 5. **MNIST's layout** (`mnist_box.rs`): cropped to the ink, thin strokes widened to MNIST's,
-//!    scaled into a 20×20 box, centred by centre of mass in 28×28, strongest pixel at 255.
+//!    scaled into a 20×20 box, centred by centre of mass in 28×28, strokes as strong as MNIST's
+//!    (strongest pixel at 255, faint strokes raised to MNIST's median).
 
 mod decode;
 mod ink;

@@ -1,4 +1,4 @@
-//! Step 2 of preparing a picture: a low-resolution picture enlarged by repeating its pixels (a
+//! Step 3 of preparing a picture: a low-resolution picture enlarged by repeating its pixels (a
 //! zoom without smoothing, as a scanner's or an image viewer's "nearest neighbour") is enlarged
 //! again from its own grid, smoothly. Its blocks' edges are steps no pen draws, and a model
 //! trained on MNIST's smooth strokes misreads them: on `bench/real_pictures.py`'s low-resolution
@@ -7,10 +7,11 @@
 //!
 //! A picture is taken for such an enlargement when, along each axis, every change between
 //! neighbouring columns (rows) falls on the edge of a grid of square cells, and the picture
-//! changes at most of those edges along the axis where it changes more often. A photograph, an anti-aliased drawing or a JPEG changes
-//! almost everywhere, and a sharp-edged drawing at a few places only: neither is touched.
+//! changes at most of those edges along the axis where it changes more often. A photograph, an
+//! anti-aliased drawing or a JPEG changes almost everywhere, and a sharp-edged drawing at a few
+//! places only: neither is touched.
 
-use image::imageops::{self, FilterType};
+use image::imageops::FilterType;
 use image::{DynamicImage, RgbaImage};
 
 use super::ink::WORK_SIDE;
@@ -55,19 +56,18 @@ pub(super) fn smoothed(picture: &DynamicImage) -> Option<DynamicImage> {
     let grid = RgbaImage::from_fn(columns, rows, |x, y| {
         *rgba.get_pixel(centre(x, columns, width), centre(y, rows, height))
     });
-    // At its size, or at the size the ink is measured at when that is smaller.
-    let fit = f64::from(WORK_SIDE) / f64::from(width.max(height));
-    let side = |length: u32| ((f64::from(length) * fit.min(1.0)).round() as u32).max(1);
-    Some(DynamicImage::ImageRgba8(imageops::resize(
-        &grid,
-        side(width),
-        side(height),
-        FilterType::CatmullRom,
-    )))
+    // At its size, or at the size the ink is measured at when that is smaller (as ink() would
+    // scale it down).
+    let grid = DynamicImage::ImageRgba8(grid);
+    Some(if width.max(height) > WORK_SIDE {
+        grid.resize(WORK_SIDE, WORK_SIDE, FilterType::CatmullRom)
+    } else {
+        grid.resize_exact(width, height, FilterType::CatmullRom)
+    })
 }
 
-/// For each position `i` along an axis of `length` (1..length), whether the line of pixels at
-/// `i` differs from the one at `i - 1`; `at(i, j)` turns (along, across) into (x, y).
+/// The positions `i` along an axis of `length` (1..length) where the line of pixels at `i`
+/// differs from the one at `i - 1`; `at(i, j)` turns (along, across) into (x, y).
 fn changes(
     rgba: &RgbaImage,
     length: u32,
@@ -128,6 +128,7 @@ fn edges_used(changes: &[u32], length: u32, cells: u32) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::imageops;
     use image::{GrayImage, Luma};
 
     /// A 7 on an 8×8 grid: a bar across the top, a stroke down, grey where it is partly inked.
