@@ -12,6 +12,7 @@ mod commands;
 mod data;
 mod model;
 mod onnx;
+pub mod output;
 pub mod panics;
 mod picture;
 mod pytorch;

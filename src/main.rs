@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use mnist_trainer::cli::{self, run};
+use mnist_trainer::output;
 use mnist_trainer::signals::StopSignals;
 
 /// Process-wide state is set up here, once, before any other thread exists: the panic hook,
@@ -21,14 +22,18 @@ fn main() -> ExitCode {
     let signals = match StopSignals::install() {
         Ok(signals) => signals,
         Err(error) => {
-            eprintln!("error: cannot handle SIGINT, SIGTERM and SIGHUP: {error}");
+            output::report(format_args!(
+                "error: cannot handle SIGINT, SIGTERM and SIGHUP: {error}\n"
+            ));
             return ExitCode::FAILURE;
         }
     };
     match run(cli, &signals) {
+        // Something the command had to say on standard error was lost: not a success.
+        Ok(code) if code == ExitCode::SUCCESS && output::stderr_failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", cli::error_line(&error));
+            output::report(format_args!("error: {}\n", cli::error_line(&error)));
             ExitCode::FAILURE
         }
     }

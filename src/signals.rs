@@ -5,7 +5,11 @@
 //! SIGINT is Ctrl-C (also under Burn's dashboard: see [`crate::terminal`]); SIGTERM is what
 //! `kill`, `docker stop`, systemd, CI time-outs and batch schedulers send; SIGHUP arrives when
 //! the terminal or ssh session goes away. All three behave alike:
-//! - outside training a signal ends the process as its default action would;
+//! - outside training and serving a signal ends the process as its default action would, with
+//!   the exit code a shell reports for it (also as PID 1 of a container, which the kernel
+//!   spares the default action);
+//! - while serving, the first one stops the server (it stops accepting and finishes the
+//!   requests under way); a second one ends the process at once;
 //! - while a training run is being prepared (its folder locked, its data loaded), the first one
 //!   is remembered: the run stops before it starts, or (once its folder is written) after its
 //!   first step, so that no run folder is left half-made;
@@ -23,6 +27,7 @@ use burn::train::Interrupter;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::output::errln;
 use crate::terminal::SavedTerminal;
 
 /// One of the signals handled here.
@@ -57,8 +62,13 @@ enum Phase {
     Preparing,
     /// Training: the first signal stops this interrupter.
     Training(Interrupter),
-    /// Training was asked to stop: a second signal ends the process at once.
-    Stopping,
+    /// Serving: the first signal is handed to this, which stops the server.
+    Serving(Box<dyn FnOnce(StopSignal) + Send>),
+    /// Training or serving was asked to stop: a second signal ends the process at once.
+    Stopping {
+        /// Whether it is training that stops (a resumable run), not a server.
+        training: bool,
+    },
     /// Training has ended and the run's files are being written: signals are remembered.
     Finishing,
 }
@@ -138,10 +148,16 @@ impl StopSignals {
         match state.stopped_by {
             Some(signal) => {
                 interrupter.stop(Some(&signal.to_string()));
-                state.phase = Phase::Stopping;
+                state.phase = Phase::Stopping { training: true };
             }
             None => state.phase = Phase::Training(interrupter),
         }
+    }
+
+    /// Serving: from now on the first signal is handed to `stop`, which stops the server; a
+    /// second one ends the process at once.
+    pub fn during_serving(&self, stop: impl FnOnce(StopSignal) + Send + 'static) {
+        self.lock().phase = Phase::Serving(Box::new(stop));
     }
 
     /// Training has ended: from now on a signal is only remembered.
@@ -173,26 +189,41 @@ impl StopSignals {
     /// stops the interrupter while training).
     fn on_signal(&self, signal: StopSignal) {
         let mut state = self.lock();
-        match std::mem::replace(&mut state.phase, Phase::Stopping) {
+        let stopping = Phase::Stopping { training: true };
+        match std::mem::replace(&mut state.phase, stopping) {
             Phase::Idle => {
                 drop(state);
                 self.restore_terminal();
                 // Reinstalls the default action and raises the signal again: the process ends
                 // exactly as it would have without these handlers.
                 let _ = signal_hook::low_level::emulate_default_handler(signal.0);
-                std::process::exit(i32::from(signal.exit_code()));
+                // Still running: the process is PID 1 of its PID namespace (a container started
+                // without an init), which the kernel spares default actions. std's exit would
+                // run exit handlers under threads still running (a SIGSEGV, measured).
+                // SAFETY: ends the process at once, as the signal would have; every file is
+                // written atomically.
+                unsafe { libc::_exit(i32::from(signal.exit_code())) };
             }
             Phase::Preparing => state.stopped_by = Some(signal),
             Phase::Training(interrupter) => {
                 state.stopped_by = Some(signal);
                 interrupter.stop(Some(&format!("{signal}")));
             }
-            Phase::Stopping => {
+            Phase::Serving(stop) => {
+                state.phase = Phase::Stopping { training: false };
+                state.stopped_by = Some(signal);
+                drop(state);
+                stop(signal);
+            }
+            Phase::Stopping { training } => {
                 drop(state);
                 self.restore_terminal();
-                eprintln!(
-                    "\n{signal}: a second stop signal, ending at once; --resume continues after the last finished epoch"
-                );
+                let next = if training {
+                    "; --resume continues after the last finished epoch"
+                } else {
+                    ""
+                };
+                errln!("\n{signal}: a second stop signal, ending at once{next}");
                 // SAFETY: ends the process without running destructors or flushing Burn's
                 // threads, which is what "at once" means; every file is written atomically.
                 unsafe { libc::_exit(i32::from(signal.exit_code())) };

@@ -11,6 +11,13 @@ use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 
+/// Whether standard output is a terminal that can draw Burn's full-screen dashboard: not where
+/// `TERM` is `dumb` (Emacs's shell, serial consoles) or unset, which cannot move the cursor.
+pub(crate) fn can_draw_dashboard() -> bool {
+    let capable = std::env::var_os("TERM").is_some_and(|term| !term.is_empty() && term != "dumb");
+    capable && std::io::stdout().is_terminal()
+}
+
 /// The terminal's settings as they were before the dashboard changed them.
 pub(crate) struct SavedTerminal {
     /// `/dev/tty`, opened for reading and writing.

@@ -126,12 +126,15 @@ fn broken_data_folders_are_refused_with_the_file_named() {
             &["holds 20 images but", "holds 19 labels"],
         ),
         (
-            "gz that is not gzip",
+            "gz that is an error page",
             |dir| {
                 std::fs::remove_file(dir.join(FILES[3])).unwrap();
-                std::fs::write(dir.join(format!("{}.gz", FILES[3])), labels(10)).unwrap();
+                let page = "<!DOCTYPE html><html><body>503 Service Unavailable</body></html>";
+                std::fs::write(dir.join(format!("{}.gz", FILES[3])), page).unwrap();
             },
-            &["t10k-labels-idx1-ubyte.gz: not a valid gzip file"],
+            &[
+                "t10k-labels-idx1-ubyte.gz: not a valid gzip file: missing gzip header, and not raw IDX data either",
+            ],
         ),
         (
             "corrupt gzip",
@@ -453,4 +456,38 @@ fn a_folder_that_is_not_a_run_is_named_as_such() {
         );
     }
     assert!(!sandbox.path("model.onnx").exists());
+}
+
+#[test]
+fn a_data_folder_whose_path_is_not_utf8_is_named_and_nothing_is_made() {
+    use std::os::unix::ffi::OsStrExt;
+    let sandbox = Sandbox::new();
+    let data = sandbox
+        .path(".")
+        .join(std::ffi::OsStr::from_bytes(b"donn\xe9es"));
+    valid_folder(&data);
+    let output = sandbox.run_on(&data, &["--epochs", "1"]);
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("is not UTF-8"), "{line}");
+    assert!(line.contains("donn"), "names the folder: {line}");
+    let made = std::fs::read_dir(sandbox.path("artifacts")).map_or(0, Iterator::count);
+    assert_eq!(made, 0, "a refused run left a folder behind");
+}
+
+#[test]
+fn raw_idx_files_under_gz_names_train_as_a_browser_leaves_them() {
+    // A browser that unpacks the download keeps the `.gz` names.
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    std::fs::create_dir(&data).unwrap();
+    let contents = [images(20), labels(20), images(10), labels(10)];
+    for (name, bytes) in FILES.iter().zip(contents) {
+        std::fs::write(data.join(format!("{name}.gz")), bytes).unwrap();
+    }
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        read_json(&sandbox.path("run/summary.json"))["test_images"],
+        10
+    );
 }

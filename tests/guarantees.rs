@@ -5,6 +5,8 @@
 mod common;
 
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -553,4 +555,117 @@ fn a_damaged_checkpoint_is_named_instead_of_crashing_the_resume() {
         "{line}"
     );
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 1);
+}
+
+/// `/dev/full`, opened for writing: every write to it fails with ENOSPC, as a full disk
+/// behind `> log` does.
+fn full_disk_stream() -> std::process::Stdio {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full")
+        .into()
+}
+
+/// Runs the binary in the sandbox with `args`, standard output (or, with `stderr_full`,
+/// standard error) on a full disk; the other stream captured. Gives up after five minutes: a
+/// hang is the failure this guards against.
+fn run_with_a_full_stream(sandbox: &Sandbox, args: &[&str], stderr_full: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
+    command
+        .args(args)
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .stdin(Stdio::null());
+    if stderr_full {
+        command.stdout(Stdio::piped()).stderr(full_disk_stream());
+    } else {
+        command.stdout(full_disk_stream()).stderr(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("{args:?} with a full standard stream did not end in 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn standard_output_on_a_full_disk_stops_training_resumably_and_fails_every_command_in_one_line() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let data = data.to_str().unwrap();
+    let mut args = vec!["--plain", "--epochs", "3", "--artifacts", "run"];
+    args.extend(QUICK);
+    args.extend(["--data-dir", data]);
+    let output = run_with_a_full_stream(&sandbox, &args, false);
+    let line = assert_one_line_error(&output);
+    assert_eq!(output.status.code(), Some(1), "{line}");
+    assert!(
+        line.starts_with("error: cannot write to standard output: No space left on device")
+            && line.contains("training stopped after epoch 1; continue with: "),
+        "{line}"
+    );
+    let run = sandbox.path("run");
+    assert_run_files_whole(&run);
+    assert_eq!(
+        read_json(&run.join("summary.json"))["status"],
+        "interrupted"
+    );
+    assert!(run.join("model.bpk").is_file(), "epoch 1's model kept");
+    assert!(!run.join("run.lock").exists(), "the run is let go");
+    // The command in the line continues the run, and it completes.
+    let (command, resumed) = run_printed_resume_command(&sandbox, &stderr(&output));
+    assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).starts_with("epoch 2/3"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert_eq!(read_json(&run.join("summary.json"))["status"], "completed");
+
+    // Every other command that prints: one line, exit 1, no panic.
+    for command in [
+        &[
+            "infer",
+            "--artifacts",
+            "run",
+            "--index",
+            "0",
+            "--json",
+            "--data-dir",
+            data,
+        ][..],
+        &["eval", "--artifacts", "run", "--data-dir", data],
+        &["report", "--artifacts", "run"],
+        &["--help"],
+    ] {
+        let output = run_with_a_full_stream(&sandbox, command, false);
+        let line = assert_one_line_error(&output);
+        assert_eq!(output.status.code(), Some(1), "{command:?}: {line}");
+        assert!(
+            line.starts_with("error: cannot write to standard output: No space left on device"),
+            "{command:?}: {line}"
+        );
+    }
+
+    // A warning that cannot be written to standard error is not a success either: `infer`
+    // without --artifacts says which run it picked.
+    std::fs::create_dir(sandbox.path("artifacts")).unwrap();
+    std::fs::rename(&run, sandbox.path("artifacts/run")).unwrap();
+    let output = run_with_a_full_stream(
+        &sandbox,
+        &["infer", "--index", "0", "--data-dir", data],
+        true,
+    );
+    assert!(
+        stdout(&output).starts_with("#0: predicted 7"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(output.status.code(), Some(1));
 }

@@ -242,65 +242,144 @@ fn open_pty() -> Pty {
     }
 }
 
+/// Training on a pseudo-terminal: the child, the terminal, and a thread reading all it draws.
+struct OnTerminal {
+    child: Child,
+    pty: Pty,
+    screen: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl OnTerminal {
+    /// Starts training with `args` (and the quick limits) in the sandbox, on a new
+    /// pseudo-terminal as its controlling terminal, with `TERM` set to `term`.
+    fn train(sandbox: &Sandbox, args: &[&str], term: &str) -> Self {
+        let pty = open_pty();
+        let stdio = || Stdio::from(pty.slave.try_clone().unwrap());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
+        command
+            .args(args)
+            .arg("--data-dir")
+            .arg(mnist_dir())
+            .args(QUICK)
+            .current_dir(sandbox.dir.path())
+            .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+            .env("TERM", term)
+            .stdin(stdio())
+            .stdout(stdio())
+            .stderr(stdio());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                // A new session whose controlling terminal is the pty, as a shell gives its jobs.
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("the binary starts");
+        drop(command);
+        // The dashboard must be read or it blocks writing; keep what it drew.
+        let mut master = pty.master.try_clone().unwrap();
+        let screen = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let _ = master.read_to_end(&mut seen); // ends with EIO once the child is gone
+            seen
+        });
+        Self { child, pty, screen }
+    }
+
+    /// Types `keys` into the terminal.
+    fn type_keys(&self, keys: &[u8]) {
+        std::io::Write::write_all(&mut &self.pty.master, keys).unwrap();
+    }
+
+    /// Waits (up to 2 minutes) for training to end; its exit code and all it drew.
+    fn wait(mut self, what: &str) -> (Option<i32>, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{what} did not stop training"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(self.pty);
+        let drawn = String::from_utf8_lossy(&self.screen.join().unwrap()).into_owned();
+        (status.code(), drawn)
+    }
+}
+
 #[test]
 fn ctrl_c_in_the_dashboard_stops_the_run_like_it_does_without_one() {
     let sandbox = Sandbox::new();
-    let pty = open_pty();
-    let stdio = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
-    command
-        .args(["--epochs", "8", "--artifacts", "run", "--data-dir"])
-        .arg(mnist_dir())
-        .args(QUICK)
-        .current_dir(sandbox.dir.path())
-        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
-        .env("TERM", "xterm-256color")
-        .stdin(stdio())
-        .stdout(stdio())
-        .stderr(stdio());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            // A new session whose controlling terminal is the pty, as a shell gives its jobs.
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().expect("the binary starts");
-    drop(command);
-    // The dashboard must be read or it blocks writing; keep what it drew.
-    let mut master = pty.master.try_clone().unwrap();
-    let screen = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let _ = master.read_to_end(&mut seen); // ends with EIO once the child is gone
-        seen
-    });
+    let training = OnTerminal::train(
+        &sandbox,
+        &["--epochs", "8", "--artifacts", "run"],
+        "xterm-256color",
+    );
     // Epoch 1's checkpoint surely whole: a stop between its metrics line and its checkpoint
     // rightly keeps no epoch, and the run then says "start it again", not "continue".
     sandbox.wait_for_checkpoint("run", 1);
     // The key Ctrl-C, typed into the terminal: byte 0x03.
-    std::io::Write::write_all(&mut &pty.master, b"\x03").unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "Ctrl-C in the dashboard did not stop training"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(pty);
-    let drawn = String::from_utf8_lossy(&screen.join().unwrap()).into_owned();
-    assert_eq!(status.code(), Some(130), "{drawn}");
+    training.type_keys(b"\x03");
+    let (code, drawn) = training.wait("Ctrl-C in the dashboard");
+    assert_eq!(code, Some(130), "{drawn}");
     let summary = read_json(&sandbox.path("run/summary.json"));
     assert_eq!(summary["status"], "interrupted");
     let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
     assert!(done < 8, "all {done} epochs ran");
     assert!(drawn.contains("continue with: "), "{drawn}");
+}
+
+#[test]
+fn the_dashboards_kill_key_stops_the_run_like_ctrl_c_and_it_resumes() {
+    let sandbox = Sandbox::new();
+    // Epochs of a tenth of a second here: 40 leave time to open the popup and press its key.
+    let training = OnTerminal::train(
+        &sandbox,
+        &["--epochs", "40", "--artifacts", "run"],
+        "xterm-256color",
+    );
+    sandbox.wait_for_checkpoint("run", 1);
+    // `q` opens Burn's popup; its `k` is "stop the training immediately".
+    training.type_keys(b"q");
+    std::thread::sleep(Duration::from_millis(200));
+    training.type_keys(b"k");
+    let (code, drawn) = training.wait("[k] in the dashboard's popup");
+    assert_eq!(code, Some(130), "{drawn}");
+    let run = sandbox.path("run");
+    assert_eq!(
+        read_json(&run.join("summary.json"))["status"],
+        "interrupted"
+    );
+    let done = read_jsonl(&run.join("metrics.jsonl")).len();
+    assert!((1..40).contains(&done), "{done} epochs kept: {drawn}");
+    assert!(
+        run.join("model.bpk").is_file(),
+        "the last finished epoch's model"
+    );
+    // The epochs are left on the terminal as plain lines, and the command that continues.
+    assert!(drawn.contains(&format!("epoch {done}/40")), "{drawn}");
+    let (command, resumed) = run_printed_resume_command(&sandbox, &drawn);
+    assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
+    assert_eq!(read_json(&run.join("summary.json"))["status"], "completed");
+}
+
+#[test]
+fn a_terminal_that_cannot_draw_gets_plain_lines() {
+    let sandbox = Sandbox::new();
+    let training = OnTerminal::train(&sandbox, &["--epochs", "1", "--artifacts", "run"], "dumb");
+    let (code, drawn) = training.wait("one epoch");
+    assert_eq!(code, Some(0), "{drawn}");
+    assert!(drawn.contains("epoch 1/1  "), "{drawn}");
+    assert!(
+        !drawn.contains('\x1b'),
+        "escape codes on a dumb terminal: {drawn:?}"
+    );
 }
 
 #[test]

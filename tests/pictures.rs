@@ -337,15 +337,24 @@ fn odd_pictures_and_names_get_an_answer_or_one_line_each() {
         .unwrap();
     let good = sandbox.path("seven.png");
     seven.save(&good).unwrap();
+    // The first 60% of a JPEG: its decoder would fill the rest with grey, read as ink.
+    let cut = sandbox.path("cut.jpg");
+    let jpeg = encoded(&seven, ImageFormat::Jpeg);
+    std::fs::write(&cut, &jpeg[..jpeg.len() * 6 / 10]).unwrap();
 
     let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--artifacts", "run"]
         .map(Into::into)
         .to_vec();
-    args.extend([&odd_name, &black_dot, &black, &good].map(|p| p.clone().into_os_string()));
+    args.extend([&odd_name, &black_dot, &black, &cut, &good].map(|p| p.clone().into_os_string()));
     let output = sandbox.run(&args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let errors: Vec<String> = stderr(&output).lines().map(str::to_string).collect();
-    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[2].starts_with(&format!("error: {}: ", cut.display()))
+            && errors[2].contains("a truncated JPEG"),
+        "{errors:?}"
+    );
     for (line, path) in errors.iter().zip([&black_dot, &black]) {
         assert_eq!(
             line,

@@ -497,6 +497,10 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
             "holds no tensors",
         ),
         (
+            write("scripted.pt", &torchscript_layout_archive()),
+            "a TorchScript archive (torch.jit.save), which only PyTorch can run; in Python save its weights with torch.save(torch.jit.load(\"scripted.pt\").state_dict(), \"weights.pt\")",
+        ),
+        (
             fixture("cnn.pt").to_string_lossy().into_owned(),
             "conv1.weight has shape [2, 1, 3, 3]; examples/mnist's Net has [32, 1, 3, 3] there",
         ),
@@ -647,4 +651,54 @@ fn import_names_an_infinite_weight_with_its_index_and_integer_weights_with_their
         );
         assert!(!sandbox.path("run").exists(), "{file}: wrote a run folder");
     }
+}
+
+/// A zip archive with the entries `torch.jit.save` writes for a scripted SimpleNN (its compiled
+/// code under `code/__torch__/`, its pickles, its version), stored uncompressed as PyTorch
+/// stores them. Made here because PyTorch is not installed where the tests run; import must
+/// recognise it by those entries.
+fn torchscript_layout_archive() -> Vec<u8> {
+    let entries: [(&str, &[u8]); 4] = [
+        ("scripted/version", b"3\n"),
+        (
+            "scripted/code/__torch__/SimpleNN.py",
+            b"class SimpleNN(Module):\n  __parameters__ = []\n  fc1 : __torch__.torch.nn.modules.linear.Linear\n",
+        ),
+        ("scripted/data.pkl", b"\x80\x02c__torch__\nSimpleNN\nq\x00)\x81q\x01."),
+        ("scripted/constants.pkl", b"\x80\x02).")
+    ];
+    let mut archive = Vec::new();
+    let mut directory = Vec::new();
+    for (name, data) in entries {
+        let offset = archive.len() as u32;
+        let crc = crc32fast::hash(data);
+        let sizes = [crc, data.len() as u32, data.len() as u32];
+        // Local file header: signature, version 2.0, no flags, stored, no time, CRC and sizes.
+        archive.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+        sizes
+            .iter()
+            .for_each(|v| archive.extend_from_slice(&v.to_le_bytes()));
+        archive.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        archive.extend_from_slice(&0u16.to_le_bytes());
+        archive.extend_from_slice(name.as_bytes());
+        archive.extend_from_slice(data);
+        // Its central directory entry.
+        directory.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+        sizes
+            .iter()
+            .for_each(|v| directory.extend_from_slice(&v.to_le_bytes()));
+        directory.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        directory.extend_from_slice(&[0; 12]); // extra, comment, disk, attributes
+        directory.extend_from_slice(&offset.to_le_bytes());
+        directory.extend_from_slice(name.as_bytes());
+    }
+    let start = archive.len() as u32;
+    archive.extend_from_slice(&directory);
+    archive.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+    archive.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    archive.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    archive.extend_from_slice(&(directory.len() as u32).to_le_bytes());
+    archive.extend_from_slice(&start.to_le_bytes());
+    archive.extend_from_slice(&0u16.to_le_bytes());
+    archive
 }

@@ -19,7 +19,7 @@ Train and use the PyTorch tutorial's MNIST network (784 -> 128 ReLU -> 10, cross
 batch 64, 5 epochs) with Burn.
 
 Without a subcommand it trains. On a terminal Burn's dashboard shows the run; otherwise (or
-with --plain) one line per epoch is printed. Ctrl-C, SIGTERM or SIGHUP stop it after the current
+with --plain, or where TERM is dumb or unset) one line per epoch is printed. Ctrl-C, SIGTERM or SIGHUP stop it after the current
 step. Each run writes a folder under
 artifacts/ with its config, checkpoints, per-epoch metrics, final model and summary; a stopped
 or killed run continues with --resume.";
@@ -98,7 +98,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// One line per epoch instead of Burn's dashboard, even on a terminal.
+    /// One line per epoch instead of Burn's dashboard, even on a terminal (the default where
+    /// TERM is `dumb` or unset: Emacs's shell, serial consoles).
     #[arg(long)]
     pub plain: bool,
 

@@ -16,6 +16,7 @@ pub use args::Cli;
 use args::Command;
 
 use crate::commands;
+use crate::output::errln;
 use crate::run::config::TrainingConfig;
 use crate::signals::StopSignals;
 
@@ -32,12 +33,15 @@ pub fn parse() -> Result<Cli, ExitCode> {
         .map_err(|error| match error.kind() {
             ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                let _ = error.print();
-                ExitCode::from(error.exit_code() as u8)
-            }
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => match error.print() {
+                Ok(()) => ExitCode::from(error.exit_code() as u8),
+                Err(failed) => {
+                    errln!("error: cannot write to standard output: {failed}");
+                    ExitCode::FAILURE
+                }
+            },
             _ => {
-                eprintln!("error: {}", one_line(&error));
+                errln!("error: {}", one_line(&error));
                 ExitCode::from(2)
             }
         })
@@ -142,7 +146,7 @@ pub fn run(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
         Some(Command::Report(args)) => commands::report::run_report(args),
         Some(Command::Export(args)) => commands::export::run_export(args),
         Some(Command::Import(args)) => commands::import::run_import(args),
-        Some(Command::Serve(args)) => commands::serve::run_serve(args),
+        Some(Command::Serve(args)) => commands::serve::run_serve(args, signals),
     }
 }
 

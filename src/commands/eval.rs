@@ -10,6 +10,7 @@ use crate::analysis::inference::log_probabilities;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
 use crate::data::record::load_test_split_of_run;
+use crate::output::{outln, print};
 use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by
@@ -55,15 +56,15 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         &run.misclassified_png(),
     )?;
     if args.json {
-        println!("{json}");
+        outln!("{json}")?;
     } else {
-        print!("{}", report.to_text());
-        println!(
+        print(format_args!("{}", report.to_text()))?;
+        outln!(
             "\nwritten: {}, {}, {}",
             run.eval_json().display(),
             run.confusion_png().display(),
             run.misclassified_png().display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

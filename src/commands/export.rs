@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
 use crate::onnx::{OPSET, export_onnx};
+use crate::output::outln;
 use crate::pytorch::export::{architecture_path, check_destinations, export};
 
 /// Loads the run's model (on the flex backend) and writes what the flags ask for: a PyTorch
@@ -30,14 +31,14 @@ pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
     check_destinations(&paths, args.overwrite)?;
     if let Some(weights) = &args.safetensors {
         let architecture = export(&model, &config.model, weights, args.overwrite)?;
-        println!(
+        outln!(
             "written: {} ({} {}: {}), {}",
             weights.display(),
             architecture.module,
             config.model.describe(),
             architecture.keys.join(" "),
             architecture_path(weights).display()
-        );
+        )?;
     }
     if let Some(onnx) = &args.onnx {
         // Checked above, it can still fail to be written (a read-only folder): say what was.
@@ -51,12 +52,12 @@ pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
                 None => "nothing was written".to_string(),
             }
         })?;
-        println!(
+        outln!(
             "written: {} (ONNX opset {OPSET}, {}: {})",
             onnx.display(),
             config.model.describe(),
             operators.join(" ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

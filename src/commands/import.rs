@@ -16,6 +16,7 @@ use crate::data::idx::LabelledImages;
 use crate::data::record::{DataRecord, RecordError, load_checked};
 use crate::data::{DataSource, Split, SplitPrints};
 use crate::model::Model;
+use crate::output::outln;
 use crate::pytorch::import::{FileFormat, Imported, import};
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy};
@@ -79,22 +80,23 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
         run_files::clear(run.root())?;
     }
     write_run(&run, &config, record.as_ref(), imported.model, &summary)?;
-    println!(
+    outln!(
         "imported {} ({}, {} {}) into {}",
         args.pytorch.display(),
         summary.source.format,
         summary.pytorch_module,
         summary.model,
         run.root().display()
-    );
+    )?;
     if !summary.unwrapped.is_empty() {
-        println!("read {}", summary.unwrapped.join("; "));
+        outln!("read {}", summary.unwrapped.join("; "))?;
     }
     if let Some(score) = score {
-        println!(
+        outln!(
             "test accuracy {:.2}% on {} images",
-            score.accuracy, score.images
-        );
+            score.accuracy,
+            score.images
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

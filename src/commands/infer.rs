@@ -11,6 +11,7 @@ use crate::cli::args::InferArgs;
 use crate::data::record::load_test_split_of_run;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
+use crate::output::{StdoutError, errln, outln};
 use crate::picture::load_picture;
 use crate::run::RunDir;
 
@@ -32,7 +33,7 @@ pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
         .transpose()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
-    let failures = predict_pictures(&args, saver.as_ref(), config.dataset, &model, &device);
+    let failures = predict_pictures(&args, saver.as_ref(), config.dataset, &model, &device)?;
     if !args.index.is_empty() {
         predict_test_images(&args, saver.as_ref(), &run, config.dataset, &model, &device)?;
     }
@@ -45,13 +46,16 @@ pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
 
 /// Prints the prediction for each picture; an unreadable one is reported and the rest still get
 /// their answer. Returns how many could not be read.
+///
+/// # Errors
+/// Standard output cannot be written.
 fn predict_pictures(
     args: &InferArgs,
     saver: Option<&InputSaver>,
     classes: DatasetKind,
     model: &Model,
     device: &Device,
-) -> usize {
+) -> Result<usize, StdoutError> {
     let mut failures = 0;
     let mut pixels = Vec::new();
     let mut readable = Vec::new();
@@ -71,7 +75,7 @@ fn predict_pictures(
                 readable.push(path);
             }
             Err(error) => {
-                eprintln!("error: {}", crate::cli::error_line(&error));
+                errln!("error: {}", crate::cli::error_line(&error));
                 failures += 1;
             }
         }
@@ -88,9 +92,9 @@ fn predict_pictures(
             serde_json::json!({ "file": path.to_string_lossy() }),
             &path.display().to_string(),
             "",
-        );
+        )?;
     }
-    failures
+    Ok(failures)
 }
 
 /// Prints the prediction for each `--index`ed test image, with its label.
@@ -129,13 +133,16 @@ fn predict_test_images(
             serde_json::json!({ "index": index, "label": label }),
             &format!("#{index}"),
             &format!(" (label {})", classes.class_label(label)),
-        );
+        )?;
     }
     Ok(())
 }
 
 /// Prints one prediction: `record` completed with the answer as a JSON line, or a text line
 /// `<heading>: predicted <class><note>  top-3: ...`.
+///
+/// # Errors
+/// Standard output cannot be written.
 fn print_prediction(
     json: bool,
     classes: DatasetKind,
@@ -143,7 +150,7 @@ fn print_prediction(
     mut record: serde_json::Value,
     heading: &str,
     note: &str,
-) {
+) -> Result<(), StdoutError> {
     let top = top_k(probabilities, 3);
     let predicted = top[0].class;
     if json {
@@ -154,13 +161,13 @@ fn print_prediction(
         {
             record.extend(answer);
         }
-        println!("{record}");
+        outln!("{record}")
     } else {
-        println!(
+        outln!(
             "{heading}: predicted {}{note}  top-3: {}",
             classes.class_label(predicted),
             describe(&top, classes)
-        );
+        )
     }
 }
 

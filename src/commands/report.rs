@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::analysis::plots;
 use crate::cli::args::ReportArgs;
+use crate::output::outln;
 use crate::run::lock::RunLock;
 use crate::run::metrics;
 
@@ -20,6 +21,6 @@ pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     // A run (it has metrics): no other process may write it while the curves are drawn.
     let _lock = RunLock::acquire(run.root(), "report")?;
     plots::training_curves(&epochs, run.load_config()?.loss, &run.curves_png())?;
-    println!("written: {}", run.curves_png().display());
+    outln!("written: {}", run.curves_png().display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,17 +6,22 @@ use anyhow::Result;
 
 use crate::cli::args::ServeArgs;
 use crate::serve::{ServeRequest, serve};
+use crate::signals::StopSignals;
 
-/// Serves the chosen run until the process is stopped.
+/// Serves the chosen run until a stop signal arrives; exits with 128 + its number (130 for
+/// Ctrl-C, 143 for SIGTERM), as a shell reports a process that signal ended.
 ///
 /// # Errors
 /// No run found, or [`crate::serve::serve`] fails (the backend, the model, the address).
-pub(crate) fn run_serve(args: ServeArgs) -> Result<ExitCode> {
-    serve(ServeRequest {
+pub(crate) fn run_serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode> {
+    let stopped_by = serve(ServeRequest {
         run: args.run.chosen()?,
         backend: args.backend,
         host: args.host,
         port: args.port,
+        signals: signals.clone(),
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(stopped_by.map_or(ExitCode::SUCCESS, |signal| {
+        ExitCode::from(signal.exit_code())
+    }))
 }

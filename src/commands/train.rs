@@ -1,13 +1,13 @@
 //! `mnist-trainer [train]`: trains, then prints the test score, where the files are and, when
 //! stopped, the command that continues the run.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
 use crate::cli::args::TrainArgs;
+use crate::output::{StdoutError, errln, outln};
 use crate::run::{RunDir, RunStatus, Summary};
 use crate::signals::{StopSignal, StopSignals};
 use crate::train::{Existing, TrainError, TrainRequest, train};
@@ -35,7 +35,7 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
         (false, true) => Existing::Overwrite,
         (false, false) => Existing::Refuse,
     };
-    let dashboard = !args.plain && std::io::stdout().is_terminal();
+    let dashboard = !args.plain && crate::terminal::can_draw_dashboard();
     let total_epochs = config.num_epochs;
     let trained = train(TrainRequest {
         config,
@@ -52,20 +52,18 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
     }
     let summary = match trained {
         Err(TrainError::StoppedBeforeTraining { signal }) => {
-            eprintln!("{signal}: stopped before training started; nothing was written");
+            errln!("{signal}: stopped before training started; nothing was written");
             return Ok(ExitCode::from(signal.exit_code()));
         }
         other => other?,
     };
     if dashboard {
         // The dashboard's screen is gone: leave the epochs on the terminal, as plain lines.
-        print_epochs(&RunDir::new(&run_dir), total_epochs);
+        print_epochs(&RunDir::new(&run_dir), total_epochs)?;
     }
-    print_summary(&summary, &run_dir);
+    print_summary(&summary, &run_dir)?;
     if let Some(signal) = signals.received_while_finishing() {
-        eprintln!(
-            "{signal}: the run had already finished training; its files were completed first"
-        );
+        errln!("{signal}: the run had already finished training; its files were completed first");
         return Ok(ExitCode::from(signal.exit_code()));
     }
     Ok(match summary.status {
@@ -81,20 +79,27 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
 }
 
 /// The run's epochs, one line each, as training prints them without the dashboard.
-fn print_epochs(run: &RunDir, total: usize) {
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_epochs(run: &RunDir, total: usize) -> Result<(), StdoutError> {
     match crate::run::metrics::read_all(&run.metrics()) {
         Ok(epochs) => {
             for epoch in epochs {
-                println!("epoch {}/{total}  {epoch}", epoch.epoch);
+                outln!("epoch {}/{total}  {epoch}", epoch.epoch)?;
             }
         }
-        Err(error) => eprintln!("warning: {error}"),
+        Err(error) => errln!("warning: {error}"),
     }
+    Ok(())
 }
 
 /// Prints the test score (percent) with the mean seconds per epoch, the run folder and its main
 /// files, and for an interrupted run the command that continues it.
-fn print_summary(summary: &Summary, run_dir: &Path) {
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_summary(summary: &Summary, run_dir: &Path) -> Result<(), StdoutError> {
     let seconds = &summary.seconds_per_epoch;
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     let ended = match summary.status {
@@ -109,23 +114,26 @@ fn print_summary(summary: &Summary, run_dir: &Path) {
     };
     let files = match (summary.test_accuracy, summary.test_loss) {
         (Some(accuracy), Some(loss)) => {
-            println!(
+            outln!(
                 "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {epochs}{ended}, {mean:.1} s/epoch on {}",
-                summary.loss_function, summary.test_images, summary.backend
-            );
+                summary.loss_function,
+                summary.test_images,
+                summary.backend
+            )?;
             "model.bpk, config.json, metrics.jsonl, summary.json, curves.png"
         }
         _ => {
-            println!("no model: no epoch finished{ended}");
+            outln!("no model: no epoch finished{ended}")?;
             "config.json, summary.json"
         }
     };
-    println!("artifacts: {} ({files})", run_dir.display());
+    outln!("artifacts: {} ({files})", run_dir.display())?;
     if summary.status == RunStatus::Interrupted {
         let resume = crate::run::resume_command(run_dir, summary.backend);
         match summary.epochs_completed {
-            0 => println!("interrupted in epoch 1; start it again with: {resume}"),
-            done => println!("interrupted after epoch {done}; continue with: {resume}"),
+            0 => outln!("interrupted in epoch 1; start it again with: {resume}")?,
+            done => outln!("interrupted after epoch {done}; continue with: {resume}")?,
         }
     }
+    Ok(())
 }

@@ -95,13 +95,13 @@ pub enum IdxError {
 
 /// Reads a whole file, transparently gunzipping it when it starts with the gzip magic bytes.
 ///
-/// The content decides, not the name: a `.gz` saved under the raw name is common after a
-/// browser download.
+/// The content decides, not the name: a `.gz` saved under the raw name, and raw IDX data
+/// under the `.gz` name (a browser that unpacked the download), are both common.
 ///
 /// # Errors
 ///
 /// [`IdxError::Io`] when the file cannot be read; [`IdxError::Gzip`] when it is named `.gz`
-/// without gzip's magic bytes or its stream is broken; [`IdxError::TooLarge`] past 1 GiB
+/// and holds neither gzip's magic bytes nor an IDX magic number, or its gzip stream is broken; [`IdxError::TooLarge`] past 1 GiB
 /// decompressed.
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
     let io_err = |source| IdxError::Io {
@@ -114,10 +114,13 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
         .map_err(io_err)?;
     let named_gz = path.extension().is_some_and(|ext| ext == "gz");
     if !raw.starts_with(&GZIP_MAGIC) {
-        if named_gz {
+        if named_gz && !starts_like_idx(&raw) {
             return Err(IdxError::Gzip {
                 path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "missing gzip header"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "missing gzip header, and not raw IDX data either",
+                ),
             });
         }
         return Ok(raw);
@@ -136,6 +139,13 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
         });
     }
     Ok(decoded)
+}
+
+/// Whether `bytes` start with the magic number of an IDX image (2051) or label (2049) file.
+fn starts_like_idx(bytes: &[u8]) -> bool {
+    bytes
+        .first_chunk::<4>()
+        .is_some_and(|word| [IMAGES_MAGIC, LABELS_MAGIC].contains(&u32::from_be_bytes(*word)))
 }
 
 /// The big-endian u32 at byte offset `at`, as IDX stores its header; panics past the end.
@@ -506,12 +516,20 @@ mod tests {
     }
 
     #[test]
-    fn a_gz_name_without_gzip_content_is_refused() {
+    fn raw_idx_under_a_gz_name_is_read_and_anything_else_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "labels.gz", &labels_bytes(&[1, 2]));
-        let err = read_maybe_gzip(&path).unwrap_err();
+        let labels = labels_bytes(&[1, 2]);
+        let unpacked = write(dir.path(), "labels.gz", &labels);
+        assert_eq!(read_maybe_gzip(&unpacked).unwrap(), labels);
+        let page = write(
+            dir.path(),
+            "images.gz",
+            b"<!DOCTYPE html><html>Not Found</html>",
+        );
+        let err = read_maybe_gzip(&page).unwrap_err();
         assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
-        assert!(err.to_string().contains("labels.gz"));
+        assert!(err.to_string().contains("images.gz"));
+        assert!(err.to_string().contains("not raw IDX data"), "{err}");
     }
 
     #[test]

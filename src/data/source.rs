@@ -44,6 +44,9 @@ pub enum DataError {
     /// The `--data-dir` folder does not exist.
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
+    /// The `--data-dir` path is not UTF-8: the run's `data.json` (JSON) cannot record it.
+    #[error("{}: the folder's path is not UTF-8, which the run's data.json cannot record; rename it, or pass a link to it whose path is UTF-8", dir.display())]
+    NotUtf8 { dir: PathBuf },
     /// The folder lacks one of the split's files `name`, raw or gzipped.
     #[error("{}: holds neither {name} nor {name}.gz (nor Burn's cache layout, train/ and test/ folders)", dir.display())]
     MissingFile { dir: PathBuf, name: &'static str },
@@ -81,9 +84,11 @@ impl DataSource {
     ///
     /// # Errors
     ///
-    /// Only without `dir`, as [`DatasetKind::default_source`] fails.
+    /// [`DataError::NotUtf8`] for a `dir` whose path is not UTF-8; without `dir`, as
+    /// [`DatasetKind::default_source`] fails.
     pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
         match dir {
+            Some(dir) if dir.to_str().is_none() => Err(DataError::NotUtf8 { dir }),
             Some(dir) => Ok(DataSource::Folder(dir)),
             None => dataset.default_source(),
         }

@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 /// Widest and tallest picture decoded: a phone photo fits; a header claiming more is refused
 /// before any pixel is decoded.
@@ -69,6 +69,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     let mut reader = reader()?;
+    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
+        // The JPEG decoder fills the missing rows with grey, which reads as ink.
+        return Err(DecodeError::NotAnImage(
+            "a truncated JPEG: its data ends before its end-of-image marker".to_string(),
+        ));
+    }
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(not_an_image)?;
     // The decoders do not all hold to `max_alloc`: the size the header implies is checked here.
@@ -89,10 +95,38 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     Ok(picture)
 }
 
+/// Whether a JPEG's bytes hold its end-of-image marker (`FF D9`) after its first scan. The
+/// segments before the scan are skipped by their lengths (an EXIF thumbnail holds a marker of
+/// its own); inside entropy-coded data a `FF` byte is always followed by `00` or a restart
+/// marker, so `FF D9` there is the real end (ITU T.81, B.1.1.2 and B.1.1.5).
+fn jpeg_is_whole(bytes: &[u8]) -> bool {
+    /// Start of scan: entropy-coded data follows its header.
+    const SOS: u8 = 0xDA;
+    /// End of image.
+    const EOI: u8 = 0xD9;
+    let mut at = 2; // after SOI
+    loop {
+        let Some(&[0xFF, marker, high, low]) = bytes.get(at..at + 4) else {
+            return false;
+        };
+        if marker == 0xFF {
+            // Fill bytes before a marker.
+            at += 1;
+            continue;
+        }
+        let length = usize::from(u16::from_be_bytes([high, low]));
+        if marker == SOS {
+            let scan = bytes.get(at + 2 + length..).unwrap_or_default();
+            return scan.windows(2).any(|pair| pair == [0xFF, EOI]);
+        }
+        at += 2 + length;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, ImageFormat, Luma};
+    use image::{GrayImage, Luma};
 
     fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -165,6 +199,40 @@ mod tests {
             decode(&png),
             Err(DecodeError::TooMuchMemory { bytes, .. }) if bytes == 6000 * 6000 * 8
         ));
+    }
+
+    #[test]
+    fn a_truncated_picture_is_refused_in_every_format() {
+        // A "0": a ring of ink, so the picture has real content in every row.
+        let zero = GrayImage::from_fn(64, 64, |x, y| {
+            let (dx, dy) = (x as f32 - 32.0, y as f32 - 32.0);
+            let r = (dx * dx + dy * dy).sqrt();
+            Luma([if (18.0..26.0).contains(&r) { 0 } else { 255 }])
+        });
+        let picture = DynamicImage::ImageLuma8(zero);
+        for format in [
+            ImageFormat::Jpeg,
+            ImageFormat::Png,
+            ImageFormat::Bmp,
+            ImageFormat::Gif,
+            ImageFormat::Tiff,
+            ImageFormat::WebP,
+        ] {
+            let whole = encoded(&DynamicImage::ImageRgb8(picture.to_rgb8()), format);
+            assert!(decode(&whole).is_ok(), "{format:?} whole");
+            let cut = &whole[..whole.len() * 6 / 10];
+            assert!(
+                matches!(decode(cut), Err(DecodeError::NotAnImage(_))),
+                "{format:?} cut to 60% was read"
+            );
+        }
+        // An EXIF thumbnail's end marker before the scan does not make a cut JPEG whole.
+        let jpeg = encoded(&picture, ImageFormat::Jpeg);
+        let mut with_marker = jpeg[..2].to_vec();
+        with_marker.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00]);
+        with_marker.extend_from_slice(&jpeg[2..jpeg.len() * 6 / 10]);
+        assert!(!jpeg_is_whole(&with_marker));
+        assert!(jpeg_is_whole(&jpeg));
     }
 
     #[test]

@@ -90,6 +90,17 @@ pub(crate) enum ImportError {
         /// The file.
         path: PathBuf,
     },
+    /// A TorchScript archive (`torch.jit.save`, `torch.jit.script(model).save`): a program for
+    /// PyTorch's interpreter with its parameters, not a state_dict.
+    #[error(
+        "{}: a TorchScript archive (torch.jit.save), which only PyTorch can run; in Python save its weights with torch.save(torch.jit.load(\"{}\").state_dict(), \"weights.pt\") and import weights.pt",
+        path.display(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    )]
+    TorchScript {
+        /// The file.
+        path: PathBuf,
+    },
     /// burn-store could not read the file's tensors (or one tensor's data), or panicked
     /// trying.
     #[error("{}: not a readable {format} file: {reason}", path.display())]
@@ -172,6 +183,11 @@ pub(crate) fn import(
     device: &Device,
 ) -> Result<Imported, ImportError> {
     let format = sniff_file(path)?;
+    if format == FileFormat::TorchZip && holds_torchscript_code(path) {
+        return Err(ImportError::TorchScript {
+            path: path.to_path_buf(),
+        });
+    }
     let (mut tensors, mut unwrapped) = unwrap_state_dict(read_tensors(path, format)?);
     // Each tensor carries its own name too: the one the rest of the import reads.
     for (name, tensor) in &mut tensors {
@@ -329,6 +345,14 @@ fn read_tensors(
                 reason: one_line(&reason),
             }
         })
+}
+
+/// Whether a torch zip archive holds TorchScript code: `torch.jit.save` writes the module's
+/// compiled Python under `<archive>/code/__torch__/`, which torch.save never does. Zip stores
+/// entry names as they are, so the name is in the file's bytes.
+fn holds_torchscript_code(path: &Path) -> bool {
+    const CODE: &[u8] = b"/code/__torch__";
+    std::fs::read(path).is_ok_and(|bytes| bytes.windows(CODE.len()).any(|window| window == CODE))
 }
 
 /// Whether a pickle names one of `torch.nn`'s module classes, as `torch.save(model)` of a whole

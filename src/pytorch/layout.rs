@@ -132,6 +132,14 @@ pub(crate) enum LayoutError {
     /// The file holds no tensors.
     #[error("holds no tensors; {EXPECTED}")]
     Empty,
+    /// A batch-normalisation layer's tensors (its running statistics give it away).
+    #[error(
+        "{layer} is a batch-normalisation layer ({layer}.running_mean, {layer}.running_var, {layer}.num_batches_tracked), which none of these networks has; {EXPECTED}"
+    )]
+    BatchNorm {
+        /// The layer's name in the state_dict.
+        layer: String,
+    },
     /// A tensor is not floating point.
     #[error("{name} is {dtype}; a network's weights are floating point")]
     NotFloat {
@@ -248,6 +256,18 @@ fn plural(count: usize) -> &'static str {
 pub(crate) fn infer_layout(tensors: &[TensorInfo]) -> Result<Layout, LayoutError> {
     if tensors.is_empty() {
         return Err(LayoutError::Empty);
+    }
+    // Named before its integer `num_batches_tracked` would be refused as a weight.
+    let statistics = [".running_mean", ".running_var", ".num_batches_tracked"];
+    let batch_norm = tensors.iter().find_map(|tensor| {
+        statistics
+            .iter()
+            .find_map(|suffix| tensor.name.strip_suffix(suffix))
+    });
+    if let Some(layer) = batch_norm {
+        return Err(LayoutError::BatchNorm {
+            layer: layer.to_string(),
+        });
     }
     for tensor in tensors {
         if !tensor.is_float {
@@ -585,6 +605,19 @@ mod tests {
             "0.weight is I64; a network's weights are floating point"
         );
         assert!(err(vec![float("weight", &[10, 784])]).starts_with("unexpected tensor weight;"));
+        let mut batch_norm = tensors(&[("fc1", 784, 128), ("fc2", 128, 10)]);
+        let mut tracked = float("bn1.num_batches_tracked", &[]);
+        tracked.is_float = false;
+        tracked.dtype = "I64".to_string();
+        batch_norm.extend([
+            float("bn1.weight", &[128]),
+            float("bn1.bias", &[128]),
+            tracked,
+        ]);
+        assert!(
+            err(batch_norm).starts_with("bn1 is a batch-normalisation layer"),
+            "the layer is named, not its integer counter"
+        );
         let checkpoint = vec![
             float("model.0.weight", &[10, 784]),
             float("model.0.bias", &[10]),

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::output::errln;
 use crate::run::{ArtifactError, RunDir};
 
 /// The folder new runs go into by default, relative to the working directory.
@@ -22,7 +23,7 @@ pub(crate) fn chosen_run(given: Option<&Path>) -> Result<RunDir, ArtifactError> 
     let folder = newest_run(Path::new(ARTIFACTS)).ok_or_else(|| ArtifactError::NoRuns {
         path: PathBuf::from(ARTIFACTS),
     })?;
-    eprintln!(
+    errln!(
         "using the newest run, {} (--artifacts DIR picks another)",
         folder.display()
     );

@@ -1,5 +1,7 @@
 //! The command that continues a run, as printed for the user to type.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::backend::Backend;
@@ -11,21 +13,45 @@ use crate::backend::Backend;
 pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
     let program = std::env::args_os()
         .next()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "mnist-trainer".to_string());
+        .unwrap_or_else(|| OsString::from("mnist-trainer"));
     let mut words = vec![
         program,
-        "--resume".to_string(),
-        run_dir.display().to_string(),
+        OsString::from("--resume"),
+        run_dir.as_os_str().to_owned(),
     ];
     if backend != Backend::default() {
-        words.extend(["--backend".to_string(), backend.to_string()]);
+        words.extend([
+            OsString::from("--backend"),
+            OsString::from(backend.to_string()),
+        ]);
     }
     words
         .iter()
-        .map(|word| shell_quote(word))
+        .map(|word| shell_word(word))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `word` as a shell reads it back: [`shell_quote`] for UTF-8, and for other bytes (a folder
+/// named in Latin-1, say) ANSI-C quoting, `$'L\xe4ufe'`, which bash, zsh, ksh and POSIX.1-2024
+/// shells read back as the same bytes.
+fn shell_word(word: &OsStr) -> String {
+    if let Some(text) = word.to_str() {
+        return shell_quote(text);
+    }
+    let mut quoted = String::from("$'");
+    for &byte in word.as_bytes() {
+        match byte {
+            b'\\' | b'\'' => {
+                quoted.push('\\');
+                quoted.push(char::from(byte));
+            }
+            b' '..=b'~' => quoted.push(char::from(byte)),
+            _ => quoted.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 /// `word` as a POSIX shell reads it back: bare when it is plain, else in single quotes.
@@ -62,5 +88,18 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$HOME"), "'$HOME'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_quoted_so_a_shell_gives_them_back() {
+        let latin1 = OsStr::from_bytes(b"L\xe4ufe/it's a\\run");
+        let quoted = shell_word(latin1);
+        assert_eq!(quoted, r"$'L\xe4ufe/it\'s a\\run'");
+        let echoed = std::process::Command::new("bash")
+            .args(["-c", &format!("printf %s {quoted}")])
+            .output()
+            .unwrap();
+        assert_eq!(echoed.stdout, latin1.as_bytes());
+        assert_eq!(shell_word(OsStr::new("my runs/a")), "'my runs/a'");
     }
 }

@@ -1,13 +1,14 @@
 //! `serve`: one run's model behind a web page to draw on and a JSON API (`api.rs`), the page
 //! embedded in the binary (`assets/serve/index.html`), request bodies read by `input.rs`.
 //!
-//! One tokio runtime on the current thread answers connections; decoding and the forward pass
-//! run on tokio's blocking threads, the forward passes one at a time on the one model.
+//! One tokio runtime on the current thread answers connections, within the limits
+//! `connections.rs` sets; decoding and the forward pass run on tokio's blocking threads, the
+//! forward passes one at a time on the one model. A stop signal stops the server cleanly.
 
 mod api;
+mod connections;
 pub(crate) mod input;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -15,8 +16,11 @@ use anyhow::{Context, Result};
 
 use crate::backend::Backend;
 use crate::data::IMAGE_PIXELS;
+use crate::output::outln;
 use crate::run::RunDir;
+use crate::signals::{StopSignal, StopSignals};
 use api::Served;
+use connections::{Limits, serve_connections};
 
 /// Where and what to serve.
 pub(crate) struct ServeRequest {
@@ -28,15 +32,18 @@ pub(crate) struct ServeRequest {
     pub host: String,
     /// The TCP port; 0 lets the system pick a free one (printed).
     pub port: u16,
+    /// The process's stop signals: the first one stops the server.
+    pub signals: StopSignals,
 }
 
-/// Loads the model, then answers requests until the process is stopped. Prints the address
-/// it listens on (one line, flushed) once it does.
+/// Loads the model, then answers requests until a stop signal arrives, which it returns once
+/// the requests under way are answered. Prints the address it listens on (one line, flushed)
+/// once it does.
 ///
 /// # Errors
 /// The backend does not start, the model cannot be loaded, the runtime cannot start, the
-/// address cannot be listened on, or the server stops with an error.
-pub(crate) fn serve(request: ServeRequest) -> Result<()> {
+/// address cannot be listened on, or standard output cannot be written.
+pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
     let device = request.backend.device()?;
     let (config, model) = request.run.load_model(&device)?;
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
@@ -60,17 +67,20 @@ pub(crate) fn serve(request: ServeRequest) -> Result<()> {
             .await
             .with_context(|| format!("{address}: cannot listen (pass another --host or --port)"))?;
         let bound: SocketAddr = listener.local_addr().context("the listening address")?;
-        println!(
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        request.signals.during_serving(move |signal| {
+            let _ = stop.send(signal);
+        });
+        // Scripts and tests read the address from this line as soon as it is there (outln
+        // flushes it).
+        outln!(
             "serving {} ({}, {}) on http://{bound}/ (Ctrl-C stops)",
             request.run.root().display(),
             config.model.describe(),
             config.dataset.title()
-        );
-        // Scripts and tests read the address from this line as soon as it is there.
-        let _ = std::io::stdout().flush();
-        axum::serve(listener, api::router(served))
-            .await
-            .context("the server stopped")
+        )?;
+        let limits = Limits::for_this_process();
+        Ok(serve_connections(listener, api::router(served), limits, stopped).await)
     })
 }
 

@@ -1,5 +1,6 @@
 //! The forwarding half of the epoch recorder: every event Burn sends a renderer goes on to the
-//! dashboard when there is one (the recorder's own work happens in `recorder.rs`).
+//! dashboard when there is one, through `EpochRecorder::forward` (the recorder's own work
+//! happens in `recorder.rs`).
 
 use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -14,26 +15,20 @@ use crate::train::recorder::EpochRecorder;
 impl MetricsRendererTraining for EpochRecorder {
     fn update_train(&mut self, state: MetricState) {
         self.on_metric(&state, false);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_train(state);
-        }
+        self.forward(|dashboard| dashboard.update_train(state));
     }
 
     fn update_valid(&mut self, state: MetricState) {
         self.on_metric(&state, true);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_valid(state);
-        }
+        self.forward(|dashboard| dashboard.update_valid(state));
     }
 
     fn on_train_end(
         &mut self,
         summary: Option<LearnerSummary>,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        match self.dashboard() {
-            Some(dashboard) => dashboard.on_train_end(summary),
-            None => Ok(()),
-        }
+        self.forward(|dashboard| dashboard.on_train_end(summary))
+            .unwrap_or(Ok(()))
     }
 }
 
@@ -46,108 +41,76 @@ impl TrainingProgressLogger for EpochRecorder {
         label: Option<&str>,
     ) {
         self.on_start(total_epochs, starting_epoch);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.start(total_epochs, starting_epoch, total_items, label);
-        }
+        self.forward(|dashboard| dashboard.start(total_epochs, starting_epoch, total_items, label));
     }
 
     fn update_epoch(&mut self, epoch: usize) {
         self.on_epoch_end(epoch);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_epoch(epoch);
-        }
+        self.forward(|dashboard| dashboard.update_epoch(epoch));
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
         self.on_split_start(split);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.start_split(split, total_items);
-        }
+        self.forward(|dashboard| dashboard.start_split(split, total_items));
     }
 
     fn update_split(&mut self, items_processed: usize) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_split(items_processed);
-        }
+        self.forward(|dashboard| dashboard.update_split(items_processed));
     }
 
     fn end_split(&mut self) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.end_split();
-        }
+        self.forward(|dashboard| dashboard.end_split());
     }
 
     fn end(&mut self) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.end();
-        }
+        self.forward(|dashboard| dashboard.end());
     }
 
     fn log_event_training(&mut self, event: String) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.log_event_training(event);
-        }
+        self.forward(|dashboard| dashboard.log_event_training(event));
     }
 }
 
 impl MetricsRenderer for EpochRecorder {
     fn manual_close(&mut self) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.manual_close();
-        }
+        self.forward(|dashboard| dashboard.manual_close());
     }
 
     fn register_metric(&mut self, definition: MetricDefinition) {
         self.on_register(&definition);
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.register_metric(definition);
-        }
+        self.forward(|dashboard| dashboard.register_metric(definition));
     }
 }
 
 // Evaluation through Burn's evaluator is not used; these only keep the dashboard whole.
 impl MetricsRendererEvaluation for EpochRecorder {
     fn update_test(&mut self, name: EvaluationName, state: MetricState) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_test(name, state);
-        }
+        self.forward(|dashboard| dashboard.update_test(name, state));
     }
 }
 
 impl EvaluationProgressLogger for EpochRecorder {
     fn start_global_progress(&mut self, total_tests: usize) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.start_global_progress(total_tests);
-        }
+        self.forward(|dashboard| dashboard.start_global_progress(total_tests));
     }
 
     fn start_test(&mut self, name: &str, total_items: usize) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.start_test(name, total_items);
-        }
+        self.forward(|dashboard| dashboard.start_test(name, total_items));
     }
 
     fn update_test_progress(&mut self, items_processed: usize) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.update_test_progress(items_processed);
-        }
+        self.forward(|dashboard| dashboard.update_test_progress(items_processed));
     }
 
     fn end_test(&mut self) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.end_test();
-        }
+        self.forward(|dashboard| dashboard.end_test());
     }
 
     fn end_global_progress(&mut self) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.end_global_progress();
-        }
+        self.forward(|dashboard| dashboard.end_global_progress());
     }
 
     fn log_event_evaluation(&mut self, event: String) {
-        if let Some(dashboard) = self.dashboard() {
-            dashboard.log_event_evaluation(event);
-        }
+        self.forward(|dashboard| dashboard.log_event_evaluation(event));
     }
 }

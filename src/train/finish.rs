@@ -7,6 +7,7 @@ use burn::prelude::*;
 
 use crate::analysis::inference::{TestScore, test_score};
 use crate::model::Model;
+use crate::output::errln;
 use crate::run::metrics::{self, EpochMetrics};
 use crate::run::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::train::launch::{Crash, Outcome};
@@ -32,8 +33,14 @@ pub(super) fn finish(
 ) -> Result<Summary, TrainError> {
     let run = &request.run;
     let epochs = finished_epochs(run)?;
+    let mut unprinted = None;
     let kept = match outcome {
-        Outcome::Returned { model, interrupted } => {
+        Outcome::Returned {
+            model,
+            interrupted,
+            unprinted: error,
+        } => {
+            unprinted = error;
             let status = ended(&epochs, request, interrupted);
             keep_model(request, data, device, model, status, epochs.len())
                 .map(|test| (status, test))
@@ -55,7 +62,7 @@ pub(super) fn finish(
     if let Err(error) = kept {
         if let Err(also) = written {
             // The run's own failure is the error; this one is worth a line of its own.
-            eprintln!("warning: {also}");
+            errln!("warning: {also}");
         }
         return Err(error);
     }
@@ -65,9 +72,12 @@ pub(super) fn finish(
     if let Err(error) =
         crate::analysis::plots::training_curves(&epochs, request.config.loss, curves)
     {
-        eprintln!("warning: {error}");
+        errln!("warning: {error}");
     }
-    Ok(summary)
+    match unprinted {
+        Some(error) => Err(TrainError::unprinted(error, &summary, run)),
+        None => Ok(summary),
+    }
 }
 
 /// Saves the model the last metrics line describes and scores it on the test split: the model

@@ -17,6 +17,7 @@ use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
+use crate::output::StdoutError;
 use crate::run::ArtifactError;
 use crate::train::denormals::FlushDenormals;
 use crate::train::recorder::{
@@ -37,6 +38,9 @@ pub(super) enum Outcome {
         model: Model,
         /// Whether Burn still knew it was stopped: its dashboard forgets (see `finish`).
         interrupted: bool,
+        /// An epoch's plain line could not be printed: training was stopped for it (unless it
+        /// had no epoch left to run), and the command fails once the run's files are written.
+        unprinted: Option<StdoutError>,
     },
     /// The loss stopped being a number: the model in memory is worthless.
     Diverged(Divergence),
@@ -164,12 +168,15 @@ fn recorder(
 
 /// What `launch` returned (or the panic it ended with) and why the recorder stopped it, as
 /// one outcome. The recorder's reason comes first: Burn reports its stop as an interruption.
+/// A stop from the dashboard's `[k]` or for an unprintable line is a stop like Ctrl-C's.
 fn outcome(launched: Result<LearningResult<Model>, String>, halt: Option<Halt>) -> Outcome {
-    let result = match (launched, halt) {
+    let (result, stopped, unprinted) = match (launched, halt) {
         (_, Some(Halt::Diverged(divergence))) => return Outcome::Diverged(divergence),
         (_, Some(Halt::Unrecorded(cause))) => return Outcome::Crashed(Crash::Unrecorded(cause)),
-        (Err(panic), None) => return Outcome::Crashed(Crash::Panic(panic)),
-        (Ok(result), None) => result,
+        (Err(panic), _) => return Outcome::Crashed(Crash::Panic(panic)),
+        (Ok(result), Some(Halt::Unprinted(error))) => (result, true, Some(error)),
+        (Ok(result), Some(Halt::DashboardStopped)) => (result, true, None),
+        (Ok(result), None) => (result, false, None),
     };
     // The dashboard leaves the terminal's alternate screen only when dropped; anything printed
     // before that would vanish with it.
@@ -178,7 +185,8 @@ fn outcome(launched: Result<LearningResult<Model>, String>, halt: Option<Halt>) 
         Some(error) => Outcome::Crashed(Crash::Burn(error)),
         None => Outcome::Returned {
             model: result.model,
-            interrupted: result.interrupted.is_some(),
+            interrupted: stopped || result.interrupted.is_some(),
+            unprinted,
         },
     }
 }

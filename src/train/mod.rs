@@ -19,11 +19,12 @@ use crate::data::idx::LabelledImages;
 use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
 use crate::model::optimizer::run_scheduler;
+use crate::output::{StdoutError, errln};
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::lock::{LockError, RunLock};
 use crate::run::metrics;
-use crate::run::{ArtifactError, RunDir, Summary};
+use crate::run::{ArtifactError, RunDir, RunStatus, Summary};
 use crate::signals::{StopSignal, StopSignals};
 
 /// Why a training run did not start, or did not end with its files written.
@@ -109,6 +110,15 @@ pub(crate) enum TrainError {
         /// The signal.
         signal: StopSignal,
     },
+    /// An epoch's line could not be printed (a full disk behind `> log`): training stopped as
+    /// a stop signal stops it and the run's files were written; `next` says how to go on.
+    #[error("{error}; {next}")]
+    Unprinted {
+        /// The failed write.
+        error: StdoutError,
+        /// Where the run stands and the command that continues it.
+        next: String,
+    },
     /// Training or keeping its result failed; `summary.json` says `failed`.
     #[error("training failed: {cause} (run folder: {})", run.display())]
     Failed {
@@ -118,6 +128,23 @@ pub(crate) enum TrainError {
         /// The run folder.
         run: PathBuf,
     },
+}
+
+impl TrainError {
+    /// [`TrainError::Unprinted`] for a run whose files are written as `summary` says.
+    fn unprinted(error: StdoutError, summary: &Summary, run: &RunDir) -> Self {
+        let resume = crate::run::resume_command(run.root(), summary.backend);
+        let next = match (summary.status, summary.epochs_completed) {
+            (RunStatus::Interrupted, 0) => {
+                format!("training stopped in epoch 1; start it again with: {resume}")
+            }
+            (RunStatus::Interrupted, done) => {
+                format!("training stopped after epoch {done}; continue with: {resume}")
+            }
+            _ => format!("the run ended; its files are in {}", run.root().display()),
+        };
+        Self::Unprinted { error, next }
+    }
 }
 
 /// What to do with a run folder that already holds files.
@@ -190,7 +217,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let device = request.backend.device()?;
     if let Some(adapter) = crate::backend::adapter_name(&device) {
         // Printed before the dashboard takes the screen: the first epoch can be silent a while.
-        eprintln!(
+        errln!(
             "{} on {adapter}: the first epoch compiles and tunes GPU kernels (up to a minute the first time; cached for later runs)",
             request.backend
         );

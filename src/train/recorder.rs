@@ -2,6 +2,12 @@
 //! epoch's numbers to the run's metrics file and, off a terminal, prints one plain line (Burn
 //! would print a debug line per batch); it stops training when the loss diverges. On a terminal
 //! it also hands every event on to Burn's dashboard (`dashboard.rs`).
+//!
+//! Two ways Burn 0.22.1 would end a run badly are turned into a stop here, as Ctrl-C stops it
+//! (the finished epochs' checkpoints kept, the run resumable): the dashboard's `[k]` key ("stop
+//! the training immediately"), which makes every later call into the dashboard panic, and a
+//! plain line that cannot be printed (a full disk behind `> log`), whose `println!` panic on
+//! Burn's thread left training waiting for ever.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,6 +18,7 @@ use burn::train::Interrupter;
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{MetricState, MetricsRenderer};
 
+use crate::output::{StdoutError, outln};
 use crate::run::metrics::{self, EpochMetrics};
 use crate::signals::StopSignals;
 
@@ -32,6 +39,11 @@ pub(super) enum Halt {
     /// An epoch's line could not be added to the metrics file (a full disk, say): without it
     /// the run could not be resumed after that epoch.
     Unrecorded(Unrecorded),
+    /// An epoch's plain line could not be printed: training stopped at the next epoch's start,
+    /// as a stop signal stops it.
+    Unprinted(StdoutError),
+    /// The dashboard ended training (its `[k]` key) or failed: stopped as Ctrl-C stops it.
+    DashboardStopped,
 }
 
 /// A loss that stopped being a number (NaN or infinite): it will not come back.
@@ -109,6 +121,9 @@ pub(super) struct EpochRecorder {
     signals: StopSignals,
     /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::terminal`).
     ctrl_c_is_a_signal: bool,
+    /// An epoch's line could not be printed: training stops when the next epoch starts, so
+    /// that the epoch the line describes still gets its checkpoint.
+    stop_at_next_epoch: bool,
 }
 
 impl EpochRecorder {
@@ -136,16 +151,41 @@ impl EpochRecorder {
             epoch_started: None,
             signals,
             ctrl_c_is_a_signal: false,
+            stop_at_next_epoch: false,
         }
     }
 
     /// The dashboard, if there is one. Its thread switches the terminal to raw mode some time
     /// after it starts; every event checks (one system call) until Ctrl-C is a signal again.
-    pub(super) fn dashboard(&mut self) -> Option<&mut Box<dyn MetricsRenderer>> {
+    fn dashboard(&mut self) -> Option<&mut Box<dyn MetricsRenderer>> {
         if self.dashboard.is_some() && !self.ctrl_c_is_a_signal {
             self.ctrl_c_is_a_signal = self.signals.keep_ctrl_c_a_signal();
         }
         self.dashboard.as_mut()
+    }
+
+    /// Hands an event to the dashboard, if there is one; `None` without one. Burn's dashboard
+    /// panics on every call once its `[k]` key was pressed (and its own thread has already
+    /// panicked and put the terminal back): that is a stop the user asked for, so training
+    /// stops as Ctrl-C stops it, and the rest of the run prints plain lines.
+    pub(super) fn forward<T>(
+        &mut self,
+        event: impl FnOnce(&mut dyn MetricsRenderer) -> T,
+    ) -> Option<T> {
+        let dashboard = self.dashboard()?;
+        match crate::panics::catch(|| event(dashboard.as_mut())) {
+            Ok(value) => Some(value),
+            Err(panic) => {
+                log::warn!("the dashboard stopped training: {panic}");
+                if let Some(dashboard) = self.dashboard.take() {
+                    // Dropping it would send it one more event, and so panic again: its thread
+                    // is gone, nothing it holds needs releasing before the process ends.
+                    std::mem::forget(dashboard);
+                }
+                self.stop(Halt::DashboardStopped);
+                None
+            }
+        }
     }
 
     /// Remembers a metric's display name by its id.
@@ -165,6 +205,13 @@ impl EpochRecorder {
     /// A split starts; the training split starts a new epoch and its clock.
     pub(super) fn on_split_start(&mut self, split: &str) {
         if split == "train" {
+            if self.stop_at_next_epoch {
+                // The last finished epoch is checkpointed by now; Burn stops at this epoch's
+                // first step.
+                self.interrupter
+                    .stop(Some("standard output cannot be written"));
+                return;
+            }
             self.epoch_started = Some(Instant::now());
             self.current_epoch += 1;
         }
@@ -205,11 +252,20 @@ impl EpochRecorder {
 
     /// Stops training for `halt`, unless it was already stopped for something else.
     fn stop(&self, halt: Halt) {
-        let mut slot = self.halt.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = Some(halt);
+        if self.record(halt) {
             self.interrupter.stop(Some("stopped by the epoch recorder"));
         }
+    }
+
+    /// Leaves `halt` as the reason training ends, unless another is there already; true when
+    /// it was left.
+    fn record(&self, halt: Halt) -> bool {
+        let mut slot = self.halt.lock().unwrap_or_else(|e| e.into_inner());
+        let first = slot.is_none();
+        if first {
+            *slot = Some(halt);
+        }
+        first
     }
 
     /// The epoch's line, from the metrics' epoch-end values; a value Burn did not report is an
@@ -267,8 +323,11 @@ impl EpochRecorder {
             // now on waits for them rather than cutting them short.
             self.signals.finishing();
         }
-        if self.dashboard.is_none() {
-            println!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs);
+        if self.dashboard.is_none()
+            && let Err(error) = outln!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs)
+        {
+            // Recorded now, in case no epoch follows (the last one, early stopping).
+            self.stop_at_next_epoch = self.record(Halt::Unprinted(error));
         }
     }
 }
