@@ -301,11 +301,11 @@ fn a_closed_pipe_ends_the_program_quietly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Like `| head -1`: read one line, then close the pipe.
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    // Like `| grep -m1 epoch`: read up to the first epoch's line, then close the pipe.
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .find_map(|line| line.ok().filter(|line| line.starts_with("epoch ")))
+        .unwrap_or_default();
     assert!(first.starts_with("epoch 1/1000"), "{first}");
     let output = child.wait_with_output().unwrap();
     let err = stderr(&output);

@@ -44,7 +44,7 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     let resumed = sandbox.run(["--resume", "killed"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
-        stdout(&resumed).starts_with("epoch 3/5"),
+        first_epoch_line(&stdout(&resumed)).starts_with("epoch 3/5"),
         "{}",
         stdout(&resumed)
     );
@@ -116,7 +116,7 @@ fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
     assert!(resumed.status.success(), "{command}: {}", stderr(&resumed));
     let resumed_out = stdout(&resumed);
     assert!(
-        resumed_out.starts_with(&format!("epoch {}/6", done + 1)),
+        first_epoch_line(&resumed_out).starts_with(&format!("epoch {}/6", done + 1)),
         "continues after epoch {done}: {resumed_out}"
     );
     let epochs = read_jsonl(&sandbox.path("run/metrics.jsonl"));

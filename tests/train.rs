@@ -35,7 +35,13 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         !out.contains('\x1b'),
         "escape codes in piped output: {out:?}"
     );
-    let lines: Vec<&str> = out.lines().collect();
+    // What the run is about to do (the model's table, the data, the device), then the epochs.
+    assert!(out.starts_with("training run"), "{out}");
+    assert!(out.contains("  hidden.0 "), "the model's table: {out}");
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("epoch "))
+        .collect();
     assert!(
         lines.len() <= 5,
         "expected a few lines, got {}: {out}",

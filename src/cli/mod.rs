@@ -27,7 +27,7 @@ use crate::signals::StopSignals;
 /// The exit code to end with when there is nothing to run: clap's after help or the version
 /// was printed (0 for `--help`, `--version`), 2 after a usage error.
 pub fn parse() -> Result<Cli, ExitCode> {
-    with_defaults_in_help(Cli::command())
+    command()
         .try_get_matches()
         .and_then(|matches| Cli::from_arg_matches(&matches))
         .map_err(|error| match error.kind() {
@@ -45,6 +45,13 @@ pub fn parse() -> Result<Cli, ExitCode> {
                 ExitCode::from(2)
             }
         })
+}
+
+/// The command line as clap reads it: the derived one, with the tutorial's defaults in `--help`
+/// and choices read whatever their case (`--model CNN`).
+fn command() -> clap::Command {
+    let any_case = |command: clap::Command| command.mut_args(|arg| arg.ignore_case(true));
+    any_case(with_defaults_in_help(Cli::command())).mut_subcommands(any_case)
 }
 
 /// `--help` with each training flag's default, read from the tutorial's config: the flags
@@ -175,6 +182,26 @@ mod tests {
             error_line(&error),
             format!("loading the config: x.json: cannot read: {text}")
         );
+    }
+
+    #[test]
+    fn choices_are_read_whatever_their_case() {
+        let matches = command()
+            .try_get_matches_from(["mnist-trainer", "--model", "CNN", "--activation", "Tanh"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(cli.train.flags.model, Some(crate::model::ModelKind::Cnn));
+        let matches = command()
+            .try_get_matches_from([
+                "mnist-trainer",
+                "infer",
+                "--backend",
+                "Flex",
+                "--index",
+                "0",
+            ])
+            .unwrap();
+        assert!(Cli::from_arg_matches(&matches).is_ok());
     }
 
     #[test]

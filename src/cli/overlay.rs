@@ -100,7 +100,7 @@ fn refuse_changes_on_resume(saved: &TrainingConfig, wanted: &TrainingConfig) -> 
             "changes the run"
         };
         bail!(
-            "--resume: {key} was {value} in this run and would become {}; that {what} (only --epochs and --num-workers may differ)",
+            "--resume: {key} was {value} in this run and would become {}; that {what} (only --epochs, --num-workers and --backend may differ)",
             after[key.as_str()]
         );
     }

@@ -147,21 +147,28 @@ fn print_prediction(
     json: bool,
     classes: DatasetKind,
     probabilities: &[f32; NUM_CLASSES],
-    mut record: serde_json::Value,
+    record: serde_json::Value,
     heading: &str,
     note: &str,
 ) -> Result<(), StdoutError> {
     let top = top_k(probabilities, 3);
     let predicted = top[0].class;
     if json {
-        let prediction = serde_json::to_value(Prediction::new(*probabilities, classes))
-            .expect("a prediction serializes");
-        if let (Some(record), serde_json::Value::Object(answer)) =
-            (record.as_object_mut(), prediction)
-        {
-            record.extend(answer);
+        /// The input's fields, then the answer's: serialized as they are, so that the
+        /// probabilities print as f32s (as `serve` prints them), not widened to f64 digits.
+        #[derive(serde::Serialize)]
+        struct Line {
+            #[serde(flatten)]
+            input: serde_json::Value,
+            #[serde(flatten)]
+            prediction: Prediction,
         }
-        outln!("{record}")
+        let line = Line {
+            input: record,
+            prediction: Prediction::new(*probabilities, classes),
+        };
+        let line = serde_json::to_string(&line).expect("a prediction serializes");
+        outln!("{line}")
     } else {
         outln!(
             "{heading}: predicted {}{note}  top-3: {}",
@@ -171,10 +178,13 @@ fn print_prediction(
     }
 }
 
-/// The guesses as `<class> <percent>%`, joined by commas.
+/// The guesses as `<class> <percent>%`, joined by commas; after the first, those that would
+/// show as 0.00% are left out.
 fn describe(top: &[Guess], classes: DatasetKind) -> String {
     top.iter()
-        .map(|g| {
+        .enumerate()
+        .filter(|(rank, g)| *rank == 0 || g.probability >= 0.00005)
+        .map(|(_, g)| {
             format!(
                 "{} {:.2}%",
                 classes.class_label(g.class),

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::analysis::plots;
 use crate::cli::args::ReportArgs;
@@ -17,6 +17,12 @@ use crate::run::metrics;
 /// run, or the PNG cannot be written.
 pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
+    if run.is_imported()? {
+        bail!(
+            "{}: imported from PyTorch, not trained here: it has no training curves to draw (eval scores its model)",
+            run.root().display()
+        );
+    }
     let epochs = metrics::read_all(&run.metrics())?;
     // A run (it has metrics): no other process may write it while the curves are drawn.
     let _lock = RunLock::acquire(run.root(), "report")?;

@@ -16,16 +16,16 @@ use burn::tensor::activation::relu;
 use crate::data::IMAGE_SIDE;
 
 /// Output channels of `conv1` and `conv2`.
-const CHANNELS: [usize; 2] = [32, 64];
+pub(crate) const CHANNELS: [usize; 2] = [32, 64];
 /// Both convolutions' kernel side, stride 1, no padding: each takes 2 pixels off a side.
-const KERNEL: usize = 3;
+pub(crate) const KERNEL: usize = 3;
 /// The max-pool's window and stride.
-const POOL: usize = 2;
+pub(crate) const POOL: usize = 2;
 /// Dropout after the pool, as `Net`'s `dropout1`.
-const DROPOUT: f64 = 0.25;
+pub(crate) const DROPOUT: f64 = 0.25;
 
 /// Side of the feature maps that reach the pool's output: 28 → 26 → 24 → 12.
-const POOLED_SIDE: usize = (IMAGE_SIDE - 2 * (KERNEL - 1)) / POOL;
+pub(crate) const POOLED_SIDE: usize = (IMAGE_SIDE - 2 * (KERNEL - 1)) / POOL;
 
 /// Features given to the first Linear layer: 64 channels of 12x12, `Net`'s 9,216.
 pub(crate) const FEATURES: usize = CHANNELS[1] * POOLED_SIDE * POOLED_SIDE;

@@ -9,6 +9,7 @@ pub(crate) mod cnn;
 mod fused_adam;
 pub(crate) mod memory;
 pub(crate) mod optimizer;
+pub(crate) mod summary;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
@@ -60,7 +61,7 @@ impl Normalization {
 }
 
 /// Dropout after `Net`'s `fc1` (its `dropout2`).
-const CNN_HIDDEN_DROPOUT: f64 = 0.5;
+pub(crate) const CNN_HIDDEN_DROPOUT: f64 = 0.5;
 
 /// The network's shape, saved in `config.json`. The MLP is `Linear(784 → h₁) → activation → …
 /// → Linear(hₙ → 10)`; the tutorial's is `hidden_sizes = [128]` with ReLU (PyTorch's

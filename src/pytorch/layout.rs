@@ -231,6 +231,12 @@ pub(crate) enum LayoutError {
 /// When every name sits under one prefix (`model.fc1.weight`), the file is probably a training
 /// checkpoint holding the state_dict as one of its entries.
 fn under_hint(names: &[String]) -> String {
+    // `model.0.weight` is a layer's tensor under `model.`; `fc3.weight` is a layer of its own
+    // (LeNet's third Linear), not a wrapper around one.
+    let wrapped = |name: &String| name.split('.').count() >= 3;
+    if !names.iter().all(wrapped) {
+        return String::new();
+    }
     let first = |name: &String| name.split_once('.').map(|(head, _)| head.to_string());
     let heads: Vec<Option<String>> = names.iter().map(first).collect();
     match heads.first() {
@@ -568,7 +574,7 @@ mod tests {
 
         let mut norm = tensors(&[("0", 784, 16), ("2", 16, 10)]);
         norm.push(float("1.running_mean", &[16]));
-        assert!(err(norm).starts_with("unexpected tensor 1.running_mean;"));
+        assert!(err(norm).starts_with("1 is a batch-normalisation layer"));
 
         let mut missing = tensors(&[("fc1", 784, 128)]);
         missing.push(float("fc2.weight", &[10, 128]));
@@ -625,5 +631,15 @@ mod tests {
         assert!(err(checkpoint).ends_with(
             "(all under `model.`: a checkpoint? torch.save its model's state_dict() alone)"
         ));
+        // LeNet: examples/mnist's Net has no fc3; it is another network, not a checkpoint.
+        let mut lenet: Vec<TensorInfo> =
+            NET.iter().map(|(name, shape)| float(name, shape)).collect();
+        lenet.extend(linear("fc3", 84, 10));
+        let line = err(lenet);
+        assert!(
+            line.starts_with("unexpected tensors fc3.weight, fc3.bias;"),
+            "{line}"
+        );
+        assert!(!line.contains("checkpoint"), "{line}");
     }
 }

@@ -7,18 +7,23 @@ use std::path::Path;
 use crate::backend::Backend;
 
 /// The command that resumes `run_dir` on `backend`, as it can be typed in this shell: this
-/// program as it was started (a bare name found on the PATH, or the path `cargo run` used), the
-/// folder, and `--backend` unless it is the default (a resume may change backend, so the
-/// printed command must say the one the run used).
+/// program as it was started (`cargo run --release --` when cargo ran it, a bare name found on
+/// the PATH, or the path it was started by), the folder, and `--backend` unless it is the
+/// default (a resume may change backend, so the printed command must say the one the run used).
 pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
     let program = std::env::args_os()
         .next()
         .unwrap_or_else(|| OsString::from("mnist-trainer"));
-    let mut words = vec![
-        program,
-        OsString::from("--resume"),
-        run_dir.as_os_str().to_owned(),
-    ];
+    let started_by = std::env::var_os("CARGO").map(|_| CargoRun {
+        package: std::env::var_os("CARGO_PKG_NAME").unwrap_or_default(),
+        manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default(),
+    });
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut words = match started_by.and_then(|cargo| cargo.words(Path::new(&program), &cwd)) {
+        Some(cargo_run) => cargo_run,
+        None => vec![program],
+    };
+    words.extend([OsString::from("--resume"), run_dir.as_os_str().to_owned()]);
     if backend != Backend::default() {
         words.extend([
             OsString::from("--backend"),
@@ -30,6 +35,36 @@ pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
         .map(|word| shell_word(word))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What cargo tells a program it runs (`cargo run`): it sets `CARGO`, `CARGO_PKG_NAME` and
+/// `CARGO_MANIFEST_DIR` in its environment. A test run by cargo passes them on to what it
+/// starts, so they alone do not say that a person typed `cargo run`.
+struct CargoRun {
+    /// `CARGO_PKG_NAME`: the package whose binary cargo ran.
+    package: OsString,
+    /// `CARGO_MANIFEST_DIR`: the package's folder.
+    manifest_dir: OsString,
+}
+
+impl CargoRun {
+    /// `cargo run [--release | --profile P] --` when `program` is this package's binary, as
+    /// cargo builds it (`<target>/<profile>/<package>`), and `cwd` is inside the package's
+    /// folder, where that command finds the package again; `None` otherwise.
+    fn words(&self, program: &Path, cwd: &Path) -> Option<Vec<OsString>> {
+        let in_package = !self.manifest_dir.is_empty() && cwd.starts_with(&self.manifest_dir);
+        if !in_package || program.file_name()? != self.package {
+            return None;
+        }
+        let mut words: Vec<OsString> = vec!["cargo".into(), "run".into()];
+        match program.parent()?.file_name()?.to_str()? {
+            "release" => words.push("--release".into()),
+            "debug" => {}
+            profile => words.extend(["--profile".into(), profile.into()]),
+        }
+        words.push("--".into());
+        Some(words)
+    }
 }
 
 /// `word` as a shell reads it back: [`shell_quote`] for UTF-8, and for other bytes (a folder
@@ -88,6 +123,35 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$HOME"), "'$HOME'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn a_program_cargo_ran_in_its_package_is_resumed_with_cargo_run() {
+        let cargo = CargoRun {
+            package: "mnist-trainer".into(),
+            manifest_dir: "/home/me/mnist-trainer".into(),
+        };
+        let words = |program: &str, cwd: &str| {
+            cargo
+                .words(Path::new(program), Path::new(cwd))
+                .map(|words| words.join(OsStr::new(" ")))
+        };
+        let release = "/home/me/.cache/target/release/mnist-trainer";
+        assert_eq!(
+            words(release, "/home/me/mnist-trainer"),
+            Some("cargo run --release --".into())
+        );
+        assert_eq!(
+            words("target/debug/mnist-trainer", "/home/me/mnist-trainer/docs"),
+            Some("cargo run --".into())
+        );
+        assert_eq!(
+            words("target/bench/mnist-trainer", "/home/me/mnist-trainer"),
+            Some("cargo run --profile bench --".into())
+        );
+        // A test's sandbox, outside the package, and another program: the path as started.
+        assert_eq!(words(release, "/tmp/sandbox"), None);
+        assert_eq!(words("/usr/bin/other", "/home/me/mnist-trainer"), None);
     }
 
     #[test]

@@ -50,11 +50,12 @@ impl TrainingProgressLogger for EpochRecorder {
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
-        self.on_split_start(split);
+        self.on_split_start(split, total_items);
         self.forward(|dashboard| dashboard.start_split(split, total_items));
     }
 
     fn update_split(&mut self, items_processed: usize) {
+        self.on_progress(items_processed);
         self.forward(|dashboard| dashboard.update_split(items_processed));
     }
 

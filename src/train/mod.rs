@@ -6,6 +6,8 @@ mod dashboard;
 mod denormals;
 mod finish;
 mod launch;
+mod overview;
+mod progress;
 mod recorder;
 mod step;
 
@@ -19,7 +21,7 @@ use crate::data::idx::LabelledImages;
 use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
 use crate::model::optimizer::run_scheduler;
-use crate::output::{StdoutError, errln};
+use crate::output::{StdoutError, errln, outln};
 use crate::run::config::TrainingConfig;
 use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::lock::{LockError, RunLock};
@@ -119,6 +121,9 @@ pub(crate) enum TrainError {
         /// Where the run stands and the command that continues it.
         next: String,
     },
+    /// Standard output could not be written before training started; nothing was written.
+    #[error(transparent)]
+    Output(#[from] StdoutError),
     /// Training or keeping its result failed; `summary.json` says `failed`.
     #[error("training failed: {cause} (run folder: {})", run.display())]
     Failed {
@@ -215,16 +220,20 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let config = &request.config;
     let scheduler = run_scheduler(config, data.train.len()).map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
-    if let Some(adapter) = crate::backend::adapter_name(&device) {
-        // Printed before the dashboard takes the screen: the first epoch can be silent a while.
+    let adapter = crate::backend::adapter_name(&device);
+    if let Some(signal) = request.signals.stopped_by() {
+        return Err(TrainError::StoppedBeforeTraining { signal });
+    }
+    // Printed before the dashboard takes the screen, and before anything is written.
+    outln!(
+        "{}",
+        overview::overview(&request, &data, adapter.as_deref(), done_epochs)
+    )?;
+    if let Some(adapter) = &adapter {
         errln!(
             "{} on {adapter}: the first epoch compiles and tunes GPU kernels (up to a minute the first time; cached for later runs)",
             request.backend
         );
-    }
-
-    if let Some(signal) = request.signals.stopped_by() {
-        return Err(TrainError::StoppedBeforeTraining { signal });
     }
     prepare_run_folder(&request, &data, done_epochs)?;
     let outcome = launch::run_training(&request, &data, &device, scheduler, done_epochs);

@@ -21,6 +21,7 @@ use burn::train::renderer::{MetricState, MetricsRenderer};
 use crate::output::{StdoutError, outln};
 use crate::run::metrics::{self, EpochMetrics};
 use crate::signals::StopSignals;
+use crate::train::progress::SplitProgress;
 
 /// The epoch-end values of the two metrics this trainer registers, by split.
 #[derive(Debug, Default)]
@@ -124,6 +125,8 @@ pub(super) struct EpochRecorder {
     /// An epoch's line could not be printed: training stops when the next epoch starts, so
     /// that the epoch the line describes still gets its checkpoint.
     stop_at_next_epoch: bool,
+    /// The split under way, for plain progress lines within it.
+    progress: Option<SplitProgress>,
 }
 
 impl EpochRecorder {
@@ -152,6 +155,7 @@ impl EpochRecorder {
             signals,
             ctrl_c_is_a_signal: false,
             stop_at_next_epoch: false,
+            progress: None,
         }
     }
 
@@ -202,8 +206,9 @@ impl EpochRecorder {
         self.current_epoch = starting_epoch.saturating_sub(1);
     }
 
-    /// A split starts; the training split starts a new epoch and its clock.
-    pub(super) fn on_split_start(&mut self, split: &str) {
+    /// A split of `total` images starts; the training split starts a new epoch and its clock.
+    pub(super) fn on_split_start(&mut self, split: &str, total: usize) {
+        self.progress = Some(SplitProgress::start(split, total, Instant::now()));
         if split == "train" {
             if self.stop_at_next_epoch {
                 // The last finished epoch is checkpointed by now; Burn stops at this epoch's
@@ -214,6 +219,33 @@ impl EpochRecorder {
             }
             self.epoch_started = Some(Instant::now());
             self.current_epoch += 1;
+        }
+    }
+
+    /// Without the dashboard, prints a progress line when one is due (see `progress.rs`).
+    pub(super) fn on_progress(&mut self, done: usize) {
+        if self.dashboard.is_some() {
+            return;
+        }
+        let Some(line) = self
+            .progress
+            .as_mut()
+            .and_then(|progress| progress.line(done, Instant::now()))
+        else {
+            return;
+        };
+        let (epoch, total) = (self.current_epoch, self.total_epochs);
+        self.print_plain(format_args!("epoch {epoch}/{total}  {line}"));
+    }
+
+    /// Prints a plain line; one that cannot be printed stops training when the next epoch
+    /// starts (the one under way still gets its checkpoint).
+    fn print_plain(&mut self, line: std::fmt::Arguments<'_>) {
+        if let Err(error) = outln!("{line}") {
+            // Recorded now, in case no epoch follows (the last one, early stopping).
+            if self.record(Halt::Unprinted(error)) {
+                self.stop_at_next_epoch = true;
+            }
         }
     }
 
@@ -323,11 +355,9 @@ impl EpochRecorder {
             // now on waits for them rather than cutting them short.
             self.signals.finishing();
         }
-        if self.dashboard.is_none()
-            && let Err(error) = outln!("epoch {epoch}/{}  {epoch_metrics}", self.total_epochs)
-        {
-            // Recorded now, in case no epoch follows (the last one, early stopping).
-            self.stop_at_next_epoch = self.record(Halt::Unprinted(error));
+        if self.dashboard.is_none() {
+            let total = self.total_epochs;
+            self.print_plain(format_args!("epoch {epoch}/{total}  {epoch_metrics}"));
         }
     }
 }

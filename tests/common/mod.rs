@@ -159,6 +159,14 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The first epoch line of a training's standard output (after what the run says at its start:
+/// the model's table, the data, the device); empty when there is none.
+pub fn first_epoch_line(out: &str) -> &str {
+    out.lines()
+        .find(|line| line.starts_with("epoch "))
+        .unwrap_or_default()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -1,0 +1,162 @@
+//! The network as a table of layers, as Keras's `model.summary()` and torchinfo print it: each
+//! layer's name in the record, what it does, the shape it gives for a batch and its weights
+//! and biases. Made from the config alone, so it is printed before anything is allocated.
+
+use crate::data::NUM_CLASSES;
+use crate::model::{CNN_HIDDEN_DROPOUT, ModelConfig, ModelKind, cnn};
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LayerRow {
+    /// The layer's name in the model's record (`hidden.0`, `features.conv1`).
+    pub name: String,
+    /// What it is and what follows it (`Linear + relu`).
+    pub what: String,
+    /// The shape it gives for one image (`[128]`, `[32, 26, 26]`).
+    pub shape: Vec<usize>,
+    /// Its weights and biases.
+    pub parameters: u64,
+}
+
+/// The rows of `config`'s network, input side first.
+pub(crate) fn layer_rows(config: &ModelConfig) -> Vec<LayerRow> {
+    let mut rows = Vec::new();
+    let row = |name: &str, what: String, shape: Vec<usize>, parameters: usize| LayerRow {
+        name: name.to_string(),
+        what,
+        shape,
+        parameters: parameters as u64,
+    };
+    let cnn = config.kind == ModelKind::Cnn;
+    if cnn {
+        let [c1, c2] = cnn::CHANNELS;
+        let (k, side) = (cnn::KERNEL, crate::data::IMAGE_SIDE);
+        let conv = format!("Conv2d {k}x{k} + relu");
+        rows.push(row(
+            "features.conv1",
+            conv.clone(),
+            vec![c1, side - (k - 1), side - (k - 1)],
+            c1 * (k * k + 1),
+        ));
+        rows.push(row(
+            "features.conv2",
+            conv,
+            vec![c2, side - 2 * (k - 1), side - 2 * (k - 1)],
+            c2 * (c1 * k * k + 1),
+        ));
+        let p = cnn::POOL;
+        rows.push(row(
+            "features.pool",
+            format!("MaxPool2d {p}x{p} + Dropout {}, flattened", cnn::DROPOUT),
+            vec![cnn::FEATURES],
+            0,
+        ));
+    }
+    let widths = config.linear_widths();
+    let hidden = widths.len() - 2;
+    for (index, pair) in widths.windows(2).enumerate() {
+        let parameters = (pair[0] + 1) * pair[1];
+        if index < hidden {
+            let dropout = if cnn {
+                format!(" + Dropout {CNN_HIDDEN_DROPOUT}")
+            } else {
+                String::new()
+            };
+            let what = format!("Linear + {}{dropout}", config.activation);
+            rows.push(row(
+                &format!("hidden.{index}"),
+                what,
+                vec![pair[1]],
+                parameters,
+            ));
+        } else {
+            rows.push(row(
+                "output",
+                "Linear".to_string(),
+                vec![NUM_CLASSES],
+                parameters,
+            ));
+        }
+    }
+    rows
+}
+
+/// The table for batches of `batch` images: a heading, a line per layer, the total.
+pub(crate) fn layer_table(config: &ModelConfig, batch: usize) -> String {
+    let rows = layer_rows(config);
+    let shape = |row: &LayerRow| {
+        let dims: Vec<String> = std::iter::once(batch)
+            .chain(row.shape.iter().copied())
+            .map(|d| d.to_string())
+            .collect();
+        format!("[{}]", dims.join(", "))
+    };
+    let what_width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0).max(4);
+    let mut table = format!(
+        "  {:<16} {:<what_width$}  {:<18} {:>10}\n",
+        "layer", "type", "output shape", "parameters"
+    );
+    for row in &rows {
+        table.push_str(&format!(
+            "  {:<16} {:<what_width$}  {:<18} {:>10}\n",
+            row.name,
+            row.what,
+            shape(row),
+            grouped(row.parameters)
+        ));
+    }
+    let total: u64 = rows.iter().map(|row| row.parameters).sum();
+    table.push_str(&format!(
+        "  {:<16} {:<what_width$}  {:<18} {:>10}",
+        "total",
+        "",
+        "",
+        grouped(total)
+    ));
+    table
+}
+
+/// `n` with its thousands separated by commas: 101,770.
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_counts_what_the_config_counts() {
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let config = ModelConfig::new().with_kind(kind);
+            let total: u64 = layer_rows(&config).iter().map(|r| r.parameters).sum();
+            assert_eq!(Some(total), config.parameter_count(), "{kind:?}");
+        }
+        let tutorial = layer_table(&ModelConfig::new(), 64);
+        assert!(
+            tutorial.contains("hidden.0         Linear + relu  [64, 128]"),
+            "{tutorial}"
+        );
+        assert!(tutorial.contains("101,770"), "{tutorial}");
+        let cnn = layer_table(&ModelConfig::new().with_kind(ModelKind::Cnn), 64);
+        assert!(cnn.contains("[64, 32, 26, 26]"), "{cnn}");
+        assert!(cnn.contains("[64, 9216]"), "{cnn}");
+        assert!(cnn.contains("1,199,882"), "{cnn}");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_199_882), "1,199,882");
+    }
+}

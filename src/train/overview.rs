@@ -1,0 +1,65 @@
+//! What a run is about to do, printed when it starts (before the dashboard takes the screen):
+//! the model as a table of layers, the data, the backend and device, and for a resumed run
+//! where it resumes. A CNN's first epoch takes minutes on two cores; nothing was said before.
+
+use crate::model::summary::{grouped, layer_table};
+use crate::train::{Existing, RunData, TrainRequest};
+
+/// The lines printed at a run's start; `adapter` is the GPU's name on a GPU backend, and
+/// `done_epochs` the epochs a resumed run already has.
+pub(super) fn overview(
+    request: &TrainRequest,
+    data: &RunData,
+    adapter: Option<&str>,
+    done_epochs: usize,
+) -> String {
+    let config = &request.config;
+    let run = request.run.root().display();
+    let device = match adapter {
+        Some(adapter) => format!("{}: {adapter}", request.backend),
+        None => {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            format!("{}: the CPU, {threads} threads", request.backend)
+        }
+    };
+    let batches = data.train.len().div_ceil(config.batch_size.max(1));
+    let start = if request.existing == Existing::Resume {
+        format!(
+            "resuming {run} at epoch {} of {}, from epoch {done_epochs}'s checkpoint",
+            done_epochs + 1,
+            config.num_epochs
+        )
+    } else {
+        let plural = if config.num_epochs == 1 { "" } else { "s" };
+        format!("training {run} for {} epoch{plural}", config.num_epochs)
+    };
+    let validation = if config.valid_size == 0 {
+        format!(
+            "validated on the {} test images (the tutorial's way)",
+            grouped(data.valid.len() as u64)
+        )
+    } else {
+        format!(
+            "validated on {} held-out training images",
+            grouped(data.valid.len() as u64)
+        )
+    };
+    format!(
+        "{start}; each {batches} batches of {}, {} lr {}, on {device}\n\
+         model {} ({} parameters):\n{}\n\
+         data {} from {}: {} training images, {validation}, {} test images",
+        config.batch_size,
+        config.optimizer.kind,
+        config.learning_rate,
+        config.model.describe(),
+        config
+            .model
+            .parameter_count()
+            .map_or_else(|| "too many".to_string(), grouped),
+        layer_table(&config.model, config.batch_size),
+        config.dataset.title(),
+        data.description,
+        grouped(data.train.len() as u64),
+        grouped(data.test.len() as u64),
+    )
+}
