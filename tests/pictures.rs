@@ -216,7 +216,7 @@ fn train_a_small_run(sandbox: &Sandbox, data: &Path) {
 }
 
 #[test]
-fn save_input_never_replaces_a_file_and_writes_nothing_when_refused() {
+fn save_input_never_replaces_a_file_with_another_picture_and_a_folder_reads_back() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     train_a_small_run(&sandbox, &data);
@@ -254,6 +254,44 @@ fn save_input_never_replaces_a_file_and_writes_nothing_when_refused() {
         "{line}"
     );
     assert!(!sandbox.path("saved/test-2.png").exists());
+
+    // The quick start typed twice: the same pictures again are no loss, and are read back.
+    let again = |folder: &str| {
+        let data = data.to_str().unwrap();
+        sandbox.run([
+            "infer",
+            "--artifacts",
+            "run",
+            "--index",
+            "0,2",
+            "--save-input",
+            folder,
+            "--data-dir",
+            data,
+        ])
+    };
+    let first = again("inputs");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let saved = std::fs::read(sandbox.path("inputs/test-2.png")).unwrap();
+    let second = again("inputs");
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&first), stdout(&second));
+    assert_eq!(
+        std::fs::read(sandbox.path("inputs/test-2.png")).unwrap(),
+        saved
+    );
+    // A folder is read as the pictures in it, in name order.
+    let folder = sandbox.run(["infer", "--artifacts", "run", "inputs"]);
+    assert!(folder.status.success(), "{}", stderr(&folder));
+    let lines: Vec<String> = stdout(&folder).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, name) in lines.iter().zip(["test-0.png", "test-2.png"]) {
+        let expected = format!("inputs/{name}: predicted ");
+        assert!(line.starts_with(&expected), "{line} is not {expected}");
+    }
+    // Only where the same picture is: a different one there is still refused.
+    let line = assert_one_line_error(&run(&["--index", "1"]));
+    assert!(line.contains("saved/test-1.png already exists"), "{line}");
 }
 
 #[test]

@@ -137,9 +137,9 @@ pub struct InferArgs {
     #[command(flatten)]
     pub run: RunFolderArg,
 
-    /// Pictures (PNG, JPEG, ...): photos, scans, canvas exports; any size, colours, lighting or
-    /// EXIF orientation. Each is prepared the way MNIST's digits were (README: "How a picture
-    /// is prepared").
+    /// Pictures (PNG, JPEG, ...), or folders of them: photos, scans, canvas exports; any size,
+    /// colours, lighting or EXIF orientation. Each is prepared the way MNIST's digits were
+    /// (README: "How a picture is prepared").
     #[arg(value_name = "IMAGE", required_unless_present = "index")]
     pub images: Vec<PathBuf>,
 
@@ -152,7 +152,8 @@ pub struct InferArgs {
     pub json: bool,
 
     /// Also write the 28x28 image the model received for each input into DIR, as a PNG named
-    /// after it (seven.jpg: seven.png, --index 3: test-3.png); never replaces a file.
+    /// after it (seven.jpg: seven.png, --index 3: test-3.png); never replaces a file with
+    /// another picture.
     #[arg(long, value_name = "DIR")]
     pub save_input: Option<PathBuf>,
 }

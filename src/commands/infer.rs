@@ -4,38 +4,71 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
 
 use crate::analysis::inference::{Guess, Prediction, probabilities, top_k};
 use crate::cli::args::InferArgs;
 use crate::data::record::load_test_split_of_run;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::model::Model;
 use crate::output::{StdoutError, errln, outln};
 use crate::picture::load_picture;
 use crate::run::RunDir;
 
-/// Prints the prediction (top 3, percent) for each picture and each `--index`ed test image,
-/// saving the model's 28×28 input with `--save-input`. Unreadable pictures are reported one by
-/// one and make the exit code a failure; the others are still predicted.
+/// Prints the prediction (top 3, percent) for each picture (a folder: each picture in it) and
+/// each `--index`ed test image, saving the model's 28×28 input with `--save-input`. Unreadable
+/// pictures are reported one by one and make the exit code a failure; the others are still
+/// predicted.
 ///
 /// # Errors
-/// `--save-input` would replace a file or cannot be created, no run found, the backend does
-/// not start, the model cannot be loaded, the test images cannot be read, an `--index` is
-/// past the test split, or a test image cannot be saved.
+/// `--save-input` would replace a file with another picture or cannot be written (checked for
+/// every input before any is written), a folder holds no picture, no run found, the backend
+/// does not start, the model cannot be loaded, the test images cannot be read, an `--index` is
+/// past the test split, or standard output cannot be written.
 pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
-    // Refused before anything is predicted: a name already taken in the folder.
+    let pictures = picture_files(&args.images)?;
+    // Refused before anything is predicted: two inputs saved under one name.
     let saver = args
         .save_input
         .as_deref()
-        .map(|dir| InputSaver::new(dir, &args))
+        .map(|dir| InputSaver::new(dir, &pictures, &args.index))
         .transpose()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
-    let failures = predict_pictures(&args, saver.as_ref(), config.dataset, &model, &device)?;
-    if !args.index.is_empty() {
-        predict_test_images(&args, saver.as_ref(), &run, config.dataset, &model, &device)?;
+    let classes = config.dataset;
+    let (readable, failures) = read_pictures(&pictures);
+    let tests = if args.index.is_empty() {
+        Vec::new()
+    } else {
+        test_images(&args, &run, classes)?
+    };
+    if let Some(saver) = &saver {
+        let pictures = readable
+            .iter()
+            .map(|(path, pixels)| (InputSaver::picture_name(path), *pixels));
+        let tests = tests
+            .iter()
+            .map(|test| (InputSaver::test_name(test.index), test.pixels));
+        saver.save_all(&pictures.chain(tests).collect::<Vec<_>>())?;
+    }
+    let pixels: Vec<u8> = readable.iter().flat_map(|(_, pixels)| *pixels).collect();
+    for ((path, _), probs) in readable.iter().zip(probabilities(&model, &pixels, &device)) {
+        // A file name need not be UTF-8; JSON strings are.
+        let record = serde_json::json!({ "file": path.to_string_lossy() });
+        let heading = path.display().to_string();
+        print_prediction(args.json, classes, &probs, record, &heading, "")?;
+    }
+    let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
+    for (test, probs) in tests.iter().zip(probabilities(&model, &pixels, &device)) {
+        let record = serde_json::json!({ "index": test.index, "label": test.label });
+        let note = format!(" (label {})", classes.class_label(test.label));
+        print_prediction(
+            args.json,
+            classes,
+            &probs,
+            record,
+            &format!("#{}", test.index),
+            &note,
+        )?;
     }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -44,98 +77,87 @@ pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
     })
 }
 
-/// Prints the prediction for each picture; an unreadable one is reported and the rest still get
-/// their answer. Returns how many could not be read.
+/// The picture files `inputs` name: a file as it is, a folder as the pictures in it (by their
+/// extension, in name order; not its subfolders).
 ///
 /// # Errors
-/// Standard output cannot be written.
-fn predict_pictures(
-    args: &InferArgs,
-    saver: Option<&InputSaver>,
-    classes: DatasetKind,
-    model: &Model,
-    device: &Device,
-) -> Result<usize, StdoutError> {
-    let mut failures = 0;
-    let mut pixels = Vec::new();
+/// A folder cannot be listed or holds no picture.
+fn picture_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if !input.is_dir() {
+            files.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(input)
+            .with_context(|| format!("{}: cannot list the folder", input.display()))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_file() && image::ImageFormat::from_path(path).is_ok())
+            .collect();
+        if found.is_empty() {
+            bail!(
+                "{}: a folder without pictures (PNG, JPEG, GIF, BMP, WebP, TIFF, ...)",
+                input.display()
+            );
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Each picture prepared for the model, with how many could not be read (each reported in a
+/// line of its own).
+fn read_pictures(paths: &[PathBuf]) -> (Vec<(PathBuf, [u8; IMAGE_PIXELS])>, usize) {
     let mut readable = Vec::new();
-    for path in &args.images {
-        let saved = |picture: [u8; IMAGE_PIXELS]| match saver {
-            Some(saver) => saver
-                .save(&InputSaver::picture_name(path), &picture)
-                .map(|()| picture),
-            None => Ok(picture),
-        };
-        match load_picture(path)
-            .map_err(anyhow::Error::from)
-            .and_then(saved)
-        {
-            Ok(picture) => {
-                pixels.extend_from_slice(&picture);
-                readable.push(path);
-            }
+    let mut failures = 0;
+    for path in paths {
+        match load_picture(path) {
+            Ok(pixels) => readable.push((path.clone(), pixels)),
             Err(error) => {
-                errln!("error: {}", crate::cli::error_line(&error));
+                errln!("error: {}", crate::cli::error_line(&error.into()));
                 failures += 1;
             }
         }
     }
-    for (path, probs) in readable
-        .into_iter()
-        .zip(probabilities(model, &pixels, device))
-    {
-        print_prediction(
-            args.json,
-            classes,
-            &probs,
-            // A file name need not be UTF-8; JSON strings are.
-            serde_json::json!({ "file": path.to_string_lossy() }),
-            &path.display().to_string(),
-            "",
-        )?;
-    }
-    Ok(failures)
+    (readable, failures)
 }
 
-/// Prints the prediction for each `--index`ed test image, with its label.
-fn predict_test_images(
-    args: &InferArgs,
-    saver: Option<&InputSaver>,
-    run: &RunDir,
-    classes: DatasetKind,
-    model: &Model,
-    device: &Device,
-) -> Result<()> {
+/// One `--index`ed test image.
+struct TestImage {
+    /// Its index in the test split.
+    index: usize,
+    /// Its label.
+    label: u8,
+    /// Its pixels, as MNIST stores them.
+    pixels: [u8; IMAGE_PIXELS],
+}
+
+/// The `--index`ed test images of the run's test split.
+///
+/// # Errors
+/// The test split cannot be read, or an index is past its end.
+fn test_images(args: &InferArgs, run: &RunDir, classes: DatasetKind) -> Result<Vec<TestImage>> {
     let test = load_test_split_of_run(run, classes, args.backend.data_dir.clone())
         .context("cannot read the test images to predict")?;
-    let mut pixels = Vec::with_capacity(args.index.len() * IMAGE_PIXELS);
-    for &index in &args.index {
-        match test.image(index) {
-            Some(image) => {
-                if let Some(saver) = saver {
-                    saver.save(&InputSaver::test_name(index), image)?;
-                }
-                pixels.extend_from_slice(image)
-            }
-            None => bail!(
-                "--index {index}: the test split has {} images (0-{})",
-                test.len(),
-                test.len() - 1
-            ),
-        }
-    }
-    for (&index, probs) in args.index.iter().zip(probabilities(model, &pixels, device)) {
-        let label = test.labels()[index];
-        print_prediction(
-            args.json,
-            classes,
-            &probs,
-            serde_json::json!({ "index": index, "label": label }),
-            &format!("#{index}"),
-            &format!(" (label {})", classes.class_label(label)),
-        )?;
-    }
-    Ok(())
+    args.index
+        .iter()
+        .map(|&index| {
+            let Some(image) = test.image(index) else {
+                bail!(
+                    "--index {index}: the test split has {} images (0-{})",
+                    test.len(),
+                    test.len() - 1
+                );
+            };
+            Ok(TestImage {
+                index,
+                label: test.labels()[index],
+                pixels: image.try_into().context("a test image is 784 pixels")?,
+            })
+        })
+        .collect()
 }
 
 /// Prints one prediction: `record` completed with the answer as a JSON line, or a text line
@@ -197,42 +219,32 @@ fn describe(top: &[Guess], classes: DatasetKind) -> String {
 
 /// `--save-input DIR`: the 28×28 image the model received for each input, as a PNG (a light
 /// digit on black, as MNIST's), named after the input: `seven.jpg` as `seven.png`, `--index 3`
-/// as `test-3.png`. Never replaces a file: a name taken is refused before anything is written.
+/// as `test-3.png`. Never replaces a file with another picture: a file already holding the same
+/// picture is left as it is (running a command twice is no loss), any other is refused before
+/// anything is written.
 struct InputSaver {
     /// The `--save-input` folder.
     dir: PathBuf,
 }
 
 impl InputSaver {
-    /// Creates `dir` if needed, and refuses if any name this command would write is taken
-    /// (by a file there, or by two inputs with the same name).
-    fn new(dir: &Path, args: &InferArgs) -> Result<Self> {
-        let names = args
-            .images
+    /// Refuses two inputs that would be saved under one name.
+    fn new(dir: &Path, pictures: &[PathBuf], indices: &[usize]) -> Result<Self> {
+        let names = pictures
             .iter()
             .map(|path| (Self::picture_name(path), path.display().to_string()))
             .chain(
-                (args.index.iter())
-                    .map(|&index| (Self::test_name(index), format!("--index {index}"))),
+                (indices.iter()).map(|&index| (Self::test_name(index), format!("--index {index}"))),
             );
         let mut seen = std::collections::HashMap::new();
         for (name, input) in names {
-            let path = dir.join(&name);
-            if let Some(first) = seen.insert(name, input.clone()) {
+            if let Some(first) = seen.insert(name.clone(), input.clone()) {
                 bail!(
                     "--save-input: {first} and {input} would both be saved as {}; rename one",
-                    path.display()
-                );
-            }
-            if path.symlink_metadata().is_ok() {
-                bail!(
-                    "--save-input: {} already exists; pick another folder or move it",
-                    path.display()
+                    dir.join(&name).display()
                 );
             }
         }
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("--save-input: cannot create {}", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
         })
@@ -249,17 +261,49 @@ impl InputSaver {
         format!("test-{index}.png")
     }
 
-    /// Writes `pixels` (784, row by row) as `name`, whole or not at all.
-    fn save(&self, name: &str, pixels: &[u8]) -> Result<()> {
-        let path = self.dir.join(name);
-        let side = IMAGE_SIDE as u32;
-        let image = image::GrayImage::from_raw(side, side, pixels.to_vec())
-            .context("an input is 784 pixels")?;
-        crate::run::atomic_file::write_with(&path, |scratch| {
-            image
-                .save_with_format(scratch, image::ImageFormat::Png)
-                .map_err(std::io::Error::other)
-        })
-        .with_context(|| format!("--save-input: cannot write {}", path.display()))
+    /// Writes each `(name, pixels)` (784, row by row), each whole or not at all, after checking
+    /// them all: a name taken by another file is refused with nothing written, one holding the
+    /// same picture is skipped.
+    fn save_all(&self, inputs: &[(String, [u8; IMAGE_PIXELS])]) -> Result<()> {
+        let mut to_write = Vec::new();
+        for (name, pixels) in inputs {
+            let path = self.dir.join(name);
+            if path.symlink_metadata().is_err() {
+                to_write.push((path, pixels));
+            } else if !holds_picture(&path, pixels) {
+                bail!(
+                    "--save-input: {} already exists and holds another picture; pick another folder or move it",
+                    path.display()
+                );
+            }
+        }
+        if to_write.is_empty() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("--save-input: cannot create {}", self.dir.display()))?;
+        for (path, pixels) in to_write {
+            let side = IMAGE_SIDE as u32;
+            let image = image::GrayImage::from_raw(side, side, pixels.to_vec())
+                .context("an input is 784 pixels")?;
+            crate::run::atomic_file::write_with(&path, |scratch| {
+                image
+                    .save_with_format(scratch, image::ImageFormat::Png)
+                    .map_err(std::io::Error::other)
+            })
+            .with_context(|| format!("--save-input: cannot write {}", path.display()))?;
+        }
+        Ok(())
     }
+}
+
+/// Whether the file at `path` is a 28×28 picture of exactly `pixels` (grey, row by row).
+fn holds_picture(path: &Path, pixels: &[u8; IMAGE_PIXELS]) -> bool {
+    let side = IMAGE_SIDE as u32;
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() < 1 << 20)
+        && std::fs::read(path)
+            .ok()
+            .and_then(|bytes| crate::picture::decode(&bytes).ok())
+            .map(|picture| picture.to_luma8())
+            .is_some_and(|grey| grey.dimensions() == (side, side) && grey.as_raw() == pixels)
 }
