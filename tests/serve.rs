@@ -15,6 +15,8 @@ use common::*;
 struct Server {
     child: Child,
     address: String,
+    /// What the server wrote to standard error so far (its request log).
+    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl Server {
@@ -31,9 +33,18 @@ impl Server {
         let mut child = command
             .current_dir(sandbox.dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");
+        let log: std::sync::Arc<std::sync::Mutex<Vec<u8>>> = std::sync::Arc::default();
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let kept = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            while let Ok(read @ 1..) = stderr.read(&mut buffer) {
+                kept.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
@@ -41,7 +52,16 @@ impl Server {
             line.push(byte[0]);
         }
         let address = serve_address(&String::from_utf8_lossy(&line));
-        Server { child, address }
+        Server {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// Its standard error so far.
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
     }
 
     fn url(&self, path: &str) -> String {
@@ -197,6 +217,24 @@ fn the_api_reads_pictures_and_pixels_and_refuses_garbage_with_a_4xx_naming_it() 
 
     let (status, health) = server.json("GET", "/healthz", None, b"");
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    // Each request is a line on standard error, as web servers log them.
+    let (status, _) = server.request("GET", "/nowhere", None, b"");
+    assert_eq!(status, 404);
+    let started = Instant::now();
+    while !server.log().contains("\"GET /nowhere\" 404 ") {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let logged: Vec<String> = server.log().lines().map(str::to_string).collect();
+    assert!(
+        logged[0].starts_with("127.0.0.1:") && logged[0].contains(" \"GET /healthz\" 200 "),
+        "{logged:?}"
+    );
+    assert!(logged[0].ends_with(" ms"), "{logged:?}");
     let (status, model) = server.json("GET", "/api/model", None, b"");
     assert_eq!(status, 200);
     assert_eq!(model["model"], "784-128-10");

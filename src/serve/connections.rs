@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
-use crate::serve::api::REQUEST_TIMEOUT;
+use crate::serve::api::{Peer, REQUEST_TIMEOUT};
 use crate::signals::StopSignal;
 
 /// Longest wait for a request's headers, from a new connection or between the requests of a
@@ -93,15 +93,14 @@ pub(super) async fn serve_connections(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
-    let service = TowerToHyperService::new(router);
     tokio::pin!(stop);
     let signal = loop {
         let accepted = tokio::select! {
             signal = &mut stop => break signal.ok(),
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, or a connection reset before it was accepted: the
                 // next accept may fail the same way at once, so wait a moment first.
@@ -111,7 +110,9 @@ pub(super) async fn serve_connections(
             }
         };
         if let Ok(permit) = Arc::clone(&open).try_acquire_owned() {
-            let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+            // Each request knows its client, for the request log.
+            let service = TowerToHyperService::new(router.clone().layer(Extension(Peer(peer))));
+            let connection = http.serve_connection(TokioIo::new(stream), service);
             tokio::spawn(answer(connection, permit, shutting_down.clone()));
         } else if let Ok(permit) = Arc::clone(&refusing).try_acquire_owned() {
             tokio::spawn(refuse(stream, permit));
