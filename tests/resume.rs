@@ -226,3 +226,178 @@ fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
         assert!(line.contains("--resume run"), "{args:?}: {line}");
     }
 }
+
+/// The epochs `checkpoint/` holds a file of, in order.
+fn checkpoint_epochs(run: &std::path::Path) -> Vec<usize> {
+    let mut epochs: Vec<usize> = std::fs::read_dir(run.join("checkpoint"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".bpk")?.rsplit_once('-')?.1.parse().ok()
+        })
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    epochs
+}
+
+/// The probabilities `infer --json` gives for test images 0-9 with `extra` flags.
+fn probabilities(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
+    let data = mnist_dir();
+    let mut args = vec![
+        "infer",
+        "--artifacts",
+        "run",
+        "--index",
+        "0,1,2,3,4,5,6,7,8,9",
+        "--json",
+    ];
+    args.extend(extra);
+    let output = sandbox.run_on(&data, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["probabilities"].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    // A large step makes the validation loss go up and down: its lowest is not at the end.
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--limit-train",
+            "3000",
+            "--limit-test",
+            "500",
+            "--lr",
+            "0.05",
+        ];
+        all.extend(args);
+        sandbox.run_on(&data, &all)
+    };
+    // Chosen on the test split, the test score would mean nothing: refused.
+    let line = assert_one_line_error(&run(&["--keep", "best", "--artifacts", "run"]));
+    assert!(
+        line.contains("--keep: keep = best is invalid") && line.contains("--valid-size"),
+        "{line}"
+    );
+
+    let trained = run(&[
+        "--epochs",
+        "6",
+        "--valid-size",
+        "500",
+        "--keep",
+        "best",
+        "--artifacts",
+        "run",
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let root = sandbox.path("run");
+    let epochs = read_jsonl(&root.join("metrics.jsonl"));
+    let best = epochs
+        .iter()
+        .min_by(|a, b| {
+            a["valid_loss"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["valid_loss"].as_f64().unwrap())
+        })
+        .unwrap()["epoch"]
+        .as_u64()
+        .unwrap() as usize;
+    let summary = read_json(&root.join("summary.json"));
+    assert_eq!(summary["model_epoch"], best, "{summary}");
+    if best != 6 {
+        let said = format!("model.bpk is epoch {best}'s, the lowest validation loss");
+        assert!(stdout(&trained).contains(&said), "{}", stdout(&trained));
+    }
+    // checkpoint/ holds the last two epochs and the best one, nothing else.
+    let mut promised = vec![best, 5, 6];
+    promised.sort_unstable();
+    promised.dedup();
+    assert_eq!(checkpoint_epochs(&root), promised);
+
+    // model.bpk is the best epoch's model: every command can read it, and any kept epoch.
+    let kept = probabilities(&sandbox, &[]);
+    assert_eq!(
+        probabilities(&sandbox, &["--epoch", &best.to_string()]),
+        kept
+    );
+    if best != 6 {
+        assert_ne!(probabilities(&sandbox, &["--epoch", "6"]), kept);
+    }
+    let gone = (1..=6)
+        .find(|epoch| !promised.contains(epoch))
+        .unwrap()
+        .to_string();
+    let line = assert_one_line_error(&sandbox.run_on(
+        &data,
+        &[
+            "infer",
+            "--artifacts",
+            "run",
+            "--index",
+            "0",
+            "--epoch",
+            &gone,
+        ],
+    ));
+    assert!(
+        line.contains(&format!("no model of epoch {gone} is kept (kept: ")),
+        "{line}"
+    );
+    let eval = sandbox.run_on(&data, &["eval", "--artifacts", "run", "--epoch", "5"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(
+        stdout(&eval).contains("epoch 5's model; nothing written"),
+        "{}",
+        stdout(&eval)
+    );
+    assert!(!root.join("eval.json").exists());
+    let export = sandbox.run([
+        "export",
+        "--artifacts",
+        "run",
+        "--epoch",
+        "5",
+        "--safetensors",
+        "five.safetensors",
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+
+    // Checkpoints left by the run a resume continues (epochs it had not finished, as a kill can
+    // leave them) are deleted once the resumed run checkpoints.
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::copy(
+            root.join(format!("checkpoint/{kind}-6.bpk")),
+            root.join(format!("checkpoint/{kind}-9.bpk")),
+        )
+        .unwrap();
+    }
+    let resumed = sandbox.run_on(&data, &["--resume", "run", "--epochs", "8"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let epochs = read_jsonl(&root.join("metrics.jsonl"));
+    assert_eq!(epochs.len(), 8);
+    let best = epochs
+        .iter()
+        .min_by(|a, b| {
+            a["valid_loss"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["valid_loss"].as_f64().unwrap())
+        })
+        .unwrap()["epoch"]
+        .as_u64()
+        .unwrap() as usize;
+    let mut promised = vec![best, 7, 8];
+    promised.sort_unstable();
+    promised.dedup();
+    assert_eq!(checkpoint_epochs(&root), promised);
+    assert_eq!(read_json(&root.join("summary.json"))["model_epoch"], best);
+}

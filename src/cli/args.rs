@@ -108,6 +108,16 @@ pub struct TrainArgs {
     pub(crate) flags: TrainingFlags,
 }
 
+/// `--epoch`: which of a run's models a command reads; one flag for every command that reads
+/// one.
+#[derive(Debug, Args)]
+pub struct EpochArg {
+    /// Read the model of epoch N from the run's checkpoints instead of model.bpk (a run keeps
+    /// its last two epochs and the one with the lowest validation loss).
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<usize>,
+}
+
 /// The run a command reads, `--artifacts`: one flag, one meaning, for every such command.
 #[derive(Debug, Args)]
 pub struct RunFolderArg {
@@ -136,6 +146,10 @@ pub struct InferArgs {
     /// `--artifacts`: the run whose model predicts.
     #[command(flatten)]
     pub run: RunFolderArg,
+
+    /// `--epoch`: a kept checkpoint's model instead of `model.bpk`.
+    #[command(flatten)]
+    pub epoch: EpochArg,
 
     /// Pictures (PNG, JPEG, ...), or folders of them: photos, scans, canvas exports; any size,
     /// colours, lighting or EXIF orientation. Each is prepared the way MNIST's digits were
@@ -169,6 +183,10 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub run: RunFolderArg,
 
+    /// `--epoch`: a kept checkpoint's model instead of `model.bpk`.
+    #[command(flatten)]
+    pub epoch: EpochArg,
+
     /// How many of the worst mistakes misclassified.png shows.
     #[arg(long, value_name = "N", default_value_t = 36)]
     pub worst: usize,
@@ -192,6 +210,10 @@ pub struct ExportArgs {
     /// `--artifacts`: the run whose model is exported.
     #[command(flatten)]
     pub run: RunFolderArg,
+
+    /// `--epoch`: a kept checkpoint's model instead of `model.bpk`.
+    #[command(flatten)]
+    pub epoch: EpochArg,
 
     /// The safetensors file to write, with PyTorch's names (fc1.weight, ...) and layouts
     /// ([out, in]); a JSON file of the architecture goes beside it (model.safetensors: model.json).
@@ -245,6 +267,10 @@ pub struct ServeArgs {
     /// `--artifacts`: the run whose model is served.
     #[command(flatten)]
     pub run: RunFolderArg,
+
+    /// `--epoch`: a kept checkpoint's model instead of `model.bpk`.
+    #[command(flatten)]
+    pub epoch: EpochArg,
 
     /// Where the model runs.
     #[arg(long, value_enum, default_value_t = Backend::default())]

@@ -10,6 +10,7 @@ use crate::cli::args::HiddenSizes;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerKind};
 use crate::model::{ActivationKind, LossKind, ModelKind};
+use crate::run::config::KeepEpoch;
 use crate::run::config::TrainingConfig;
 
 /// A flag given on the command line and the config field it set.
@@ -131,6 +132,11 @@ training_flags! {
     /// Stop when the validation loss has not improved for N epochs.
     #[arg(value_name = "N")]
     early_stop_patience: usize => early_stop_patience as Some,
+
+    /// Which epoch's model to keep as model.bpk: last, or best (the lowest validation loss;
+    /// needs --valid-size, so that the test split does not choose it).
+    #[arg(value_name = "EPOCH")]
+    keep: KeepEpoch => keep,
 
     /// Seed for weight initialisation, shuffling and the hold-out.
     #[arg(value_name = "N")]

@@ -15,7 +15,8 @@ use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by
 /// `limit_test`) and writes `eval.json`, `confusion.png` and `misclassified.png`; prints the
-/// report as text, or the JSON with `--json`.
+/// report as text, or the JSON with `--json`. With `--epoch`, scores that kept checkpoint's
+/// model and only prints.
 ///
 /// # Errors
 /// No run found, the backend does not start, the model cannot be loaded, another process
@@ -23,7 +24,8 @@ use crate::run::lock::RunLock;
 pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
-    let (config, model) = run.load_model(&device)?;
+    let epoch = args.epoch.epoch;
+    let (config, model) = run.load_model_at(epoch, &device)?;
     // A run (it has a model): no other process may write it while its report is written.
     let _lock = RunLock::acquire(run.root(), "eval")?;
     // The images the run was tested on: the test split, cut as its config says.
@@ -41,6 +43,18 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         config.loss,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    if let Some(epoch) = epoch {
+        // The run's eval files describe model.bpk: a checkpoint's report is only printed.
+        if args.json {
+            outln!("{json}")?;
+        } else {
+            print(format_args!("{}", report.to_text()))?;
+            outln!(
+                "\nepoch {epoch}'s model; nothing written (the run's eval files describe model.bpk)"
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     run.write_atomically(&run.eval_json(), &json)?;
     let names = config.dataset.class_names();
     crate::analysis::confusion_png::confusion_heatmap(

@@ -19,7 +19,7 @@ use crate::pytorch::export::{architecture_path, check_destinations, export};
 /// (two destinations naming one file among them).
 pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
-    let (config, model) = run.load_model(&Backend::Flex.device()?)?;
+    let (config, model) = run.load_model_at(args.epoch.epoch, &Backend::Flex.device()?)?;
     let mut destinations = Vec::new();
     if let Some(weights) = &args.safetensors {
         destinations.extend([weights.clone(), architecture_path(weights)]);

@@ -33,7 +33,7 @@ pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
         .map(|dir| InputSaver::new(dir, &pictures, &args.index))
         .transpose()?;
     let device = args.backend.backend.device()?;
-    let (config, model) = run.load_model(&device)?;
+    let (config, model) = run.load_model_at(args.epoch.epoch, &device)?;
     let classes = config.dataset;
     let (readable, failures) = read_pictures(&pictures);
     let tests = if args.index.is_empty() {

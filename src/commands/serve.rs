@@ -19,6 +19,7 @@ pub(crate) fn run_serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCo
         backend: args.backend,
         host: args.host,
         port: args.port,
+        epoch: args.epoch.epoch,
         signals: signals.clone(),
     })?;
     Ok(stopped_by.map_or(ExitCode::SUCCESS, |signal| {

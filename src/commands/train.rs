@@ -112,10 +112,17 @@ fn print_summary(summary: &Summary, run_dir: &Path) -> Result<(), StdoutError> {
         1 => "1 epoch".to_string(),
         n => format!("{n} epochs"),
     };
+    // The model is the last finished epoch's unless the run kept its best.
+    let kept = match summary.model_epoch {
+        Some(epoch) if epoch != summary.epochs_completed => {
+            format!("; model.bpk is epoch {epoch}'s, the lowest validation loss")
+        }
+        _ => String::new(),
+    };
     let files = match (summary.test_accuracy, summary.test_loss) {
         (Some(accuracy), Some(loss)) => {
             outln!(
-                "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {epochs}{ended}, {mean:.1} s/epoch on {}",
+                "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {epochs}{ended}{kept}, {mean:.1} s/epoch on {}",
                 summary.loss_function,
                 summary.test_images,
                 summary.backend

@@ -5,10 +5,16 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde_json::Value;
 
+use crate::choice::named_choice;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerConfig};
 use crate::model::{ActivationKind, LossKind, ModelConfig, ModelKind, Normalization};
 use crate::run::rules::{Broken, first_broken};
+
+named_choice!(
+    /// Which epoch's model a run keeps as `model.bpk`.
+    KeepEpoch, "keep", { Last => "last", Best => "best" }
+);
 
 /// Everything a training run depends on, as `config/default.json` and a run's `config.json`
 /// hold it. The defaults are the PyTorch tutorial's: 784-128-10 with ReLU, cross-entropy, Adam
@@ -52,6 +58,12 @@ pub struct TrainingConfig {
     /// Stop when the validation loss has not improved for this many epochs.
     #[config(default = "None")]
     pub early_stop_patience: Option<usize>,
+    /// Which epoch's model becomes `model.bpk` (and is tested): the last, as the tutorial
+    /// does, or the one with the lowest validation loss (Keras's `restore_best_weights`),
+    /// which needs held-out images (`valid_size` > 0): chosen on the test split, its test
+    /// score would mean nothing.
+    #[config(default = "KeepEpoch::Last")]
+    pub keep: KeepEpoch,
     /// Treat numbers below f32's normal range as zero while training (as PyTorch's
     /// `torch.set_flush_denormal(True)`): faster on x86 CPUs, results differ in their last bits.
     #[config(default = false)]
@@ -192,6 +204,7 @@ impl TrainingConfig {
         let keep_one = "keep at least 1 image, or leave it out";
         let cosine = self.lr_schedule == LrSchedule::Cosine;
         let cnn = self.model.kind == ModelKind::Cnn;
+        let held_out = self.valid_size > 0;
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
                 => "only x86-64 CPUs have the setting",
@@ -215,6 +228,8 @@ impl TrainingConfig {
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)
                 => "wait at least 1 epoch, or leave it out",
+            keep: |keep: &KeepEpoch| *keep == KeepEpoch::Best && !held_out
+                => "the best epoch is chosen by validation loss, which needs held-out images: with valid_size = 0 it would be chosen on the test split (pass --valid-size, e.g. 5000)",
             learning_rate: |rate: &f64| cosine && *rate > 1.0
                 => "the cosine schedule starts at most at 1",
         })

@@ -50,6 +50,13 @@ pub enum ArtifactError {
     /// The run has no `model.bpk`; `why` says why (from its summary and lock) and what to run.
     #[error("{}: no model: {why}", path.display())]
     NoModel { path: PathBuf, why: String },
+    /// `--epoch` names an epoch whose checkpoint the run does not keep.
+    #[error("{}: no model of epoch {epoch} is kept (kept: {kept}; a run keeps its last two epochs and the one with the lowest validation loss)", path.display())]
+    NoEpoch {
+        path: PathBuf,
+        epoch: usize,
+        kept: String,
+    },
     /// A model file (`model.bpk` or a checkpoint's) is not a readable Burn record.
     #[error("{}: not a readable model record: {reason}", path.display())]
     Record { path: PathBuf, reason: String },
@@ -142,6 +149,23 @@ impl RunDir {
         self.root
             .join("checkpoint")
             .join(format!("{kind}-{epoch}.bpk"))
+    }
+
+    /// The epochs of which `checkpoint/` holds any file, in order (none without the folder).
+    pub fn checkpoint_epochs(&self) -> Vec<usize> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("checkpoint")) else {
+            return Vec::new();
+        };
+        let mut epochs: Vec<usize> = entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let (_, epoch) = name.strip_suffix(".bpk")?.rsplit_once('-')?;
+                epoch.parse().ok()
+            })
+            .collect();
+        epochs.sort_unstable();
+        epochs.dedup();
+        epochs
     }
 
     /// Whether Burn's checkpointer left all three files of `epoch` (model, optimizer, scheduler).
@@ -278,6 +302,41 @@ impl RunDir {
             });
         }
         let model = self.model_from(&self.model(), &config, device)?;
+        Ok((config, model))
+    }
+
+    /// The run's config and the model of `epoch` (one of its kept checkpoints), or `model.bpk`
+    /// without one.
+    ///
+    /// Errors: as [`RunDir::load_model`]'s; [`ArtifactError::NoEpoch`] when no checkpoint of
+    /// `epoch` is kept.
+    pub fn load_model_at(
+        &self,
+        epoch: Option<usize>,
+        device: &Device,
+    ) -> Result<(TrainingConfig, Model), ArtifactError> {
+        let Some(epoch) = epoch else {
+            return self.load_model(device);
+        };
+        let config = self.load_config()?;
+        if !self.checkpoint_file("model", epoch).is_file() {
+            let kept: Vec<String> = self
+                .checkpoint_epochs()
+                .into_iter()
+                .filter(|&kept| self.checkpoint_file("model", kept).is_file())
+                .map(|kept| kept.to_string())
+                .collect();
+            return Err(ArtifactError::NoEpoch {
+                path: self.root.clone(),
+                epoch,
+                kept: if kept.is_empty() {
+                    "none".to_string()
+                } else {
+                    kept.join(", ")
+                },
+            });
+        }
+        let model = self.checkpoint_model(&config, epoch, device)?;
         Ok((config, model))
     }
 

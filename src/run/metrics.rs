@@ -51,6 +51,16 @@ pub enum MetricsError {
     },
 }
 
+/// The epoch with the lowest validation loss (the earliest of equals; NaN never), as Keras's
+/// `restore_best_weights` and Burn's `MetricCheckpointingStrategy` choose; `None` without one.
+pub(crate) fn best_epoch(epochs: &[EpochMetrics]) -> Option<usize> {
+    epochs
+        .iter()
+        .filter(|epoch| !epoch.valid_loss.is_nan())
+        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+        .map(|epoch| epoch.epoch)
+}
+
 /// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
 /// old one, so a crash leaves either the old file or the new one, never half a line.
 ///

@@ -40,7 +40,14 @@ macro_rules! shown_by_display {
         })+
     };
 }
-shown_by_display!(f64, usize, u64, bool, crate::model::ActivationKind);
+shown_by_display!(
+    f64,
+    usize,
+    u64,
+    bool,
+    crate::model::ActivationKind,
+    crate::run::config::KeepEpoch
+);
 
 impl Shown for crate::model::Normalization {
     fn shown(&self) -> String {

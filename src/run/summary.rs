@@ -32,6 +32,11 @@ pub(crate) struct Summary {
     pub backend: Backend,
     /// Epochs whose metrics line and checkpoint are both on disk.
     pub epochs_completed: usize,
+    /// The epoch whose model `model.bpk` is (and the test scores describe): the last finished
+    /// one, or with `keep = best` the one with the lowest validation loss; absent without a
+    /// model (and in runs made before it was recorded, where it is the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_epoch: Option<usize>,
     /// Percent (0-100, not a fraction) of the test images the saved model classifies
     /// correctly; `null` when the run has no model (stopped before its first epoch finished,
     /// or failed).

@@ -32,6 +32,8 @@ pub(crate) struct ServeRequest {
     pub host: String,
     /// The TCP port; 0 lets the system pick a free one (printed).
     pub port: u16,
+    /// A kept checkpoint's epoch to serve instead of `model.bpk`.
+    pub epoch: Option<usize>,
     /// The process's stop signals: the first one stops the server.
     pub signals: StopSignals,
 }
@@ -45,11 +47,11 @@ pub(crate) struct ServeRequest {
 /// address cannot be listened on, or standard output cannot be written.
 pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
     let device = request.backend.device()?;
-    let (config, model) = request.run.load_model(&device)?;
+    let (config, model) = request.run.load_model_at(request.epoch, &device)?;
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
     // software Vulkan): done here, not inside the first request's time limit.
     crate::analysis::inference::probabilities(&model, &[0; IMAGE_PIXELS], &device);
-    let description = describe(&request.run, &config, request.backend);
+    let description = describe(&request.run, &config, request.backend, request.epoch);
     let served = Arc::new(Served {
         model: Mutex::new(model.with_loss(config.loss)),
         device,
@@ -89,6 +91,7 @@ fn describe(
     run: &RunDir,
     config: &crate::run::config::TrainingConfig,
     backend: Backend,
+    epoch: Option<usize>,
 ) -> serde_json::Value {
     // The run's own summary says how it was made and how well it scored, when it has one.
     let summary = run.summary_json().ok().flatten().unwrap_or_default();
@@ -101,7 +104,9 @@ fn describe(
         "dataset_title": config.dataset.title(),
         "class_names": config.dataset.class_names(),
         "status": summary["status"],
-        "test_accuracy": summary["test_accuracy"],
+        // The summary's score is model.bpk's, not a checkpoint's.
+        "test_accuracy": if epoch.is_none() { summary["test_accuracy"].clone() } else { serde_json::Value::Null },
+        "epoch": epoch.or_else(|| summary["model_epoch"].as_u64().and_then(|e| usize::try_from(e).ok())),
         "backend": backend,
         "config": serde_json::to_value(config).unwrap_or_default(),
     })

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use crate::analysis::inference::{TestScore, test_score};
 use crate::model::Model;
 use crate::output::errln;
+use crate::run::config::KeepEpoch;
 use crate::run::metrics::{self, EpochMetrics};
 use crate::run::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::train::launch::{Crash, Outcome};
@@ -42,8 +43,8 @@ pub(super) fn finish(
         } => {
             unprinted = error;
             let status = ended(&epochs, request, interrupted);
-            keep_model(request, data, device, model, status, epochs.len())
-                .map(|test| (status, test))
+            keep_model(request, data, device, model, status, &epochs)
+                .map(|kept| (status, kept))
                 .map_err(|cause| failed(run, cause.into()))
         }
         Outcome::Diverged(divergence) => Err(TrainError::Diverged {
@@ -52,11 +53,11 @@ pub(super) fn finish(
         }),
         Outcome::Crashed(cause) => Err(failed(run, cause)),
     };
-    let (status, test) = match &kept {
-        Ok((status, test)) => (*status, *test),
+    let (status, kept_epoch) = match &kept {
+        Ok((status, kept)) => (*status, *kept),
         Err(_) => (RunStatus::Failed, None),
     };
-    let mut summary = summarize(request, data, &epochs, status, test, started);
+    let mut summary = summarize(request, data, &epochs, status, kept_epoch, started);
     summary.adapter = crate::backend::adapter_name(device);
     let written = run.write_summary(&summary);
     if let Err(error) = kept {
@@ -80,30 +81,38 @@ pub(super) fn finish(
     }
 }
 
-/// Saves the model the last metrics line describes and scores it on the test split: the model
-/// in memory, or an interrupted run's last checkpoint (none before the first epoch).
+/// Saves the model of the epoch the run keeps and scores it on the test split; returns that
+/// epoch with its score (none before the first epoch). The last finished epoch's is the model
+/// in memory, except in an interrupted run (part-way through the epoch cut short); the best
+/// epoch's (`keep = best`) and an interrupted run's are reloaded from their checkpoints.
 fn keep_model(
     request: &TrainRequest,
     data: &RunData,
     device: &Device,
     model: Model,
     status: RunStatus,
-    finished: usize,
-) -> Result<Option<TestScore>, ArtifactError> {
-    let model = match status {
-        RunStatus::Interrupted => last_checkpoint(request, finished, device)?,
-        _ => Some(model),
+    epochs: &[EpochMetrics],
+) -> Result<Option<(usize, TestScore)>, ArtifactError> {
+    let finished = epochs.len();
+    let kept = match request.config.keep {
+        KeepEpoch::Last => finished,
+        KeepEpoch::Best => metrics::best_epoch(epochs).unwrap_or(finished),
+    };
+    let model = if status == RunStatus::Interrupted || kept != finished {
+        checkpoint(request, kept, device)?
+    } else {
+        Some(model)
     };
     let Some(model) = model else {
         return Ok(None);
     };
     let test = test_score(&model, &data.test, device, request.config.loss);
     request.run.save_model(model)?;
-    Ok(Some(test))
+    Ok(Some((kept, test)))
 }
 
-/// The model of the last finished epoch, reloaded from its checkpoint; `None` before the first.
-fn last_checkpoint(
+/// The model of finished epoch `epoch`, reloaded from its checkpoint; `None` for epoch 0.
+fn checkpoint(
     request: &TrainRequest,
     epoch: usize,
     device: &Device,
@@ -144,14 +153,16 @@ fn summarize(
     data: &RunData,
     epochs: &[EpochMetrics],
     status: RunStatus,
-    test: Option<TestScore>,
+    kept: Option<(usize, TestScore)>,
     started: Instant,
 ) -> Summary {
     let config = &request.config;
+    let test = kept.map(|(_, test)| test);
     Summary {
         status,
         backend: request.backend,
         epochs_completed: epochs.len(),
+        model_epoch: kept.map(|(epoch, _)| epoch),
         test_accuracy: test.as_ref().map(|test| test.accuracy),
         test_loss: test.as_ref().map(|test| test.loss),
         loss_function: config.loss,

@@ -19,6 +19,7 @@ use crate::data::loader::EpochLoader;
 use crate::model::Model;
 use crate::output::StdoutError;
 use crate::run::ArtifactError;
+use crate::train::checkpoints::KeepLatestAndBest;
 use crate::train::denormals::FlushDenormals;
 use crate::train::recorder::{
     Divergence, EpochRecorder, Halt, HaltSlot, TrackedMetrics, Unrecorded,
@@ -86,6 +87,7 @@ pub(super) fn run_training(
     let mut training = SupervisedTraining::new(run.root(), loader_train, loader_valid)
         .metrics((accuracy, loss))
         .with_default_checkpointers()
+        .with_checkpointing_strategy(KeepLatestAndBest::new(run.clone()))
         .num_epochs(config.num_epochs)
         .label(&label);
     if done_epochs > 0 {

@@ -2,6 +2,7 @@
 //! check the folder, load the data, prepare the folder, launch Burn (`launch.rs`), finish the
 //! run (`finish.rs`).
 
+mod checkpoints;
 mod dashboard;
 mod denormals;
 mod finish;
