@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     // checkpoint, for one), which is wgpu whenever wgpu is compiled in: make it the chosen one.
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("BURN_DEVICE", cli.backend().to_string()) };
+    if cli.runs_on_gpu() {
+        name_the_runtime_dir();
+    }
     let signals = match StopSignals::install() {
         Ok(signals) => signals,
         Err(error) => {
@@ -36,6 +39,22 @@ fn main() -> ExitCode {
             output::report(format_args!("error: {}\n", cli::error_line(&error)));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Without `XDG_RUNTIME_DIR` (a headless machine, a container, `sudo`), the windowing
+/// libraries wgpu's Vulkan drivers load print `error: XDG_RUNTIME_DIR is invalid or not set in
+/// the environment.` several times, though nothing fails. Named as systemd-logind names it,
+/// `/run/user/<uid>`: where that folder exists it is the right one, and where it does not they
+/// find no display there, quietly. Called before any other thread exists.
+fn name_the_runtime_dir() {
+    let usable = std::env::var_os("XDG_RUNTIME_DIR")
+        .is_some_and(|dir| std::path::Path::new(&dir).is_absolute());
+    if !usable {
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", format!("/run/user/{uid}")) };
     }
 }
 

@@ -125,6 +125,23 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
             assert!((p - q).abs() < 1e-4, "{backend}: {p} vs {q}");
         }
     }
+    // Without XDG_RUNTIME_DIR (a headless machine, a container), wgpu's windowing libraries
+    // print no `error:` lines: only this program's errors say `error:`.
+    let headless = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["infer", "--backend", "wgpu", "--index", "0", "--artifacts"])
+        .arg(&run)
+        .arg("--data-dir")
+        .arg(&data)
+        .current_dir(sandbox.dir.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(headless.status.success(), "{}", stderr(&headless));
+    assert!(
+        !stderr(&headless).contains("error"),
+        "{}",
+        stderr(&headless)
+    );
 
     // Human-readable infer output names the digit and its label.
     let text = sandbox.run([

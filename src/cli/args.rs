@@ -291,6 +291,11 @@ impl Cli {
         matches!(self.command, Some(Command::Serve(_)))
     }
 
+    /// Whether the chosen command runs on the GPU backend (wgpu).
+    pub fn runs_on_gpu(&self) -> bool {
+        self.backend() == Backend::Wgpu
+    }
+
     /// The backend the chosen command runs on (`report` draws without one: the default).
     pub fn backend(&self) -> Backend {
         match &self.command {
