@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    if !cli.serves() {
+    if cli.ends_on_a_closed_pipe() {
         restore_default_sigpipe();
     }
     // Burn creates some tensors on its default device (optimizer state read from a
@@ -58,10 +58,11 @@ fn name_the_runtime_dir() {
     }
 }
 
-/// Rust ignores SIGPIPE, so printing into a closed pipe (`mnist-trainer ... | head`) would panic;
-/// like other command-line tools, end quietly instead. Not for `serve`: a client that hangs up
-/// before its answer is written must not end the server (a vectored socket write, unlike
-/// `send`, cannot opt out of the signal).
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`mnist-trainer infer ... | head`) is an
+/// error; like other command-line tools, end quietly instead. Not for `serve` (a client that
+/// hangs up before its answer is written must not end the server: a vectored socket write,
+/// unlike `send`, cannot opt out of the signal) nor training (see
+/// `Cli::ends_on_a_closed_pipe`).
 fn restore_default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists.

@@ -741,3 +741,33 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
     );
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn eval_on_a_read_only_run_prints_its_scores_and_names_what_it_could_not_write() {
+    let sandbox = Sandbox::new();
+    // A read-only run needs a read-only mount (root ignores file permissions): root, as CI.
+    let Some(disk) = SmallDisk::mount(sandbox.path("disk")) else {
+        assert!(
+            std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
+            "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
+        );
+        eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+        return;
+    };
+    let trained = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "disk/run"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    disk.mount_with("remount,ro");
+    let data = mnist_dir();
+    let output = sandbox.run_on(&data, &["eval", "--artifacts", "disk/run"]);
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.ends_with(
+            "disk/run: read-only: eval.json, confusion.png and misclassified.png were not written"
+        ),
+        "{line}"
+    );
+    assert!(stdout(&output).contains("accuracy"), "{}", stdout(&output));
+    assert!(!sandbox.path("disk/run/eval.json").exists());
+    disk.mount_with("remount,rw");
+}

@@ -88,11 +88,18 @@ fn assert_whole(sandbox: &Sandbox, run: &str) -> Vec<PathBuf> {
 
 /// Starts the binary in the sandbox with `args` (and `--data-dir`), output discarded.
 fn spawn_quiet(sandbox: &Sandbox, args: &[&str]) -> Child {
-    let mut child = sandbox.spawn_on(&mnist_dir(), args);
-    // Nobody reads them: closed, so a full pipe never blocks the program before its kill.
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    child
+    // Nobody reads its output: to /dev/null, so a full pipe never blocks the program before its
+    // kill (a closed pipe would stop training before it starts).
+    std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(mnist_dir())
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts")
 }
 
 /// Waits until `scratch` (a folder) holds a scratch file or `child` ends; then kills it with

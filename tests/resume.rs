@@ -166,7 +166,7 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
     assert!(line.contains("changes the model's shape"), "{line}");
     let line = assert_one_line_error(&run(&["--resume", "run"]));
     assert!(
-        line.contains("all 1 epochs are done; pass --epochs"),
+        line.contains("1 epochs are done; pass --epochs with more than 1"),
         "{line}"
     );
     let line = assert_one_line_error(&run(&["--resume", "nowhere"]));

@@ -974,3 +974,58 @@ fn serve_as_pid_1_of_a_container_stops_on_sigterm_and_sigint_with_their_exit_cod
         );
     }
 }
+
+/// Open file descriptors of process `pid` (Linux's /proc).
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_cut_off() {
+    use std::os::fd::AsRawFd;
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let (status, _) = server.request("GET", "/healthz", None, b"");
+    assert_eq!(status, 200);
+    let idle = open_files(server.child.id());
+    // Asks for the page 2,000 times in one go, with a tiny receive window, and reads nothing:
+    // the server's writes fill both sides' buffers and then wait.
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let size: libc::c_int = 4096;
+    // SAFETY: a valid socket and a pointer to an int of the size given.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let _ = stream.write_all(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000));
+    let started = Instant::now();
+    while open_files(server.child.id()) <= idle {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never accepted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Held while its writes wait, let go 10 s after the last byte went out.
+    while open_files(server.child.id()) > idle {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "a client that reads nothing still held its connection after 40 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(stream);
+    let (status, _) = server.request("GET", "/healthz", None, b"");
+    assert_eq!(status, 200);
+}

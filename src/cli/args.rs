@@ -286,9 +286,20 @@ pub struct ServeArgs {
 }
 
 impl Cli {
-    /// Whether the command is `serve` (a server, not a tool whose output may be piped).
-    pub fn serves(&self) -> bool {
-        matches!(self.command, Some(Command::Serve(_)))
+    /// Whether a closed pipe on standard output may end the command at once, as it ends `cat`:
+    /// not for `serve` (a client that hangs up must not end the server) nor for training (a
+    /// run stops as a stop does, its files whole, saying how to continue it).
+    pub fn ends_on_a_closed_pipe(&self) -> bool {
+        matches!(
+            self.command,
+            Some(
+                Command::Infer(_)
+                    | Command::Eval(_)
+                    | Command::Report(_)
+                    | Command::Export(_)
+                    | Command::Import(_)
+            )
+        )
     }
 
     /// Whether the chosen command runs on the GPU backend (wgpu).

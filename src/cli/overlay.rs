@@ -19,7 +19,9 @@ impl TrainArgs {
     pub fn resolve_config(&self) -> Result<TrainingConfig> {
         let mut config = match (&self.resume, &self.config) {
             (Some(run), _) => RunDir::existing(run)?.load_config()?,
-            (None, Some(path)) => TrainingConfig::load_file(path)?,
+            (None, Some(path)) => {
+                TrainingConfig::load_file(path).map_err(super::training_flags::name_the_field)?
+            }
             (None, None) => TrainingConfig::tutorial(),
         };
         let saved = self.resume.as_ref().map(|_| config.clone());

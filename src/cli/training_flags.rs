@@ -10,8 +10,8 @@ use crate::cli::args::HiddenSizes;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerKind};
 use crate::model::{ActivationKind, LossKind, ModelKind};
-use crate::run::config::KeepEpoch;
 use crate::run::config::TrainingConfig;
+use crate::run::config::{ConfigError, KeepEpoch};
 
 /// A flag given on the command line and the config field it set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,32 @@ macro_rules! training_flags {
     };
     (@wrap $value:ident) => { $value };
     (@wrap $value:ident, $wrap:path) => { $wrap($value) };
+}
+
+/// A config's unknown field named like a flag (`lr`, `epochs`) gets the field that flag sets
+/// as its suggestion, when the config found none of its own.
+pub(crate) fn name_the_field(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::UnknownField {
+            path,
+            field,
+            expected,
+            suggestion: None,
+        } => {
+            let id = field.replace('-', "_");
+            let suggestion = flag_fields()
+                .into_iter()
+                .find(|(flag, _)| *flag == id)
+                .map(|(flag, set)| format!("`{set}` (what {} sets)", flag_name(flag)));
+            ConfigError::UnknownField {
+                path,
+                field,
+                expected,
+                suggestion,
+            }
+        }
+        other => other,
+    }
 }
 
 /// `--batch-size` for the clap id `batch_size`, as clap derives it.

@@ -10,7 +10,7 @@ use crate::analysis::inference::log_probabilities;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
 use crate::data::record::load_test_split_of_run;
-use crate::output::{outln, print};
+use crate::output::{errln, outln, print};
 use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by
@@ -26,8 +26,13 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let epoch = args.epoch.epoch;
     let (config, model) = run.load_model_at(epoch, &device)?;
-    // A run (it has a model): no other process may write it while its report is written.
-    let _lock = RunLock::acquire(run.root(), "eval")?;
+    // A run (it has a model): no other process may write it while its report is written. A
+    // read-only run is still scored; only its files are not written.
+    let lock = match RunLock::acquire(run.root(), "eval") {
+        Ok(lock) => Some(lock),
+        Err(error) if error.is_read_only() => None,
+        Err(error) => return Err(error.into()),
+    };
     // The images the run was tested on: the test split, cut as its config says.
     let mut test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?;
@@ -43,6 +48,18 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         config.loss,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    if lock.is_none() {
+        if args.json {
+            outln!("{json}")?;
+        } else {
+            print(format_args!("{}", report.to_text()))?;
+        }
+        errln!(
+            "error: {}: read-only: eval.json, confusion.png and misclassified.png were not written",
+            run.root().display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     if let Some(epoch) = epoch {
         // The run's eval files describe model.bpk: a checkpoint's report is only printed.
         if args.json {

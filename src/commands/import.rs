@@ -69,10 +69,8 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let summary = summary(&imported, &config, source);
     let score = test
         .as_ref()
-        .map(|(images, _)| test_score(&imported.model, images, &device, config.loss));
-    let record = args.data_dir.as_ref().zip(test).map(|(dir, (_, prints))| {
-        DataRecord::new(args.dataset, &DataSource::Folder(dir.clone()), prints)
-    });
+        .map(|(images, _, _)| test_score(&imported.model, images, &device, config.loss));
+    let record = test.map(|(_, prints, source)| DataRecord::new(args.dataset, &source, prints));
 
     // Checked again now that no other process can write the folder.
     let _lock = RunLock::acquire(run.root(), "import")?;
@@ -102,18 +100,20 @@ pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
 }
 
 /// The test split `--data-dir` names, read as training reads one (`load_checked`: refused
-/// when it is the other official dataset than `--dataset`); `None` without `--data-dir`.
+/// when it is the other official dataset than `--dataset`), with its fingerprints and source;
+/// `None` without `--data-dir`.
 fn given_test_split(
     args: &ImportArgs,
     run: &RunDir,
-) -> Result<Option<(LabelledImages, SplitPrints)>> {
+) -> Result<Option<(LabelledImages, SplitPrints, DataSource)>> {
     let Some(dir) = &args.data_dir else {
         return Ok(None);
     };
-    let source = DataSource::Folder(dir.clone());
+    // As training resolves it: a folder whose path data.json cannot hold is refused here.
+    let source = DataSource::resolve(args.dataset, Some(dir.clone()))?;
     let dataset = (args.dataset, DatasetChoice::Flag);
     match load_checked(run, dataset, &source, None, Split::Test) {
-        Ok(test) => Ok(Some(test)),
+        Ok((images, prints)) => Ok(Some((images, prints, source))),
         Err(RecordError::Dataset(mismatch)) => Err(mismatch.into()),
         Err(unreadable) => Err(anyhow::Error::new(unreadable)
             .context("cannot read the test images given with --data-dir")),

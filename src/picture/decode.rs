@@ -69,11 +69,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     let mut reader = reader()?;
-    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
-        // The JPEG decoder fills the missing rows with grey, which reads as ink.
-        return Err(DecodeError::NotAnImage(
-            "a truncated JPEG: its data ends before its end-of-image marker".to_string(),
-        ));
+    if let Some(cut) = reader.format().and_then(|format| truncated(format, bytes)) {
+        return Err(DecodeError::NotAnImage(cut.to_string()));
     }
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(not_an_image)?;
@@ -93,6 +90,28 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
         picture.apply_orientation(orientation);
     }
     Ok(picture)
+}
+
+/// Why `bytes` of `format` are cut short, when they end before the format's end marker: the
+/// JPEG decoder fills the missing rows with grey, which reads as ink; PNG's and GIF's accept a
+/// file without its last bytes.
+fn truncated(format: ImageFormat, bytes: &[u8]) -> Option<&'static str> {
+    /// PNG's last chunk, whole: no data, type `IEND`, its CRC (always the same).
+    const PNG_END: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+    /// GIF's trailer byte.
+    const GIF_END: u8 = 0x3B;
+    match format {
+        ImageFormat::Jpeg if !jpeg_is_whole(bytes) => {
+            Some("a truncated JPEG: its data ends before its end-of-image marker")
+        }
+        ImageFormat::Png if !bytes.windows(PNG_END.len()).any(|chunk| chunk == PNG_END) => {
+            Some("a truncated PNG: its data ends before its end chunk (IEND)")
+        }
+        ImageFormat::Gif if bytes.iter().rev().find(|&&byte| byte != 0) != Some(&GIF_END) => {
+            Some("a truncated GIF: its data ends before its trailer")
+        }
+        _ => None,
+    }
 }
 
 /// Whether a JPEG's bytes hold its end-of-image marker (`FF D9`) after its first scan. The
@@ -220,11 +239,13 @@ mod tests {
         ] {
             let whole = encoded(&DynamicImage::ImageRgb8(picture.to_rgb8()), format);
             assert!(decode(&whole).is_ok(), "{format:?} whole");
-            let cut = &whole[..whole.len() * 6 / 10];
-            assert!(
-                matches!(decode(cut), Err(DecodeError::NotAnImage(_))),
-                "{format:?} cut to 60% was read"
-            );
+            for cut in [whole.len() * 6 / 10, whole.len() - 1] {
+                assert!(
+                    matches!(decode(&whole[..cut]), Err(DecodeError::NotAnImage(_))),
+                    "{format:?} cut to {cut} of {} bytes was read",
+                    whole.len()
+                );
+            }
         }
         // An EXIF thumbnail's end marker before the scan does not make a cut JPEG whole.
         let jpeg = encoded(&picture, ImageFormat::Jpeg);

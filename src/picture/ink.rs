@@ -47,6 +47,7 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
     if light_ink_on_dark(&grey) {
         imageops::invert(&mut grey);
     }
+    let grey = with_paper_around(grey);
     let contrast = contrast_with_paper(&grey);
     let levels: Vec<u8> = contrast.pixels().map(|p| p.0[0]).collect();
     let strongest = percentile(&levels, 0.999);
@@ -70,6 +71,28 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
         Luma([(strength * 255.0).round() as u8])
     });
     Some(without_clutter(strengths))
+}
+
+/// Narrowest side the paper's brightness can be estimated on: its quadratic surface
+/// (`paper.rs`) fits any three columns exactly, a stroke among them included (a 3x300 picture
+/// of a black stroke was "blank").
+const MIN_PAPER_SIDE: u32 = 16;
+
+/// `grey` (dark ink on light paper) with white paper added around it up to
+/// [`MIN_PAPER_SIDE`] on each side, when it is narrower and not of one level (which holds no
+/// ink either way). The ink is cropped to later, so the margin changes nothing else.
+fn with_paper_around(grey: GrayImage) -> GrayImage {
+    let (width, height) = grey.dimensions();
+    let levels = grey.pixels().map(|p| p.0[0]);
+    let spread = levels.clone().max().unwrap_or(0) - levels.min().unwrap_or(0);
+    if width.min(height) >= MIN_PAPER_SIDE || f32::from(spread) < MIN_CONTRAST * 255.0 {
+        return grey;
+    }
+    let margin = |side: u32| MIN_PAPER_SIDE.saturating_sub(side).div_ceil(2);
+    let (left, top) = (margin(width), margin(height));
+    let mut padded = GrayImage::from_pixel(width + 2 * left, height + 2 * top, Luma([255]));
+    imageops::overlay(&mut padded, &grey, i64::from(left), i64::from(top));
+    padded
 }
 
 /// The ink without clutter: specks (pieces holding less than [`SPECK_SHARE`] of the ink: dust,
@@ -309,6 +332,23 @@ mod tests {
                     DynamicImage::ImageLuma8(GrayImage::from_pixel(side, side, Luma([level])));
                 assert!(ink(&picture).is_none(), "{side}x{side} of {level}");
             }
+        }
+    }
+
+    #[test]
+    fn a_stroke_in_a_picture_a_few_pixels_across_is_ink() {
+        for (width, height) in [(3, 300), (300, 3), (5, 40)] {
+            let stroke = GrayImage::from_fn(width, height, |x, y| {
+                let middle = if width < height {
+                    x == width / 2
+                } else {
+                    y == height / 2
+                };
+                Luma([if middle { 0 } else { 255 }])
+            });
+            let found = ink(&DynamicImage::ImageLuma8(stroke));
+            let inked = found.map_or(0, |ink| ink.pixels().filter(|p| p.0[0] > 128).count());
+            assert!(inked >= 30, "{width}x{height}: {inked} inked pixels");
         }
     }
 

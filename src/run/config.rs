@@ -97,11 +97,14 @@ pub enum ConfigError {
     },
     /// A field no config has, by its dotted path (`optimizer.betas`), with the fields
     /// allowed at that level.
-    #[error("{}: unknown field `{field}` (expected one of: {expected})", path.display())]
+    #[error("{}: unknown field `{field}`{} (expected one of: {expected})", path.display(), did_you_mean(suggestion.as_deref()))]
     UnknownField {
         path: PathBuf,
         field: String,
         expected: String,
+        /// The field probably meant, in backquotes (with the flag that sets it, when the
+        /// unknown field is named like the flag).
+        suggestion: Option<String>,
     },
     /// The JSON is not an object.
     #[error("{}: a config is a JSON object of fields (as config/default.json)", path.display())]
@@ -147,7 +150,7 @@ impl TrainingConfig {
     /// Each [`ConfigError`] variant: the file unreadable, not JSON, not an object, with an
     /// unknown field, a value of the wrong type, or a value that breaks its rule.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = read_bounded(path, MAX_CONFIG_BYTES).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -162,10 +165,12 @@ impl TrainingConfig {
         }
         let known = serde_json::to_value(Self::tutorial()).expect("a config serializes");
         if let Some((field, expected)) = first_unknown_field(&value, &known, "") {
+            let suggestion = closest_field(&field, &expected);
             return Err(ConfigError::UnknownField {
                 path: path.to_path_buf(),
                 field,
                 expected,
+                suggestion,
             });
         }
         let config: Self = serde_path_to_error::deserialize(laid_over(value, known)).map_err(
@@ -239,6 +244,53 @@ impl TrainingConfig {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a config serializes")
     }
+}
+
+/// The known field (of the comma-separated `expected`, at `field`'s level) that `field`'s
+/// name is part of, or is part of it (`epochs`: `num_epochs`; `hidden`: `hidden_sizes`).
+fn closest_field(field: &str, expected: &str) -> Option<String> {
+    let (prefix, name) = field.rsplit_once('.').map_or(("", field), |(p, n)| (p, n));
+    let name = name.replace('-', "_");
+    expected
+        .split(", ")
+        .find(|known| name.len() >= 3 && (known.contains(&name) || name.contains(known)))
+        .map(|known| {
+            if prefix.is_empty() {
+                format!("`{known}`")
+            } else {
+                format!("`{prefix}.{known}`")
+            }
+        })
+}
+
+/// `; did you mean `num_epochs`?` for a suggestion; nothing without one.
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |field| format!("; did you mean {field}?"))
+}
+
+/// Largest config file read: `config/default.json` is 600 bytes; `--config /dev/zero` must
+/// not fill the memory.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The text of `path`, refused past `limit` bytes without reading further.
+///
+/// Errors: the file cannot be read, is not UTF-8, or is larger than `limit` (`InvalidData`).
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} KiB; a config is a small JSON file",
+                limit >> 10
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// `value`'s fields laid over `defaults`, objects field by field.
@@ -338,7 +390,13 @@ mod tests {
 
         let (_dir, path) = write(r#"{"epochs": 3}"#);
         let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
-        assert!(err.contains("unknown field `epochs`"), "{err}");
+        assert!(
+            err.contains("unknown field `epochs`; did you mean `num_epochs`? (expected"),
+            "{err}"
+        );
+        let (_dir, path) = write(r#"{"model": {"hidden": [64]}}"#);
+        let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("did you mean `model.hidden_sizes`?"), "{err}");
     }
 
     #[test]

@@ -267,7 +267,13 @@ impl RunDir {
     ///
     /// Errors: [`ArtifactError::Io`] when it cannot be written.
     pub fn save_data_record(&self, record: &DataRecord) -> Result<(), ArtifactError> {
-        let json = serde_json::to_string_pretty(record).expect("a data record serializes");
+        // A path that is not UTF-8 cannot be written as JSON: an error, never a panic.
+        let json = serde_json::to_string_pretty(record).map_err(|error| {
+            self.io(
+                &self.data_record(),
+                std::io::Error::new(std::io::ErrorKind::InvalidData, error),
+            )
+        })?;
         self.write_atomically(&self.data_record(), &json)
     }
 

@@ -54,6 +54,20 @@ pub(crate) enum LockError {
     },
 }
 
+impl LockError {
+    /// Whether the lock could not be taken because the folder cannot be written at all (a
+    /// read-only mount or folder): nothing can be written there by any process either.
+    pub(crate) fn is_read_only(&self) -> bool {
+        match self {
+            LockError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ),
+            _ => false,
+        }
+    }
+}
+
 impl RunLock {
     /// Locks the run folder `root` (created if missing) for `command` (a word such as `train`),
     /// or says which process holds it.

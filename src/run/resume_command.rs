@@ -23,7 +23,7 @@ pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
         Some(cargo_run) => cargo_run,
         None => vec![program],
     };
-    words.extend([OsString::from("--resume"), run_dir.as_os_str().to_owned()]);
+    words.extend([OsString::from("--resume"), folder_word(run_dir)]);
     if backend != Backend::default() {
         words.extend([
             OsString::from("--backend"),
@@ -35,6 +35,16 @@ pub(crate) fn resume_command(run_dir: &Path, backend: Backend) -> String {
         .map(|word| shell_word(word))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The folder as a word the command line reads as a value: `./-run` for a relative `-run`,
+/// which `--resume -run` would read as a flag.
+fn folder_word(run_dir: &Path) -> OsString {
+    if run_dir.as_os_str().as_bytes().starts_with(b"-") {
+        Path::new(".").join(run_dir).into_os_string()
+    } else {
+        run_dir.as_os_str().to_owned()
+    }
 }
 
 /// What cargo tells a program it runs (`cargo run`): it sets `CARGO`, `CARGO_PKG_NAME` and
@@ -105,6 +115,12 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_that_looks_like_a_flag_is_given_as_a_path() {
+        assert!(resume_command(Path::new("-dash"), Backend::Flex).ends_with(" --resume ./-dash"));
+        assert!(resume_command(Path::new("a/-b"), Backend::Flex).ends_with(" --resume a/-b"));
+    }
 
     #[test]
     fn the_backend_is_named_unless_it_is_the_default() {

@@ -5,12 +5,17 @@
 //!   server waits for them: a new connection that sends nothing, headers trickled a byte at a
 //!   time and a kept-alive connection left idle between requests are all closed after it
 //!   (hyper's header-read timer starts whenever it waits for a request);
+//! - a client that stops reading its answers (its receive window full, so the server's writes
+//!   wait) is cut off after [`WRITE_STALL`] without progress;
 //! - at most [`Limits::connections`] connections are served at once; one more is answered
 //!   `503 Service Unavailable` and closed, rather than left in the listen queue;
 //! - a stop signal stops accepting, lets the requests under way finish (at most
 //!   [`SHUTDOWN_GRACE`]) and is returned.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::{Extension, Router};
@@ -27,6 +32,9 @@ use crate::signals::StopSignal;
 /// Longest wait for a request's headers, from a new connection or between the requests of a
 /// kept-alive one (nginx allows 60 s; a page on a local network sends its request at once).
 pub(super) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a write to a client may wait without any byte going out.
+pub(super) const WRITE_STALL: Duration = Duration::from_secs(10);
 
 /// After a stop signal, the longest wait for the requests under way: a request has at most
 /// [`REQUEST_TIMEOUT`], so none is cut short.
@@ -112,7 +120,7 @@ pub(super) async fn serve_connections(
         if let Ok(permit) = Arc::clone(&open).try_acquire_owned() {
             // Each request knows its client, for the request log.
             let service = TowerToHyperService::new(router.clone().layer(Extension(Peer(peer))));
-            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let connection = http.serve_connection(StallLimited::new(stream), service);
             tokio::spawn(answer(connection, permit, shutting_down.clone()));
         } else if let Ok(permit) = Arc::clone(&refusing).try_acquire_owned() {
             tokio::spawn(refuse(stream, permit));
@@ -130,7 +138,7 @@ pub(super) async fn serve_connections(
 /// One HTTP/1 connection, served until it ends or the server shuts down (then the request
 /// under way, if any, is finished and the connection closed).
 async fn answer(
-    connection: http1::Connection<TokioIo<TcpStream>, TowerToHyperService<Router>>,
+    connection: http1::Connection<StallLimited, TowerToHyperService<Router>>,
     permit: OwnedSemaphorePermit,
     mut shutting_down: watch::Receiver<bool>,
 ) {
@@ -148,6 +156,97 @@ async fn answer(
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
+    }
+}
+
+/// A connection's socket whose writes fail after [`WRITE_STALL`] without progress: hyper has
+/// no write timeout, and a client that never reads held its connection (and a permit) for
+/// ever (seen: 60 such clients kept `/healthz` at 503 for as long as they stayed).
+struct StallLimited {
+    /// The socket, as hyper reads and writes it.
+    io: TokioIo<TcpStream>,
+    /// Armed when a write first waits; cleared whenever one makes progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallLimited {
+    /// The socket of a connection just accepted.
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            io: TokioIo::new(stream),
+            stalled: None,
+        }
+    }
+
+    /// A write's outcome: progress clears the stall timer; waiting runs it, and is an error
+    /// once it has waited [`WRITE_STALL`] in all.
+    fn progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        outcome: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if outcome.is_ready() {
+            self.stalled = None;
+            return outcome;
+        }
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl hyper::rt::Read for StallLimited {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for StallLimited {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let outcome = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.progress(cx, outcome)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let outcome = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.progress(cx, outcome)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let outcome = Pin::new(&mut this.io).poll_flush(cx);
+        this.progress(cx, outcome)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let outcome = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.progress(cx, outcome)
     }
 }
 

@@ -75,13 +75,15 @@ pub(crate) enum TrainError {
         /// The run folder.
         path: PathBuf,
     },
-    /// `--resume` of a run that has all its epochs.
-    #[error("{}: all {epochs} epochs are done; pass --epochs with more to train longer", run.display())]
+    /// `--resume` of a run that has all the epochs asked for.
+    #[error("{}: {epochs} epochs are done{}; pass --epochs with more than {epochs} to train longer", run.display(), fewer_asked(*epochs, *asked))]
     AlreadyComplete {
         /// The run folder.
         run: PathBuf,
         /// The epochs it has finished.
         epochs: usize,
+        /// The epochs asked for (`--epochs`, or the run's own).
+        asked: usize,
     },
     /// `metrics.jsonl` could not be read or cut to the finished epochs.
     #[error(transparent)]
@@ -150,6 +152,15 @@ impl TrainError {
             _ => format!("the run ended; its files are in {}", run.root().display()),
         };
         Self::Unprinted { error, next }
+    }
+}
+
+/// `, more than the 10 asked for` when fewer epochs were asked for than are done.
+fn fewer_asked(done: usize, asked: usize) -> String {
+    if asked < done {
+        format!(", more than the {asked} asked for")
+    } else {
+        String::new()
     }
 }
 
@@ -272,6 +283,7 @@ fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
             return Err(TrainError::AlreadyComplete {
                 run: root.to_path_buf(),
                 epochs: done,
+                asked: request.config.num_epochs,
             });
         }
         if done > 0 {
