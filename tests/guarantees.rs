@@ -389,6 +389,21 @@ struct SmallDisk {
 
 #[cfg(target_os = "linux")]
 impl SmallDisk {
+    /// The disk, or `None` when the test is to be skipped: mounting needs root, as CI runs.
+    /// Without root the test fails rather than passing unseen, unless MNIST_TRAINER_NO_ROOT=1
+    /// says to skip it knowingly.
+    fn mount_or_skip(path: std::path::PathBuf) -> Option<Self> {
+        let disk = Self::mount(path);
+        if disk.is_none() {
+            assert!(
+                std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
+                "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
+            );
+            eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+        }
+        disk
+    }
+
     fn mount(path: std::path::PathBuf) -> Option<Self> {
         std::fs::create_dir_all(&path).unwrap();
         // SAFETY: geteuid has no preconditions.
@@ -472,14 +487,7 @@ fn assert_run_files_whole(run: &Path) {
 #[test]
 fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
     let sandbox = Sandbox::new();
-    // Mounting the small disk needs root, as CI runs. Without root the test fails rather than
-    // passing unseen, unless MNIST_TRAINER_NO_ROOT=1 says to skip it knowingly.
-    let Some(disk) = SmallDisk::mount(sandbox.path("disk")) else {
-        assert!(
-            std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
-            "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
-        );
-        eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+    let Some(disk) = SmallDisk::mount_or_skip(sandbox.path("disk")) else {
         return;
     };
     let child = sandbox.spawn_on(
@@ -564,13 +572,8 @@ fn a_damaged_checkpoint_is_named_instead_of_crashing_the_resume() {
 fn standard_output_filling_up_mid_run_stops_training_resumably() {
     use std::io::Write;
     let sandbox = Sandbox::new();
-    // A disk that fills up under a log needs a small tmpfs, mounted as root (CI runs as root).
-    let Some(disk) = SmallDisk::mount(sandbox.path("disk")) else {
-        assert!(
-            std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
-            "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
-        );
-        eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+    // A disk that fills up under a log.
+    let Some(disk) = SmallDisk::mount_or_skip(sandbox.path("disk")) else {
         return;
     };
     let log_path = sandbox.path("disk/log");
@@ -746,13 +749,8 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
 #[test]
 fn eval_on_a_read_only_run_prints_its_scores_and_names_what_it_could_not_write() {
     let sandbox = Sandbox::new();
-    // A read-only run needs a read-only mount (root ignores file permissions): root, as CI.
-    let Some(disk) = SmallDisk::mount(sandbox.path("disk")) else {
-        assert!(
-            std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
-            "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
-        );
-        eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+    // A read-only run needs a read-only mount: root ignores file permissions.
+    let Some(disk) = SmallDisk::mount_or_skip(sandbox.path("disk")) else {
         return;
     };
     let trained = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "disk/run"]);

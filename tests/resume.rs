@@ -241,6 +241,16 @@ fn checkpoint_epochs(run: &std::path::Path) -> Vec<usize> {
     epochs
 }
 
+/// The epoch of `metrics.jsonl`'s lines with the lowest validation loss.
+fn lowest_valid_loss(epochs: &[serde_json::Value]) -> usize {
+    let loss = |epoch: &serde_json::Value| epoch["valid_loss"].as_f64().unwrap();
+    let best = epochs
+        .iter()
+        .min_by(|a, b| loss(a).total_cmp(&loss(b)))
+        .unwrap();
+    best["epoch"].as_u64().unwrap() as usize
+}
+
 /// The probabilities `infer --json` gives for test images 0-9 with `extra` flags.
 fn probabilities(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
     let data = mnist_dir();
@@ -300,17 +310,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     assert!(trained.status.success(), "{}", stderr(&trained));
     let root = sandbox.path("run");
     let epochs = read_jsonl(&root.join("metrics.jsonl"));
-    let best = epochs
-        .iter()
-        .min_by(|a, b| {
-            a["valid_loss"]
-                .as_f64()
-                .unwrap()
-                .total_cmp(&b["valid_loss"].as_f64().unwrap())
-        })
-        .unwrap()["epoch"]
-        .as_u64()
-        .unwrap() as usize;
+    let best = lowest_valid_loss(&epochs);
     let summary = read_json(&root.join("summary.json"));
     assert_eq!(summary["model_epoch"], best, "{summary}");
     if best != 6 {
@@ -384,17 +384,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let epochs = read_jsonl(&root.join("metrics.jsonl"));
     assert_eq!(epochs.len(), 8);
-    let best = epochs
-        .iter()
-        .min_by(|a, b| {
-            a["valid_loss"]
-                .as_f64()
-                .unwrap()
-                .total_cmp(&b["valid_loss"].as_f64().unwrap())
-        })
-        .unwrap()["epoch"]
-        .as_u64()
-        .unwrap() as usize;
+    let best = lowest_valid_loss(&epochs);
     let mut promised = vec![best, 7, 8];
     promised.sort_unstable();
     promised.dedup();

@@ -9,8 +9,11 @@ use crate::analysis::class_report::EvalReport;
 use crate::analysis::inference::log_probabilities;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
+use crate::data::NUM_CLASSES;
+use crate::data::idx::LabelledImages;
 use crate::data::record::load_test_split_of_run;
-use crate::output::{errln, outln, print};
+use crate::output::{StdoutError, errln, outln, print};
+use crate::run::RunDir;
 use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by
@@ -48,32 +51,42 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
         config.loss,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
-    if lock.is_none() {
-        if args.json {
-            outln!("{json}")?;
-        } else {
-            print(format_args!("{}", report.to_text()))?;
-        }
+    // The run's eval files describe model.bpk: a checkpoint's report is only printed, and a
+    // read-only run's cannot be written.
+    let written = if let Some(epoch) = epoch {
+        format!("epoch {epoch}'s model; nothing written (the run's eval files describe model.bpk)")
+    } else if lock.is_none() {
+        print_report(args.json, &json, &report, None)?;
         errln!(
             "error: {}: read-only: eval.json, confusion.png and misclassified.png were not written",
             run.root().display()
         );
         return Ok(ExitCode::FAILURE);
-    }
-    if let Some(epoch) = epoch {
-        // The run's eval files describe model.bpk: a checkpoint's report is only printed.
-        if args.json {
-            outln!("{json}")?;
-        } else {
-            print(format_args!("{}", report.to_text()))?;
-            outln!(
-                "\nepoch {epoch}'s model; nothing written (the run's eval files describe model.bpk)"
-            )?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    run.write_atomically(&run.eval_json(), &json)?;
-    let names = config.dataset.class_names();
+    } else {
+        write_report(&run, &json, &report, &test, config.dataset.class_names())?;
+        format!(
+            "written: {}, {}, {}",
+            run.eval_json().display(),
+            run.confusion_png().display(),
+            run.misclassified_png().display()
+        )
+    };
+    print_report(args.json, &json, &report, Some(&written))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `eval.json` (`json`), `confusion.png` and `misclassified.png` into the run.
+///
+/// # Errors
+/// A file cannot be written or drawn.
+fn write_report(
+    run: &RunDir,
+    json: &str,
+    report: &EvalReport,
+    test: &LabelledImages,
+    names: [&str; NUM_CLASSES],
+) -> Result<()> {
+    run.write_atomically(&run.eval_json(), json)?;
     crate::analysis::confusion_png::confusion_heatmap(
         &report.confusion,
         names,
@@ -82,20 +95,29 @@ pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     plots::misclassified_grid(
         &report.worst,
         report.images - report.correct,
-        &test,
+        test,
         names,
         &run.misclassified_png(),
     )?;
-    if args.json {
-        outln!("{json}")?;
-    } else {
-        print(format_args!("{}", report.to_text()))?;
-        outln!(
-            "\nwritten: {}, {}, {}",
-            run.eval_json().display(),
-            run.confusion_png().display(),
-            run.misclassified_png().display()
-        )?;
+    Ok(())
+}
+
+/// Prints the report: its JSON, or its text followed by `note` (what was written).
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_report(
+    json: bool,
+    text: &str,
+    report: &EvalReport,
+    note: Option<&str>,
+) -> Result<(), StdoutError> {
+    if json {
+        return outln!("{text}");
     }
-    Ok(ExitCode::SUCCESS)
+    print(format_args!("{}", report.to_text()))?;
+    match note {
+        Some(note) => outln!("\n{note}"),
+        None => Ok(()),
+    }
 }
