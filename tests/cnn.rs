@@ -2,9 +2,7 @@
 //! trains and records what it is, resumes to the very epochs of an uninterrupted run (dropout
 //! included, batches prepared on other threads), every command reads it, and settings that are the MLP's alone are refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A short CNN run on the first 640 training and 200 test images.
 fn cnn_args<'a>(run: &'a str, epochs: &'a str) -> Vec<&'a str> {

@@ -1,12 +1,10 @@
 //! Broken inputs: each is one line on stderr naming the file or value, a non-zero exit, no
 //! panic, and no run folder left behind.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const FILES: [&str; 4] = [
     "train-images-idx3-ubyte",

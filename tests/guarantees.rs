@@ -2,13 +2,11 @@
 //! wrote, a run remembers its data, a stop never leaves an epoch half-recorded, a full disk
 //! keeps the previous epoch, and every refusal is one line.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const QUICK: [&str; 4] = ["--limit-train", "3000", "--limit-test", "1000"];
 

@@ -2,8 +2,6 @@
 //! dashboard, files of the wrong dataset. Each test runs the real binary, with real signals,
 //! real concurrent processes and a real pseudo-terminal.
 
-mod common;
-
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -11,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A short training run: 10,000 images an epoch, so epochs take about a second.
 const QUICK: &[&str] = &["--limit-train", "10000", "--limit-test", "2000"];

@@ -5,13 +5,11 @@
 //! environment with onnx, onnxruntime and numpy), else `python3`; without those packages the
 //! tests fail, saying so.
 
-mod common;
-
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const IMAGES: usize = 200;
 

@@ -1,11 +1,9 @@
 //! Each of the tutorial's building blocks, chosen from the command line, trains on real data
 //! and leaves a record that reloads.
 
-mod common;
-
 use std::ffi::OsString;
 
-use common::*;
+use crate::common::*;
 
 /// Trains on 6,000 images (2 epochs unless `options` say otherwise) and returns the run's
 /// summary and epoch metrics.

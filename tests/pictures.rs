@@ -4,12 +4,10 @@
 //! received), a low-resolution scan enlarged by repeating its pixels as the same scan enlarged
 //! smoothly, and `--augment` trains reproducibly.
 
-mod common;
-
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgba, RgbaImage};
 

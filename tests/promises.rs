@@ -1,14 +1,12 @@
 //! README promises no other test held (issue 24), each held here by the test named after it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 /// `name` is a scratch file of an interrupted write, `<file>.<pid>-<n>.tmp`: the file it was
 /// to replace.

@@ -3,11 +3,9 @@
 //! (tests/fixtures/pytorch, by bench/make_fixtures.py) predict what PyTorch predicted, and
 //! broken files of each kind are refused in one line, writing nothing.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// The first `count` MNIST test images, pixels / 255, as PyTorch's tutorial feeds them.
 fn test_images(count: usize) -> Vec<Vec<f64>> {

@@ -1,9 +1,7 @@
 //! Never lose training: a killed run resumes to the same result, Ctrl-C stops cleanly, runs are
 //! not overwritten by accident, and a diverging loss is not reported as a finished run.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Trains 5 epochs uninterrupted, and again killed (SIGKILL) during epoch 3 then resumed;
 /// returns both runs' epochs (without timings) and summaries.

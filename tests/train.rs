@@ -1,8 +1,6 @@
 //! The real binary trains on real MNIST and its model reloads, on every backend.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn indices(range: std::ops::Range<usize>) -> String {
     range.map(|i| i.to_string()).collect::<Vec<_>>().join(",")

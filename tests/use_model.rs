@@ -1,10 +1,8 @@
 //! A trained model in use: drawings from a paint program, evaluation reports and pictures.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma};
 

@@ -1,7 +1,5 @@
 //! Running the real binary from integration tests.
 
-#![allow(dead_code)] // each test file uses its own part of this
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
