@@ -389,3 +389,51 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     assert_eq!(checkpoint_epochs(&root), promised);
     assert_eq!(read_json(&root.join("summary.json"))["model_epoch"], best);
 }
+
+#[test]
+fn early_stopping_counts_the_epochs_before_a_resume() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--limit-train",
+            "3000",
+            "--limit-test",
+            "500",
+            "--lr",
+            "0.05",
+            "--valid-size",
+            "500",
+            "--early-stop-patience",
+            "3",
+        ];
+        all.extend(args);
+        let output = sandbox.run_on(&data, &all);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    run(&["--epochs", "12", "--artifacts", "whole"]);
+    let whole = epochs_without_seconds(&sandbox.path("whole/metrics.jsonl"));
+    assert!(
+        whole.len() < 12,
+        "the loss stalls within 12 epochs: {whole:?}"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("whole/summary.json"))["status"],
+        "early-stopped"
+    );
+    // The same run in two parts stops after the same epoch, with the same numbers.
+    run(&["--epochs", "4", "--artifacts", "parts"]);
+    let resumed = sandbox.run_on(&data, &["--resume", "parts", "--epochs", "12"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(
+        epochs_without_seconds(&sandbox.path("parts/metrics.jsonl")),
+        whole
+    );
+    // A run early stopping ended has nothing left to resume.
+    let line =
+        assert_one_line_error(&sandbox.run_on(&data, &["--resume", "whole", "--epochs", "20"]));
+    assert!(
+        line.contains(&format!("whole: stopped early after epoch {}", whole.len())),
+        "{line}"
+    );
+}

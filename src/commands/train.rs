@@ -127,11 +127,11 @@ fn print_summary(summary: &Summary, run_dir: &Path) -> Result<(), StdoutError> {
                 summary.test_images,
                 summary.backend
             )?;
-            "model.bpk, config.json, metrics.jsonl, summary.json, curves.png"
+            "model.bpk, config.json, data.json, metrics.jsonl, summary.json, curves.png"
         }
         _ => {
             outln!("no model: no epoch finished{ended}")?;
-            "config.json, summary.json"
+            "config.json, data.json, summary.json"
         }
     };
     outln!("artifacts: {} ({files})", run_dir.display())?;

@@ -234,7 +234,7 @@ impl TrainingConfig {
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)
                 => "wait at least 1 epoch, or leave it out",
             keep: |keep: &KeepEpoch| *keep == KeepEpoch::Best && !held_out
-                => "the best epoch is chosen by validation loss, which needs held-out images: with valid_size = 0 it would be chosen on the test split (pass --valid-size, e.g. 5000)",
+                => "the best epoch is chosen by validation loss, which needs held-out images: with valid_size = 0 it would be chosen on the test split (pass --valid-size N: N training images held out)",
             learning_rate: |rate: &f64| cosine && *rate > 1.0
                 => "the cosine schedule starts at most at 1",
         })

@@ -61,6 +61,21 @@ pub(crate) fn best_epoch(epochs: &[EpochMetrics]) -> Option<usize> {
         .map(|epoch| epoch.epoch)
 }
 
+/// Whether the last `patience` epochs all failed to beat the lowest validation loss before
+/// them: when early stopping ends a run (Burn's `MetricEarlyStoppingStrategy` with
+/// `NoImprovementSince`, checked at each epoch's end, stops at the first epoch this holds).
+pub(crate) fn stalled(epochs: &[EpochMetrics], patience: usize) -> bool {
+    if epochs.len() <= patience {
+        return false;
+    }
+    let (before, last) = epochs.split_at(epochs.len() - patience);
+    let best_before = before
+        .iter()
+        .map(|e| e.valid_loss)
+        .fold(f64::INFINITY, f64::min);
+    last.iter().all(|e| e.valid_loss >= best_before)
+}
+
 /// Adds an epoch to the file. The file is rewritten under a temporary name and renamed over the
 /// old one, so a crash leaves either the old file or the new one, never half a line.
 ///

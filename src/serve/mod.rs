@@ -75,8 +75,11 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         });
         // Scripts and tests read the address from this line as soon as it is there (outln
         // flushes it).
+        let epoch = request
+            .epoch
+            .map_or_else(String::new, |epoch| format!(", epoch {epoch}"));
         outln!(
-            "serving {} ({}, {}) on http://{bound}/ (Ctrl-C stops)",
+            "serving {} ({}, {}{epoch}) on http://{bound}/ (Ctrl-C stops)",
             request.run.root().display(),
             config.model.describe(),
             config.dataset.title()

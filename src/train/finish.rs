@@ -196,18 +196,7 @@ fn failed(run: &RunDir, cause: Crash) -> TrainError {
 /// Whether the last `patience` epochs all failed to beat the best validation loss before them,
 /// which is when early stopping ends a run.
 fn stopped_early(epochs: &[EpochMetrics], patience: Option<usize>) -> bool {
-    let Some(patience) = patience else {
-        return false;
-    };
-    if epochs.len() <= patience {
-        return false;
-    }
-    let (before, last) = epochs.split_at(epochs.len() - patience);
-    let best_before = before
-        .iter()
-        .map(|e| e.valid_loss)
-        .fold(f64::INFINITY, f64::min);
-    last.iter().all(|e| e.valid_loss >= best_before)
+    patience.is_some_and(|patience| metrics::stalled(epochs, patience))
 }
 
 #[cfg(test)]

@@ -5,13 +5,9 @@ use std::sync::Arc;
 
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::prelude::*;
-use burn::train::metric::store::{Aggregate, Direction, Split as MetricSplit};
 use burn::train::metric::{AccuracyMetric, LossMetric, Metric};
 use burn::train::renderer::default_renderer;
-use burn::train::{
-    Interrupter, Learner, LearningResult, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining, TrainingError,
-};
+use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining, TrainingError};
 
 use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
@@ -21,6 +17,7 @@ use crate::output::StdoutError;
 use crate::run::ArtifactError;
 use crate::train::checkpoints::KeepLatestAndBest;
 use crate::train::denormals::FlushDenormals;
+use crate::train::early_stop::StopWhenStalled;
 use crate::train::recorder::{
     Divergence, EpochRecorder, Halt, HaltSlot, TrackedMetrics, Unrecorded,
 };
@@ -95,13 +92,7 @@ pub(super) fn run_training(
         training = training.checkpoint(done_epochs);
     }
     if let Some(patience) = config.early_stop_patience {
-        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
-            &LossMetric::new(),
-            Aggregate::Mean,
-            Direction::Lowest,
-            MetricSplit::Valid,
-            StoppingCondition::NoImprovementSince { n_epochs: patience },
-        ));
+        training = training.early_stopping(StopWhenStalled::new(run.clone(), patience));
     }
     let halt = HaltSlot::default();
     let recorder = recorder(request, names, training.interrupter(), &halt);

@@ -5,6 +5,7 @@
 mod checkpoints;
 mod dashboard;
 mod denormals;
+mod early_stop;
 mod finish;
 mod launch;
 mod overview;
@@ -84,6 +85,16 @@ pub(crate) enum TrainError {
         epochs: usize,
         /// The epochs asked for (`--epochs`, or the run's own).
         asked: usize,
+    },
+    /// `--resume` of a run that early stopping ended: training on would not change that.
+    #[error("{}: stopped early after epoch {epochs} (no lower validation loss for {patience} epochs); there is nothing to resume", run.display())]
+    StoppedEarly {
+        /// The run folder.
+        run: PathBuf,
+        /// The epochs it has finished.
+        epochs: usize,
+        /// Its `early_stop_patience`.
+        patience: usize,
     },
     /// `metrics.jsonl` could not be read or cut to the finished epochs.
     #[error(transparent)]
@@ -285,6 +296,16 @@ fn check_run_folder(request: &TrainRequest) -> Result<usize, TrainError> {
                 epochs: done,
                 asked: request.config.num_epochs,
             });
+        }
+        if let Some(patience) = request.config.early_stop_patience {
+            let finished = metrics::read_complete(&request.run.metrics())?;
+            if metrics::stalled(&finished[..done.min(finished.len())], patience) {
+                return Err(TrainError::StoppedEarly {
+                    run: root.to_path_buf(),
+                    epochs: done,
+                    patience,
+                });
+            }
         }
         if done > 0 {
             request.run.check_checkpoint(done)?;

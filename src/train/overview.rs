@@ -24,8 +24,12 @@ pub(super) fn overview(
     };
     let batches = data.train.len().div_ceil(config.batch_size.max(1));
     let start = if request.existing == Existing::Resume {
+        let from = match done_epochs {
+            0 => "no epoch had finished".to_string(),
+            done => format!("from epoch {done}'s checkpoint"),
+        };
         format!(
-            "resuming {run} at epoch {} of {}, from epoch {done_epochs}'s checkpoint",
+            "resuming {run} at epoch {} of {}, {from}",
             done_epochs + 1,
             config.num_epochs
         )
