@@ -331,6 +331,15 @@ fn ctrl_c_in_the_dashboard_stops_the_run_like_it_does_without_one() {
     let done = read_jsonl(&sandbox.path("run/metrics.jsonl")).len();
     assert!(done < 8, "all {done} epochs ran");
     assert!(drawn.contains("continue with: "), "{drawn}");
+    // Resumed under the dashboard: the lines left afterwards are this command's epochs only.
+    let resumed = OnTerminal::train(&sandbox, &["--resume", "run"], "xterm-256color");
+    let (code, drawn) = resumed.wait("the resumed run");
+    assert_eq!(code, Some(0), "{drawn}");
+    assert!(
+        drawn.contains(&format!("epoch {}/8  train", done + 1)),
+        "{drawn}"
+    );
+    assert!(!drawn.contains("epoch 1/8  train"), "{drawn}");
 }
 
 #[test]

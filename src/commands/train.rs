@@ -37,6 +37,11 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
     };
     let dashboard = !args.plain && crate::terminal::can_draw_dashboard();
     let total_epochs = config.num_epochs;
+    // A resumed run's earlier epochs were printed by the command that trained them.
+    let done_before = match existing {
+        Existing::Resume => RunDir::new(&run_dir).last_complete_epoch().unwrap_or(0),
+        _ => 0,
+    };
     let trained = train(TrainRequest {
         config,
         backend: args.backend.backend,
@@ -59,7 +64,7 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
     };
     if dashboard {
         // The dashboard's screen is gone: leave the epochs on the terminal, as plain lines.
-        print_epochs(&RunDir::new(&run_dir), total_epochs)?;
+        print_epochs(&RunDir::new(&run_dir), done_before, total_epochs)?;
     }
     print_summary(&summary, &run_dir)?;
     if let Some(signal) = signals.received_while_finishing() {
@@ -78,14 +83,15 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
     })
 }
 
-/// The run's epochs, one line each, as training prints them without the dashboard.
+/// The run's epochs after the first `done_before`, one line each, as training prints them
+/// without the dashboard.
 ///
 /// # Errors
 /// Standard output cannot be written.
-fn print_epochs(run: &RunDir, total: usize) -> Result<(), StdoutError> {
+fn print_epochs(run: &RunDir, done_before: usize, total: usize) -> Result<(), StdoutError> {
     match crate::run::metrics::read_all(&run.metrics()) {
         Ok(epochs) => {
-            for epoch in epochs {
+            for epoch in epochs.iter().skip(done_before) {
                 outln!("epoch {}/{total}  {epoch}", epoch.epoch)?;
             }
         }
