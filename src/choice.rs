@@ -1,14 +1,22 @@
 //! Small enums of named choices (activation, loss, optimizer, ...) that read and write their
 //! names the same way in JSON configs and on the command line.
 
-/// Defines a small enum of named choices that reads from and writes to its lowercase names
-/// (in JSON configs and on the command line), with an error listing the valid names.
+/// Defines a small enum of named choices that writes its lowercase names and reads them in
+/// any case (in JSON configs and on the command line), with an error listing the valid names.
 macro_rules! named_choice {
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
         pub enum $name {
             $(#[doc = concat!("`", $text, "`.")] #[serde(rename = $text)] $variant),+
+        }
+
+        // Read whatever its case (`"CNN"` in a config), as the command line reads it.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
         }
 
         impl $name {
@@ -43,7 +51,7 @@ macro_rules! named_choice {
 
             fn from_str(text: &str) -> Result<Self, String> {
                 match text {
-                    $($text => Ok($name::$variant),)+
+                    $(_ if text.eq_ignore_ascii_case($text) => Ok($name::$variant),)+
                     _ => Err(format!(
                         "unknown {} `{text}` (valid: {})",
                         $what,

@@ -380,6 +380,16 @@ mod tests {
     }
 
     #[test]
+    fn choices_are_read_whatever_their_case() {
+        let (_dir, path) = write(r#"{"model": {"kind": "CNN"}, "optimizer": {"kind": "Adam"}}"#);
+        let config = TrainingConfig::load_file(&path).unwrap();
+        assert_eq!(config.model.kind, ModelKind::Cnn);
+        let (_dir, path) = write(r#"{"loss": "squared"}"#);
+        let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown loss `squared` (valid: "), "{err}");
+    }
+
+    #[test]
     fn unknown_fields_are_named_with_their_path() {
         let mut value = serde_json::to_value(TrainingConfig::tutorial()).unwrap();
         value["optimizer"]["betas"] = serde_json::json!([0.9, 0.99]);
@@ -439,7 +449,7 @@ mod tests {
         let (_dir, path) = write(&value.to_string());
         let err = TrainingConfig::load_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("unknown variant `swish`, expected one of `relu`, `sigmoid`, `tanh`"),
+            err.contains("unknown activation `swish` (valid: relu, sigmoid, tanh)"),
             "{err}"
         );
     }
