@@ -6,6 +6,7 @@
 
 mod analysis;
 mod backend;
+mod bounded_read;
 mod choice;
 pub mod cli;
 mod commands;

@@ -300,10 +300,14 @@ impl InputSaver {
 /// Whether the file at `path` is a 28×28 picture of exactly `pixels` (grey, row by row).
 fn holds_picture(path: &Path, pixels: &[u8; IMAGE_PIXELS]) -> bool {
     let side = IMAGE_SIDE as u32;
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() < 1 << 20)
-        && std::fs::read(path)
-            .ok()
-            .and_then(|bytes| crate::picture::decode(&bytes).ok())
-            .map(|picture| picture.to_luma8())
-            .is_some_and(|grey| grey.dimensions() == (side, side) && grey.as_raw() == pixels)
+    // Such a PNG is under a kilobyte: a larger file is another picture, not read whole (and a
+    // FIFO or a folder is none).
+    let bytes = std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file())
+        .then(|| crate::bounded_read::read_at_most(path, 1 << 20, "larger than a 28x28 picture"));
+    bytes
+        .and_then(Result::ok)
+        .and_then(|bytes| crate::picture::decode(&bytes).ok())
+        .map(|picture| picture.to_luma8())
+        .is_some_and(|grey| grey.dimensions() == (side, side) && grey.as_raw() == pixels)
 }

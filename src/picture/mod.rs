@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 
+use crate::bounded_read::read_at_most;
+
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
 
@@ -58,9 +60,16 @@ pub(crate) enum PictureError {
 /// # Errors
 /// [`PictureError`], naming the file: unreadable, not a picture, or blank.
 pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
-    let bytes = read_bounded(path).map_err(|source| PictureError::Read {
-        path: path.to_path_buf(),
-        source,
+    // A picture file larger than its decode may take is refused before it is read whole.
+    let too_large = format!(
+        "larger than {} MiB; not a picture this program reads",
+        decode::MAX_DECODE_BYTES >> 20
+    );
+    let bytes = read_at_most(path, decode::MAX_DECODE_BYTES, &too_large).map_err(|source| {
+        PictureError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     let picture = decode(&bytes).map_err(|source| PictureError::Decode {
         path: path.to_path_buf(),
@@ -69,31 +78,6 @@ pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureErr
     prepare(&picture).ok_or_else(|| PictureError::Blank {
         path: path.to_path_buf(),
     })
-}
-
-/// Largest picture file read, in bytes: the most a decode may take (an 8192x8192 picture);
-/// `infer /dev/zero` must not fill the memory.
-const MAX_FILE_BYTES: u64 = 128 << 20;
-
-/// The bytes of `path`, refused past [`MAX_FILE_BYTES`] without reading further.
-///
-/// Errors: the file cannot be read, or is larger (`InvalidData`).
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "larger than {} MiB; not a picture this program reads",
-                MAX_FILE_BYTES >> 20
-            ),
-        ));
-    }
-    Ok(bytes)
 }
 
 /// MNIST's 784 pixels (28×28, row by row, 0 paper to 255 ink) for an upright `picture`;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde_json::Value;
 
+use crate::bounded_read::read_at_most;
 use crate::choice::named_choice;
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerConfig};
@@ -150,10 +151,23 @@ impl TrainingConfig {
     /// Each [`ConfigError`] variant: the file unreadable, not JSON, not an object, with an
     /// unknown field, a value of the wrong type, or a value that breaks its rule.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_bounded(path, MAX_CONFIG_BYTES).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let too_large = format!(
+            "larger than {} KiB; a config is a small JSON file",
+            MAX_CONFIG_BYTES >> 10
+        );
+        let text = read_at_most(path, MAX_CONFIG_BYTES, &too_large)
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "stream did not contain valid UTF-8",
+                    )
+                })
+            })
+            .map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let value: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Syntax {
             path: path.to_path_buf(),
             source,
@@ -271,27 +285,6 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
 /// Largest config file read: `config/default.json` is 600 bytes; `--config /dev/zero` must
 /// not fill the memory.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
-
-/// The text of `path`, refused past `limit` bytes without reading further.
-///
-/// Errors: the file cannot be read, is not UTF-8, or is larger than `limit` (`InvalidData`).
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "larger than {} KiB; a config is a small JSON file",
-                limit >> 10
-            ),
-        ));
-    }
-    Ok(text)
-}
 
 /// `value`'s fields laid over `defaults`, objects field by field.
 fn laid_over(value: Value, defaults: Value) -> Value {
