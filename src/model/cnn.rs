@@ -24,24 +24,30 @@ pub(crate) const POOL: usize = 2;
 /// Dropout after the pool, as `Net`'s `dropout1`.
 pub(crate) const DROPOUT: f64 = 0.25;
 
-/// Side of the feature maps that reach the pool's output: 28 → 26 → 24 → 12.
-pub(crate) const POOLED_SIDE: usize = (IMAGE_SIDE - 2 * (KERNEL - 1)) / POOL;
+/// Side of `conv1`'s and `conv2`'s feature maps: 28 → 26 → 24.
+pub(crate) const CONV_SIDES: [usize; 2] =
+    [IMAGE_SIDE - (KERNEL - 1), IMAGE_SIDE - 2 * (KERNEL - 1)];
+
+/// Side of the feature maps that reach the pool's output: 24 → 12.
+const POOLED_SIDE: usize = CONV_SIDES[1] / POOL;
 
 /// Features given to the first Linear layer: 64 channels of 12x12, `Net`'s 9,216.
 pub(crate) const FEATURES: usize = CHANNELS[1] * POOLED_SIDE * POOLED_SIDE;
 
-/// Weights and biases of both convolutions: 320 + 18,496.
-pub(crate) const PARAMETERS: u64 = {
-    let conv1 = CHANNELS[0] * (KERNEL * KERNEL + 1);
-    let conv2 = CHANNELS[1] * (CHANNELS[0] * KERNEL * KERNEL + 1);
-    (conv1 + conv2) as u64
-};
+/// Weights and biases of `conv1` and of `conv2`: 320 and 18,496.
+pub(crate) const CONV_PARAMETERS: [usize; 2] = [
+    CHANNELS[0] * (KERNEL * KERNEL + 1),
+    CHANNELS[1] * (CHANNELS[0] * KERNEL * KERNEL + 1),
+];
+
+/// Weights and biases of both convolutions.
+pub(crate) const PARAMETERS: u64 = (CONV_PARAMETERS[0] + CONV_PARAMETERS[1]) as u64;
 
 /// Values each image holds on the way to [`FEATURES`] (the input, both convolutions' maps, the
 /// pooled maps), for the memory estimate.
 pub(crate) const ACTIVATIONS: u64 = {
-    let conv1 = CHANNELS[0] * (IMAGE_SIDE - 2) * (IMAGE_SIDE - 2);
-    let conv2 = CHANNELS[1] * (IMAGE_SIDE - 4) * (IMAGE_SIDE - 4);
+    let conv1 = CHANNELS[0] * CONV_SIDES[0] * CONV_SIDES[0];
+    let conv2 = CHANNELS[1] * CONV_SIDES[1] * CONV_SIDES[1];
     (IMAGE_SIDE * IMAGE_SIDE + conv1 + conv2 + FEATURES) as u64
 };
 

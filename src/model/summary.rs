@@ -20,65 +20,59 @@ pub(crate) struct LayerRow {
 
 /// The rows of `config`'s network, input side first.
 pub(crate) fn layer_rows(config: &ModelConfig) -> Vec<LayerRow> {
-    let mut rows = Vec::new();
-    let row = |name: &str, what: String, shape: Vec<usize>, parameters: usize| LayerRow {
-        name: name.to_string(),
-        what,
-        shape,
-        parameters: parameters as u64,
-    };
     let cnn = config.kind == ModelKind::Cnn;
-    if cnn {
-        let [c1, c2] = cnn::CHANNELS;
-        let (k, side) = (cnn::KERNEL, crate::data::IMAGE_SIDE);
-        let conv = format!("Conv2d {k}x{k} + relu");
-        rows.push(row(
-            "features.conv1",
-            conv.clone(),
-            vec![c1, side - (k - 1), side - (k - 1)],
-            c1 * (k * k + 1),
-        ));
-        rows.push(row(
-            "features.conv2",
-            conv,
-            vec![c2, side - 2 * (k - 1), side - 2 * (k - 1)],
-            c2 * (c1 * k * k + 1),
-        ));
-        let p = cnn::POOL;
-        rows.push(row(
-            "features.pool",
-            format!("MaxPool2d {p}x{p} + Dropout {}, flattened", cnn::DROPOUT),
-            vec![cnn::FEATURES],
-            0,
-        ));
-    }
+    let mut rows = if cnn { convolution_rows() } else { Vec::new() };
     let widths = config.linear_widths();
     let hidden = widths.len() - 2;
     for (index, pair) in widths.windows(2).enumerate() {
-        let parameters = (pair[0] + 1) * pair[1];
-        if index < hidden {
+        let parameters = ((pair[0] + 1) * pair[1]) as u64;
+        rows.push(if index < hidden {
             let dropout = if cnn {
                 format!(" + Dropout {CNN_HIDDEN_DROPOUT}")
             } else {
                 String::new()
             };
-            let what = format!("Linear + {}{dropout}", config.activation);
-            rows.push(row(
-                &format!("hidden.{index}"),
-                what,
-                vec![pair[1]],
+            LayerRow {
+                name: format!("hidden.{index}"),
+                what: format!("Linear + {}{dropout}", config.activation),
+                shape: vec![pair[1]],
                 parameters,
-            ));
+            }
         } else {
-            rows.push(row(
-                "output",
-                "Linear".to_string(),
-                vec![NUM_CLASSES],
+            LayerRow {
+                name: "output".to_string(),
+                what: "Linear".to_string(),
+                shape: vec![NUM_CLASSES],
                 parameters,
-            ));
-        }
+            }
+        });
     }
     rows
+}
+
+/// The CNN's convolutions and pool (`cnn.rs`'s constants), before its Linear layers.
+fn convolution_rows() -> Vec<LayerRow> {
+    let (k, p) = (cnn::KERNEL, cnn::POOL);
+    let convolution = |index: usize| LayerRow {
+        name: format!("features.conv{}", index + 1),
+        what: format!("Conv2d {k}x{k} + relu"),
+        shape: vec![
+            cnn::CHANNELS[index],
+            cnn::CONV_SIDES[index],
+            cnn::CONV_SIDES[index],
+        ],
+        parameters: cnn::CONV_PARAMETERS[index] as u64,
+    };
+    vec![
+        convolution(0),
+        convolution(1),
+        LayerRow {
+            name: "features.pool".to_string(),
+            what: format!("MaxPool2d {p}x{p} + Dropout {}, flattened", cnn::DROPOUT),
+            shape: vec![cnn::FEATURES],
+            parameters: 0,
+        },
+    ]
 }
 
 /// The table for batches of `batch` images: a heading, a line per layer, the total.
