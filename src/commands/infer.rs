@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::Device;
 
 use crate::analysis::inference::{Guess, Prediction, probabilities, top_k};
 use crate::cli::args::InferArgs;
 use crate::data::record::load_test_split_of_run;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+use crate::model::Model;
 use crate::output::{StdoutError, errln, outln};
 use crate::picture::load_picture;
 use crate::run::RunDir;
@@ -50,31 +52,68 @@ pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
             .map(|test| (InputSaver::test_name(test.index), test.pixels));
         saver.save_all(&pictures.chain(tests).collect::<Vec<_>>())?;
     }
-    let pixels: Vec<u8> = readable.iter().flat_map(|(_, pixels)| *pixels).collect();
-    for ((path, _), probs) in readable.iter().zip(probabilities(&model, &pixels, &device)) {
-        // A file name need not be UTF-8; JSON strings are.
-        let record = serde_json::json!({ "file": path.to_string_lossy() });
-        let heading = path.display().to_string();
-        print_prediction(args.json, classes, &probs, record, &heading, "")?;
-    }
-    let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
-    for (test, probs) in tests.iter().zip(probabilities(&model, &pixels, &device)) {
-        let record = serde_json::json!({ "index": test.index, "label": test.label });
-        let note = format!(" (label {})", classes.class_label(test.label));
-        print_prediction(
-            args.json,
-            classes,
-            &probs,
-            record,
-            &format!("#{}", test.index),
-            &note,
-        )?;
-    }
+    let answers = Answers {
+        json: args.json,
+        classes,
+        model: &model,
+        device: &device,
+    };
+    answers.print_pictures(&readable)?;
+    answers.print_test_images(&tests)?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How predictions are printed, and what makes them.
+struct Answers<'a> {
+    /// JSON lines rather than text.
+    json: bool,
+    /// The run's dataset, for class names.
+    classes: DatasetKind,
+    /// The model that predicts.
+    model: &'a Model,
+    /// Where it runs.
+    device: &'a Device,
+}
+
+impl Answers<'_> {
+    /// The prediction for each readable picture, named by its path.
+    ///
+    /// # Errors
+    /// Standard output cannot be written.
+    fn print_pictures(
+        &self,
+        pictures: &[(PathBuf, [u8; IMAGE_PIXELS])],
+    ) -> Result<(), StdoutError> {
+        let pixels: Vec<u8> = pictures.iter().flat_map(|(_, pixels)| *pixels).collect();
+        let all = probabilities(self.model, &pixels, self.device);
+        for ((path, _), probs) in pictures.iter().zip(all) {
+            // A file name need not be UTF-8; JSON strings are.
+            let record = serde_json::json!({ "file": path.to_string_lossy() });
+            let heading = path.display().to_string();
+            print_prediction(self.json, self.classes, &probs, record, &heading, "")?;
+        }
+        Ok(())
+    }
+
+    /// The prediction for each `--index`ed test image, with its label.
+    ///
+    /// # Errors
+    /// Standard output cannot be written.
+    fn print_test_images(&self, tests: &[TestImage]) -> Result<(), StdoutError> {
+        let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
+        let all = probabilities(self.model, &pixels, self.device);
+        for (test, probs) in tests.iter().zip(all) {
+            let record = serde_json::json!({ "index": test.index, "label": test.label });
+            let note = format!(" (label {})", self.classes.class_label(test.label));
+            let heading = format!("#{}", test.index);
+            print_prediction(self.json, self.classes, &probs, record, &heading, &note)?;
+        }
+        Ok(())
+    }
 }
 
 /// The picture files `inputs` name: a file as it is, a folder as the pictures in it (by their

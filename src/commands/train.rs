@@ -1,7 +1,7 @@
 //! `mnist-trainer [train]`: trains, then prints the test score, where the files are and, when
 //! stopped, the command that continues the run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -22,14 +22,7 @@ use crate::train::{Existing, TrainError, TrainRequest, train};
 /// than `StoppedBeforeTraining`, which is an exit code).
 pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
-    let named = args.resume.clone().or_else(|| args.artifacts.clone());
-    let made_here = named.is_none();
-    let run_dir = match named {
-        Some(folder) => folder,
-        None => crate::run::new_run_folder().with_context(|| {
-            format!("{}: cannot make a run folder in it", crate::run::ARTIFACTS)
-        })?,
-    };
+    let (run_dir, made_here) = run_folder(&args)?;
     let existing = match (args.resume.is_some(), args.overwrite) {
         (true, _) => Existing::Resume,
         (false, true) => Existing::Overwrite,
@@ -71,16 +64,38 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
         errln!("{signal}: the run had already finished training; its files were completed first");
         return Ok(ExitCode::from(signal.exit_code()));
     }
-    Ok(match summary.status {
+    Ok(exit_code(summary.status, signals))
+}
+
+/// The run's folder (`--resume`'s, `--artifacts`, or a new one under `artifacts/`) and whether
+/// this command made it.
+///
+/// # Errors
+/// A new folder cannot be made under `artifacts/`.
+fn run_folder(args: &TrainArgs) -> Result<(PathBuf, bool)> {
+    match args.resume.clone().or_else(|| args.artifacts.clone()) {
+        Some(folder) => Ok((folder, false)),
+        None => {
+            let made = crate::run::new_run_folder().with_context(|| {
+                format!("{}: cannot make a run folder in it", crate::run::ARTIFACTS)
+            })?;
+            Ok((made, true))
+        }
+    }
+}
+
+/// The exit code of a run that ended as `status`: success for a completed or early-stopped
+/// run, failure for a failed one; a stopped one is not what was asked for, though its folder
+/// is valid: 128 + the signal's number, as a shell reports a process that signal ended (a stop
+/// from the dashboard, `q` then `s` or `k`, counts as Ctrl-C).
+fn exit_code(status: RunStatus, signals: &StopSignals) -> ExitCode {
+    match status {
         RunStatus::Completed | RunStatus::EarlyStopped => ExitCode::SUCCESS,
-        // Stopped by the user: the run folder is valid, but the run is not what was asked for.
-        // 128 + the signal's number, as a shell reports a process that signal ended; a stop
-        // from the dashboard (`q`, `s`) counts as Ctrl-C.
         RunStatus::Interrupted => {
             ExitCode::from(signals.stopped_by().map_or(130, StopSignal::exit_code))
         }
         RunStatus::Failed => ExitCode::FAILURE,
-    })
+    }
 }
 
 /// The run's epochs after the first `done_before`, one line each, as training prints them

@@ -34,25 +34,8 @@ pub(super) fn finish(
 ) -> Result<Summary, TrainError> {
     let run = &request.run;
     let epochs = finished_epochs(run)?;
-    let mut unprinted = None;
-    let kept = match outcome {
-        Outcome::Returned {
-            model,
-            interrupted,
-            unprinted: error,
-        } => {
-            unprinted = error;
-            let status = ended(&epochs, request, interrupted);
-            keep_model(request, data, device, model, status, &epochs)
-                .map(|kept| (status, kept))
-                .map_err(|cause| failed(run, cause.into()))
-        }
-        Outcome::Diverged(divergence) => Err(TrainError::Diverged {
-            divergence,
-            run: run.root().to_path_buf(),
-        }),
-        Outcome::Crashed(cause) => Err(failed(run, cause)),
-    };
+    let unprinted = outcome.unprinted().cloned();
+    let kept = ended_and_kept(request, data, outcome, device, &epochs);
     let (status, kept_epoch) = match &kept {
         Ok((status, kept)) => (*status, *kept),
         Err(_) => (RunStatus::Failed, None),
@@ -78,6 +61,33 @@ pub(super) fn finish(
     match unprinted {
         Some(error) => Err(TrainError::unprinted(error, &summary, run)),
         None => Ok(summary),
+    }
+}
+
+/// The run's status and its kept epoch's model, saved and scored, for an outcome that is not a
+/// failure (see [`keep_model`]); the error an outcome that is one gives.
+fn ended_and_kept(
+    request: &TrainRequest,
+    data: &RunData,
+    outcome: Outcome,
+    device: &Device,
+    epochs: &[EpochMetrics],
+) -> Result<(RunStatus, Option<(usize, TestScore)>), TrainError> {
+    let run = &request.run;
+    match outcome {
+        Outcome::Returned {
+            model, interrupted, ..
+        } => {
+            let status = ended(epochs, request, interrupted);
+            keep_model(request, data, device, model, status, epochs)
+                .map(|kept| (status, kept))
+                .map_err(|cause| failed(run, cause.into()))
+        }
+        Outcome::Diverged(divergence) => Err(TrainError::Diverged {
+            divergence,
+            run: run.root().to_path_buf(),
+        }),
+        Outcome::Crashed(cause) => Err(failed(run, cause)),
     }
 }
 

@@ -46,6 +46,16 @@ pub(super) enum Outcome {
     Crashed(Crash),
 }
 
+impl Outcome {
+    /// The failed write to standard output that stopped training, if one did.
+    pub(super) fn unprinted(&self) -> Option<&StdoutError> {
+        match self {
+            Outcome::Returned { unprinted, .. } => unprinted.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// What made training fail, with its cause chain.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Crash {

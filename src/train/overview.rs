@@ -14,40 +14,9 @@ pub(super) fn overview(
     done_epochs: usize,
 ) -> String {
     let config = &request.config;
-    let run = request.run.root().display();
-    let device = match adapter {
-        Some(adapter) => format!("{}: {adapter}", request.backend),
-        None => {
-            let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            format!("{}: the CPU, {threads} threads", request.backend)
-        }
-    };
     let batches = data.train.len().div_ceil(config.batch_size.max(1));
-    let start = if request.existing == Existing::Resume {
-        let from = match done_epochs {
-            0 => "no epoch had finished".to_string(),
-            done => format!("from epoch {done}'s checkpoint"),
-        };
-        format!(
-            "resuming {run} at epoch {} of {}, {from}",
-            done_epochs + 1,
-            config.num_epochs
-        )
-    } else {
-        let plural = if config.num_epochs == 1 { "" } else { "s" };
-        format!("training {run} for {} epoch{plural}", config.num_epochs)
-    };
-    let validation = if config.valid_size == 0 {
-        format!(
-            "validated on the {} test images (the tutorial's way)",
-            grouped(data.valid.len() as u64)
-        )
-    } else {
-        format!(
-            "validated on {} held-out training images",
-            grouped(data.valid.len() as u64)
-        )
-    };
+    let (start, device) = (start(request, done_epochs), device(request, adapter));
+    let validation = validation(request, data);
     format!(
         "{start}; each {batches} batches of {}, {} lr {}, on {device}\n\
          model {} ({} parameters):\n{}\n\
@@ -66,4 +35,42 @@ pub(super) fn overview(
         grouped(data.train.len() as u64),
         grouped(data.test.len() as u64),
     )
+}
+
+/// What the run does first: `training RUN for N epochs`, or where a resumed run resumes.
+fn start(request: &TrainRequest, done_epochs: usize) -> String {
+    let (run, epochs) = (request.run.root().display(), request.config.num_epochs);
+    if request.existing != Existing::Resume {
+        let plural = if epochs == 1 { "" } else { "s" };
+        return format!("training {run} for {epochs} epoch{plural}");
+    }
+    let from = match done_epochs {
+        0 => "no epoch had finished".to_string(),
+        done => format!("from epoch {done}'s checkpoint"),
+    };
+    format!(
+        "resuming {run} at epoch {} of {epochs}, {from}",
+        done_epochs + 1
+    )
+}
+
+/// The backend and what it runs on: the GPU's name, or the CPU and its threads.
+fn device(request: &TrainRequest, adapter: Option<&str>) -> String {
+    match adapter {
+        Some(adapter) => format!("{}: {adapter}", request.backend),
+        None => {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            format!("{}: the CPU, {threads} threads", request.backend)
+        }
+    }
+}
+
+/// What each epoch is validated on: the test split (the tutorial's way) or the hold-out.
+fn validation(request: &TrainRequest, data: &RunData) -> String {
+    let images = grouped(data.valid.len() as u64);
+    if request.config.valid_size == 0 {
+        format!("validated on the {images} test images (the tutorial's way)")
+    } else {
+        format!("validated on {images} held-out training images")
+    }
 }
