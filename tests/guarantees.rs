@@ -609,13 +609,8 @@ fn standard_output_filling_up_mid_run_stops_training_resumably() {
     log.write_all(&vec![b' '; ((4096 - length % 4096) % 4096) as usize])
         .unwrap();
     disk.shrink_to_spare(0);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "training hung"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let left = Duration::from_secs(300).saturating_sub(started.elapsed());
+    wait_within(&mut child, left, "training on a full disk");
     let output = child.wait_with_output().unwrap();
     let line = assert_one_line_error(&output);
     assert_eq!(output.status.code(), Some(1), "{line}");
@@ -669,14 +664,8 @@ fn run_with_a_full_stream(sandbox: &Sandbox, args: &[&str], stderr_full: bool) -
         command.stdout(full_disk_stream()).stderr(Stdio::piped());
     }
     let mut child = command.spawn().expect("the binary starts");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            panic!("{args:?} with a full standard stream did not end in 5 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let what = format!("{args:?} with a full standard stream");
+    wait_within(&mut child, Duration::from_secs(300), &what);
     child.wait_with_output().unwrap()
 }
 

@@ -7,7 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -294,17 +294,8 @@ impl OnTerminal {
 
     /// Waits (up to 2 minutes) for training to end; its exit code and all it drew.
     fn wait(mut self, what: &str) -> (Option<i32>, String) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{what} did not stop training"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let what = format!("training (stopped by {what})");
+        let status = wait_within(&mut self.child, Duration::from_secs(120), &what);
         drop(self.pty);
         let drawn = String::from_utf8_lossy(&self.screen.join().unwrap()).into_owned();
         (status.code(), drawn)

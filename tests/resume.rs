@@ -239,6 +239,29 @@ fn checkpoint_epochs(run: &std::path::Path) -> Vec<usize> {
     epochs
 }
 
+/// Trains on 3,000 images with the quick limits and `args`, at a step large enough that the
+/// validation loss goes up and down: its lowest is not at the end.
+fn unsteady_run(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "--limit-train",
+        "3000",
+        "--limit-test",
+        "500",
+        "--lr",
+        "0.05",
+    ];
+    all.extend(args);
+    sandbox.run_on(&mnist_dir(), &all)
+}
+
+/// The epochs whose checkpoints a run keeps after epoch `last`: the last two, and `best`.
+fn kept_epochs(best: usize, last: usize) -> Vec<usize> {
+    let mut kept = vec![best, last - 1, last];
+    kept.sort_unstable();
+    kept.dedup();
+    kept
+}
+
 /// The epoch of `metrics.jsonl`'s lines with the lowest validation loss.
 fn lowest_valid_loss(epochs: &[serde_json::Value]) -> usize {
     let loss = |epoch: &serde_json::Value| epoch["valid_loss"].as_f64().unwrap();
@@ -275,19 +298,7 @@ fn probabilities(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
 fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    // A large step makes the validation loss go up and down: its lowest is not at the end.
-    let run = |args: &[&str]| {
-        let mut all = vec![
-            "--limit-train",
-            "3000",
-            "--limit-test",
-            "500",
-            "--lr",
-            "0.05",
-        ];
-        all.extend(args);
-        sandbox.run_on(&data, &all)
-    };
+    let run = |args: &[&str]| unsteady_run(&sandbox, args);
     // Chosen on the test split, the test score would mean nothing: refused.
     let line = assert_one_line_error(&run(&["--keep", "best", "--artifacts", "run"]));
     assert!(
@@ -316,9 +327,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
         assert!(stdout(&trained).contains(&said), "{}", stdout(&trained));
     }
     // checkpoint/ holds the last two epochs and the best one, nothing else.
-    let mut promised = vec![best, 5, 6];
-    promised.sort_unstable();
-    promised.dedup();
+    let promised = kept_epochs(best, 6);
     assert_eq!(checkpoint_epochs(&root), promised);
 
     // model.bpk is the best epoch's model: every command can read it, and any kept epoch.
@@ -383,9 +392,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     let epochs = read_jsonl(&root.join("metrics.jsonl"));
     assert_eq!(epochs.len(), 8);
     let best = lowest_valid_loss(&epochs);
-    let mut promised = vec![best, 7, 8];
-    promised.sort_unstable();
-    promised.dedup();
+    let promised = kept_epochs(best, 8);
     assert_eq!(checkpoint_epochs(&root), promised);
     assert_eq!(read_json(&root.join("summary.json"))["model_epoch"], best);
 }
@@ -395,20 +402,9 @@ fn early_stopping_counts_the_epochs_before_a_resume() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let run = |args: &[&str]| {
-        let mut all = vec![
-            "--limit-train",
-            "3000",
-            "--limit-test",
-            "500",
-            "--lr",
-            "0.05",
-            "--valid-size",
-            "500",
-            "--early-stop-patience",
-            "3",
-        ];
+        let mut all = vec!["--valid-size", "500", "--early-stop-patience", "3"];
         all.extend(args);
-        let output = sandbox.run_on(&data, &all);
+        let output = unsteady_run(&sandbox, &all);
         assert!(output.status.success(), "{}", stderr(&output));
     };
     run(&["--epochs", "12", "--artifacts", "whole"]);

@@ -953,17 +953,8 @@ fn serve_as_pid_1_of_a_container_stops_on_sigterm_and_sigint_with_their_exit_cod
         assert_eq!(pid_1.len(), 1, "unshare's one child: {pid_1:?}");
         // SAFETY: a signal to the server this test started.
         unsafe { libc::kill(pid_1[0] as libc::pid_t, signal) };
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "signal {signal} did not stop the server"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let what = format!("the server sent signal {signal}");
+        let status = wait_within(&mut server.child, Duration::from_secs(30), &what);
         // unshare exits with its child's code, or dies by the signal that killed the child.
         assert_eq!(
             (status.code(), status.signal()),
