@@ -3,7 +3,7 @@ digits scaled up. Each digit is a few pen strokes (a template per digit, written
 drawn with random stroke width, size, aspect, slant, rotation, position and wobble on a white
 280x280 canvas, as the page's drawing area is, sent to a running `serve` as PNG, and scored.
 
-    cargo run --release -- serve --artifacts artifacts/<run> --port 8080 &
+    cargo run --release -- serve --run artifacts/<run> --port 8080 &
     python3 bench/drawn_digits.py --url http://127.0.0.1:8080 --per-digit 100 --seed 1
 
 Prints the accuracy per digit and overall, and (with --save DIR) writes the drawings as PNGs.

@@ -45,7 +45,7 @@ def main():
             run = os.path.join(tmp, "run")
             command = [exe, "--backend", args.backend, "--data-dir", data_dir, "--epochs",
                        str(args.epochs), "--seed", str(args.seed), "--activation", activation,
-                       "--loss", loss, *OPTIMIZERS[optimizer], "--artifacts", run]
+                       "--loss", loss, *OPTIMIZERS[optimizer], "--run", run]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             with open(os.path.join(run, "summary.json")) as f:
                 summary = json.load(f)

@@ -15,8 +15,8 @@ labelled pictures (`<digit>-<n>[-<variant>].<ext>`) into its own folder under --
   mnist_format   MNIST test images as 28x28 grey PNGs, white on black, as MNIST stores them
 
     cargo build --release
-    python3 bench/real_pictures.py --artifacts artifacts/<run> --per-condition 200 --seed 1
-    python3 bench/real_pictures.py --artifacts artifacts/<run> --json --out /tmp/pictures
+    python3 bench/real_pictures.py --run artifacts/<run> --per-condition 200 --seed 1
+    python3 bench/real_pictures.py --run artifacts/<run> --json --out /tmp/pictures
     python3 bench/real_pictures.py --save-only --out /tmp/pictures --conditions photo,scans
 
 Prints, per condition, the pictures, the share read correctly and how many `infer` refused (a
@@ -239,7 +239,7 @@ def score(binary, run, pictures, batch):
     for start in range(0, len(pictures), batch):
         chunk = pictures[start:start + batch]
         try:
-            done = subprocess.run([binary, "infer", "--artifacts", run, "--json"]
+            done = subprocess.run([binary, "infer", "--run", run, "--json"]
                                   + [path for path, _ in chunk], capture_output=True, text=True)
         except FileNotFoundError:
             sys.exit(f"no trainer at {binary}: `cargo build --release`, or name it with --binary")
@@ -263,7 +263,7 @@ def score(binary, run, pictures, batch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--artifacts", help="the run whose model reads the pictures")
+    parser.add_argument("--run", help="the run whose model reads the pictures")
     parser.add_argument("--binary", help="the trainer (default: cargo's release build of this "
                         "repo, wherever its target folder is)")
     parser.add_argument("--mnist-dir", default=os.path.join(REPO, "../shared/data/mnist"),
@@ -284,8 +284,8 @@ def main():
         parser.error(f"unknown condition {', '.join(unknown)}; choose from {', '.join(CONDITIONS)}")
     if args.save_only and not args.out:
         parser.error("--save-only needs --out")
-    if not args.save_only and not args.artifacts:
-        parser.error("name the run with --artifacts (or pass --save-only)")
+    if not args.save_only and not args.run:
+        parser.error("name the run with --run (or pass --save-only)")
     if not args.save_only and not args.binary:
         from seeds import binary  # cargo's target folder, wherever it is
         args.binary = binary()
@@ -301,7 +301,7 @@ def main():
                                 fonts, args.mnist_dir, rng)
             if args.save_only:
                 continue
-            correct, refusals = score(args.binary, args.artifacts, pictures, args.batch)
+            correct, refusals = score(args.binary, args.run, pictures, args.batch)
             rows.append({"condition": condition, "pictures": len(pictures), "correct": correct,
                          "accuracy": round(100 * correct / max(1, len(pictures)), 2),
                          "refused": sum(refusals.values()), "refusals": refusals})
@@ -309,11 +309,11 @@ def main():
         print(f"wrote {args.per_condition} pictures for each of {', '.join(conditions)} under {out}")
         return
     if args.json:
-        print(json.dumps({"run": args.artifacts, "seed": args.seed, "per_condition": args.per_condition,
+        print(json.dumps({"run": args.run, "seed": args.seed, "per_condition": args.per_condition,
                           "fonts": [os.path.basename(f) for f in fonts], "conditions": rows}, indent=1))
         return
     fonts_used = f", {len(fonts)} fonts" if fonts else ""
-    print(f"run {args.artifacts}: pictures read correctly, seed {args.seed}{fonts_used}")
+    print(f"run {args.run}: pictures read correctly, seed {args.seed}{fonts_used}")
     print(f"{'condition':<14} {'pictures':>8} {'correct':>8} {'refused':>8}")
     for row in rows:
         print(f"{row['condition']:<14} {row['pictures']:>8} {row['accuracy']:>7.1f}% {row['refused']:>8}")

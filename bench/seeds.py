@@ -47,7 +47,7 @@ def rust_accuracy(exe, data_dir, backend, seed, extra=()):
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "run")
         subprocess.run([exe, "--backend", backend, "--seed", str(seed), "--data-dir", data_dir,
-                        "--artifacts", run, *extra], check=True, stdout=subprocess.DEVNULL)
+                        "--run", run, *extra], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(run, "summary.json")) as f:
             return json.load(f)["test_accuracy"]
 

@@ -3,7 +3,7 @@ and POSTs the same 280x280 PNG drawing (a 7, as the page sends) to /api/predict,
 after another. Prints requests per second and the 50th/90th/99th percentile latency; nothing
 is asserted (the machine decides the numbers: say which one with them).
 
-    cargo run --release -- serve --artifacts artifacts/<run> --port 8080 &
+    cargo run --release -- serve --run artifacts/<run> --port 8080 &
     python3 bench/serve_load.py --url http://127.0.0.1:8080 --clients 8 --requests 500
 
 Needs numpy (for the drawing, shared with drawn_digits.py).

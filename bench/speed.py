@@ -58,10 +58,10 @@ def rust_run(exe, backend, args, env, extra=(), epochs=None):
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "run")
         _, whole, peak = peak_mib([exe, "--backend", backend, "--data-dir", args.data_dir, "--epochs",
-                               str(epochs or args.epochs), "--artifacts", run, *extra], env)
+                               str(epochs or args.epochs), "--run", run, *extra], env)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
-        _, wall, _ = peak_mib([exe, "eval", "--backend", backend, "--artifacts", run,
+        _, wall, _ = peak_mib([exe, "eval", "--backend", backend, "--run", run,
                                "--data-dir", args.data_dir], env)
         return (statistics.median(summary["seconds_per_epoch"]), summary["test_accuracy"], peak,
                 summary["test_images"] / wall, whole)

@@ -15,7 +15,7 @@ fn cnn_args<'a>(run: &'a str, epochs: &'a str) -> Vec<&'a str> {
         "640",
         "--limit-test",
         "200",
-        "--artifacts",
+        "--run",
         run,
     ]
 }
@@ -71,7 +71,7 @@ fn every_command_reads_a_cnn_run_with_its_normalisation() {
 
     // eval scores the same 200 images as training's test did, so the same accuracy: the
     // model it rebuilds from the run normalises its inputs as training did.
-    let eval = sandbox.run(["eval", "--artifacts", "run", "--json"]);
+    let eval = sandbox.run(["eval", "--run", "run", "--json"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     let scored: serde_json::Value = serde_json::from_str(stdout(&eval).trim()).unwrap();
     let [evaluated, tested] =
@@ -81,7 +81,7 @@ fn every_command_reads_a_cnn_run_with_its_normalisation() {
         "eval {evaluated}%, training's test {tested}%"
     );
 
-    let infer = sandbox.run(["infer", "--artifacts", "run", "--json", "--index", "0,1,2"]);
+    let infer = sandbox.run(["infer", "--run", "run", "--json", "--index", "0,1,2"]);
     assert!(infer.status.success(), "{}", stderr(&infer));
     let answers: Vec<serde_json::Value> = stdout(&infer)
         .lines()
@@ -97,7 +97,7 @@ fn every_command_reads_a_cnn_run_with_its_normalisation() {
             .sum();
         assert!((total - 1.0).abs() < 1e-4, "{answer}");
     }
-    let report = sandbox.run(["report", "--artifacts", "run"]);
+    let report = sandbox.run(["report", "--run", "run"]);
     assert!(report.status.success(), "{}", stderr(&report));
     assert!(sandbox.path("run/curves.png").is_file());
 }

@@ -48,7 +48,7 @@ fn valid_folder(dir: &Path) {
 
 /// Trains on `data` and expects a one-line error containing every needle.
 fn assert_training_refused(sandbox: &Sandbox, data: &Path, needles: &[&str]) {
-    let output = sandbox.run_on(data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(data, &["--epochs", "1", "--run", "run"]);
     let line = assert_one_line_error(&output);
     for needle in needles {
         assert!(line.contains(needle), "{line:?} lacks {needle:?}");
@@ -64,7 +64,7 @@ fn a_small_valid_folder_trains() {
     let sandbox = Sandbox::new();
     let data = sandbox.path("data");
     valid_folder(&data);
-    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         read_json(&sandbox.path("run/summary.json"))["train_images"],
@@ -201,7 +201,7 @@ fn bad_configs_and_flags_are_one_line_errors() {
         all.extend([
             "--data-dir".as_ref(),
             data.as_os_str(),
-            "--artifacts".as_ref(),
+            "--run".as_ref(),
             "run".as_ref(),
         ]);
         let line = assert_one_line_error(&sandbox.run(all));
@@ -217,7 +217,7 @@ fn an_existing_run_folder_is_not_overwritten() {
     valid_folder(&data);
     std::fs::create_dir_all(sandbox.path("run")).unwrap();
     std::fs::write(sandbox.path("run/model.bpk"), b"precious").unwrap();
-    let output = sandbox.run_on(&data, &["--artifacts", "run"]);
+    let output = sandbox.run_on(&data, &["--run", "run"]);
     let line = assert_one_line_error(&output);
     assert!(line.contains("run: already holds a run"), "{line}");
     assert_eq!(
@@ -234,7 +234,7 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     let infer = |run: &str, index: &str| {
         sandbox.run([
             "infer".as_ref(),
-            "--artifacts".as_ref(),
+            "--run".as_ref(),
             run.as_ref(),
             "--data-dir".as_ref(),
             data.as_os_str(),
@@ -246,11 +246,11 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
     let line = assert_one_line_error(&infer("nowhere", "0"));
     assert!(line.contains("nowhere: no such run folder"), "{line}");
 
-    let trained = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let trained = sandbox.run_on(&data, &["--epochs", "1", "--run", "run"]);
     assert!(trained.status.success(), "{}", stderr(&trained));
     assert!(infer("run", "9").status.success());
     // An endless file is refused after the largest picture read, not read into memory.
-    let line = assert_one_line_error(&sandbox.run(["infer", "--artifacts", "run", "/dev/zero"]));
+    let line = assert_one_line_error(&sandbox.run(["infer", "--run", "run", "/dev/zero"]));
     assert!(
         line.contains("/dev/zero: cannot read: larger than 128 MiB"),
         "{line}"
@@ -291,7 +291,7 @@ fn an_unwritable_artifacts_folder_is_named() {
     let data = sandbox.path("data");
     valid_folder(&data);
     std::fs::write(sandbox.path("a-file"), b"not a folder").unwrap();
-    let output = sandbox.run_on(&data, &["--artifacts", "a-file/run"]);
+    let output = sandbox.run_on(&data, &["--run", "a-file/run"]);
     let line = assert_one_line_error(&output);
     assert!(line.starts_with("error: a-file/run: "), "{line}");
     assert_eq!(
@@ -320,7 +320,7 @@ fn a_closed_pipe_ends_a_command_quietly_and_stops_training_resumably() {
             .unwrap()
     };
     // Like `| grep -m1 epoch`: read up to the first epoch's line, then close the pipe.
-    let mut child = spawn(&["--epochs", "1000", "--artifacts", "run"]);
+    let mut child = spawn(&["--epochs", "1000", "--run", "run"]);
     let first = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .find_map(|line| line.ok().filter(|line| line.starts_with("epoch ")))
@@ -342,7 +342,7 @@ fn a_closed_pipe_ends_a_command_quietly_and_stops_training_resumably() {
 
     // Any other command ends quietly, as `cat` does (`| head -1`).
     let indices: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-    let mut child = spawn(&["infer", "--artifacts", "run", "--index", &indices.join(",")]);
+    let mut child = spawn(&["infer", "--run", "run", "--index", &indices.join(",")]);
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -364,7 +364,7 @@ fn a_message_names_only_what_is_at_fault_and_each_cause_once() {
     let data = mnist_dir();
     let line = assert_one_line_error(&sandbox.run_on(
         &data,
-        &["--epochs", "0", "--limit-train", "5", "--artifacts", "run"],
+        &["--epochs", "0", "--limit-train", "5", "--run", "run"],
     ));
     assert_eq!(
         line,
@@ -403,7 +403,7 @@ fn a_machine_without_a_gpu_driver_gets_one_line_in_words() {
             "wgpu",
             "--epochs",
             "1",
-            "--artifacts",
+            "--run",
             "run",
             "--data-dir",
             "data",
@@ -429,7 +429,7 @@ fn a_failed_download_says_so_in_words_and_how_to_work_offline() {
     let cache = sandbox.path("cache");
     let output = run_with_env(
         &sandbox,
-        &["--epochs", "1", "--artifacts", "run"],
+        &["--epochs", "1", "--run", "run"],
         &[
             ("XDG_CACHE_HOME", cache.to_str().unwrap()),
             ("HTTPS_PROXY", "http://127.0.0.1:9"),
@@ -470,7 +470,7 @@ fn burns_own_cache_layout_is_a_data_folder() {
             "640",
             "--limit-test",
             "100",
-            "--artifacts",
+            "--run",
             "run",
         ],
     );
@@ -493,7 +493,7 @@ fn a_folder_that_is_not_a_run_is_named_as_such() {
         &["serve", "--port", "0"],
     ];
     for command in commands {
-        let output = sandbox.run([command, &["--artifacts", "holder"]].concat());
+        let output = sandbox.run([command, &["--run", "holder"]].concat());
         let line = assert_one_line_error(&output);
         assert!(
             line.contains("holder: not a run folder (it has no config.json)"),
@@ -523,7 +523,7 @@ fn a_data_folder_whose_path_is_not_utf8_is_named_and_nothing_is_made() {
         "import".as_ref(),
         "--pytorch".as_ref(),
         pytorch.as_os_str(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         "imported".as_ref(),
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -543,7 +543,7 @@ fn raw_idx_files_under_gz_names_train_as_a_browser_leaves_them() {
     for (name, bytes) in FILES.iter().zip(contents) {
         std::fs::write(data.join(format!("{name}.gz")), bytes).unwrap();
     }
-    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         read_json(&sandbox.path("run/summary.json"))["test_images"],

@@ -27,7 +27,7 @@ fn overwrite_refuses_a_folder_with_a_foreign_file_and_deletes_nothing() {
     std::fs::write(project.join("config.json"), "{\"mine\": true}").unwrap();
     std::fs::write(project.join("src/main.rs"), "fn main() {}").unwrap();
     for extra in [&["--overwrite"][..], &[]] {
-        let mut args = vec!["--epochs", "1", "--artifacts", "project"];
+        let mut args = vec!["--epochs", "1", "--run", "project"];
         args.extend(extra);
         let line = assert_one_line_error(&quick_run(&sandbox, &args));
         assert!(
@@ -47,12 +47,12 @@ fn overwrite_refuses_a_folder_with_a_foreign_file_and_deletes_nothing() {
     assert!(project.join("src/main.rs").exists());
 
     // A real run with one foreign file added is not a run any more.
-    let output = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "run"]);
+    let output = quick_run(&sandbox, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::write(sandbox.path("run/checkpoint/my-notes.md"), "keep").unwrap();
     let line = assert_one_line_error(&quick_run(
         &sandbox,
-        &["--epochs", "1", "--artifacts", "run", "--overwrite"],
+        &["--epochs", "1", "--run", "run", "--overwrite"],
     ));
     assert!(line.contains("my-notes.md"), "{line}");
     assert!(sandbox.path("run/checkpoint/my-notes.md").exists());
@@ -60,10 +60,7 @@ fn overwrite_refuses_a_folder_with_a_foreign_file_and_deletes_nothing() {
 
     // Without it, --overwrite replaces the run.
     std::fs::remove_file(sandbox.path("run/checkpoint/my-notes.md")).unwrap();
-    let output = quick_run(
-        &sandbox,
-        &["--epochs", "2", "--artifacts", "run", "--overwrite"],
-    );
+    let output = quick_run(&sandbox, &["--epochs", "2", "--run", "run", "--overwrite"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
 }
@@ -98,7 +95,7 @@ fn alter_a_test_label(folder: &Path) {
 fn a_run_uses_its_recorded_data_and_refuses_other_files() {
     let sandbox = Sandbox::new();
     let copy = mnist_copy(&sandbox, "data");
-    let mut args = vec!["--epochs", "1", "--artifacts", "run"];
+    let mut args = vec!["--epochs", "1", "--run", "run"];
     args.extend(QUICK);
     let output = sandbox.run_on(&copy, &args);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -111,14 +108,14 @@ fn a_run_uses_its_recorded_data_and_refuses_other_files() {
     assert_eq!(record["files"].as_object().unwrap().len(), 4);
 
     // Without --data-dir: the recorded folder, the copy.
-    let eval = sandbox.run(["eval", "--artifacts", "run", "--json"]);
+    let eval = sandbox.run(["eval", "--run", "run", "--json"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
-    let infer = sandbox.run(["infer", "--artifacts", "run", "--index", "0"]);
+    let infer = sandbox.run(["infer", "--run", "run", "--index", "0"]);
     assert!(infer.status.success(), "{}", stderr(&infer));
     let without_data_dir: [&[&str]; 3] = [
         &["--resume", "run", "--epochs", "2"],
-        &["eval", "--artifacts", "run"],
-        &["infer", "--artifacts", "run", "--index", "0"],
+        &["eval", "--run", "run"],
+        &["infer", "--run", "run", "--index", "0"],
     ];
 
     // The copy altered in place: each refuses, naming it.
@@ -162,7 +159,7 @@ fn a_run_uses_its_recorded_data_and_refuses_other_files() {
     // The same files elsewhere are the same data.
     let eval = sandbox.run([
         "eval",
-        "--artifacts",
+        "--run",
         "run",
         "--data-dir",
         moved.to_str().unwrap(),
@@ -175,7 +172,7 @@ fn a_model_too_large_for_memory_is_refused_before_anything_is_allocated() {
     let sandbox = Sandbox::new();
     let line = assert_one_line_error(&quick_run(
         &sandbox,
-        &["--hidden", "4000000000", "--artifacts", "run"],
+        &["--hidden", "4000000000", "--run", "run"],
     ));
     assert!(line.starts_with("error: --hidden"), "{line}");
     assert!(
@@ -192,7 +189,7 @@ fn a_model_too_large_for_memory_is_refused_before_anything_is_allocated() {
     std::fs::write(sandbox.path("huge.json"), config.to_string()).unwrap();
     let line = assert_one_line_error(&quick_run(
         &sandbox,
-        &["--config", "huge.json", "--artifacts", "run"],
+        &["--config", "huge.json", "--run", "run"],
     ));
     assert!(line.starts_with("error: huge.json"), "{line}");
     assert!(
@@ -204,7 +201,7 @@ fn a_model_too_large_for_memory_is_refused_before_anything_is_allocated() {
     std::fs::write(sandbox.path("huge.json"), config.to_string()).unwrap();
     let line = assert_one_line_error(&quick_run(
         &sandbox,
-        &["--config", "huge.json", "--artifacts", "run"],
+        &["--config", "huge.json", "--run", "run"],
     ));
     assert!(
         line.contains("is too large to count its memory in 64 bits"),
@@ -229,7 +226,7 @@ fn a_stop_during_validation_leaves_no_half_recorded_epoch() {
             "1024,1024",
             "--limit-test",
             "1000",
-            "--artifacts",
+            "--run",
             "run",
         ],
     );
@@ -256,14 +253,7 @@ fn a_cosine_run_is_not_resumed_longer_than_it_was_planned() {
     let sandbox = Sandbox::new();
     let output = quick_run(
         &sandbox,
-        &[
-            "--lr-schedule",
-            "cosine",
-            "--epochs",
-            "1",
-            "--artifacts",
-            "run",
-        ],
+        &["--lr-schedule", "cosine", "--epochs", "1", "--run", "run"],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let line = assert_one_line_error(&quick_run(&sandbox, &["--resume", "run", "--epochs", "2"]));
@@ -277,7 +267,7 @@ fn a_cosine_run_is_not_resumed_longer_than_it_was_planned() {
 #[test]
 fn a_damaged_metrics_line_is_named_and_the_file_is_left_as_it_is() {
     let sandbox = Sandbox::new();
-    let output = quick_run(&sandbox, &["--epochs", "2", "--artifacts", "run"]);
+    let output = quick_run(&sandbox, &["--epochs", "2", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let metrics = sandbox.path("run/metrics.jsonl");
     let damaged =
@@ -287,7 +277,7 @@ fn a_damaged_metrics_line_is_named_and_the_file_is_left_as_it_is() {
     std::fs::write(&metrics, &damaged).unwrap();
     let data = mnist_dir();
     let resume = sandbox.run_on(&data, &["--resume", "run", "--epochs", "3"]);
-    let report = sandbox.run(["report", "--artifacts", "run"]);
+    let report = sandbox.run(["report", "--run", "run"]);
     for output in [resume, report] {
         let line = assert_one_line_error(&output);
         assert!(
@@ -312,7 +302,7 @@ fn ctrl_c_after_the_last_epoch_still_writes_every_file() {
             "3000",
             "--hidden",
             "1024",
-            "--artifacts",
+            "--run",
             "run",
         ],
     );
@@ -350,7 +340,7 @@ fn the_summary_and_eval_name_the_loss_they_report() {
     let sandbox = Sandbox::new();
     let output = quick_run(
         &sandbox,
-        &["--loss", "mse", "--epochs", "1", "--artifacts", "run"],
+        &["--loss", "mse", "--epochs", "1", "--run", "run"],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let summary = read_json(&sandbox.path("run/summary.json"));
@@ -372,7 +362,7 @@ fn the_summary_and_eval_name_the_loss_they_report() {
         stdout(&output)
     );
 
-    let eval = sandbox.run(["eval", "--artifacts", "run", "--json"]);
+    let eval = sandbox.run(["eval", "--run", "run", "--json"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(report["loss_function"], "mse");
@@ -495,7 +485,7 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
             "3",
             "--limit-train",
             "30000",
-            "--artifacts",
+            "--run",
             "disk/run",
         ],
     );
@@ -539,7 +529,7 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
     // A full disk while eval writes its files: one line, nothing half-written, nothing lost.
     let summary_before = std::fs::read(run.join("summary.json")).unwrap();
     disk.resize(disk.used_bytes());
-    let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "disk/run"]));
+    let line = assert_one_line_error(&sandbox.run(["eval", "--run", "disk/run"]));
     assert!(line.contains("No space left on device"), "{line}");
     assert_run_files_whole(&run);
     assert!(!run.join("eval.json").exists());
@@ -552,7 +542,7 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
 #[test]
 fn a_damaged_checkpoint_is_named_instead_of_crashing_the_resume() {
     let sandbox = Sandbox::new();
-    let output = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "run"]);
+    let output = quick_run(&sandbox, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let checkpoint = sandbox.path("run/checkpoint/optim-1.bpk");
     let bytes = std::fs::read(&checkpoint).unwrap();
@@ -584,7 +574,7 @@ fn standard_output_filling_up_mid_run_stops_training_resumably() {
             "3",
             "--limit-test",
             "1000",
-            "--artifacts",
+            "--run",
             "run",
         ])
         .arg("--data-dir")
@@ -674,7 +664,7 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let data = data.to_str().unwrap();
-    let mut args = vec!["--plain", "--epochs", "1", "--artifacts", "run"];
+    let mut args = vec!["--plain", "--epochs", "1", "--run", "run"];
     args.extend(QUICK);
     args.extend(["--data-dir", data]);
     // Training says what it is about to do before it writes anything: nothing is written.
@@ -694,7 +684,7 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
     for command in [
         &[
             "infer",
-            "--artifacts",
+            "--run",
             "run",
             "--index",
             "0",
@@ -702,8 +692,8 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
             "--data-dir",
             data,
         ][..],
-        &["eval", "--artifacts", "run", "--data-dir", data],
-        &["report", "--artifacts", "run"],
+        &["eval", "--run", "run", "--data-dir", data],
+        &["report", "--run", "run"],
         &["--help"],
     ] {
         let output = run_with_a_full_stream(&sandbox, command, false);
@@ -716,7 +706,7 @@ fn standard_output_on_a_full_disk_fails_every_command_in_one_line() {
     }
 
     // A warning that cannot be written to standard error is not a success either: `infer`
-    // without --artifacts says which run it picked.
+    // without --run says which run it picked.
     std::fs::create_dir(sandbox.path("artifacts")).unwrap();
     std::fs::rename(&run, sandbox.path("artifacts/run")).unwrap();
     let output = run_with_a_full_stream(
@@ -740,11 +730,11 @@ fn eval_on_a_read_only_run_prints_its_scores_and_names_what_it_could_not_write()
     let Some(disk) = SmallDisk::mount_or_skip(sandbox.path("disk")) else {
         return;
     };
-    let trained = quick_run(&sandbox, &["--epochs", "1", "--artifacts", "disk/run"]);
+    let trained = quick_run(&sandbox, &["--epochs", "1", "--run", "disk/run"]);
     assert!(trained.status.success(), "{}", stderr(&trained));
     disk.mount_with("remount,ro");
     let data = mnist_dir();
-    let output = sandbox.run_on(&data, &["eval", "--artifacts", "disk/run"]);
+    let output = sandbox.run_on(&data, &["eval", "--run", "disk/run"]);
     let line = assert_one_line_error(&output);
     assert!(
         line.ends_with(

@@ -15,7 +15,7 @@ use crate::common::*;
 const QUICK: &[&str] = &["--limit-train", "10000", "--limit-test", "2000"];
 
 fn spawn_training(sandbox: &Sandbox, run: &str, epochs: &str) -> Child {
-    let mut args = vec!["--epochs", epochs, "--artifacts", run];
+    let mut args = vec!["--epochs", epochs, "--run", run];
     args.extend(QUICK);
     sandbox.spawn_on(&mnist_dir(), &args)
 }
@@ -71,8 +71,8 @@ fn a_run_still_training_cannot_be_resumed_evaluated_or_overwritten_by_another_pr
     let pytorch_file = pytorch_file.to_str().unwrap();
     for args in [
         &["--resume", "run"][..],
-        &["--artifacts", "run", "--overwrite", "--epochs", "1"][..],
-        &["import", "--pytorch", pytorch_file, "--artifacts", "run"][..],
+        &["--run", "run", "--overwrite", "--epochs", "1"][..],
+        &["import", "--pytorch", pytorch_file, "--run", "run"][..],
     ] {
         let line = assert_one_line_error(&sandbox.run_on(&data, args));
         assert!(
@@ -81,7 +81,7 @@ fn a_run_still_training_cannot_be_resumed_evaluated_or_overwritten_by_another_pr
         );
     }
     // eval has no model to read yet; it says why, naming the process still training it.
-    let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "run"]));
+    let line = assert_one_line_error(&sandbox.run(["eval", "--run", "run"]));
     assert!(
         line.contains(&format!(
             "run: no model: it is still being trained by process {pid} (train, since "
@@ -307,7 +307,7 @@ fn ctrl_c_in_the_dashboard_stops_the_run_like_it_does_without_one() {
     let sandbox = Sandbox::new();
     let training = OnTerminal::train(
         &sandbox,
-        &["--epochs", "8", "--artifacts", "run"],
+        &["--epochs", "8", "--run", "run"],
         "xterm-256color",
     );
     // Epoch 1's checkpoint surely whole: a stop between its metrics line and its checkpoint
@@ -339,7 +339,7 @@ fn the_dashboards_kill_key_stops_the_run_like_ctrl_c_and_it_resumes() {
     // Epochs of a tenth of a second here: 40 leave time to open the popup and press its key.
     let training = OnTerminal::train(
         &sandbox,
-        &["--epochs", "40", "--artifacts", "run"],
+        &["--epochs", "40", "--run", "run"],
         "xterm-256color",
     );
     sandbox.wait_for_checkpoint("run", 1);
@@ -370,7 +370,7 @@ fn the_dashboards_kill_key_stops_the_run_like_ctrl_c_and_it_resumes() {
 #[test]
 fn a_terminal_that_cannot_draw_gets_plain_lines() {
     let sandbox = Sandbox::new();
-    let training = OnTerminal::train(&sandbox, &["--epochs", "1", "--artifacts", "run"], "dumb");
+    let training = OnTerminal::train(&sandbox, &["--epochs", "1", "--run", "run"], "dumb");
     let (code, drawn) = training.wait("one epoch");
     assert_eq!(code, Some(0), "{drawn}");
     assert!(drawn.contains("epoch 1/1  "), "{drawn}");
@@ -400,7 +400,7 @@ fn files_of_the_other_dataset_are_refused_naming_both() {
     for (dataset, data, expected) in cases {
         let output = sandbox.run_on(
             data,
-            &["--dataset", dataset, "--epochs", "1", "--artifacts", "run"],
+            &["--dataset", dataset, "--epochs", "1", "--run", "run"],
         );
         let line = assert_one_line_error(&output);
         assert!(line.contains(expected), "{line}");
@@ -452,7 +452,7 @@ fn a_run_of_one_dataset_given_the_others_files_is_told_to_change_the_folder() {
         "fashion-mnist",
         "--epochs",
         "1",
-        "--artifacts",
+        "--run",
         "run",
     ];
     let limits = ["--limit-train", "200", "--limit-test", "100"];
@@ -461,8 +461,8 @@ fn a_run_of_one_dataset_given_the_others_files_is_told_to_change_the_folder() {
     let mnist = mnist_dir();
     // eval and infer take no --dataset: the run's own dataset decides, only the folder can change.
     for command in [
-        &["eval", "--artifacts", "run"][..],
-        &["infer", "--artifacts", "run", "--index", "0"],
+        &["eval", "--run", "run"][..],
+        &["infer", "--run", "run", "--index", "0"],
     ] {
         let line = assert_one_line_error(&sandbox.run_on(&mnist, command));
         assert!(

@@ -53,12 +53,12 @@ fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str)
         "--limit-test",
         "100",
     ];
-    train.extend(["--artifacts", run]);
+    train.extend(["--run", run]);
     train.extend(args);
     let trained = sandbox.run_on(&mnist_dir(), &train);
     assert!(trained.status.success(), "{}", stderr(&trained));
     let file = format!("{run}.onnx");
-    let exported = sandbox.run(["export", "--artifacts", run, "--onnx", &file]);
+    let exported = sandbox.run(["export", "--run", run, "--onnx", &file]);
     assert!(exported.status.success(), "{}", stderr(&exported));
     assert!(
         stdout(&exported).starts_with(&format!("written: {file} (ONNX opset 13, {model}: ")),
@@ -128,19 +128,12 @@ fn an_onnx_file_is_never_replaced_without_overwrite_and_both_formats_go_together
     let sandbox = Sandbox::new();
     let trained = sandbox.run_on(
         &mnist_dir(),
-        &[
-            "--epochs",
-            "1",
-            "--limit-train",
-            "320",
-            "--artifacts",
-            "run",
-        ],
+        &["--epochs", "1", "--limit-train", "320", "--run", "run"],
     );
     assert!(trained.status.success(), "{}", stderr(&trained));
     std::fs::write(sandbox.path("mine.onnx"), "the user's own file").unwrap();
     let export = |extra: &[&str]| {
-        let mut args = vec!["export", "--artifacts", "run"];
+        let mut args = vec!["export", "--run", "run"];
         args.extend(extra);
         sandbox.run(args)
     };

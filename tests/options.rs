@@ -23,7 +23,7 @@ fn train(
             "6000",
             "--limit-test",
             "1000",
-            "--artifacts",
+            "--run",
             name,
         ]
         .map(OsString::from),
@@ -45,7 +45,7 @@ fn train(
 /// gets the summary's test accuracy and loss on the same 1,000 test images, and two backends
 /// loading it give the same probabilities.
 fn assert_reloads(sandbox: &Sandbox, name: &str, summary: &serde_json::Value) {
-    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--artifacts", name, "--json"]);
+    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--run", name, "--json"]);
     assert!(eval.status.success(), "{name}: {}", stderr(&eval));
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(report["images"], 1000, "{name}");
@@ -195,7 +195,7 @@ fn every_option_trains_its_loss_falls_and_its_record_reloads() {
     std::fs::write(&config_path, config.to_string()).unwrap();
     let output = sandbox.run([
         "infer".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         sandbox.path("two-hidden").as_os_str(),
         "--data-dir".as_ref(),
         mnist_dir().as_os_str(),
@@ -245,7 +245,7 @@ fn fashion_mnist_trains_past_80_percent_in_one_epoch_with_its_class_names() {
         "fashion-mnist",
         "--epochs",
         "1",
-        "--artifacts",
+        "--run",
         "fashion",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -257,7 +257,7 @@ fn fashion_mnist_trains_past_80_percent_in_one_epoch_with_its_class_names() {
         "Fashion-MNIST after one epoch: {accuracy}%"
     );
 
-    let infer = sandbox.run(["infer", "--artifacts", "fashion", "--index", "0"]);
+    let infer = sandbox.run(["infer", "--run", "fashion", "--index", "0"]);
     assert!(infer.status.success(), "{}", stderr(&infer));
     // Test image 0 of Fashion-MNIST is an ankle boot.
     assert!(
@@ -265,7 +265,7 @@ fn fashion_mnist_trains_past_80_percent_in_one_epoch_with_its_class_names() {
         "{}",
         stdout(&infer)
     );
-    let eval = sandbox.run(["eval", "--artifacts", "fashion"]);
+    let eval = sandbox.run(["eval", "--run", "fashion"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     assert!(stdout(&eval).contains("Trouser"), "{}", stdout(&eval));
 }

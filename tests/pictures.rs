@@ -82,7 +82,7 @@ fn overlap(a: &GrayImage, b: &GrayImage) -> f64 {
 fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let output = sandbox.run_on(&data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(&data, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
 
     let digits = [0usize, 1, 2, 3, 4];
@@ -116,17 +116,7 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
     }
     let indices = digits.map(|i| i.to_string()).join(",");
     let mut args: Vec<std::ffi::OsString> = vec!["infer".into(), "--json".into()];
-    args.extend(
-        [
-            "--artifacts",
-            "run",
-            "--save-input",
-            "saved",
-            "--index",
-            &indices,
-        ]
-        .map(Into::into),
-    );
+    args.extend(["--run", "run", "--save-input", "saved", "--index", &indices].map(Into::into));
     args.extend(["--data-dir".into(), data.clone().into_os_string()]);
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     let output = sandbox.run(&args);
@@ -201,14 +191,7 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
 
 /// A quick run, `run`, for tests of what happens around the model, not of its accuracy.
 fn train_a_small_run(sandbox: &Sandbox, data: &Path) {
-    let args = [
-        "--epochs",
-        "1",
-        "--limit-train",
-        "2000",
-        "--artifacts",
-        "run",
-    ];
+    let args = ["--epochs", "1", "--limit-train", "2000", "--run", "run"];
     let output = sandbox.run_on(data, &args);
     assert!(output.status.success(), "{}", stderr(&output));
 }
@@ -223,7 +206,7 @@ fn save_input_never_replaces_a_file_with_another_picture_and_a_folder_reads_back
     let run = |extra: &[&str]| {
         let mut args = vec![
             "infer",
-            "--artifacts",
+            "--run",
             "run",
             "--save-input",
             "saved",
@@ -258,7 +241,7 @@ fn save_input_never_replaces_a_file_with_another_picture_and_a_folder_reads_back
         let data = data.to_str().unwrap();
         sandbox.run([
             "infer",
-            "--artifacts",
+            "--run",
             "run",
             "--index",
             "0,2",
@@ -279,7 +262,7 @@ fn save_input_never_replaces_a_file_with_another_picture_and_a_folder_reads_back
         saved
     );
     // A folder is read as the pictures in it, in name order.
-    let folder = sandbox.run(["infer", "--artifacts", "run", "inputs"]);
+    let folder = sandbox.run(["infer", "--run", "run", "inputs"]);
     assert!(folder.status.success(), "{}", stderr(&folder));
     let lines: Vec<String> = stdout(&folder).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -310,20 +293,20 @@ fn augmented_training_is_reproducible_resumes_identically_and_changes_what_is_tr
         let output = sandbox.run_on(&data, &args);
         assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
     };
-    train(&["--augment", "--epochs", "2", "--artifacts", "augmented"]);
+    train(&["--augment", "--epochs", "2", "--run", "augmented"]);
     train(&[
         "--augment",
         "--epochs",
         "2",
         "--num-workers",
         "2",
-        "--artifacts",
+        "--run",
         "workers",
     ]);
-    train(&["--augment", "--epochs", "1", "--artifacts", "resumed"]);
+    train(&["--augment", "--epochs", "1", "--run", "resumed"]);
     let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    train(&["--epochs", "2", "--artifacts", "plain"]);
+    train(&["--epochs", "2", "--run", "plain"]);
 
     let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
     let score = |run: &str| {
@@ -378,9 +361,8 @@ fn odd_pictures_and_names_get_an_answer_or_one_line_each() {
     let jpeg = encoded(&seven, ImageFormat::Jpeg);
     std::fs::write(&cut, &jpeg[..jpeg.len() * 6 / 10]).unwrap();
 
-    let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--artifacts", "run"]
-        .map(Into::into)
-        .to_vec();
+    let mut args: Vec<std::ffi::OsString> =
+        ["infer", "--json", "--run", "run"].map(Into::into).to_vec();
     args.extend([&odd_name, &black_dot, &black, &cut, &good].map(|p| p.clone().into_os_string()));
     let output = sandbox.run(&args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));

@@ -73,7 +73,7 @@ fn assert_whole(sandbox: &Sandbox, run: &str) -> Vec<PathBuf> {
     if root.join("model.bpk").exists() {
         let infer = sandbox.run_on(
             &mnist_dir(),
-            &["infer", "--artifacts", run, "--index", "0", "--json"],
+            &["infer", "--run", run, "--index", "0", "--json"],
         );
         assert!(
             infer.status.success(),
@@ -137,7 +137,7 @@ fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
     // A whole run first: how long one takes spreads the kills over a run's life.
     let started = Instant::now();
     let mut args = train.to_vec();
-    args.extend(["--artifacts", "whole"]);
+    args.extend(["--run", "whole"]);
     let whole = sandbox.run_on(&mnist_dir(), &args);
     assert!(whole.status.success(), "{}", stderr(&whole));
     let lifetime = started.elapsed();
@@ -149,7 +149,7 @@ fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
     for kill in 0..kills {
         let run = format!("killed-{kill}");
         let mut args = train.to_vec();
-        args.extend(["--artifacts", &run]);
+        args.extend(["--run", &run]);
         let mut child = spawn_quiet(&sandbox, &args);
         // Kill moments spread over the run's life, from its first milliseconds to its end.
         std::thread::sleep(lifetime.mul_f64(kill as f64 / kills as f64));
@@ -164,7 +164,7 @@ fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
     for kill in 0..4 {
         let run = format!("aimed-{kill}");
         let mut args = train.to_vec();
-        args.extend(["--artifacts", &run]);
+        args.extend(["--run", &run]);
         let mut child = spawn_quiet(&sandbox, &args);
         kill_at_first_scratch_file(&mut child, &sandbox.path(&run));
         scratch_left.extend(assert_whole(&sandbox, &run));
@@ -172,17 +172,17 @@ fn a_kill_in_the_middle_of_writes_leaves_scratch_files_never_a_cut_file() {
     // eval rewrites eval.json and its pictures in a finished run: killed at moments spread over
     // its life, what it leaves (the old files or the new ones) is whole.
     let started = Instant::now();
-    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--artifacts", "whole"]);
+    let eval = sandbox.run_on(&mnist_dir(), &["eval", "--run", "whole"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     let lifetime = started.elapsed();
     for kill in 0..6 {
-        let mut child = spawn_quiet(&sandbox, &["eval", "--artifacts", "whole"]);
+        let mut child = spawn_quiet(&sandbox, &["eval", "--run", "whole"]);
         std::thread::sleep(lifetime.mul_f64(kill as f64 / 6.0));
         let _ = child.kill();
         child.wait().unwrap();
         scratch_left.extend(assert_whole(&sandbox, "whole"));
     }
-    let mut child = spawn_quiet(&sandbox, &["eval", "--artifacts", "whole"]);
+    let mut child = spawn_quiet(&sandbox, &["eval", "--run", "whole"]);
     kill_at_first_scratch_file(&mut child, &sandbox.path("whole"));
     scratch_left.extend(assert_whole(&sandbox, "whole"));
     eprintln!(
@@ -198,7 +198,7 @@ const SMALL: [&str; 4] = ["--limit-train", "2000", "--limit-test", "500"];
 fn small_run(sandbox: &Sandbox, run: &str, args: &[&str]) -> std::process::Output {
     let mut all = args.to_vec();
     all.extend(SMALL);
-    all.extend(["--artifacts", run]);
+    all.extend(["--run", run]);
     sandbox.run_on(&mnist_dir(), &all)
 }
 
@@ -252,7 +252,7 @@ fn changes(before: &BTreeMap<PathBuf, Print>, after: &BTreeMap<PathBuf, Print>) 
 /// minute).
 fn start_serve(sandbox: &Sandbox, run: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
-        .args(["serve", "--artifacts", run, "--port", "0"])
+        .args(["serve", "--run", run, "--port", "0"])
         .current_dir(sandbox.dir.path())
         .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
         .stdout(Stdio::piped())
@@ -432,7 +432,7 @@ fn export_never_replaces_a_model_json_without_overwrite_and_then_writes_nothing(
     let export = |extra: &[&str]| {
         let mut args = vec![
             "export",
-            "--artifacts",
+            "--run",
             "run",
             "--safetensors",
             "out/model.safetensors",
@@ -486,7 +486,7 @@ fn eval_worst_n_records_and_draws_n_mistakes() {
     for worst in [7usize, 12, 1] {
         let output = sandbox.run_on(
             &mnist_dir(),
-            &["eval", "--artifacts", "run", "--worst", &worst.to_string()],
+            &["eval", "--run", "run", "--worst", &worst.to_string()],
         );
         assert!(output.status.success(), "{}", stderr(&output));
         let report = read_json(&sandbox.path("run/eval.json"));
@@ -552,7 +552,7 @@ fn a_picture_is_centred_by_its_centre_of_mass_not_its_box() {
     drawing.save(sandbox.path("lopsided.png")).unwrap();
     let output = sandbox.run([
         "infer",
-        "--artifacts",
+        "--run",
         "run",
         "--save-input",
         "seen",

@@ -91,7 +91,7 @@ fn probabilities(layers: &[Layer], image: &[f64], activation: fn(f64) -> f64) ->
 fn export(sandbox: &Sandbox, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "export",
-        "--artifacts",
+        "--run",
         "run",
         "--safetensors",
         "out/model.safetensors",
@@ -103,14 +103,7 @@ fn export(sandbox: &Sandbox, extra: &[&str]) -> std::process::Output {
 /// Trains a quick run, exports it, and checks the file's forward pass against `infer`.
 fn export_agrees_with_infer(args: &[&str], names: &[&str], activation: fn(f64) -> f64) {
     let sandbox = Sandbox::new();
-    let mut train = vec![
-        "--epochs",
-        "1",
-        "--limit-train",
-        "3000",
-        "--artifacts",
-        "run",
-    ];
+    let mut train = vec!["--epochs", "1", "--limit-train", "3000", "--run", "run"];
     train.extend(args);
     let output = sandbox.run_on(&mnist_dir(), &train);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -196,7 +189,7 @@ fn import_fixture(sandbox: &Sandbox, file: &str) -> (String, String) {
             "import",
             "--pytorch",
             source.to_str().unwrap(),
-            "--artifacts",
+            "--run",
             &run,
         ],
     );
@@ -273,7 +266,7 @@ fn pytorchs_own_files_import_and_predict_what_pytorch_predicted() {
         assert!(worst < AGREEMENT, "{file}: largest difference {worst}");
     }
     // eval reads the test images where import was told they are (data.json), as printed.
-    let eval = sandbox.run(["eval", "--artifacts", "from-simple_nn.pt"]);
+    let eval = sandbox.run(["eval", "--run", "from-simple_nn.pt"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
 }
 
@@ -324,7 +317,7 @@ fn an_exported_run_imports_back_with_identical_predictions() {
             "24,12",
             "--activation",
             "sigmoid",
-            "--artifacts",
+            "--run",
             "run",
         ],
     );
@@ -339,7 +332,7 @@ fn an_exported_run_imports_back_with_identical_predictions() {
 
 /// Trains one epoch into `run` with `args`, then exports it to `out/model.safetensors`.
 fn train_and_export(sandbox: &Sandbox, args: &[&str]) {
-    let mut train = vec!["--epochs", "1", "--artifacts", "run"];
+    let mut train = vec!["--epochs", "1", "--run", "run"];
     train.extend(args);
     let trained = sandbox.run_on(&mnist_dir(), &train);
     assert!(trained.status.success(), "{}", stderr(&trained));
@@ -355,7 +348,7 @@ fn imports_back_identically(sandbox: &Sandbox, extra: &[&str], count: usize) {
         "import",
         "--pytorch",
         "out/model.safetensors",
-        "--artifacts",
+        "--run",
         "back",
     ];
     args.extend(extra);
@@ -410,7 +403,7 @@ fn the_cnn_exports_as_examples_mnists_net_and_imports_back_identically() {
         "import",
         "--pytorch",
         "out/model.safetensors",
-        "--artifacts",
+        "--run",
         "tanh",
         "--activation",
         "tanh",
@@ -541,7 +534,7 @@ fn broken_files_of_each_kind_are_refused_in_one_line_writing_nothing() {
         (write("nan.safetensors", &nan), "holds NaN"),
     ];
     for (file, expected) in &cases {
-        let output = sandbox.run(["import", "--pytorch", file, "--artifacts", "run"]);
+        let output = sandbox.run(["import", "--pytorch", file, "--run", "run"]);
         let line = assert_one_line_error(&output);
         assert!(
             line.contains(file.as_str()),
@@ -565,7 +558,7 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
             "import",
             "--pytorch",
             source.to_str().unwrap(),
-            "--artifacts",
+            "--run",
             "run",
         ];
         args.extend(extra);
@@ -639,7 +632,7 @@ fn import_names_an_infinite_weight_with_its_index_and_integer_weights_with_their
             "import".as_ref(),
             "--pytorch".as_ref(),
             path.as_os_str(),
-            "--artifacts".as_ref(),
+            "--run".as_ref(),
             "run".as_ref(),
         ]);
         let line = assert_one_line_error(&output);

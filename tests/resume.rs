@@ -11,7 +11,7 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     let args = ["--backend", backend, "--epochs", "5", "--seed", "3"];
 
     let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--artifacts", "full"]);
+    full.extend(["--run", "full"]);
     let output = sandbox.run(
         full.iter()
             .map(|a| a.as_ref())
@@ -20,7 +20,7 @@ fn kill_and_resume(backend: &str) -> [(Vec<serde_json::Value>, serde_json::Value
     assert!(output.status.success(), "{}", stderr(&output));
 
     let mut killed: Vec<&str> = args.to_vec();
-    killed.extend(["--artifacts", "killed"]);
+    killed.extend(["--run", "killed"]);
     let mut child = sandbox.spawn_on(&data, &killed);
     sandbox.wait_for_epochs("killed", 2);
     // Burn writes the epoch's checkpoint just after its metrics line, its three files from three
@@ -88,14 +88,7 @@ fn ctrl_c_stops_cleanly_and_the_printed_command_resumes_it_offline() {
     let data = mnist_dir();
     let child = sandbox.spawn_on(
         &data,
-        &[
-            "--epochs",
-            "6",
-            "--limit-train",
-            "20000",
-            "--artifacts",
-            "run",
-        ],
+        &["--epochs", "6", "--limit-train", "20000", "--run", "run"],
     );
     sandbox.wait_for_checkpoint("run", 1);
     ctrl_c(&child);
@@ -152,11 +145,7 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
         ]);
         sandbox.run(all)
     };
-    assert!(
-        run(&["--epochs", "1", "--artifacts", "run"])
-            .status
-            .success()
-    );
+    assert!(run(&["--epochs", "1", "--run", "run"]).status.success());
 
     let line = assert_one_line_error(&run(&[
         "--resume", "run", "--epochs", "2", "--hidden", "64",
@@ -176,14 +165,14 @@ fn resuming_refuses_a_new_shape_and_a_finished_run_but_trains_longer() {
     assert_eq!(read_json(&sandbox.path("run/config.json"))["num_epochs"], 2);
 
     // Without --resume the run is not touched; with --overwrite it is replaced.
-    let line = assert_one_line_error(&run(&["--epochs", "1", "--artifacts", "run"]));
+    let line = assert_one_line_error(&run(&["--epochs", "1", "--run", "run"]));
     assert!(
         line.contains("already holds a run; --resume it, pass --overwrite"),
         "{line}"
     );
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
     assert!(
-        run(&["--epochs", "1", "--artifacts", "run", "--overwrite"])
+        run(&["--epochs", "1", "--run", "run", "--overwrite"])
             .status
             .success()
     );
@@ -196,14 +185,7 @@ fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
     let data = mnist_dir();
     let output = sandbox.run_on(
         &data,
-        &[
-            "--lr",
-            "1e30",
-            "--limit-train",
-            "3000",
-            "--artifacts",
-            "run",
-        ],
+        &["--lr", "1e30", "--limit-train", "3000", "--run", "run"],
     );
     assert_diverged_without_model(
         &sandbox,
@@ -213,8 +195,8 @@ fn a_loss_that_becomes_nan_fails_the_run_and_keeps_no_model() {
     );
     // Using the run says what happened to it and what to do, not that a record is unreadable.
     for args in [
-        &["eval", "--artifacts", "run"][..],
-        &["infer", "--artifacts", "run", "--index", "0"][..],
+        &["eval", "--run", "run"][..],
+        &["infer", "--run", "run", "--index", "0"][..],
     ] {
         let line = assert_one_line_error(&sandbox.run(args));
         assert!(
@@ -277,7 +259,7 @@ fn probabilities(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
     let data = mnist_dir();
     let mut args = vec![
         "infer",
-        "--artifacts",
+        "--run",
         "run",
         "--index",
         "0,1,2,3,4,5,6,7,8,9",
@@ -300,7 +282,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     let data = mnist_dir();
     let run = |args: &[&str]| unsteady_run(&sandbox, args);
     // Chosen on the test split, the test score would mean nothing: refused.
-    let line = assert_one_line_error(&run(&["--keep", "best", "--artifacts", "run"]));
+    let line = assert_one_line_error(&run(&["--keep", "best", "--run", "run"]));
     assert!(
         line.contains("--keep: keep = best is invalid") && line.contains("--valid-size"),
         "{line}"
@@ -313,7 +295,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
         "500",
         "--keep",
         "best",
-        "--artifacts",
+        "--run",
         "run",
     ]);
     assert!(trained.status.success(), "{}", stderr(&trained));
@@ -345,21 +327,13 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
         .to_string();
     let line = assert_one_line_error(&sandbox.run_on(
         &data,
-        &[
-            "infer",
-            "--artifacts",
-            "run",
-            "--index",
-            "0",
-            "--epoch",
-            &gone,
-        ],
+        &["infer", "--run", "run", "--index", "0", "--epoch", &gone],
     ));
     assert!(
         line.contains(&format!("no model of epoch {gone} is kept (kept: ")),
         "{line}"
     );
-    let eval = sandbox.run_on(&data, &["eval", "--artifacts", "run", "--epoch", "5"]);
+    let eval = sandbox.run_on(&data, &["eval", "--run", "run", "--epoch", "5"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     assert!(
         stdout(&eval).contains("epoch 5's model; nothing written"),
@@ -369,7 +343,7 @@ fn the_best_epoch_is_kept_by_held_out_loss_and_any_kept_epoch_can_be_used() {
     assert!(!root.join("eval.json").exists());
     let export = sandbox.run([
         "export",
-        "--artifacts",
+        "--run",
         "run",
         "--epoch",
         "5",
@@ -407,7 +381,7 @@ fn early_stopping_counts_the_epochs_before_a_resume() {
         let output = unsteady_run(&sandbox, &all);
         assert!(output.status.success(), "{}", stderr(&output));
     };
-    run(&["--epochs", "12", "--artifacts", "whole"]);
+    run(&["--epochs", "12", "--run", "whole"]);
     let whole = epochs_without_seconds(&sandbox.path("whole/metrics.jsonl"));
     assert!(
         whole.len() < 12,
@@ -418,7 +392,7 @@ fn early_stopping_counts_the_epochs_before_a_resume() {
         "early-stopped"
     );
     // The same run in two parts stops after the same epoch, with the same numbers.
-    run(&["--epochs", "4", "--artifacts", "parts"]);
+    run(&["--epochs", "4", "--run", "parts"]);
     let resumed = sandbox.run_on(&data, &["--resume", "parts", "--epochs", "12"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(

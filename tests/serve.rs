@@ -21,7 +21,7 @@ impl Server {
     /// Starts `serve` on a free port for the sandbox's `run` and waits for its address line.
     fn start(sandbox: &Sandbox, run: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
-        command.args(["serve", "--artifacts", run, "--port", "0"]);
+        command.args(["serve", "--run", run, "--port", "0"]);
         Self::spawn(sandbox, command)
     }
 
@@ -511,14 +511,14 @@ fn eight_clients_at_once_all_get_answers() {
 #[test]
 fn serve_refuses_a_missing_run_and_a_taken_port_in_one_line() {
     let sandbox = Sandbox::new();
-    let missing = sandbox.run(["serve", "--artifacts", "nothing-here"]);
+    let missing = sandbox.run(["serve", "--run", "nothing-here"]);
     let line = assert_one_line_error(&missing);
     assert!(line.contains("nothing-here: no such run folder"), "{line}");
 
     trained_run(&sandbox);
     let server = Server::start(&sandbox, "run");
     let port = server.address.rsplit(':').next().unwrap();
-    let taken = sandbox.run(["serve", "--artifacts", "run", "--port", port]);
+    let taken = sandbox.run(["serve", "--run", "run", "--port", port]);
     let line = assert_one_line_error(&taken);
     assert!(
         line.contains(&format!("127.0.0.1:{port}: cannot listen")),
@@ -852,7 +852,7 @@ fn connections_beyond_the_open_file_limit_get_503_and_the_server_recovers() {
     let sandbox = Sandbox::new();
     trained_run(&sandbox);
     let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
-    command.args(["serve", "--artifacts", "run", "--port", "0"]);
+    command.args(["serve", "--run", "run", "--port", "0"]);
     // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut command, || {
@@ -932,7 +932,7 @@ fn serve_as_pid_1_of_a_container_stops_on_sigterm_and_sigint_with_their_exit_cod
         command
             .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
             .arg(env!("CARGO_BIN_EXE_mnist-trainer"))
-            .args(["serve", "--artifacts", "run", "--port", "0"]);
+            .args(["serve", "--run", "run", "--port", "0"]);
         let probe = Command::new("unshare")
             .args(["--pid", "--fork", "true"])
             .status();

@@ -12,14 +12,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     let data = mnist_dir();
     let output = sandbox.run_on(
         &data,
-        &[
-            "--backend",
-            "ndarray",
-            "--epochs",
-            "1",
-            "--artifacts",
-            "run",
-        ],
+        &["--backend", "ndarray", "--epochs", "1", "--run", "run"],
     );
     let out = stdout(&output);
     assert!(
@@ -75,7 +68,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         "infer".as_ref(),
         "--backend".as_ref(),
         "ndarray".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         run.as_os_str(),
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -101,7 +94,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
             "infer".as_ref(),
             "--backend".as_ref(),
             backend.as_ref(),
-            "--artifacts".as_ref(),
+            "--run".as_ref(),
             run.as_os_str(),
             "--data-dir".as_ref(),
             data.as_os_str(),
@@ -126,7 +119,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     // Without XDG_RUNTIME_DIR (a headless machine, a container), wgpu's windowing libraries
     // print no `error:` lines: only this program's errors say `error:`.
     let headless = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
-        .args(["infer", "--backend", "wgpu", "--index", "0", "--artifacts"])
+        .args(["infer", "--backend", "wgpu", "--index", "0", "--run"])
         .arg(&run)
         .arg("--data-dir")
         .arg(&data)
@@ -144,7 +137,7 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
     // Human-readable infer output names the digit and its label.
     let text = sandbox.run([
         "infer".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         run.as_os_str(),
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -171,7 +164,7 @@ fn wgpu_trains_on_a_few_thousand_images_and_its_loss_falls() {
             "3000",
             "--limit-test",
             "1000",
-            "--artifacts",
+            "--run",
             "run",
         ],
     );
@@ -220,7 +213,7 @@ fn the_same_seed_gives_the_same_epochs_exactly_on_flex_and_closely_on_ndarray() 
             "7".as_ref(),
             "--data-dir".as_ref(),
             data.as_os_str(),
-            "--artifacts".as_ref(),
+            "--run".as_ref(),
             name.as_ref(),
         ]);
         assert!(output.status.success(), "{}", stderr(&output));
@@ -254,7 +247,7 @@ fn on_a_terminal_the_dashboard_runs_and_the_results_follow_it() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let command = format!(
-        "{} --epochs 2 --limit-train 2000 --limit-test 500 --artifacts run --data-dir {}",
+        "{} --epochs 2 --limit-train 2000 --limit-test 500 --run run --data-dir {}",
         env!("CARGO_BIN_EXE_mnist-trainer"),
         data.display()
     );

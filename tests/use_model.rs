@@ -21,7 +21,7 @@ fn predictions(output: &std::process::Output) -> Vec<serde_json::Value> {
 }
 
 fn train(sandbox: &Sandbox, data: &Path) -> PathBuf {
-    let output = sandbox.run_on(data, &["--epochs", "1", "--artifacts", "run"]);
+    let output = sandbox.run_on(data, &["--epochs", "1", "--run", "run"]);
     assert!(output.status.success(), "{}", stderr(&output));
     sandbox.path("run")
 }
@@ -40,8 +40,7 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
         as_drawing(&mnist_test_digit(&data, index), &path);
         files.push(path);
     }
-    let mut args: Vec<std::ffi::OsString> =
-        ["infer", "--json", "--artifacts"].map(Into::into).to_vec();
+    let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--run"].map(Into::into).to_vec();
     args.push(run.clone().into());
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     let drawn = sandbox.run(&args);
@@ -55,7 +54,7 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
     let original = sandbox.run([
         "infer".as_ref(),
         "--json".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         run.as_os_str(),
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -87,7 +86,7 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
     // eval agrees with the trainer and leaves its files.
     let eval = sandbox.run([
         "eval".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         run.as_os_str(),
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -121,7 +120,7 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
 
     // report redraws the curves from the metrics file.
     std::fs::remove_file(run.join("curves.png")).unwrap();
-    let report = sandbox.run(["report".as_ref(), "--artifacts".as_ref(), run.as_os_str()]);
+    let report = sandbox.run(["report".as_ref(), "--run".as_ref(), run.as_os_str()]);
     assert!(report.status.success(), "{}", stderr(&report));
     assert!(image::open(run.join("curves.png")).is_ok());
 }
@@ -143,7 +142,7 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
 
     let output = sandbox.run([
         "infer".as_ref(),
-        "--artifacts".as_ref(),
+        "--run".as_ref(),
         run.as_os_str(),
         "notes.png".as_ref(),
         "seven.png".as_ref(),
@@ -186,9 +185,9 @@ fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
 #[test]
 fn eval_and_report_refuse_missing_or_broken_runs() {
     let sandbox = Sandbox::new();
-    let line = assert_one_line_error(&sandbox.run(["eval", "--artifacts", "nowhere"]));
+    let line = assert_one_line_error(&sandbox.run(["eval", "--run", "nowhere"]));
     assert!(line.contains("nowhere: no such run folder"), "{line}");
-    let line = assert_one_line_error(&sandbox.run(["report", "--artifacts", "nowhere"]));
+    let line = assert_one_line_error(&sandbox.run(["report", "--run", "nowhere"]));
     assert!(line.contains("nowhere: no such run folder"), "{line}");
 
     std::fs::create_dir_all(sandbox.path("half")).unwrap();
@@ -199,7 +198,7 @@ fn eval_and_report_refuse_missing_or_broken_runs() {
     .unwrap();
     // Without its config.json the folder is no run at all.
     for command in ["report", "eval"] {
-        let line = assert_one_line_error(&sandbox.run([command, "--artifacts", "half"]));
+        let line = assert_one_line_error(&sandbox.run([command, "--run", "half"]));
         assert!(
             line.contains("half: not a run folder (it has no config.json)"),
             "{command}: {line}"
@@ -207,7 +206,7 @@ fn eval_and_report_refuse_missing_or_broken_runs() {
     }
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.json");
     std::fs::copy(config, sandbox.path("half/config.json")).unwrap();
-    let line = assert_one_line_error(&sandbox.run(["report", "--artifacts", "half"]));
+    let line = assert_one_line_error(&sandbox.run(["report", "--run", "half"]));
     assert!(
         line.contains("metrics.jsonl:1: not an epoch record"),
         "{line}"

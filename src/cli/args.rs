@@ -86,15 +86,15 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
 
     /// Folder for this run's outputs [default: artifacts/<UTC date-time>].
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", alias = "artifacts")]
+    pub run: Option<PathBuf>,
 
     /// Continue an interrupted run from its last complete epoch, with its saved config
     /// (--epochs may raise the epoch count; nothing else may change).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["artifacts", "config", "overwrite"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["run", "config", "overwrite"])]
     pub resume: Option<PathBuf>,
 
-    /// Replace the --artifacts folder if it already holds a run.
+    /// Replace the --run folder if it already holds a run.
     #[arg(long)]
     pub overwrite: bool,
 
@@ -118,12 +118,12 @@ pub struct EpochArg {
     pub epoch: Option<usize>,
 }
 
-/// The run a command reads, `--artifacts`: one flag, one meaning, for every such command.
+/// The run a command reads, `--run`: one flag, one meaning, for every such command.
 #[derive(Debug, Args)]
 pub struct RunFolderArg {
     /// The run's folder [default: the newest run under artifacts/].
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: Option<PathBuf>,
+    #[arg(long = "run", value_name = "DIR", alias = "artifacts")]
+    pub folder: Option<PathBuf>,
 }
 
 impl RunFolderArg {
@@ -132,7 +132,7 @@ impl RunFolderArg {
     /// # Errors
     /// The folder given is not a folder, or none was given and `artifacts/` holds no run.
     pub fn chosen(&self) -> Result<crate::run::RunDir, crate::run::ArtifactError> {
-        crate::run::chosen_run(self.artifacts.as_deref())
+        crate::run::chosen_run(self.folder.as_deref())
     }
 }
 
@@ -143,7 +143,7 @@ pub struct InferArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
 
-    /// `--artifacts`: the run whose model predicts.
+    /// `--run`: the run whose model predicts.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -179,7 +179,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
 
-    /// `--artifacts`: the run to evaluate.
+    /// `--run`: the run to evaluate.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -199,7 +199,7 @@ pub struct EvalArgs {
 /// `report`'s flags.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// `--artifacts`: the run whose curves are drawn.
+    /// `--run`: the run whose curves are drawn.
     #[command(flatten)]
     pub run: RunFolderArg,
 }
@@ -207,7 +207,7 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("format").required(true).multiple(true).args(["safetensors", "onnx"])))]
 pub struct ExportArgs {
-    /// `--artifacts`: the run whose model is exported.
+    /// `--run`: the run whose model is exported.
     #[command(flatten)]
     pub run: RunFolderArg,
 
@@ -240,8 +240,8 @@ pub struct ImportArgs {
 
     /// Folder for the imported run: config.json, model.bpk, summary.json (marked imported, with
     /// the file's name and SHA-256).
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
+    #[arg(long, value_name = "DIR", alias = "artifacts")]
+    pub run: PathBuf,
 
     /// The activation between the layers: a state_dict does not record it.
     #[arg(long, value_name = "NAME", default_value_t = ActivationKind::Relu)]
@@ -256,7 +256,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Replace the --artifacts folder if it already holds a run.
+    /// Replace the --run folder if it already holds a run.
     #[arg(long)]
     pub overwrite: bool,
 }
@@ -264,7 +264,7 @@ pub struct ImportArgs {
 /// `serve`'s flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// `--artifacts`: the run whose model is served.
+    /// `--run`: the run whose model is served.
     #[command(flatten)]
     pub run: RunFolderArg,
 

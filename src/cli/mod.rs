@@ -310,7 +310,7 @@ mod tests {
             error(&["--lr-schedule", "step"]),
             "--lr-schedule: unknown lr-schedule `step` (valid: constant, cosine)"
         );
-        let line = error(&["report", "--artifacts", "run", "--data-dir", "d"]);
+        let line = error(&["report", "--run", "run", "--data-dir", "d"]);
         assert_eq!(line, "unexpected argument '--data-dir' found");
         let line = error(&["--seed", "-1"]);
         assert!(!line.contains("<COMMAND>"), "no usage glued on: {line}");
@@ -321,24 +321,47 @@ mod tests {
 
     #[test]
     fn infer_takes_images_or_indices_but_not_nothing() {
-        let cli = parse(&[
-            "infer",
-            "--artifacts",
-            "a/run",
-            "--index",
-            "3,4",
-            "--index",
-            "9",
-        ]);
+        let cli = parse(&["infer", "--run", "a/run", "--index", "3,4", "--index", "9"]);
         let Some(Command::Infer(args)) = cli.command else {
             panic!("not infer")
         };
         assert_eq!(args.index, vec![3, 4, 9]);
-        let cli = parse(&["infer", "--artifacts", "a/run", "one.png", "two.jpg"]);
+        let cli = parse(&["infer", "--run", "a/run", "one.png", "two.jpg"]);
         let Some(Command::Infer(args)) = cli.command else {
             panic!("not infer")
         };
         assert_eq!(args.images.len(), 2);
-        assert!(Cli::try_parse_from(["mnist-trainer", "infer", "--artifacts", "a/run"]).is_err());
+        assert!(Cli::try_parse_from(["mnist-trainer", "infer", "--run", "a/run"]).is_err());
+    }
+
+    #[test]
+    fn the_old_artifacts_flag_still_names_the_run() {
+        for command in [
+            &["eval"][..],
+            &["report"],
+            &["export", "--onnx", "m.onnx"],
+            &["serve"],
+        ] {
+            let args = [command, &["--artifacts", "a/run"]].concat();
+            let cli = parse(&args);
+            let command = command[0];
+            let folder = match cli.command {
+                Some(Command::Eval(args)) => args.run.folder,
+                Some(Command::Report(args)) => args.run.folder,
+                Some(Command::Export(args)) => args.run.folder,
+                Some(Command::Serve(args)) => args.run.folder,
+                _ => panic!("not {command}"),
+            };
+            assert_eq!(
+                folder.as_deref(),
+                Some(std::path::Path::new("a/run")),
+                "{command}"
+            );
+        }
+        let cli = parse(&["--artifacts", "a/run"]);
+        assert_eq!(
+            cli.train.run.as_deref(),
+            Some(std::path::Path::new("a/run"))
+        );
     }
 }

@@ -23,17 +23,17 @@ use crate::run::files::{self as run_files, Occupancy};
 use crate::run::lock::RunLock;
 use crate::run::{ImportSummary, Imported as Status, RunDir, SourceFile, Versions};
 
-/// Why the `--artifacts` folder cannot receive the import.
+/// Why the `--run` folder cannot receive the import.
 #[derive(Debug, thiserror::Error)]
 enum FolderError {
     /// It holds a run and `--overwrite` was not given.
-    #[error("{}: already holds a run; pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
+    #[error("{}: already holds a run; pass --overwrite to replace it, or pick another --run folder", path.display())]
     Exists {
         /// The folder.
         path: PathBuf,
     },
     /// It holds something that is not a run's file.
-    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
+    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --run folder", path.display(), found.display())]
     Foreign {
         /// The folder.
         path: PathBuf,
@@ -52,7 +52,7 @@ enum FolderError {
 /// ([`crate::pytorch::import::ImportError`]) or hashed; `--data-dir`'s test images cannot be
 /// read or are another dataset's official files; or a run file cannot be written.
 pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
-    let run = RunDir::new(&args.artifacts);
+    let run = RunDir::new(&args.run);
     // Everything that can be refused is checked before the folder is touched.
     // A folder another process is writing is refused as such, before the file is read.
     crate::run::lock::refuse_if_held(run.root())?;

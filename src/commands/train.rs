@@ -67,13 +67,13 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
     Ok(exit_code(summary.status, signals))
 }
 
-/// The run's folder (`--resume`'s, `--artifacts`, or a new one under `artifacts/`) and whether
+/// The run's folder (`--resume`'s, `--run`, or a new one under `artifacts/`) and whether
 /// this command made it.
 ///
 /// # Errors
 /// A new folder cannot be made under `artifacts/`.
 fn run_folder(args: &TrainArgs) -> Result<(PathBuf, bool)> {
-    match args.resume.clone().or_else(|| args.artifacts.clone()) {
+    match args.resume.clone().or_else(|| args.run.clone()) {
         Some(folder) => Ok((folder, false)),
         None => {
             let made = crate::run::new_run_folder().with_context(|| {
@@ -155,7 +155,7 @@ fn print_summary(summary: &Summary, run_dir: &Path) -> Result<(), StdoutError> {
             "config.json, data.json, summary.json"
         }
     };
-    outln!("artifacts: {} ({files})", run_dir.display())?;
+    outln!("run folder: {} ({files})", run_dir.display())?;
     if summary.status == RunStatus::Interrupted {
         let resume = crate::run::resume_command(run_dir, summary.backend);
         match summary.epochs_completed {

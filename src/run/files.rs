@@ -36,7 +36,7 @@ const METRIC_LOG_FOLDERS: &[&str] = &["train", "valid"];
 pub(crate) enum RunFilesError {
     /// `path`, inside the folder, is not something this program (or Burn) writes.
     #[error(
-        "{}: this program did not write it, so --overwrite will not delete the folder around it; pick another --artifacts folder",
+        "{}: this program did not write it, so --overwrite will not delete the folder around it; pick another --run folder",
         path.display()
     )]
     Foreign { path: PathBuf },

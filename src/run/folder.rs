@@ -31,9 +31,9 @@ pub enum ArtifactError {
     /// The folder given exists but holds no run (no `config.json`).
     #[error("{}: not a run folder (it has no config.json); pass the folder a run printed", path.display())]
     NotARun { path: PathBuf },
-    /// `--artifacts` was left out and `artifacts/` holds no run (no subfolder with a
+    /// `--run` was left out and `artifacts/` holds no run (no subfolder with a
     /// `config.json`).
-    #[error("{}: holds no run yet; train one first, or pass --artifacts with a run's folder", path.display())]
+    #[error("{}: holds no run yet; train one first, or pass --run with a run's folder", path.display())]
     NoRuns { path: PathBuf },
     /// Reading or writing `path` failed.
     #[error("{}: {source}", path.display())]

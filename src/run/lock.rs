@@ -38,7 +38,7 @@ pub(crate) enum LockError {
     #[error("{}: in use by {holder}; wait for it to end (or stop it) and try again", path.display())]
     InUse { path: PathBuf, holder: String },
     /// `path` exists and is not a folder (nor a link to one).
-    #[error("{}: exists and is not a folder; pick another --artifacts folder", path.display())]
+    #[error("{}: exists and is not a folder; pick another --run folder", path.display())]
     NotAFolder { path: PathBuf },
     /// The run folder could not be created.
     #[error("{}: cannot create the run folder: {source}", path.display())]

@@ -1,4 +1,4 @@
-//! Which run a command reads when `--artifacts` is left out: the newest under `artifacts/`,
+//! Which run a command reads when `--run` is left out: the newest under `artifacts/`,
 //! where training puts runs by default.
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub(crate) fn chosen_run(given: Option<&Path>) -> Result<RunDir, ArtifactError> 
         path: PathBuf::from(ARTIFACTS),
     })?;
     errln!(
-        "using the newest run, {} (--artifacts DIR picks another)",
+        "using the newest run, {} (--run DIR picks another)",
         folder.display()
     );
     RunDir::existing(folder)

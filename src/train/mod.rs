@@ -57,13 +57,13 @@ pub(crate) enum TrainError {
     #[error(transparent)]
     Lock(#[from] LockError),
     /// The folder holds a run, and neither `--resume` nor `--overwrite` was given.
-    #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --artifacts folder", path.display())]
+    #[error("{}: already holds a run; --resume it, pass --overwrite to replace it, or pick another --run folder", path.display())]
     RunExists {
         /// The run folder.
         path: PathBuf,
     },
     /// The folder holds files this program did not write.
-    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --artifacts folder", path.display(), found.display())]
+    #[error("{}: not empty and not a run of this program ({} is not one of its files); pick an empty or new --run folder", path.display(), found.display())]
     NotARun {
         /// The folder.
         path: PathBuf,
@@ -71,7 +71,7 @@ pub(crate) enum TrainError {
         found: PathBuf,
     },
     /// `--resume` of a run made by `import`.
-    #[error("{}: imported from PyTorch, not trained here: there is no training to resume; train a new run with --artifacts", path.display())]
+    #[error("{}: imported from PyTorch, not trained here: there is no training to resume; train a new run with --run", path.display())]
     Imported {
         /// The run folder.
         path: PathBuf,

@@ -47,7 +47,7 @@ fn burn_cache_filled() -> PathBuf {
             "64",
             "--limit-test",
             "64",
-            "--artifacts",
+            "--run",
             "fill",
         ]);
         assert!(
@@ -332,7 +332,7 @@ pub fn infer_probabilities_with(
 ) -> Vec<Vec<f64>> {
     let indices: Vec<String> = (0..count).map(|i| i.to_string()).collect();
     let indices = indices.join(",");
-    let mut args = vec!["infer", "--artifacts", run, "--json", "--index", &indices];
+    let mut args = vec!["infer", "--run", run, "--json", "--index", &indices];
     args.extend_from_slice(extra);
     let infer = sandbox.run_on(&mnist_dir(), &args);
     assert!(infer.status.success(), "{run}: {}", stderr(&infer));
@@ -385,7 +385,7 @@ pub fn trained_run_copy(sandbox: &Sandbox, name: &str) -> PathBuf {
     }
     let trained = TRAINED.get_or_init(|| {
         let origin = Sandbox::new();
-        let output = origin.run_on(&mnist_dir(), &["--epochs", "1", "--artifacts", "run"]);
+        let output = origin.run_on(&mnist_dir(), &["--epochs", "1", "--run", "run"]);
         assert!(output.status.success(), "{}", stderr(&output));
         // SAFETY: registers a function with no preconditions, run once at exit.
         unsafe { libc::atexit(remove_trained) };
