@@ -84,7 +84,7 @@ impl Backend {
             Backend::Wgpu => Device::wgpu(DeviceKind::DefaultDevice),
         };
         let probe = device.clone();
-        crate::panics::catch_quietly(move || {
+        crate::process::panics::catch_quietly(move || {
             let sum: f32 = Tensor::<1>::from_floats([1.0, 2.0], &probe).sum().into_scalar::<f32>();
             sum
         })

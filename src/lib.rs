@@ -6,21 +6,20 @@
 
 mod analysis;
 mod backend;
-mod bounded_read;
 mod choice;
 pub mod cli;
-mod commands;
+pub mod commands;
+mod config;
 mod data;
+mod fs;
 mod model;
 mod onnx;
-pub mod output;
-pub mod panics;
 mod picture;
+pub mod process;
 mod pytorch;
+mod rules;
 mod run;
 mod serve;
-pub mod signals;
-mod terminal;
 mod train;
 
 /// Held by every unit test that seeds a device or draws random numbers from one (a model's

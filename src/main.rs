@@ -1,13 +1,14 @@
 use std::process::ExitCode;
 
-use mnist_trainer::cli::{self, run};
-use mnist_trainer::output;
-use mnist_trainer::signals::StopSignals;
+use mnist_trainer::cli;
+use mnist_trainer::commands;
+use mnist_trainer::process::output;
+use mnist_trainer::process::signals::StopSignals;
 
 /// Process-wide state is set up here, once, before any other thread exists: the panic hook,
 /// SIGPIPE's action, `BURN_DEVICE` and the stop signals (SIGINT, SIGTERM, SIGHUP).
 fn main() -> ExitCode {
-    mnist_trainer::panics::install_hook();
+    mnist_trainer::process::panics::install_hook();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -31,12 +32,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(cli, &signals) {
+    match commands::execute(cli, &signals) {
         // Something the command had to say on standard error was lost: not a success.
         Ok(code) if code == ExitCode::SUCCESS && output::stderr_failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(error) => {
-            output::report(format_args!("error: {}\n", cli::error_line(&error)));
+            output::report(format_args!("error: {}\n", output::error_line(&error)));
             ExitCode::FAILURE
         }
     }

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::inference::{TestScore, argmax};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
+use crate::model::predict::{TestScore, argmax};
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's

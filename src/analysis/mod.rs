@@ -2,5 +2,4 @@
 
 pub(crate) mod class_report;
 pub(crate) mod confusion_png;
-pub(crate) mod inference;
 pub(crate) mod plots;

@@ -64,7 +64,7 @@ pub(super) fn render(
         root.present().map_err(|e| fail(e.to_string()))?;
     }
     let picture = RgbImage::from_raw(width, height, buffer).expect("buffer sized for the picture");
-    crate::run::atomic_file::write_with(path, |scratch| {
+    crate::fs::atomic_file::write_with(path, |scratch| {
         picture
             .save_with_format(scratch, ImageFormat::Png)
             .map_err(std::io::Error::other)

@@ -319,21 +319,3 @@ impl Cli {
         }
     }
 }
-
-/// `--hidden`: layer widths, as clap parses them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HiddenSizes(pub Vec<usize>);
-
-impl From<HiddenSizes> for Vec<usize> {
-    fn from(sizes: HiddenSizes) -> Self {
-        sizes.0
-    }
-}
-
-/// `--hidden`'s value parser: comma-separated layer widths (`128`, `256,128`, `""` for none).
-///
-/// # Errors
-/// The message of [`crate::model::parse_hidden_sizes`] for text that is not such a list.
-pub(crate) fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
-    crate::model::parse_hidden_sizes(text).map(HiddenSizes)
-}

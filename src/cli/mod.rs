@@ -1,6 +1,6 @@
 //! The command line: which command runs, with which flags. `args.rs` declares the commands,
 //! `training_flags.rs` the training flags, `overlay.rs` turns them into a config; `commands/`
-//! does the work.
+//! runs them.
 
 pub(crate) mod args;
 mod overlay;
@@ -12,13 +12,10 @@ use anyhow::Result;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches};
 
-pub use args::Cli;
-use args::Command;
+pub use args::{Cli, Command};
 
-use crate::commands;
-use crate::output::errln;
-use crate::run::config::TrainingConfig;
-use crate::signals::StopSignals;
+use crate::config::TrainingConfig;
+use crate::process::output::errln;
 
 /// Parses the command line. `--help` and `--version` print as clap prints them; a usage error
 /// becomes one `error:` line (clap's take several) and exit code 2.
@@ -116,47 +113,6 @@ fn one_line(error: &clap::Error) -> String {
         .to_string()
 }
 
-/// An error and its causes as one line, joined by ": ". A cause whose text is already in the
-/// line is left out: many errors quote their source in their own message (`{path}: {source}`)
-/// and also return it as `source()`, which would print it twice.
-pub fn error_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if text.is_empty() || line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
-}
-
-/// Runs the command `cli` names; `signals` are the process's stop signals, which training
-/// turns into a clean stop. Returns the exit code the command chose.
-///
-/// # Errors
-/// Whatever stopped the command (see each `commands::*::run_*`), for `main` to print as one
-/// line.
-pub fn run(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
-    match cli.command {
-        Some(Command::Train(args)) => commands::train::run_train(args, signals),
-        None => commands::train::run_train(cli.train, signals),
-        Some(Command::Infer(args)) => commands::infer::run_infer(args),
-        Some(Command::Eval(args)) => commands::eval::run_eval(args),
-        Some(Command::Report(args)) => commands::report::run_report(args),
-        Some(Command::Export(args)) => commands::export::run_export(args),
-        Some(Command::Import(args)) => commands::import::run_import(args),
-        Some(Command::Serve(args)) => commands::serve::run_serve(args, signals),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -166,22 +122,6 @@ mod tests {
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("mnist-trainer").chain(args.iter().copied())).unwrap()
-    }
-
-    #[test]
-    fn an_error_line_says_each_cause_once() {
-        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
-        let text = io.to_string();
-        #[derive(Debug, thiserror::Error)]
-        #[error("x.json: cannot read: {source}")]
-        struct Quoting {
-            source: std::io::Error,
-        }
-        let error = anyhow::Error::new(Quoting { source: io }).context("loading the config");
-        assert_eq!(
-            error_line(&error),
-            format!("loading the config: x.json: cannot read: {text}")
-        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 use anyhow::{Result, bail};
 
 use crate::cli::args::TrainArgs;
+use crate::config::TrainingConfig;
 use crate::model::memory;
 use crate::model::optimizer::LrSchedule;
 use crate::run::RunDir;
-use crate::run::config::TrainingConfig;
 
 impl TrainArgs {
     /// The config this command line asks for, validated.
@@ -46,7 +46,7 @@ impl TrainArgs {
             refuse_changes_on_resume(&saved, &config)?;
         }
         // Before anything is allocated: an impossible size would abort inside the allocator.
-        let needed = memory::training_bytes(&config);
+        let needed = config.training_bytes();
         memory::ensure_fits(
             &origin,
             &config.model,

@@ -6,12 +6,11 @@
 //! Adding a training option: a field of `TrainingConfig` (or `ModelConfig`, `OptimizerConfig`)
 //! with its default and rule, then one entry here.
 
-use crate::cli::args::HiddenSizes;
+use crate::config::TrainingConfig;
+use crate::config::{ConfigError, KeepEpoch};
 use crate::data::DatasetKind;
 use crate::model::optimizer::{LrSchedule, OptimizerKind};
 use crate::model::{ActivationKind, LossKind, ModelKind};
-use crate::run::config::TrainingConfig;
-use crate::run::config::{ConfigError, KeepEpoch};
 
 /// A flag given on the command line and the config field it set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +118,7 @@ training_flags! {
     model: ModelKind => model.kind,
 
     /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
-    #[arg(value_name = "SIZES", value_parser = crate::cli::args::parse_hidden_sizes)]
+    #[arg(value_name = "SIZES", value_parser = parse_hidden_sizes)]
     hidden: HiddenSizes => model.hidden_sizes as Into::into,
 
     /// Hidden-layer activation.
@@ -193,14 +192,39 @@ training_flags! {
     limit_test: usize => limit_test as Some,
 }
 
+/// `--hidden`: layer widths, as clap parses them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HiddenSizes(pub Vec<usize>);
+
+impl From<HiddenSizes> for Vec<usize> {
+    fn from(sizes: HiddenSizes) -> Self {
+        sizes.0
+    }
+}
+
+/// `--hidden`'s value parser: comma-separated layer widths (`128`, `256,128`, `""` for none).
+///
+/// # Errors
+/// The message of [`crate::model::parse_hidden_sizes`] for text that is not such a list.
+pub(crate) fn parse_hidden_sizes(text: &str) -> Result<HiddenSizes, String> {
+    crate::model::parse_hidden_sizes(text).map(HiddenSizes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
 
+    /// The training flags alone, as a command line.
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        flags: TrainingFlags,
+    }
+
     #[test]
     fn each_flag_sets_the_field_it_declares_and_only_that() {
-        let cli = crate::cli::args::Cli::try_parse_from([
+        let cli = Flags::try_parse_from([
             "mnist-trainer",
             "--epochs",
             "3",
@@ -211,7 +235,7 @@ mod tests {
         ])
         .unwrap();
         let mut config = TrainingConfig::tutorial();
-        let given = cli.train.flags.lay_over(&mut config);
+        let given = cli.flags.lay_over(&mut config);
         let names: Vec<_> = given
             .iter()
             .map(|g| (g.flag.as_str(), g.field.as_str()))

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::analysis::class_report::EvalReport;
-use crate::analysis::inference::log_probabilities;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
 use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
-use crate::data::record::load_test_split_of_run;
-use crate::output::{StdoutError, errln, outln, print};
+use crate::model::predict::log_probabilities;
+use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
+use crate::run::data_record::load_test_split_of_run;
 use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by

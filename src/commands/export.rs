@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use crate::backend::Backend;
 use crate::cli::args::ExportArgs;
 use crate::onnx::{OPSET, export_onnx};
-use crate::output::outln;
+use crate::process::output::outln;
 use crate::pytorch::export::{architecture_path, check_destinations, export};
 
 /// Loads the run's model (on the flex backend) and writes what the flags ask for: a PyTorch

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use burn::prelude::Device;
 
-use crate::analysis::inference::{Guess, Prediction, probabilities, top_k};
 use crate::cli::args::InferArgs;
-use crate::data::record::load_test_split_of_run;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::output::{StdoutError, errln, outln};
+use crate::model::predict::{Guess, Prediction, probabilities, top_k};
 use crate::picture::load_picture;
+use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;
+use crate::run::data_record::load_test_split_of_run;
 
 /// Prints the prediction (top 3, percent) for each picture (a folder: each picture in it) and
 /// each `--index`ed test image, saving the model's 28×28 input with `--save-input`. Unreadable
@@ -155,7 +155,10 @@ fn read_pictures(paths: &[PathBuf]) -> (Vec<(PathBuf, [u8; IMAGE_PIXELS])>, usiz
         match load_picture(path) {
             Ok(pixels) => readable.push((path.clone(), pixels)),
             Err(error) => {
-                errln!("error: {}", crate::cli::error_line(&error.into()));
+                errln!(
+                    "error: {}",
+                    crate::process::output::error_line(&error.into())
+                );
                 failures += 1;
             }
         }
@@ -325,7 +328,7 @@ impl InputSaver {
             let side = IMAGE_SIDE as u32;
             let image = image::GrayImage::from_raw(side, side, pixels.to_vec())
                 .context("an input is 784 pixels")?;
-            crate::run::atomic_file::write_with(&path, |scratch| {
+            crate::fs::atomic_file::write_with(&path, |scratch| {
                 image
                     .save_with_format(scratch, image::ImageFormat::Png)
                     .map_err(std::io::Error::other)
@@ -343,7 +346,9 @@ fn holds_picture(path: &Path, pixels: &[u8; IMAGE_PIXELS]) -> bool {
     // FIFO or a folder is none).
     let bytes = std::fs::metadata(path)
         .is_ok_and(|meta| meta.is_file())
-        .then(|| crate::bounded_read::read_at_most(path, 1 << 20, "larger than a 28x28 picture"));
+        .then(|| {
+            crate::fs::bounded_read::read_at_most(path, 1 << 20, "larger than a 28x28 picture")
+        });
     bytes
         .and_then(Result::ok)
         .and_then(|bytes| crate::picture::decode(&bytes).ok())

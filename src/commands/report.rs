@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 
 use crate::analysis::plots;
 use crate::cli::args::ReportArgs;
-use crate::output::outln;
+use crate::process::output::outln;
 use crate::run::lock::RunLock;
 use crate::run::metrics;
 

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::args::ServeArgs;
+use crate::process::signals::StopSignals;
 use crate::serve::{ServeRequest, serve};
-use crate::signals::StopSignals;
 
 /// Serves the chosen run until a stop signal arrives; exits with 128 + its number (130 for
 /// Ctrl-C, 143 for SIGTERM), as a shell reports a process that signal ended.

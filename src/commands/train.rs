@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::args::TrainArgs;
-use crate::output::{StdoutError, errln, outln};
+use crate::process::output::{StdoutError, errln, outln};
+use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::{RunDir, RunStatus, Summary};
-use crate::signals::{StopSignal, StopSignals};
 use crate::train::{Existing, TrainError, TrainRequest, train};
 
 /// Trains a run as `args` ask (new, `--overwrite` or `--resume`), then prints its epochs (after
@@ -28,7 +28,7 @@ pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCo
         (false, true) => Existing::Overwrite,
         (false, false) => Existing::Refuse,
     };
-    let dashboard = !args.plain && crate::terminal::can_draw_dashboard();
+    let dashboard = !args.plain && crate::process::terminal::can_draw_dashboard();
     let total_epochs = config.num_epochs;
     // A resumed run's earlier epochs were printed by the command that trained them.
     let done_before = match existing {

@@ -2,16 +2,30 @@
 
 use std::path::PathBuf;
 
-use crate::data::source::{DataError, Split};
+use crate::data::split::Split;
+
+/// Why Burn's cache could not provide MNIST.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// Burn's MNIST download into `cache` failed; `reason` says why, in words.
+    #[error(
+        "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
+        cache.display()
+    )]
+    Failed { cache: PathBuf, reason: String },
+    /// The system has no cache folder (`dirs::cache_dir`) for Burn's download.
+    #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
+    NoCacheDir,
+}
 
 /// The split's files in Burn's cache, downloading them through `MnistDataset` when absent.
 ///
-/// Errors: [`DataError::NoCacheDir`] when the system has no cache folder;
-/// [`DataError::Download`] when the download fails.
-pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataError> {
+/// Errors: [`DownloadError::NoCacheDir`] when the system has no cache folder;
+/// [`DownloadError::Failed`] when the download fails.
+pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DownloadError> {
     // Mirrors burn-dataset's MnistDataset, which keeps raw files under this folder.
     let cache = dirs::cache_dir()
-        .ok_or(DataError::NoCacheDir)?
+        .ok_or(DownloadError::NoCacheDir)?
         .join("burn-dataset")
         .join("mnist")
         .join(split.cache_folder());
@@ -20,7 +34,7 @@ pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataE
     if files.0.is_file() && files.1.is_file() {
         return Ok(files);
     }
-    download_with_burn(split).map_err(|reason| DataError::Download {
+    download_with_burn(split).map_err(|reason| DownloadError::Failed {
         cache: cache.clone(),
         reason,
     })?;
@@ -30,7 +44,7 @@ pub(super) fn burn_cache_files(split: Split) -> Result<(PathBuf, PathBuf), DataE
 /// Lets Burn's `MnistDataset` fetch the split; it panics when the download fails.
 fn download_with_burn(split: Split) -> Result<(), String> {
     use burn_dataset::vision::MnistDataset;
-    crate::panics::catch_quietly(|| match split {
+    crate::process::panics::catch_quietly(|| match split {
         Split::Train => drop(MnistDataset::train()),
         Split::Test => drop(MnistDataset::test()),
     })

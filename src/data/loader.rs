@@ -157,8 +157,9 @@ impl Prefetch {
                 .collect();
             std::thread::spawn(move || {
                 for (number, indices) in mine {
-                    let batch =
-                        crate::panics::catch(|| batcher.batch_of_epoch(&indices, epoch, &device));
+                    let batch = crate::process::panics::catch(|| {
+                        batcher.batch_of_epoch(&indices, epoch, &device)
+                    });
                     let failed = batch.is_err();
                     // The receiver is gone when the epoch was cut short: stop quietly.
                     if sender.send((number, batch)).is_err() || failed {

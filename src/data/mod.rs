@@ -8,12 +8,13 @@ mod hold_out;
 pub(crate) mod identity;
 pub(crate) mod idx;
 pub(crate) mod loader;
-pub(crate) mod record;
 mod source;
+mod split;
 
 pub(crate) use batcher::{ImageBatch, ImageBatcher, images_tensor};
 pub(crate) use hold_out::hold_out;
-pub(crate) use source::{DataError, DataSource, Split, SplitPrints};
+pub(crate) use source::{DataError, DataSource, SplitPrints};
+pub(crate) use split::Split;
 
 use std::path::{Path, PathBuf};
 

@@ -2,38 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::download::burn_cache_files;
+use crate::data::download::{DownloadError, burn_cache_files};
 use crate::data::idx::{Fingerprint, IdxError, LabelledImages};
+use crate::data::split::Split;
 use crate::data::{DEBIAN_FASHION_MNIST, DatasetKind};
-
-/// One of a dataset's two official splits, each a pair of IDX files (images, labels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    /// The training split (60,000 images in the official files), from which the validation
-    /// images are held out.
-    Train,
-    /// The test split (10,000 images in the official files), scored at the end of a run and by
-    /// `eval`.
-    Test,
-}
-
-impl Split {
-    /// The standard names of the split's (images, labels) files, without `.gz`.
-    pub(super) fn file_names(self) -> (&'static str, &'static str) {
-        match self {
-            Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-            Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-        }
-    }
-
-    /// The subfolder Burn's `MnistDataset` cache keeps the split's files in.
-    pub(super) fn cache_folder(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
-    }
-}
 
 /// Why a split's images could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -50,15 +22,9 @@ pub enum DataError {
     /// The folder lacks one of the split's files `name`, raw or gzipped.
     #[error("{}: holds neither {name} nor {name}.gz (nor Burn's cache layout, train/ and test/ folders)", dir.display())]
     MissingFile { dir: PathBuf, name: &'static str },
-    /// Burn's MNIST download into `cache` failed; `reason` says why, in words.
-    #[error(
-        "could not download MNIST into {} ({reason}); without internet, pass --data-dir with the four IDX files",
-        cache.display()
-    )]
-    Download { cache: PathBuf, reason: String },
-    /// The system has no cache folder (`dirs::cache_dir`) for Burn's download.
-    #[error("no cache folder on this system to download MNIST into; pass --data-dir")]
-    NoCacheDir,
+    /// Burn's MNIST download failed, or there is no cache folder to download into.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
     /// Fashion-MNIST was asked for without `--data-dir` and Debian's folder is absent.
     #[error(
         "Fashion-MNIST has no download here; pass --data-dir with its four IDX files (Debian: apt-get install dataset-fashion-mnist puts them in {DEBIAN_FASHION_MNIST})"

@@ -3,8 +3,7 @@
 //! which setting asked for it.
 
 use crate::model::ModelConfig;
-use crate::model::optimizer::OptimizerKind;
-use crate::run::config::TrainingConfig;
+use crate::model::optimizer::{OptimizerConfig, OptimizerKind};
 
 /// Bytes of one f32, the type of every weight, gradient, moment and activation.
 const FLOAT_BYTES: u64 = 4;
@@ -33,20 +32,23 @@ pub enum MemoryError {
     },
 }
 
-/// Bytes training `config` takes at least: weights, gradients and the optimizer's state (Adam's
+/// Bytes training `model` with `optimizer` in batches of `batch_size` images takes at least: weights, gradients and the optimizer's state (Adam's
 /// two moments, SGD's momentum) as f32, and one batch's activations with their gradients
 /// (3 floats per value an image holds on its way through: an estimate). `None` when the count overflows 64 bits.
-pub(crate) fn training_bytes(config: &TrainingConfig) -> Option<u64> {
-    let moments = match config.optimizer.kind {
+pub(crate) fn training_bytes(
+    model: &ModelConfig,
+    optimizer: &OptimizerConfig,
+    batch_size: usize,
+) -> Option<u64> {
+    let moments = match optimizer.kind {
         OptimizerKind::Adam => 2,
-        OptimizerKind::Sgd if config.optimizer.momentum > 0.0 => 1,
+        OptimizerKind::Sgd if optimizer.momentum > 0.0 => 1,
         OptimizerKind::Sgd => 0,
     };
-    let parameters = config.model.parameter_count()?;
-    let activations = config
-        .model
+    let parameters = model.parameter_count()?;
+    let activations = model
         .activation_count()?
-        .checked_mul(config.batch_size as u64)?
+        .checked_mul(batch_size as u64)?
         .checked_mul(3 * FLOAT_BYTES)?;
     parameters
         .checked_mul((2 + moments) * FLOAT_BYTES)?
@@ -139,18 +141,17 @@ mod tests {
 
     #[test]
     fn the_tutorials_network_needs_little_and_a_huge_one_is_refused_with_its_size() {
-        let tutorial = TrainingConfig::tutorial();
-        let needed = training_bytes(&tutorial).unwrap();
+        let (tutorial, adam) = (ModelConfig::new(), OptimizerConfig::new());
+        let needed = training_bytes(&tutorial, &adam, 64).unwrap();
         // 101,770 parameters x 4 copies x 4 bytes, plus 64 x 922 units x 12 bytes.
         assert_eq!(needed, 101_770 * 16 + 64 * 922 * 12);
-        assert!(ensure_fits("x", &tutorial.model, Some(needed), "train", Some(1 << 30)).is_ok());
+        assert!(ensure_fits("x", &tutorial, Some(needed), "train", Some(1 << 30)).is_ok());
 
-        let mut huge = TrainingConfig::tutorial();
-        huge.model.hidden_sizes = vec![4_000_000_000];
+        let huge = ModelConfig::new().with_hidden_sizes(vec![4_000_000_000]);
         let err = ensure_fits(
             "--hidden",
-            &huge.model,
-            training_bytes(&huge),
+            &huge,
+            training_bytes(&huge, &adam, 64),
             "train",
             Some(16 << 30),
         )
@@ -162,9 +163,8 @@ mod tests {
              parameters), but this machine has 16.0 GiB of memory available"
         );
 
-        let mut uncountable = TrainingConfig::tutorial();
-        uncountable.model.hidden_sizes = vec![usize::MAX, 2];
-        let err = ensure_fits("c.json", &uncountable.model, None, "train", None).unwrap_err();
+        let uncountable = ModelConfig::new().with_hidden_sizes(vec![usize::MAX, 2]);
+        let err = ensure_fits("c.json", &uncountable, None, "train", None).unwrap_err();
         assert!(
             err.to_string().contains("too large to count its memory"),
             "{err}"

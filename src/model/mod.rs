@@ -9,6 +9,7 @@ pub(crate) mod cnn;
 mod fused_adam;
 pub(crate) mod memory;
 pub(crate) mod optimizer;
+pub(crate) mod predict;
 pub(crate) mod summary;
 
 use burn::nn::activation::{Activation, ActivationConfig};
@@ -21,6 +22,7 @@ use burn::train::ClassificationOutput;
 use crate::choice::named_choice;
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::cnn::ConvFeatures;
+use crate::rules::Shown;
 
 named_choice!(
     /// Which network: the tutorial's multilayer perceptron, or PyTorch `examples/mnist`'s `Net`.
@@ -301,6 +303,18 @@ impl Model {
             }
         };
         ClassificationOutput::new(loss, logits, targets)
+    }
+}
+
+impl Shown for ActivationKind {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for Normalization {
+    fn shown(&self) -> String {
+        format!("{{\"mean\": {}, \"std\": {}}}", self.mean, self.std)
     }
 }
 

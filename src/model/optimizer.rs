@@ -10,8 +10,7 @@ use burn::prelude::*;
 use crate::backend::Backend;
 use crate::choice::named_choice;
 use crate::model::fused_adam::FusedAdam;
-use crate::run::config::TrainingConfig;
-use crate::run::rules::{Broken, first_broken};
+use crate::rules::{Broken, first_broken};
 
 named_choice!(
     /// Which update rule.
@@ -112,21 +111,18 @@ impl OptimizerConfig {
     }
 }
 
-/// The learning-rate schedule of a run of `config` over `train_images` images: one step per
-/// batch, over all its epochs.
+/// The learning rate at each of a run's `steps` optimizer steps, starting at `learning_rate`.
 ///
 /// Errors: the cosine schedule's, from Burn, when the learning rate is not in (0, 1].
-pub(crate) fn run_scheduler(
-    config: &TrainingConfig,
-    train_images: usize,
+pub(crate) fn lr_scheduler(
+    learning_rate: f64,
+    schedule: LrSchedule,
+    steps: usize,
 ) -> Result<ModuleLrScheduler, String> {
-    let steps = config
-        .num_epochs
-        .saturating_mul(train_images.div_ceil(config.batch_size));
-    match config.lr_schedule {
-        LrSchedule::Constant => Ok(config.learning_rate.into()),
+    match schedule {
+        LrSchedule::Constant => Ok(learning_rate.into()),
         LrSchedule::Cosine => {
-            CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps.max(1)).init()
+            CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1)).init()
         }
     }
 }
@@ -263,9 +259,7 @@ mod tests {
 
     /// The rate of each step of a 2-epoch run of 640 images in batches of 64: 20 steps.
     fn rates_of(schedule: LrSchedule) -> Vec<f64> {
-        let mut config = TrainingConfig::tutorial();
-        (config.num_epochs, config.lr_schedule) = (2, schedule);
-        let mut scheduler = run_scheduler(&config, 640).unwrap();
+        let mut scheduler = lr_scheduler(1e-3, schedule, 20).unwrap();
         (0..=20).map(|_| scheduler.step().base()).collect()
     }
 

@@ -15,11 +15,11 @@ use std::path::Path;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, bridge};
 use prost::Message;
 
+use crate::config::TrainingConfig;
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use crate::fs::atomic_file;
 use crate::model::{ActivationKind, Model, ModelKind};
 use crate::pytorch::export::{ExportError, check_destinations, pytorch_names};
-use crate::run::atomic_file;
-use crate::run::config::TrainingConfig;
 use proto::*;
 
 /// The ONNX operator set the graph uses: every operator here is in it unchanged since.

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 
-use crate::bounded_read::read_at_most;
+use crate::fs::bounded_read::read_at_most;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 pub(crate) use decode::{DecodeError, MAX_SIDE, decode};

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
+use crate::fs::atomic_file;
 use crate::model::{ActivationKind, Model, ModelConfig, ModelKind, Normalization};
 use crate::pytorch::burn_layer_path;
 use crate::pytorch::layout::NET_CONVOLUTIONS;
-use crate::run::atomic_file;
 
 /// Why [`export`] (or the ONNX export) wrote nothing, or not everything.
 #[derive(Debug, thiserror::Error)]

@@ -331,7 +331,7 @@ fn read_tensors(
                 .map_err(|error| error.to_string()),
         }
     };
-    crate::panics::catch_quietly(read)
+    crate::process::panics::catch_quietly(read)
         .and_then(|outcome| outcome)
         .map_err(|reason| {
             if format == FileFormat::TorchPickle && pickles_a_module(path) {

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::run::atomic_file::is_scratch_name;
+use crate::fs::atomic_file::is_scratch_name;
 use crate::run::lock::LOCK_FILE;
 
 /// Files this program writes at the top of a run folder.

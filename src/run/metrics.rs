@@ -88,7 +88,7 @@ pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsErr
     let mut text = read_if_present(path).map_err(io_error)?.unwrap_or_default();
     text += &serde_json::to_string(epoch).expect("metrics serialize");
     text.push('\n');
-    crate::run::atomic_file::write(path, text).map_err(io_error)
+    crate::fs::atomic_file::write(path, text).map_err(io_error)
 }
 
 /// Every epoch in the file; a missing file is an error.
@@ -171,7 +171,7 @@ pub(crate) fn read_complete(path: &Path) -> Result<Vec<EpochMetrics>, MetricsErr
 pub(crate) fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>, MetricsError> {
     let (lines, epochs): (String, Vec<EpochMetrics>) =
         complete_lines(path)?.into_iter().take(count).unzip();
-    crate::run::atomic_file::write(path, lines).map_err(|source| MetricsError::Io {
+    crate::fs::atomic_file::write(path, lines).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
         source,
     })?;

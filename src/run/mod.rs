@@ -1,14 +1,13 @@
 //! A run folder, `artifacts/<run>/`: what it holds, and writing it safely.
 
-pub(crate) mod atomic_file;
-pub(crate) mod config;
+pub(crate) mod data_record;
 pub(crate) mod files;
 mod folder;
+mod load_model;
 pub(crate) mod lock;
 pub(crate) mod metrics;
 mod newest;
 mod resume_command;
-pub(crate) mod rules;
 mod summary;
 
 pub(crate) use folder::{ArtifactError, RunDir};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::output::errln;
+use crate::process::output::errln;
 use crate::run::{ArtifactError, RunDir};
 
 /// The folder new runs go into by default, relative to the working directory.

@@ -15,9 +15,9 @@ use axum::{Json, Router};
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::analysis::inference::{Prediction, probabilities};
 use crate::data::DatasetKind;
 use crate::model::Model;
+use crate::model::predict::{Prediction, probabilities};
 use crate::serve::input::{InputError, pixels_from_body};
 
 /// Largest request body read: a phone photo fits.
@@ -77,7 +77,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = next.run(request).await;
     let milliseconds = started.elapsed().as_secs_f64() * 1000.0;
-    crate::output::errln!(
+    crate::process::output::errln!(
         "{peer} \"{method} {}\" {} {milliseconds:.1} ms",
         path.escape_debug(),
         response.status().as_u16()

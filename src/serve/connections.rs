@@ -26,8 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
+use crate::process::signals::StopSignal;
 use crate::serve::api::{Peer, REQUEST_TIMEOUT};
-use crate::signals::StopSignal;
 
 /// Longest wait for a request's headers, from a new connection or between the requests of a
 /// kept-alive one (nginx allows 60 s; a page on a local network sends its request at once).

@@ -16,9 +16,9 @@ use anyhow::{Context, Result};
 
 use crate::backend::Backend;
 use crate::data::IMAGE_PIXELS;
-use crate::output::outln;
+use crate::process::output::outln;
+use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::RunDir;
-use crate::signals::{StopSignal, StopSignals};
 use api::Served;
 use connections::{Limits, serve_connections};
 
@@ -50,7 +50,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
     let (config, model) = request.run.load_model_at(request.epoch, &device)?;
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
     // software Vulkan): done here, not inside the first request's time limit.
-    crate::analysis::inference::probabilities(&model, &[0; IMAGE_PIXELS], &device);
+    crate::model::predict::probabilities(&model, &[0; IMAGE_PIXELS], &device);
     let description = describe(&request.run, &config, request.backend, request.epoch);
     let served = Arc::new(Served {
         model: Mutex::new(model.with_loss(config.loss)),
@@ -92,7 +92,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
 /// `GET /api/model`: what is served, for the page and for scripts.
 fn describe(
     run: &RunDir,
-    config: &crate::run::config::TrainingConfig,
+    config: &crate::config::TrainingConfig,
     backend: Backend,
     epoch: Option<usize>,
 ) -> serde_json::Value {

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use burn::prelude::*;
 
-use crate::analysis::inference::{TestScore, test_score};
+use crate::config::KeepEpoch;
 use crate::model::Model;
-use crate::output::errln;
-use crate::run::config::KeepEpoch;
+use crate::model::predict::{TestScore, test_score};
+use crate::process::output::errln;
 use crate::run::metrics::{self, EpochMetrics};
 use crate::run::{ArtifactError, RunDir, RunStatus, Summary, Versions};
 use crate::train::launch::{Crash, Outcome};

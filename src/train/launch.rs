@@ -13,7 +13,7 @@ use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
 use crate::model::Model;
-use crate::output::StdoutError;
+use crate::process::output::StdoutError;
 use crate::run::ArtifactError;
 use crate::train::checkpoints::KeepLatestAndBest;
 use crate::train::denormals::FlushDenormals;
@@ -117,7 +117,7 @@ pub(super) fn run_training(
     // Burn trains on this thread (one device): the setting holds for every step and is undone
     // before the test score.
     let flush = config.flush_denormals.then(FlushDenormals::on_this_thread);
-    let launched = crate::panics::catch(move || training.launch(learner));
+    let launched = crate::process::panics::catch(move || training.launch(learner));
     drop(flush);
     let halt = halt.lock().unwrap_or_else(|e| e.into_inner()).take();
     outcome(launched, halt)

@@ -18,18 +18,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{Backend, BackendError};
+use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
-use crate::data::record::{DataMismatch, DataRecord, RecordError, load_checked, source_for_run};
 use crate::data::{DataError, DataSource, Split, hold_out};
-use crate::model::optimizer::run_scheduler;
-use crate::output::{StdoutError, errln, outln};
-use crate::run::config::TrainingConfig;
+use crate::process::output::{StdoutError, errln, outln};
+use crate::process::signals::{StopSignal, StopSignals};
+use crate::run::data_record::{
+    DataMismatch, DataRecord, RecordError, load_checked, source_for_run,
+};
 use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::lock::{LockError, RunLock};
 use crate::run::metrics;
 use crate::run::{ArtifactError, RunDir, RunStatus, Summary};
-use crate::signals::{StopSignal, StopSignals};
 
 /// Why a training run did not start, or did not end with its files written.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +118,7 @@ pub(crate) enum TrainError {
         /// The training images there are.
         available: usize,
     },
-    /// Burn refused the learning-rate schedule (see `run_scheduler`): its message.
+    /// Burn refused the learning-rate schedule (see `TrainingConfig::lr_scheduler`): its message.
     #[error("{0}")]
     Schedule(String),
     /// A stop signal arrived while the run was prepared; nothing was written.
@@ -241,7 +242,9 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     let done_epochs = check_run_folder(&request)?;
     let data = load_data(&request)?;
     let config = &request.config;
-    let scheduler = run_scheduler(config, data.train.len()).map_err(TrainError::Schedule)?;
+    let scheduler = config
+        .lr_scheduler(data.train.len())
+        .map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
     let adapter = crate::backend::adapter_name(&device);
     if let Some(signal) = request.signals.stopped_by() {

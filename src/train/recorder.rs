@@ -18,9 +18,9 @@ use burn::train::Interrupter;
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{MetricState, MetricsRenderer};
 
-use crate::output::{StdoutError, outln};
+use crate::process::output::{StdoutError, outln};
+use crate::process::signals::StopSignals;
 use crate::run::metrics::{self, EpochMetrics};
-use crate::signals::StopSignals;
 use crate::train::progress::SplitProgress;
 
 /// The epoch-end values of the two metrics this trainer registers, by split.
@@ -120,7 +120,7 @@ pub(super) struct EpochRecorder {
     epoch_started: Option<Instant>,
     /// The process's stop signals: told when only the last files remain to write.
     signals: StopSignals,
-    /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::terminal`).
+    /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::process::terminal`).
     ctrl_c_is_a_signal: bool,
     /// An epoch's line could not be printed: training stops when the next epoch starts, so
     /// that the epoch the line describes still gets its checkpoint.
@@ -177,7 +177,7 @@ impl EpochRecorder {
         event: impl FnOnce(&mut dyn MetricsRenderer) -> T,
     ) -> Option<T> {
         let dashboard = self.dashboard()?;
-        match crate::panics::catch(|| event(dashboard.as_mut())) {
+        match crate::process::panics::catch(|| event(dashboard.as_mut())) {
             Ok(value) => Some(value),
             Err(panic) => {
                 log::warn!("the dashboard stopped training: {panic}");

@@ -64,18 +64,61 @@ pub fn stderr_failed() -> bool {
 /// `println!` that returns `Result<(), StdoutError>` instead of panicking.
 macro_rules! outln {
     () => {
-        $crate::output::print(format_args!("\n"))
+        $crate::process::output::print(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::output::print(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::process::output::print(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// `eprintln!` that never panics (see [`report`]).
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::output::report(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::process::output::report(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 pub(crate) use {errln, outln};
+
+/// An error and its causes as one line, joined by ": ". A cause whose text is already in the
+/// line is left out: many errors quote their source in their own message (`{path}: {source}`)
+/// and also return it as `source()`, which would print it twice.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        #[derive(Debug, thiserror::Error)]
+        #[error("x.json: cannot read: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let error = anyhow::Error::new(Quoting { source: io }).context("loading the config");
+        assert_eq!(
+            error_line(&error),
+            format!("loading the config: x.json: cannot read: {text}")
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! Burn's TUI puts the terminal in raw mode, where the terminal no longer turns Ctrl-C into
 //! SIGINT: it becomes a key the dashboard ignores (only `q` then `s` stopped a run). Rather than
 //! read keys beside Burn's own event loop, this turns the terminal's signal keys back on for
-//! Ctrl-C alone (Ctrl-\ and Ctrl-Z stay keys), so a press reaches [`crate::signals`] exactly as
+//! Ctrl-C alone (Ctrl-\ and Ctrl-Z stay keys), so a press reaches [`crate::process::signals`] exactly as
 //! it does without the dashboard. The dashboard restores the terminal it found when it closes;
 //! a second Ctrl-C ends the process at once, so [`SavedTerminal::restore`] puts it back first.
 

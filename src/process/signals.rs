@@ -2,7 +2,7 @@
 //! installs them once, before anything else runs, and hands the [`StopSignals`] down to the
 //! commands that need them.
 //!
-//! SIGINT is Ctrl-C (also under Burn's dashboard: see [`crate::terminal`]); SIGTERM is what
+//! SIGINT is Ctrl-C (also under Burn's dashboard: see [`crate::process::terminal`]); SIGTERM is what
 //! `kill`, `docker stop`, systemd, CI time-outs and batch schedulers send; SIGHUP arrives when
 //! the terminal or ssh session goes away. All three behave alike:
 //! - outside training and serving a signal ends the process as its default action would, with
@@ -27,8 +27,8 @@ use burn::train::Interrupter;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::output::errln;
-use crate::terminal::SavedTerminal;
+use crate::process::output::errln;
+use crate::process::terminal::SavedTerminal;
 
 /// One of the signals handled here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,15 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::prelude::*;
 use serde_json::Value;
 
-use crate::bounded_read::read_at_most;
 use crate::choice::named_choice;
 use crate::data::DatasetKind;
-use crate::model::optimizer::{LrSchedule, OptimizerConfig};
+use crate::fs::bounded_read::read_at_most;
+use crate::model::memory::training_bytes;
+use crate::model::optimizer::{LrSchedule, OptimizerConfig, lr_scheduler};
 use crate::model::{ActivationKind, LossKind, ModelConfig, ModelKind, Normalization};
-use crate::run::rules::{Broken, first_broken};
+use crate::rules::{Broken, Shown, first_broken};
 
 named_choice!(
     /// Which epoch's model a run keeps as `model.bpk`.
@@ -140,6 +142,23 @@ impl TrainingConfig {
     /// The PyTorch tutorial's settings, `config/default.json`.
     pub fn tutorial() -> Self {
         Self::new(ModelConfig::new(), OptimizerConfig::new())
+    }
+
+    /// The learning-rate schedule of this run over `train_images` images: one step per batch,
+    /// over all its epochs.
+    ///
+    /// Errors: the cosine schedule's, from Burn, when the learning rate is not in (0, 1].
+    pub(crate) fn lr_scheduler(&self, train_images: usize) -> Result<ModuleLrScheduler, String> {
+        let steps = self
+            .num_epochs
+            .saturating_mul(train_images.div_ceil(self.batch_size));
+        lr_scheduler(self.learning_rate, self.lr_schedule, steps)
+    }
+
+    /// Bytes training this config takes at least (see [`training_bytes`]); `None` when the
+    /// count overflows 64 bits.
+    pub(crate) fn training_bytes(&self) -> Option<u64> {
+        training_bytes(&self.model, &self.optimizer, self.batch_size)
     }
 
     /// Loads a JSON config, refusing syntax errors, unknown fields and invalid values, each as
@@ -322,6 +341,12 @@ fn first_unknown_field(value: &Value, known: &Value, prefix: &str) -> Option<(St
         }
     }
     None
+}
+
+impl Shown for KeepEpoch {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -40,20 +40,7 @@ macro_rules! shown_by_display {
         })+
     };
 }
-shown_by_display!(
-    f64,
-    usize,
-    u64,
-    bool,
-    crate::model::ActivationKind,
-    crate::run::config::KeepEpoch
-);
-
-impl Shown for crate::model::Normalization {
-    fn shown(&self) -> String {
-        format!("{{\"mean\": {}, \"std\": {}}}", self.mean, self.std)
-    }
-}
+shown_by_display!(f64, usize, u64, bool);
 
 impl Shown for Vec<usize> {
     fn shown(&self) -> String {
@@ -78,7 +65,7 @@ macro_rules! first_broken {
             let value = &config.$($field).+;
             let broken: bool = ($broken)(value);
             broken.then(|| {
-                $crate::run::rules::Broken::of(
+                $crate::rules::Broken::of(
                     concat!($prefix, stringify!($($field).+)),
                     value,
                     $rule,
