@@ -2,7 +2,8 @@
 //! transparent background, phone JPEGs lying on their side, MNIST's own 28×28 files) reach the
 //! model as the clean drawing of the same digit does (`infer --save-input` shows what it
 //! received), a low-resolution scan enlarged by repeating its pixels as the same scan enlarged
-//! smoothly, and `--augment` trains reproducibly.
+//! smoothly, and a drawing is centred by its centre of mass. A file that is no picture, or a
+//! blank one, gets one line and the others their answers.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -189,6 +190,71 @@ fn pictures_as_people_make_them_reach_the_model_as_the_clean_drawing_does() {
     }
 }
 
+/// The ink-weighted centre of a 28×28 image (pixel centres at +0.5) and the centre of its
+/// bounding box.
+fn centres(image: &image::GrayImage) -> ((f64, f64), (f64, f64)) {
+    let (mut mass, mut sx, mut sy) = (0.0, 0.0, 0.0);
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, pixel) in image.enumerate_pixels() {
+        let weight = f64::from(pixel.0[0]);
+        if weight > 0.0 {
+            mass += weight;
+            sx += weight * (f64::from(x) + 0.5);
+            sy += weight * (f64::from(y) + 0.5);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    assert!(mass > 0.0, "no ink");
+    let middle = |a: u32, b: u32| f64::from(a + b + 1) / 2.0;
+    ((sx / mass, sy / mass), (middle(x0, x1), middle(y0, y1)))
+}
+
+#[test]
+fn a_picture_is_centred_by_its_centre_of_mass_not_its_box() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // A lopsided Γ, black on white: a thick bar across the top, a thin stem down its left end.
+    // Its ink lies above and left of its box's centre (about 3 pixels each way in 28×28), yet
+    // not so far that centring it pushes ink past the field's edge, which would move its centre.
+    let mut drawing = image::GrayImage::from_pixel(300, 300, image::Luma([255]));
+    let mut ink = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                drawing.put_pixel(x, y, image::Luma([0]));
+            }
+        }
+    };
+    ink(60, 40, 240, 90); // the bar
+    ink(60, 90, 100, 260); // the stem
+    drawing.save(sandbox.path("lopsided.png")).unwrap();
+    let output = sandbox.run([
+        "infer",
+        "--run",
+        "run",
+        "--save-input",
+        "seen",
+        "lopsided.png",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let seen = image::open(sandbox.path("seen/lopsided.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(seen.dimensions(), (28, 28));
+    let ((mx, my), (bx, by)) = centres(&seen);
+    eprintln!("centre of mass ({mx:.2}, {my:.2}), centre of the box ({bx:.2}, {by:.2})");
+    // Rounded to a whole pixel's shift, the centre of mass is within half a pixel of 14.
+    assert!(
+        (mx - 14.0).abs() <= 0.5 && (my - 14.0).abs() <= 0.5,
+        "centre of mass at ({mx:.2}, {my:.2}), not (14, 14)"
+    );
+    // Box centring would have put the box's centre there: the drawing tells the two apart.
+    assert!(
+        (bx - 14.0).abs() >= 2.0 || (by - 14.0).abs() >= 2.0,
+        "the box is centred too ({bx}, {by}): the drawing does not tell the two apart"
+    );
+}
+
 /// A quick run, `run`, for tests of what happens around the model, not of its accuracy.
 fn train_a_small_run(sandbox: &Sandbox, data: &Path) {
     let args = ["--epochs", "1", "--limit-train", "2000", "--run", "run"];
@@ -276,62 +342,60 @@ fn save_input_never_replaces_a_file_with_another_picture_and_a_folder_reads_back
 }
 
 #[test]
-fn augmented_training_is_reproducible_resumes_identically_and_changes_what_is_trained_on() {
+fn a_bad_file_among_good_ones_is_named_and_the_rest_are_answered() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
-    let base = [
-        "--limit-train",
-        "3000",
-        "--limit-test",
-        "1000",
-        "--seed",
-        "5",
-    ];
-    let train = |extra: &[&str]| {
-        let mut args = base.to_vec();
-        args.extend(extra);
-        let output = sandbox.run_on(&data, &args);
-        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
-    };
-    train(&["--augment", "--epochs", "2", "--run", "augmented"]);
-    train(&[
-        "--augment",
-        "--epochs",
-        "2",
-        "--num-workers",
-        "2",
-        "--run",
-        "workers",
-    ]);
-    train(&["--augment", "--epochs", "1", "--run", "resumed"]);
-    let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    train(&["--epochs", "2", "--run", "plain"]);
+    let run = one_epoch_run(&sandbox, &data);
+    as_drawing(&mnist_test_digit(&data, 0), &sandbox.path("seven.png"));
+    std::fs::write(sandbox.path("notes.png"), "this is text, not a picture").unwrap();
+    std::fs::write(sandbox.path("empty.jpg"), b"").unwrap();
+    image::RgbImage::from_pixel(50, 50, image::Rgb([255, 255, 255]))
+        .save(sandbox.path("blank.png"))
+        .unwrap();
+    GrayImage::from_pixel(1, 1, Luma([0]))
+        .save(sandbox.path("dot.png"))
+        .unwrap();
 
-    let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
-    let score = |run: &str| {
-        let summary = read_json(&sandbox.path(&format!("{run}/summary.json")));
-        (
-            summary["test_accuracy"].clone(),
-            summary["test_loss"].clone(),
-        )
-    };
-    assert_eq!(epochs("augmented").len(), 2);
-    for other in ["workers", "resumed"] {
-        assert_eq!(epochs(other), epochs("augmented"), "{other}");
-        assert_eq!(score(other), score("augmented"), "{other}: another model");
-    }
-    assert_ne!(
-        epochs("plain")[0]["train_loss"],
-        epochs("augmented")[0]["train_loss"],
-        "--augment trains on other images"
+    let output = sandbox.run([
+        "infer".as_ref(),
+        "--run".as_ref(),
+        run.as_os_str(),
+        "notes.png".as_ref(),
+        "seven.png".as_ref(),
+        "empty.jpg".as_ref(),
+        "blank.png".as_ref(),
+        "dot.png".as_ref(),
+        "missing.png".as_ref(),
+    ]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 5, "{err}");
+    assert!(
+        lines[0].starts_with("error: notes.png: not an image"),
+        "{err}"
     );
-    let config = read_json(&sandbox.path("augmented/config.json"));
-    assert_eq!(config["augment"], true);
-    assert_eq!(
-        read_json(&sandbox.path("plain/config.json"))["augment"],
-        false
+    assert!(
+        lines[1].starts_with("error: empty.jpg: not an image"),
+        "{err}"
     );
+    assert!(
+        lines[2].starts_with("error: blank.png: the image is blank"),
+        "{err}"
+    );
+    // One black pixel: nothing to read, said so rather than a crash scaling it.
+    assert!(
+        lines[3].starts_with("error: dot.png: the image is blank"),
+        "{err}"
+    );
+    assert!(
+        lines[4].starts_with("error: missing.png: cannot read"),
+        "{err}"
+    );
+    let out = stdout(&output);
+    assert!(out.starts_with("seven.png: predicted "), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `serve`: the real server on a free port, asked real questions and garbage over HTTP, and its
-//! page driven by a real headless Chromium (Debian's `chromium`, which `.ci/run` installs).
+//! `serve`: the real server on a free port, asked real questions and garbage over HTTP, writing
+//! nothing in the run or the folder it runs in, and its page driven by a real headless Chromium
+//! (Debian's `chromium`, which `.ci/run` installs).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -100,6 +101,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `host:port` in `serve`'s first line (`... http://127.0.0.1:PORT/ ...`).
+fn serve_address(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
+        .to_string()
 }
 
 /// HTTP/1.1 by hand: the request, then the whole answer (the server closes the connection).
@@ -205,6 +215,113 @@ fn as_picture(mnist: &[u8]) -> Vec<u8> {
         .map(|i| 255 - mnist[(i / side / 10) * 28 + (i % side) / 10])
         .collect();
     png(side as u32, side as u32, &grey)
+}
+
+/// `serve` for the sandbox's `run` on a free port; its address once it printed it (within a
+/// minute).
+fn start_serve(sandbox: &Sandbox, run: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["serve", "--run", run, "--port", "0"])
+        .current_dir(sandbox.dir.path())
+        .env("XDG_RUNTIME_DIR", sandbox.path("xdg-runtime"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        let _ = sender.send(String::from_utf8_lossy(&line).into_owned());
+        // Keeps reading, so the server never blocks on a full pipe.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve printed its address within a minute");
+    (child, serve_address(&line))
+}
+
+/// One HTTP/1.1 request on its own connection; the status code.
+fn http_status(address: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> u16 {
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer and close before reading a body it refuses.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {answer:?}"))
+}
+
+/// A PNG of MNIST test digit `index`, dark on white and ten times larger, as a person draws.
+fn drawn_digit_png(index: usize) -> Vec<u8> {
+    let digit = mnist_test_digit(&mnist_dir(), index);
+    let big = image::imageops::resize(&digit, 280, 280, image::imageops::FilterType::Nearest);
+    let mut inverted = big.clone();
+    image::imageops::invert(&mut inverted);
+    let mut bytes = Vec::new();
+    inverted
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn serve_writes_nothing_in_the_run_or_its_working_folder() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // The whole sandbox: the run folder and the folder serve runs in.
+    let before = fingerprint(sandbox.dir.path());
+    assert!(before.contains_key(Path::new("run/model.bpk")));
+
+    let (mut server, address) = start_serve(&sandbox, "run");
+    let picture = drawn_digit_png(0);
+    let pixels =
+        serde_json::to_vec(&read_idx(&mnist_dir(), "t10k-images-idx3-ubyte")[16..800]).unwrap();
+    let requests: Vec<(&str, &str, &str, &[u8], u16)> = vec![
+        ("GET", "/", "text/plain", b"", 200),
+        ("GET", "/healthz", "text/plain", b"", 200),
+        ("GET", "/api/model", "text/plain", b"", 200),
+        ("POST", "/api/predict", "image/png", &picture, 200),
+        ("POST", "/api/predict", "application/json", &pixels, 200),
+        ("POST", "/api/predict", "image/png", b"not a picture", 400),
+        ("POST", "/api/predict", "application/json", b"[1, 2", 400),
+        ("POST", "/api/predict", "text/plain", b"seven", 415),
+        ("GET", "/run/model.bpk", "text/plain", b"", 404),
+        ("PUT", "/api/predict", "image/png", &picture, 405),
+    ];
+    for (method, path, content_type, body, expected) in requests {
+        assert_eq!(
+            http_status(&address, method, path, content_type, body),
+            expected,
+            "{method} {path} ({content_type})"
+        );
+    }
+    // Stopped as a person stops it, then compared: what it might write on its way out counts.
+    ctrl_c(&server);
+    server.wait().unwrap();
+    let after = fingerprint(sandbox.dir.path());
+    assert_eq!(changes(&before, &after), Vec::<String>::new());
 }
 
 #[test]
@@ -527,7 +644,6 @@ fn serve_refuses_a_missing_run_and_a_taken_port_in_one_line() {
 }
 
 // ---- The page in a real browser, driven over the DevTools protocol on a pipe ----
-
 /// Chromium with `--remote-debugging-pipe`: commands go in on its fd 3, answers come out on
 /// its fd 4, each a JSON text ended by a NUL byte.
 struct Browser {

@@ -1,0 +1,224 @@
+//! A trained model in use: `infer` reads drawings like the digits they came from, `eval` reports
+//! and draws its pictures (its `--worst` mistakes among them), `report` redraws the curves, and
+//! `infer` refuses a missing run, a damaged record or a bad index in one line.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+
+fn predictions(output: &std::process::Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let run = one_epoch_run(&sandbox, &data);
+
+    // Twenty real test digits, redrawn large and black on white.
+    let count = 20;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for index in 0..count {
+        let path = sandbox.path(&format!("digit-{index}.png"));
+        as_drawing(&mnist_test_digit(&data, index), &path);
+        files.push(path);
+    }
+    let mut args: Vec<std::ffi::OsString> = ["infer", "--json", "--run"].map(Into::into).to_vec();
+    args.push(run.clone().into());
+    args.extend(files.iter().map(|f| f.clone().into_os_string()));
+    let drawn = sandbox.run(&args);
+    assert!(drawn.status.success(), "{}", stderr(&drawn));
+    let drawn = predictions(&drawn);
+
+    let indices = (0..count)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let original = sandbox.run([
+        "infer".as_ref(),
+        "--json".as_ref(),
+        "--run".as_ref(),
+        run.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--index".as_ref(),
+        indices.as_ref(),
+    ]);
+    assert!(original.status.success(), "{}", stderr(&original));
+    let original = predictions(&original);
+    assert_eq!(drawn.len(), count);
+    // A redrawn digit is resampled twice, so a borderline call may flip; a confident one may not.
+    let mut agree = 0;
+    for (d, o) in drawn.iter().zip(&original) {
+        if d["class"] == o["class"] {
+            agree += 1;
+        } else {
+            let confidence = o["top3"][0]["probability"].as_f64().unwrap();
+            assert!(
+                confidence < 0.9,
+                "a confident call changed when redrawn: {d} vs {o}"
+            );
+        }
+    }
+    assert!(
+        agree >= count - 1,
+        "only {agree} of {count} drawings read as their originals"
+    );
+    assert_eq!(drawn[0]["file"], files[0].to_str().unwrap());
+
+    // eval agrees with the trainer and leaves its files.
+    let eval = sandbox.run([
+        "eval".as_ref(),
+        "--run".as_ref(),
+        run.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let summary = read_json(&run.join("summary.json"));
+    let report = read_json(&run.join("eval.json"));
+    assert_eq!(report["accuracy"], summary["test_accuracy"]);
+    assert_eq!(report["loss"], summary["test_loss"]);
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(report["confusion"].clone()).unwrap();
+    assert_eq!(confusion.iter().flatten().sum::<u64>(), 10_000);
+    assert_eq!(report["classes"].as_array().unwrap().len(), 10);
+    assert_eq!(report["worst"].as_array().unwrap().len(), 36);
+    let text = stdout(&eval);
+    assert!(
+        text.starts_with(&format!(
+            "accuracy {:.2}%",
+            summary["test_accuracy"].as_f64().unwrap()
+        )),
+        "{text}"
+    );
+
+    for (name, size) in [
+        ("confusion.png", (720, 730)),
+        ("misclassified.png", (932, 1002)),
+        ("curves.png", (1200, 500)),
+    ] {
+        let picture = image::open(run.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((picture.width(), picture.height()), size, "{name}");
+    }
+
+    // report redraws the curves from the metrics file.
+    std::fs::remove_file(run.join("curves.png")).unwrap();
+    let report = sandbox.run(["report".as_ref(), "--run".as_ref(), run.as_os_str()]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(image::open(run.join("curves.png")).is_ok());
+}
+
+/// The cells of `misclassified.png` that hold an image (MNIST's black background),
+/// row by row (6 columns, as `analysis::plots` lays them out).
+fn drawn_cells(picture: &image::RgbImage) -> Vec<bool> {
+    let (columns, cell_w, cell_h, side, top) = (6u32, 152u32, 156u32, 112u32, 56u32);
+    let rows = (picture.height() - top - 10) / cell_h;
+    (0..rows * columns)
+        .map(|n| {
+            let x0 = 10 + (n % columns) * cell_w + (cell_w - side) / 2;
+            let y0 = top + (n / columns) * cell_h;
+            let dark = (0..side)
+                .flat_map(|y| (0..side).map(move |x| (x0 + x, y0 + y)))
+                .filter(|&(x, y)| picture.get_pixel(x, y).0.iter().all(|&c| c < 64))
+                .count();
+            dark > (side * side / 2) as usize
+        })
+        .collect()
+}
+
+#[test]
+fn eval_worst_n_records_and_draws_n_mistakes() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    for worst in [7usize, 12, 1] {
+        let output = sandbox.run_on(
+            &mnist_dir(),
+            &["eval", "--run", "run", "--worst", &worst.to_string()],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = read_json(&sandbox.path("run/eval.json"));
+        let mistakes = report["images"].as_u64().unwrap() - report["correct"].as_u64().unwrap();
+        assert!(mistakes > 12, "too few mistakes to draw {worst}: {report}");
+        assert_eq!(
+            report["worst"].as_array().unwrap().len(),
+            worst,
+            "--worst {worst}"
+        );
+        let picture = image::open(sandbox.path("run/misclassified.png"))
+            .unwrap()
+            .to_rgb8();
+        let rows = worst.div_ceil(6) as u32;
+        assert_eq!(
+            picture.dimensions(),
+            (932, 56 + 156 * rows + 10),
+            "--worst {worst}: room for {rows} rows"
+        );
+        let cells = drawn_cells(&picture);
+        let expected: Vec<bool> = (0..cells.len()).map(|n| n < worst).collect();
+        assert_eq!(cells, expected, "--worst {worst}: the cells drawn");
+    }
+}
+
+#[test]
+fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    let infer = |run: &str, index: &str| {
+        sandbox.run([
+            "infer".as_ref(),
+            "--run".as_ref(),
+            run.as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--index".as_ref(),
+            index.as_ref(),
+        ])
+    };
+
+    let line = assert_one_line_error(&infer("nowhere", "0"));
+    assert!(line.contains("nowhere: no such run folder"), "{line}");
+
+    let trained = sandbox.run_on(&data, &["--epochs", "1", "--run", "run"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    assert!(infer("run", "9").status.success());
+    // An endless file is refused after the largest picture read, not read into memory.
+    let line = assert_one_line_error(&sandbox.run(["infer", "--run", "run", "/dev/zero"]));
+    assert!(
+        line.contains("/dev/zero: cannot read: larger than 128 MiB"),
+        "{line}"
+    );
+    let line = assert_one_line_error(&infer("run", "10"));
+    assert!(
+        line.contains("--index 10: the test split has 10 images"),
+        "{line}"
+    );
+
+    // A config whose model does not match the record.
+    let config_path = sandbox.path("run/config.json");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+    config["model"]["hidden_sizes"] = serde_json::json!([64]);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let line = assert_one_line_error(&infer("run", "0"));
+    assert!(
+        line.contains("model.bpk: does not fit the model in"),
+        "{line}"
+    );
+    std::fs::write(&config_path, original).unwrap();
+
+    // A truncated record.
+    let model = sandbox.path("run/model.bpk");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
+    let line = assert_one_line_error(&infer("run", "0"));
+    assert!(
+        line.contains("model.bpk: not a readable model record"),
+        "{line}"
+    );
+}
