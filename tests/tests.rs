@@ -11,7 +11,8 @@
 //! - `using_a_model`: `infer`, `eval` and `report` on a trained run;
 //! - `pictures`: people's pictures, decoded and prepared as the model expects them;
 //! - `serve`: the HTTP server and its page in a real browser;
-//! - `pytorch_and_onnx`: export to and import from PyTorch, export to ONNX.
+//! - `pytorch_and_onnx`: export to and import from PyTorch, export to ONNX;
+//! - `layering`: the parts of `src/` use only the parts below them (DEVELOPERS.md).
 //!
 //! They need MNIST (`MNIST_DATA_DIR`, see `common`). One subject alone:
 //! `cargo test --release --test tests training::`. The fast tier, the unit tests, which need no
@@ -21,6 +22,7 @@ mod common;
 
 mod command_line;
 mod data_files;
+mod layering;
 mod pictures;
 mod pytorch_and_onnx;
 mod resume_and_signals;

@@ -1,9 +1,9 @@
 //! The command line: which command runs, with which flags. `args.rs` declares the commands,
-//! `training_flags.rs` the training flags, `overlay.rs` turns them into a config; `commands/`
+//! `training_flags.rs` the training flags, `resolve.rs` turns them into a config; `commands/`
 //! runs them.
 
 pub(crate) mod args;
-mod overlay;
+mod resolve;
 mod training_flags;
 
 use std::process::ExitCode;

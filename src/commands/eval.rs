@@ -24,7 +24,7 @@ use crate::run::lock::RunLock;
 /// # Errors
 /// No run found, the backend does not start, the model cannot be loaded, another process
 /// holds the run, the test images cannot be read, or a file cannot be written.
-pub(crate) fn run_eval(args: EvalArgs) -> Result<ExitCode> {
+pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let epoch = args.epoch.epoch;

@@ -17,7 +17,7 @@ use crate::pytorch::export::{architecture_path, check_destinations, export};
 /// # Errors
 /// No run found, the model cannot be loaded, or an [`crate::pytorch::export::ExportError`]
 /// (two destinations naming one file among them).
-pub(crate) fn run_export(args: ExportArgs) -> Result<ExitCode> {
+pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &Backend::Flex.device()?)?;
     let mut destinations = Vec::new();

@@ -51,7 +51,7 @@ enum FolderError {
 /// else; the flex backend does not start; the file cannot be imported
 /// ([`crate::pytorch::import::ImportError`]) or hashed; `--data-dir`'s test images cannot be
 /// read or are another dataset's official files; or a run file cannot be written.
-pub(crate) fn run_import(args: ImportArgs) -> Result<ExitCode> {
+pub(crate) fn execute(args: ImportArgs) -> Result<ExitCode> {
     let run = RunDir::new(&args.run);
     // Everything that can be refused is checked before the folder is touched.
     // A folder another process is writing is refused as such, before the file is read.

@@ -25,7 +25,7 @@ use crate::run::data_record::load_test_split_of_run;
 /// every input before any is written), a folder holds no picture, no run found, the backend
 /// does not start, the model cannot be loaded, the test images cannot be read, an `--index` is
 /// past the test split, or standard output cannot be written.
-pub(crate) fn run_infer(args: InferArgs) -> Result<ExitCode> {
+pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let pictures = picture_files(&args.images)?;
     // Refused before anything is predicted: two inputs saved under one name.

@@ -20,17 +20,17 @@ use crate::process::signals::StopSignals;
 /// turns into a clean stop. Returns the exit code the command chose.
 ///
 /// # Errors
-/// Whatever stopped the command (see each `*::run_*`), for `main` to print as one
+/// Whatever stopped the command (see each command's `execute`), for `main` to print as one
 /// line.
 pub fn execute(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
     match cli.command {
-        Some(Command::Train(args)) => train::run_train(args, signals),
-        None => train::run_train(cli.train, signals),
-        Some(Command::Infer(args)) => infer::run_infer(args),
-        Some(Command::Eval(args)) => eval::run_eval(args),
-        Some(Command::Report(args)) => report::run_report(args),
-        Some(Command::Export(args)) => export::run_export(args),
-        Some(Command::Import(args)) => import::run_import(args),
-        Some(Command::Serve(args)) => serve::run_serve(args, signals),
+        Some(Command::Train(args)) => train::execute(args, signals),
+        None => train::execute(cli.train, signals),
+        Some(Command::Infer(args)) => infer::execute(args),
+        Some(Command::Eval(args)) => eval::execute(args),
+        Some(Command::Report(args)) => report::execute(args),
+        Some(Command::Export(args)) => export::execute(args),
+        Some(Command::Import(args)) => import::execute(args),
+        Some(Command::Serve(args)) => serve::execute(args, signals),
     }
 }

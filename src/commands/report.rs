@@ -15,7 +15,7 @@ use crate::run::metrics;
 /// # Errors
 /// No run found, `metrics.jsonl` or `config.json` cannot be read, another process holds the
 /// run, or the PNG cannot be written.
-pub(crate) fn run_report(args: ReportArgs) -> Result<ExitCode> {
+pub(crate) fn execute(args: ReportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     if run.is_imported()? {
         bail!(

@@ -13,7 +13,7 @@ use crate::serve::{ServeRequest, serve};
 ///
 /// # Errors
 /// No run found, or [`crate::serve::serve`] fails (the backend, the model, the address).
-pub(crate) fn run_serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode> {
+pub(crate) fn execute(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode> {
     let stopped_by = serve(ServeRequest {
         run: args.run.chosen()?,
         backend: args.backend,

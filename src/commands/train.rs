@@ -20,7 +20,7 @@ use crate::train::{Existing, TrainError, TrainRequest, train};
 /// # Errors
 /// The flags and config do not make a valid config, or training fails (a [`TrainError`] other
 /// than `StoppedBeforeTraining`, which is an exit code).
-pub(crate) fn run_train(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
+pub(crate) fn execute(args: TrainArgs, signals: &StopSignals) -> Result<ExitCode> {
     let config = args.resolve_config()?;
     let (run_dir, made_here) = run_folder(&args)?;
     let existing = match (args.resume.is_some(), args.overwrite) {

@@ -75,7 +75,7 @@ pub(crate) enum Crash {
 
 /// Configures Burn's `SupervisedTraining` (loaders, metrics, checkpoints, early stopping,
 /// dashboard, Ctrl-C) and runs it.
-pub(super) fn run_training(
+pub(super) fn fit(
     request: &TrainRequest,
     data: &RunData,
     device: &Device,

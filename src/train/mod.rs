@@ -262,7 +262,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         );
     }
     prepare_run_folder(&request, &data, done_epochs)?;
-    let outcome = launch::run_training(&request, &data, &device, scheduler, done_epochs);
+    let outcome = launch::fit(&request, &data, &device, scheduler, done_epochs);
     // From here on the run's files are written; a signal must not cut that short.
     request.signals.finishing();
     finish::finish(&request, &data, outcome, &device, started)
