@@ -85,7 +85,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Folder for this run's outputs [default: artifacts/<UTC date-time>].
+    /// Folder for this run's outputs [default: a new folder in artifacts/ named by the UTC date and time].
     #[arg(long, value_name = "DIR", alias = "artifacts")]
     pub run: Option<PathBuf>,
 

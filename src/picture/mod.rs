@@ -1,7 +1,7 @@
 //! Preparing a picture a person made for the model: the pipeline `infer` and `serve` share.
 //!
 //! 1. **Decode** (`decode.rs`): any format the `image` crate reads, at most
-//!    [`MAX_SIDE`](decode::MAX_SIDE) on a side, turned upright by its EXIF orientation.
+//!    [`decode::MAX_SIDE`] on a side, turned upright by its EXIF orientation.
 //! 2. **Already MNIST?** A 28×28 picture with a light digit on a black ground, centred by its
 //!    mass, as MNIST stores its digits, is used as it is.
 //! 3. **Pixelated?** (`pixelated.rs`) A low-resolution picture enlarged by repeating its pixels

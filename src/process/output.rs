@@ -1,7 +1,7 @@
 //! Standard output and standard error, written without panicking. `println!` and `eprintln!`
 //! panic when a write fails (`> /dev/full`, a full disk behind `nohup ... > log`); on one of
 //! Burn's threads that panic left training waiting for ever. Every line this program prints
-//! goes through [`outln!`] (its failure is an error the caller returns) or [`errln!`] (its
+//! goes through `outln!` (its failure is an error the caller returns) or `errln!` (its
 //! failure is remembered, for `main`'s exit code: there is nowhere left to say it).
 
 use std::fmt;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// device threads panic on their own thread and the caller only sees the failure arrive.
 static QUIET_CALLS: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the process's panic hook: Rust's own, silent while a [`catch_quietly`] runs.
+/// Installs the process's panic hook: Rust's own, silent while a `catch_quietly` runs.
 /// Called once, by `main`, before any other thread exists; the hook never changes after.
 pub fn install_hook() {
     let default_hook = panic::take_hook();

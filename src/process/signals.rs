@@ -2,7 +2,7 @@
 //! installs them once, before anything else runs, and hands the [`StopSignals`] down to the
 //! commands that need them.
 //!
-//! SIGINT is Ctrl-C (also under Burn's dashboard: see [`crate::process::terminal`]); SIGTERM is what
+//! SIGINT is Ctrl-C (also under Burn's dashboard: see `process/terminal.rs`); SIGTERM is what
 //! `kill`, `docker stop`, systemd, CI time-outs and batch schedulers send; SIGHUP arrives when
 //! the terminal or ssh session goes away. All three behave alike:
 //! - outside training and serving a signal ends the process as its default action would, with
