@@ -71,6 +71,8 @@ fn with_defaults_in_help(command: clap::Command) -> clap::Command {
                 };
                 command.mut_arg(id, |arg| {
                     let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                    // A field's doc ends its sentence; clap's own help lines do not.
+                    let help = help.trim_end_matches('.');
                     arg.help(format!("{help} [default: {shown}]"))
                 })
             })

@@ -21,12 +21,11 @@ pub(crate) struct GivenFlag {
     pub(crate) field: String,
 }
 
-/// `flag: Type => config.field` (`as f` wraps the value: `Some`, `Into::into`), with the flag's
-/// doc comment as its help and its `#[arg(...)]` attributes; every flag is `--long` and
-/// optional (absent: the config's value stands).
+/// `flag: Type => config.field` (`as f` wraps the value: `Some`, `Into::into`) with its
+/// `#[arg(...)]` attributes; its help (and rustdoc) is the field's doc (`field_doc!`). Every flag is
+/// `--long` and optional (absent: the config's value stands).
 macro_rules! training_flags {
     ($(
-        $(#[doc = $doc:literal])*
         #[arg($($arg:tt)*)]
         $flag:ident: $ty:ty => $($field:ident).+ $(as $wrap:path)?
     ),+ $(,)?) => {
@@ -34,8 +33,8 @@ macro_rules! training_flags {
         #[derive(Debug, Default, clap::Args)]
         pub(crate) struct TrainingFlags {
             $(
-                $(#[doc = $doc])*
-                #[arg(long, $($arg)*)]
+                #[doc = field_doc!($($field).+)]
+                #[arg(long, help = field_doc!($($field).+), $($arg)*)]
                 pub(crate) $flag: Option<$ty>,
             )+
         }
@@ -66,6 +65,20 @@ macro_rules! training_flags {
     };
     (@wrap $value:ident) => { $value };
     (@wrap $value:ident, $wrap:path) => { $wrap($value) };
+}
+
+/// The doc of the config field at a path (`num_epochs`, `model.kind`, `optimizer.momentum`),
+/// from the macro beside its struct: a flag's help is its field's doc, written once.
+macro_rules! field_doc {
+    (model . $field:ident) => {
+        crate::model::model_doc!($field)
+    };
+    (optimizer . $field:ident) => {
+        crate::model::optimizer::optimizer_doc!($field)
+    };
+    ($field:ident) => {
+        crate::config::training_doc!($field)
+    };
 }
 
 /// A config's unknown field named like a flag (`lr`, `epochs`) gets the field that flag sets
@@ -100,94 +113,66 @@ fn flag_name(id: &str) -> String {
 }
 
 training_flags! {
-    /// Dataset (fashion-mnist: the same format, ten kinds of clothing).
     #[arg(value_name = "NAME")]
     dataset: DatasetKind => dataset,
 
-    /// Passes over the training set.
     #[arg(value_name = "N")]
     epochs: usize => num_epochs,
 
-    /// Images per optimizer step.
     #[arg(value_name = "N")]
     batch_size: usize => batch_size,
 
-    /// Network: mlp (the tutorial's) or cnn (PyTorch examples/mnist's Net: two convolutions,
-    /// inputs normalised with MNIST's mean and std).
     #[arg(value_name = "NAME")]
     model: ModelKind => model.kind,
 
-    /// Hidden layer widths, input side first: 128, 256,128, or "" for none (softmax regression).
     #[arg(value_name = "SIZES", value_parser = parse_hidden_sizes)]
     hidden: HiddenSizes => model.hidden_sizes as Into::into,
 
-    /// Hidden-layer activation.
     #[arg(value_name = "NAME")]
     activation: ActivationKind => model.activation,
 
-    /// Loss (mse: between softmax probabilities and one-hot targets).
     #[arg(value_name = "NAME")]
     loss: LossKind => loss,
 
-    /// Optimizer.
     #[arg(value_name = "NAME")]
     optimizer: OptimizerKind => optimizer.kind,
 
-    /// Learning rate.
     #[arg(value_name = "RATE", allow_negative_numbers = true)]
     lr: f64 => learning_rate,
 
-    /// SGD momentum, in [0, 1).
     #[arg(value_name = "M", allow_negative_numbers = true)]
     momentum: f64 => optimizer.momentum,
 
-    /// L2 weight decay (either optimizer).
     #[arg(value_name = "L2", allow_negative_numbers = true)]
     weight_decay: f64 => optimizer.weight_decay,
 
-    /// Learning-rate schedule (cosine: down to 0 over the run).
     #[arg(value_name = "NAME")]
     lr_schedule: LrSchedule => lr_schedule,
 
-    /// Hold out N training images (at random) to validate on; the test split then scores only
-    /// the end. 0 validates on the test split, as the tutorial does.
     #[arg(value_name = "N")]
     valid_size: usize => valid_size,
 
-    /// Stop when the validation loss has not improved for N epochs.
     #[arg(value_name = "N")]
     early_stop_patience: usize => early_stop_patience as Some,
 
-    /// Which epoch's model to keep as model.bpk: last, or best (the lowest validation loss;
-    /// needs --valid-size, so that the test split does not choose it).
     #[arg(value_name = "EPOCH")]
     keep: KeepEpoch => keep,
 
-    /// Seed for weight initialisation, shuffling and the hold-out.
     #[arg(value_name = "N")]
     seed: u64 => seed,
 
-    /// Threads preparing batches ahead of training (0: on the training thread).
     #[arg(value_name = "N")]
     num_workers: usize => num_workers,
 
-    /// Treat numbers below f32's normal range (1.2e-38) as zero while training, as PyTorch's
-    /// torch.set_flush_denormal(True) does: faster on x86 CPUs (see the README's Performance),
-    /// but results differ from the default in their last bits.
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     flush_denormals: bool => flush_denormals,
 
-    /// Transform each training image at random, differently each epoch: rotation, scale, slant,
-    /// shift, elastic distortion, pen width, blur and noise, as handwriting varies (README:
-    /// "Reading people's pictures"); deterministic per seed, epoch and image.
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     augment: bool => augment,
 
-    /// Train on the first N training images only (quick checks).
     #[arg(value_name = "N")]
     limit_train: usize => limit_train as Some,
 
-    /// Validate and test on the first N test images only.
     #[arg(value_name = "N")]
     limit_test: usize => limit_test as Some,
 }

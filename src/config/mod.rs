@@ -19,6 +19,57 @@ named_choice!(
     KeepEpoch, "keep", { Last => "last", Best => "best" }
 );
 
+/// The doc of each `TrainingConfig` field a training flag sets, declared once: the field's rustdoc here and
+/// the flag's `--help` (`cli/training_flags.rs`) both read it.
+macro_rules! training_doc {
+    (loss) => {
+        "What training minimises (and test_loss is): cross-entropy, or mse (between softmax probabilities and one-hot targets)."
+    };
+    (dataset) => {
+        "Dataset: mnist, or fashion-mnist (the same format, ten kinds of clothing); the class names of the outputs."
+    };
+    (num_epochs) => {
+        "Passes over the training images."
+    };
+    (batch_size) => {
+        "Images per optimizer step (the last batch of an epoch may be smaller)."
+    };
+    (learning_rate) => {
+        "The optimizer's step size (the schedule's start when it is cosine)."
+    };
+    (lr_schedule) => {
+        "How the learning rate moves over the run: constant, or cosine (down to 0 at the last step)."
+    };
+    (seed) => {
+        "Seeds the weights, each epoch's order, the hold-out and augment."
+    };
+    (num_workers) => {
+        "Threads preparing batches ahead of training (0: on the training thread); batches arrive in the same order either way, so results do not depend on it."
+    };
+    (valid_size) => {
+        "Training images held out (at random, by the seed) to validate on; 0 validates on the test split each epoch, as the tutorial does. Either way the test split scores the end."
+    };
+    (early_stop_patience) => {
+        "Stop when the validation loss has not improved for this many epochs."
+    };
+    (keep) => {
+        "Which epoch's model becomes model.bpk (and is tested): last, as the tutorial does, or best, the lowest validation loss (Keras's restore_best_weights), which needs held-out images (valid_size, --valid-size): chosen on the test split, its test score would mean nothing."
+    };
+    (flush_denormals) => {
+        "Treat numbers below f32's normal range (1.2e-38) as zero while training, as PyTorch's torch.set_flush_denormal(True) does: faster on x86 CPUs (measured in docs/measurements.md), but results differ from the default in their last bits."
+    };
+    (augment) => {
+        "Transform each training image at random, differently each epoch: rotation, scale, slant, shift, elastic distortion, pen width, blur and noise, as handwriting varies; deterministic per seed, epoch and image. The tutorial trains on the images as they are."
+    };
+    (limit_train) => {
+        "Train on the first N training images only (quick checks); all of them when absent."
+    };
+    (limit_test) => {
+        "Validate and test on the first N test images only; all of them when absent."
+    };
+}
+pub(crate) use training_doc;
+
 /// Everything a training run depends on, as `config/default.json` and a run's `config.json`
 /// hold it. The defaults are the PyTorch tutorial's: 784-128-10 with ReLU, cross-entropy, Adam
 /// at 1e-3, batch 64, 5 epochs.
@@ -28,57 +79,49 @@ pub struct TrainingConfig {
     pub model: ModelConfig,
     /// The update rule and its settings (`"optimizer"` in the JSON).
     pub optimizer: OptimizerConfig,
-    /// What training minimises (and `test_loss` is).
+    #[doc = training_doc!(loss)]
     #[config(default = "LossKind::CrossEntropy")]
     pub loss: LossKind,
-    /// Which images, and the class names of the outputs.
+    #[doc = training_doc!(dataset)]
     #[config(default = "DatasetKind::Mnist")]
     pub dataset: DatasetKind,
-    /// Passes over the training images.
+    #[doc = training_doc!(num_epochs)]
     #[config(default = 5)]
     pub num_epochs: usize,
-    /// Images per optimizer step (the last batch of an epoch may be smaller).
+    #[doc = training_doc!(batch_size)]
     #[config(default = 64)]
     pub batch_size: usize,
-    /// The optimizer's step size (the schedule's start when it is cosine).
+    #[doc = training_doc!(learning_rate)]
     #[config(default = 1.0e-3)]
     pub learning_rate: f64,
-    /// How the learning rate moves over the run: constant, or cosine down to 0 at the last
-    /// step.
+    #[doc = training_doc!(lr_schedule)]
     #[config(default = "LrSchedule::Constant")]
     pub lr_schedule: LrSchedule,
-    /// Seeds the weights, each epoch's order, the hold-out and `augment`.
+    #[doc = training_doc!(seed)]
     #[config(default = 42)]
     pub seed: u64,
-    /// Threads preparing batches ahead of training; 0 prepares them on the training thread.
-    /// Batches arrive in the same order either way, so results do not depend on it.
+    #[doc = training_doc!(num_workers)]
     #[config(default = 0)]
     pub num_workers: usize,
-    /// Training images held out (at random, by the seed) to validate on; 0 validates on the
-    /// test split each epoch, as the tutorial does. Either way the test split scores the end.
+    #[doc = training_doc!(valid_size)]
     #[config(default = 0)]
     pub valid_size: usize,
-    /// Stop when the validation loss has not improved for this many epochs.
+    #[doc = training_doc!(early_stop_patience)]
     #[config(default = "None")]
     pub early_stop_patience: Option<usize>,
-    /// Which epoch's model becomes `model.bpk` (and is tested): the last, as the tutorial
-    /// does, or the one with the lowest validation loss (Keras's `restore_best_weights`),
-    /// which needs held-out images (`valid_size` > 0): chosen on the test split, its test
-    /// score would mean nothing.
+    #[doc = training_doc!(keep)]
     #[config(default = "KeepEpoch::Last")]
     pub keep: KeepEpoch,
-    /// Treat numbers below f32's normal range as zero while training (as PyTorch's
-    /// `torch.set_flush_denormal(True)`): faster on x86 CPUs, results differ in their last bits.
+    #[doc = training_doc!(flush_denormals)]
     #[config(default = false)]
     pub flush_denormals: bool,
-    /// Transform each training image at random, differently each epoch, the ways handwriting
-    /// varies (`data/augment.rs`). The tutorial trains on the images as they are.
+    #[doc = training_doc!(augment)]
     #[config(default = false)]
     pub augment: bool,
-    /// Train on the first N training images only (quick checks); all of them when absent.
+    #[doc = training_doc!(limit_train)]
     #[config(default = "None")]
     pub limit_train: Option<usize>,
-    /// Validate and test on the first N test images only; all of them when absent.
+    #[doc = training_doc!(limit_test)]
     #[config(default = "None")]
     pub limit_test: Option<usize>,
 }

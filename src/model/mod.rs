@@ -65,21 +65,34 @@ impl Normalization {
 /// Dropout after `Net`'s `fc1` (its `dropout2`).
 pub(crate) const CNN_HIDDEN_DROPOUT: f64 = 0.5;
 
+/// The doc of each `ModelConfig` field a training flag sets, declared once: the field's rustdoc here and
+/// the flag's `--help` (`cli/training_flags.rs`) both read it.
+macro_rules! model_doc {
+    (kind) => {
+        "Network: mlp (the tutorial's) or cnn (PyTorch examples/mnist's Net: two convolutions, inputs normalised with MNIST's mean and std)."
+    };
+    (hidden_sizes) => {
+        "Hidden layer widths, input side first: 256,128 on the command line, [256, 128] in JSON; none (\"\" or []) for softmax regression. The CNN's is Net's 128."
+    };
+    (activation) => {
+        "Hidden-layer activation (relu, sigmoid or tanh), after every hidden Linear layer, not after the output layer; the CNN's is relu."
+    };
+}
+pub(crate) use model_doc;
+
 /// The network's shape, saved in `config.json`. The MLP is `Linear(784 → h₁) → activation → …
 /// → Linear(hₙ → 10)`; the tutorial's is `hidden_sizes = [128]` with ReLU (PyTorch's
 /// `SimpleNN`). The CNN is PyTorch `examples/mnist`'s `Net`, whose Linear part is
 /// `hidden_sizes = [128]` with ReLU.
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
-    /// The MLP (the tutorial's) or the CNN (`Net`).
+    #[doc = model_doc!(kind)]
     #[config(default = "ModelKind::Mlp")]
     pub kind: ModelKind,
-    /// Units of each hidden Linear layer, input side first; empty for softmax regression.
-    /// The CNN's is `Net`'s `[128]`.
+    #[doc = model_doc!(hidden_sizes)]
     #[config(default = "vec![128]")]
     pub hidden_sizes: Vec<usize>,
-    /// Applied after every hidden Linear layer (not after the output layer); the CNN's is
-    /// ReLU.
+    #[doc = model_doc!(activation)]
     #[config(default = "ActivationKind::Relu")]
     pub activation: ActivationKind,
     /// Standardises the pixels first, inside the model (so `infer`, `eval`, `serve` and

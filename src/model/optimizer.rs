@@ -26,17 +26,32 @@ named_choice!(
     }
 );
 
+/// The doc of each `OptimizerConfig` field a training flag sets, declared once: the field's rustdoc here and
+/// the flag's `--help` (`cli/training_flags.rs`) both read it.
+macro_rules! optimizer_doc {
+    (kind) => {
+        "The update rule: adam (the tutorial's) or sgd."
+    };
+    (momentum) => {
+        "SGD momentum, in [0, 1); 0 is plain gradient descent."
+    };
+    (weight_decay) => {
+        "L2 penalty added to the gradients (PyTorch's weight_decay), either optimizer."
+    };
+}
+pub(crate) use optimizer_doc;
+
 /// Defaults are PyTorch's (the tutorial's `torch.optim.Adam`): Burn's Adam epsilon is 1e-5,
 /// PyTorch's 1e-8, which measurably helps here; PyTorch's SGD momentum has no dampening.
 #[derive(Config, Debug, PartialEq)]
 pub struct OptimizerConfig {
-    /// The update rule: Adam (the tutorial's) or SGD.
+    #[doc = optimizer_doc!(kind)]
     #[config(default = "OptimizerKind::Adam")]
     pub kind: OptimizerKind,
-    /// SGD only; 0 is plain gradient descent.
+    #[doc = optimizer_doc!(momentum)]
     #[config(default = 0.0)]
     pub momentum: f64,
-    /// L2 penalty added to the gradients (PyTorch's `weight_decay`), both optimizers.
+    #[doc = optimizer_doc!(weight_decay)]
     #[config(default = 0.0)]
     pub weight_decay: f64,
     /// Adam only: decay rate of the first moment (running mean of the gradients), in [0, 1).
