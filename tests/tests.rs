@@ -12,7 +12,8 @@
 //! - `pictures`: people's pictures, decoded and prepared as the model expects them;
 //! - `serve`: the HTTP server and its page in a real browser;
 //! - `pytorch_and_onnx`: export to and import from PyTorch, export to ONNX;
-//! - `layering`: the parts of `src/` use only the parts below them (DEVELOPERS.md).
+//! - `code_rules`: rules of `src/` read from its text: its layering (DEVELOPERS.md), errors
+//!   that print their cause once.
 //!
 //! They need MNIST (`MNIST_DATA_DIR`, see `common`). One subject alone:
 //! `cargo test --release --test tests training::`. The fast tier, the unit tests, which need no
@@ -20,9 +21,9 @@
 
 mod common;
 
+mod code_rules;
 mod command_line;
 mod data_files;
-mod layering;
 mod pictures;
 mod pytorch_and_onnx;
 mod resume_and_signals;

@@ -130,16 +130,16 @@ pub struct TrainingConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not JSON.
-    #[error("{}: not valid JSON: {source}", path.display())]
+    #[error("{}: not valid JSON: {cause}", path.display())]
     Syntax {
         path: PathBuf,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// A field no config has, by its dotted path (`optimizer.betas`), with the fields
     /// allowed at that level.
@@ -157,11 +157,11 @@ pub enum ConfigError {
     NotObject { path: PathBuf },
     /// A known field, by its dotted path (`optimizer.lr`), holds a value of the wrong type or
     /// an unknown choice, as serde says.
-    #[error("{}: `{field}`: {source}", path.display())]
+    #[error("{}: `{field}`: {cause}", path.display())]
     Shape {
         path: PathBuf,
         field: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// A value breaks its field's rule (`rules.rs`); `origin` is the file or flag that set it.
     #[error("{origin}: {} = {} is invalid: {}", broken.field, broken.value, broken.rule)]
@@ -228,11 +228,11 @@ impl TrainingConfig {
             })
             .map_err(|source| ConfigError::Read {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             })?;
         let value: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Syntax {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         if !value.is_object() {
             return Err(ConfigError::NotObject {
@@ -253,7 +253,7 @@ impl TrainingConfig {
             |error: serde_path_to_error::Error<serde_json::Error>| ConfigError::Shape {
                 path: path.to_path_buf(),
                 field: error.path().to_string(),
-                source: error.into_inner(),
+                cause: error.into_inner(),
             },
         )?;
         config.validate(&path.display().to_string())?;

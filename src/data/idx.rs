@@ -32,16 +32,16 @@ const MAX_DECOMPRESSED: u64 = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
     /// The file could not be opened or read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is named `.gz` but lacks gzip's header, or its gzip stream is broken.
-    #[error("{}: not a valid gzip file: {source}", path.display())]
+    #[error("{}: not a valid gzip file: {cause}", path.display())]
     Gzip {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}: decompresses to more than {} bytes; not an MNIST file", path.display(), MAX_DECOMPRESSED)]
     /// The file decompresses to more than `MAX_DECOMPRESSED` (1 GiB).
@@ -106,7 +106,7 @@ pub enum IdxError {
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
     let io_err = |source| IdxError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let mut raw = Vec::new();
     File::open(path)
@@ -117,7 +117,7 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
         if named_gz && !starts_like_idx(&raw) {
             return Err(IdxError::Gzip {
                 path: path.to_path_buf(),
-                source: std::io::Error::new(
+                cause: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     "missing gzip header, and not raw IDX data either",
                 ),
@@ -131,7 +131,7 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, IdxError> {
         .read_to_end(&mut decoded)
         .map_err(|source| IdxError::Gzip {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
     if decoded.len() as u64 > MAX_DECOMPRESSED {
         return Err(IdxError::TooLarge {

@@ -32,20 +32,20 @@ pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PictureError {
     /// The file cannot be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {cause}", path.display())]
     Read {
         /// The picture file.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The bytes are not a picture this program decodes, or too large a one.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Decode {
         /// The picture file.
         path: PathBuf,
         /// Why it was not decoded.
-        source: DecodeError,
+        cause: DecodeError,
     },
     /// The picture holds no ink.
     #[error("{}: the image is blank (no ink to read a digit from)", path.display())]
@@ -68,12 +68,12 @@ pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureErr
     let bytes = read_at_most(path, decode::MAX_DECODE_BYTES, &too_large).map_err(|source| {
         PictureError::Read {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     })?;
     let picture = decode(&bytes).map_err(|source| PictureError::Decode {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     prepare(&picture).ok_or_else(|| PictureError::Blank {
         path: path.to_path_buf(),

@@ -65,12 +65,12 @@ impl FileFormat {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ImportError {
     /// The file cannot be opened or its first bytes read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The first bytes are none of the three formats (see [`FileFormat`]).
     #[error(
@@ -296,7 +296,7 @@ fn exported_normalization(
 fn sniff_file(path: &Path) -> Result<FileFormat, ImportError> {
     let read_error = |source| ImportError::Read {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let mut file = std::fs::File::open(path).map_err(read_error)?;
     let file_len = file.metadata().map_err(read_error)?.len();

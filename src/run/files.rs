@@ -41,10 +41,10 @@ pub(crate) enum RunFilesError {
     )]
     Foreign { path: PathBuf },
     /// Listing or deleting `path` failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -161,7 +161,10 @@ pub(crate) fn clear(root: &Path) -> Result<(), RunFilesError> {
             Kind::Folder => fs::remove_dir_all(&path),
             _ => fs::remove_file(&path),
         };
-        removed.map_err(|source| RunFilesError::Io { path, source })?;
+        removed.map_err(|source| RunFilesError::Io {
+            path,
+            cause: source,
+        })?;
     }
     Ok(())
 }
@@ -194,7 +197,7 @@ pub(crate) fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
 fn entries(dir: &Path) -> Result<Vec<(PathBuf, String, Kind)>, RunFilesError> {
     let io = |source| RunFilesError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     };
     let read = match fs::read_dir(dir) {
         Ok(read) => read,

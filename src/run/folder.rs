@@ -36,10 +36,10 @@ pub enum ArtifactError {
     #[error("{}: holds no run yet; train one first, or pass --run with a run's folder", path.display())]
     NoRuns { path: PathBuf },
     /// Reading or writing `path` failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The run's `config.json` is missing, unreadable or invalid.
     #[error(transparent)]
@@ -67,10 +67,10 @@ pub enum ArtifactError {
     #[error("{}: cannot save the model: {reason}", path.display())]
     SaveModel { path: PathBuf, reason: String },
     /// A JSON file of the run (`data.json`) does not parse.
-    #[error("{}: damaged: {source}", path.display())]
+    #[error("{}: damaged: {cause}", path.display())]
     Damaged {
         path: PathBuf,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
@@ -288,7 +288,10 @@ impl RunDir {
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|source| ArtifactError::Damaged { path, source })
+            .map_err(|source| ArtifactError::Damaged {
+                path,
+                cause: source,
+            })
     }
 
     /// The run's config and its trained model, on `device` (any backend, whichever trained it).
@@ -335,7 +338,7 @@ impl RunDir {
     fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {
         ArtifactError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

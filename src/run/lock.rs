@@ -41,16 +41,16 @@ pub(crate) enum LockError {
     #[error("{}: exists and is not a folder; pick another --run folder", path.display())]
     NotAFolder { path: PathBuf },
     /// The run folder could not be created.
-    #[error("{}: cannot create the run folder: {source}", path.display())]
+    #[error("{}: cannot create the run folder: {cause}", path.display())]
     Folder {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The lock file could not be opened or locked (or kept being replaced).
-    #[error("{}: cannot lock the run folder: {source}", path.display())]
+    #[error("{}: cannot lock the run folder: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -59,8 +59,8 @@ impl LockError {
     /// read-only mount or folder): nothing can be written there by any process either.
     pub(crate) fn is_read_only(&self) -> bool {
         match self {
-            LockError::Io { source, .. } => matches!(
-                source.kind(),
+            LockError::Io { cause, .. } => matches!(
+                cause.kind(),
                 std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
             ),
             _ => false,
@@ -81,7 +81,7 @@ impl RunLock {
         let path = root.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
-            source,
+            cause: source,
         };
         if std::fs::symlink_metadata(root).is_ok() && !root.is_dir() {
             return Err(LockError::NotAFolder {
@@ -91,7 +91,7 @@ impl RunLock {
         let created = missing_folders(root);
         std::fs::create_dir_all(root).map_err(|source| LockError::Folder {
             path: root.to_path_buf(),
-            source,
+            cause: source,
         })?;
         for _ in 0..ATTEMPTS {
             // Not truncated on open: the holder's note must survive until we hold the lock.

@@ -29,17 +29,17 @@ pub(crate) struct EpochMetrics {
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// Reading or writing the file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Line `line` (from 1) is not an epoch's JSON record.
-    #[error("{}:{line}: not an epoch record: {source}", path.display())]
+    #[error("{}:{line}: not an epoch record: {cause}", path.display())]
     Parse {
         path: PathBuf,
         line: usize,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// Line `line` records epoch `found`, not the `expected` next one.
     #[error("{}:{line}: records epoch {found} where epoch {expected} belongs; the file was edited or damaged", path.display())]
@@ -83,7 +83,7 @@ pub(crate) fn stalled(epochs: &[EpochMetrics], patience: usize) -> bool {
 pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsError> {
     let io_error = |source| MetricsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let mut text = read_if_present(path).map_err(io_error)?.unwrap_or_default();
     text += &serde_json::to_string(epoch).expect("metrics serialize");
@@ -98,7 +98,7 @@ pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsErr
 pub(crate) fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
     let text = std::fs::read_to_string(path).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(parse(path, &text)?
         .into_iter()
@@ -110,7 +110,7 @@ pub(crate) fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
 fn complete_lines(path: &Path) -> Result<Vec<(String, EpochMetrics)>, MetricsError> {
     let text = read_if_present(path).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     text.map_or(Ok(Vec::new()), |text| parse(path, &text))
 }
@@ -131,7 +131,7 @@ fn parse(path: &Path, text: &str) -> Result<Vec<(String, EpochMetrics)>, Metrics
                 return Err(MetricsError::Parse {
                     path: path.to_path_buf(),
                     line: index + 1,
-                    source,
+                    cause: source,
                 });
             }
         };
@@ -173,7 +173,7 @@ pub(crate) fn keep_first(path: &Path, count: usize) -> Result<Vec<EpochMetrics>,
         complete_lines(path)?.into_iter().take(count).unzip();
     crate::fs::atomic_file::write(path, lines).map_err(|source| MetricsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(epochs)
 }

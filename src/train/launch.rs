@@ -63,13 +63,13 @@ pub(crate) enum Crash {
     #[error("Burn stopped with a panic: {0}")]
     Panic(String),
     /// The error Burn stopped on (a checkpoint that could not be written, a failed loader).
-    #[error("{0}")]
-    Burn(#[source] Arc<TrainingError>),
+    #[error(transparent)]
+    Burn(Arc<TrainingError>),
     /// An epoch finished but its metrics line could not be written.
-    #[error("{0}")]
-    Unrecorded(#[source] Unrecorded),
+    #[error(transparent)]
+    Unrecorded(Unrecorded),
     /// The model could not be kept (its checkpoint reloaded, or `model.bpk` written).
-    #[error("{0}")]
+    #[error(transparent)]
     Artifact(#[from] ArtifactError),
 }
 

@@ -73,12 +73,12 @@ pub(crate) enum Unrecorded {
         epoch: usize,
     },
     /// Appending the line to `metrics.jsonl` failed.
-    #[error("cannot record epoch {epoch}: {source}")]
+    #[error("cannot record epoch {epoch}: {cause}")]
     Write {
         /// The epoch, counted from 1.
         epoch: usize,
         /// Why the append failed.
-        source: metrics::MetricsError,
+        cause: metrics::MetricsError,
     },
 }
 
@@ -347,7 +347,10 @@ impl EpochRecorder {
         };
         if let Err(source) = metrics::append(&self.metrics_path, &epoch_metrics) {
             log::error!("cannot record epoch {epoch}: {source}");
-            self.stop(Halt::Unrecorded(Unrecorded::Write { epoch, source }));
+            self.stop(Halt::Unrecorded(Unrecorded::Write {
+                epoch,
+                cause: source,
+            }));
             return;
         }
         if epoch >= self.total_epochs {

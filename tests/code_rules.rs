@@ -1,7 +1,10 @@
-//! The code's layering: each part of `src/` (a folder or a top-level file) uses only the parts
-//! listed before it in DEVELOPERS.md's "Parts of the program and their layers", so no two
-//! parts import each other and no arrow points up. Read from the source text: every `crate::`
-//! path, `use crate::{a, b::c}` groups included.
+//! Rules of the code, read from `src/`'s text:
+//! - its layering: each part of `src/` (a folder or a top-level file) uses only the parts
+//!   listed before it in DEVELOPERS.md's "Parts of the program and their layers", so no two
+//!   parts import each other and no arrow points up (every `crate::` path, `use crate::{a,
+//!   b::c}` groups included);
+//! - errors print their cause once: an error either shows a cause in its message (a field
+//!   named `cause`) or returns it as `source()` for the error line to print, never both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -189,4 +192,65 @@ fn the_layering_check_sees_grouped_and_macro_paths() {
     let mut reversed = layers();
     reversed.reverse();
     assert!(!upward_uses(&reversed).is_empty());
+}
+
+/// Each error message (a thiserror `#[error(...)]`) that shows a cause it also returns as
+/// `source()`: `{source}` (thiserror makes a field named `source` the source), or `{0}` of a
+/// `#[from]` / `#[source]` field. As `file:line: message`.
+fn causes_said_twice(file: &Path, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (at, line) in lines.iter().enumerate() {
+        let Some(start) = line.find("#[error(") else {
+            continue;
+        };
+        // The attribute may run over several lines, up to its `)]`.
+        let mut attribute = line[start..].to_string();
+        let mut end = at;
+        while !attribute.trim_end().ends_with(")]") && end + 1 < lines.len() {
+            end += 1;
+            attribute.push_str(lines[end]);
+        }
+        if attribute.contains("transparent") {
+            continue;
+        }
+        // The variant or struct the attribute belongs to: the lines up to the next message.
+        let item: String = lines[end + 1..]
+            .iter()
+            .take_while(|line| !line.contains("#[error("))
+            .take(12)
+            .copied()
+            .collect();
+        let tuple_source = item.contains("#[from]") || item.contains("#[source]");
+        if attribute.contains("{source}") || (attribute.contains("{0}") && tuple_source) {
+            found.push(format!(
+                "{}:{}: {}",
+                file.display(),
+                at + 1,
+                attribute.trim()
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_error_shows_its_cause_or_returns_it_never_both() {
+    let mut found = Vec::new();
+    for part in parts() {
+        for file in files_of(&part) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let relative = file.strip_prefix(crate_root()).unwrap().to_path_buf();
+            found.extend(causes_said_twice(&relative, &text));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "errors that show a cause and also return it as source() (name the field `cause`, or \
+         drop it from the message):\n{}",
+        found.join("\n")
+    );
+    // The check sees both forms.
+    let said_twice = "    #[error(\"{}: cannot read: {source}\", path.display())]\n    Read { path: PathBuf, source: io::Error },\n    #[error(\"{0}\")]\n    Burn(#[source] Arc<TrainingError>),\n";
+    assert_eq!(causes_said_twice(Path::new("x.rs"), said_twice).len(), 2);
 }
