@@ -13,6 +13,7 @@ mod options;
 mod pictures;
 mod promises;
 mod pytorch;
+mod readme;
 mod resume;
 mod serve;
 mod train;
