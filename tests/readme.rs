@@ -11,7 +11,9 @@
 //!   to a closed port (so the run is offline, as those steps promise), and the working folder
 //!   holds what the README tells its reader to bring ([`BROUGHT`]). `cargo run --release [--]`
 //!   stands for the binary. A line is run otherwise only as [`NOT_AS_PRINTED`] says, each
-//!   entry with its reason; an entry that matches no README line fails the test.
+//!   entry with its reason; an entry that matches no README line fails the test before
+//!   anything runs. An answer that is a JSON `{"error": ...}` fails its line too (`curl` exits
+//!   0 on an HTTP 4xx), and so does a line running past [`LINE_LIMIT`].
 //! - ```` ```python ````: compiled, and every name it uses must be defined or imported (Python's
 //!   `symtable`). A block that imports PyTorch stops there, since PyTorch cannot be installed
 //!   where the tests run (CI has onnx, onnxruntime and numpy); its `load_file("F")` is also
