@@ -1,6 +1,6 @@
 //! The PyTorch tutorial's MNIST network (784 → 128 ReLU → 10, cross-entropy, Adam), trained and
 //! used with Burn. `main.rs` only parses the command line; each folder below is one part of the
-//! program (see the README's Architecture section).
+//! program (DEVELOPERS.md, "Parts of the program and their layers").
 
 #![warn(unreachable_pub, missing_docs)]
 

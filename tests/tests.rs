@@ -13,7 +13,9 @@
 //! - `serve`: the HTTP server and its page in a real browser;
 //! - `pytorch_and_onnx`: export to and import from PyTorch, export to ONNX;
 //! - `code_rules`: rules of `src/` read from its text: its layering (DEVELOPERS.md), errors
-//!   that print their cause once.
+//!   that print their cause once;
+//! - `readme`: every command and snippet of the README runs as printed; its flag table is the
+//!   declared flags.
 //!
 //! They need MNIST (`MNIST_DATA_DIR`, see `common`). One subject alone:
 //! `cargo test --release --test tests training::`. The fast tier, the unit tests, which need no
@@ -26,6 +28,7 @@ mod command_line;
 mod data_files;
 mod pictures;
 mod pytorch_and_onnx;
+mod readme;
 mod resume_and_signals;
 mod run_folder;
 mod serve;

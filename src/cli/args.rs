@@ -62,7 +62,7 @@ pub enum Command {
 /// Options every command that touches data and tensors shares.
 #[derive(Debug, Args)]
 pub struct BackendArgs {
-    /// Where tensors live: flex and ndarray run on the CPU (flex is the faster, see the README),
+    /// Where tensors live: flex and ndarray run on the CPU (flex is the faster, see docs/measurements.md),
     /// wgpu on the GPU.
     #[arg(long, value_enum, default_value_t = Backend::default())]
     pub backend: Backend,

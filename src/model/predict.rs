@@ -23,7 +23,7 @@ pub(crate) struct Guess {
 }
 
 /// What the model answers for one image, in the one schema `infer --json` and `serve`'s
-/// `/api/predict` both use (README, "Predictions as JSON").
+/// `/api/predict` both use (README, "Using a model").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Prediction {
     /// The most probable class, 0-9.

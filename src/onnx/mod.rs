@@ -1,6 +1,6 @@
 //! A run's model as an ONNX file, for onnxruntime, browsers, phones and C++ services.
 //!
-//! The contract (README, "Export to ONNX"): one input `pixels`, float32 `[N, 1, 28, 28]` with
+//! The contract (README, "PyTorch and ONNX"): one input `pixels`, float32 `[N, 1, 28, 28]` with
 //! ink 1.0 and paper 0.0 as torchvision's `ToTensor` gives MNIST's images (`N` symbolic), and
 //! one output `logits`, float32 `[N, 10]` (softmax gives the probabilities). A normalisation
 //! the model applies is inside the graph. Opset 13 (ONNX 1.8, 2020), IR version 7. The class
