@@ -103,15 +103,6 @@ impl Drop for Server {
     }
 }
 
-/// The `host:port` in `serve`'s first line (`... http://127.0.0.1:PORT/ ...`).
-fn serve_address(line: &str) -> String {
-    line.split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
-        .to_string()
-}
-
 /// HTTP/1.1 by hand: the request, then the whole answer (the server closes the connection).
 fn http(
     address: &str,

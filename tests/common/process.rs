@@ -188,3 +188,12 @@ pub fn run_printed_resume_command(sandbox: &Sandbox, printed: &str) -> (String, 
         .unwrap();
     (command, output)
 }
+
+/// The `host:port` in `serve`'s first line (`... http://127.0.0.1:PORT/ ...`).
+pub fn serve_address(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in serve's first line: {line:?}"))
+        .to_string()
+}
