@@ -454,3 +454,177 @@ fn odd_pictures_and_names_get_an_answer_or_one_line_each() {
     assert_eq!(answers[0]["file"], odd_name.to_string_lossy().as_ref());
     assert_eq!(answers[1]["file"], good.to_str().unwrap());
 }
+
+// Numbers: a picture of several digits.
+
+/// Test digits the run reads right one by one, with at least 90%: (index, label) for each
+/// class that has one among the first 300.
+fn digits_read_right(sandbox: &Sandbox, data: &Path) -> Vec<Option<usize>> {
+    let indices: Vec<String> = (0..300).map(|index| index.to_string()).collect();
+    let output = sandbox.run([
+        "infer",
+        "--run",
+        "run",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--index",
+        &indices.join(","),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut by_class = vec![None; 10];
+    for line in stdout(&output).lines() {
+        let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+        let label = answer["label"].as_u64().unwrap() as usize;
+        if answer["class"] == answer["label"]
+            && answer["probability"].as_f64().unwrap() > 0.9
+            && by_class[label].is_none()
+        {
+            by_class[label] = Some(answer["index"].as_u64().unwrap() as usize);
+        }
+    }
+    by_class
+}
+
+/// A number written with the given MNIST test digits side by side, `gap` of their pixels apart
+/// (0: touching boxes), three times MNIST's size, dark ink on white paper with a margin; the
+/// `broken`th digit drawn in two strokes (a row of its pixels through the middle erased).
+fn number_picture(
+    data: &Path,
+    digits: &[usize],
+    gap: u32,
+    broken: Option<usize>,
+) -> (GrayImage, Vec<[u32; 4]>) {
+    let margin = 12;
+    let width = 2 * margin + digits.len() as u32 * (28 + gap);
+    let mut ink = GrayImage::new(width, 28 + 2 * margin);
+    let mut cells = Vec::new();
+    for (at, &index) in digits.iter().enumerate() {
+        let mut digit = mnist_test_digit(data, index);
+        if broken == Some(at) {
+            for x in 0..28 {
+                digit.put_pixel(x, 14, Luma([0]));
+            }
+        }
+        let left = margin + at as u32 * (28 + gap);
+        imageops::overlay(&mut ink, &digit, i64::from(left), i64::from(margin));
+        cells.push([3 * left, 3 * margin, 3 * 28, 3 * 28]);
+    }
+    let mut page = imageops::resize(&ink, 3 * width, 3 * ink.height(), FilterType::Triangle);
+    imageops::invert(&mut page);
+    (page, cells)
+}
+
+#[test]
+fn numbers_of_mnist_digits_side_by_side_are_read_left_to_right_with_their_boxes() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let run = trained_run_copy(&sandbox, "run");
+    assert!(run.is_dir());
+    let right = digits_read_right(&sandbox, &data);
+    let pick = |text: &str| -> Vec<usize> {
+        text.bytes()
+            .map(|digit| {
+                right[usize::from(digit - b'0')].expect("a test digit of each class read right")
+            })
+            .collect()
+    };
+    // (number, gap between digits in MNIST pixels, digit drawn in two strokes)
+    let numbers = [
+        ("2026", 4, None),
+        ("31", 0, None),
+        ("4512", 8, Some(1)),
+        ("907", 2, None),
+        ("68", 0, Some(0)),
+        ("123456", 3, None),
+    ];
+    let mut files = Vec::new();
+    let mut expected = Vec::new();
+    for (at, (number, gap, broken)) in numbers.iter().enumerate() {
+        let (page, cells) = number_picture(&data, &pick(number), *gap, *broken);
+        let file = format!("number-{at}.png");
+        page.save(sandbox.path(&file)).unwrap();
+        files.push(file);
+        expected.push((number.to_string(), cells));
+    }
+    let mut args = vec!["infer", "--run", "run", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let output = sandbox.run(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answers: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answers.len(), numbers.len());
+    for (answer, (number, cells)) in answers.iter().zip(&expected) {
+        assert_eq!(answer["number"], number.as_str(), "{answer}");
+        assert_eq!(
+            answer["class"],
+            serde_json::Value::Null,
+            "several digits: {answer}"
+        );
+        let digits = answer["digits"].as_array().unwrap();
+        assert_eq!(digits.len(), cells.len(), "{answer}");
+        for (digit, cell) in digits.iter().zip(cells) {
+            // Each box lies in the cell its digit was drawn in (a pixel of smoothing aside).
+            let b: Vec<u64> = digit["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let (cx, cy) = (b[0] + b[2] / 2, b[1] + b[3] / 2);
+            let [x, y, w, h] = cell.map(u64::from);
+            assert!(
+                (x..x + w).contains(&cx)
+                    && (y..y + h).contains(&cy)
+                    && b[2] <= w + 3
+                    && b[3] <= h + 3,
+                "box {b:?} outside its cell {cell:?}: {answer}"
+            );
+        }
+    }
+    // In text: the number, then each digit.
+    let output = sandbox.run(["infer", "--run", "run", files[0].as_str()]);
+    let line = stdout(&output);
+    assert!(
+        line.starts_with("number-0.png: read 2026  digits: 2 "),
+        "{line}"
+    );
+}
+
+#[test]
+fn one_digit_is_read_as_before_and_a_number_of_one_and_specks_are_refused_in_one_line() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    trained_run_copy(&sandbox, "run");
+    let seven = mnist_test_digit(&data, 0);
+    as_drawing(&seven, &sandbox.path("seven.png"));
+    // A grid of 64 blots, none a speck beside the others: no line of digits, refused at once
+    // in one line naming the file (thousands of specks are no ink at all: "blank").
+    let specks = GrayImage::from_fn(400, 400, |x, y| {
+        Luma([if x % 50 < 12 && y % 50 < 12 { 0 } else { 255 }])
+    });
+    specks.save(sandbox.path("specks.png")).unwrap();
+    let output = sandbox.run(["infer", "--run", "run", "--json", "seven.png", "specks.png"]);
+    assert!(!output.status.success());
+    let answer: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    // A digit keeps the one-image schema, and is a number of one digit.
+    assert_eq!(answer["class"], 7, "{answer}");
+    assert_eq!(answer["number"], "7", "{answer}");
+    assert_eq!(answer["top3"].as_array().unwrap().len(), 3);
+    assert_eq!(answer["digits"].as_array().unwrap().len(), 1);
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: specks.png: ") && err.contains("separate pieces of ink"),
+        "{err}"
+    );
+    // Text: the single digit's line, as before.
+    let output = sandbox.run(["infer", "--run", "run", "seven.png"]);
+    assert!(
+        stdout(&output).starts_with("seven.png: predicted 7  top-3: 7 "),
+        "{}",
+        stdout(&output)
+    );
+}

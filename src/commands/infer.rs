@@ -9,16 +9,17 @@ use burn::prelude::Device;
 use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::model::predict::{Guess, Prediction, probabilities, top_k};
-use crate::picture::load_picture;
+use crate::model::predict::{Guess, Prediction, Reading, Whole, probabilities, top_k};
+use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;
 use crate::run::data_record::load_test_split_of_run;
 
-/// Prints the prediction (top 3, percent) for each picture (a folder: each picture in it) and
-/// each `--index`ed test image, saving the model's 28×28 input with `--save-input`. Unreadable
+/// Prints what the model reads in each picture (a folder: each picture in it): a digit with
+/// its top 3 (percent), or a number and each of its digits; and the prediction for each
+/// `--index`ed test image; saving the model's 28×28 inputs with `--save-input`. Unreadable
 /// pictures are reported one by one and make the exit code a failure; the others are still
-/// predicted.
+/// read.
 ///
 /// # Errors
 /// `--save-input` would replace a file with another picture or cannot be written (checked for
@@ -37,16 +38,19 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &device)?;
     let classes = config.dataset;
-    let (readable, failures) = read_pictures(&pictures);
+    let (readable, failures) = read_pictures(&pictures, classes.reads_numbers());
     let tests = if args.index.is_empty() {
         Vec::new()
     } else {
         test_images(&args, &run, classes)?
     };
     if let Some(saver) = &saver {
-        let pictures = readable
-            .iter()
-            .map(|(path, pixels)| (InputSaver::picture_name(path), *pixels));
+        let pictures = readable.iter().flat_map(|(path, digits)| {
+            digits.iter().enumerate().map(move |(at, digit)| {
+                let name = InputSaver::picture_name(path, (digits.len() > 1).then_some(at + 1));
+                (name, digit.pixels)
+            })
+        });
         let tests = tests
             .iter()
             .map(|test| (InputSaver::test_name(test.index), test.pixels));
@@ -80,21 +84,37 @@ struct Answers<'a> {
 }
 
 impl Answers<'_> {
-    /// The prediction for each readable picture, named by its path.
+    /// What the model reads in each readable picture, named by its path: its digit, or its
+    /// number and each digit.
     ///
     /// # Errors
     /// Standard output cannot be written.
     fn print_pictures(
         &self,
-        pictures: &[(PathBuf, [u8; IMAGE_PIXELS])],
+        pictures: &[(PathBuf, Vec<PreparedDigit>)],
     ) -> Result<(), StdoutError> {
-        let pixels: Vec<u8> = pictures.iter().flat_map(|(_, pixels)| *pixels).collect();
-        let all = probabilities(self.model, &pixels, self.device);
-        for ((path, _), probs) in pictures.iter().zip(all) {
+        // One forward pass for every digit of every picture.
+        let pixels: Vec<u8> = pictures
+            .iter()
+            .flat_map(|(_, digits)| digits.iter().flat_map(|digit| digit.pixels))
+            .collect();
+        let mut all = probabilities(self.model, &pixels, self.device).into_iter();
+        for (path, digits) in pictures {
+            let found: Vec<_> = digits
+                .iter()
+                .zip(all.by_ref())
+                .map(|(digit, probs)| (probs, digit.bounds))
+                .collect();
+            let reading = Reading::new(&found, self.classes);
             // A file name need not be UTF-8; JSON strings are.
             let record = serde_json::json!({ "file": path.to_string_lossy() });
             let heading = path.display().to_string();
-            print_prediction(self.json, self.classes, &probs, record, &heading, "")?;
+            match &reading.whole {
+                Whole::Digit(_) if !self.json => {
+                    print_prediction(false, self.classes, &found[0].0, record, &heading, "")?
+                }
+                _ => print_reading(self.json, &reading, record, &heading)?,
+            }
         }
         Ok(())
     }
@@ -146,14 +166,14 @@ fn picture_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Each picture prepared for the model, with how many could not be read (each reported in a
-/// line of its own).
-fn read_pictures(paths: &[PathBuf]) -> (Vec<(PathBuf, [u8; IMAGE_PIXELS])>, usize) {
+/// Each picture's digits prepared for the model (the whole picture as one unless `split`), with
+/// how many pictures could not be read (each reported in a line of its own).
+fn read_pictures(paths: &[PathBuf], split: bool) -> (Vec<(PathBuf, Vec<PreparedDigit>)>, usize) {
     let mut readable = Vec::new();
     let mut failures = 0;
     for path in paths {
-        match load_picture(path) {
-            Ok(pixels) => readable.push((path.clone(), pixels)),
+        match load_digits(path, split) {
+            Ok(digits) => readable.push((path.clone(), digits)),
             Err(error) => {
                 errln!(
                     "error: {}",
@@ -242,6 +262,45 @@ fn print_prediction(
     }
 }
 
+/// Prints what the model read in a picture: `record` completed with the reading as a JSON line,
+/// or a text line `<heading>: read <number>  digits: <class> <percent>%, ...`.
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_reading(
+    json: bool,
+    reading: &Reading,
+    record: serde_json::Value,
+    heading: &str,
+) -> Result<(), StdoutError> {
+    if json {
+        /// The input's fields, then the reading's (see `print_prediction`).
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            #[serde(flatten)]
+            input: serde_json::Value,
+            #[serde(flatten)]
+            reading: &'a Reading,
+        }
+        let line = Line {
+            input: record,
+            reading,
+        };
+        let line = serde_json::to_string(&line).expect("a reading serializes");
+        return outln!("{line}");
+    }
+    let digits: Vec<String> = reading
+        .digits
+        .iter()
+        .map(|digit| format!("{} {:.2}%", digit.name, 100.0 * digit.probability))
+        .collect();
+    outln!(
+        "{heading}: read {}  digits: {}",
+        reading.number.as_deref().unwrap_or("?"),
+        digits.join(", ")
+    )
+}
+
 /// The guesses as `<class> <percent>%`, joined by commas; after the first, those that would
 /// show as 0.00% are left out.
 fn describe(top: &[Guess], classes: DatasetKind) -> String {
@@ -274,7 +333,7 @@ impl InputSaver {
     fn new(dir: &Path, pictures: &[PathBuf], indices: &[usize]) -> Result<Self> {
         let names = pictures
             .iter()
-            .map(|path| (Self::picture_name(path), path.display().to_string()))
+            .map(|path| (Self::picture_name(path, None), path.display().to_string()))
             .chain(
                 (indices.iter()).map(|&index| (Self::test_name(index), format!("--index {index}"))),
             );
@@ -292,10 +351,15 @@ impl InputSaver {
         })
     }
 
-    /// The PNG name for picture `path`: its file stem with `.png` (`picture.png` when none).
-    fn picture_name(path: &Path) -> String {
+    /// The PNG name for picture `path`: its file stem with `.png` (`picture.png` when none);
+    /// the `digit`th digit of a number of several adds `-<digit>` (`house-1.png`).
+    fn picture_name(path: &Path, digit: Option<usize>) -> String {
         let stem = path.file_stem().map(|stem| stem.to_string_lossy());
-        format!("{}.png", stem.as_deref().unwrap_or("picture"))
+        let stem = stem.as_deref().unwrap_or("picture");
+        match digit {
+            Some(digit) => format!("{stem}-{digit}.png"),
+            None => format!("{stem}.png"),
+        }
     }
 
     /// The PNG name for test image `index`: `test-<index>.png`.
@@ -308,7 +372,15 @@ impl InputSaver {
     /// same picture is skipped.
     fn save_all(&self, inputs: &[(String, [u8; IMAGE_PIXELS])]) -> Result<()> {
         let mut to_write = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for (name, pixels) in inputs {
+            // A number's digits (`a-1.png`) may meet a picture named like one.
+            if !names.insert(name) {
+                bail!(
+                    "--save-input: two inputs would both be saved as {}; rename one picture",
+                    self.dir.join(name).display()
+                );
+            }
             let path = self.dir.join(name);
             if path.symlink_metadata().is_err() {
                 to_write.push((path, pixels));

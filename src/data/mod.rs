@@ -36,6 +36,12 @@ named_choice!(
 pub(crate) const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 impl DatasetKind {
+    /// Whether its classes are digits, so that a picture may hold a number of them side by
+    /// side (read left to right); a picture of clothing holds one item.
+    pub fn reads_numbers(self) -> bool {
+        self == DatasetKind::Mnist
+    }
+
     /// The dataset's name as people write it ("MNIST", "Fashion-MNIST"), for titles and messages.
     pub fn title(self) -> &'static str {
         match self {

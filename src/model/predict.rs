@@ -71,6 +71,80 @@ impl Prediction {
     }
 }
 
+/// What the model reads in one picture, in the one schema `infer --json` and `serve`'s
+/// `/api/predict` both use: the number its digits make, each digit with its box, and for a
+/// picture of one digit (or one item of clothing) the prediction as a single image has it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Reading {
+    /// The picture's one prediction, or `"class": null` for a number of several digits.
+    #[serde(flatten)]
+    pub whole: Whole,
+    /// The digits' classes, left to right (`"2026"`); `null` for a dataset whose classes are
+    /// not digits.
+    pub number: Option<String>,
+    /// Each digit, left to right.
+    pub digits: Vec<DigitReading>,
+}
+
+/// A picture's one prediction, when it holds one digit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub(crate) enum Whole {
+    /// One digit: its prediction.
+    Digit(Prediction),
+    /// Several digits: no one class (`"class": null`).
+    Number {
+        /// Always `None`.
+        class: Option<u8>,
+    },
+}
+
+/// One digit of a picture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DigitReading {
+    /// The most probable class, 0-9.
+    pub class: u8,
+    /// Its name.
+    pub name: &'static str,
+    /// Its probability, a fraction.
+    pub probability: f32,
+    /// Where the digit lies in the picture: left, top, width, height, in pixels.
+    #[serde(rename = "box")]
+    pub bounds: [u32; 4],
+}
+
+impl Reading {
+    /// The reading of a picture's digits, left to right: each one's probabilities and box, with
+    /// `dataset`'s class names. `digits` holds at least one.
+    pub(crate) fn new(found: &[([f32; NUM_CLASSES], [u32; 4])], dataset: DatasetKind) -> Self {
+        let names = dataset.class_names();
+        let digits: Vec<DigitReading> = found
+            .iter()
+            .map(|(probabilities, bounds)| {
+                let class = argmax(probabilities);
+                DigitReading {
+                    class,
+                    name: names[usize::from(class)],
+                    probability: probabilities[usize::from(class)],
+                    bounds: *bounds,
+                }
+            })
+            .collect();
+        let number = dataset
+            .reads_numbers()
+            .then(|| digits.iter().map(|digit| digit.name).collect());
+        let whole = match found {
+            [(probabilities, _)] => Whole::Digit(Prediction::new(*probabilities, dataset)),
+            _ => Whole::Number { class: None },
+        };
+        Self {
+            whole,
+            number,
+            digits,
+        }
+    }
+}
+
 /// The `k` most probable classes, most probable first; ties keep the lower class first.
 pub(crate) fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     let mut guesses: Vec<Guess> = probabilities

@@ -34,9 +34,17 @@ const PAPER_SIDE: u32 = 64;
 /// counts as ink: JPEG ringing, sensor noise, a faint shadow.
 const MIN_CONTRAST: f32 = 0.15;
 
-/// Ink strength per pixel (at most [`WORK_SIDE`] on a side); `None` when nothing in the picture
-/// stands out from the paper.
-pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
+/// Ink strength per pixel, at most [`WORK_SIDE`] on a side.
+pub(super) struct Ink {
+    /// 0 paper to 255 a stroke's core.
+    pub(super) strengths: GrayImage,
+    /// Paper added on the left and at the top of a narrow picture (`with_paper_around`), in
+    /// ink pixels: the picture starts there.
+    pub(super) margin: (u32, u32),
+}
+
+/// The picture's ink; `None` when nothing in the picture stands out from the paper.
+pub(super) fn ink(picture: &DynamicImage) -> Option<Ink> {
     // Scaled down first: a large picture's full-size copies would cost memory, not accuracy.
     let (width, height) = (picture.width(), picture.height());
     let mut grey = if width.max(height) > WORK_SIDE {
@@ -47,7 +55,7 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
     if light_ink_on_dark(&grey) {
         imageops::invert(&mut grey);
     }
-    let grey = with_paper_around(grey);
+    let (grey, margin) = with_paper_around(grey);
     let contrast = contrast_with_paper(&grey);
     let levels: Vec<u8> = contrast.pixels().map(|p| p.0[0]).collect();
     let strongest = percentile(&levels, 0.999);
@@ -70,7 +78,10 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<GrayImage> {
         };
         Luma([(strength * 255.0).round() as u8])
     });
-    Some(without_clutter(strengths))
+    Some(Ink {
+        strengths: without_clutter(strengths),
+        margin,
+    })
 }
 
 /// Narrowest side the paper's brightness can be estimated on: its quadratic surface
@@ -80,19 +91,20 @@ const MIN_PAPER_SIDE: u32 = 16;
 
 /// `grey` (dark ink on light paper) with white paper added around it up to
 /// [`MIN_PAPER_SIDE`] on each side, when it is narrower and not of one level (which holds no
-/// ink either way). The ink is cropped to later, so the margin changes nothing else.
-fn with_paper_around(grey: GrayImage) -> GrayImage {
+/// ink either way), and the margin added on the left and at the top. The ink is cropped to
+/// later, so the margin changes nothing else.
+fn with_paper_around(grey: GrayImage) -> (GrayImage, (u32, u32)) {
     let (width, height) = grey.dimensions();
     let levels = grey.pixels().map(|p| p.0[0]);
     let spread = levels.clone().max().unwrap_or(0) - levels.min().unwrap_or(0);
     if width.min(height) >= MIN_PAPER_SIDE || f32::from(spread) < MIN_CONTRAST * 255.0 {
-        return grey;
+        return (grey, (0, 0));
     }
     let margin = |side: u32| MIN_PAPER_SIDE.saturating_sub(side).div_ceil(2);
     let (left, top) = (margin(width), margin(height));
     let mut padded = GrayImage::from_pixel(width + 2 * left, height + 2 * top, Luma([255]));
     imageops::overlay(&mut padded, &grey, i64::from(left), i64::from(top));
-    padded
+    (padded, (left, top))
 }
 
 /// The ink without clutter: specks (pieces holding less than [`SPECK_SHARE`] of the ink: dust,
@@ -244,7 +256,7 @@ mod tests {
         for (paper, ink_level, falloff) in
             [(250.0, 20.0, 0.0), (160.0, 40.0, 0.0), (230.0, 60.0, 0.6)]
         {
-            let found = ink(&page(paper, ink_level, falloff)).unwrap();
+            let found = ink(&page(paper, ink_level, falloff)).unwrap().strengths;
             assert!(ink_at(&found, 100, 100) > 200, "the bar, {paper} {falloff}");
             for (x, y) in [(10, 10), (190, 190), (190, 10), (60, 100), (150, 100)] {
                 assert_eq!(
@@ -263,12 +275,12 @@ mod tests {
             let bar = (90..110).contains(&x) && (40..160).contains(&y);
             Luma([if bar || y >= 190 { 30 } else { 220 }])
         });
-        let found = ink(&DynamicImage::ImageLuma8(photo)).unwrap();
+        let found = ink(&DynamicImage::ImageLuma8(photo)).unwrap().strengths;
         assert!(ink_at(&found, 100, 100) > 200);
         assert_eq!(ink_at(&found, 50, 195), 0, "the edge band");
         // Alone against the edge, a stroke is the digit.
         let drawing = GrayImage::from_fn(200, 200, |x, _| Luma([if x < 20 { 30 } else { 220 }]));
-        let found = ink(&DynamicImage::ImageLuma8(drawing)).unwrap();
+        let found = ink(&DynamicImage::ImageLuma8(drawing)).unwrap().strengths;
         assert!(ink_at(&found, 10, 100) > 200);
     }
 
@@ -279,7 +291,7 @@ mod tests {
             let speck = (x, y) == (20, 20) || (x, y) == (180, 30);
             Luma([if bar || speck { 30 } else { 220 }])
         });
-        let found = ink(&DynamicImage::ImageLuma8(page)).unwrap();
+        let found = ink(&DynamicImage::ImageLuma8(page)).unwrap().strengths;
         assert!(ink_at(&found, 100, 100) > 200);
         assert_eq!(ink_at(&found, 20, 20), 0);
         assert_eq!(ink_at(&found, 180, 30), 0);
@@ -297,13 +309,13 @@ mod tests {
                 },
             ])
         });
-        let found = ink(&DynamicImage::ImageLuma8(canvas)).unwrap();
+        let found = ink(&DynamicImage::ImageLuma8(canvas)).unwrap().strengths;
         assert!(ink_at(&found, 100, 100) > 200);
     }
 
     #[test]
     fn light_ink_on_a_dark_ground_is_ink() {
-        let found = ink(&page(10.0, 240.0, 0.0)).unwrap();
+        let found = ink(&page(10.0, 240.0, 0.0)).unwrap().strengths;
         assert!(ink_at(&found, 100, 100) > 200);
         assert_eq!(ink_at(&found, 10, 10), 0);
     }
@@ -318,7 +330,7 @@ mod tests {
                     Rgba([0, 0, 0, 0])
                 }
             });
-            let found = ink(&DynamicImage::ImageRgba8(canvas)).unwrap();
+            let found = ink(&DynamicImage::ImageRgba8(canvas)).unwrap().strengths;
             assert!(found.get_pixel(50, 50).0[0] > 200, "{stroke:?}");
             assert_eq!(found.get_pixel(5, 5).0[0], 0, "{stroke:?}");
         }
@@ -347,7 +359,9 @@ mod tests {
                 Luma([if middle { 0 } else { 255 }])
             });
             let found = ink(&DynamicImage::ImageLuma8(stroke));
-            let inked = found.map_or(0, |ink| ink.pixels().filter(|p| p.0[0] > 128).count());
+            let inked = found.map_or(0, |ink| {
+                ink.strengths.pixels().filter(|p| p.0[0] > 128).count()
+            });
             assert!(inked >= 30, "{width}x{height}: {inked} inked pixels");
         }
     }

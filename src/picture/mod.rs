@@ -9,11 +9,14 @@
 //! 4. **Ink** (`ink.rs`): ink strength per pixel, whatever the colours, transparency and
 //!    lighting: the paper's brightness is estimated (`paper.rs`) and divided out, Otsu's
 //!    threshold separates ink from paper, clutter along the edges is dropped.
-//! 5. **MNIST's layout** (`mnist_box.rs`): cropped to the ink, thin strokes widened to MNIST's,
-//!    scaled into a 20×20 box, centred by centre of mass in 28×28, strokes as strong as MNIST's
-//!    (strongest pixel at 255, faint strokes raised to MNIST's median).
+//! 5. **Digits** (`digits.rs`): the ink split into the digits of one line, left to right (a
+//!    single digit is a number of one).
+//! 6. **MNIST's layout** (`mnist_box.rs`): each digit cropped to its ink, thin strokes widened
+//!    to MNIST's, scaled into a 20×20 box, centred by centre of mass in 28×28, strokes as
+//!    strong as MNIST's (strongest pixel at 255, faint strokes raised to MNIST's median).
 
 mod decode;
+mod digits;
 mod ink;
 mod mnist_box;
 mod paper;
@@ -27,6 +30,28 @@ use crate::fs::bounded_read::read_at_most;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
+pub(crate) use digits::SplitError;
+
+/// One digit of a picture, prepared for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PreparedDigit {
+    /// MNIST's 784 pixels (28×28, row by row, 0 paper to 255 ink).
+    pub(crate) pixels: [u8; IMAGE_PIXELS],
+    /// Where the digit lies in the picture as decoded (upright): left, top, width, height, in
+    /// the picture's pixels.
+    pub(crate) bounds: [u32; 4],
+}
+
+/// Why a picture gives no digits to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unread {
+    /// The picture holds no ink.
+    #[error("the image is blank (no ink to read a digit from)")]
+    Blank,
+    /// The ink is not a line of digits.
+    #[error(transparent)]
+    Split(#[from] SplitError),
+}
 
 /// A picture file that gives no digit to read.
 #[derive(Debug, thiserror::Error)]
@@ -47,19 +72,22 @@ pub(crate) enum PictureError {
         /// Why it was not decoded.
         cause: DecodeError,
     },
-    /// The picture holds no ink.
-    #[error("{}: the image is blank (no ink to read a digit from)", path.display())]
-    Blank {
+    /// The picture holds no ink, or not a line of digits.
+    #[error("{}: {cause}", path.display())]
+    Unread {
         /// The picture file.
         path: PathBuf,
+        /// What it holds instead.
+        cause: Unread,
     },
 }
 
-/// Reads a picture file and prepares it: MNIST's 784 pixels, row by row, 0 (paper) to 255.
+/// Reads a picture file and prepares each digit in it, left to right (the whole picture as
+/// one when `split` is false: a picture of clothing holds one item).
 ///
 /// # Errors
-/// [`PictureError`], naming the file: unreadable, not a picture, or blank.
-pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+/// [`PictureError`], naming the file: unreadable, not a picture, blank or not a line of digits.
+pub(crate) fn load_digits(path: &Path, split: bool) -> Result<Vec<PreparedDigit>, PictureError> {
     // A picture file larger than its decode may take is refused before it is read whole.
     let too_large = format!(
         "larger than {} MiB; not a picture this program reads",
@@ -75,19 +103,98 @@ pub(crate) fn load_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureErr
         path: path.to_path_buf(),
         cause: source,
     })?;
-    prepare(&picture).ok_or_else(|| PictureError::Blank {
+    prepare_digits(&picture, split).map_err(|cause| PictureError::Unread {
         path: path.to_path_buf(),
+        cause,
     })
 }
 
-/// MNIST's 784 pixels (28×28, row by row, 0 paper to 255 ink) for an upright `picture`;
-/// `None` when it holds no ink.
-pub(crate) fn prepare(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {
+/// Each digit of an upright `picture`, left to right, prepared for the model (the whole picture
+/// as one when `split` is false). A picture of one digit is prepared whole, as it always was.
+///
+/// # Errors
+/// [`Unread::Blank`] when it holds no ink; [`Unread::Split`] when its ink is not a line of
+/// digits.
+pub(crate) fn prepare_digits(
+    picture: &DynamicImage,
+    split: bool,
+) -> Result<Vec<PreparedDigit>, Unread> {
+    let (width, height) = (picture.width(), picture.height());
     if let Some(pixels) = already_mnist(picture) {
-        return Some(pixels);
+        let bounds = [0, 0, width, height];
+        return Ok(vec![PreparedDigit { pixels, bounds }]);
     }
     let smooth = pixelated::smoothed(picture);
-    mnist_box::into_field(&ink::ink(smooth.as_ref().unwrap_or(picture))?)
+    let ink = ink::ink(smooth.as_ref().unwrap_or(picture)).ok_or(Unread::Blank)?;
+    let found = if split {
+        digits::split_digits(&ink.strengths)?
+    } else {
+        digits::whole(&ink.strengths).into_iter().collect()
+    };
+    let in_picture = InPicture::new(&ink, width, height);
+    let prepared: Vec<PreparedDigit> = match found.as_slice() {
+        [_] => mnist_box::into_field(&ink.strengths)
+            .map(|pixels| PreparedDigit {
+                pixels,
+                bounds: in_picture.bounds(found[0].bounds),
+            })
+            .into_iter()
+            .collect(),
+        _ => found
+            .iter()
+            .filter_map(|digit| {
+                Some(PreparedDigit {
+                    pixels: mnist_box::into_field(&digit.strengths)?,
+                    bounds: in_picture.bounds(digit.bounds),
+                })
+            })
+            .collect(),
+    };
+    if prepared.is_empty() {
+        return Err(Unread::Blank);
+    }
+    Ok(prepared)
+}
+
+/// From the ink's pixels to the picture's: the ink is the picture scaled (to at most
+/// `ink::WORK_SIDE`, or enlarged from its pixel grid) with paper added around a narrow one.
+struct InPicture {
+    /// Picture pixels per ink pixel, across and down.
+    scale: (f32, f32),
+    /// The paper added on the left and at the top, in ink pixels.
+    margin: (u32, u32),
+    /// The picture's size.
+    size: (u32, u32),
+}
+
+impl InPicture {
+    fn new(ink: &ink::Ink, width: u32, height: u32) -> Self {
+        let (left, top) = ink.margin;
+        let inner_width = ink.strengths.width().saturating_sub(2 * left).max(1);
+        let inner_height = ink.strengths.height().saturating_sub(2 * top).max(1);
+        Self {
+            scale: (
+                width as f32 / inner_width as f32,
+                height as f32 / inner_height as f32,
+            ),
+            margin: ink.margin,
+            size: (width, height),
+        }
+    }
+
+    /// A box in ink pixels as a box in picture pixels, within the picture.
+    fn bounds(&self, [x, y, width, height]: [u32; 4]) -> [u32; 4] {
+        let to = |at: u32, margin: u32, scale: f32, size: u32| {
+            ((at.saturating_sub(margin)) as f32 * scale)
+                .round()
+                .min(size as f32) as u32
+        };
+        let x0 = to(x, self.margin.0, self.scale.0, self.size.0);
+        let y0 = to(y, self.margin.1, self.scale.1, self.size.1);
+        let x1 = to(x + width, self.margin.0, self.scale.0, self.size.0);
+        let y1 = to(y + height, self.margin.1, self.scale.1, self.size.1);
+        [x0, y0, (x1 - x0).max(1), (y1 - y0).max(1)]
+    }
 }
 
 /// The picture's own pixels when it already is an MNIST digit: 28×28, a black border, some ink
@@ -129,15 +236,16 @@ mod tests {
             let r = ((x as f32 - 13.5).powi(2) + (y as f32 - 13.5).powi(2)).sqrt();
             Luma([(255.0 * (1.5 - (r - 7.0).abs()).clamp(0.0, 1.0)) as u8])
         });
-        let prepared = prepare(&DynamicImage::ImageLuma8(digit.clone())).unwrap();
-        assert_eq!(prepared.as_slice(), digit.as_raw().as_slice());
+        let prepared = prepare_digits(&DynamicImage::ImageLuma8(digit.clone()), true).unwrap();
+        assert_eq!(prepared[0].pixels.as_slice(), digit.as_raw().as_slice());
+        assert_eq!(prepared[0].bounds, [0, 0, 28, 28]);
         // Off-centre, the same picture is laid out again.
         let moved = GrayImage::from_fn(28, 28, |x, y| {
             *digit.get_pixel(x.saturating_sub(4).max(1), y)
         });
         assert_ne!(
-            prepare(&DynamicImage::ImageLuma8(moved.clone()))
-                .unwrap()
+            prepare_digits(&DynamicImage::ImageLuma8(moved.clone()), true).unwrap()[0]
+                .pixels
                 .as_slice(),
             moved.as_raw().as_slice()
         );
@@ -148,19 +256,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("notes.png");
         std::fs::write(&text, "just text").unwrap();
-        let err = load_picture(&text).unwrap_err().to_string();
+        let err = load_digits(&text, true).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("{}: not an image", text.display())),
             "{err}"
         );
         let missing = dir.path().join("missing.png");
-        let err = load_picture(&missing).unwrap_err().to_string();
+        let err = load_digits(&missing, true).unwrap_err().to_string();
         assert!(err.contains("cannot read"), "{err}");
         let blank = dir.path().join("blank.png");
         GrayImage::from_pixel(40, 40, Luma([255]))
             .save(&blank)
             .unwrap();
-        let err = load_picture(&blank).unwrap_err().to_string();
+        let err = load_digits(&blank, true).unwrap_err().to_string();
         assert!(
             err.ends_with("the image is blank (no ink to read a digit from)"),
             "{err}"

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Prediction, probabilities};
-use crate::serve::input::{InputError, pixels_from_body};
+use crate::model::predict::{Reading, probabilities};
+use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
 pub(super) const MAX_BODY_BYTES: usize = 2 << 20;
@@ -101,9 +101,10 @@ impl From<InputError> for ApiError {
             InputError::TooLarge { .. } | InputError::TooMuchMemory(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            InputError::Blank | InputError::BadPixel { .. } | InputError::NotPixels(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            InputError::Blank
+            | InputError::NotDigits(_)
+            | InputError::BadPixel { .. }
+            | InputError::NotPixels(_) => StatusCode::UNPROCESSABLE_ENTITY,
             InputError::Empty | InputError::NotAnImage(_) | InputError::NotJson(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -112,14 +113,19 @@ impl From<InputError> for ApiError {
     }
 }
 
-/// The answer, in the schema `infer --json` uses too, with the picture the model read.
+/// The answer, in the schema `infer --json` uses too, with the pictures the model read.
 #[derive(Serialize)]
 struct Answer {
-    /// The predicted class and each class's probability, as `infer --json` prints them.
+    /// The number, each digit with its box, and a one-digit picture's prediction, as
+    /// `infer --json` prints them.
     #[serde(flatten)]
-    prediction: Prediction,
-    /// The 28×28 grey levels the model read, row by row (0 paper, 255 ink).
-    input: Vec<u8>,
+    reading: Reading,
+    /// The 28×28 grey levels the model read for each digit, left to right, row by row (0
+    /// paper, 255 ink).
+    inputs: Vec<Vec<u8>>,
+    /// A one-digit picture's 28×28 input (`inputs`' only one); absent for a number of several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<Vec<u8>>,
 }
 
 /// `GET /`: the page, with a content security policy that lets it load nothing else.
@@ -173,19 +179,26 @@ async fn predict(
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
     let answer = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
         let _permit = permit;
-        let pixels = pixels_from_body(content_type.as_deref(), &body)?;
+        let split = served.dataset.reads_numbers();
+        let digits = digits_from_body(content_type.as_deref(), &body, split)?;
         let model = served.model.lock().map_err(|_| {
             ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the model is unusable after an earlier failure".to_string(),
             )
         })?;
-        let probabilities = probabilities(&model, &pixels, &served.device)
-            .pop()
-            .expect("one image in, one row out");
+        let pixels: Vec<u8> = digits.iter().flat_map(|digit| digit.pixels).collect();
+        let rows = probabilities(&model, &pixels, &served.device);
+        let found: Vec<_> = rows
+            .into_iter()
+            .zip(&digits)
+            .map(|(row, digit)| (row, digit.bounds))
+            .collect();
+        let inputs: Vec<Vec<u8>> = digits.iter().map(|digit| digit.pixels.to_vec()).collect();
         Ok(Answer {
-            prediction: Prediction::new(probabilities, served.dataset),
-            input: pixels.to_vec(),
+            reading: Reading::new(&found, served.dataset),
+            input: (inputs.len() == 1).then(|| inputs[0].clone()),
+            inputs,
         })
     })
     .await

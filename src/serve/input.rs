@@ -1,9 +1,9 @@
-//! What `POST /api/predict` accepts, turned into the 784 pixels the model reads: a picture
-//! (PNG, JPEG, ...: prepared as `infer` prepares a file), or MNIST's own 784 grey levels as
-//! JSON.
+//! What `POST /api/predict` accepts, turned into the digits the model reads (784 pixels each):
+//! a picture (PNG, JPEG, ...: its digits prepared as `infer` prepares a file's), or MNIST's own
+//! 784 grey levels as JSON (one digit).
 
-use crate::data::IMAGE_PIXELS;
-use crate::picture::{DecodeError, MAX_SIDE, decode, prepare};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::picture::{DecodeError, MAX_SIDE, PreparedDigit, Unread, decode, prepare_digits};
 
 /// Why a request body is not something to predict from; each becomes a 4xx answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -31,6 +31,9 @@ pub(crate) enum InputError {
     /// No ink: a blank picture, or 784 zeros (422).
     #[error("the picture is blank: no ink to read")]
     Blank,
+    /// Ink that is not a line of digits: why, in words (422).
+    #[error("{0}")]
+    NotDigits(String),
     /// JSON that does not parse: serde_json's message (400).
     #[error("not JSON: {0}")]
     NotJson(String),
@@ -49,16 +52,18 @@ pub(crate) enum InputError {
     },
 }
 
-/// The body's pixels, by its declared type: `image/*` or `application/octet-stream` is a
-/// picture, `application/json` grey levels; parameters (`; charset=...`) are ignored.
+/// The body's digits, by its declared type: `image/*` or `application/octet-stream` is a
+/// picture (split into digits when `split`), `application/json` grey levels (one digit);
+/// parameters (`; charset=...`) are ignored.
 ///
 /// # Errors
 /// [`InputError::Empty`] for no body, [`InputError::ContentType`] for another or no type, and
-/// those of [`pixels_from_picture`] and [`pixels_from_json`].
-pub(crate) fn pixels_from_body(
+/// those of [`digits_from_picture`] and [`pixels_from_json`].
+pub(crate) fn digits_from_body(
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<[u8; IMAGE_PIXELS], InputError> {
+    split: bool,
+) -> Result<Vec<PreparedDigit>, InputError> {
     if body.is_empty() {
         return Err(InputError::Empty);
     }
@@ -72,28 +77,41 @@ pub(crate) fn pixels_from_body(
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
+    let side = IMAGE_SIDE as u32;
     match media.as_str() {
-        "application/json" => pixels_from_json(body),
-        "application/octet-stream" => pixels_from_picture(body),
-        image if image.starts_with("image/") => pixels_from_picture(body),
+        "application/json" => pixels_from_json(body).map(|pixels| {
+            vec![PreparedDigit {
+                pixels,
+                bounds: [0, 0, side, side],
+            }]
+        }),
+        "application/octet-stream" => digits_from_picture(body, split),
+        image if image.starts_with("image/") => digits_from_picture(body, split),
         "" => Err(InputError::ContentType("missing".to_string())),
         other => Err(InputError::ContentType(other.to_string())),
     }
 }
 
-/// A picture, prepared as `infer` prepares a file (`crate::picture`): 784 grey levels, row by
-/// row, 0 paper to 255 ink.
+/// A picture's digits, prepared as `infer` prepares a file's (`crate::picture`): 784 grey levels
+/// each, row by row, 0 paper to 255 ink, with their boxes.
 ///
 /// # Errors
 /// [`InputError::NotAnImage`], [`InputError::TooLarge`] or [`InputError::TooMuchMemory`] when
-/// it cannot be decoded; [`InputError::Blank`] when it holds no ink.
-pub(crate) fn pixels_from_picture(body: &[u8]) -> Result<[u8; IMAGE_PIXELS], InputError> {
+/// it cannot be decoded; [`InputError::Blank`] when it holds no ink,
+/// [`InputError::NotDigits`] when its ink is not a line of digits.
+pub(crate) fn digits_from_picture(
+    body: &[u8],
+    split: bool,
+) -> Result<Vec<PreparedDigit>, InputError> {
     let picture = decode(body).map_err(|error| match error {
         DecodeError::NotAnImage(reason) => InputError::NotAnImage(reason),
         DecodeError::TooLarge { width, height } => InputError::TooLarge { width, height },
         error @ DecodeError::TooMuchMemory { .. } => InputError::TooMuchMemory(error.to_string()),
     })?;
-    prepare(&picture).ok_or(InputError::Blank)
+    prepare_digits(&picture, split).map_err(|unread| match unread {
+        Unread::Blank => InputError::Blank,
+        Unread::Split(error) => InputError::NotDigits(error.to_string()),
+    })
 }
 
 /// `[784 integers 0-255]` or `{"pixels": [...]}`, row by row, as MNIST stores them: already a
@@ -174,7 +192,7 @@ mod tests {
                 255
             }
         });
-        let pixels = pixels_from_body(Some("image/png"), &body).unwrap();
+        let pixels = digits_from_body(Some("image/png"), &body, true).unwrap()[0].pixels;
         let ink: Vec<usize> = (0..IMAGE_PIXELS).filter(|&i| pixels[i] > 128).collect();
         assert!(!ink.is_empty());
         let mean_column = ink.iter().map(|i| i % 28).sum::<usize>() as f64 / ink.len() as f64;
@@ -184,28 +202,33 @@ mod tests {
     #[test]
     fn bodies_that_are_not_pixels_are_named() {
         assert_eq!(
-            pixels_from_body(Some("image/png"), b""),
+            digits_from_body(Some("image/png"), b"", true),
             Err(InputError::Empty)
         );
         assert_eq!(
-            pixels_from_body(Some("text/plain"), b"7"),
+            digits_from_body(Some("text/plain"), b"7", true),
             Err(InputError::ContentType("text/plain".to_string()))
         );
         assert_eq!(
-            pixels_from_body(None, b"7"),
+            digits_from_body(None, b"7", true),
             Err(InputError::ContentType("missing".to_string()))
         );
         assert!(matches!(
-            pixels_from_body(Some("image/png"), b"hello"),
+            digits_from_body(Some("image/png"), b"hello", true),
             Err(InputError::NotAnImage(_))
         ));
         let white = png(50, 50, |_, _| 255);
         assert_eq!(
-            pixels_from_body(Some("image/png"), &white),
+            digits_from_body(Some("image/png"), &white, true),
             Err(InputError::Blank)
         );
-        let json =
-            |text: &str| pixels_from_body(Some("application/json; charset=utf-8"), text.as_bytes());
+        let json = |text: &str| {
+            digits_from_body(
+                Some("application/json; charset=utf-8"),
+                text.as_bytes(),
+                true,
+            )
+        };
         assert!(matches!(json("[1, 2"), Err(InputError::NotJson(_))));
         assert_eq!(
             json("\"seven\""),
@@ -231,6 +254,9 @@ mod tests {
             Err(InputError::Blank)
         );
         levels[5] = "200".to_string();
-        assert_eq!(json(&format!("[{}]", levels.join(","))).unwrap()[5], 200);
+        assert_eq!(
+            json(&format!("[{}]", levels.join(","))).unwrap()[0].pixels[5],
+            200
+        );
     }
 }

@@ -144,12 +144,19 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The first epoch line of a training's standard output (after what the run says at its start:
-/// the model's table, the data, the device); empty when there is none.
-pub fn first_epoch_line(out: &str) -> &str {
+/// The epoch lines of a training's standard output (after what the run says at its start: the
+/// model's table, the data, the device), one per finished epoch; the progress lines a long
+/// epoch prints within itself (`epoch 1/5  training 40% ...`) are not among them.
+pub fn epoch_lines(out: &str) -> Vec<&str> {
     out.lines()
-        .find(|line| line.starts_with("epoch "))
-        .unwrap_or_default()
+        .filter(|line| line.starts_with("epoch ") && !line.contains("  training "))
+        .collect()
+}
+
+/// The first epoch line of a training's standard output (see [`epoch_lines`]); empty when
+/// there is none.
+pub fn first_epoch_line(out: &str) -> &str {
+    epoch_lines(out).first().copied().unwrap_or_default()
 }
 
 /// Asserts the run failed the way a user error should: non-zero exit, exactly one line on

@@ -1,0 +1,362 @@
+//! Step 5 for a picture of a number: its ink split into digits, read left to right, each then
+//! laid out as a single digit is (`mnist_box.rs`).
+//!
+//! A digit is a connected piece of ink (8-connected), or several: pieces that lie over one
+//! another across the line (a 4 or a 5 drawn in two strokes, a 7's crossbar) are one digit. A
+//! piece much wider than it is tall is several digits run together: it is cut where the ink is
+//! thinnest near where the cuts would fall if its digits were alike in width. One line of
+//! digits is read; digits joined so that no thin place separates them are not.
+
+use image::{GrayImage, Luma};
+use imageproc::region_labelling::{Connectivity, connected_components};
+
+/// More pieces of ink than this is not a line of digits (a textured photo, noise, specks):
+/// refused before anything is measured per piece, so that such a picture takes no longer than
+/// a digit.
+pub(crate) const MAX_PIECES: usize = 40;
+/// Two pieces are one digit when the narrower lies over the other across at least this share
+/// of its width.
+const OVERLAP_SHARE: f32 = 0.5;
+/// A piece of ink less tall than this share of the line's tallest is a fragment of a digit (a
+/// 5's flag, a 2's tail drawn apart), not a digit: it joins the digit nearest it.
+const FRAGMENT_HEIGHT: f32 = 0.5;
+/// A digit is rarely wider than tall (MNIST's are 0.1 to 1.2 times as wide as tall); a piece
+/// wider than this many times its height holds several.
+const WIDEST_DIGIT: f32 = 1.25;
+/// The width of a digit among several run together, as a share of their height, for counting
+/// them: MNIST's median digit is about 0.7 times as wide as tall.
+const DIGIT_WIDTH: f32 = 0.75;
+
+/// A box in ink pixels: left, top, width, height.
+pub(super) type Bounds = [u32; 4];
+
+/// One digit's ink: the strengths of its pixels alone, in a picture of the ink's size, and
+/// where it lies.
+pub(super) struct DigitInk {
+    /// The digit's ink, everything else paper.
+    pub(super) strengths: GrayImage,
+    /// Its box in the ink's pixels.
+    pub(super) bounds: Bounds,
+}
+
+/// Why the ink is not read as a line of digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SplitError {
+    /// More than [`MAX_PIECES`] separate pieces of ink.
+    #[error(
+        "{pieces} separate pieces of ink, more than a line of digits has ({MAX_PIECES} at most); not read"
+    )]
+    TooManyPieces {
+        /// How many were counted.
+        pieces: usize,
+    },
+}
+
+/// The digits in `ink` (strengths, 0 paper to 255), left to right; empty when it holds none.
+///
+/// # Errors
+/// [`SplitError::TooManyPieces`] when the ink is in more than [`MAX_PIECES`] pieces.
+pub(super) fn split_digits(ink: &GrayImage) -> Result<Vec<DigitInk>, SplitError> {
+    let (width, height) = ink.dimensions();
+    if width < 3 || height < 3 {
+        // imageproc's labelling panics on some single-pixel pictures: one piece at most.
+        return Ok(whole(ink).into_iter().collect());
+    }
+    let inked = GrayImage::from_fn(width, height, |x, y| {
+        Luma([if ink.get_pixel(x, y).0[0] > 0 { 255 } else { 0 }])
+    });
+    let labels = connected_components(&inked, Connectivity::Eight, Luma([0u8]));
+    let pieces = piece_bounds(&labels);
+    if pieces.len() > MAX_PIECES {
+        return Err(SplitError::TooManyPieces {
+            pieces: pieces.len(),
+        });
+    }
+    let mut digits: Vec<DigitInk> = Vec::new();
+    let groups = with_fragments_joined(grouped(&pieces));
+    let line_height = median_height(&groups);
+    for group in groups {
+        let strengths = GrayImage::from_fn(width, height, |x, y| {
+            let label = labels.get_pixel(x, y).0[0];
+            if label != 0 && group.labels.contains(&label) {
+                *ink.get_pixel(x, y)
+            } else {
+                Luma([0])
+            }
+        });
+        digits.extend(cut_run_together(strengths, group.bounds, line_height));
+    }
+    digits.sort_by_key(|digit| digit.bounds[0]);
+    Ok(digits)
+}
+
+/// All of `ink` as one digit, when it has any.
+pub(super) fn whole(ink: &GrayImage) -> Option<DigitInk> {
+    let bounds = bounds_of(ink)?;
+    Some(DigitInk {
+        strengths: ink.clone(),
+        bounds,
+    })
+}
+
+/// A piece of ink: its label and box.
+struct Piece {
+    label: u32,
+    bounds: Bounds,
+}
+
+/// The box of each labelled piece.
+fn piece_bounds(labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>) -> Vec<Piece> {
+    let mut boxes: std::collections::BTreeMap<u32, [u32; 4]> = std::collections::BTreeMap::new();
+    for (x, y, label) in labels.enumerate_pixels() {
+        let label = label.0[0];
+        if label == 0 {
+            continue;
+        }
+        // Kept as [x0, y0, x1, y1] while growing.
+        let edges = boxes.entry(label).or_insert([x, y, x, y]);
+        edges[0] = edges[0].min(x);
+        edges[1] = edges[1].min(y);
+        edges[2] = edges[2].max(x);
+        edges[3] = edges[3].max(y);
+    }
+    boxes
+        .into_iter()
+        .map(|(label, [x0, y0, x1, y1])| Piece {
+            label,
+            bounds: [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
+        })
+        .collect()
+}
+
+/// Pieces that make one digit: their labels and their joint box.
+struct Group {
+    labels: Vec<u32>,
+    bounds: Bounds,
+}
+
+/// The pieces joined into digits: two pieces are one digit when the narrower lies over the
+/// other across at least [`OVERLAP_SHARE`] of its width (joined transitively).
+fn grouped(pieces: &[Piece]) -> Vec<Group> {
+    // Union-find over at most MAX_PIECES pieces.
+    let mut parent: Vec<usize> = (0..pieces.len()).collect();
+    fn root(parent: &mut [usize], mut at: usize) -> usize {
+        while parent[at] != at {
+            parent[at] = parent[parent[at]];
+            at = parent[at];
+        }
+        at
+    }
+    for a in 0..pieces.len() {
+        for b in a + 1..pieces.len() {
+            if overlap_across(pieces[a].bounds, pieces[b].bounds) {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra] = rb;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Group> = std::collections::BTreeMap::new();
+    for (at, piece) in pieces.iter().enumerate() {
+        let key = root(&mut parent, at);
+        let group = groups.entry(key).or_insert(Group {
+            labels: Vec::new(),
+            bounds: piece.bounds,
+        });
+        group.labels.push(piece.label);
+        group.bounds = union(group.bounds, piece.bounds);
+    }
+    groups.into_values().collect()
+}
+
+/// `groups` with each fragment (less tall than [`FRAGMENT_HEIGHT`] of the tallest) joined to
+/// the nearest digit across the line (the smallest horizontal gap between their boxes).
+fn with_fragments_joined(groups: Vec<Group>) -> Vec<Group> {
+    let tallest = groups
+        .iter()
+        .map(|group| group.bounds[3])
+        .max()
+        .unwrap_or(0);
+    let is_fragment = |group: &Group| (group.bounds[3] as f32) < FRAGMENT_HEIGHT * tallest as f32;
+    let (fragments, mut digits): (Vec<Group>, Vec<Group>) =
+        groups.into_iter().partition(|group| is_fragment(group));
+    if digits.is_empty() {
+        return fragments;
+    }
+    for fragment in fragments {
+        let gap = |digit: &Group| {
+            let [a, b] = [fragment.bounds, digit.bounds];
+            let (left, right) = if a[0] <= b[0] { (a, b) } else { (b, a) };
+            right[0].saturating_sub(left[0] + left[2])
+        };
+        if let Some(nearest) = digits.iter_mut().min_by_key(|digit| gap(digit)) {
+            nearest.labels.extend(&fragment.labels);
+            nearest.bounds = union(nearest.bounds, fragment.bounds);
+        }
+    }
+    digits
+}
+
+/// Whether the narrower of two boxes lies over the other across [`OVERLAP_SHARE`] of its width.
+fn overlap_across(a: Bounds, b: Bounds) -> bool {
+    let start = a[0].max(b[0]);
+    let end = (a[0] + a[2]).min(b[0] + b[2]);
+    let overlap = end.saturating_sub(start) as f32;
+    overlap >= OVERLAP_SHARE * a[2].min(b[2]) as f32
+}
+
+/// The smallest box holding both.
+fn union(a: Bounds, b: Bounds) -> Bounds {
+    let (x0, y0) = (a[0].min(b[0]), a[1].min(b[1]));
+    let x1 = (a[0] + a[2]).max(b[0] + b[2]);
+    let y1 = (a[1] + a[3]).max(b[1] + b[3]);
+    [x0, y0, x1 - x0, y1 - y0]
+}
+
+/// The median height of the digits' boxes: the line's height (a sloppy 5 may be wider than
+/// tall, a line of digits is not).
+fn median_height(groups: &[Group]) -> u32 {
+    let mut heights: Vec<u32> = groups.iter().map(|group| group.bounds[3]).collect();
+    heights.sort_unstable();
+    heights.get(heights.len() / 2).copied().unwrap_or(0)
+}
+
+/// One digit's ink, or several when it is wider than [`WIDEST_DIGIT`] times its height or the
+/// line's, whichever is taller: as many as digits of [`DIGIT_WIDTH`] would fill it, each cut at
+/// the thinnest column within a third of a digit of where it would fall.
+fn cut_run_together(strengths: GrayImage, bounds: Bounds, line_height: u32) -> Vec<DigitInk> {
+    let [x0, _, width, own_height] = bounds;
+    let height = own_height.max(line_height);
+    if (width as f32) <= WIDEST_DIGIT * height as f32 {
+        return vec![DigitInk { strengths, bounds }];
+    }
+    let count = ((width as f32 / (DIGIT_WIDTH * height as f32)).round() as u32).max(2);
+    let columns: Vec<u64> = (x0..x0 + width)
+        .map(|x| {
+            (0..strengths.height())
+                .map(|y| u64::from(strengths.get_pixel(x, y).0[0]))
+                .sum()
+        })
+        .collect();
+    let step = width as f32 / count as f32;
+    let mut cuts = vec![x0];
+    for k in 1..count {
+        let expected = k as f32 * step;
+        let low = ((expected - step / 3.0).max(1.0)) as usize;
+        let high = ((expected + step / 3.0) as usize).min(width as usize - 1);
+        let thinnest = (low..=high).min_by_key(|&at| columns[at]).unwrap_or(low);
+        let cut = x0 + thinnest as u32;
+        if cut > *cuts.last().unwrap_or(&x0) {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(x0 + width);
+    cuts.windows(2)
+        .filter_map(|span| {
+            let (from, to) = (span[0], span[1]);
+            let part = GrayImage::from_fn(strengths.width(), strengths.height(), |x, y| {
+                if (from..to).contains(&x) {
+                    *strengths.get_pixel(x, y)
+                } else {
+                    Luma([0])
+                }
+            });
+            let bounds = bounds_of(&part)?;
+            Some(DigitInk {
+                strengths: part,
+                bounds,
+            })
+        })
+        .collect()
+}
+
+/// The box of the inked pixels; `None` when there are none.
+fn bounds_of(ink: &GrayImage) -> Option<Bounds> {
+    let mut edges: Option<[u32; 4]> = None;
+    for (x, y, pixel) in ink.enumerate_pixels() {
+        if pixel.0[0] == 0 {
+            continue;
+        }
+        let e = edges.get_or_insert([x, y, x, y]);
+        e[0] = e[0].min(x);
+        e[1] = e[1].min(y);
+        e[2] = e[2].max(x);
+        e[3] = e[3].max(y);
+    }
+    edges.map(|[x0, y0, x1, y1]| [x0, y0, x1 - x0 + 1, y1 - y0 + 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A picture of `width` x `height` with the given rectangles inked at full strength.
+    fn inked(width: u32, height: u32, rectangles: &[Bounds]) -> GrayImage {
+        GrayImage::from_fn(width, height, |x, y| {
+            let inside = rectangles
+                .iter()
+                .any(|&[rx, ry, rw, rh]| (rx..rx + rw).contains(&x) && (ry..ry + rh).contains(&y));
+            Luma([if inside { 255 } else { 0 }])
+        })
+    }
+
+    #[test]
+    fn separate_digits_are_read_left_to_right() {
+        // Three upright strokes, listed out of order.
+        let ink = inked(100, 40, &[[70, 5, 6, 30], [10, 5, 6, 30], [40, 5, 6, 30]]);
+        let digits = split_digits(&ink).unwrap();
+        let lefts: Vec<u32> = digits.iter().map(|digit| digit.bounds[0]).collect();
+        assert_eq!(lefts, [10, 40, 70]);
+        assert_eq!(digits[1].bounds, [40, 5, 6, 30]);
+        // Each digit holds its own ink only.
+        assert_eq!(digits[0].strengths.get_pixel(42, 10).0[0], 0);
+    }
+
+    #[test]
+    fn a_digit_drawn_in_two_strokes_is_one_digit() {
+        // A 4: an L, and its upright drawn apart from it, broken where it would cross the bar.
+        let four = inked(
+            60,
+            40,
+            &[
+                [10, 5, 4, 20],
+                [10, 22, 25, 4],
+                [28, 2, 4, 18],
+                [28, 28, 4, 10],
+            ],
+        );
+        assert_eq!(split_digits(&four).unwrap().len(), 1);
+        // A 5's flag above its body.
+        let five = inked(40, 40, &[[12, 2, 16, 4], [10, 10, 18, 24]]);
+        assert_eq!(split_digits(&five).unwrap().len(), 1);
+        // Side by side, not over one another: two digits (a 1 and a 7's upright, say).
+        let apart = inked(60, 40, &[[10, 5, 4, 30], [26, 5, 4, 30]]);
+        assert_eq!(split_digits(&apart).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn digits_run_together_are_cut_where_the_ink_is_thinnest() {
+        // Two 20x30 blocks joined by a thin bar at x 30-34.
+        let ink = inked(80, 40, &[[10, 5, 20, 30], [34, 5, 20, 30], [30, 18, 4, 2]]);
+        let digits = split_digits(&ink).unwrap();
+        assert_eq!(digits.len(), 2);
+        assert!(
+            digits[0].bounds[0] == 10 && digits[0].bounds[2] <= 24,
+            "{:?}",
+            digits[0].bounds
+        );
+        assert!(digits[1].bounds[0] >= 30 && digits[1].bounds[0] + digits[1].bounds[2] == 54);
+    }
+
+    #[test]
+    fn thousands_of_specks_are_refused_at_once() {
+        let specks: Vec<Bounds> = (0..30)
+            .flat_map(|row| (0..30).map(move |column| [column * 4, row * 4, 1, 1]))
+            .collect();
+        let ink = inked(120, 120, &specks);
+        assert_eq!(
+            split_digits(&ink).err(),
+            Some(SplitError::TooManyPieces { pieces: 900 })
+        );
+        assert!(split_digits(&inked(10, 10, &[])).unwrap().is_empty());
+    }
+}
