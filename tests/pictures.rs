@@ -486,35 +486,6 @@ fn digits_read_right(sandbox: &Sandbox, data: &Path) -> Vec<Option<usize>> {
     by_class
 }
 
-/// A number written with the given MNIST test digits side by side, `gap` of their pixels apart
-/// (0: touching boxes), three times MNIST's size, dark ink on white paper with a margin; the
-/// `broken`th digit drawn in two strokes (a row of its pixels through the middle erased).
-fn number_picture(
-    data: &Path,
-    digits: &[usize],
-    gap: u32,
-    broken: Option<usize>,
-) -> (GrayImage, Vec<[u32; 4]>) {
-    let margin = 12;
-    let width = 2 * margin + digits.len() as u32 * (28 + gap);
-    let mut ink = GrayImage::new(width, 28 + 2 * margin);
-    let mut cells = Vec::new();
-    for (at, &index) in digits.iter().enumerate() {
-        let mut digit = mnist_test_digit(data, index);
-        if broken == Some(at) {
-            for x in 0..28 {
-                digit.put_pixel(x, 14, Luma([0]));
-            }
-        }
-        let left = margin + at as u32 * (28 + gap);
-        imageops::overlay(&mut ink, &digit, i64::from(left), i64::from(margin));
-        cells.push([3 * left, 3 * margin, 3 * 28, 3 * 28]);
-    }
-    let mut page = imageops::resize(&ink, 3 * width, 3 * ink.height(), FilterType::Triangle);
-    imageops::invert(&mut page);
-    (page, cells)
-}
-
 #[test]
 fn numbers_of_mnist_digits_side_by_side_are_read_left_to_right_with_their_boxes() {
     let sandbox = Sandbox::new();

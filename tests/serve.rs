@@ -844,8 +844,9 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
     let area = browser
         .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
 
-    // A seven: the bar, then the long diagonal stroke down to the left.
-    browser.stroke(&area, &[(0.25, 0.22), (0.75, 0.22), (0.45, 0.85)]);
+    // A seven in the middle of the pad (twice as wide as tall): the bar, then the long diagonal
+    // stroke down to the left.
+    browser.stroke(&area, &[(0.38, 0.22), (0.62, 0.22), (0.48, 0.85)]);
     // The page asks again while the drawing changes: read its answer once no request is in
     // flight or waiting (its own `inFlight` and `dirty`), which is the answer to the whole seven.
     let read = browser
@@ -854,12 +855,16 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
     let input_ink = browser.eval(
         "Array.from(document.getElementById('input28').getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length",
     );
-    browser.screenshot(&screenshot_path(&sandbox));
     assert_eq!(read, "7", "bars: {bars}");
     assert_eq!(bars.as_array().unwrap().len(), 10);
     assert!(
         input_ink.as_u64().unwrap() > 20,
         "the 28x28 input is shown: {input_ink} ink pixels"
+    );
+
+    assert_eq!(
+        browser.eval("document.getElementById('boxes').dataset.count"),
+        "1"
     );
 
     // Escape clears the drawing and the answer.
@@ -871,6 +876,44 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
         browser.eval("document.getElementById('predicted').textContent"),
         ""
     );
+}
+
+#[test]
+fn a_42_drawn_in_chromium_is_read_as_a_number_with_a_box_around_each_digit() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let mut browser = Browser::start(&sandbox.path("chromium-profile"));
+    browser.open(&server.url("/"));
+    browser.wait_for("document.body && document.body.dataset.ready === 'true'");
+    let area = browser
+        .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+    // A 4 in two strokes (an open L, then its upright), and a 2 to its right.
+    browser.stroke(&area, &[(0.22, 0.15), (0.14, 0.6), (0.34, 0.6)]);
+    browser.stroke(&area, &[(0.3, 0.2), (0.3, 0.88)]);
+    browser.stroke(
+        &area,
+        &[
+            (0.56, 0.3),
+            (0.64, 0.15),
+            (0.74, 0.2),
+            (0.72, 0.45),
+            (0.56, 0.85),
+            (0.78, 0.85),
+        ],
+    );
+    let read = browser
+        .wait_for("(!inFlight && !dirty) ? document.getElementById('predicted').textContent : ''");
+    let boxes = browser.eval("document.getElementById('boxes').dataset.count");
+    let said = browser.eval("document.getElementById('status').textContent");
+    browser.screenshot(&screenshot_path(&sandbox));
+    assert_eq!(read, "42", "digits: {said}");
+    assert_eq!(boxes, "2");
+    // The boxes are drawn over the drawing, not into it: the pad's pixels stay black and white.
+    let coloured = browser.eval(
+        "(() => { const d = document.getElementById('pad').getContext('2d').getImageData(0, 0, 560, 280).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 2]) n++; return n; })()",
+    );
+    assert_eq!(coloured, 0);
 }
 
 /// How long after connecting the server closed `stream` (a read gave end of file or an
@@ -1131,4 +1174,38 @@ fn a_client_that_never_reads_its_answers_is_cut_off() {
     drop(stream);
     let (status, _) = server.request("GET", "/healthz", None, b"");
     assert_eq!(status, 200);
+}
+
+#[test]
+fn the_api_reads_a_number_with_the_fields_infer_json_prints() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    // MNIST's first four test digits, 7 2 1 0, side by side.
+    let (page, _) = number_picture(&mnist_dir(), &[0, 1, 2, 3], 4, None);
+    page.save(sandbox.path("number.png")).unwrap();
+    let output = sandbox.run(["infer", "--run", "run", "--json", "number.png"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+
+    let server = Server::start(&sandbox, "run");
+    let body = std::fs::read(sandbox.path("number.png")).unwrap();
+    let (status, answer) = server.json("POST", "/api/predict", Some("image/png"), &body);
+    assert_eq!(status, 200, "{answer}");
+    // The same reading: every field infer prints but the file's name, as it prints it.
+    for (field, value) in printed.as_object().unwrap() {
+        if field != "file" {
+            assert_eq!(&answer[field], value, "{field}");
+        }
+    }
+    assert_eq!(answer["digits"].as_array().unwrap().len(), 4, "{answer}");
+    assert_eq!(answer["class"], serde_json::Value::Null);
+    // Each digit's 28x28 input, and no single `input` for a number.
+    let inputs = answer["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 4);
+    assert!(
+        inputs
+            .iter()
+            .all(|input| input.as_array().unwrap().len() == 784)
+    );
+    assert!(answer.get("input").is_none(), "{answer}");
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use image::GrayImage;
 use image::imageops::{self, FilterType};
+use image::{GrayImage, Luma};
 
 use super::{Sandbox, stderr};
 
@@ -141,4 +141,33 @@ pub fn valid_folder(dir: &Path) {
     for (name, bytes) in MNIST_FILES.iter().zip(contents) {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
+}
+
+/// A number written with the given MNIST test digits side by side, `gap` of their pixels apart
+/// (0: touching boxes), three times MNIST's size, dark ink on white paper with a margin; the
+/// `broken`th digit drawn in two strokes (a row of its pixels through the middle erased).
+pub fn number_picture(
+    data: &Path,
+    digits: &[usize],
+    gap: u32,
+    broken: Option<usize>,
+) -> (GrayImage, Vec<[u32; 4]>) {
+    let margin = 12;
+    let width = 2 * margin + digits.len() as u32 * (28 + gap);
+    let mut ink = GrayImage::new(width, 28 + 2 * margin);
+    let mut cells = Vec::new();
+    for (at, &index) in digits.iter().enumerate() {
+        let mut digit = mnist_test_digit(data, index);
+        if broken == Some(at) {
+            for x in 0..28 {
+                digit.put_pixel(x, 14, Luma([0]));
+            }
+        }
+        let left = margin + at as u32 * (28 + gap);
+        imageops::overlay(&mut ink, &digit, i64::from(left), i64::from(margin));
+        cells.push([3 * left, 3 * margin, 3 * 28, 3 * 28]);
+    }
+    let mut page = imageops::resize(&ink, 3 * width, 3 * ink.height(), FilterType::Triangle);
+    imageops::invert(&mut page);
+    (page, cells)
 }
