@@ -1337,7 +1337,7 @@ fn eval_on_a_read_only_run_prints_its_scores_and_names_what_it_could_not_write()
     let line = assert_one_line_error(&output);
     assert!(
         line.ends_with(
-            "disk/run: read-only: eval.json, confusion.png and misclassified.png were not written"
+            "disk/run: read-only: eval.json, confusion.png, misclassified.png and calibration.png were not written"
         ),
         "{line}"
     );

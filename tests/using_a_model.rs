@@ -87,6 +87,24 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
     assert_eq!(confusion.iter().flatten().sum::<u64>(), 10_000);
     assert_eq!(report["classes"].as_array().unwrap().len(), 10);
     assert_eq!(report["worst"].as_array().unwrap().len(), 36);
+    // Calibration: 15 bins holding every image, and an error that is a fraction of the gaps.
+    let calibration = &report["calibration"];
+    let bins = calibration["bins"].as_array().unwrap();
+    assert_eq!(bins.len(), 15);
+    let images: u64 = bins.iter().map(|bin| bin["images"].as_u64().unwrap()).sum();
+    assert_eq!(images, 10_000);
+    let ece = calibration["expected_calibration_error"].as_f64().unwrap();
+    let weighted_gaps: f64 = bins
+        .iter()
+        .map(|bin| {
+            let share = bin["images"].as_f64().unwrap() / 10_000.0;
+            share * (bin["accuracy"].as_f64().unwrap() - bin["confidence"].as_f64().unwrap()).abs()
+        })
+        .sum();
+    assert!(
+        (ece - weighted_gaps).abs() < 1e-9 && ece < 0.05,
+        "{ece} vs {weighted_gaps}"
+    );
     let text = stdout(&eval);
     assert!(
         text.starts_with(&format!(
@@ -95,11 +113,19 @@ fn drawings_are_read_like_the_digits_they_came_from_and_eval_reports() {
         )),
         "{text}"
     );
+    assert!(
+        text.contains(&format!(
+            "\ncalibration error {:.2}% (expected calibration error, 15 bins)\n",
+            100.0 * ece
+        )),
+        "{text}"
+    );
 
     for (name, size) in [
         ("confusion.png", (720, 730)),
         ("misclassified.png", (932, 1002)),
         ("curves.png", (1200, 500)),
+        ("calibration.png", (700, 600)),
     ] {
         let picture = image::open(run.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((picture.width(), picture.height()), size, "{name}");

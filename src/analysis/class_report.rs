@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::calibration::Calibration;
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 use crate::model::predict::{TestScore, argmax};
@@ -61,6 +62,9 @@ pub(crate) struct EvalReport {
     pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
     /// The worst mistakes, lowest probability of the true class first.
     pub worst: Vec<Mistake>,
+    /// Whether the probabilities mean what they say: the expected calibration error and its
+    /// bins (`calibration.png` draws them).
+    pub calibration: Calibration,
 }
 
 impl EvalReport {
@@ -105,14 +109,21 @@ impl EvalReport {
             classes: class_scores(&confusion, class_names),
             confusion,
             worst: mistakes,
+            calibration: Calibration::new(log_probs, labels),
         }
     }
 
     /// The report as text tables for a terminal.
     pub(crate) fn to_text(&self) -> String {
         let mut out = format!(
-            "accuracy {:.2}% ({}/{}), {} loss {:.4}\n\nclass  precision  recall      f1  support\n",
-            self.accuracy, self.correct, self.images, self.loss_function, self.loss
+            "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {} bins)\n\nclass  precision  recall      f1  support\n",
+            self.accuracy,
+            self.correct,
+            self.images,
+            self.loss_function,
+            self.loss,
+            100.0 * self.calibration.expected_calibration_error,
+            crate::analysis::calibration::BINS
         );
         for class in &self.classes {
             let named = if class.name == class.class.to_string() {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use crate::analysis::calibration::reliability_diagram;
 use crate::analysis::class_report::EvalReport;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
@@ -17,7 +18,8 @@ use crate::run::data_record::load_test_split_of_run;
 use crate::run::lock::RunLock;
 
 /// Scores the run's model on the test images it was tested on (the test split, cut by
-/// `limit_test`) and writes `eval.json`, `confusion.png` and `misclassified.png`; prints the
+/// `limit_test`) and writes `eval.json`, `confusion.png`, `misclassified.png` and
+/// `calibration.png` (the reliability diagram); prints the
 /// report as text, or the JSON with `--json`. With `--epoch`, scores that kept checkpoint's
 /// model and only prints.
 ///
@@ -58,24 +60,26 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     } else if lock.is_none() {
         print_report(args.json, &json, &report, None)?;
         errln!(
-            "error: {}: read-only: eval.json, confusion.png and misclassified.png were not written",
+            "error: {}: read-only: eval.json, confusion.png, misclassified.png and calibration.png were not written",
             run.root().display()
         );
         return Ok(ExitCode::FAILURE);
     } else {
         write_report(&run, &json, &report, &test, config.dataset.class_names())?;
         format!(
-            "written: {}, {}, {}",
+            "written: {}, {}, {}, {}",
             run.eval_json().display(),
             run.confusion_png().display(),
-            run.misclassified_png().display()
+            run.misclassified_png().display(),
+            run.calibration_png().display()
         )
     };
     print_report(args.json, &json, &report, Some(&written))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `eval.json` (`json`), `confusion.png` and `misclassified.png` into the run.
+/// Writes `eval.json` (`json`), `confusion.png`, `misclassified.png` and `calibration.png` into
+/// the run.
 ///
 /// # Errors
 /// A file cannot be written or drawn.
@@ -99,6 +103,7 @@ fn write_report(
         names,
         &run.misclassified_png(),
     )?;
+    reliability_diagram(&report.calibration, &run.calibration_png())?;
     Ok(())
 }
 

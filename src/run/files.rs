@@ -18,6 +18,7 @@ pub(crate) const OWN_FILES: &[&str] = &[
     "eval.json",
     "confusion.png",
     "misclassified.png",
+    "calibration.png",
     // Burn's application log.
     "experiment.log",
     LOCK_FILE,

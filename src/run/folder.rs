@@ -139,6 +139,11 @@ impl RunDir {
     pub fn confusion_png(&self) -> PathBuf {
         self.root.join("confusion.png")
     }
+    /// `calibration.png`: `eval`'s reliability diagram.
+    pub fn calibration_png(&self) -> PathBuf {
+        self.root.join("calibration.png")
+    }
+
     /// `misclassified.png`: `eval`'s grid of misclassified test images.
     pub fn misclassified_png(&self) -> PathBuf {
         self.root.join("misclassified.png")
