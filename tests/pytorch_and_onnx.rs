@@ -741,9 +741,16 @@ fn run_onnx(sandbox: &Sandbox, model: &str) -> serde_json::Value {
     serde_json::from_str(stdout(&output).trim()).unwrap()
 }
 
-/// Trains `args` briefly into `run`, exports it to `<run>.onnx`, and compares onnxruntime's
-/// probabilities with `infer`'s; returns the largest difference.
-fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str) -> f64 {
+/// Trains `args` briefly into `run` (then calibrates it when `calibrated`), exports it to
+/// `<run>.onnx`, and compares onnxruntime's probabilities with `infer`'s; returns the largest
+/// difference.
+fn exported_run_agrees(
+    sandbox: &Sandbox,
+    run: &str,
+    args: &[&str],
+    model: &str,
+    calibrated: bool,
+) -> f64 {
     let mut train = vec![
         "--epochs",
         "1",
@@ -756,6 +763,10 @@ fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str)
     train.extend(args);
     let trained = sandbox.run_on(&mnist_dir(), &train);
     assert!(trained.status.success(), "{}", stderr(&trained));
+    if calibrated {
+        let calibration = sandbox.run_on(&mnist_dir(), &["calibrate", "--run", run]);
+        assert!(calibration.status.success(), "{}", stderr(&calibration));
+    }
     let file = format!("{run}.onnx");
     let exported = sandbox.run(["export", "--run", run, "--onnx", &file]);
     assert!(exported.status.success(), "{}", stderr(&exported));
@@ -797,13 +808,38 @@ fn exported_run_agrees(sandbox: &Sandbox, run: &str, args: &[&str], model: &str)
 #[test]
 fn mlps_export_to_onnx_and_onnxruntime_gives_infers_probabilities() {
     let sandbox = Sandbox::new();
-    exported_run_agrees(&sandbox, "tutorial", &[], "784-128-10");
+    exported_run_agrees(&sandbox, "tutorial", &[], "784-128-10", false);
     exported_run_agrees(
         &sandbox,
         "deep",
         &["--hidden", "64,32", "--activation", "tanh"],
         "784-64-32-10",
+        false,
     );
+}
+
+#[test]
+fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabilities() {
+    let sandbox = Sandbox::new();
+    exported_run_agrees(
+        &sandbox,
+        "calibrated",
+        &["--valid-size", "200"],
+        "784-128-10",
+        true,
+    );
+    let temperature = read_json(&sandbox.path("calibrated/calibration.json"))["temperature"]
+        .as_f64()
+        .unwrap();
+    // One epoch on 440 images is far from calibrated (underconfident): onnxruntime agreed with
+    // infer's probabilities only because the graph divides by this temperature.
+    assert!((temperature - 1.0).abs() > 0.05, "{temperature}");
+    let onnx = run_onnx(&sandbox, "calibrated.onnx");
+    let said = onnx["metadata"]["temperature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(said.starts_with(&format!("{temperature}: ")), "{said}");
 }
 
 #[test]
@@ -814,6 +850,7 @@ fn the_cnn_exports_to_onnx_with_its_normalisation_inside() {
         "cnn",
         &["--model", "cnn"],
         "cnn 32C3-64C3-P2-128-10",
+        false,
     );
     let onnx = run_onnx(&sandbox, "cnn.onnx");
     assert_eq!(

@@ -556,6 +556,24 @@ fn every_command_and_snippet_in_the_readme_runs_as_printed() {
     eprintln!("{:>7.2} s  in all", started.elapsed().as_secs_f64());
 }
 
+/// The commands the binary declares, read from the "Commands:" list of its `--help` (`help`
+/// left out).
+fn declared_commands() -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|command| *command != "help")
+        .map(str::to_string)
+        .collect()
+}
+
 /// The flags each command declares, read from its `--help` (options start their line, indented
 /// at most 6 spaces; `--help` and `--version` left out).
 fn declared_flags(command: &str) -> BTreeSet<String> {
@@ -612,15 +630,14 @@ fn the_readme_flag_table_names_exactly_the_flags_each_command_declares() {
             .map(str::to_string);
         table.entry(command).or_default().extend(flags);
     }
-    let commands = [
-        "train", "infer", "eval", "report", "export", "import", "serve",
-    ];
+    let declared = declared_commands();
+    let commands: Vec<&str> = declared.iter().map(String::as_str).collect();
     assert_eq!(
         table.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        commands.into_iter().collect(),
+        commands.iter().copied().collect(),
         "the README's flag table has one row or more per command"
     );
-    for command in commands {
+    for &command in &commands {
         let declared = declared_flags(command);
         let listed = &table[command];
         let missing: Vec<_> = declared.difference(listed).collect();
@@ -632,7 +649,7 @@ fn the_readme_flag_table_names_exactly_the_flags_each_command_declares() {
         );
     }
     // Where --help sends its reader (README: "Some section") must be in the README.
-    for command in commands {
+    for &command in &commands {
         let help = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
             .args([command, "--help"])
             .output()

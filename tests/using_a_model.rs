@@ -248,3 +248,104 @@ fn infer_refuses_missing_runs_corrupt_records_and_bad_indices() {
         "{line}"
     );
 }
+
+#[test]
+fn calibrating_on_held_out_images_lowers_the_calibration_error_and_every_command_uses_it() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    // A network that learns 3,000 images by heart is overconfident on others.
+    let args = [
+        "--limit-train",
+        "4000",
+        "--limit-test",
+        "2000",
+        "--valid-size",
+        "1000",
+        "--epochs",
+        "20",
+        "--hidden",
+        "256",
+        "--run",
+        "run",
+    ];
+    let trained = sandbox.run_on(&data, &args);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let infer = |sandbox: &Sandbox| {
+        let output = sandbox.run_on(
+            &data,
+            &["infer", "--run", "run", "--json", "--index", "0,1,2,3"],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let lines: Vec<serde_json::Value> = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        lines
+    };
+    let before = infer(&sandbox);
+
+    let calibrated = sandbox.run_on(&data, &["calibrate", "--run", "run"]);
+    assert!(calibrated.status.success(), "{}", stderr(&calibrated));
+    assert!(
+        stdout(&calibrated).contains("fitted on 1000 held-out training images"),
+        "{}",
+        stdout(&calibrated)
+    );
+    let record = read_json(&sandbox.path("run/calibration.json"));
+    let temperature = record["temperature"].as_f64().unwrap();
+    assert!(
+        temperature > 1.0,
+        "an overconfident model is softened: {record}"
+    );
+    assert!(
+        record["ece_after"].as_f64() < record["ece_before"].as_f64(),
+        "{record}"
+    );
+
+    // On the test split, which it never saw: a lower error at the temperature.
+    let eval = sandbox.run_on(&data, &["eval", "--run", "run"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let report = read_json(&sandbox.path("run/eval.json"));
+    let raw = report["calibration"]["expected_calibration_error"]
+        .as_f64()
+        .unwrap();
+    let scaled = report["calibrated"]["expected_calibration_error"]
+        .as_f64()
+        .unwrap();
+    assert!(scaled < raw, "{scaled} at T = {temperature} against {raw}");
+    assert!(
+        stdout(&eval).contains(&format!(
+            "at calibration.json's temperature {temperature:.4}"
+        )),
+        "{}",
+        stdout(&eval)
+    );
+    // infer answers the same classes, less sure of them.
+    let after = infer(&sandbox);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old["class"], new["class"]);
+        assert!(
+            new["probability"].as_f64() < old["probability"].as_f64(),
+            "{old} then {new}"
+        );
+    }
+
+    // Training it further replaces the model, and with it the temperature fitted for the old one.
+    let resumed = sandbox.run_on(&data, &["--resume", "run", "--epochs", "21"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(!sandbox.path("run/calibration.json").exists());
+}
+
+#[test]
+fn a_run_that_held_out_nothing_is_not_calibrated_on_what_it_trained_on() {
+    let sandbox = Sandbox::new();
+    let run = trained_run_copy(&sandbox, "run");
+    let before = fingerprint(&run);
+    let output = sandbox.run_on(&mnist_dir(), &["calibrate", "--run", "run"]);
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("held out no training images") && line.contains("--valid-size"),
+        "{line}"
+    );
+    assert!(changes(&before, &fingerprint(&run)).is_empty());
+}

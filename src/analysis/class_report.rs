@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::calibration::Calibration;
+use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 use crate::model::predict::{TestScore, argmax};
+use crate::model::temperature::scaled;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
@@ -62,9 +63,14 @@ pub(crate) struct EvalReport {
     pub confusion: [[usize; NUM_CLASSES]; NUM_CLASSES],
     /// The worst mistakes, lowest probability of the true class first.
     pub worst: Vec<Mistake>,
-    /// Whether the probabilities mean what they say: the expected calibration error and its
-    /// bins (`calibration.png` draws them).
+    /// Whether the model's probabilities mean what they say: the expected calibration error
+    /// and its bins.
     pub calibration: Calibration,
+    /// The run's temperature (`calibration.json`), when it was calibrated.
+    pub temperature: Option<f64>,
+    /// The calibration of the probabilities at that temperature, which `infer` and `serve`
+    /// give (`calibration.png` draws these, else `calibration`'s).
+    pub calibrated: Option<Calibration>,
 }
 
 impl EvalReport {
@@ -76,6 +82,7 @@ impl EvalReport {
         worst_count: usize,
         class_names: [&str; NUM_CLASSES],
         loss_function: LossKind,
+        temperature: Option<f64>,
     ) -> Self {
         let overall = TestScore::from_scores(log_probs, labels, loss_function);
         let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
@@ -110,20 +117,34 @@ impl EvalReport {
             confusion,
             worst: mistakes,
             calibration: Calibration::new(log_probs, labels),
+            temperature,
+            calibrated: temperature.map(|temperature| {
+                let scaled: Vec<_> = log_probs
+                    .iter()
+                    .map(|row| scaled(row, temperature))
+                    .collect();
+                Calibration::new(&scaled, labels)
+            }),
         }
     }
 
     /// The report as text tables for a terminal.
     pub(crate) fn to_text(&self) -> String {
+        let calibrated = match (&self.calibrated, self.temperature) {
+            (Some(calibrated), Some(temperature)) => format!(
+                ", {:.2}% at calibration.json's temperature {temperature:.4}",
+                100.0 * calibrated.expected_calibration_error
+            ),
+            _ => String::new(),
+        };
         let mut out = format!(
-            "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {} bins)\n\nclass  precision  recall      f1  support\n",
+            "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {BINS} bins){calibrated}\n\nclass  precision  recall      f1  support\n",
             self.accuracy,
             self.correct,
             self.images,
             self.loss_function,
             self.loss,
             100.0 * self.calibration.expected_calibration_error,
-            crate::analysis::calibration::BINS
         );
         for class in &self.classes {
             let named = if class.name == class.class.to_string() {
@@ -212,7 +233,14 @@ mod tests {
             scores_for(7, 0.6),
         ];
         let labels = [1, 1, 1, 7, 7];
-        let report = EvalReport::new(&log_probs, &labels, 10, DIGITS, LossKind::CrossEntropy);
+        let report = EvalReport::new(
+            &log_probs,
+            &labels,
+            10,
+            DIGITS,
+            LossKind::CrossEntropy,
+            None,
+        );
         assert_eq!(report.correct, 4);
         assert_eq!(report.accuracy, 80.0);
         assert_eq!(report.confusion[1][1], 2);
@@ -252,6 +280,7 @@ mod tests {
             5,
             DIGITS,
             LossKind::CrossEntropy,
+            None,
         );
         let text = report.to_text();
         assert!(

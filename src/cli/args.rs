@@ -45,8 +45,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Predict the class of image files (or test-set images) with a trained run's model.
     Infer(InferArgs),
-    /// Evaluate a trained run on the test split: scores, confusion matrix, pictures.
+    /// Evaluate a trained run on the test split: scores, calibration, confusion matrix, pictures.
     Eval(EvalArgs),
+    /// Fit the temperature that makes a run's probabilities mean what they say, on the
+    /// training images it held out (--valid-size); infer, eval, serve and export then use it.
+    Calibrate(CalibrateArgs),
     /// Redraw a run's training curves (curves.png) from its metrics file.
     Report(ReportArgs),
     /// Write a run's model as the PyTorch state_dict of the same network (safetensors) or as
@@ -196,6 +199,18 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// `calibrate`'s flags.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// `--backend` and `--data-dir` (where the held-out training images are read).
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// `--run`: the run to calibrate.
+    #[command(flatten)]
+    pub run: RunFolderArg,
+}
+
 /// `report`'s flags.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -295,6 +310,7 @@ impl Cli {
             Some(
                 Command::Infer(_)
                     | Command::Eval(_)
+                    | Command::Calibrate(_)
                     | Command::Report(_)
                     | Command::Export(_)
                     | Command::Import(_)
@@ -314,6 +330,7 @@ impl Cli {
             Some(Command::Train(args)) => args.backend.backend,
             Some(Command::Infer(args)) => args.backend.backend,
             Some(Command::Eval(args)) => args.backend.backend,
+            Some(Command::Calibrate(args)) => args.backend.backend,
             Some(Command::Serve(args)) => args.backend,
             Some(Command::Report(_) | Command::Export(_) | Command::Import(_)) => Backend::Flex,
         }

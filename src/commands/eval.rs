@@ -31,6 +31,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let epoch = args.epoch.epoch;
     let (config, model) = run.load_model_at(epoch, &device)?;
+    let temperature = run.temperature_of(epoch)?;
     // A run (it has a model): no other process may write it while its report is written. A
     // read-only run is still scored; only its files are not written.
     let lock = match RunLock::acquire(run.root(), "eval") {
@@ -51,6 +52,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         args.worst,
         config.dataset.class_names(),
         config.loss,
+        temperature,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     // The run's eval files describe model.bpk: a checkpoint's report is only printed, and a
@@ -103,7 +105,8 @@ fn write_report(
         names,
         &run.misclassified_png(),
     )?;
-    reliability_diagram(&report.calibration, &run.calibration_png())?;
+    let drawn = report.calibrated.as_ref().unwrap_or(&report.calibration);
+    reliability_diagram(drawn, &run.calibration_png())?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use crate::pytorch::export::{architecture_path, check_destinations, export};
 pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &Backend::Flex.device()?)?;
+    let temperature = run.temperature_of(args.epoch.epoch)?;
     let mut destinations = Vec::new();
     if let Some(weights) = &args.safetensors {
         destinations.extend([weights.clone(), architecture_path(weights)]);
@@ -42,16 +43,15 @@ pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     }
     if let Some(onnx) = &args.onnx {
         // Checked above, it can still fail to be written (a read-only folder): say what was.
-        let operators = export_onnx(&model, &config, onnx, args.overwrite).with_context(|| {
-            match &args.safetensors {
+        let operators = export_onnx(&model, &config, temperature, onnx, args.overwrite)
+            .with_context(|| match &args.safetensors {
                 Some(weights) => format!(
                     "{} and {} were written; the ONNX file was not",
                     weights.display(),
                     architecture_path(weights).display()
                 ),
                 None => "nothing was written".to_string(),
-            }
-        })?;
+            })?;
         outln!(
             "written: {} (ONNX opset {OPSET}, {}: {})",
             onnx.display(),

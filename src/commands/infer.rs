@@ -9,7 +9,7 @@ use burn::prelude::Device;
 use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::model::predict::{Guess, Prediction, Reading, Whole, probabilities, top_k};
+use crate::model::predict::{Guess, Prediction, Reading, Whole, probabilities_at, top_k};
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;
@@ -37,6 +37,7 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         .transpose()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &device)?;
+    let temperature = run.temperature_of(args.epoch.epoch)?;
     let classes = config.dataset;
     let (readable, failures) = read_pictures(&pictures, classes.reads_numbers());
     let tests = if args.index.is_empty() {
@@ -61,6 +62,7 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         classes,
         model: &model,
         device: &device,
+        temperature,
     };
     answers.print_pictures(&readable)?;
     answers.print_test_images(&tests)?;
@@ -81,6 +83,8 @@ struct Answers<'a> {
     model: &'a Model,
     /// Where it runs.
     device: &'a Device,
+    /// The run's temperature (`calibration.json`), when it was calibrated.
+    temperature: Option<f64>,
 }
 
 impl Answers<'_> {
@@ -98,7 +102,8 @@ impl Answers<'_> {
             .iter()
             .flat_map(|(_, digits)| digits.iter().flat_map(|digit| digit.pixels))
             .collect();
-        let mut all = probabilities(self.model, &pixels, self.device).into_iter();
+        let mut all =
+            probabilities_at(self.model, &pixels, self.device, self.temperature).into_iter();
         for (path, digits) in pictures {
             let found: Vec<_> = digits
                 .iter()
@@ -125,7 +130,7 @@ impl Answers<'_> {
     /// Standard output cannot be written.
     fn print_test_images(&self, tests: &[TestImage]) -> Result<(), StdoutError> {
         let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
-        let all = probabilities(self.model, &pixels, self.device);
+        let all = probabilities_at(self.model, &pixels, self.device, self.temperature);
         for (test, probs) in tests.iter().zip(all) {
             let record = serde_json::json!({ "index": test.index, "label": test.label });
             let note = format!(" (label {})", self.classes.class_label(test.label));

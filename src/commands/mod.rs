@@ -1,6 +1,7 @@
 //! What each command does and prints, and which one runs: `cli` reads the command line,
 //! [`execute`] dispatches it here.
 
+pub(crate) mod calibrate;
 pub(crate) mod eval;
 pub(crate) mod export;
 pub(crate) mod import;
@@ -28,6 +29,7 @@ pub fn execute(cli: Cli, signals: &StopSignals) -> Result<ExitCode> {
         None => train::execute(cli.train, signals),
         Some(Command::Infer(args)) => infer::execute(args),
         Some(Command::Eval(args)) => eval::execute(args),
+        Some(Command::Calibrate(args)) => calibrate::execute(args),
         Some(Command::Report(args)) => report::execute(args),
         Some(Command::Export(args)) => export::execute(args),
         Some(Command::Import(args)) => import::execute(args),

@@ -11,6 +11,7 @@ pub(crate) mod memory;
 pub(crate) mod optimizer;
 pub(crate) mod predict;
 pub(crate) mod summary;
+pub(crate) mod temperature;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};

@@ -200,6 +200,23 @@ pub(crate) fn probabilities(
         .collect()
 }
 
+/// [`probabilities`], the logits divided by `temperature` first when there is one (a calibrated
+/// run, `model::temperature`).
+pub(crate) fn probabilities_at(
+    model: &Model,
+    pixels: &[u8],
+    device: &Device,
+    temperature: Option<f64>,
+) -> Vec<[f32; NUM_CLASSES]> {
+    let Some(temperature) = temperature else {
+        return probabilities(model, pixels, device);
+    };
+    log_probabilities(model, pixels, device)
+        .iter()
+        .map(|row| crate::model::temperature::scaled(row, temperature).map(f32::exp))
+        .collect()
+}
+
 /// The most probable class of a row of probabilities or log-probabilities (either ranks the
 /// same); the lowest class on a tie.
 pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {

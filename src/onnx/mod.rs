@@ -32,7 +32,9 @@ pub(crate) const INPUT: &str = "pixels";
 pub(crate) const OUTPUT: &str = "logits";
 
 /// Writes the model of a run (`config` its training config) to `destination` as ONNX, whole or
-/// not at all, not replacing a file unless `overwrite`. Returns the operators in graph order.
+/// not at all, not replacing a file unless `overwrite`; a calibrated run's logits are divided
+/// by its `temperature` inside the graph (and the metadata says so), so that the softmax of
+/// what a runtime gets is what `infer` answers. Returns the operators in graph order.
 ///
 /// # Errors
 /// [`ExportError::Exists`], [`ExportError::NoFolder`], or [`ExportError::Write`] when the file
@@ -40,11 +42,12 @@ pub(crate) const OUTPUT: &str = "logits";
 pub(crate) fn export_onnx(
     model: &Model,
     config: &TrainingConfig,
+    temperature: Option<f64>,
     destination: &Path,
     overwrite: bool,
 ) -> Result<Vec<String>, ExportError> {
     check_destinations(&[destination], overwrite)?;
-    let file = model_proto(model, config);
+    let file = model_proto(model, config, temperature);
     let operators = file
         .graph
         .iter()
@@ -58,7 +61,7 @@ pub(crate) fn export_onnx(
 }
 
 /// The whole file: the graph, the opset, who wrote it and the metadata.
-fn model_proto(model: &Model, config: &TrainingConfig) -> ModelProto {
+fn model_proto(model: &Model, config: &TrainingConfig, temperature: Option<f64>) -> ModelProto {
     let description = format!(
         "{} classifier ({}): {INPUT} float32 [N, 1, 28, 28], ink 1.0 on paper 0.0 (torchvision ToTensor); {OUTPUT} float32 [N, 10], softmax gives the class probabilities",
         config.dataset.title(),
@@ -73,14 +76,18 @@ fn model_proto(model: &Model, config: &TrainingConfig) -> ModelProto {
         producer_name: env!("CARGO_PKG_NAME").to_string(),
         producer_version: env!("CARGO_PKG_VERSION").to_string(),
         doc_string: description.clone(),
-        graph: Some(graph(model, config)),
-        metadata_props: metadata(config, description),
+        graph: Some(graph(model, config, temperature)),
+        metadata_props: metadata(config, temperature, description),
     }
 }
 
 /// What a runtime shows of the model: the class names (a JSON list, output order), the
-/// dataset, the network, the normalisation inside the graph.
-fn metadata(config: &TrainingConfig, description: String) -> Vec<StringStringEntryProto> {
+/// dataset, the network, the normalisation and the temperature inside the graph.
+fn metadata(
+    config: &TrainingConfig,
+    temperature: Option<f64>,
+    description: String,
+) -> Vec<StringStringEntryProto> {
     let classes = serde_json::to_string(&config.dataset.class_names()).expect("names serialize");
     let normalization = match &config.model.input_normalization {
         Some(n) => format!("(pixels - {}) / {}, inside the graph", n.mean, n.std),
@@ -91,6 +98,12 @@ fn metadata(config: &TrainingConfig, description: String) -> Vec<StringStringEnt
         ("dataset", config.dataset.name().to_string()),
         ("model", config.model.describe()),
         ("normalization", normalization),
+        (
+            "temperature",
+            temperature.map_or("none".to_string(), |t| {
+                format!("{t}: the logits are divided by it inside the graph (calibrate)")
+            }),
+        ),
         ("description", description),
     ]
     .into_iter()
@@ -102,7 +115,7 @@ fn metadata(config: &TrainingConfig, description: String) -> Vec<StringStringEnt
 }
 
 /// The graph: normalisation, the CNN's convolutions, flatten, the Linear layers.
-fn graph(model: &Model, config: &TrainingConfig) -> GraphProto {
+fn graph(model: &Model, config: &TrainingConfig, temperature: Option<f64>) -> GraphProto {
     let mut graph = Graph::new(weights(model, &config.model));
     if let Some(n) = &config.model.input_normalization {
         let mean = graph.constant("input_mean", &[1], vec![n.mean as f32]);
@@ -138,6 +151,10 @@ fn graph(model: &Model, config: &TrainingConfig) -> GraphProto {
         if index + 1 < linears.len() {
             graph.then(activation, &[], vec![]);
         }
+    }
+    if let Some(temperature) = temperature {
+        let divisor = graph.constant("temperature", &[1], vec![temperature as f32]);
+        graph.then("Div", &[divisor], vec![]);
     }
     graph.finish()
 }
@@ -299,7 +316,7 @@ mod tests {
 
     fn operators(config: &TrainingConfig) -> Vec<String> {
         let model = config.model.init(&Device::flex());
-        let graph = graph(&model, config);
+        let graph = graph(&model, config, None);
         let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
         for node in &graph.node {
             for input in &node.input[1..] {
@@ -346,7 +363,7 @@ mod tests {
         let _random = crate::random_generator_lock();
         let config = TrainingConfig::tutorial();
         let model = config.model.init(&Device::flex());
-        let graph = graph(&model, &config);
+        let graph = graph(&model, &config, None);
         let shapes: Vec<(&str, &[i64])> = graph
             .initializer
             .iter()

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainingConfig;
 use crate::data::identity::{self, DatasetChoice, DatasetMismatch};
 use crate::data::idx::{Fingerprint, LabelledImages};
-use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints};
+use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints, hold_out};
 use crate::run::{ArtifactError, RunDir};
 
 /// The contents of a run's `data.json`: which dataset, where its files were read from, and
@@ -133,6 +134,33 @@ pub(crate) fn load_test_split_of_run(
         Split::Test,
     )?
     .0)
+}
+
+/// The training images a run held out to validate on (`valid_size` of them, drawn by its seed
+/// from the training split cut by `limit_train`, as training drew them): from `--data-dir`,
+/// else from where the run recorded, refused when its files are not the ones it recorded.
+///
+/// # Errors
+///
+/// As [`source_for_run`] and [`load_checked`].
+pub(crate) fn load_held_out_of_run(
+    run: &RunDir,
+    config: &TrainingConfig,
+    data_dir: Option<PathBuf>,
+) -> Result<LabelledImages, RecordError> {
+    let (source, record) = source_for_run(run, config.dataset, data_dir)?;
+    let choice = DatasetChoice::Run;
+    let (mut train, _) = load_checked(
+        run,
+        (config.dataset, choice),
+        &source,
+        record.as_ref(),
+        Split::Train,
+    )?;
+    if let Some(limit) = config.limit_train {
+        train = train.truncated(limit);
+    }
+    Ok(hold_out(&train, config.valid_size, config.seed).1)
 }
 
 /// Reads `split` from `source` with its files' fingerprints, refused when a file is another

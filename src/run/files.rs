@@ -19,6 +19,7 @@ pub(crate) const OWN_FILES: &[&str] = &[
     "confusion.png",
     "misclassified.png",
     "calibration.png",
+    "calibration.json",
     // Burn's application log.
     "experiment.log",
     LOCK_FILE,

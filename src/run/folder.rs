@@ -72,6 +72,9 @@ pub enum ArtifactError {
         path: PathBuf,
         cause: serde_json::Error,
     },
+    /// `calibration.json`'s temperature is not a positive number.
+    #[error("{}: temperature {value} is not a positive number; run calibrate again", path.display())]
+    Temperature { path: PathBuf, value: f64 },
     /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
     Mismatch {
@@ -253,10 +256,17 @@ impl RunDir {
         Ok(TrainingConfig::load_file(&self.config())?)
     }
 
-    /// Writes `model`'s record as the run's `model.bpk`.
+    /// Writes `model`'s record as the run's `model.bpk`, and removes `calibration.json`: its
+    /// temperature was fitted for the model this one replaces.
     ///
-    /// Errors: [`ArtifactError::SaveModel`] when Burn cannot write it.
+    /// Errors: [`ArtifactError::SaveModel`] when Burn cannot write it, [`ArtifactError::Io`]
+    /// when the old calibration cannot be removed.
     pub fn save_model(&self, model: Model) -> Result<(), ArtifactError> {
+        // A temperature fitted for the model this one replaces (a resumed run) means nothing.
+        let calibration = self.calibration_json();
+        if calibration.exists() {
+            std::fs::remove_file(&calibration).map_err(|source| self.io(&calibration, source))?;
+        }
         let path = self.model();
         // Burnpack writes through a scratch file and renames it: already atomic.
         model

@@ -1,5 +1,6 @@
 //! A run folder, `artifacts/<run>/`: what it holds, and writing it safely.
 
+pub(crate) mod calibration;
 pub(crate) mod data_record;
 pub(crate) mod files;
 mod folder;

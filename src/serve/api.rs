@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Reading, probabilities};
+use crate::model::predict::{Reading, probabilities_at};
 use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
@@ -36,6 +36,8 @@ pub(super) struct Served {
     pub device: Device,
     /// Its dataset, for the class names in answers.
     pub dataset: DatasetKind,
+    /// The run's temperature (`calibration.json`), when it was calibrated.
+    pub temperature: Option<f64>,
     /// `GET /api/model`'s answer, made once.
     pub description: serde_json::Value,
     /// Permits to decode a picture ([`DECODES_AT_ONCE`]): each decode may take up to 128 MiB,
@@ -188,7 +190,7 @@ async fn predict(
             )
         })?;
         let pixels: Vec<u8> = digits.iter().flat_map(|digit| digit.pixels).collect();
-        let rows = probabilities(&model, &pixels, &served.device);
+        let rows = probabilities_at(&model, &pixels, &served.device, served.temperature);
         let found: Vec<_> = rows
             .into_iter()
             .zip(&digits)

@@ -1,0 +1,67 @@
+//! `mnist-trainer calibrate`: the temperature that makes a run's probabilities mean what they
+//! say, fitted on the training images the run held out, written as `calibration.json`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::analysis::calibration::Calibration;
+use crate::cli::args::CalibrateArgs;
+use crate::model::predict::log_probabilities;
+use crate::model::temperature::{fit, mean_nll, scaled};
+use crate::process::output::outln;
+use crate::run::calibration::CalibrationRecord;
+use crate::run::data_record::load_held_out_of_run;
+use crate::run::lock::RunLock;
+
+/// Fits the run's temperature on its held-out training images (never the test split, which
+/// scores it) and writes `calibration.json`; prints the temperature and the calibration error
+/// on those images before and after.
+///
+/// # Errors
+/// No run found, the run held out no training images (`valid_size` 0) or is imported, the
+/// backend does not start, the model cannot be loaded, another process holds the run, the
+/// training images cannot be read, or `calibration.json` cannot be written.
+pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
+    let run = args.run.chosen()?;
+    let device = args.backend.backend.device()?;
+    let (config, model) = run.load_model(&device)?;
+    if run.is_imported()? || config.valid_size == 0 {
+        bail!(
+            "{}: the run held out no training images to calibrate on (images it trained on look easier than they are, and the test split only scores); train with --valid-size, e.g. --valid-size 5000",
+            run.root().display()
+        );
+    }
+    let _lock = RunLock::acquire(run.root(), "calibrate")?;
+    let held_out = load_held_out_of_run(&run, &config, args.backend.data_dir.clone())
+        .context("cannot read the held-out training images to calibrate on")?;
+    let log_probs = log_probabilities(&model, held_out.pixels(), &device);
+    let labels = held_out.labels();
+    let temperature = fit(&log_probs, labels);
+    let calibrated: Vec<_> = log_probs
+        .iter()
+        .map(|row| scaled(row, temperature))
+        .collect();
+    let record = CalibrationRecord {
+        temperature,
+        held_out_images: held_out.len(),
+        nll_before: mean_nll(&log_probs, labels, 1.0),
+        nll_after: mean_nll(&log_probs, labels, temperature),
+        ece_before: Calibration::new(&log_probs, labels).expected_calibration_error,
+        ece_after: Calibration::new(&calibrated, labels).expected_calibration_error,
+    };
+    run.save_calibration(&record)?;
+    outln!(
+        "temperature {temperature:.4}, fitted on {} held-out training images: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
+        record.held_out_images,
+        100.0 * record.ece_before,
+        100.0 * record.ece_after,
+        record.nll_before,
+        record.nll_after
+    )?;
+    outln!(
+        "written: {}; infer, eval, serve and export now divide the logits by it",
+        run.calibration_json().display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,84 @@
+//! `calibration.json`: the temperature a run's probabilities are divided by (`calibrate`), and
+//! what it was fitted on.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::run::{ArtifactError, RunDir};
+
+/// What `calibrate` found, as `calibration.json` holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CalibrationRecord {
+    /// The logits are divided by it before the softmax: above 1 the model was overconfident.
+    pub temperature: f64,
+    /// The held-out training images it was fitted on (the run's `valid_size`, drawn by its seed).
+    pub held_out_images: usize,
+    /// Their mean negative log-likelihood (natural log) before and after.
+    pub nll_before: f64,
+    /// See `nll_before`.
+    pub nll_after: f64,
+    /// Their expected calibration error (a fraction, 15 bins) before and after.
+    pub ece_before: f64,
+    /// See `ece_before`.
+    pub ece_after: f64,
+}
+
+impl RunDir {
+    /// `calibration.json`: the run's temperature, when `calibrate` has fitted one.
+    pub fn calibration_json(&self) -> PathBuf {
+        self.root().join("calibration.json")
+    }
+
+    /// The run's temperature; `None` when it has not been calibrated.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Io`] when it cannot be read, [`ArtifactError::Damaged`] when it is not
+    /// such a record, [`ArtifactError::Temperature`] when its temperature is not a positive
+    /// number.
+    pub(crate) fn load_calibration(&self) -> Result<Option<CalibrationRecord>, ArtifactError> {
+        let path = self.calibration_json();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(cause) => return Err(ArtifactError::Io { path, cause }),
+        };
+        let record: CalibrationRecord =
+            serde_json::from_str(&text).map_err(|cause| ArtifactError::Damaged {
+                path: path.clone(),
+                cause,
+            })?;
+        if !(record.temperature.is_finite() && record.temperature > 0.0) {
+            return Err(ArtifactError::Temperature {
+                path,
+                value: record.temperature,
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// The temperature for the model of `epoch` (`None`: `model.bpk`): `calibration.json`'s,
+    /// fitted for `model.bpk`; none for a kept checkpoint's model, nor for a run not
+    /// calibrated.
+    ///
+    /// # Errors
+    /// As [`RunDir::load_calibration`].
+    pub(crate) fn temperature_of(
+        &self,
+        epoch: Option<usize>,
+    ) -> Result<Option<f64>, ArtifactError> {
+        if epoch.is_some() {
+            return Ok(None);
+        }
+        Ok(self.load_calibration()?.map(|record| record.temperature))
+    }
+
+    /// Writes `calibration.json`, whole or not at all.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Io`] when it cannot be written.
+    pub(crate) fn save_calibration(&self, record: &CalibrationRecord) -> Result<(), ArtifactError> {
+        let json = serde_json::to_string_pretty(record).expect("a calibration record serializes");
+        self.write_atomically(&self.calibration_json(), &json)
+    }
+}
