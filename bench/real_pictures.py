@@ -13,6 +13,14 @@ labelled pictures (`<digit>-<n>[-<variant>].<ext>`) into its own folder under --
   scans          real handwriting, scikit-learn's load_digits (8x8, 43 writers) as dark ink on
                  light paper, scaled to 32-64 px like a low-resolution scan
   mnist_format   MNIST test images as 28x28 grey PNGs, white on black, as MNIST stores them
+  number_clean   numbers of 2-6 digits in one handwriting font, each digit its own size and
+                 slant, spaced as handwriting is (a few touching), black on white
+  number_photo   the same numbers as photographed (photo's paper, ink, blur, noise, JPEG)
+  number_scans   numbers of 3-5 real low-resolution handwritten digits (scans' load_digits,
+                 one writer's digits side by side), scaled to 32-64 px tall
+
+A number is read right when `infer --json`'s "number" is exactly it: every digit right, none
+missing, none extra.
 
     cargo build --release
     python3 bench/real_pictures.py --run artifacts/<run> --per-condition 200 --seed 1
@@ -41,7 +49,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONDITIONS = ["clean", "photo", "uneven_light", "canvas_alpha", "exif_rotated", "scans",
-              "mnist_format"]
+              "mnist_format", "number_clean", "number_photo", "number_scans"]
 # Font files whose digits look handwritten, and the Debian package shipping each.
 FONTS = {
     "dkg.ttf": "fonts-dkg-handwriting", "dkgBd.ttf": "fonts-dkg-handwriting",
@@ -108,6 +116,31 @@ def place(ink, rng, fill=(0.3, 0.8)):
     return np.clip(canvas, 0, 1)
 
 
+def number_mask(number, font_path, rng):
+    """The digits of `number` in one font as an ink mask: each glyph 60-90 px tall (+-10%),
+    slanted a little on its own, bottoms on one wavy line, gaps of -5% to 45% of the height
+    (a negative gap: touching), on a canvas with a margin of paper around."""
+    height = rng.uniform(60, 90)
+    glyphs = [glyph(int(d), font_path, height * rng.uniform(0.9, 1.1), rng) for d in number]
+    gaps = [int(height * rng.uniform(-0.05, 0.45)) for _ in glyphs[1:]] + [0]
+    width = sum(g.shape[1] for g in glyphs) + sum(gaps)
+    tall = max(g.shape[0] for g in glyphs)
+    margin = int(rng.uniform(0.2, 0.8) * height)
+    canvas = np.zeros((tall + 2 * margin + 10, max(width, 1) + 2 * margin), dtype=np.float32)
+    left = margin
+    for ink, gap in zip(glyphs, gaps):
+        top = margin + tall - ink.shape[0] + int(rng.integers(0, 6))
+        region = canvas[top:top + ink.shape[0], left:left + ink.shape[1]]
+        np.maximum(region, ink[:region.shape[0], :region.shape[1]], out=region)
+        left += ink.shape[1] + gap
+    return canvas
+
+
+def random_number(rng, shortest, longest):
+    """A number of `shortest` to `longest` digits, as a string; leading zeros allowed."""
+    return "".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(shortest, longest + 1))))
+
+
 def restroke(mask, rng, choices=("thin", "same", "same", "thick", "thicker")):
     """The ink mask with strokes made thinner (erosion, only on big digits) or thicker (dilation)."""
     choice = choices[rng.integers(len(choices))]
@@ -167,7 +200,8 @@ def balanced(labels, count, rng):
 
 
 def generate(condition, folder, count, fonts, mnist_dir, rng):
-    """Writes `count` labelled pictures of one condition into `folder`; returns [(path, digit)]."""
+    """Writes `count` labelled pictures of one condition into `folder`; returns [(path, label)],
+    the label a digit (an int) or, for the number conditions, the number (a str)."""
     os.makedirs(folder, exist_ok=True)
     written = []
 
@@ -188,6 +222,35 @@ def generate(condition, folder, count, fonts, mnist_dir, rng):
             resample = Image.Resampling.BILINEAR if rng.random() < 0.5 else Image.Resampling.NEAREST
             grey = grey.resize((side, side), resample)
             save(grey, d, n)
+        return written
+    if condition == "number_scans":
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        for n in range(count):
+            number = random_number(rng, 3, 5)
+            # Digits in the same writer's hand where load_digits has them (about 180 per digit).
+            strengths = [digits.images[rng.choice(np.flatnonzero(digits.target == int(d)))] / 16
+                         for d in number]
+            row = np.pad(np.hstack([np.pad(s, ((0, 0), (0, 1))) for s in strengths]), 1)
+            paper, ink = rng.uniform(215, 250), rng.uniform(20, 70)
+            grey = Image.fromarray((paper - (paper - ink) * row).astype(np.uint8))
+            tall = int(rng.integers(32, 65))
+            size = (round(grey.width * tall / grey.height), tall)
+            grey = grey.resize(size, Image.Resampling.BICUBIC)
+            save(grey, number, n)
+        return written
+    if condition in ("number_clean", "number_photo"):
+        for n in range(count):
+            number, font = random_number(rng, 2, 6), fonts[n % len(fonts)]
+            mask = number_mask(number, font, rng)
+            if condition == "number_clean":
+                save(Image.fromarray((255 * (1 - mask)).astype(np.uint8)), number, n)
+                continue
+            image = Image.fromarray(photograph(mask, rng, (150, 240)))
+            if rng.random() < 0.75:
+                save(image, number, n, ext="jpg", quality=int(rng.integers(60, 91)))
+            else:
+                save(image, number, n)
         return written
     if condition == "mnist_format":
         images = read_idx(mnist_dir, "t10k-images-idx3-ubyte")
@@ -247,13 +310,15 @@ def score(binary, run, pictures, batch):
         for line in done.stdout.splitlines():
             if line.startswith("{"):
                 answer = json.loads(line)
-                answers[answer["file"]] = answer["class"]
+                answers[answer["file"]] = answer
         if not answers and done.returncode != 0 and "error: " + chunk[0][0] not in done.stderr:
             sys.exit(f"infer failed: {done.stderr.strip()}")
         errors = done.stderr.splitlines()
         for path, digit in chunk:
             if path in answers:
-                correct += answers[path] == digit
+                # A number is read right when every digit is; a digit when its class is.
+                field = "number" if isinstance(digit, str) else "class"
+                correct += answers[path][field] == digit
                 continue
             reason = next((line[len(f"error: {path}: "):] for line in errors
                            if line.startswith(f"error: {path}: ")), "no answer")
@@ -289,7 +354,7 @@ def main():
     if not args.save_only and not args.binary:
         from seeds import binary  # cargo's target folder, wherever it is
         args.binary = binary()
-    needs_fonts = set(conditions) - {"scans", "mnist_format"}
+    needs_fonts = set(conditions) - {"scans", "mnist_format", "number_scans"}
     fonts = find_fonts() if needs_fonts else []
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -62,12 +62,12 @@ const NOT_AS_PRINTED: &[(&str, Way, &str)] = &[
         "installing would build the binary again; the test's build is already first on PATH",
     ),
     (
-        "mnist-trainer --model cnn --epochs 5 --lr-schedule cosine --augment --run artifacts/reader",
+        "mnist-trainer --config config/reader.json --run artifacts/reader",
         Way::Instead(
-            "mnist-trainer --model cnn --epochs 1 --lr-schedule cosine --augment --run artifacts/reader --limit-train 256 --limit-test 256",
+            "mnist-trainer --config config/reader.json --run artifacts/reader --epochs 1 --limit-train 356 --valid-size 100 --limit-test 256",
         ),
-        "about 25 minutes as printed; the same recipe for one epoch on 256 images makes the \
-         same kind of run folder, which the later commands use",
+        "about 25 minutes as printed; the same recipe for one epoch on 256 images (100 held \
+         out) makes the same kind of run folder, which the later commands use",
     ),
     (
         "mnist-trainer serve --run artifacts/reader",
@@ -267,6 +267,9 @@ impl Session {
             self.work.path().join(BROUGHT[4]),
         )
         .unwrap();
+        // The working folder is the reader's clone: its configs are the repository's.
+        std::os::unix::fs::symlink(repository().join("config"), self.work.path().join("config"))
+            .unwrap();
     }
 
     /// A command for `sh -c script` in the working folder, with the reader's environment.

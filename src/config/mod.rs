@@ -426,6 +426,18 @@ mod tests {
     }
 
     #[test]
+    fn config_reader_json_is_the_recipe_for_reading_pictures() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reader.json");
+        let loaded = TrainingConfig::load_file(&path).unwrap();
+        assert_eq!(loaded.model.kind, ModelKind::Cnn);
+        assert!(loaded.augment);
+        assert_eq!(loaded.lr_schedule, LrSchedule::Cosine);
+        assert_eq!(loaded.num_epochs, 5);
+        // Held-out images, so that `calibrate` has some that it never trained on.
+        assert_eq!(loaded.valid_size, 5000);
+    }
+
+    #[test]
     fn round_trips_through_json() {
         let mut config = TrainingConfig::tutorial();
         config.limit_train = Some(1000);
