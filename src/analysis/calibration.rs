@@ -90,18 +90,33 @@ impl Calibration {
     }
 }
 
+/// The bars' colour: matplotlib's first default colour, blue `#1f77b4`.
+const BAR_COLOUR: RGBColor = RGBColor(31, 119, 180);
+/// The gaps' colour: matplotlib's red `#d62728`, light.
+const GAP_COLOUR: RGBColor = RGBColor(214, 39, 40);
+
+/// A chart of confidence (x) against accuracy (y), both 0 to 1.
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
 /// `calibration.png`: the reliability diagram, each bin's accuracy against its confidence (a
 /// calibrated model's bars reach the diagonal), with the gap to the diagonal shaded and the
-/// expected calibration error in the title. 700×600 pixels.
+/// expected calibration error in the title (with the `temperature` the probabilities were
+/// divided at, when they were). 700×600 pixels.
 ///
 /// Errors: [`PlotError`] naming `path` when it cannot be drawn or written.
 pub(crate) fn reliability_diagram(
     calibration: &Calibration,
+    temperature: Option<f64>,
     path: &std::path::Path,
 ) -> Result<(), PlotError> {
     render(path, (700, 600), |root| {
+        let at = temperature.map_or(String::new(), |t| format!(", temperature {t:.3}"));
         let title = format!(
-            "Reliability: expected calibration error {:.2}% ({BINS} bins)",
+            "Reliability: expected calibration error {:.2}% ({BINS} bins{at})",
             100.0 * calibration.expected_calibration_error
         );
         let mut chart = ChartBuilder::on(root)
@@ -118,50 +133,7 @@ pub(crate) fn reliability_diagram(
             .label_style((FONT, 14))
             .draw()
             .map_err(|e| e.to_string())?;
-        let filled = calibration.bins.iter().filter(|bin| bin.images > 0);
-        chart
-            .draw_series(filled.clone().map(|bin| {
-                Rectangle::new(
-                    [(bin.lower, 0.0), (bin.upper, bin.accuracy)],
-                    RGBColor(31, 119, 180).mix(0.8).filled(),
-                )
-            }))
-            .map_err(|e| e.to_string())?
-            .label("accuracy of the bin's images")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 12, y + 5)],
-                    RGBColor(31, 119, 180).filled(),
-                )
-            });
-        chart
-            .draw_series(filled.map(|bin| {
-                let (low, high) = if bin.accuracy < bin.confidence {
-                    (bin.accuracy, bin.confidence)
-                } else {
-                    (bin.confidence, bin.accuracy)
-                };
-                Rectangle::new(
-                    [(bin.lower, low), (bin.upper, high)],
-                    RGBColor(214, 39, 40).mix(0.35).filled(),
-                )
-            }))
-            .map_err(|e| e.to_string())?
-            .label("gap to the bin's mean confidence")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 12, y + 5)],
-                    RGBColor(214, 39, 40).mix(0.35).filled(),
-                )
-            });
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.0), (1.0, 1.0)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("calibrated")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK));
+        draw_bins(&mut chart, &calibration.bins)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
@@ -171,6 +143,47 @@ pub(crate) fn reliability_diagram(
             .draw()
             .map_err(|e| e.to_string())
     })
+}
+
+/// Each non-empty bin's accuracy as a bar, its gap to its mean confidence shaded, and the
+/// diagonal a calibrated model's bars reach; each labelled for the legend.
+fn draw_bins(chart: &mut Chart<'_, '_>, bins: &[Bin]) -> Result<(), String> {
+    let filled = bins.iter().filter(|bin| bin.images > 0);
+    let swatch = |colour: ShapeStyle| {
+        move |(x, y): (i32, i32)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour)
+    };
+    chart
+        .draw_series(filled.clone().map(|bin| {
+            let bar = [(bin.lower, 0.0), (bin.upper, bin.accuracy)];
+            Rectangle::new(bar, BAR_COLOUR.mix(0.8).filled())
+        }))
+        .map_err(|e| e.to_string())?
+        .label("accuracy of the bin's images")
+        .legend(swatch(BAR_COLOUR.filled()));
+    chart
+        .draw_series(filled.map(|bin| {
+            let (low, high) = if bin.accuracy < bin.confidence {
+                (bin.accuracy, bin.confidence)
+            } else {
+                (bin.confidence, bin.accuracy)
+            };
+            Rectangle::new(
+                [(bin.lower, low), (bin.upper, high)],
+                GAP_COLOUR.mix(0.35).filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?
+        .label("gap to the bin's mean confidence")
+        .legend(swatch(GAP_COLOUR.mix(0.35).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| e.to_string())?
+        .label("calibrated")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -233,7 +246,7 @@ mod tests {
             .map(|i| row(i % 10, 0.5 + 0.015 * i as f32))
             .collect();
         let labels: Vec<u8> = (0..30).map(|i| (i % 10) as u8).collect();
-        reliability_diagram(&Calibration::new(&rows, &labels), &path).unwrap();
+        reliability_diagram(&Calibration::new(&rows, &labels), Some(1.2), &path).unwrap();
         let picture = image::open(&path).unwrap();
         assert_eq!((picture.width(), picture.height()), (700, 600));
     }

@@ -106,7 +106,8 @@ fn write_report(
         &run.misclassified_png(),
     )?;
     let drawn = report.calibrated.as_ref().unwrap_or(&report.calibration);
-    reliability_diagram(drawn, &run.calibration_png())?;
+    let temperature = report.calibrated.as_ref().and(report.temperature);
+    reliability_diagram(drawn, temperature, &run.calibration_png())?;
     Ok(())
 }
 

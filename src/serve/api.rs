@@ -179,29 +179,9 @@ async fn predict(
             )
         })?;
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
-    let answer = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
+    let answer = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let split = served.dataset.reads_numbers();
-        let digits = digits_from_body(content_type.as_deref(), &body, split)?;
-        let model = served.model.lock().map_err(|_| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the model is unusable after an earlier failure".to_string(),
-            )
-        })?;
-        let pixels: Vec<u8> = digits.iter().flat_map(|digit| digit.pixels).collect();
-        let rows = probabilities_at(&model, &pixels, &served.device, served.temperature);
-        let found: Vec<_> = rows
-            .into_iter()
-            .zip(&digits)
-            .map(|(row, digit)| (row, digit.bounds))
-            .collect();
-        let inputs: Vec<Vec<u8>> = digits.iter().map(|digit| digit.pixels.to_vec()).collect();
-        Ok(Answer {
-            reading: Reading::new(&found, served.dataset),
-            input: (inputs.len() == 1).then(|| inputs[0].clone()),
-            inputs,
-        })
+        read(&served, content_type.as_deref(), &body)
     })
     .await
     .map_err(|_| {
@@ -211,6 +191,34 @@ async fn predict(
         )
     })??;
     Ok(Json(answer))
+}
+
+/// What the served model reads in a request's body: its digits found and prepared, each
+/// predicted (at the run's temperature), with the 28×28 inputs. Blocking work: decoding and the
+/// forward pass.
+///
+/// Errors: the body's [`InputError`] as a 4xx, or 500 when the model's lock is poisoned.
+fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answer, ApiError> {
+    let digits = digits_from_body(content_type, body, served.dataset.reads_numbers())?;
+    let model = served.model.lock().map_err(|_| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the model is unusable after an earlier failure".to_string(),
+        )
+    })?;
+    let pixels: Vec<u8> = digits.iter().flat_map(|digit| digit.pixels).collect();
+    let rows = probabilities_at(&model, &pixels, &served.device, served.temperature);
+    let found: Vec<_> = rows
+        .into_iter()
+        .zip(&digits)
+        .map(|(row, digit)| (row, digit.bounds))
+        .collect();
+    let inputs: Vec<Vec<u8>> = digits.iter().map(|digit| digit.pixels.to_vec()).collect();
+    Ok(Answer {
+        reading: Reading::new(&found, served.dataset),
+        input: (inputs.len() == 1).then(|| inputs[0].clone()),
+        inputs,
+    })
 }
 
 /// `GET /api/model`: what is served (see `serve::describe`).
