@@ -9,7 +9,9 @@ use burn::prelude::Device;
 use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::model::predict::{Guess, Prediction, Reading, Whole, probabilities_at, top_k};
+use crate::model::predict::{
+    Guess, Prediction, Reading, Whole, probabilities_at, read_digits, top_k,
+};
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;
@@ -40,14 +42,19 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     let temperature = run.temperature_of(args.epoch.epoch)?;
     let classes = config.dataset;
     let (readable, failures) = read_pictures(&pictures, classes.reads_numbers());
+    let (paths, digits): (Vec<PathBuf>, Vec<_>) = readable.into_iter().unzip();
+    let read: Vec<_> = paths
+        .into_iter()
+        .zip(read_digits(&model, digits, &device, temperature))
+        .collect();
     let tests = if args.index.is_empty() {
         Vec::new()
     } else {
         test_images(&args, &run, classes)?
     };
     if let Some(saver) = &saver {
-        let pictures = readable.iter().flat_map(|(path, digits)| {
-            digits.iter().enumerate().map(move |(at, digit)| {
+        let pictures = read.iter().flat_map(|(path, digits)| {
+            digits.iter().enumerate().map(move |(at, (digit, _))| {
                 let name = InputSaver::picture_name(path, (digits.len() > 1).then_some(at + 1));
                 (name, digit.pixels)
             })
@@ -64,7 +71,7 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         device: &device,
         temperature,
     };
-    answers.print_pictures(&readable)?;
+    answers.print_pictures(&read)?;
     answers.print_test_images(&tests)?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -72,6 +79,9 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+/// A digit as the model read it: the digit, and its probabilities.
+type ReadDigit = (PreparedDigit, [f32; NUM_CLASSES]);
 
 /// How predictions are printed, and what makes them.
 struct Answers<'a> {
@@ -88,27 +98,16 @@ struct Answers<'a> {
 }
 
 impl Answers<'_> {
-    /// What the model reads in each readable picture, named by its path: its digit, or its
+    /// What the model read in each readable picture, named by its path: its digit, or its
     /// number and each digit.
     ///
     /// # Errors
     /// Standard output cannot be written.
-    fn print_pictures(
-        &self,
-        pictures: &[(PathBuf, Vec<PreparedDigit>)],
-    ) -> Result<(), StdoutError> {
-        // One forward pass for every digit of every picture.
-        let pixels: Vec<u8> = pictures
-            .iter()
-            .flat_map(|(_, digits)| digits.iter().flat_map(|digit| digit.pixels))
-            .collect();
-        let mut all =
-            probabilities_at(self.model, &pixels, self.device, self.temperature).into_iter();
+    fn print_pictures(&self, pictures: &[(PathBuf, Vec<ReadDigit>)]) -> Result<(), StdoutError> {
         for (path, digits) in pictures {
             let found: Vec<_> = digits
                 .iter()
-                .zip(all.by_ref())
-                .map(|(digit, probs)| (probs, digit.bounds))
+                .map(|(digit, probs)| (*probs, digit.bounds))
                 .collect();
             let reading = Reading::new(&found, self.classes);
             // A file name need not be UTF-8; JSON strings are.

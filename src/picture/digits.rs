@@ -32,6 +32,10 @@ const DIGIT_WIDTH: f32 = 0.75;
 /// A box in ink pixels: left, top, width, height.
 pub(super) type Bounds = [u32; 4];
 
+/// A digit at least this share of the line's height wide may be two digits touching (a 1
+/// against its neighbour): its two halves are offered as well, for the model to choose.
+const PAIR_WIDTH: f32 = 0.55;
+
 /// One digit's ink: the strengths of its pixels alone, in a picture of the ink's size, and
 /// where it lies.
 pub(super) struct DigitInk {
@@ -39,6 +43,37 @@ pub(super) struct DigitInk {
     pub(super) strengths: GrayImage,
     /// Its box in the ink's pixels.
     pub(super) bounds: Bounds,
+}
+
+impl DigitInk {
+    /// The digit cut in two at its thinnest column between 30% and 70% of its width, when it
+    /// is wide enough to be two digits touching ([`PAIR_WIDTH`] of `line_height`); `None`
+    /// otherwise, or when a half holds no ink.
+    pub(super) fn halves(&self, line_height: u32) -> Option<[DigitInk; 2]> {
+        let [x0, _, width, _] = self.bounds;
+        if (width as f32) < PAIR_WIDTH * line_height as f32 || width < 6 {
+            return None;
+        }
+        let column = |x: u32| -> u64 {
+            (0..self.strengths.height())
+                .map(|y| u64::from(self.strengths.get_pixel(x, y).0[0]))
+                .sum()
+        };
+        let (low, high) = (x0 + width * 3 / 10, x0 + width * 7 / 10);
+        let cut = (low..=high).min_by_key(|&x| column(x))?;
+        let part = |keep: &dyn Fn(u32) -> bool| {
+            let strengths =
+                GrayImage::from_fn(self.strengths.width(), self.strengths.height(), |x, y| {
+                    if keep(x) {
+                        *self.strengths.get_pixel(x, y)
+                    } else {
+                        Luma([0])
+                    }
+                });
+            bounds_of(&strengths).map(|bounds| DigitInk { strengths, bounds })
+        };
+        Some([part(&|x| x < cut)?, part(&|x| x >= cut)?])
+    }
 }
 
 /// Why the ink is not read as a line of digits.
@@ -54,15 +89,16 @@ pub(crate) enum SplitError {
     },
 }
 
-/// The digits in `ink` (strengths, 0 paper to 255), left to right; empty when it holds none.
+/// The digits in `ink` (strengths, 0 paper to 255), left to right, and the line's height (the
+/// median digit's); no digits when it holds none.
 ///
 /// # Errors
 /// [`SplitError::TooManyPieces`] when the ink is in more than [`MAX_PIECES`] pieces.
-pub(super) fn split_digits(ink: &GrayImage) -> Result<Vec<DigitInk>, SplitError> {
+pub(super) fn split_digits(ink: &GrayImage) -> Result<(Vec<DigitInk>, u32), SplitError> {
     let (width, height) = ink.dimensions();
     if width < 3 || height < 3 {
         // imageproc's labelling panics on some single-pixel pictures: one piece at most.
-        return Ok(whole(ink).into_iter().collect());
+        return Ok((whole(ink).into_iter().collect(), height));
     }
     let inked = GrayImage::from_fn(width, height, |x, y| {
         Luma([if ink.get_pixel(x, y).0[0] > 0 { 255 } else { 0 }])
@@ -89,7 +125,7 @@ pub(super) fn split_digits(ink: &GrayImage) -> Result<Vec<DigitInk>, SplitError>
         digits.extend(cut_run_together(strengths, group.bounds, line_height));
     }
     digits.sort_by_key(|digit| digit.bounds[0]);
-    Ok(digits)
+    Ok((digits, line_height))
 }
 
 /// All of `ink` as one digit, when it has any.
@@ -305,7 +341,7 @@ mod tests {
     fn separate_digits_are_read_left_to_right() {
         // Three upright strokes, listed out of order.
         let ink = inked(100, 40, &[[70, 5, 6, 30], [10, 5, 6, 30], [40, 5, 6, 30]]);
-        let digits = split_digits(&ink).unwrap();
+        let digits = split_digits(&ink).unwrap().0;
         let lefts: Vec<u32> = digits.iter().map(|digit| digit.bounds[0]).collect();
         assert_eq!(lefts, [10, 40, 70]);
         assert_eq!(digits[1].bounds, [40, 5, 6, 30]);
@@ -326,20 +362,20 @@ mod tests {
                 [28, 28, 4, 10],
             ],
         );
-        assert_eq!(split_digits(&four).unwrap().len(), 1);
+        assert_eq!(split_digits(&four).unwrap().0.len(), 1);
         // A 5's flag above its body.
         let five = inked(40, 40, &[[12, 2, 16, 4], [10, 10, 18, 24]]);
-        assert_eq!(split_digits(&five).unwrap().len(), 1);
+        assert_eq!(split_digits(&five).unwrap().0.len(), 1);
         // Side by side, not over one another: two digits (a 1 and a 7's upright, say).
         let apart = inked(60, 40, &[[10, 5, 4, 30], [26, 5, 4, 30]]);
-        assert_eq!(split_digits(&apart).unwrap().len(), 2);
+        assert_eq!(split_digits(&apart).unwrap().0.len(), 2);
     }
 
     #[test]
     fn digits_run_together_are_cut_where_the_ink_is_thinnest() {
         // Two 20x24 blocks joined by a thin bar at x 30-34: 1.8 times as wide as tall.
         let ink = inked(80, 40, &[[10, 5, 20, 24], [34, 5, 20, 24], [30, 16, 4, 2]]);
-        let digits = split_digits(&ink).unwrap();
+        let digits = split_digits(&ink).unwrap().0;
         assert_eq!(digits.len(), 2);
         assert!(
             digits[0].bounds[0] == 10 && digits[0].bounds[2] <= 24,
@@ -359,6 +395,6 @@ mod tests {
             split_digits(&ink).err(),
             Some(SplitError::TooManyPieces { pieces: 900 })
         );
-        assert!(split_digits(&inked(10, 10, &[])).unwrap().is_empty());
+        assert!(split_digits(&inked(10, 10, &[])).unwrap().0.is_empty());
     }
 }

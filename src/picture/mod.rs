@@ -40,6 +40,10 @@ pub(crate) struct PreparedDigit {
     /// Where the digit lies in the picture as decoded (upright): left, top, width, height, in
     /// the picture's pixels.
     pub(crate) bounds: [u32; 4],
+    /// The digit cut in two where its ink is thinnest, each half prepared alike, when it is
+    /// wide enough to be two digits touching: the reader keeps the halves when the model reads
+    /// both surely and the whole not (`model::predict::read_digits`).
+    pub(crate) halves: Option<Box<[PreparedDigit; 2]>>,
 }
 
 /// Why a picture gives no digits to read.
@@ -122,32 +126,47 @@ pub(crate) fn prepare_digits(
     let (width, height) = (picture.width(), picture.height());
     if let Some(pixels) = already_mnist(picture) {
         let bounds = [0, 0, width, height];
-        return Ok(vec![PreparedDigit { pixels, bounds }]);
+        return Ok(vec![PreparedDigit {
+            pixels,
+            bounds,
+            halves: None,
+        }]);
     }
     let smooth = pixelated::smoothed(picture);
     let ink = ink::ink(smooth.as_ref().unwrap_or(picture)).ok_or(Unread::Blank)?;
-    let found = if split {
+    let (found, line_height) = if split {
         digits::split_digits(&ink.strengths)?
     } else {
-        digits::whole(&ink.strengths).into_iter().collect()
+        (digits::whole(&ink.strengths).into_iter().collect(), 0)
     };
     let in_picture = InPicture::new(&ink, width, height);
+    // Each digit in MNIST's layout with its box, and its halves when it may be two.
+    let prepare = |digit: &digits::DigitInk, strengths: &image::GrayImage| {
+        let halves = split
+            .then(|| digit.halves(line_height))
+            .flatten()
+            .and_then(|[a, b]| {
+                let half = |part: &digits::DigitInk| {
+                    Some(PreparedDigit {
+                        pixels: mnist_box::into_field(&part.strengths)?,
+                        bounds: in_picture.bounds(part.bounds),
+                        halves: None,
+                    })
+                };
+                Some(Box::new([half(&a)?, half(&b)?]))
+            });
+        Some(PreparedDigit {
+            pixels: mnist_box::into_field(strengths)?,
+            bounds: in_picture.bounds(digit.bounds),
+            halves,
+        })
+    };
     let prepared: Vec<PreparedDigit> = match found.as_slice() {
-        [_] => mnist_box::into_field(&ink.strengths)
-            .map(|pixels| PreparedDigit {
-                pixels,
-                bounds: in_picture.bounds(found[0].bounds),
-            })
-            .into_iter()
-            .collect(),
+        // One digit: prepared from the whole ink, as a single digit always was.
+        [digit] => prepare(digit, &ink.strengths).into_iter().collect(),
         _ => found
             .iter()
-            .filter_map(|digit| {
-                Some(PreparedDigit {
-                    pixels: mnist_box::into_field(&digit.strengths)?,
-                    bounds: in_picture.bounds(digit.bounds),
-                })
-            })
+            .filter_map(|digit| prepare(digit, &digit.strengths))
             .collect(),
     };
     if prepared.is_empty() {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Reading, probabilities_at};
+use crate::model::predict::{Reading, read_digits};
 use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
@@ -206,14 +206,17 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
             "the model is unusable after an earlier failure".to_string(),
         )
     })?;
-    let pixels: Vec<u8> = digits.iter().flat_map(|digit| digit.pixels).collect();
-    let rows = probabilities_at(&model, &pixels, &served.device, served.temperature);
-    let found: Vec<_> = rows
-        .into_iter()
-        .zip(&digits)
-        .map(|(row, digit)| (row, digit.bounds))
+    let read = read_digits(&model, vec![digits], &served.device, served.temperature)
+        .pop()
+        .unwrap_or_default();
+    let found: Vec<_> = read
+        .iter()
+        .map(|(digit, row)| (*row, digit.bounds))
         .collect();
-    let inputs: Vec<Vec<u8>> = digits.iter().map(|digit| digit.pixels.to_vec()).collect();
+    let inputs: Vec<Vec<u8>> = read
+        .iter()
+        .map(|(digit, _)| digit.pixels.to_vec())
+        .collect();
     Ok(Answer {
         reading: Reading::new(&found, served.dataset),
         input: (inputs.len() == 1).then(|| inputs[0].clone()),

@@ -83,6 +83,7 @@ pub(crate) fn digits_from_body(
             vec![PreparedDigit {
                 pixels,
                 bounds: [0, 0, side, side],
+                halves: None,
             }]
         }),
         "application/octet-stream" => digits_from_picture(body, split),
