@@ -588,7 +588,8 @@ fn one_digit_is_read_as_before_and_a_number_of_one_and_specks_are_refused_in_one
     let err = stderr(&output);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("error: specks.png: ") && err.contains("separate pieces of ink"),
+        err.starts_with("error: specks.png: ")
+            && err.contains("pieces of ink, more than the 40 digits"),
         "{err}"
     );
     // Text: the single digit's line, as before.

@@ -116,7 +116,8 @@ pub struct TrainArgs {
 #[derive(Debug, Args)]
 pub struct EpochArg {
     /// Read the model of epoch N from the run's checkpoints instead of model.bpk (a run keeps
-    /// its last two epochs and the one with the lowest validation loss).
+    /// its last two epochs and the one with the lowest validation loss); uncalibrated, since
+    /// calibrate fits model.bpk.
     #[arg(long, value_name = "N")]
     pub epoch: Option<usize>,
 }

@@ -8,6 +8,13 @@ use crate::data::NUM_CLASSES;
 
 /// The temperatures searched, as natural logarithms: T from 0.05 to 20.
 const LOG_RANGE: (f64, f64) = (-3.0, 3.0);
+
+/// Whether `temperature` is one [`fit`] could have found: a number in `exp(LOG_RANGE)`, 0.0498
+/// to 20.09 (a file holding 1e-308 or 1e39 would make every probability 0, 1 or a tenth).
+pub(crate) fn plausible(temperature: f64) -> bool {
+    let (low, high) = (LOG_RANGE.0.exp(), LOG_RANGE.1.exp());
+    (low * 0.999..=high * 1.001).contains(&temperature)
+}
 /// Golden-section steps: the bracket shrinks by 0.618 each, to 1e-9 of its width after 44.
 const STEPS: usize = 60;
 
@@ -97,6 +104,20 @@ mod tests {
         // The scaled probability of the predicted class is then about how often it is right.
         let confidence = f64::from(scaled(&rows[1], temperature)[1].exp());
         assert!((confidence - 0.8).abs() < 0.01, "{confidence}");
+    }
+
+    #[test]
+    fn only_temperatures_the_fit_can_find_are_plausible() {
+        for temperature in [0.05, 0.1122, 1.0, 1.71, 20.0] {
+            assert!(plausible(temperature), "{temperature}");
+        }
+        for temperature in [0.0, -1.0, 1e-308, 0.01, 25.0, 3e38, f64::INFINITY, f64::NAN] {
+            assert!(!plausible(temperature), "{temperature}");
+        }
+        // A model sure of every answer and always right: the fit stops at the range's edge.
+        let rows: Vec<_> = (0..10).map(|i| row(i, 30.0)).collect();
+        let labels: Vec<u8> = (0..10).collect();
+        assert!(plausible(fit(&rows, &labels)));
     }
 
     #[test]

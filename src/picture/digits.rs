@@ -12,7 +12,7 @@ use imageproc::region_labelling::{Connectivity, connected_components};
 
 /// More pieces of ink than this is not a line of digits (a textured photo, noise, specks):
 /// refused before anything is measured per piece, so that such a picture takes no longer than
-/// a digit.
+/// a digit; so are more digits than this once run-together pieces are cut.
 pub(crate) const MAX_PIECES: usize = 40;
 /// Two pieces are one digit when the narrower lies over the other across at least this share
 /// of its width.
@@ -79,14 +79,17 @@ impl DigitInk {
 /// Why the ink is not read as a line of digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum SplitError {
-    /// More than [`MAX_PIECES`] separate pieces of ink.
+    /// More than [`MAX_PIECES`] separate pieces of ink, or digits.
     #[error(
-        "{pieces} separate pieces of ink, more than a line of digits has ({MAX_PIECES} at most); not read"
+        "{pieces} pieces of ink, more than the {MAX_PIECES} digits of a line this reads; not read"
     )]
     TooManyPieces {
         /// How many were counted.
         pieces: usize,
     },
+    /// Digit-sized pieces stacked one above the other: more than one line.
+    #[error("digits on more than one line; one line of digits is read")]
+    SeveralLines,
 }
 
 /// The digits in `ink` (strengths, 0 paper to 255), left to right, and the line's height (the
@@ -110,6 +113,9 @@ pub(super) fn split_digits(ink: &GrayImage) -> Result<(Vec<DigitInk>, u32), Spli
             pieces: pieces.len(),
         });
     }
+    if stacked(&pieces) {
+        return Err(SplitError::SeveralLines);
+    }
     let mut digits: Vec<DigitInk> = Vec::new();
     let groups = with_fragments_joined(grouped(&pieces));
     let line_height = median_height(&groups);
@@ -123,6 +129,11 @@ pub(super) fn split_digits(ink: &GrayImage) -> Result<(Vec<DigitInk>, u32), Spli
             }
         });
         digits.extend(cut_run_together(strengths, group.bounds, line_height));
+    }
+    if digits.len() > MAX_PIECES {
+        return Err(SplitError::TooManyPieces {
+            pieces: digits.len(),
+        });
     }
     digits.sort_by_key(|digit| digit.bounds[0]);
     Ok((digits, line_height))
@@ -165,6 +176,33 @@ fn piece_bounds(labels: &image::ImageBuffer<Luma<u32>, Vec<u32>>) -> Vec<Piece> 
             bounds: [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
         })
         .collect()
+}
+
+/// A piece at least this share of the tallest piece's height, and no wider than tall, is
+/// shaped like a digit, for telling lines apart: the two strokes of a broken digit are each
+/// about half of it, and an 8's two loops drawn apart are wider than tall.
+const DIGIT_SIZED: f32 = 0.8;
+
+/// Whether two digit-sized pieces lie one above the other (over one another across the line,
+/// apart down it): digits on two lines, which would otherwise be read as one line's digits,
+/// each pair joined.
+fn stacked(pieces: &[Piece]) -> bool {
+    let tallest = pieces
+        .iter()
+        .map(|piece| piece.bounds[3])
+        .max()
+        .unwrap_or(0);
+    let sized: Vec<Bounds> = pieces
+        .iter()
+        .map(|piece| piece.bounds)
+        .filter(|bounds| bounds[3] as f32 >= DIGIT_SIZED * tallest as f32 && bounds[2] <= bounds[3])
+        .collect();
+    sized.iter().enumerate().any(|(at, a)| {
+        sized[at + 1..].iter().any(|b| {
+            let apart = a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1];
+            apart && overlap_across(*a, *b)
+        })
+    })
 }
 
 /// Pieces that make one digit: their labels and their joint box.
@@ -386,6 +424,32 @@ mod tests {
     }
 
     #[test]
+    fn two_lines_of_digits_are_refused_and_a_slope_is_one_line() {
+        // 12 over 34.
+        let lines = inked(
+            80,
+            90,
+            &[
+                [10, 5, 6, 30],
+                [40, 5, 6, 30],
+                [10, 50, 6, 30],
+                [40, 50, 6, 30],
+            ],
+        );
+        assert_eq!(split_digits(&lines).err(), Some(SplitError::SeveralLines));
+        // An 8 whose loops were drawn apart is one digit.
+        let eight = inked(60, 80, &[[10, 5, 30, 24], [8, 32, 34, 28]]);
+        assert_eq!(split_digits(&eight).unwrap().0.len(), 1);
+        // A number written down a slope: each digit lower than the last, none above another.
+        let slope = inked(
+            100,
+            120,
+            &[[10, 5, 6, 30], [40, 40, 6, 30], [70, 80, 6, 30]],
+        );
+        assert_eq!(split_digits(&slope).unwrap().0.len(), 3);
+    }
+
+    #[test]
     fn thousands_of_specks_are_refused_at_once() {
         let specks: Vec<Bounds> = (0..30)
             .flat_map(|row| (0..30).map(move |column| [column * 4, row * 4, 1, 1]))
@@ -396,5 +460,11 @@ mod tests {
             Some(SplitError::TooManyPieces { pieces: 900 })
         );
         assert!(split_digits(&inked(10, 10, &[])).unwrap().0.is_empty());
+        // One long stroke would be cut into 133 "digits": refused too.
+        let line = inked(2100, 40, &[[10, 10, 2000, 15]]);
+        assert!(matches!(
+            split_digits(&line),
+            Err(SplitError::TooManyPieces { pieces }) if pieces > MAX_PIECES
+        ));
     }
 }

@@ -34,8 +34,8 @@ impl RunDir {
     ///
     /// # Errors
     /// [`ArtifactError::Io`] when it cannot be read, [`ArtifactError::Damaged`] when it is not
-    /// such a record, [`ArtifactError::Temperature`] when its temperature is not a positive
-    /// number.
+    /// such a record, [`ArtifactError::Temperature`] when its temperature is not one
+    /// `calibrate` fits.
     pub(crate) fn load_calibration(&self) -> Result<Option<CalibrationRecord>, ArtifactError> {
         let path = self.calibration_json();
         let text = match std::fs::read_to_string(&path) {
@@ -48,7 +48,7 @@ impl RunDir {
                 path: path.clone(),
                 cause,
             })?;
-        if !(record.temperature.is_finite() && record.temperature > 0.0) {
+        if !crate::model::temperature::plausible(record.temperature) {
             return Err(ArtifactError::Temperature {
                 path,
                 value: record.temperature,
@@ -80,5 +80,41 @@ impl RunDir {
     pub(crate) fn save_calibration(&self, record: &CalibrationRecord) -> Result<(), ArtifactError> {
         let json = serde_json::to_string_pretty(record).expect("a calibration record serializes");
         self.write_atomically(&self.calibration_json(), &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temperature_calibrate_could_not_have_fitted_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        assert_eq!(run.load_calibration().unwrap(), None);
+        let record = |temperature: &str| {
+            format!(
+                "{{\"temperature\": {temperature}, \"held_out_images\": 10, \"nll_before\": 1, \
+                 \"nll_after\": 1, \"ece_before\": 0.1, \"ece_after\": 0.1}}"
+            )
+        };
+        for temperature in ["1e-308", "0", "-1.5", "1e39", "25"] {
+            std::fs::write(run.calibration_json(), record(temperature)).unwrap();
+            let error = run.load_calibration().unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!(
+                    "{}: temperature ",
+                    run.calibration_json().display()
+                )) && error.contains("not between 0.05 and 20"),
+                "{temperature}: {error}"
+            );
+        }
+        std::fs::write(run.calibration_json(), record("\"NaN\"")).unwrap();
+        assert!(matches!(
+            run.load_calibration(),
+            Err(ArtifactError::Damaged { .. })
+        ));
+        std::fs::write(run.calibration_json(), record("1.25")).unwrap();
+        assert_eq!(run.load_calibration().unwrap().unwrap().temperature, 1.25);
     }
 }

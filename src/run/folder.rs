@@ -72,8 +72,8 @@ pub enum ArtifactError {
         path: PathBuf,
         cause: serde_json::Error,
     },
-    /// `calibration.json`'s temperature is not a positive number.
-    #[error("{}: temperature {value} is not a positive number; run calibrate again", path.display())]
+    /// `calibration.json`'s temperature is not one `calibrate` could have fitted.
+    #[error("{}: temperature {value} is not between 0.05 and 20, as calibrate fits them; run calibrate again", path.display())]
     Temperature { path: PathBuf, value: f64 },
     /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
