@@ -840,6 +840,17 @@ fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabi
         .unwrap()
         .to_string();
     assert!(said.starts_with(&format!("{temperature}: ")), "{said}");
+    // PyTorch's export carries it too, in the module's description.
+    let exported = sandbox.run([
+        "export",
+        "--run",
+        "calibrated",
+        "--safetensors",
+        "calibrated.safetensors",
+    ]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let architecture = read_json(&sandbox.path("calibrated.json"));
+    assert_eq!(architecture["temperature"].as_f64(), Some(temperature));
 }
 
 #[test]

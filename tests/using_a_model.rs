@@ -334,6 +334,11 @@ fn calibrating_on_held_out_images_lowers_the_calibration_error_and_every_command
     let resumed = sandbox.run_on(&data, &["--resume", "run", "--epochs", "21"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(!sandbox.path("run/calibration.json").exists());
+    assert!(
+        stderr(&resumed).contains("calibration.json was removed: its temperature was fitted for the model this run replaced"),
+        "{}",
+        stderr(&resumed)
+    );
 }
 
 #[test]

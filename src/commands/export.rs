@@ -31,7 +31,7 @@ pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let paths: Vec<&std::path::Path> = destinations.iter().map(|path| path.as_path()).collect();
     check_destinations(&paths, args.overwrite)?;
     if let Some(weights) = &args.safetensors {
-        let architecture = export(&model, &config.model, weights, args.overwrite)?;
+        let architecture = export(&model, &config.model, temperature, weights, args.overwrite)?;
         outln!(
             "written: {} ({} {}: {}), {}",
             weights.display(),

@@ -79,6 +79,10 @@ pub(crate) struct Architecture {
     pub keys: Vec<String>,
     /// The module in PyTorch, to paste.
     pub pytorch: String,
+    /// A calibrated run's temperature (`calibrate`): `softmax(model(x) / temperature)` gives
+    /// the probabilities `infer` gives. Absent for a run not calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 impl Architecture {
@@ -124,6 +128,7 @@ impl Architecture {
             input_normalization: config.input_normalization.clone(),
             keys,
             pytorch,
+            temperature: None,
         }
     }
 }
@@ -231,12 +236,16 @@ fn resolved(path: &Path) -> PathBuf {
 pub(crate) fn export(
     model: &Model,
     config: &ModelConfig,
+    temperature: Option<f64>,
     destination: &Path,
     overwrite: bool,
 ) -> Result<Architecture, ExportError> {
     let json_path = architecture_path(destination);
     check_destinations(&[destination, &json_path], overwrite)?;
-    let architecture = Architecture::of(config);
+    let architecture = Architecture {
+        temperature,
+        ..Architecture::of(config)
+    };
     let mut store = SafetensorsStore::from_file(destination)
         .with_to_adapter(BurnToPyTorchAdapter)
         .metadata("architecture", architecture.pytorch.clone())

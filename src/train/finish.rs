@@ -117,7 +117,14 @@ fn keep_model(
         return Ok(None);
     };
     let test = test_score(&model, &data.test, device, request.config.loss);
+    let was_calibrated = request.run.calibration_json().exists();
     request.run.save_model(model)?;
+    if was_calibrated {
+        errln!(
+            "note: {} was removed: its temperature was fitted for the model this run replaced; calibrate the run again",
+            request.run.calibration_json().display()
+        );
+    }
     Ok(Some((kept, test)))
 }
 
