@@ -833,24 +833,34 @@ fn screenshot_path(sandbox: &Sandbox) -> PathBuf {
         .unwrap_or_else(|| sandbox.path("serve.png"))
 }
 
-#[test]
-fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
-    let sandbox = Sandbox::new();
-    trained_run(&sandbox);
-    let server = Server::start(&sandbox, "run");
+/// The page of a trained run's server, open in Chromium once its model is loaded; the server
+/// (kept for as long as the page is used), the browser, and the drawing pad's place on screen.
+fn open_page(sandbox: &Sandbox) -> (Server, Browser, serde_json::Value) {
+    trained_run(sandbox);
+    let server = Server::start(sandbox, "run");
     let mut browser = Browser::start(&sandbox.path("chromium-profile"));
     browser.open(&server.url("/"));
     browser.wait_for("document.body && document.body.dataset.ready === 'true'");
     let area = browser
         .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+    (server, browser, area)
+}
+
+/// What the page reads once no request is in flight or waiting (its own `inFlight` and
+/// `dirty`): the answer to the whole drawing, not to part of it; empty until then. The page
+/// asks again while the drawing changes.
+const SETTLED_ANSWER: &str =
+    "(!inFlight && !dirty) ? document.getElementById('predicted').textContent : ''";
+
+#[test]
+fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
+    let sandbox = Sandbox::new();
+    let (_server, mut browser, area) = open_page(&sandbox);
 
     // A seven in the middle of the pad (twice as wide as tall): the bar, then the long diagonal
     // stroke down to the left.
     browser.stroke(&area, &[(0.38, 0.22), (0.62, 0.22), (0.48, 0.85)]);
-    // The page asks again while the drawing changes: read its answer once no request is in
-    // flight or waiting (its own `inFlight` and `dirty`), which is the answer to the whole seven.
-    let read = browser
-        .wait_for("(!inFlight && !dirty) ? document.getElementById('predicted').textContent : ''");
+    let read = browser.wait_for(SETTLED_ANSWER);
     let bars = browser.eval("[...document.querySelectorAll('#bars li')].map(li => li.querySelector('.value').textContent)");
     let input_ink = browser.eval(
         "Array.from(document.getElementById('input28').getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length",
@@ -881,13 +891,7 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
 #[test]
 fn a_42_drawn_in_chromium_is_read_as_a_number_with_a_box_around_each_digit() {
     let sandbox = Sandbox::new();
-    trained_run(&sandbox);
-    let server = Server::start(&sandbox, "run");
-    let mut browser = Browser::start(&sandbox.path("chromium-profile"));
-    browser.open(&server.url("/"));
-    browser.wait_for("document.body && document.body.dataset.ready === 'true'");
-    let area = browser
-        .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+    let (_server, mut browser, area) = open_page(&sandbox);
     // A 4 in two strokes (an open L, then its upright), and a 2 to its right.
     browser.stroke(&area, &[(0.22, 0.15), (0.14, 0.6), (0.34, 0.6)]);
     browser.stroke(&area, &[(0.3, 0.2), (0.3, 0.88)]);
@@ -902,8 +906,7 @@ fn a_42_drawn_in_chromium_is_read_as_a_number_with_a_box_around_each_digit() {
             (0.78, 0.85),
         ],
     );
-    let read = browser
-        .wait_for("(!inFlight && !dirty) ? document.getElementById('predicted').textContent : ''");
+    let read = browser.wait_for(SETTLED_ANSWER);
     let boxes = browser.eval("document.getElementById('boxes').dataset.count");
     let said = browser.eval("document.getElementById('status').textContent");
     browser.screenshot(&screenshot_path(&sandbox));

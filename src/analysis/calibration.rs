@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::plots::{FONT, PlotError, render};
 use crate::data::NUM_CLASSES;
 use crate::model::predict::argmax;
+use crate::model::temperature::scaled;
 
 /// Bins of confidence, as Guo et al. use (M = 15).
 pub(crate) const BINS: usize = 15;
@@ -87,6 +88,20 @@ impl Calibration {
             expected_calibration_error,
             bins,
         }
+    }
+
+    /// The calibration of the same log-probabilities with the logits divided by `temperature`
+    /// (temperature scaling, `model::temperature`).
+    pub(crate) fn at_temperature(
+        log_probs: &[[f32; NUM_CLASSES]],
+        labels: &[u8],
+        temperature: f64,
+    ) -> Self {
+        let scaled: Vec<_> = log_probs
+            .iter()
+            .map(|row| scaled(row, temperature))
+            .collect();
+        Self::new(&scaled, labels)
     }
 }
 

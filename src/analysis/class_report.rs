@@ -7,7 +7,6 @@ use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 use crate::model::predict::{TestScore, argmax};
-use crate::model::temperature::scaled;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
@@ -118,13 +117,8 @@ impl EvalReport {
             worst: mistakes,
             calibration: Calibration::new(log_probs, labels),
             temperature,
-            calibrated: temperature.map(|temperature| {
-                let scaled: Vec<_> = log_probs
-                    .iter()
-                    .map(|row| scaled(row, temperature))
-                    .collect();
-                Calibration::new(&scaled, labels)
-            }),
+            calibrated: temperature
+                .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
         }
     }
 

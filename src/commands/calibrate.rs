@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::model::predict::log_probabilities;
-use crate::model::temperature::{fit, mean_nll, scaled};
+use crate::model::temperature::{fit, mean_nll};
 use crate::process::output::outln;
 use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
@@ -38,17 +38,14 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let log_probs = log_probabilities(&model, held_out.pixels(), &device);
     let labels = held_out.labels();
     let temperature = fit(&log_probs, labels);
-    let calibrated: Vec<_> = log_probs
-        .iter()
-        .map(|row| scaled(row, temperature))
-        .collect();
     let record = CalibrationRecord {
         temperature,
         held_out_images: held_out.len(),
         nll_before: mean_nll(&log_probs, labels, 1.0),
         nll_after: mean_nll(&log_probs, labels, temperature),
         ece_before: Calibration::new(&log_probs, labels).expected_calibration_error,
-        ece_after: Calibration::new(&calibrated, labels).expected_calibration_error,
+        ece_after: Calibration::at_temperature(&log_probs, labels, temperature)
+            .expected_calibration_error,
     };
     run.save_calibration(&record)?;
     outln!(

@@ -40,11 +40,9 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     // The images the run was tested on: the test split, cut as its config says.
-    let mut test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
-        .context("cannot read the test images to evaluate on")?;
-    if let Some(limit) = config.limit_test {
-        test = test.truncated(limit);
-    }
+    let test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
+        .context("cannot read the test images to evaluate on")?
+        .limited(config.limit_test);
     let log_probs = log_probabilities(&model, test.pixels(), &device);
     let report = EvalReport::new(
         &log_probs,

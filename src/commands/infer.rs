@@ -242,21 +242,7 @@ fn print_prediction(
     let top = top_k(probabilities, 3);
     let predicted = top[0].class;
     if json {
-        /// The input's fields, then the answer's: serialized as they are, so that the
-        /// probabilities print as f32s (as `serve` prints them), not widened to f64 digits.
-        #[derive(serde::Serialize)]
-        struct Line {
-            #[serde(flatten)]
-            input: serde_json::Value,
-            #[serde(flatten)]
-            prediction: Prediction,
-        }
-        let line = Line {
-            input: record,
-            prediction: Prediction::new(*probabilities, classes),
-        };
-        let line = serde_json::to_string(&line).expect("a prediction serializes");
-        outln!("{line}")
+        print_json_line(record, &Prediction::new(*probabilities, classes))
     } else {
         outln!(
             "{heading}: predicted {}{note}  top-3: {}",
@@ -278,20 +264,7 @@ fn print_reading(
     heading: &str,
 ) -> Result<(), StdoutError> {
     if json {
-        /// The input's fields, then the reading's (see `print_prediction`).
-        #[derive(serde::Serialize)]
-        struct Line<'a> {
-            #[serde(flatten)]
-            input: serde_json::Value,
-            #[serde(flatten)]
-            reading: &'a Reading,
-        }
-        let line = Line {
-            input: record,
-            reading,
-        };
-        let line = serde_json::to_string(&line).expect("a reading serializes");
-        return outln!("{line}");
+        return print_json_line(record, reading);
     }
     let digits: Vec<String> = reading
         .digits
@@ -303,6 +276,30 @@ fn print_reading(
         reading.number.as_deref().unwrap_or("?"),
         digits.join(", ")
     )
+}
+
+/// Prints one JSON line: `record`'s fields (the input), then `answer`'s, each serialized as it
+/// is, so that probabilities print as f32s (as `serve` prints them), not widened to f64 digits.
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_json_line(
+    record: serde_json::Value,
+    answer: &impl serde::Serialize,
+) -> Result<(), StdoutError> {
+    #[derive(serde::Serialize)]
+    struct Line<'a, T: serde::Serialize> {
+        #[serde(flatten)]
+        input: serde_json::Value,
+        #[serde(flatten)]
+        answer: &'a T,
+    }
+    let line = serde_json::to_string(&Line {
+        input: record,
+        answer,
+    })
+    .expect("an answer serializes");
+    outln!("{line}")
 }
 
 /// The guesses as `<class> <percent>%`, joined by commas; after the first, those that would

@@ -421,6 +421,14 @@ impl LabelledImages {
         self.pixels.truncate(count * IMAGE_PIXELS);
         self
     }
+
+    /// The first `limit` items when there is a limit (`limit_train`, `limit_test`), else all.
+    pub fn limited(self, limit: Option<usize>) -> Self {
+        match limit {
+            Some(count) => self.truncated(count),
+            None => self,
+        }
+    }
 }
 
 /// Test helpers that write IDX files, shared by the unit tests of several modules.

@@ -54,25 +54,13 @@ impl DigitInk {
         if (width as f32) < PAIR_WIDTH * line_height as f32 || width < 6 {
             return None;
         }
-        let column = |x: u32| -> u64 {
-            (0..self.strengths.height())
-                .map(|y| u64::from(self.strengths.get_pixel(x, y).0[0]))
-                .sum()
-        };
         let (low, high) = (x0 + width * 3 / 10, x0 + width * 7 / 10);
-        let cut = (low..=high).min_by_key(|&x| column(x))?;
-        let part = |keep: &dyn Fn(u32) -> bool| {
-            let strengths =
-                GrayImage::from_fn(self.strengths.width(), self.strengths.height(), |x, y| {
-                    if keep(x) {
-                        *self.strengths.get_pixel(x, y)
-                    } else {
-                        Luma([0])
-                    }
-                });
-            bounds_of(&strengths).map(|bounds| DigitInk { strengths, bounds })
-        };
-        Some([part(&|x| x < cut)?, part(&|x| x >= cut)?])
+        let cut = (low..=high).min_by_key(|&x| column_ink(&self.strengths, x))?;
+        let full = self.strengths.width();
+        Some([
+            columns_of(&self.strengths, 0, cut)?,
+            columns_of(&self.strengths, cut, full)?,
+        ])
     }
 }
 
@@ -307,11 +295,7 @@ fn cut_run_together(strengths: GrayImage, bounds: Bounds, line_height: u32) -> V
     }
     let count = ((width as f32 / (DIGIT_WIDTH * height as f32)).round() as u32).max(2);
     let columns: Vec<u64> = (x0..x0 + width)
-        .map(|x| {
-            (0..strengths.height())
-                .map(|y| u64::from(strengths.get_pixel(x, y).0[0]))
-                .sum()
-        })
+        .map(|x| column_ink(&strengths, x))
         .collect();
     let step = width as f32 / count as f32;
     let mut cuts = vec![x0];
@@ -327,22 +311,32 @@ fn cut_run_together(strengths: GrayImage, bounds: Bounds, line_height: u32) -> V
     }
     cuts.push(x0 + width);
     cuts.windows(2)
-        .filter_map(|span| {
-            let (from, to) = (span[0], span[1]);
-            let part = GrayImage::from_fn(strengths.width(), strengths.height(), |x, y| {
-                if (from..to).contains(&x) {
-                    *strengths.get_pixel(x, y)
-                } else {
-                    Luma([0])
-                }
-            });
-            let bounds = bounds_of(&part)?;
-            Some(DigitInk {
-                strengths: part,
-                bounds,
-            })
-        })
+        .filter_map(|span| columns_of(&strengths, span[0], span[1]))
         .collect()
+}
+
+/// The ink in column `x`, summed down it.
+fn column_ink(strengths: &GrayImage, x: u32) -> u64 {
+    (0..strengths.height())
+        .map(|y| u64::from(strengths.get_pixel(x, y).0[0]))
+        .sum()
+}
+
+/// The ink of columns `from` to `to` (not included) alone, as a digit; `None` when they hold
+/// none.
+fn columns_of(strengths: &GrayImage, from: u32, to: u32) -> Option<DigitInk> {
+    let part = GrayImage::from_fn(strengths.width(), strengths.height(), |x, y| {
+        if (from..to).contains(&x) {
+            *strengths.get_pixel(x, y)
+        } else {
+            Luma([0])
+        }
+    });
+    let bounds = bounds_of(&part)?;
+    Some(DigitInk {
+        strengths: part,
+        bounds,
+    })
 }
 
 /// The box of the inked pixels; `None` when there are none.

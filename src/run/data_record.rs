@@ -150,16 +150,14 @@ pub(crate) fn load_held_out_of_run(
 ) -> Result<LabelledImages, RecordError> {
     let (source, record) = source_for_run(run, config.dataset, data_dir)?;
     let choice = DatasetChoice::Run;
-    let (mut train, _) = load_checked(
+    let (train, _) = load_checked(
         run,
         (config.dataset, choice),
         &source,
         record.as_ref(),
         Split::Train,
     )?;
-    if let Some(limit) = config.limit_train {
-        train = train.truncated(limit);
-    }
+    let train = train.limited(config.limit_train);
     Ok(hold_out(&train, config.valid_size, config.seed).1)
 }
 

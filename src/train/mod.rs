@@ -350,8 +350,8 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     let (train_all, train_prints) = load(Split::Train)?;
     let (test_all, test_prints) = load(Split::Test)?;
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
-    let train_all = limited(train_all, config.limit_train);
-    let test = Arc::new(limited(test_all, config.limit_test));
+    let train_all = train_all.limited(config.limit_train);
+    let test = Arc::new(test_all.limited(config.limit_test));
     // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
     // split itself.
     let (train, valid) = if config.valid_size == 0 {
@@ -390,12 +390,4 @@ fn prepare_run_folder(
     run.save_data_record(&data.record)?;
     metrics::keep_first(&run.metrics(), done_epochs)?;
     Ok(())
-}
-
-/// The split, cut to the config's limit.
-fn limited(images: LabelledImages, limit: Option<usize>) -> LabelledImages {
-    match limit {
-        Some(count) => images.truncated(count),
-        None => images,
-    }
 }
