@@ -600,3 +600,183 @@ fn one_digit_is_read_as_before_and_a_number_of_one_and_specks_are_refused_in_one
         stdout(&output)
     );
 }
+
+/// Strokes, each through points of a unit box (x right, y down).
+type Strokes = &'static [&'static [(f32, f32)]];
+
+/// Capital letters as someone writes them, none shaped like a digit.
+const LETTERS: [(char, Strokes); 9] = [
+    (
+        'A',
+        &[
+            &[(0.0, 1.0), (0.5, 0.0), (1.0, 1.0)],
+            &[(0.25, 0.55), (0.75, 0.55)],
+        ],
+    ),
+    (
+        'E',
+        &[
+            &[(1.0, 0.0), (0.0, 0.0), (0.0, 1.0), (1.0, 1.0)],
+            &[(0.0, 0.5), (0.8, 0.5)],
+        ],
+    ),
+    (
+        'F',
+        &[
+            &[(1.0, 0.0), (0.0, 0.0), (0.0, 1.0)],
+            &[(0.0, 0.5), (0.7, 0.5)],
+        ],
+    ),
+    (
+        'H',
+        &[
+            &[(0.0, 0.0), (0.0, 1.0)],
+            &[(1.0, 0.0), (1.0, 1.0)],
+            &[(0.0, 0.5), (1.0, 0.5)],
+        ],
+    ),
+    (
+        'K',
+        &[
+            &[(0.0, 0.0), (0.0, 1.0)],
+            &[(1.0, 0.0), (0.0, 0.6)],
+            &[(0.3, 0.4), (1.0, 1.0)],
+        ],
+    ),
+    (
+        'M',
+        &[&[(0.0, 1.0), (0.0, 0.0), (0.5, 0.6), (1.0, 0.0), (1.0, 1.0)]],
+    ),
+    ('N', &[&[(0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]]),
+    (
+        'W',
+        &[&[(0.0, 0.0), (0.25, 1.0), (0.5, 0.4), (0.75, 1.0), (1.0, 0.0)]],
+    ),
+    ('X', &[&[(0.0, 0.0), (1.0, 1.0)], &[(1.0, 0.0), (0.0, 1.0)]]),
+];
+
+/// A letter's strokes (see [`LETTERS`]) in black, a round pen 9 pixels wide, on a white page
+/// 160×200 with a 30-pixel margin.
+fn letter_picture(strokes: Strokes) -> GrayImage {
+    let mut page = GrayImage::from_pixel(160, 200, Luma([255]));
+    let at = |(x, y): (f32, f32)| (30.0 + 100.0 * x, 30.0 + 140.0 * y);
+    for stroke in strokes {
+        for pair in stroke.windows(2) {
+            let ((x0, y0), (x1, y1)) = (at(pair[0]), at(pair[1]));
+            let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize;
+            for step in 0..=steps {
+                let t = step as f32 / steps.max(1) as f32;
+                let centre = ((x0 + t * (x1 - x0)) as i32, (y0 + t * (y1 - y0)) as i32);
+                imageproc::drawing::draw_filled_circle_mut(&mut page, centre, 4, Luma([0]));
+            }
+        }
+    }
+    page
+}
+
+/// Grey noise, `side` pixels square, from a fixed linear congruential stream.
+fn noise_picture(side: u32, seed: u64) -> GrayImage {
+    let mut state = seed;
+    GrayImage::from_fn(side, side, |_, _| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        Luma([(state >> 56) as u8])
+    })
+}
+
+#[test]
+fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_still_read() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    // The tutorial's network on all of MNIST but 5,000 held out to calibrate on, with and
+    // without Outlier Exposure.
+    for (run, weight) in [("run", "0.5"), ("plain", "0")] {
+        let args = [
+            "--valid-size",
+            "5000",
+            "--outlier-exposure",
+            weight,
+            "--run",
+            run,
+        ];
+        let trained = sandbox.run_on(&data, &args);
+        assert!(trained.status.success(), "{}", stderr(&trained));
+        let calibrated = sandbox.run_on(&data, &["calibrate", "--run", run]);
+        assert!(calibrated.status.success(), "{}", stderr(&calibrated));
+        assert!(
+            stdout(&calibrated).contains("not a digit: a top probability below "),
+            "{}",
+            stdout(&calibrated)
+        );
+    }
+    let mut not_digits = Vec::new();
+    for (letter, strokes) in LETTERS {
+        let file = format!("letter-{letter}.png");
+        letter_picture(strokes).save(sandbox.path(&file)).unwrap();
+        not_digits.push(file);
+    }
+    for (seed, side) in [(1, 120), (2, 300)] {
+        let file = format!("noise-{seed}.png");
+        noise_picture(side, seed).save(sandbox.path(&file)).unwrap();
+        not_digits.push(file);
+    }
+    // Answered "not a digit" (no number, a reason) or refused in a line of its own.
+    let refused = |run: &str| -> Vec<String> {
+        let mut args = vec!["infer", "--run", run, "--json"];
+        args.extend(not_digits.iter().map(String::as_str));
+        let output = sandbox.run(&args);
+        let answered: Vec<serde_json::Value> = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let mut refused: Vec<String> = answered
+            .iter()
+            .filter(|answer| answer["number"].is_null())
+            .map(|answer| {
+                assert!(
+                    answer["reason"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("not a digit: ")
+                );
+                assert_eq!(answer["class"], serde_json::Value::Null, "{answer}");
+                answer["file"].as_str().unwrap().to_string()
+            })
+            .collect();
+        refused.extend(stderr(&output).lines().map(|line| line.to_string()));
+        refused
+    };
+    let (taught, plain) = (refused("run"), refused("plain"));
+    assert!(
+        taught.len() >= 8 && taught.len() > plain.len(),
+        "of {} letters and noise, the run trained with outliers refused {taught:?}, the plain run {plain:?}",
+        not_digits.len()
+    );
+    // Numbers of test digits it reads are still read, whole.
+    let right = digits_read_right(&sandbox, &data);
+    let mut files = Vec::new();
+    for (at, number) in ["2026", "31", "4512", "907"].iter().enumerate() {
+        let digits: Vec<usize> = number
+            .bytes()
+            .map(|d| right[usize::from(d - b'0')].expect("a test digit of each class read right"))
+            .collect();
+        let (page, _) = number_picture(&data, &digits, 4, None);
+        let file = format!("number-{at}.png");
+        page.save(sandbox.path(&file)).unwrap();
+        files.push((file, number));
+    }
+    for (file, number) in &files {
+        let output = sandbox.run(["infer", "--run", "run", "--json", file.as_str()]);
+        let answer: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+        assert_eq!(answer["number"], **number, "{answer}");
+        assert_eq!(answer["not_digits"], serde_json::json!([]), "{answer}");
+    }
+    // In text: the reason, in one line.
+    let output = sandbox.run(["infer", "--run", "run", "noise-1.png"]);
+    assert!(
+        stdout(&output).starts_with("noise-1.png: not a digit: "),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -819,7 +819,8 @@ fn mlps_export_to_onnx_and_onnxruntime_gives_infers_probabilities() {
 }
 
 #[test]
-fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabilities() {
+fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_infers_probabilities()
+ {
     let sandbox = Sandbox::new();
     exported_run_agrees(
         &sandbox,
@@ -828,9 +829,10 @@ fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabi
         "784-128-10",
         true,
     );
-    let temperature = read_json(&sandbox.path("calibrated/calibration.json"))["temperature"]
-        .as_f64()
-        .unwrap();
+    let calibration = read_json(&sandbox.path("calibrated/calibration.json"));
+    let temperature = calibration["temperature"].as_f64().unwrap();
+    // The threshold as f32, as infer compares probabilities with it.
+    let threshold = calibration["not_a_digit_below"].as_f64().unwrap() as f32;
     // One epoch on 440 images is far from calibrated (underconfident): onnxruntime agreed with
     // infer's probabilities only because the graph divides by this temperature.
     assert!((temperature - 1.0).abs() > 0.05, "{temperature}");
@@ -840,6 +842,8 @@ fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabi
         .unwrap()
         .to_string();
     assert!(said.starts_with(&format!("{temperature}: ")), "{said}");
+    let said = onnx["metadata"]["not_a_digit_below"].as_str().unwrap();
+    assert!(said.starts_with(&format!("{threshold}: ")), "{said}");
     // PyTorch's export carries it too, in the module's description.
     let exported = sandbox.run([
         "export",
@@ -851,6 +855,12 @@ fn a_calibrated_run_exports_its_temperature_and_onnxruntime_gives_infers_probabi
     assert!(exported.status.success(), "{}", stderr(&exported));
     let architecture = read_json(&sandbox.path("calibrated.json"));
     assert_eq!(architecture["temperature"].as_f64(), Some(temperature));
+    assert_eq!(
+        architecture["not_a_digit_below"]
+            .as_f64()
+            .map(|value| value as f32),
+        Some(threshold)
+    );
 }
 
 #[test]

@@ -837,7 +837,12 @@ fn screenshot_path(sandbox: &Sandbox) -> PathBuf {
 /// (kept for as long as the page is used), the browser, and the drawing pad's place on screen.
 fn open_page(sandbox: &Sandbox) -> (Server, Browser, serde_json::Value) {
     trained_run(sandbox);
-    let server = Server::start(sandbox, "run");
+    open_page_of(sandbox, "run")
+}
+
+/// [`open_page`] serving the sandbox's `run`, trained already.
+fn open_page_of(sandbox: &Sandbox, run: &str) -> (Server, Browser, serde_json::Value) {
+    let server = Server::start(sandbox, run);
     let mut browser = Browser::start(&sandbox.path("chromium-profile"));
     browser.open(&server.url("/"));
     browser.wait_for("document.body && document.body.dataset.ready === 'true'");
@@ -917,6 +922,49 @@ fn a_42_drawn_in_chromium_is_read_as_a_number_with_a_box_around_each_digit() {
         "(() => { const d = document.getElementById('pad').getContext('2d').getImageData(0, 0, 560, 280).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 2]) n++; return n; })()",
     );
     assert_eq!(coloured, 0);
+}
+
+#[test]
+fn a_letter_drawn_in_chromium_is_not_a_digit_to_a_run_trained_with_outliers() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let trained = sandbox.run_on(
+        &data,
+        &[
+            "--valid-size",
+            "5000",
+            "--outlier-exposure",
+            "0.5",
+            "--run",
+            "taught",
+        ],
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let calibrated = sandbox.run_on(&data, &["calibrate", "--run", "taught"]);
+    assert!(calibrated.status.success(), "{}", stderr(&calibrated));
+    let (_server, mut browser, area) = open_page_of(&sandbox, "taught");
+    // An M in one stroke.
+    browser.stroke(
+        &area,
+        &[
+            (0.4, 0.85),
+            (0.4, 0.15),
+            (0.5, 0.55),
+            (0.6, 0.15),
+            (0.6, 0.85),
+        ],
+    );
+    let read = browser.wait_for(SETTLED_ANSWER);
+    let said = browser.eval("document.getElementById('status').textContent");
+    let boxes = browser.eval("({ ...document.getElementById('boxes').dataset })");
+    assert_eq!(read, "not a digit", "{said}");
+    assert!(
+        said.as_str().unwrap().starts_with("not a digit: "),
+        "{said}"
+    );
+    // Its region boxed as not a digit (dashed, red), none as a digit.
+    assert_eq!(boxes["count"], "0", "{boxes}");
+    assert_eq!(boxes["notDigits"], "1", "{boxes}");
 }
 
 /// How long after connecting the server closed `stream` (a read gave end of file or an

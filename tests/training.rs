@@ -1067,3 +1067,69 @@ fn a_loss_that_becomes_infinite_fails_the_run_and_keeps_no_model() {
     );
     assert!(read_jsonl(&sandbox.path("run/metrics.jsonl")).is_empty());
 }
+
+#[test]
+fn outlier_exposure_is_reproducible_resumes_identically_and_is_off_by_default() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["--limit-train", "800", "--limit-test", "200", "--seed", "5"];
+        args.extend(extra);
+        let output = sandbox.run_on(&data, &args);
+        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
+    };
+    let taught = ["--outlier-exposure", "0.5", "--model", "cnn"];
+    train(&[&taught[..], &["--epochs", "2", "--run", "taught"]].concat());
+    train(
+        &[
+            &taught[..],
+            &["--epochs", "2", "--num-workers", "2", "--run", "workers"],
+        ]
+        .concat(),
+    );
+    train(&[&taught[..], &["--epochs", "1", "--run", "resumed"]].concat());
+    let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    train(&["--model", "cnn", "--epochs", "2", "--run", "plain"]);
+    train(&[
+        "--model",
+        "cnn",
+        "--epochs",
+        "2",
+        "--outlier-exposure",
+        "0",
+        "--run",
+        "zero",
+    ]);
+
+    let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
+    let score = |run: &str| {
+        let summary = read_json(&sandbox.path(&format!("{run}/summary.json")));
+        (
+            summary["test_accuracy"].clone(),
+            summary["test_loss"].clone(),
+        )
+    };
+    for other in ["workers", "resumed"] {
+        assert_eq!(epochs(other), epochs("taught"), "{other}");
+        assert_eq!(score(other), score("taught"), "{other}: another model");
+    }
+    assert_eq!(
+        epochs("zero"),
+        epochs("plain"),
+        "a weight of 0 is the default"
+    );
+    assert_ne!(
+        epochs("plain")[0]["train_loss"],
+        epochs("taught")[0]["train_loss"],
+        "outliers change what is trained"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("taught/config.json"))["outlier_exposure"],
+        0.5
+    );
+    assert_eq!(
+        read_json(&sandbox.path("plain/config.json"))["outlier_exposure"],
+        0.0
+    );
+}

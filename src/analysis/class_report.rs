@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
-use crate::model::predict::{TestScore, argmax};
+use crate::model::predict::{Calibrated, TestScore, argmax};
+use crate::model::temperature::scaled;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
@@ -70,6 +71,48 @@ pub(crate) struct EvalReport {
     /// The calibration of the probabilities at that temperature, which `infer` and `serve`
     /// give (`calibration.png` draws these, else `calibration`'s).
     pub calibrated: Option<Calibration>,
+    /// What the run's threshold for "not a digit" refuses of the test images, when it has one.
+    #[serde(default)]
+    pub not_a_digit: Option<Refusals>,
+}
+
+/// The test images a calibrated run answers "not a digit" (`model::rejection`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Refusals {
+    /// The threshold: a top probability (at the run's temperature) below it is refused.
+    pub below: f32,
+    /// How many test images fall below it.
+    pub refused: usize,
+    /// Percent correct of the others (0-100).
+    pub accuracy_of_the_rest: f64,
+}
+
+impl Refusals {
+    /// What `threshold` refuses of the test images whose log-probabilities (as the model gives
+    /// them) are `log_probs`, at `temperature`, with their `labels`.
+    fn new(
+        log_probs: &[[f32; NUM_CLASSES]],
+        labels: &[u8],
+        temperature: f64,
+        threshold: f32,
+    ) -> Self {
+        let (mut refused, mut kept, mut right) = (0usize, 0usize, 0usize);
+        for (row, &label) in log_probs.iter().zip(labels) {
+            let probabilities = scaled(row, temperature).map(f32::exp);
+            let class = argmax(&probabilities);
+            if probabilities[usize::from(class)] < threshold {
+                refused += 1;
+            } else {
+                kept += 1;
+                right += usize::from(class == label);
+            }
+        }
+        Self {
+            below: threshold,
+            refused,
+            accuracy_of_the_rest: 100.0 * right as f64 / kept.max(1) as f64,
+        }
+    }
 }
 
 impl EvalReport {
@@ -81,7 +124,7 @@ impl EvalReport {
         worst_count: usize,
         class_names: [&str; NUM_CLASSES],
         loss_function: LossKind,
-        temperature: Option<f64>,
+        calibrated: Calibrated,
     ) -> Self {
         let overall = TestScore::from_scores(log_probs, labels, loss_function);
         let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
@@ -116,9 +159,14 @@ impl EvalReport {
             confusion,
             worst: mistakes,
             calibration: Calibration::new(log_probs, labels),
-            temperature,
-            calibrated: temperature
+            temperature: calibrated.temperature,
+            calibrated: calibrated
+                .temperature
                 .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
+            not_a_digit: calibrated.not_a_digit_below.map(|threshold| {
+                let temperature = calibrated.temperature.unwrap_or(1.0);
+                Refusals::new(log_probs, labels, temperature, threshold)
+            }),
         }
     }
 
@@ -131,8 +179,18 @@ impl EvalReport {
             ),
             _ => String::new(),
         };
+        let refusals = self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
+            format!(
+                "\nnot a digit below a top probability of {:.2}% (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
+                100.0 * refusals.below,
+                refusals.refused,
+                self.images,
+                100.0 * refusals.refused as f64 / self.images.max(1) as f64,
+                refusals.accuracy_of_the_rest
+            )
+        });
         let mut out = format!(
-            "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {BINS} bins){calibrated}\n\nclass  precision  recall      f1  support\n",
+            "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {BINS} bins){calibrated}{refusals}\n\nclass  precision  recall      f1  support\n",
             self.accuracy,
             self.correct,
             self.images,
@@ -233,7 +291,7 @@ mod tests {
             10,
             DIGITS,
             LossKind::CrossEntropy,
-            None,
+            Calibrated::default(),
         );
         assert_eq!(report.correct, 4);
         assert_eq!(report.accuracy, 80.0);
@@ -274,7 +332,7 @@ mod tests {
             5,
             DIGITS,
             LossKind::CrossEntropy,
-            None,
+            Calibrated::default(),
         );
         let text = report.to_text();
         assert!(

@@ -170,6 +170,9 @@ training_flags! {
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     augment: bool => augment,
 
+    #[arg(value_name = "WEIGHT", allow_negative_numbers = true)]
+    outlier_exposure: f64 => outlier_exposure,
+
     #[arg(value_name = "N")]
     limit_train: usize => limit_train as Some,
 

@@ -1,5 +1,6 @@
 //! `mnist-trainer calibrate`: the temperature that makes a run's probabilities mean what they
-//! say, fitted on the training images the run held out, written as `calibration.json`.
+//! say and the top probability below which a region is "not a digit", both fitted on the
+//! training images the run held out, written as `calibration.json`.
 
 use std::process::ExitCode;
 
@@ -8,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::model::predict::log_probabilities;
-use crate::model::temperature::{fit, mean_nll};
+use crate::model::rejection::{self, REFUSED_DIGITS};
+use crate::model::temperature::{fit, mean_nll, scaled};
 use crate::process::output::outln;
 use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
@@ -38,6 +40,11 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let log_probs = log_probabilities(&model, held_out.pixels(), &device);
     let labels = held_out.labels();
     let temperature = fit(&log_probs, labels);
+    let scaled: Vec<_> = log_probs
+        .iter()
+        .map(|row| scaled(row, temperature).map(f32::exp))
+        .collect();
+    let threshold = rejection::threshold(&scaled, REFUSED_DIGITS);
     let record = CalibrationRecord {
         temperature,
         held_out_images: held_out.len(),
@@ -46,6 +53,8 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         ece_before: Calibration::new(&log_probs, labels).expected_calibration_error,
         ece_after: Calibration::at_temperature(&log_probs, labels, temperature)
             .expected_calibration_error,
+        not_a_digit_below: threshold.map(f64::from),
+        held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, t)),
     };
     run.save_calibration(&record)?;
     outln!(
@@ -56,8 +65,15 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         record.nll_before,
         record.nll_after
     )?;
+    if let (Some(threshold), Some(refused)) = (threshold, record.held_out_refused) {
+        outln!(
+            "not a digit: a top probability below {:.2}% (at that temperature), {:.2}% of the held-out images",
+            100.0 * threshold,
+            100.0 * refused
+        )?;
+    }
     outln!(
-        "written: {}; infer, eval, serve and export now divide the logits by it",
+        "written: {}; infer, eval, serve and export now divide the logits by it and answer \"not a digit\" below the threshold",
         run.calibration_json().display()
     )?;
     Ok(ExitCode::SUCCESS)

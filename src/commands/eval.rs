@@ -31,7 +31,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let device = args.backend.backend.device()?;
     let epoch = args.epoch.epoch;
     let (config, model) = run.load_model_at(epoch, &device)?;
-    let temperature = run.temperature_of(epoch)?;
+    let calibrated = run.calibrated(epoch)?;
     // A run (it has a model): no other process may write it while its report is written. A
     // read-only run is still scored; only its files are not written.
     let lock = match RunLock::acquire(run.root(), "eval") {
@@ -50,7 +50,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         args.worst,
         config.dataset.class_names(),
         config.loss,
-        temperature,
+        calibrated,
     );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     // The run's eval files describe model.bpk: a checkpoint's report is only printed, and a

@@ -20,7 +20,7 @@ use crate::pytorch::export::{architecture_path, check_destinations, export};
 pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &Backend::Flex.device()?)?;
-    let temperature = run.temperature_of(args.epoch.epoch)?;
+    let calibrated = run.calibrated(args.epoch.epoch)?;
     let mut destinations = Vec::new();
     if let Some(weights) = &args.safetensors {
         destinations.extend([weights.clone(), architecture_path(weights)]);
@@ -31,7 +31,7 @@ pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let paths: Vec<&std::path::Path> = destinations.iter().map(|path| path.as_path()).collect();
     check_destinations(&paths, args.overwrite)?;
     if let Some(weights) = &args.safetensors {
-        let architecture = export(&model, &config.model, temperature, weights, args.overwrite)?;
+        let architecture = export(&model, &config.model, calibrated, weights, args.overwrite)?;
         outln!(
             "written: {} ({} {}: {}), {}",
             weights.display(),
@@ -43,7 +43,7 @@ pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     }
     if let Some(onnx) = &args.onnx {
         // Checked above, it can still fail to be written (a read-only folder): say what was.
-        let operators = export_onnx(&model, &config, temperature, onnx, args.overwrite)
+        let operators = export_onnx(&model, &config, calibrated, onnx, args.overwrite)
             .with_context(|| match &args.safetensors {
                 Some(weights) => format!(
                     "{} and {} were written; the ONNX file was not",

@@ -10,7 +10,7 @@ use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
 use crate::model::predict::{
-    Guess, Prediction, Reading, Whole, probabilities_at, read_digits, top_k,
+    Calibrated, Guess, Prediction, Reading, Whole, probabilities_at, read_digits, top_k,
 };
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
@@ -39,13 +39,13 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         .transpose()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model_at(args.epoch.epoch, &device)?;
-    let temperature = run.temperature_of(args.epoch.epoch)?;
+    let calibrated = run.calibrated(args.epoch.epoch)?;
     let classes = config.dataset;
     let (readable, failures) = read_pictures(&pictures, classes.reads_numbers());
     let (paths, digits): (Vec<PathBuf>, Vec<_>) = readable.into_iter().unzip();
     let read: Vec<_> = paths
         .into_iter()
-        .zip(read_digits(&model, digits, &device, temperature))
+        .zip(read_digits(&model, digits, &device, calibrated.temperature))
         .collect();
     let tests = if args.index.is_empty() {
         Vec::new()
@@ -69,7 +69,7 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
         classes,
         model: &model,
         device: &device,
-        temperature,
+        calibrated,
     };
     answers.print_pictures(&read)?;
     answers.print_test_images(&tests)?;
@@ -93,8 +93,8 @@ struct Answers<'a> {
     model: &'a Model,
     /// Where it runs.
     device: &'a Device,
-    /// The run's temperature (`calibration.json`), when it was calibrated.
-    temperature: Option<f64>,
+    /// The run's temperature and threshold (`calibration.json`), when it was calibrated.
+    calibrated: Calibrated,
 }
 
 impl Answers<'_> {
@@ -109,13 +109,15 @@ impl Answers<'_> {
                 .iter()
                 .map(|(digit, probs)| (*probs, digit.bounds))
                 .collect();
-            let reading = Reading::new(&found, self.classes);
+            let reading = Reading::new(&found, self.classes, self.calibrated.not_a_digit_below);
             // A file name need not be UTF-8; JSON strings are.
             let record = serde_json::json!({ "file": path.to_string_lossy() });
             let heading = path.display().to_string();
             match &reading.whole {
-                Whole::Digit(_) if !self.json => {
-                    print_prediction(false, self.classes, &found[0].0, record, &heading, "")?
+                Whole::Digit(prediction) if !self.json => {
+                    let note = not_digits_note(&reading);
+                    let probabilities = &prediction.probabilities;
+                    print_prediction(false, self.classes, probabilities, record, &heading, &note)?
                 }
                 _ => print_reading(self.json, &reading, record, &heading)?,
             }
@@ -129,7 +131,12 @@ impl Answers<'_> {
     /// Standard output cannot be written.
     fn print_test_images(&self, tests: &[TestImage]) -> Result<(), StdoutError> {
         let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
-        let all = probabilities_at(self.model, &pixels, self.device, self.temperature);
+        let all = probabilities_at(
+            self.model,
+            &pixels,
+            self.device,
+            self.calibrated.temperature,
+        );
         for (test, probs) in tests.iter().zip(all) {
             let record = serde_json::json!({ "index": test.index, "label": test.label });
             let note = format!(" (label {})", self.classes.class_label(test.label));
@@ -266,16 +273,41 @@ fn print_reading(
     if json {
         return print_json_line(record, reading);
     }
+    if let Some(reason) = &reading.reason {
+        return outln!("{heading}: {reason}");
+    }
     let digits: Vec<String> = reading
         .digits
         .iter()
         .map(|digit| format!("{} {:.2}%", digit.name, 100.0 * digit.probability))
         .collect();
     outln!(
-        "{heading}: read {}  digits: {}",
+        "{heading}: read {}  digits: {}{}",
         reading.number.as_deref().unwrap_or("?"),
-        digits.join(", ")
+        digits.join(", "),
+        not_digits_note(reading)
     )
+}
+
+/// The regions of `reading` that are not digits, as `  not digits: <best guess> <percent>%
+/// at <x>,<y> <width>x<height>, ...`; empty when there are none.
+fn not_digits_note(reading: &Reading) -> String {
+    if reading.not_digits.is_empty() {
+        return String::new();
+    }
+    let regions: Vec<String> = reading
+        .not_digits
+        .iter()
+        .map(|region| {
+            let [x, y, width, height] = region.bounds;
+            format!(
+                "{} {:.2}% at {x},{y} {width}x{height}",
+                region.name,
+                100.0 * region.probability
+            )
+        })
+        .collect();
+    format!("  not digits: {}", regions.join(", "))
 }
 
 /// Prints one JSON line: `record`'s fields (the input), then `answer`'s, each serialized as it

@@ -61,6 +61,9 @@ macro_rules! training_doc {
     (augment) => {
         "Transform each training image at random, differently each epoch: rotation, scale, slant, shift, elastic distortion, pen width, blur and noise, as handwriting varies; deterministic per seed, epoch and image. The tutorial trains on the images as they are."
     };
+    (outlier_exposure) => {
+        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; 0 (the tutorial) trains on the digits alone."
+    };
     (limit_train) => {
         "Train on the first N training images only (quick checks); all of them when absent."
     };
@@ -118,6 +121,9 @@ pub struct TrainingConfig {
     #[doc = training_doc!(augment)]
     #[config(default = false)]
     pub augment: bool,
+    #[doc = training_doc!(outlier_exposure)]
+    #[config(default = 0.0)]
+    pub outlier_exposure: f64,
     #[doc = training_doc!(limit_train)]
     #[config(default = "None")]
     pub limit_train: Option<usize>,
@@ -305,6 +311,8 @@ impl TrainingConfig {
             model.input_normalization: |n: &Option<Normalization>| n.as_ref().is_some_and(|n| {
                     !(n.std.is_finite() && n.std > 0.0)
                 }) => "its std must be a positive number",
+            outlier_exposure: |weight: &f64| !(weight.is_finite() && (0.0..=10.0).contains(weight))
+                => "a weight from 0 (none) to 10",
             limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)

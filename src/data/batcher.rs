@@ -8,6 +8,7 @@ use burn::prelude::*;
 use crate::data::IMAGE_PIXELS;
 use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
+use crate::data::outliers::OutlierExposure;
 
 /// A batch: images flattened to `[batch, 784]` in [0, 1], targets `[batch]`.
 #[derive(Debug, Clone)]
@@ -20,6 +21,18 @@ pub struct ImageBatch {
     /// epoch and the batch's images alone, so a resumed run, and any `num_workers`, draw the
     /// same masks as one uninterrupted run on one thread.
     pub random_seed: u64,
+    /// Pictures that are not digits, to be taught as such (`outlier_exposure`); `None`
+    /// trains on the digits alone, as the tutorial does.
+    pub outliers: Option<OutlierBatch>,
+}
+
+/// A batch's outliers (`data::outliers`) and how much their loss counts.
+#[derive(Debug, Clone)]
+pub struct OutlierBatch {
+    /// `[outliers, 784]`, each pixel in [0, 1] as the digits' are.
+    pub images: Tensor<2>,
+    /// The weight of their loss against the digits' cross-entropy.
+    pub weight: f32,
 }
 
 /// Builds a batch from image indices, straight from the split's bytes: one buffer for the
@@ -30,6 +43,8 @@ pub(crate) struct ImageBatcher {
     images: Arc<LabelledImages>,
     /// Transforms each image, per epoch (`--augment`); `None` serves them as they are.
     augmentation: Option<Augmentation>,
+    /// Adds pictures that are not digits to each batch (`outlier_exposure`); `None` adds none.
+    outliers: Option<OutlierExposure>,
 }
 
 impl ImageBatcher {
@@ -38,12 +53,19 @@ impl ImageBatcher {
         Self {
             images,
             augmentation: None,
+            outliers: None,
         }
     }
 
     /// Serves every image transformed by `augmentation`, differently each epoch.
     pub(crate) fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
         self.augmentation = augmentation;
+        self
+    }
+
+    /// Adds [`OutlierExposure::count_for`] outliers to every batch.
+    pub(crate) fn with_outliers(mut self, outliers: Option<OutlierExposure>) -> Self {
+        self.outliers = outliers;
         self
     }
 
@@ -75,10 +97,23 @@ impl ImageBatcher {
                 images_tensor(&pixels, device)
             }
         };
+        let random_seed = batch_seed(indices, epoch);
+        let outliers = self.outliers.map(|outliers| OutlierBatch {
+            images: images_tensor(
+                &outliers.images(
+                    &self.images,
+                    OutlierExposure::count_for(indices.len()),
+                    random_seed,
+                ),
+                device,
+            ),
+            weight: outliers.weight,
+        });
         ImageBatch {
             images,
             targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
-            random_seed: batch_seed(indices, epoch),
+            random_seed,
+            outliers,
         }
     }
 }

@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
+use crate::data::outliers::OutlierExposure;
 use crate::data::{ImageBatch, ImageBatcher};
 
 /// A split's loader for Burn's training loop: [`ImageBatch`]es of `batch_size` images (the last
@@ -70,6 +71,12 @@ impl EpochLoader {
     /// Transforms each image served, per epoch (`--augment`).
     pub(crate) fn with_augmentation(mut self, augmentation: Option<Augmentation>) -> Self {
         self.batcher = self.batcher.with_augmentation(augmentation);
+        self
+    }
+
+    /// Adds pictures that are not digits to each batch served (`outlier_exposure`).
+    pub(crate) fn with_outliers(mut self, outliers: Option<OutlierExposure>) -> Self {
+        self.batcher = self.batcher.with_outliers(outliers);
         self
     }
 

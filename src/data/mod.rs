@@ -8,6 +8,7 @@ mod hold_out;
 pub(crate) mod identity;
 pub(crate) mod idx;
 pub(crate) mod loader;
+pub(crate) mod outliers;
 mod source;
 mod split;
 

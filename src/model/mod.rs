@@ -10,6 +10,7 @@ mod fused_adam;
 pub(crate) mod memory;
 pub(crate) mod optimizer;
 pub(crate) mod predict;
+pub(crate) mod rejection;
 pub(crate) mod summary;
 pub(crate) mod temperature;
 
@@ -306,18 +307,66 @@ impl Model {
         targets: Tensor<1, Int>,
     ) -> ClassificationOutput {
         let logits = self.forward(images);
-        let device = logits.device();
-        let loss = match self.loss {
-            LossKind::CrossEntropy => CrossEntropyLossConfig::new()
-                .init(&device)
-                .forward(logits.clone(), targets.clone()),
-            LossKind::Mse => {
-                let one_hot = targets.clone().one_hot(NUM_CLASSES).float();
-                MseLoss::new().forward(softmax(logits.clone(), 1), one_hot, Reduction::Mean)
-            }
-        };
+        let loss = self.digit_loss(logits.clone(), targets.clone());
         ClassificationOutput::new(loss, logits, targets)
     }
+
+    /// The mean loss of `logits` `[batch, 10]` against `targets` `[batch]`: cross-entropy
+    /// (PyTorch's `nn.CrossEntropyLoss`), or the mean squared error between the softmax
+    /// probabilities and one-hot targets.
+    fn digit_loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        match self.loss {
+            LossKind::CrossEntropy => CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits, targets),
+            LossKind::Mse => {
+                let one_hot = targets.one_hot(NUM_CLASSES).float();
+                MseLoss::new().forward(softmax(logits, 1), one_hot, Reduction::Mean)
+            }
+        }
+    }
+
+    /// [`Model::forward_classification`] with Outlier Exposure (Hendrycks, Mazeika & Dietterich,
+    /// ICLR 2019, eq. 1 with their classification loss): the digits' loss plus `weight` times
+    /// the outliers' divergence from the uniform distribution, the mean over `outliers`
+    /// `[n, 784]` of `logsumexp(z) - mean(z) - ln 10` of their logits `z` (their cross-entropy
+    /// to it, less its floor). One forward pass for both
+    /// (digits first); the output holds the digits' logits alone, so accuracy counts digits.
+    pub fn forward_with_outliers(
+        &self,
+        images: Tensor<2>,
+        targets: Tensor<1, Int>,
+        outliers: Tensor<2>,
+        weight: f32,
+    ) -> ClassificationOutput {
+        let digits = images.dims()[0];
+        let all = self.forward(Tensor::cat(vec![images, outliers], 0));
+        let total = all.dims()[0];
+        let logits = all.clone().slice(0..digits);
+        let outlier_logits = all.slice(digits..total);
+        // Less ln 10, the cross-entropy of the uniform distribution with itself: the KL
+        // divergence from it, 0 when the outliers' probabilities are even (same gradient).
+        let uniform_divergence = log_sum_exp(outlier_logits.clone())
+            .sub(outlier_logits.mean_dim(1))
+            .mean()
+            .sub_scalar((NUM_CLASSES as f32).ln());
+        let loss = self
+            .digit_loss(logits.clone(), targets.clone())
+            .add(uniform_divergence.mul_scalar(weight));
+        ClassificationOutput::new(loss, logits, targets)
+    }
+}
+
+/// `log(sum(exp(x)))` of each row of `logits` `[n, 10]`, as `[n, 1]`, computed stably (the
+/// row's largest value taken out first).
+fn log_sum_exp(logits: Tensor<2>) -> Tensor<2> {
+    let largest = logits.clone().max_dim(1).detach();
+    logits
+        .sub(largest.clone())
+        .exp()
+        .sum_dim(1)
+        .log()
+        .add(largest)
 }
 
 impl Shown for ActivationKind {
@@ -418,6 +467,51 @@ mod tests {
                 "{loss}: {value} against {expected}"
             );
         }
+    }
+
+    #[test]
+    fn outlier_exposure_adds_the_outliers_divergence_from_even_probabilities() {
+        let _random = crate::random_generator_lock();
+        let device = Device::flex();
+        let tensor = |count: usize, step: usize| {
+            let pixels: Vec<f32> = (0..count * IMAGE_PIXELS)
+                .map(|i| ((i * step) % 89) as f32 / 88.0)
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(pixels, [count, IMAGE_PIXELS]), &device)
+        };
+        let (images, outliers) = (tensor(2, 1), tensor(3, 7));
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![3i64, 7], [2]), &device);
+        let model = ModelConfig::new().init(&device);
+        let digits_alone = model.forward_classification(images.clone(), targets.clone());
+        let weight = 0.5;
+        let with_outliers = model.forward_with_outliers(images, targets, outliers.clone(), weight);
+        // By hand: the mean over outliers of log-sum-exp(z) - mean(z) - ln 10.
+        let logits: Vec<f32> = model.forward(outliers).into_data().try_to_vec().unwrap();
+        let divergence: f64 = logits
+            .chunks(NUM_CLASSES)
+            .map(|row| {
+                let max = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+                let sum: f64 = row.iter().map(|&z| (z as f64 - max).exp()).sum();
+                let mean = row.iter().map(|&z| z as f64).sum::<f64>() / NUM_CLASSES as f64;
+                sum.ln() + max - mean - (NUM_CLASSES as f64).ln()
+            })
+            .sum::<f64>()
+            / 3.0;
+        assert!(divergence > 0.0);
+        let expected =
+            f64::from(digits_alone.loss.into_scalar::<f32>()) + f64::from(weight) * divergence;
+        let value = f64::from(with_outliers.loss.into_scalar::<f32>());
+        assert!(
+            (value - expected).abs() < 1e-5,
+            "{value} against {expected}"
+        );
+        // Accuracy counts the digits alone.
+        assert_eq!(with_outliers.output.dims(), [2, NUM_CLASSES]);
+        let difference: f32 = (digits_alone.output - with_outliers.output)
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(difference < 1e-5, "{difference}");
     }
 
     #[test]

@@ -72,19 +72,37 @@ impl Prediction {
     }
 }
 
+/// How a run reads its model's logits, from its `calibration.json` (`calibrate`); the default,
+/// for a run not calibrated, reads them as they are and refuses nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Calibrated {
+    /// The logits are divided by it before the softmax (`model::temperature`).
+    pub temperature: Option<f64>,
+    /// A region whose top probability (at the temperature) is below this is "not a digit"
+    /// (`model::rejection`): a fraction, 0 to 1.
+    pub not_a_digit_below: Option<f32>,
+}
+
 /// What the model reads in one picture, in the one schema `infer --json` and `serve`'s
 /// `/api/predict` both use: the number its digits make, each digit with its box, and for a
 /// picture of one digit (or one item of clothing) the prediction as a single image has it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Reading {
-    /// The picture's one prediction, or `"class": null` for a number of several digits.
+    /// The picture's one prediction, or `"class": null` for a number of several digits and for
+    /// a picture holding no digit.
     #[serde(flatten)]
     pub whole: Whole,
-    /// The digits' classes, left to right (`"2026"`); `null` for a dataset whose classes are
-    /// not digits.
+    /// The digits' classes, left to right (`"2026"`); `null` when no region is a digit, and for
+    /// a dataset whose classes are not digits.
     pub number: Option<String>,
     /// Each digit, left to right.
     pub digits: Vec<DigitReading>,
+    /// The regions that are not digits (their top probability below the run's threshold), left
+    /// to right, each with the model's best guess: left out of `number`.
+    pub not_digits: Vec<DigitReading>,
+    /// Why nothing was read, when `digits` is empty: "not a digit: ...".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A picture's one prediction, when it holds one digit.
@@ -115,34 +133,86 @@ pub(crate) struct DigitReading {
 }
 
 impl Reading {
-    /// The reading of a picture's digits, left to right: each one's probabilities and box, with
-    /// `dataset`'s class names. `digits` holds at least one.
-    pub(crate) fn new(found: &[([f32; NUM_CLASSES], [u32; 4])], dataset: DatasetKind) -> Self {
+    /// The reading of a picture's regions, left to right (each one's probabilities and box),
+    /// with `dataset`'s class names: a region whose top probability is below
+    /// `not_a_digit_below` is not a digit and is left out of the number.
+    pub(crate) fn new(
+        found: &[([f32; NUM_CLASSES], [u32; 4])],
+        dataset: DatasetKind,
+        not_a_digit_below: Option<f32>,
+    ) -> Self {
         let names = dataset.class_names();
-        let digits: Vec<DigitReading> = found
-            .iter()
-            .map(|(probabilities, bounds)| {
-                let class = argmax(probabilities);
-                DigitReading {
-                    class,
-                    name: names[usize::from(class)],
-                    probability: probabilities[usize::from(class)],
-                    bounds: *bounds,
-                }
+        let is_digit = |probabilities: &[f32; NUM_CLASSES]| {
+            not_a_digit_below.is_none_or(|threshold| {
+                probabilities[usize::from(argmax(probabilities))] >= threshold
             })
-            .collect();
-        let number = dataset
-            .reads_numbers()
+        };
+        let (mut accepted, mut refused): (Vec<_>, Vec<_>) = found
+            .iter()
+            .partition(|(probabilities, _)| is_digit(probabilities));
+        // A drawing or a scene in which a few strokes read as digits is not a number: when
+        // what is not a digit covers more of the picture than what is, nothing is read.
+        let area = |regions: &[&([f32; NUM_CLASSES], [u32; 4])]| -> u64 {
+            let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
+            regions.iter().map(|(_, bounds)| box_area(*bounds)).sum()
+        };
+        let mostly_not_digits = !accepted.is_empty() && area(&refused) > area(&accepted);
+        if mostly_not_digits {
+            accepted.clear();
+            refused = found.iter().collect();
+        }
+        let region = |(probabilities, bounds): &&([f32; NUM_CLASSES], [u32; 4])| {
+            let class = argmax(probabilities);
+            DigitReading {
+                class,
+                name: names[usize::from(class)],
+                probability: probabilities[usize::from(class)],
+                bounds: *bounds,
+            }
+        };
+        let digits: Vec<DigitReading> = accepted.iter().map(region).collect();
+        let not_digits: Vec<DigitReading> = refused.iter().map(region).collect();
+        let number = (dataset.reads_numbers() && !digits.is_empty())
             .then(|| digits.iter().map(|digit| digit.name).collect());
-        let whole = match found {
+        let whole = match accepted.as_slice() {
             [(probabilities, _)] => Whole::Digit(Prediction::new(*probabilities, dataset)),
             _ => Whole::Number { class: None },
         };
+        let reason = digits
+            .is_empty()
+            .then(|| not_a_digit_reason(not_a_digit_below, mostly_not_digits, dataset));
         Self {
             whole,
             number,
             digits,
+            not_digits,
+            reason,
         }
+    }
+}
+
+/// Why a picture none of whose regions is a digit was not read: most of it is not digits
+/// (`mostly_not_digits`), or all of it fell below the threshold (the same words for every such
+/// picture of a run; `not_digits` holds the guesses).
+fn not_a_digit_reason(
+    threshold: Option<f32>,
+    mostly_not_digits: bool,
+    dataset: DatasetKind,
+) -> String {
+    let what = if dataset.reads_numbers() {
+        "not a digit"
+    } else {
+        "none of the classes"
+    };
+    match threshold {
+        Some(_) if mostly_not_digits => {
+            format!("{what}: most of the picture is not digits")
+        }
+        Some(threshold) => format!(
+            "{what}: the model's top probability is below the run's threshold of {:.2}%",
+            100.0 * threshold
+        ),
+        None => format!("{what}: nothing in the picture to read"),
     }
 }
 
@@ -404,6 +474,56 @@ mod tests {
         let read = choose_halves(vec![digit(0, false), digit(30, true)], &mut rows);
         let classes: Vec<u8> = read.iter().map(|(_, row)| argmax(row)).collect();
         assert_eq!(classes, [4, 1, 0]);
+    }
+
+    #[test]
+    fn regions_below_the_threshold_are_not_digits_and_left_out_of_the_number() {
+        let found = [
+            (row(4, 0.99), [0, 0, 10, 20]),
+            (row(1, 0.40), [12, 0, 10, 20]),
+            (row(2, 0.95), [24, 0, 10, 20]),
+        ];
+        let reading = Reading::new(&found, DatasetKind::Mnist, Some(0.9));
+        assert_eq!(reading.number.as_deref(), Some("42"));
+        assert_eq!(reading.not_digits.len(), 1);
+        assert_eq!(reading.not_digits[0].bounds, [12, 0, 10, 20]);
+        assert_eq!(reading.reason, None);
+        // Without a threshold (a run not calibrated) every region is a digit.
+        let reading = Reading::new(&found, DatasetKind::Mnist, None);
+        assert_eq!(reading.number.as_deref(), Some("412"));
+        assert!(reading.not_digits.is_empty());
+        // One digit kept of two regions: the picture's one prediction is that digit's.
+        let reading = Reading::new(&found[..2], DatasetKind::Mnist, Some(0.9));
+        assert!(matches!(
+            reading.whole,
+            Whole::Digit(Prediction { class: 4, .. })
+        ));
+        // What is not a digit covering more of the picture than what is: nothing is read.
+        let drawing = [
+            (row(0, 0.99), [0, 0, 10, 20]),
+            (row(8, 0.30), [12, 0, 30, 30]),
+        ];
+        let reading = Reading::new(&drawing, DatasetKind::Mnist, Some(0.9));
+        assert_eq!(reading.number, None);
+        assert_eq!(reading.not_digits.len(), 2);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some("not a digit: most of the picture is not digits")
+        );
+        // Nothing above it: no number, no class, and why, in the JSON too.
+        let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9));
+        let json = serde_json::to_value(&reading).unwrap();
+        assert_eq!(json["number"], serde_json::Value::Null);
+        assert_eq!(json["class"], serde_json::Value::Null);
+        assert_eq!(json["digits"], serde_json::json!([]));
+        assert_eq!(json["not_digits"][0]["class"], 1);
+        assert!(
+            json["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("not a digit: "),
+            "{json}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use prost::Message;
 use crate::config::TrainingConfig;
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::fs::atomic_file;
+use crate::model::predict::Calibrated;
 use crate::model::{ActivationKind, Model, ModelKind};
 use crate::pytorch::export::{ExportError, check_destinations, pytorch_names};
 use proto::*;
@@ -33,8 +34,9 @@ pub(crate) const OUTPUT: &str = "logits";
 
 /// Writes the model of a run (`config` its training config) to `destination` as ONNX, whole or
 /// not at all, not replacing a file unless `overwrite`; a calibrated run's logits are divided
-/// by its `temperature` inside the graph (and the metadata says so), so that the softmax of
-/// what a runtime gets is what `infer` answers. Returns the operators in graph order.
+/// by its temperature inside the graph (and the metadata says so), so that the softmax of
+/// what a runtime gets is what `infer` answers, and its threshold for "not a digit" is in the
+/// metadata (`not_a_digit_below`). Returns the operators in graph order.
 ///
 /// # Errors
 /// [`ExportError::Exists`], [`ExportError::NoFolder`], or [`ExportError::Write`] when the file
@@ -42,12 +44,12 @@ pub(crate) const OUTPUT: &str = "logits";
 pub(crate) fn export_onnx(
     model: &Model,
     config: &TrainingConfig,
-    temperature: Option<f64>,
+    calibrated: Calibrated,
     destination: &Path,
     overwrite: bool,
 ) -> Result<Vec<String>, ExportError> {
     check_destinations(&[destination], overwrite)?;
-    let file = model_proto(model, config, temperature);
+    let file = model_proto(model, config, calibrated);
     let operators = file
         .graph
         .iter()
@@ -61,7 +63,7 @@ pub(crate) fn export_onnx(
 }
 
 /// The whole file: the graph, the opset, who wrote it and the metadata.
-fn model_proto(model: &Model, config: &TrainingConfig, temperature: Option<f64>) -> ModelProto {
+fn model_proto(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -> ModelProto {
     let description = format!(
         "{} classifier ({}): {INPUT} float32 [N, 1, 28, 28], ink 1.0 on paper 0.0 (torchvision ToTensor); {OUTPUT} float32 [N, 10], softmax gives the class probabilities",
         config.dataset.title(),
@@ -76,16 +78,17 @@ fn model_proto(model: &Model, config: &TrainingConfig, temperature: Option<f64>)
         producer_name: env!("CARGO_PKG_NAME").to_string(),
         producer_version: env!("CARGO_PKG_VERSION").to_string(),
         doc_string: description.clone(),
-        graph: Some(graph(model, config, temperature)),
-        metadata_props: metadata(config, temperature, description),
+        graph: Some(graph(model, config, calibrated.temperature)),
+        metadata_props: metadata(config, calibrated, description),
     }
 }
 
 /// What a runtime shows of the model: the class names (a JSON list, output order), the
-/// dataset, the network, the normalisation and the temperature inside the graph.
+/// dataset, the network, the normalisation, the temperature inside the graph and the threshold
+/// for "not a digit".
 fn metadata(
     config: &TrainingConfig,
-    temperature: Option<f64>,
+    calibrated: Calibrated,
     description: String,
 ) -> Vec<StringStringEntryProto> {
     let classes = serde_json::to_string(&config.dataset.class_names()).expect("names serialize");
@@ -100,8 +103,14 @@ fn metadata(
         ("normalization", normalization),
         (
             "temperature",
-            temperature.map_or("none".to_string(), |t| {
+            calibrated.temperature.map_or("none".to_string(), |t| {
                 format!("{t}: the logits are divided by it inside the graph (calibrate)")
+            }),
+        ),
+        (
+            "not_a_digit_below",
+            calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
+                format!("{t}: a picture whose top softmax probability is below it is not a digit (calibrate)")
             }),
         ),
         ("description", description),

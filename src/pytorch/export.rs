@@ -13,6 +13,7 @@ use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
 use crate::fs::atomic_file;
+use crate::model::predict::Calibrated;
 use crate::model::{ActivationKind, Model, ModelConfig, ModelKind, Normalization};
 use crate::pytorch::burn_layer_path;
 use crate::pytorch::layout::NET_CONVOLUTIONS;
@@ -83,6 +84,10 @@ pub(crate) struct Architecture {
     /// the probabilities `infer` gives. Absent for a run not calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// A calibrated run's threshold (`calibrate`): a picture whose top probability (at the
+    /// temperature) is below it is not a digit. Absent for a run not calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_a_digit_below: Option<f32>,
 }
 
 impl Architecture {
@@ -129,6 +134,7 @@ impl Architecture {
             keys,
             pytorch,
             temperature: None,
+            not_a_digit_below: None,
         }
     }
 }
@@ -236,14 +242,15 @@ fn resolved(path: &Path) -> PathBuf {
 pub(crate) fn export(
     model: &Model,
     config: &ModelConfig,
-    temperature: Option<f64>,
+    calibrated: Calibrated,
     destination: &Path,
     overwrite: bool,
 ) -> Result<Architecture, ExportError> {
     let json_path = architecture_path(destination);
     check_destinations(&[destination, &json_path], overwrite)?;
     let architecture = Architecture {
-        temperature,
+        temperature: calibrated.temperature,
+        not_a_digit_below: calibrated.not_a_digit_below,
         ..Architecture::of(config)
     };
     let mut store = SafetensorsStore::from_file(destination)

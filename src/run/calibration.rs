@@ -1,10 +1,11 @@
-//! `calibration.json`: the temperature a run's probabilities are divided by (`calibrate`), and
-//! what it was fitted on.
+//! `calibration.json`: the temperature a run's logits are divided by and the top probability
+//! below which a region is "not a digit" (`calibrate`), and what they were fitted on.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::predict::Calibrated;
 use crate::run::{ArtifactError, RunDir};
 
 /// What `calibrate` found, as `calibration.json` holds it.
@@ -22,6 +23,14 @@ pub(crate) struct CalibrationRecord {
     pub ece_before: f64,
     /// See `ece_before`.
     pub ece_after: f64,
+    /// A region whose top probability (at the temperature) is below this is "not a digit": a
+    /// fraction, chosen so that `model::rejection::REFUSED_DIGITS` of the held-out images fall
+    /// below it. Absent from files written before it existed: such a run refuses nothing.
+    #[serde(default)]
+    pub not_a_digit_below: Option<f64>,
+    /// The share of the held-out images (a fraction) below `not_a_digit_below`.
+    #[serde(default)]
+    pub held_out_refused: Option<f64>,
 }
 
 impl RunDir {
@@ -54,23 +63,34 @@ impl RunDir {
                 value: record.temperature,
             });
         }
+        if let Some(threshold) = record
+            .not_a_digit_below
+            .filter(|&t| !crate::model::rejection::plausible(t))
+        {
+            return Err(ArtifactError::Threshold {
+                path,
+                value: threshold,
+            });
+        }
         Ok(Some(record))
     }
 
-    /// The temperature for the model of `epoch` (`None`: `model.bpk`): `calibration.json`'s,
-    /// fitted for `model.bpk`; none for a kept checkpoint's model, nor for a run not
-    /// calibrated.
+    /// How to read the model of `epoch` (`None`: `model.bpk`): with `calibration.json`'s
+    /// temperature and threshold, fitted for `model.bpk`; as it is for a kept checkpoint's
+    /// model, and for a run not calibrated.
     ///
     /// # Errors
     /// As [`RunDir::load_calibration`].
-    pub(crate) fn temperature_of(
-        &self,
-        epoch: Option<usize>,
-    ) -> Result<Option<f64>, ArtifactError> {
+    pub(crate) fn calibrated(&self, epoch: Option<usize>) -> Result<Calibrated, ArtifactError> {
         if epoch.is_some() {
-            return Ok(None);
+            return Ok(Calibrated::default());
         }
-        Ok(self.load_calibration()?.map(|record| record.temperature))
+        Ok(self
+            .load_calibration()?
+            .map_or_else(Calibrated::default, |record| Calibrated {
+                temperature: Some(record.temperature),
+                not_a_digit_below: record.not_a_digit_below.map(|t| t as f32),
+            }))
     }
 
     /// Writes `calibration.json`, whole or not at all.

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Reading, read_digits};
+use crate::model::predict::{Calibrated, Reading, read_digits};
 use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
@@ -36,8 +36,8 @@ pub(super) struct Served {
     pub device: Device,
     /// Its dataset, for the class names in answers.
     pub dataset: DatasetKind,
-    /// The run's temperature (`calibration.json`), when it was calibrated.
-    pub temperature: Option<f64>,
+    /// The run's temperature and threshold (`calibration.json`), when it was calibrated.
+    pub calibrated: Calibrated,
     /// `GET /api/model`'s answer, made once.
     pub description: serde_json::Value,
     /// Permits to decode a picture ([`DECODES_AT_ONCE`]): each decode may take up to 128 MiB,
@@ -206,9 +206,14 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
             "the model is unusable after an earlier failure".to_string(),
         )
     })?;
-    let read = read_digits(&model, vec![digits], &served.device, served.temperature)
-        .pop()
-        .unwrap_or_default();
+    let read = read_digits(
+        &model,
+        vec![digits],
+        &served.device,
+        served.calibrated.temperature,
+    )
+    .pop()
+    .unwrap_or_default();
     let found: Vec<_> = read
         .iter()
         .map(|(digit, row)| (*row, digit.bounds))
@@ -218,7 +223,7 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
         .map(|(digit, _)| digit.pixels.to_vec())
         .collect();
     Ok(Answer {
-        reading: Reading::new(&found, served.dataset),
+        reading: Reading::new(&found, served.dataset, served.calibrated.not_a_digit_below),
         input: (inputs.len() == 1).then(|| inputs[0].clone()),
         inputs,
     })

@@ -48,7 +48,7 @@ pub(crate) struct ServeRequest {
 pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
     let device = request.backend.device()?;
     let (config, model) = request.run.load_model_at(request.epoch, &device)?;
-    let temperature = request.run.temperature_of(request.epoch)?;
+    let calibrated = request.run.calibrated(request.epoch)?;
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
     // software Vulkan): done here, not inside the first request's time limit.
     crate::model::predict::probabilities(&model, &[0; IMAGE_PIXELS], &device);
@@ -57,7 +57,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         model: Mutex::new(model.with_loss(config.loss)),
         device,
         dataset: config.dataset,
-        temperature,
+        calibrated,
         description,
         decoding: Arc::new(tokio::sync::Semaphore::new(api::DECODES_AT_ONCE)),
     });

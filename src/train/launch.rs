@@ -12,6 +12,7 @@ use burn::train::{Interrupter, Learner, LearningResult, SupervisedTraining, Trai
 use crate::data::augment::Augmentation;
 use crate::data::idx::LabelledImages;
 use crate::data::loader::EpochLoader;
+use crate::data::outliers::OutlierExposure;
 use crate::model::Model;
 use crate::process::output::StdoutError;
 use crate::run::ArtifactError;
@@ -141,8 +142,11 @@ fn loaders(
         .with_workers(config.num_workers)
     };
     let augmentation = config.augment.then(|| Augmentation::new(config.seed));
+    let outlier_exposure = (config.outlier_exposure > 0.0)
+        .then(|| OutlierExposure::new(config.seed, config.outlier_exposure as f32));
     let train = loader(&data.train, Some(config.seed))
         .with_augmentation(augmentation)
+        .with_outliers(outlier_exposure)
         .starting_at_epoch(done_epochs + 1);
     (Arc::new(train), Arc::new(loader(&data.valid, None)))
 }

@@ -13,7 +13,15 @@ impl TrainStep for Model {
         if self.uses_dropout() {
             batch.images.device().seed(batch.random_seed);
         }
-        let item = self.forward_classification(batch.images, batch.targets);
+        let item = match batch.outliers {
+            None => self.forward_classification(batch.images, batch.targets),
+            Some(outliers) => self.forward_with_outliers(
+                batch.images,
+                batch.targets,
+                outliers.images,
+                outliers.weight,
+            ),
+        };
         TrainOutput::new(self, item.loss.backward(), item)
     }
 }

@@ -1,0 +1,72 @@
+//! "Not a digit": a region whose top probability, at the run's temperature, is below a
+//! threshold is refused, the maximum-softmax-probability baseline (Hendrycks & Gimpel, "A
+//! Baseline for Detecting Misclassified and Out-of-Distribution Examples in Neural Networks",
+//! ICLR 2017). The threshold is chosen on the run's held-out training digits, so that a known
+//! share of real digits is refused ([`REFUSED_DIGITS`]); a model trained with Outlier Exposure
+//! (`data::outliers`) gives non-digits low top probabilities, so most of them fall below it.
+
+use crate::data::NUM_CLASSES;
+use crate::model::predict::argmax;
+
+/// The share of held-out digits the threshold refuses (a fraction): the issue's budget of at
+/// most 1% of MNIST's test digits answered "not a digit".
+pub(crate) const REFUSED_DIGITS: f64 = 0.01;
+
+/// The threshold below which at most `share` of `probabilities` (each image's rows, at the
+/// run's temperature) have their top probability: the top probability of the image at that
+/// quantile. `None` for no images.
+pub(crate) fn threshold(probabilities: &[[f32; NUM_CLASSES]], share: f64) -> Option<f32> {
+    let mut tops: Vec<f32> = probabilities.iter().map(top).collect();
+    tops.sort_by(f32::total_cmp);
+    let below = ((share * tops.len() as f64).floor() as usize).min(tops.len().checked_sub(1)?);
+    Some(tops[below])
+}
+
+/// The share of `probabilities`' images (a fraction) whose top probability is below
+/// `threshold`.
+pub(crate) fn refused_share(probabilities: &[[f32; NUM_CLASSES]], threshold: f32) -> f64 {
+    let refused = probabilities
+        .iter()
+        .filter(|row| top(row) < threshold)
+        .count();
+    refused as f64 / probabilities.len().max(1) as f64
+}
+
+/// Whether `threshold` is one [`threshold`] could have chosen: a probability, 0 to 1.
+pub(crate) fn plausible(threshold: f64) -> bool {
+    (0.0..=1.0).contains(&threshold)
+}
+
+/// A row's top probability.
+fn top(row: &[f32; NUM_CLASSES]) -> f32 {
+    row[usize::from(argmax(row))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(tops: &[f32]) -> Vec<[f32; NUM_CLASSES]> {
+        tops.iter()
+            .map(|&p| std::array::from_fn(|c| if c == 3 { p } else { (1.0 - p) / 9.0 }))
+            .collect()
+    }
+
+    #[test]
+    fn the_threshold_refuses_at_most_the_share_asked_for() {
+        // 200 digits: 1% is 2 of them, the two least sure.
+        let mut tops: Vec<f32> = (0..200).map(|i| 0.5 + 0.0025 * i as f32).collect();
+        tops.reverse();
+        let probabilities = rows(&tops);
+        let chosen = threshold(&probabilities, 0.01).unwrap();
+        assert!((chosen - 0.505).abs() < 1e-6, "{chosen}");
+        assert_eq!(refused_share(&probabilities, chosen), 0.01);
+        assert_eq!(threshold(&probabilities, 0.0).unwrap(), 0.5);
+        assert_eq!(refused_share(&probabilities, 0.5), 0.0);
+        assert_eq!(threshold(&[], 0.01), None);
+        // Ties never refuse more than the share: 100 images at 0.99 refuse none.
+        let same = rows(&[0.99; 100]);
+        assert_eq!(refused_share(&same, threshold(&same, 0.01).unwrap()), 0.0);
+        assert!(plausible(0.93) && !plausible(1.5) && !plausible(-0.1) && !plausible(f64::NAN));
+    }
+}
