@@ -270,6 +270,72 @@ mod tests {
         );
     }
 
+    /// How far `(x, y)` lies from the segment `[x0, y0, x1, y1]`.
+    fn distance_to(x: f32, y: f32, [x0, y0, x1, y1]: [f32; 4]) -> f32 {
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let along = ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy).max(f32::EPSILON);
+        let t = along.clamp(0.0, 1.0);
+        (x - x0 - t * dx).hypot(y - y0 - t * dy)
+    }
+
+    /// A digit as a low-resolution scan holds it, cut out to its ink and enlarged: `strokes`
+    /// (segments on an 8×8 grid of cells) drawn `pen` cells wide, each cell as dark as the pen
+    /// covers it (the strokes' edges faint, as scikit-learn's digits are); the cells without ink
+    /// cut away all round, so no paper is left around the digit; dark ink on light paper,
+    /// enlarged smoothly (bicubic) to `height` pixels tall.
+    fn cut_out_digit(strokes: &[[f32; 4]], pen: f32, height: u32) -> DynamicImage {
+        let cells = GrayImage::from_fn(8, 8, |x, y| {
+            let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
+            let nearest = strokes
+                .iter()
+                .map(|&stroke| distance_to(x, y, stroke))
+                .fold(f32::INFINITY, f32::min);
+            Luma([(255.0 * (pen / 2.0 + 0.5 - nearest).clamp(0.0, 1.0)).round() as u8])
+        });
+        let inked = |x: u32, y: u32| cells.get_pixel(x, y).0[0] > 0;
+        let columns: Vec<u32> = (0..8).filter(|&x| (0..8).any(|y| inked(x, y))).collect();
+        let rows: Vec<u32> = (0..8).filter(|&y| (0..8).any(|x| inked(x, y))).collect();
+        let (left, top) = (columns[0], rows[0]);
+        let (paper, ink) = (235.0, 40.0);
+        let cut = GrayImage::from_fn(columns.len() as u32, rows.len() as u32, |x, y| {
+            let strength = f32::from(cells.get_pixel(left + x, top + y).0[0]) / 255.0;
+            Luma([(paper - (paper - ink) * strength).round() as u8])
+        });
+        let width = (cut.width() * height).div_ceil(cut.height());
+        DynamicImage::ImageLuma8(image::imageops::resize(
+            &cut,
+            width,
+            height,
+            image::imageops::FilterType::CatmullRom,
+        ))
+    }
+
+    #[test]
+    fn a_digit_cut_out_to_its_ink_is_one_digit() {
+        // A bold 4 (three strokes) and a 1 with its flag: with no paper around them, they fell
+        // apart into two or three digits.
+        let four = [
+            [2.0, 0.5, 1.0, 4.5],
+            [1.0, 4.5, 7.0, 4.5],
+            [5.5, 1.0, 5.5, 7.5],
+        ];
+        let one = [[4.5, 0.5, 4.5, 7.5], [4.5, 0.5, 2.5, 2.5]];
+        for (name, strokes, pen) in [("4", &four[..], 2.0), ("1", &one[..], 1.2)] {
+            for height in [36, 48, 60] {
+                let picture = cut_out_digit(strokes, pen, height);
+                let found = prepare_digits(&picture, true).unwrap();
+                let boxes: Vec<[u32; 4]> = found.iter().map(|digit| digit.bounds).collect();
+                assert_eq!(
+                    boxes.len(),
+                    1,
+                    "the {name}, {height} pixels tall: {boxes:?}"
+                );
+                // The whole digit, top to bottom, not a piece of it.
+                assert_eq!(boxes[0][3], height, "the {name}: {boxes:?}");
+            }
+        }
+    }
+
     #[test]
     fn files_that_are_not_pictures_are_named() {
         let dir = tempfile::tempdir().unwrap();
