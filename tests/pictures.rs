@@ -772,6 +772,18 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         assert_eq!(answer["number"], **number, "{answer}");
         assert_eq!(answer["not_digits"], serde_json::json!([]), "{answer}");
     }
+    // eval says what the threshold refuses of the test set: about the 1% of held-out images
+    // it was chosen to refuse.
+    let eval = sandbox.run_on(&data, &["eval", "--run", "run"]);
+    assert!(
+        stdout(&eval).contains("not a digit below a top probability of "),
+        "{}",
+        stdout(&eval)
+    );
+    let refused = read_json(&sandbox.path("run/eval.json"))["not_a_digit"]["refused"]
+        .as_u64()
+        .unwrap();
+    assert!((20..=200).contains(&refused), "{refused} of 10,000");
     // In text: the reason, in one line.
     let output = sandbox.run(["infer", "--run", "run", "noise-1.png"]);
     assert!(

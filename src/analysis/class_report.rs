@@ -170,6 +170,21 @@ impl EvalReport {
         }
     }
 
+    /// What the threshold for "not a digit" refuses, as a line of text after a line break;
+    /// empty for a run without one.
+    fn refusals_line(&self) -> String {
+        self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
+            format!(
+                "\nnot a digit below a top probability of {:.2}% (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
+                100.0 * refusals.below,
+                refusals.refused,
+                self.images,
+                100.0 * refusals.refused as f64 / self.images.max(1) as f64,
+                refusals.accuracy_of_the_rest
+            )
+        })
+    }
+
     /// The report as text tables for a terminal.
     pub(crate) fn to_text(&self) -> String {
         let calibrated = match (&self.calibrated, self.temperature) {
@@ -179,16 +194,7 @@ impl EvalReport {
             ),
             _ => String::new(),
         };
-        let refusals = self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
-            format!(
-                "\nnot a digit below a top probability of {:.2}% (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
-                100.0 * refusals.below,
-                refusals.refused,
-                self.images,
-                100.0 * refusals.refused as f64 / self.images.max(1) as f64,
-                refusals.accuracy_of_the_rest
-            )
-        });
+        let refusals = self.refusals_line();
         let mut out = format!(
             "accuracy {:.2}% ({}/{}), {} loss {:.4}\ncalibration error {:.2}% (expected calibration error, {BINS} bins){calibrated}{refusals}\n\nclass  precision  recall      f1  support\n",
             self.accuracy,

@@ -2,16 +2,18 @@
 //! say and the top probability below which a region is "not a digit", both fitted on the
 //! training images the run held out, written as `calibration.json`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
+use crate::data::NUM_CLASSES;
 use crate::model::predict::log_probabilities;
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::temperature::{fit, mean_nll, scaled};
-use crate::process::output::outln;
+use crate::process::output::{StdoutError, outln};
 use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
 use crate::run::lock::RunLock;
@@ -38,34 +40,49 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let held_out = load_held_out_of_run(&run, &config, args.backend.data_dir.clone())
         .context("cannot read the held-out training images to calibrate on")?;
     let log_probs = log_probabilities(&model, held_out.pixels(), &device);
-    let labels = held_out.labels();
-    let temperature = fit(&log_probs, labels);
+    let record = fitted(&log_probs, held_out.labels());
+    run.save_calibration(&record)?;
+    print_record(&record, &run.calibration_json())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The temperature fitted to `log_probs` (the model's, for the held-out images whose classes
+/// are `labels`), the threshold for "not a digit" at it, and how both do on those images.
+fn fitted(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> CalibrationRecord {
+    let temperature = fit(log_probs, labels);
     let scaled: Vec<_> = log_probs
         .iter()
         .map(|row| scaled(row, temperature).map(f32::exp))
         .collect();
     let threshold = rejection::threshold(&scaled, REFUSED_DIGITS);
-    let record = CalibrationRecord {
+    CalibrationRecord {
         temperature,
-        held_out_images: held_out.len(),
-        nll_before: mean_nll(&log_probs, labels, 1.0),
-        nll_after: mean_nll(&log_probs, labels, temperature),
-        ece_before: Calibration::new(&log_probs, labels).expected_calibration_error,
-        ece_after: Calibration::at_temperature(&log_probs, labels, temperature)
+        held_out_images: labels.len(),
+        nll_before: mean_nll(log_probs, labels, 1.0),
+        nll_after: mean_nll(log_probs, labels, temperature),
+        ece_before: Calibration::new(log_probs, labels).expected_calibration_error,
+        ece_after: Calibration::at_temperature(log_probs, labels, temperature)
             .expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
         held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, t)),
-    };
-    run.save_calibration(&record)?;
+    }
+}
+
+/// Prints what `calibrate` fitted and where it was written (`path`).
+///
+/// # Errors
+/// Standard output cannot be written.
+fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutError> {
     outln!(
-        "temperature {temperature:.4}, fitted on {} held-out training images: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
+        "temperature {:.4}, fitted on {} held-out training images: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
+        record.temperature,
         record.held_out_images,
         100.0 * record.ece_before,
         100.0 * record.ece_after,
         record.nll_before,
         record.nll_after
     )?;
-    if let (Some(threshold), Some(refused)) = (threshold, record.held_out_refused) {
+    if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
             "not a digit: a top probability below {:.2}% (at that temperature), {:.2}% of the held-out images",
             100.0 * threshold,
@@ -74,7 +91,6 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     }
     outln!(
         "written: {}; infer, eval, serve and export now divide the logits by it and answer \"not a digit\" below the threshold",
-        run.calibration_json().display()
-    )?;
-    Ok(ExitCode::SUCCESS)
+        path.display()
+    )
 }

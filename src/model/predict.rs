@@ -137,31 +137,13 @@ impl Reading {
     /// with `dataset`'s class names: a region whose top probability is below
     /// `not_a_digit_below` is not a digit and is left out of the number.
     pub(crate) fn new(
-        found: &[([f32; NUM_CLASSES], [u32; 4])],
+        found: &[Region],
         dataset: DatasetKind,
         not_a_digit_below: Option<f32>,
     ) -> Self {
         let names = dataset.class_names();
-        let is_digit = |probabilities: &[f32; NUM_CLASSES]| {
-            not_a_digit_below.is_none_or(|threshold| {
-                probabilities[usize::from(argmax(probabilities))] >= threshold
-            })
-        };
-        let (mut accepted, mut refused): (Vec<_>, Vec<_>) = found
-            .iter()
-            .partition(|(probabilities, _)| is_digit(probabilities));
-        // A drawing or a scene in which a few strokes read as digits is not a number: when
-        // what is not a digit covers more of the picture than what is, nothing is read.
-        let area = |regions: &[&([f32; NUM_CLASSES], [u32; 4])]| -> u64 {
-            let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
-            regions.iter().map(|(_, bounds)| box_area(*bounds)).sum()
-        };
-        let mostly_not_digits = !accepted.is_empty() && area(&refused) > area(&accepted);
-        if mostly_not_digits {
-            accepted.clear();
-            refused = found.iter().collect();
-        }
-        let region = |(probabilities, bounds): &&([f32; NUM_CLASSES], [u32; 4])| {
+        let (accepted, refused, mostly_not_digits) = sort_regions(found, not_a_digit_below);
+        let region = |(probabilities, bounds): &&Region| {
             let class = argmax(probabilities);
             DigitReading {
                 class,
@@ -189,6 +171,34 @@ impl Reading {
             reason,
         }
     }
+}
+
+/// A found region: its probabilities and its box.
+type Region = ([f32; NUM_CLASSES], [u32; 4]);
+
+/// `found`'s regions that are digits and those that are not (their top probability below
+/// `not_a_digit_below`), each left to right, and whether all were refused because those that
+/// are not digits cover more of the picture (box areas) than those that are.
+fn sort_regions(
+    found: &[Region],
+    not_a_digit_below: Option<f32>,
+) -> (Vec<&Region>, Vec<&Region>, bool) {
+    let is_digit = |probabilities: &[f32; NUM_CLASSES]| {
+        not_a_digit_below
+            .is_none_or(|threshold| probabilities[usize::from(argmax(probabilities))] >= threshold)
+    };
+    let (accepted, refused): (Vec<_>, Vec<_>) = found
+        .iter()
+        .partition(|(probabilities, _)| is_digit(probabilities));
+    // A drawing or a scene in which a few strokes read as digits is not a number.
+    let area = |regions: &[&Region]| -> u64 {
+        let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
+        regions.iter().map(|(_, bounds)| box_area(*bounds)).sum()
+    };
+    if !accepted.is_empty() && area(&refused) > area(&accepted) {
+        return (Vec::new(), found.iter().collect(), true);
+    }
+    (accepted, refused, false)
 }
 
 /// Why a picture none of whose regions is a digit was not read: most of it is not digits
