@@ -17,10 +17,14 @@ use crate::common::*;
 // A killed run resumes; what a resume refuses.
 
 /// Trains 5 epochs uninterrupted, and again killed (SIGKILL) during epoch 3 then resumed;
-/// returns both runs' epochs (without timings) and summaries.
+/// returns both runs' epochs (without timings) and summaries. `batch_size` keeps an epoch long
+/// enough that the kill, sent once epoch 2's files are seen, lands in epoch 3 even when the
+/// test's process waits its turn for a core (the tutorial's MLP on flex runs an epoch of
+/// batches of 64 in under half a second).
 fn kill_and_resume(
     backend: &str,
     train_images: &str,
+    batch_size: &str,
 ) -> [(Vec<serde_json::Value>, serde_json::Value); 2] {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
@@ -33,6 +37,8 @@ fn kill_and_resume(
         "3",
         "--limit-train",
         train_images,
+        "--batch-size",
+        batch_size,
     ];
 
     let mut full: Vec<&str> = args.to_vec();
@@ -83,7 +89,7 @@ fn kill_and_resume(
 
 #[test]
 fn a_run_killed_in_epoch_3_resumes_to_the_identical_result_on_flex() {
-    let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("flex", "60000");
+    let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("flex", "60000", "16");
     assert_eq!(resumed, full);
     assert_eq!(
         resumed_summary["test_accuracy"],
@@ -98,7 +104,8 @@ fn a_run_killed_in_epoch_3_resumes_to_the_identical_result_on_flex() {
 /// same on any number of images.
 #[test]
 fn a_run_killed_in_epoch_3_resumes_to_a_close_result_on_ndarray() {
-    let [(full, full_summary), (resumed, resumed_summary)] = kill_and_resume("ndarray", "20000");
+    let [(full, full_summary), (resumed, resumed_summary)] =
+        kill_and_resume("ndarray", "20000", "64");
     assert_eq!(resumed.len(), full.len());
     for (a, b) in full.iter().zip(&resumed) {
         let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
