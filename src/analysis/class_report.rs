@@ -7,6 +7,7 @@ use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 use crate::model::predict::{Calibrated, TestScore, argmax};
+use crate::model::steadiness::UNSURE_BELOW;
 use crate::model::temperature::scaled;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
@@ -89,18 +90,20 @@ pub(crate) struct Refusals {
 
 impl Refusals {
     /// What `threshold` refuses of the test images whose log-probabilities (as the model gives
-    /// them) are `log_probs`, at `temperature`, with their `labels`.
+    /// them) are `log_probs`, at `temperature`, with their `labels`, beside those not
+    /// `steady` (`model::steadiness`), which are refused too.
     fn new(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
+        steady: &[bool],
         temperature: f64,
         threshold: f32,
     ) -> Self {
         let (mut refused, mut kept, mut right) = (0usize, 0usize, 0usize);
-        for (row, &label) in log_probs.iter().zip(labels) {
+        for ((row, &label), &steady) in log_probs.iter().zip(labels).zip(steady) {
             let probabilities = scaled(row, temperature).map(f32::exp);
             let class = argmax(&probabilities);
-            if probabilities[usize::from(class)] < threshold {
+            if !steady || probabilities[usize::from(class)] < threshold {
                 refused += 1;
             } else {
                 kept += 1;
@@ -117,10 +120,12 @@ impl Refusals {
 
 impl EvalReport {
     /// Builds the report from per-image log-probabilities and labels (paired in order, the
-    /// index of each the test split's), keeping `worst_count` mistakes.
+    /// index of each the test split's), keeping `worst_count` mistakes; `steady` says which
+    /// images keep their reading when turned a little (`model::steadiness`; all, untested).
     pub(crate) fn new(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
+        steady: &[bool],
         worst_count: usize,
         class_names: [&str; NUM_CLASSES],
         loss_function: LossKind,
@@ -165,7 +170,7 @@ impl EvalReport {
                 .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
             not_a_digit: calibrated.not_a_digit_below.map(|threshold| {
                 let temperature = calibrated.temperature.unwrap_or(1.0);
-                Refusals::new(log_probs, labels, temperature, threshold)
+                Refusals::new(log_probs, labels, steady, temperature, threshold)
             }),
         }
     }
@@ -175,8 +180,9 @@ impl EvalReport {
     fn refusals_line(&self) -> String {
         self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
             format!(
-                "\nnot a digit below a top probability of {:.2}% (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
+                "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
                 100.0 * refusals.below,
+                100.0 * UNSURE_BELOW,
                 refusals.refused,
                 self.images,
                 100.0 * refusals.refused as f64 / self.images.max(1) as f64,
@@ -294,6 +300,7 @@ mod tests {
         let report = EvalReport::new(
             &log_probs,
             &labels,
+            &[true; 5],
             10,
             DIGITS,
             LossKind::CrossEntropy,
@@ -335,6 +342,7 @@ mod tests {
         let report = EvalReport::new(
             &[scores_for(3, 0.9)],
             &[3],
+            &[true],
             5,
             DIGITS,
             LossKind::CrossEntropy,

@@ -10,8 +10,9 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::data::NUM_CLASSES;
-use crate::model::predict::log_probabilities;
+use crate::model::predict::{log_probabilities, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
+use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll, scaled};
 use crate::process::output::{StdoutError, outln};
 use crate::run::calibration::CalibrationRecord;
@@ -40,21 +41,31 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let held_out = load_held_out_of_run(&run, &config, args.backend.data_dir.clone())
         .context("cannot read the held-out training images to calibrate on")?;
     let log_probs = log_probabilities(&model, held_out.pixels(), &device);
-    let record = fitted(&log_probs, held_out.labels());
+    let temperature = fit(&log_probs, held_out.labels());
+    let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
+    let record = fitted(&log_probs, held_out.labels(), temperature, |rows| {
+        steadiness(held_out.pixels(), rows, read)
+    });
     run.save_calibration(&record)?;
     print_record(&record, &run.calibration_json())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The temperature fitted to `log_probs` (the model's, for the held-out images whose classes
-/// are `labels`), the threshold for "not a digit" at it, and how both do on those images.
-fn fitted(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> CalibrationRecord {
-    let temperature = fit(log_probs, labels);
+/// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images
+/// whose classes are `labels`): the threshold for "not a digit" at it, beside the images
+/// `steadiness` finds unsteady (given their probabilities at it), and how both do on them.
+fn fitted(
+    log_probs: &[[f32; NUM_CLASSES]],
+    labels: &[u8],
+    temperature: f64,
+    steadiness: impl FnOnce(&[[f32; NUM_CLASSES]]) -> Vec<bool>,
+) -> CalibrationRecord {
     let scaled: Vec<_> = log_probs
         .iter()
         .map(|row| scaled(row, temperature).map(f32::exp))
         .collect();
-    let threshold = rejection::threshold(&scaled, REFUSED_DIGITS);
+    let steady = steadiness(&scaled);
+    let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
     CalibrationRecord {
         temperature,
         held_out_images: labels.len(),
@@ -64,7 +75,7 @@ fn fitted(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> CalibrationRecord 
         ece_after: Calibration::at_temperature(log_probs, labels, temperature)
             .expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
-        held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, t)),
+        held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, &steady, t)),
     }
 }
 
@@ -84,8 +95,9 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
     )?;
     if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
-            "not a digit: a top probability below {:.2}% (at that temperature), {:.2}% of the held-out images",
+            "not a digit: a top probability below {:.2}% (at that temperature), or below {:.0}% and read otherwise when turned a little: {:.2}% of the held-out images",
             100.0 * threshold,
+            100.0 * UNSURE_BELOW,
             100.0 * refused
         )?;
     }

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use burn::prelude::Device;
 
 use crate::analysis::calibration::reliability_diagram;
 use crate::analysis::class_report::EvalReport;
@@ -11,7 +12,9 @@ use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
 use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
-use crate::model::predict::log_probabilities;
+use crate::model::Model;
+use crate::model::predict::{Calibrated, log_probabilities, probabilities_at};
+use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
 use crate::run::data_record::load_test_split_of_run;
@@ -44,9 +47,11 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .context("cannot read the test images to evaluate on")?
         .limited(config.limit_test);
     let log_probs = log_probabilities(&model, test.pixels(), &device);
+    let steady = steady_images(&model, &test, &device, calibrated);
     let report = EvalReport::new(
         &log_probs,
         test.labels(),
+        &steady,
         args.worst,
         config.dataset.class_names(),
         config.loss,
@@ -76,6 +81,22 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     };
     print_report(args.json, &json, &report, Some(&written))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which of `test`'s images keep their reading when turned a little or shrunk, as `infer`
+/// tests them before answering "not a digit" (`model::steadiness`); all, for a run without a
+/// threshold.
+fn steady_images(
+    model: &Model,
+    test: &LabelledImages,
+    device: &Device,
+    calibrated: Calibrated,
+) -> Vec<bool> {
+    if calibrated.not_a_digit_below.is_none() {
+        return vec![true; test.len()];
+    }
+    let read = |pixels: &[u8]| probabilities_at(model, pixels, device, calibrated.temperature);
+    steadiness(test.pixels(), &read(test.pixels()), read)
 }
 
 /// Writes `eval.json` (`json`), `confusion.png`, `misclassified.png` and `calibration.png` into

@@ -10,7 +10,7 @@ use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
 use crate::model::predict::{
-    Calibrated, Guess, Prediction, Reading, Whole, probabilities_at, read_digits, top_k,
+    Calibrated, Guess, Prediction, ReadDigit, Reading, Whole, probabilities_at, read_digits, top_k,
 };
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
@@ -45,7 +45,7 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     let (paths, digits): (Vec<PathBuf>, Vec<_>) = readable.into_iter().unzip();
     let read: Vec<_> = paths
         .into_iter()
-        .zip(read_digits(&model, digits, &device, calibrated.temperature))
+        .zip(read_digits(&model, digits, &device, calibrated))
         .collect();
     let tests = if args.index.is_empty() {
         Vec::new()
@@ -54,9 +54,9 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     };
     if let Some(saver) = &saver {
         let pictures = read.iter().flat_map(|(path, digits)| {
-            digits.iter().enumerate().map(move |(at, (digit, _))| {
+            digits.iter().enumerate().map(move |(at, read)| {
                 let name = InputSaver::picture_name(path, (digits.len() > 1).then_some(at + 1));
-                (name, digit.pixels)
+                (name, read.digit.pixels)
             })
         });
         let tests = tests
@@ -80,9 +80,6 @@ pub(crate) fn execute(args: InferArgs) -> Result<ExitCode> {
     })
 }
 
-/// A digit as the model read it: the digit, and its probabilities.
-type ReadDigit = (PreparedDigit, [f32; NUM_CLASSES]);
-
 /// How predictions are printed, and what makes them.
 struct Answers<'a> {
     /// JSON lines rather than text.
@@ -105,10 +102,7 @@ impl Answers<'_> {
     /// Standard output cannot be written.
     fn print_pictures(&self, pictures: &[(PathBuf, Vec<ReadDigit>)]) -> Result<(), StdoutError> {
         for (path, digits) in pictures {
-            let found: Vec<_> = digits
-                .iter()
-                .map(|(digit, probs)| (*probs, digit.bounds))
-                .collect();
+            let found: Vec<_> = digits.iter().map(ReadDigit::region).collect();
             let reading = Reading::new(&found, self.classes, self.calibrated.not_a_digit_below);
             // A file name need not be UTF-8; JSON strings are.
             let record = serde_json::json!({ "file": path.to_string_lossy() });

@@ -11,6 +11,7 @@ pub(crate) mod memory;
 pub(crate) mod optimizer;
 pub(crate) mod predict;
 pub(crate) mod rejection;
+pub(crate) mod steadiness;
 pub(crate) mod summary;
 pub(crate) mod temperature;
 

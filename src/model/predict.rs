@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
 use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::steadiness::steadiness;
 use crate::model::{LossKind, Model};
 use crate::picture::PreparedDigit;
 
@@ -143,13 +144,13 @@ impl Reading {
     ) -> Self {
         let names = dataset.class_names();
         let (accepted, refused, mostly_not_digits) = sort_regions(found, not_a_digit_below);
-        let region = |(probabilities, bounds): &&Region| {
-            let class = argmax(probabilities);
+        let region = |region: &&Region| {
+            let class = argmax(&region.probabilities);
             DigitReading {
                 class,
                 name: names[usize::from(class)],
-                probability: probabilities[usize::from(class)],
-                bounds: *bounds,
+                probability: region.probabilities[usize::from(class)],
+                bounds: region.bounds,
             }
         };
         let digits: Vec<DigitReading> = accepted.iter().map(region).collect();
@@ -157,7 +158,7 @@ impl Reading {
         let number = (dataset.reads_numbers() && !digits.is_empty())
             .then(|| digits.iter().map(|digit| digit.name).collect());
         let whole = match accepted.as_slice() {
-            [(probabilities, _)] => Whole::Digit(Prediction::new(*probabilities, dataset)),
+            [region] => Whole::Digit(Prediction::new(region.probabilities, dataset)),
             _ => Whole::Number { class: None },
         };
         let reason = digits
@@ -173,27 +174,57 @@ impl Reading {
     }
 }
 
-/// A found region: its probabilities and its box.
-type Region = ([f32; NUM_CLASSES], [u32; 4]);
+/// A found region as [`Reading`] judges it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Region {
+    /// Its probabilities, at the run's temperature.
+    pub probabilities: [f32; NUM_CLASSES],
+    /// Left, top, width, height in the picture's pixels.
+    pub bounds: [u32; 4],
+    /// Whether its reading holds when its input is turned a little or shrunk
+    /// (`model::steadiness`); `true` when not tested (a run without a threshold).
+    pub steady: bool,
+}
+
+/// A prepared digit as the model read it.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadDigit {
+    /// What the model received, and where it lies in the picture.
+    pub digit: PreparedDigit,
+    /// Its probabilities, at the run's temperature.
+    pub probabilities: [f32; NUM_CLASSES],
+    /// See [`Region::steady`].
+    pub steady: bool,
+}
+
+impl ReadDigit {
+    /// The region [`Reading`] judges.
+    pub(crate) fn region(&self) -> Region {
+        Region {
+            probabilities: self.probabilities,
+            bounds: self.digit.bounds,
+            steady: self.steady,
+        }
+    }
+}
 
 /// `found`'s regions that are digits and those that are not (their top probability below
-/// `not_a_digit_below`), each left to right, and whether all were refused because those that
-/// are not digits cover more of the picture (box areas) than those that are.
+/// `not_a_digit_below`, or their reading unsteady), each left to right, and whether all were
+/// refused because those that are not digits cover more of the picture (box areas) than those
+/// that are.
 fn sort_regions(
     found: &[Region],
     not_a_digit_below: Option<f32>,
 ) -> (Vec<&Region>, Vec<&Region>, bool) {
-    let is_digit = |probabilities: &[f32; NUM_CLASSES]| {
-        not_a_digit_below
-            .is_none_or(|threshold| probabilities[usize::from(argmax(probabilities))] >= threshold)
+    let is_digit = |region: &&Region| {
+        let top = region.probabilities[usize::from(argmax(&region.probabilities))];
+        not_a_digit_below.is_none_or(|threshold| top >= threshold && region.steady)
     };
-    let (accepted, refused): (Vec<_>, Vec<_>) = found
-        .iter()
-        .partition(|(probabilities, _)| is_digit(probabilities));
+    let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
     // A drawing or a scene in which a few strokes read as digits is not a number.
     let area = |regions: &[&Region]| -> u64 {
         let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
-        regions.iter().map(|(_, bounds)| box_area(*bounds)).sum()
+        regions.iter().map(|region| box_area(region.bounds)).sum()
     };
     if !accepted.is_empty() && area(&refused) > area(&accepted) {
         return (Vec::new(), found.iter().collect(), true);
@@ -219,8 +250,9 @@ fn not_a_digit_reason(
             format!("{what}: most of the picture is not digits")
         }
         Some(threshold) => format!(
-            "{what}: the model's top probability is below the run's threshold of {:.2}%",
-            100.0 * threshold
+            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little",
+            100.0 * threshold,
+            100.0 * crate::model::steadiness::UNSURE_BELOW
         ),
         None => format!("{what}: nothing in the picture to read"),
     }
@@ -306,16 +338,19 @@ const UNSURE_WHOLE: f32 = 0.7;
 /// digits; these split none and read 2 points more clean and photographed numbers.
 const SURE_HALF: f32 = 0.98;
 
-/// Each picture's digits with their probabilities (at `temperature`, when the run has one),
+/// Each picture's digits with their probabilities (at the run's temperature, when it has one),
 /// left to right; a digit offered with halves (`PreparedDigit::halves`) is replaced by them
 /// when the model reads the whole unsurely ([`UNSURE_WHOLE`]) and both halves surely
-/// ([`SURE_HALF`]). One forward pass for every digit and half of every picture.
+/// ([`SURE_HALF`]). One forward pass for every digit and half of every picture; a run with a
+/// threshold for "not a digit" also reads the unsure digits turned and shrunk
+/// (`model::steadiness`), in one more.
 pub(crate) fn read_digits(
     model: &Model,
     pictures: Vec<Vec<PreparedDigit>>,
     device: &Device,
-    temperature: Option<f64>,
-) -> Vec<Vec<(PreparedDigit, [f32; NUM_CLASSES])>> {
+    calibrated: Calibrated,
+) -> Vec<Vec<ReadDigit>> {
+    let read = |pixels: &[u8]| probabilities_at(model, pixels, device, calibrated.temperature);
     let pixels: Vec<u8> = pictures
         .iter()
         .flatten()
@@ -324,11 +359,21 @@ pub(crate) fn read_digits(
             std::iter::once(digit).chain(halves).flat_map(|d| d.pixels)
         })
         .collect();
-    let mut rows = probabilities_at(model, &pixels, device, temperature).into_iter();
-    pictures
+    let mut rows = read(&pixels).into_iter();
+    let mut chosen: Vec<Vec<ReadDigit>> = pictures
         .into_iter()
         .map(|digits| choose_halves(digits, &mut rows))
-        .collect()
+        .collect();
+    if calibrated.not_a_digit_below.is_some() {
+        let all: Vec<&ReadDigit> = chosen.iter().flatten().collect();
+        let pixels: Vec<u8> = all.iter().flat_map(|read| read.digit.pixels).collect();
+        let rows: Vec<_> = all.iter().map(|read| read.probabilities).collect();
+        let mut steady = steadiness(&pixels, &rows, read).into_iter();
+        for read in chosen.iter_mut().flatten() {
+            read.steady = steady.next().expect("a flag per digit");
+        }
+    }
+    chosen
 }
 
 /// One picture's digits with their rows from `rows` (each digit's, then its halves'), each
@@ -336,12 +381,17 @@ pub(crate) fn read_digits(
 fn choose_halves(
     digits: Vec<PreparedDigit>,
     rows: &mut impl Iterator<Item = [f32; NUM_CLASSES]>,
-) -> Vec<(PreparedDigit, [f32; NUM_CLASSES])> {
+) -> Vec<ReadDigit> {
+    let read_digit = |digit, probabilities| ReadDigit {
+        digit,
+        probabilities,
+        steady: true,
+    };
     let mut read = Vec::with_capacity(digits.len());
     for mut digit in digits {
         let whole = rows.next().expect("a row per image");
         let Some(halves) = digit.halves.take() else {
-            read.push((digit, whole));
+            read.push(read_digit(digit, whole));
             continue;
         };
         let [left, right] = *halves;
@@ -349,9 +399,9 @@ fn choose_halves(
         let sure = |row: &[f32; NUM_CLASSES]| row[usize::from(argmax(row))] >= SURE_HALF;
         if whole[usize::from(argmax(&whole))] < UNSURE_WHOLE && sure(&left_row) && sure(&right_row)
         {
-            read.extend([(left, left_row), (right, right_row)]);
+            read.extend([read_digit(left, left_row), read_digit(right, right_row)]);
         } else {
-            read.push((digit, whole));
+            read.push(read_digit(digit, whole));
         }
     }
     read
@@ -465,14 +515,26 @@ mod tests {
         std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
     }
 
+    /// A steady region of `probabilities` at `bounds`.
+    fn region(probabilities: [f32; NUM_CLASSES], bounds: [u32; 4]) -> Region {
+        Region {
+            probabilities,
+            bounds,
+            steady: true,
+        }
+    }
+
     #[test]
     fn touching_digits_are_two_only_when_the_whole_is_unsure_and_both_halves_are_sure() {
         // An unsure whole (a 1 against a 0, read 60% as a 0) whose halves read 99% a 1 and a 0.
         let mut rows = vec![row(0, 0.6), row(1, 0.99), row(0, 0.99)].into_iter();
         let read = choose_halves(vec![digit(0, true)], &mut rows);
-        let classes: Vec<u8> = read.iter().map(|(_, row)| argmax(row)).collect();
+        let classes: Vec<u8> = read
+            .iter()
+            .map(|read| argmax(&read.probabilities))
+            .collect();
         assert_eq!(classes, [1, 0]);
-        assert_eq!(read[1].0.bounds, [10, 0, 10, 20]);
+        assert_eq!(read[1].digit.bounds, [10, 0, 10, 20]);
         // A sure whole stays whole, whatever its halves read.
         let mut rows = vec![row(8, 0.97), row(0, 0.99), row(0, 0.99)].into_iter();
         assert_eq!(choose_halves(vec![digit(0, true)], &mut rows).len(), 1);
@@ -482,22 +544,31 @@ mod tests {
         // A digit without halves takes one row; the next digit's rows follow in order.
         let mut rows = vec![row(4, 0.5), row(0, 0.6), row(1, 0.99), row(0, 0.99)].into_iter();
         let read = choose_halves(vec![digit(0, false), digit(30, true)], &mut rows);
-        let classes: Vec<u8> = read.iter().map(|(_, row)| argmax(row)).collect();
+        let classes: Vec<u8> = read
+            .iter()
+            .map(|read| argmax(&read.probabilities))
+            .collect();
         assert_eq!(classes, [4, 1, 0]);
     }
 
     #[test]
     fn regions_below_the_threshold_are_not_digits_and_left_out_of_the_number() {
         let found = [
-            (row(4, 0.99), [0, 0, 10, 20]),
-            (row(1, 0.40), [12, 0, 10, 20]),
-            (row(2, 0.95), [24, 0, 10, 20]),
+            region(row(4, 0.99), [0, 0, 10, 20]),
+            region(row(1, 0.40), [12, 0, 10, 20]),
+            region(row(2, 0.95), [24, 0, 10, 20]),
         ];
         let reading = Reading::new(&found, DatasetKind::Mnist, Some(0.9));
         assert_eq!(reading.number.as_deref(), Some("42"));
         assert_eq!(reading.not_digits.len(), 1);
         assert_eq!(reading.not_digits[0].bounds, [12, 0, 10, 20]);
         assert_eq!(reading.reason, None);
+        // An unsteady region (its reading changes when turned a little) is not a digit either.
+        let mut wobbly = [found[0], found[2]];
+        wobbly[1].steady = false;
+        let reading = Reading::new(&wobbly, DatasetKind::Mnist, Some(0.9));
+        assert_eq!(reading.number.as_deref(), Some("4"));
+        assert_eq!(reading.not_digits[0].bounds, [24, 0, 10, 20]);
         // Without a threshold (a run not calibrated) every region is a digit.
         let reading = Reading::new(&found, DatasetKind::Mnist, None);
         assert_eq!(reading.number.as_deref(), Some("412"));
@@ -510,8 +581,8 @@ mod tests {
         ));
         // What is not a digit covering more of the picture than what is: nothing is read.
         let drawing = [
-            (row(0, 0.99), [0, 0, 10, 20]),
-            (row(8, 0.30), [12, 0, 30, 30]),
+            region(row(0, 0.99), [0, 0, 10, 20]),
+            region(row(8, 0.30), [12, 0, 30, 30]),
         ];
         let reading = Reading::new(&drawing, DatasetKind::Mnist, Some(0.9));
         assert_eq!(reading.number, None);

@@ -12,22 +12,38 @@ use crate::model::predict::argmax;
 /// most 1% of MNIST's test digits answered "not a digit".
 pub(crate) const REFUSED_DIGITS: f64 = 0.01;
 
-/// The threshold below which at most `share` of `probabilities` (each image's rows, at the
-/// run's temperature) have their top probability: the top probability of the image at that
-/// quantile. `None` for no images.
-pub(crate) fn threshold(probabilities: &[[f32; NUM_CLASSES]], share: f64) -> Option<f32> {
-    let mut tops: Vec<f32> = probabilities.iter().map(top).collect();
+/// The threshold that, with the images already refused as unsteady (`steady[i]` false, see
+/// `model::steadiness`), refuses at most `share` of `probabilities` (each image's rows, at the
+/// run's temperature): the top probability of the steady image at the quantile left. `None`
+/// for no steady images.
+pub(crate) fn threshold(
+    probabilities: &[[f32; NUM_CLASSES]],
+    steady: &[bool],
+    share: f64,
+) -> Option<f32> {
+    let mut tops: Vec<f32> = probabilities
+        .iter()
+        .zip(steady)
+        .filter(|(_, steady)| **steady)
+        .map(|(row, _)| top(row))
+        .collect();
     tops.sort_by(f32::total_cmp);
-    let below = ((share * tops.len() as f64).floor() as usize).min(tops.len().checked_sub(1)?);
-    Some(tops[below])
+    let budget = (share * probabilities.len() as f64).floor() as usize;
+    let below = budget.saturating_sub(probabilities.len() - tops.len());
+    Some(tops[below.min(tops.len().checked_sub(1)?)])
 }
 
-/// The share of `probabilities`' images (a fraction) whose top probability is below
-/// `threshold`.
-pub(crate) fn refused_share(probabilities: &[[f32; NUM_CLASSES]], threshold: f32) -> f64 {
+/// The share of `probabilities`' images (a fraction) refused: unsteady, or with a top
+/// probability below `threshold`.
+pub(crate) fn refused_share(
+    probabilities: &[[f32; NUM_CLASSES]],
+    steady: &[bool],
+    threshold: f32,
+) -> f64 {
     let refused = probabilities
         .iter()
-        .filter(|row| top(row) < threshold)
+        .zip(steady)
+        .filter(|(row, steady)| !**steady || top(row) < threshold)
         .count();
     refused as f64 / probabilities.len().max(1) as f64
 }
@@ -58,15 +74,23 @@ mod tests {
         let mut tops: Vec<f32> = (0..200).map(|i| 0.5 + 0.0025 * i as f32).collect();
         tops.reverse();
         let probabilities = rows(&tops);
-        let chosen = threshold(&probabilities, 0.01).unwrap();
+        let steady = vec![true; 200];
+        let chosen = threshold(&probabilities, &steady, 0.01).unwrap();
         assert!((chosen - 0.505).abs() < 1e-6, "{chosen}");
-        assert_eq!(refused_share(&probabilities, chosen), 0.01);
-        assert_eq!(threshold(&probabilities, 0.0).unwrap(), 0.5);
-        assert_eq!(refused_share(&probabilities, 0.5), 0.0);
-        assert_eq!(threshold(&[], 0.01), None);
+        assert_eq!(refused_share(&probabilities, &steady, chosen), 0.01);
+        assert_eq!(threshold(&probabilities, &steady, 0.0).unwrap(), 0.5);
+        assert_eq!(refused_share(&probabilities, &steady, 0.5), 0.0);
+        assert_eq!(threshold(&[], &[], 0.01), None);
+        // One image already refused as unsteady leaves room for one more below the threshold.
+        let mut one_unsteady = steady.clone();
+        one_unsteady[0] = false;
+        let chosen = threshold(&probabilities, &one_unsteady, 0.01).unwrap();
+        assert_eq!(refused_share(&probabilities, &one_unsteady, chosen), 0.01);
         // Ties never refuse more than the share: 100 images at 0.99 refuse none.
         let same = rows(&[0.99; 100]);
-        assert_eq!(refused_share(&same, threshold(&same, 0.01).unwrap()), 0.0);
+        let steady = [true; 100];
+        let chosen = threshold(&same, &steady, 0.01).unwrap();
+        assert_eq!(refused_share(&same, &steady, chosen), 0.0);
         assert!(plausible(0.93) && !plausible(1.5) && !plausible(-0.1) && !plausible(f64::NAN));
     }
 }

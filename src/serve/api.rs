@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Calibrated, Reading, read_digits};
+use crate::model::predict::{Calibrated, ReadDigit, Reading, read_digits};
 use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
@@ -206,22 +206,11 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
             "the model is unusable after an earlier failure".to_string(),
         )
     })?;
-    let read = read_digits(
-        &model,
-        vec![digits],
-        &served.device,
-        served.calibrated.temperature,
-    )
-    .pop()
-    .unwrap_or_default();
-    let found: Vec<_> = read
-        .iter()
-        .map(|(digit, row)| (*row, digit.bounds))
-        .collect();
-    let inputs: Vec<Vec<u8>> = read
-        .iter()
-        .map(|(digit, _)| digit.pixels.to_vec())
-        .collect();
+    let read = read_digits(&model, vec![digits], &served.device, served.calibrated)
+        .pop()
+        .unwrap_or_default();
+    let found: Vec<_> = read.iter().map(ReadDigit::region).collect();
+    let inputs: Vec<Vec<u8>> = read.iter().map(|read| read.digit.pixels.to_vec()).collect();
     Ok(Answer {
         reading: Reading::new(&found, served.dataset, served.calibrated.not_a_digit_below),
         input: (inputs.len() == 1).then(|| inputs[0].clone()),
