@@ -603,6 +603,15 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
         line.contains("imported from PyTorch, not trained here"),
         "{line}"
     );
+    // Nor calibrated: it held out nothing, and cannot be trained again to do so.
+    let calibrated = sandbox.run_on(&mnist_dir(), &["calibrate", "--run", "run"]);
+    let line = assert_one_line_error(&calibrated);
+    assert!(
+        line.contains("imported from PyTorch, it held out no training images")
+            && line.contains("calibrate a run trained here"),
+        "{line}"
+    );
+    assert!(!sandbox.path("run/calibration.json").exists());
     assert!(sandbox.path("run/model.bpk").is_file());
     assert!(!sandbox.path("run/metrics.jsonl").exists());
 }

@@ -967,6 +967,38 @@ fn a_letter_drawn_in_chromium_is_not_a_digit_to_a_run_trained_with_outliers() {
     assert_eq!(boxes["notDigits"], "1", "{boxes}");
 }
 
+#[test]
+fn a_drawing_refused_by_a_fashion_mnist_run_is_none_of_the_classes_not_a_digit() {
+    let sandbox = Sandbox::new();
+    let trained = sandbox.run([
+        "--dataset",
+        "fashion-mnist",
+        "--limit-train",
+        "1000",
+        "--epochs",
+        "1",
+        "--run",
+        "fashion",
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // A threshold of 1 refuses whatever is drawn: the words, not the model, are tested.
+    std::fs::write(
+        sandbox.path("fashion/calibration.json"),
+        r#"{"temperature": 1.0, "held_out_images": 10, "nll_before": 1.0, "nll_after": 1.0,
+            "ece_before": 0.1, "ece_after": 0.1, "not_a_digit_below": 1.0}"#,
+    )
+    .unwrap();
+    let (_server, mut browser, area) = open_page_of(&sandbox, "fashion");
+    browser.stroke(&area, &[(0.4, 0.2), (0.6, 0.2), (0.6, 0.8), (0.4, 0.8)]);
+    let read = browser.wait_for(SETTLED_ANSWER);
+    let said = browser.eval("document.getElementById('status').textContent");
+    assert_eq!(read, "none of the classes", "{said}");
+    assert!(
+        said.as_str().unwrap().starts_with("none of the classes: "),
+        "{said}"
+    );
+}
+
 /// How long after connecting the server closed `stream` (a read gave end of file or an
 /// error), given up after 30 s; the bytes it sent before closing.
 fn closed_after(mut stream: TcpStream, connected: Instant) -> (Duration, Vec<u8>) {

@@ -47,8 +47,9 @@ pub enum Command {
     Infer(InferArgs),
     /// Evaluate a trained run on the test split: scores, calibration, confusion matrix, pictures.
     Eval(EvalArgs),
-    /// Fit the temperature that makes a run's probabilities mean what they say, on the
-    /// training images it held out (--valid-size); infer, eval, serve and export then use it.
+    /// Fit the temperature that makes a run's probabilities mean what they say, and the top
+    /// probability below which a picture is "not a digit", on the training images it held out
+    /// (--valid-size); infer, eval, serve and export then use both.
     Calibrate(CalibrateArgs),
     /// Redraw a run's training curves (curves.png) from its metrics file.
     Report(ReportArgs),

@@ -31,7 +31,15 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
-    if run.is_imported()? || config.valid_size == 0 {
+    // An imported model cannot be trained again with --valid-size: the advice below is for runs
+    // trained here.
+    if run.is_imported()? {
+        bail!(
+            "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
+            run.root().display()
+        );
+    }
+    if config.valid_size == 0 {
         bail!(
             "{}: the run held out no training images to calibrate on (images it trained on look easier than they are, and the test split only scores); train with --valid-size, e.g. --valid-size 5000",
             run.root().display()

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fs::bounded_read::read_at_most;
 use crate::model::predict::Calibrated;
 use crate::run::{ArtifactError, RunDir};
+
+/// Largest `calibration.json` read: `calibrate` writes 300 bytes; one made a link to
+/// `/dev/zero` or a huge file must not fill the memory before it is refused.
+const MAX_CALIBRATION_BYTES: u64 = 1 << 20;
 
 /// What `calibrate` found, as `calibration.json` holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,13 +52,17 @@ impl RunDir {
     /// `calibrate` fits.
     pub(crate) fn load_calibration(&self) -> Result<Option<CalibrationRecord>, ArtifactError> {
         let path = self.calibration_json();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let too_large = format!(
+            "larger than {} MiB; calibrate writes a few hundred bytes",
+            MAX_CALIBRATION_BYTES >> 20
+        );
+        let bytes = match read_at_most(&path, MAX_CALIBRATION_BYTES, &too_large) {
+            Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(cause) => return Err(ArtifactError::Io { path, cause }),
         };
         let record: CalibrationRecord =
-            serde_json::from_str(&text).map_err(|cause| ArtifactError::Damaged {
+            serde_json::from_slice(&bytes).map_err(|cause| ArtifactError::Damaged {
                 path: path.clone(),
                 cause,
             })?;
@@ -136,5 +145,26 @@ mod tests {
         ));
         std::fs::write(run.calibration_json(), record("1.25")).unwrap();
         assert_eq!(run.load_calibration().unwrap().unwrap().temperature, 1.25);
+    }
+
+    #[test]
+    fn a_calibration_file_too_large_to_be_one_is_refused_unread_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        // Valid JSON, padded past the limit: read whole it would parse.
+        let padded = format!(
+            "{}{{\"temperature\": 1.25, \"held_out_images\": 10, \"nll_before\": 1, \
+             \"nll_after\": 1, \"ece_before\": 0.1, \"ece_after\": 0.1}}",
+            " ".repeat(MAX_CALIBRATION_BYTES as usize)
+        );
+        std::fs::write(run.calibration_json(), padded).unwrap();
+        let error = run.load_calibration().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: larger than 1 MiB; calibrate writes a few hundred bytes",
+                run.calibration_json().display()
+            )
+        );
     }
 }
