@@ -354,3 +354,20 @@ fn a_run_that_held_out_nothing_is_not_calibrated_on_what_it_trained_on() {
     );
     assert!(changes(&before, &fingerprint(&run)).is_empty());
 }
+
+#[test]
+fn a_run_that_held_out_too_few_images_for_a_threshold_is_not_calibrated() {
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "few", &["--valid-size", "50", "--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let before = fingerprint(&sandbox.path("few"));
+    let output = sandbox.run_on(&mnist_dir(), &["calibrate", "--run", "few"]);
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("held out 50 training images; calibrating needs at least 100")
+            && line.contains("--valid-size 5000"),
+        "{line}"
+    );
+    assert!(changes(&before, &fingerprint(&sandbox.path("few"))).is_empty());
+    assert!(!sandbox.path("few/calibration.json").exists());
+}

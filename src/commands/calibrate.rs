@@ -24,9 +24,14 @@ use crate::run::lock::RunLock;
 /// on those images before and after.
 ///
 /// # Errors
-/// No run found, the run held out no training images (`valid_size` 0) or is imported, the
+/// No run found, the run held out fewer than [`FEWEST_HELD_OUT`] training images or is imported, the
 /// backend does not start, the model cannot be loaded, another process holds the run, the
 /// training images cannot be read, or `calibration.json` cannot be written.
+/// The fewest held-out images calibrate fits on: the threshold for "not a digit" refuses 1% of
+/// them, which needs at least one image in a hundred to mean anything (with one image, its own
+/// top probability became the threshold, and eval refused two thirds of the test set).
+const FEWEST_HELD_OUT: usize = 100;
+
 pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
@@ -43,6 +48,13 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         bail!(
             "{}: the run held out no training images to calibrate on (images it trained on look easier than they are, and the test split only scores); train with --valid-size, e.g. --valid-size 5000",
             run.root().display()
+        );
+    }
+    if config.valid_size < FEWEST_HELD_OUT {
+        bail!(
+            "{}: the run held out {} training images; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them); train with --valid-size, e.g. --valid-size 5000",
+            run.root().display(),
+            config.valid_size
         );
     }
     let _lock = RunLock::acquire(run.root(), "calibrate")?;
