@@ -942,7 +942,17 @@ fn a_letter_drawn_in_chromium_is_not_a_digit_to_a_run_trained_with_outliers() {
     assert!(trained.status.success(), "{}", stderr(&trained));
     let calibrated = sandbox.run_on(&data, &["calibrate", "--run", "taught"]);
     assert!(calibrated.status.success(), "{}", stderr(&calibrated));
-    let (_server, mut browser, area) = open_page_of(&sandbox, "taught");
+    let (server, mut browser, area) = open_page_of(&sandbox, "taught");
+    // What it answers with, as calibration.json says.
+    let (status, model) = server.json("GET", "/api/model", None, b"");
+    assert_eq!(status, 200);
+    let calibration = read_json(&sandbox.path("taught/calibration.json"));
+    assert_eq!(
+        model["not_a_digit_below"].as_f64().map(|t| t as f32),
+        calibration["not_a_digit_below"].as_f64().map(|t| t as f32),
+        "{model}"
+    );
+    assert_eq!(model["temperature"], calibration["temperature"]);
     // An M in one stroke.
     browser.stroke(
         &area,

@@ -122,7 +122,7 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
         )?;
     }
     outln!(
-        "written: {}; infer, eval, serve and export now divide the logits by it and answer \"not a digit\" below the threshold",
+        "written: {}; infer, eval, serve (a running one once restarted) and export now divide the logits by it and answer \"not a digit\" below the threshold",
         path.display()
     )
 }

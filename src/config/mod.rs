@@ -62,7 +62,7 @@ macro_rules! training_doc {
         "Transform each training image at random, differently each epoch: rotation, scale, slant, shift, elastic distortion, pen width, blur and noise, as handwriting varies; deterministic per seed, epoch and image. The tutorial trains on the images as they are."
     };
     (outlier_exposure) => {
-        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; 0 (the tutorial) trains on the digits alone."
+        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
     (limit_train) => {
         "Train on the first N training images only (quick checks); all of them when absent."
@@ -291,6 +291,7 @@ impl TrainingConfig {
         let keep_one = "keep at least 1 image, or leave it out";
         let cosine = self.lr_schedule == LrSchedule::Cosine;
         let cnn = self.model.kind == ModelKind::Cnn;
+        let mse = self.loss == LossKind::Mse;
         let held_out = self.valid_size > 0;
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
@@ -313,6 +314,8 @@ impl TrainingConfig {
                 }) => "its std must be a positive number",
             outlier_exposure: |weight: &f64| !(weight.is_finite() && (0.0..=10.0).contains(weight))
                 => "a weight from 0 (none) to 10",
+            outlier_exposure: |weight: &f64| *weight > 0.0 && mse
+                => "Outlier Exposure's term is a cross-entropy, in nats: beside mse's loss (hundredths) it outweighs the digits (--loss cross_entropy)",
             limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)
@@ -521,6 +524,15 @@ mod tests {
         config.optimizer.momentum = 0.9;
         let err = config.validate("--momentum").unwrap_err().to_string();
         assert!(err.contains("applies to sgd only"), "{err}");
+        let mut config = TrainingConfig::tutorial();
+        config.outlier_exposure = 0.5;
+        config.validate("--outlier-exposure").unwrap();
+        config.loss = LossKind::Mse;
+        let err = config.validate("--loss").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--loss: outlier_exposure = 0.5 is invalid: Outlier Exposure's term"),
+            "{err}"
+        );
     }
 
     #[test]

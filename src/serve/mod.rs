@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::backend::Backend;
 use crate::data::IMAGE_PIXELS;
+use crate::model::predict::Calibrated;
 use crate::process::output::outln;
 use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::RunDir;
@@ -52,7 +53,13 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
     // A GPU backend compiles its kernels on the first forward pass (tens of seconds on a
     // software Vulkan): done here, not inside the first request's time limit.
     crate::model::predict::probabilities(&model, &[0; IMAGE_PIXELS], &device);
-    let description = describe(&request.run, &config, request.backend, request.epoch);
+    let description = describe(
+        &request.run,
+        &config,
+        request.backend,
+        request.epoch,
+        calibrated,
+    );
     let served = Arc::new(Served {
         model: Mutex::new(model.with_loss(config.loss)),
         device,
@@ -97,6 +104,7 @@ fn describe(
     config: &crate::config::TrainingConfig,
     backend: Backend,
     epoch: Option<usize>,
+    calibrated: Calibrated,
 ) -> serde_json::Value {
     // The run's own summary says how it was made and how well it scored, when it has one.
     let summary = run.summary_json().ok().flatten().unwrap_or_default();
@@ -113,6 +121,9 @@ fn describe(
         "test_accuracy": if epoch.is_none() { summary["test_accuracy"].clone() } else { serde_json::Value::Null },
         "epoch": epoch.or_else(|| summary["model_epoch"].as_u64().and_then(|e| usize::try_from(e).ok())),
         "backend": backend,
+        // What infer answers with: calibration.json's, as it was when the server started.
+        "temperature": calibrated.temperature,
+        "not_a_digit_below": calibrated.not_a_digit_below,
         "config": serde_json::to_value(config).unwrap_or_default(),
     })
 }
