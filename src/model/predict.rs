@@ -217,7 +217,7 @@ fn sort_regions(
     not_a_digit_below: Option<f32>,
 ) -> (Vec<&Region>, Vec<&Region>, bool) {
     let is_digit = |region: &&Region| {
-        let top = region.probabilities[usize::from(argmax(&region.probabilities))];
+        let top = top_probability(&region.probabilities);
         not_a_digit_below.is_none_or(|threshold| top >= threshold && region.steady)
     };
     let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
@@ -396,15 +396,19 @@ fn choose_halves(
         };
         let [left, right] = *halves;
         let (left_row, right_row) = (rows.next().expect("a row"), rows.next().expect("a row"));
-        let sure = |row: &[f32; NUM_CLASSES]| row[usize::from(argmax(row))] >= SURE_HALF;
-        if whole[usize::from(argmax(&whole))] < UNSURE_WHOLE && sure(&left_row) && sure(&right_row)
-        {
+        let sure = |row: &[f32; NUM_CLASSES]| top_probability(row) >= SURE_HALF;
+        if top_probability(&whole) < UNSURE_WHOLE && sure(&left_row) && sure(&right_row) {
             read.extend([read_digit(left, left_row), read_digit(right, right_row)]);
         } else {
             read.push(read_digit(digit, whole));
         }
     }
     read
+}
+
+/// The probability of a row's most probable class (its [`argmax`]'s).
+pub(crate) fn top_probability(row: &[f32; NUM_CLASSES]) -> f32 {
+    row[usize::from(argmax(row))]
 }
 
 /// The most probable class of a row of probabilities or log-probabilities (either ranks the

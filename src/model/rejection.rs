@@ -6,7 +6,7 @@
 //! (`data::outliers`) gives non-digits low top probabilities, so most of them fall below it.
 
 use crate::data::NUM_CLASSES;
-use crate::model::predict::argmax;
+use crate::model::predict::top_probability;
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
 /// most 1% of MNIST's test digits answered "not a digit".
@@ -25,7 +25,7 @@ pub(crate) fn threshold(
         .iter()
         .zip(steady)
         .filter(|(_, steady)| **steady)
-        .map(|(row, _)| top(row))
+        .map(|(row, _)| top_probability(row))
         .collect();
     tops.sort_by(f32::total_cmp);
     let budget = (share * probabilities.len() as f64).floor() as usize;
@@ -43,7 +43,7 @@ pub(crate) fn refused_share(
     let refused = probabilities
         .iter()
         .zip(steady)
-        .filter(|(row, steady)| !**steady || top(row) < threshold)
+        .filter(|(row, steady)| !**steady || top_probability(row) < threshold)
         .count();
     refused as f64 / probabilities.len().max(1) as f64
 }
@@ -51,11 +51,6 @@ pub(crate) fn refused_share(
 /// Whether `threshold` is one [`threshold`] could have chosen: a probability, 0 to 1.
 pub(crate) fn plausible(threshold: f64) -> bool {
     (0.0..=1.0).contains(&threshold)
-}
-
-/// A row's top probability.
-fn top(row: &[f32; NUM_CLASSES]) -> f32 {
-    row[usize::from(argmax(row))]
 }
 
 #[cfg(test)]

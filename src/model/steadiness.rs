@@ -12,7 +12,7 @@ use image::{GrayImage, Luma};
 use imageproc::geometric_transformations::{Interpolation, Projection, warp};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::model::predict::argmax;
+use crate::model::predict::{argmax, top_probability};
 
 /// A region read at least this surely (top probability, at the run's temperature) is not
 /// tested: its reading stands. See the module's note for 0.8.
@@ -57,7 +57,7 @@ pub(crate) fn variants(pixels: &[u8]) -> Vec<u8> {
 /// at least [`UNSURE_BELOW`], or read as the same class in each of its variants' rows.
 pub(crate) fn steady(row: &[f32; NUM_CLASSES], variant_rows: &[[f32; NUM_CLASSES]]) -> bool {
     let class = argmax(row);
-    row[usize::from(class)] >= UNSURE_BELOW || variant_rows.iter().all(|v| argmax(v) == class)
+    top_probability(row) >= UNSURE_BELOW || variant_rows.iter().all(|v| argmax(v) == class)
 }
 
 /// For each input of `pixels` (784 bytes each) whose probabilities are `rows`, whether it is
@@ -68,7 +68,7 @@ pub(crate) fn steadiness(
     probabilities: impl FnOnce(&[u8]) -> Vec<[f32; NUM_CLASSES]>,
 ) -> Vec<bool> {
     let unsure: Vec<usize> = (0..rows.len())
-        .filter(|&at| rows[at][usize::from(argmax(&rows[at]))] < UNSURE_BELOW)
+        .filter(|&at| top_probability(&rows[at]) < UNSURE_BELOW)
         .collect();
     let mut steady_rows = vec![true; rows.len()];
     if unsure.is_empty() {
