@@ -6,9 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
-use crate::model::predict::{Calibrated, TestScore, argmax};
+use crate::model::predict::{Calibrated, TestScore, argmax, at_temperature, top_probability};
 use crate::model::steadiness::UNSURE_BELOW;
-use crate::model::temperature::scaled;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
@@ -89,21 +88,19 @@ pub(crate) struct Refusals {
 }
 
 impl Refusals {
-    /// What `threshold` refuses of the test images whose log-probabilities (as the model gives
-    /// them) are `log_probs`, at `temperature`, with their `labels`, beside those not
-    /// `steady` (`model::steadiness`), which are refused too.
+    /// What `threshold` refuses of the test images whose probabilities (at the run's
+    /// temperature) are `probabilities`, with their `labels`, beside those not `steady`
+    /// (`model::steadiness`), which are refused too.
     fn new(
-        log_probs: &[[f32; NUM_CLASSES]],
+        probabilities: &[[f32; NUM_CLASSES]],
         labels: &[u8],
         steady: &[bool],
-        temperature: f64,
         threshold: f32,
     ) -> Self {
         let (mut refused, mut kept, mut right) = (0usize, 0usize, 0usize);
-        for ((row, &label), &steady) in log_probs.iter().zip(labels).zip(steady) {
-            let probabilities = scaled(row, temperature).map(f32::exp);
-            let class = argmax(&probabilities);
-            if !steady || probabilities[usize::from(class)] < threshold {
+        for ((row, &label), &steady) in probabilities.iter().zip(labels).zip(steady) {
+            let class = argmax(row);
+            if !steady || top_probability(row) < threshold {
                 refused += 1;
             } else {
                 kept += 1;
@@ -169,8 +166,8 @@ impl EvalReport {
                 .temperature
                 .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
             not_a_digit: calibrated.not_a_digit_below.map(|threshold| {
-                let temperature = calibrated.temperature.unwrap_or(1.0);
-                Refusals::new(log_probs, labels, steady, temperature, threshold)
+                let probabilities = at_temperature(log_probs, calibrated.temperature);
+                Refusals::new(&probabilities, labels, steady, threshold)
             }),
         }
     }

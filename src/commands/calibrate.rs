@@ -10,10 +10,10 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::data::NUM_CLASSES;
-use crate::model::predict::{log_probabilities, probabilities_at};
+use crate::model::predict::{at_temperature, log_probabilities, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
-use crate::model::temperature::{fit, mean_nll, scaled};
+use crate::model::temperature::{fit, mean_nll};
 use crate::process::output::{StdoutError, outln};
 use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
@@ -80,10 +80,7 @@ fn fitted(
     temperature: f64,
     steadiness: impl FnOnce(&[[f32; NUM_CLASSES]]) -> Vec<bool>,
 ) -> CalibrationRecord {
-    let scaled: Vec<_> = log_probs
-        .iter()
-        .map(|row| scaled(row, temperature).map(f32::exp))
-        .collect();
+    let scaled = at_temperature(log_probs, Some(temperature));
     let steady = steadiness(&scaled);
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
     CalibrationRecord {

@@ -13,7 +13,7 @@ use crate::cli::args::EvalArgs;
 use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
 use crate::model::Model;
-use crate::model::predict::{Calibrated, log_probabilities, probabilities_at};
+use crate::model::predict::{Calibrated, at_temperature, log_probabilities, probabilities_at};
 use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
@@ -47,7 +47,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .context("cannot read the test images to evaluate on")?
         .limited(config.limit_test);
     let log_probs = log_probabilities(&model, test.pixels(), &device);
-    let steady = steady_images(&model, &test, &device, calibrated);
+    let steady = steady_images(&model, &test, &log_probs, &device, calibrated);
     let report = EvalReport::new(
         &log_probs,
         test.labels(),
@@ -83,20 +83,23 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Which of `test`'s images keep their reading when turned a little or shrunk, as `infer`
-/// tests them before answering "not a digit" (`model::steadiness`); all, for a run without a
-/// threshold.
+/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) keep their
+/// reading when turned a little or shrunk, as `infer` tests them before answering "not a
+/// digit" (`model::steadiness`); all, for a run without a threshold.
 fn steady_images(
     model: &Model,
     test: &LabelledImages,
+    log_probs: &[[f32; NUM_CLASSES]],
     device: &Device,
     calibrated: Calibrated,
 ) -> Vec<bool> {
     if calibrated.not_a_digit_below.is_none() {
         return vec![true; test.len()];
     }
-    let read = |pixels: &[u8]| probabilities_at(model, pixels, device, calibrated.temperature);
-    steadiness(test.pixels(), &read(test.pixels()), read)
+    let rows = at_temperature(log_probs, calibrated.temperature);
+    steadiness(test.pixels(), &rows, |pixels| {
+        probabilities_at(model, pixels, device, calibrated.temperature)
+    })
 }
 
 /// Writes `eval.json` (`json`), `confusion.png`, `misclassified.png` and `calibration.png` into

@@ -321,12 +321,21 @@ pub(crate) fn probabilities_at(
     device: &Device,
     temperature: Option<f64>,
 ) -> Vec<[f32; NUM_CLASSES]> {
-    let Some(temperature) = temperature else {
-        return probabilities(model, pixels, device);
-    };
-    log_probabilities(model, pixels, device)
+    at_temperature(&log_probabilities(model, pixels, device), temperature)
+}
+
+/// Probabilities from the model's log-probabilities `log_probs`, its logits divided by
+/// `temperature` first when there is one (a calibrated run, `model::temperature`).
+pub(crate) fn at_temperature(
+    log_probs: &[[f32; NUM_CLASSES]],
+    temperature: Option<f64>,
+) -> Vec<[f32; NUM_CLASSES]> {
+    log_probs
         .iter()
-        .map(|row| crate::model::temperature::scaled(row, temperature).map(f32::exp))
+        .map(|row| match temperature {
+            Some(temperature) => crate::model::temperature::scaled(row, temperature).map(f32::exp),
+            None => row.map(f32::exp),
+        })
         .collect()
 }
 
