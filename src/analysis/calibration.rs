@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::plots::{FONT, PlotError, render};
 use crate::data::NUM_CLASSES;
-use crate::model::predict::argmax;
+use crate::model::reading::argmax;
 use crate::model::temperature::scaled;
 
 /// Bins of confidence, as Guo et al. use (M = 15).

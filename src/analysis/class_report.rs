@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
-use crate::model::predict::{Calibrated, TestScore, argmax, at_temperature, top_probability};
+use crate::model::predict::{Calibrated, TestScore, at_temperature};
+use crate::model::reading::{argmax, top_probability};
 use crate::model::steadiness::UNSURE_BELOW;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are

@@ -9,9 +9,8 @@ use burn::prelude::Device;
 use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::model::predict::{
-    Calibrated, Guess, Prediction, ReadDigit, Reading, Whole, probabilities_at, read_digits, top_k,
-};
+use crate::model::predict::{Calibrated, ReadDigit, probabilities_at, read_digits};
+use crate::model::reading::{Guess, Prediction, Reading, Whole, top_k};
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;

@@ -10,6 +10,7 @@ mod fused_adam;
 pub(crate) mod memory;
 pub(crate) mod optimizer;
 pub(crate) mod predict;
+pub(crate) mod reading;
 pub(crate) mod rejection;
 pub(crate) mod steadiness;
 pub(crate) mod summary;

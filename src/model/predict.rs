@@ -1,4 +1,6 @@
-//! Using a trained model: class probabilities for images, and accuracy over a labelled set.
+//! Using a trained model: class probabilities for images (at a run's temperature), a picture's
+//! digits read (a wide one as its halves, an unsure one tested for steadiness), and accuracy
+//! over a labelled set.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -6,7 +8,8 @@ use serde::Serialize;
 
 use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
-use crate::data::{DatasetKind, IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::reading::{Region, argmax, top_probability};
 use crate::model::steadiness::steadiness;
 use crate::model::{LossKind, Model};
 use crate::picture::PreparedDigit;
@@ -14,64 +17,6 @@ use crate::picture::PreparedDigit;
 /// Images per forward pass when scoring many: large enough to keep the backend busy, small
 /// enough that a 10,000-image test split does not sit in memory as activations at once.
 const CHUNK: usize = 1000;
-
-/// One class's probability.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub(crate) struct Guess {
-    /// 0-9.
-    pub class: u8,
-    /// Its probability, a fraction (0 to 1).
-    pub probability: f32,
-}
-
-/// What the model answers for one image, in the one schema `infer --json` and `serve`'s
-/// `/api/predict` both use (README, "Using a model").
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Prediction {
-    /// The most probable class, 0-9.
-    pub class: u8,
-    /// Its name: the digit itself, or the kind of clothing.
-    pub name: &'static str,
-    /// Its probability, a fraction.
-    pub probability: f32,
-    /// The three most probable classes, most probable first.
-    pub top3: Vec<NamedGuess>,
-    /// All ten probabilities (fractions summing to 1), by class.
-    pub probabilities: [f32; NUM_CLASSES],
-}
-
-/// A class, its name and its probability (a fraction).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct NamedGuess {
-    /// The class, 0-9.
-    pub class: u8,
-    /// Its name: the digit itself, or the kind of clothing.
-    pub name: &'static str,
-    /// Its probability, a fraction (0 to 1).
-    pub probability: f32,
-}
-
-impl Prediction {
-    /// The answer for one image's `probabilities`, with `dataset`'s class names.
-    pub(crate) fn new(probabilities: [f32; NUM_CLASSES], dataset: DatasetKind) -> Self {
-        let names = dataset.class_names();
-        let top3: Vec<NamedGuess> = top_k(&probabilities, 3)
-            .into_iter()
-            .map(|guess| NamedGuess {
-                class: guess.class,
-                name: names[usize::from(guess.class)],
-                probability: guess.probability,
-            })
-            .collect();
-        Self {
-            class: top3[0].class,
-            name: top3[0].name,
-            probability: top3[0].probability,
-            top3,
-            probabilities,
-        }
-    }
-}
 
 /// How a run reads its model's logits, from its `calibration.json` (`calibrate`); the default,
 /// for a run not calibrated, reads them as they are and refuses nothing.
@@ -82,108 +27,6 @@ pub(crate) struct Calibrated {
     /// A region whose top probability (at the temperature) is below this is "not a digit"
     /// (`model::rejection`): a fraction, 0 to 1.
     pub not_a_digit_below: Option<f32>,
-}
-
-/// What the model reads in one picture, in the one schema `infer --json` and `serve`'s
-/// `/api/predict` both use: the number its digits make, each digit with its box, and for a
-/// picture of one digit (or one item of clothing) the prediction as a single image has it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Reading {
-    /// The picture's one prediction, or `"class": null` for a number of several digits and for
-    /// a picture holding no digit.
-    #[serde(flatten)]
-    pub whole: Whole,
-    /// The digits' classes, left to right (`"2026"`); `null` when no region is a digit, and for
-    /// a dataset whose classes are not digits.
-    pub number: Option<String>,
-    /// Each digit, left to right.
-    pub digits: Vec<DigitReading>,
-    /// The regions that are not digits (their top probability below the run's threshold), left
-    /// to right, each with the model's best guess: left out of `number`.
-    pub not_digits: Vec<DigitReading>,
-    /// Why nothing was read, when `digits` is empty: "not a digit: ...".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// A picture's one prediction, when it holds one digit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub(crate) enum Whole {
-    /// One digit: its prediction.
-    Digit(Prediction),
-    /// Several digits: no one class (`"class": null`).
-    Number {
-        /// Always `None`.
-        class: Option<u8>,
-    },
-}
-
-/// One digit of a picture.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct DigitReading {
-    /// The most probable class, 0-9.
-    pub class: u8,
-    /// Its name.
-    pub name: &'static str,
-    /// Its probability, a fraction.
-    pub probability: f32,
-    /// Where the digit lies in the picture: left, top, width, height, in pixels.
-    #[serde(rename = "box")]
-    pub bounds: [u32; 4],
-}
-
-impl Reading {
-    /// The reading of a picture's regions, left to right (each one's probabilities and box),
-    /// with `dataset`'s class names: a region whose top probability is below
-    /// `not_a_digit_below` is not a digit and is left out of the number.
-    pub(crate) fn new(
-        found: &[Region],
-        dataset: DatasetKind,
-        not_a_digit_below: Option<f32>,
-    ) -> Self {
-        let names = dataset.class_names();
-        let (accepted, refused, mostly_not_digits) = sort_regions(found, not_a_digit_below);
-        let region = |region: &&Region| {
-            let class = argmax(&region.probabilities);
-            DigitReading {
-                class,
-                name: names[usize::from(class)],
-                probability: region.probabilities[usize::from(class)],
-                bounds: region.bounds,
-            }
-        };
-        let digits: Vec<DigitReading> = accepted.iter().map(region).collect();
-        let not_digits: Vec<DigitReading> = refused.iter().map(region).collect();
-        let number = (dataset.reads_numbers() && !digits.is_empty())
-            .then(|| digits.iter().map(|digit| digit.name).collect());
-        let whole = match accepted.as_slice() {
-            [region] => Whole::Digit(Prediction::new(region.probabilities, dataset)),
-            _ => Whole::Number { class: None },
-        };
-        let reason = digits
-            .is_empty()
-            .then(|| not_a_digit_reason(not_a_digit_below, mostly_not_digits, dataset));
-        Self {
-            whole,
-            number,
-            digits,
-            not_digits,
-            reason,
-        }
-    }
-}
-
-/// A found region as [`Reading`] judges it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Region {
-    /// Its probabilities, at the run's temperature.
-    pub probabilities: [f32; NUM_CLASSES],
-    /// Left, top, width, height in the picture's pixels.
-    pub bounds: [u32; 4],
-    /// Whether its reading holds when its input is turned a little or shrunk
-    /// (`model::steadiness`); `true` when not tested (a run without a threshold).
-    pub steady: bool,
 }
 
 /// A prepared digit as the model read it.
@@ -198,7 +41,7 @@ pub(crate) struct ReadDigit {
 }
 
 impl ReadDigit {
-    /// The region [`Reading`] judges.
+    /// The region `Reading` (`model::reading`) judges.
     pub(crate) fn region(&self) -> Region {
         Region {
             probabilities: self.probabilities,
@@ -206,75 +49,6 @@ impl ReadDigit {
             steady: self.steady,
         }
     }
-}
-
-/// `found`'s regions that are digits and those that are not (their top probability below
-/// `not_a_digit_below`, or their reading unsteady), each left to right, and whether all were
-/// refused because those that are not digits cover more of the picture (box areas) than those
-/// that are.
-fn sort_regions(
-    found: &[Region],
-    not_a_digit_below: Option<f32>,
-) -> (Vec<&Region>, Vec<&Region>, bool) {
-    let is_digit = |region: &&Region| {
-        let top = top_probability(&region.probabilities);
-        not_a_digit_below.is_none_or(|threshold| top >= threshold && region.steady)
-    };
-    let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
-    // A drawing or a scene in which a few strokes read as digits is not a number.
-    let area = |regions: &[&Region]| -> u64 {
-        let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
-        regions.iter().map(|region| box_area(region.bounds)).sum()
-    };
-    if !accepted.is_empty() && area(&refused) > area(&accepted) {
-        return (Vec::new(), found.iter().collect(), true);
-    }
-    (accepted, refused, false)
-}
-
-/// Why a picture none of whose regions is a digit was not read: most of it is not digits
-/// (`mostly_not_digits`), or all of it fell below the threshold (the same words for every such
-/// picture of a run; `not_digits` holds the guesses).
-fn not_a_digit_reason(
-    threshold: Option<f32>,
-    mostly_not_digits: bool,
-    dataset: DatasetKind,
-) -> String {
-    let what = if dataset.reads_numbers() {
-        "not a digit"
-    } else {
-        "none of the classes"
-    };
-    match threshold {
-        Some(_) if mostly_not_digits => {
-            format!("{what}: most of the picture is not digits")
-        }
-        Some(threshold) => format!(
-            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little",
-            100.0 * threshold,
-            100.0 * crate::model::steadiness::UNSURE_BELOW
-        ),
-        None => format!("{what}: nothing in the picture to read"),
-    }
-}
-
-/// The `k` most probable classes, most probable first; ties keep the lower class first.
-pub(crate) fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
-    let mut guesses: Vec<Guess> = probabilities
-        .iter()
-        .enumerate()
-        .map(|(class, &probability)| Guess {
-            class: class as u8,
-            probability,
-        })
-        .collect();
-    guesses.sort_by(|a, b| {
-        b.probability
-            .total_cmp(&a.probability)
-            .then(a.class.cmp(&b.class))
-    });
-    guesses.truncate(k);
-    guesses
 }
 
 /// Log-probabilities (log-softmax of the logits, natural log) for each image in `pixels` (784
@@ -415,23 +189,6 @@ fn choose_halves(
     read
 }
 
-/// The probability of a row's most probable class (its [`argmax`]'s).
-pub(crate) fn top_probability(row: &[f32; NUM_CLASSES]) -> f32 {
-    row[usize::from(argmax(row))]
-}
-
-/// The most probable class of a row of probabilities or log-probabilities (either ranks the
-/// same); the lowest class on a tie.
-pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
-    let mut best = 0;
-    for (class, &value) in row.iter().enumerate() {
-        if value > row[best] {
-            best = class;
-        }
-    }
-    best as u8
-}
-
 /// How well a model does on a labelled set (the test split): accuracy and mean loss.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct TestScore {
@@ -529,14 +286,6 @@ mod tests {
     }
 
     /// A steady region of `probabilities` at `bounds`.
-    fn region(probabilities: [f32; NUM_CLASSES], bounds: [u32; 4]) -> Region {
-        Region {
-            probabilities,
-            bounds,
-            steady: true,
-        }
-    }
-
     #[test]
     fn touching_digits_are_two_only_when_the_whole_is_unsure_and_both_halves_are_sure() {
         // An unsure whole (a 1 against a 0, read 60% as a 0) whose halves read 99% a 1 and a 0.
@@ -562,83 +311,6 @@ mod tests {
             .map(|read| argmax(&read.probabilities))
             .collect();
         assert_eq!(classes, [4, 1, 0]);
-    }
-
-    #[test]
-    fn regions_below_the_threshold_are_not_digits_and_left_out_of_the_number() {
-        let found = [
-            region(row(4, 0.99), [0, 0, 10, 20]),
-            region(row(1, 0.40), [12, 0, 10, 20]),
-            region(row(2, 0.95), [24, 0, 10, 20]),
-        ];
-        let reading = Reading::new(&found, DatasetKind::Mnist, Some(0.9));
-        assert_eq!(reading.number.as_deref(), Some("42"));
-        assert_eq!(reading.not_digits.len(), 1);
-        assert_eq!(reading.not_digits[0].bounds, [12, 0, 10, 20]);
-        assert_eq!(reading.reason, None);
-        // An unsteady region (its reading changes when turned a little) is not a digit either.
-        let mut wobbly = [found[0], found[2]];
-        wobbly[1].steady = false;
-        let reading = Reading::new(&wobbly, DatasetKind::Mnist, Some(0.9));
-        assert_eq!(reading.number.as_deref(), Some("4"));
-        assert_eq!(reading.not_digits[0].bounds, [24, 0, 10, 20]);
-        // Without a threshold (a run not calibrated) every region is a digit.
-        let reading = Reading::new(&found, DatasetKind::Mnist, None);
-        assert_eq!(reading.number.as_deref(), Some("412"));
-        assert!(reading.not_digits.is_empty());
-        // One digit kept of two regions: the picture's one prediction is that digit's.
-        let reading = Reading::new(&found[..2], DatasetKind::Mnist, Some(0.9));
-        assert!(matches!(
-            reading.whole,
-            Whole::Digit(Prediction { class: 4, .. })
-        ));
-        // What is not a digit covering more of the picture than what is: nothing is read.
-        let drawing = [
-            region(row(0, 0.99), [0, 0, 10, 20]),
-            region(row(8, 0.30), [12, 0, 30, 30]),
-        ];
-        let reading = Reading::new(&drawing, DatasetKind::Mnist, Some(0.9));
-        assert_eq!(reading.number, None);
-        assert_eq!(reading.not_digits.len(), 2);
-        assert_eq!(
-            reading.reason.as_deref(),
-            Some("not a digit: most of the picture is not digits")
-        );
-        // Nothing above it: no number, no class, and why, in the JSON too.
-        let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9));
-        let json = serde_json::to_value(&reading).unwrap();
-        assert_eq!(json["number"], serde_json::Value::Null);
-        assert_eq!(json["class"], serde_json::Value::Null);
-        assert_eq!(json["digits"], serde_json::json!([]));
-        assert_eq!(json["not_digits"][0]["class"], 1);
-        assert!(
-            json["reason"]
-                .as_str()
-                .unwrap()
-                .starts_with("not a digit: "),
-            "{json}"
-        );
-    }
-
-    #[test]
-    fn top_k_orders_by_probability() {
-        let mut p = [0.0f32; NUM_CLASSES];
-        p[3] = 0.5;
-        p[7] = 0.3;
-        p[1] = 0.2;
-        let top = top_k(&p, 3);
-        assert_eq!(
-            top.iter().map(|g| g.class).collect::<Vec<_>>(),
-            vec![3, 7, 1]
-        );
-        assert_eq!(top[0].probability, 0.5);
-        assert_eq!(
-            top_k(&[0.1; NUM_CLASSES], 2)
-                .iter()
-                .map(|g| g.class)
-                .collect::<Vec<_>>(),
-            vec![0, 1]
-        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! (`data::outliers`) gives non-digits low top probabilities, so most of them fall below it.
 
 use crate::data::NUM_CLASSES;
-use crate::model::predict::top_probability;
+use crate::model::reading::top_probability;
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
 /// most 1% of MNIST's test digits answered "not a digit".

@@ -12,7 +12,7 @@ use image::{GrayImage, Luma};
 use imageproc::geometric_transformations::{Interpolation, Projection, warp};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-use crate::model::predict::{argmax, top_probability};
+use crate::model::reading::{argmax, top_probability};
 
 /// A region read at least this surely (top probability, at the run's temperature) is not
 /// tested: its reading stands. See the module's note for 0.8.

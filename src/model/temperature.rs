@@ -127,7 +127,7 @@ mod tests {
             let probabilities = scaled(&logits, temperature).map(f32::exp);
             let sum: f32 = probabilities.iter().sum();
             assert!((sum - 1.0).abs() < 1e-5, "{sum}");
-            assert_eq!(crate::model::predict::argmax(&probabilities), 2);
+            assert_eq!(crate::model::reading::argmax(&probabilities), 2);
         }
     }
 }

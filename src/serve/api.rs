@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::data::DatasetKind;
 use crate::model::Model;
-use crate::model::predict::{Calibrated, ReadDigit, Reading, read_digits};
+use crate::model::predict::{Calibrated, ReadDigit, read_digits};
+use crate::model::reading::Reading;
 use crate::serve::input::{InputError, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
