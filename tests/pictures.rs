@@ -814,6 +814,19 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         .as_u64()
         .unwrap();
     assert!((20..=200).contains(&refused), "{refused} of 10,000");
+    // infer --index answers the test images as eval counts them: the same ones are not digits.
+    let every: Vec<String> = (0..10_000).map(|index| index.to_string()).collect();
+    let every = every.join(",");
+    let output = sandbox.run_on(
+        &data,
+        &["infer", "--run", "run", "--json", "--index", &every],
+    );
+    let not_digits = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|answer| answer["number"].is_null() && answer["class"].is_null())
+        .count();
+    assert_eq!(not_digits as u64, refused, "{}", stderr(&output));
     // In text: the reason, in one line.
     let output = sandbox.run(["infer", "--run", "run", "noise-1.png"]);
     assert!(

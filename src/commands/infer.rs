@@ -9,8 +9,8 @@ use burn::prelude::Device;
 use crate::cli::args::InferArgs;
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::Model;
-use crate::model::predict::{Calibrated, ReadDigit, probabilities_at, read_digits};
-use crate::model::reading::{Guess, Prediction, Reading, Whole, top_k};
+use crate::model::predict::{Calibrated, ReadDigit, read_digits};
+use crate::model::reading::{Guess, Reading, Whole, top_k};
 use crate::picture::{PreparedDigit, load_digits};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::run::RunDir;
@@ -101,42 +101,52 @@ impl Answers<'_> {
     /// Standard output cannot be written.
     fn print_pictures(&self, pictures: &[(PathBuf, Vec<ReadDigit>)]) -> Result<(), StdoutError> {
         for (path, digits) in pictures {
-            let found: Vec<_> = digits.iter().map(ReadDigit::region).collect();
-            let reading = Reading::new(&found, self.classes, self.calibrated.not_a_digit_below);
             // A file name need not be UTF-8; JSON strings are.
             let record = serde_json::json!({ "file": path.to_string_lossy() });
-            let heading = path.display().to_string();
-            match &reading.whole {
-                Whole::Digit(prediction) if !self.json => {
-                    let note = not_digits_note(&reading);
-                    let probabilities = &prediction.probabilities;
-                    print_prediction(false, self.classes, probabilities, record, &heading, &note)?
-                }
-                _ => print_reading(self.json, &reading, record, &heading)?,
-            }
+            self.print_read(digits, record, &path.display().to_string(), "")?;
         }
         Ok(())
     }
 
-    /// The prediction for each `--index`ed test image, with its label.
+    /// What the model read in each `--index`ed test image, with its label: the same reading as
+    /// a picture's, a one-digit number or "not a digit" by the run's threshold, as `eval`
+    /// counts it.
     ///
     /// # Errors
     /// Standard output cannot be written.
     fn print_test_images(&self, tests: &[TestImage]) -> Result<(), StdoutError> {
-        let pixels: Vec<u8> = tests.iter().flat_map(|test| test.pixels).collect();
-        let all = probabilities_at(
-            self.model,
-            &pixels,
-            self.device,
-            self.calibrated.temperature,
-        );
-        for (test, probs) in tests.iter().zip(all) {
+        let inputs = tests.iter().map(|test| vec![test.as_digit()]).collect();
+        let read = read_digits(self.model, inputs, self.device, self.calibrated);
+        for (test, digits) in tests.iter().zip(read) {
             let record = serde_json::json!({ "index": test.index, "label": test.label });
             let note = format!(" (label {})", self.classes.class_label(test.label));
-            let heading = format!("#{}", test.index);
-            print_prediction(self.json, self.classes, &probs, record, &heading, &note)?;
+            self.print_read(&digits, record, &format!("#{}", test.index), &note)?;
         }
         Ok(())
+    }
+
+    /// Prints one input's reading: `record` (what the input was) completed with it as a JSON
+    /// line, or a text line starting with `heading`; `note` follows the answer in text.
+    ///
+    /// # Errors
+    /// Standard output cannot be written.
+    fn print_read(
+        &self,
+        digits: &[ReadDigit],
+        record: serde_json::Value,
+        heading: &str,
+        note: &str,
+    ) -> Result<(), StdoutError> {
+        let found: Vec<_> = digits.iter().map(ReadDigit::region).collect();
+        let reading = Reading::new(&found, self.classes, self.calibrated.not_a_digit_below);
+        match &reading.whole {
+            Whole::Digit(prediction) if !self.json => {
+                let note = format!("{note}{}", not_digits_note(&reading));
+                let probabilities = &prediction.probabilities;
+                print_prediction(self.classes, probabilities, heading, &note)
+            }
+            _ => print_reading(self.json, &reading, record, heading, note),
+        }
     }
 }
 
@@ -200,6 +210,19 @@ struct TestImage {
     pixels: [u8; IMAGE_PIXELS],
 }
 
+impl TestImage {
+    /// The image as a prepared digit: already MNIST's, it is read as it is, the whole field
+    /// its bounds.
+    fn as_digit(&self) -> PreparedDigit {
+        let side = IMAGE_SIDE as u32;
+        PreparedDigit {
+            pixels: self.pixels,
+            bounds: [0, 0, side, side],
+            halves: None,
+        }
+    }
+}
+
 /// The `--index`ed test images of the run's test split.
 ///
 /// # Errors
@@ -226,34 +249,28 @@ fn test_images(args: &InferArgs, run: &RunDir, classes: DatasetKind) -> Result<V
         .collect()
 }
 
-/// Prints one prediction: `record` completed with the answer as a JSON line, or a text line
-/// `<heading>: predicted <class><note>  top-3: ...`.
+/// Prints one digit's prediction as a text line `<heading>: predicted <class><note>  top-3:
+/// ...`.
 ///
 /// # Errors
 /// Standard output cannot be written.
 fn print_prediction(
-    json: bool,
     classes: DatasetKind,
     probabilities: &[f32; NUM_CLASSES],
-    record: serde_json::Value,
     heading: &str,
     note: &str,
 ) -> Result<(), StdoutError> {
     let top = top_k(probabilities, 3);
-    let predicted = top[0].class;
-    if json {
-        print_json_line(record, &Prediction::new(*probabilities, classes))
-    } else {
-        outln!(
-            "{heading}: predicted {}{note}  top-3: {}",
-            classes.class_label(predicted),
-            describe(&top, classes)
-        )
-    }
+    outln!(
+        "{heading}: predicted {}{note}  top-3: {}",
+        classes.class_label(top[0].class),
+        describe(&top, classes)
+    )
 }
 
 /// Prints what the model read in a picture: `record` completed with the reading as a JSON line,
-/// or a text line `<heading>: read <number>  digits: <class> <percent>%, ...`.
+/// or a text line `<heading>: read <number><note>  digits: <class> <percent>%, ...` (or
+/// `<heading>: <reason><note>`).
 ///
 /// # Errors
 /// Standard output cannot be written.
@@ -262,12 +279,13 @@ fn print_reading(
     reading: &Reading,
     record: serde_json::Value,
     heading: &str,
+    note: &str,
 ) -> Result<(), StdoutError> {
     if json {
         return print_json_line(record, reading);
     }
     if let Some(reason) = &reading.reason {
-        return outln!("{heading}: {reason}");
+        return outln!("{heading}: {reason}{note}");
     }
     let digits: Vec<String> = reading
         .digits
@@ -275,7 +293,7 @@ fn print_reading(
         .map(|digit| format!("{} {:.2}%", digit.name, 100.0 * digit.probability))
         .collect();
     outln!(
-        "{heading}: read {}  digits: {}{}",
+        "{heading}: read {}{note}  digits: {}{}",
         reading.number.as_deref().unwrap_or("?"),
         digits.join(", "),
         not_digits_note(reading)
