@@ -2,7 +2,7 @@
 //! and draws its pictures (its `--worst` mistakes among them), `report` redraws the curves, and
 //! `infer` refuses a missing run, a damaged record or a bad index in one line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -370,4 +370,64 @@ fn a_run_that_held_out_too_few_images_for_a_threshold_is_not_calibrated() {
     );
     assert!(changes(&before, &fingerprint(&sandbox.path("few"))).is_empty());
     assert!(!sandbox.path("few/calibration.json").exists());
+}
+
+/// Makes a named pipe (FIFO) at `path`.
+fn make_fifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path that lives across the call.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn a_named_pipe_nobody_writes_is_refused_at_once_and_a_written_one_is_read() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    valid_folder(&data);
+    let within = |args: &[&str], what: &str| {
+        let mut child = sandbox.spawn_on(&data, args);
+        wait_within(&mut child, std::time::Duration::from_secs(30), what);
+        child.wait_with_output().unwrap()
+    };
+    // A FIFO as the config, and in place of a run's calibration.json: opening one waits for a
+    // writer, which hung every command.
+    make_fifo(&sandbox.path("pipe.json"));
+    let output = within(&["--config", "pipe.json", "--run", "new"], "--config FIFO");
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("pipe.json: cannot read: a named pipe with nothing written to it"),
+        "{line}"
+    );
+    assert!(!sandbox.path("new").exists());
+    let run = trained_run_copy(&sandbox, "run");
+    make_fifo(&run.join("calibration.json"));
+    let output = within(&["infer", "--run", "run", "--index", "0"], "infer");
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("calibration.json"), "{line}");
+    assert!(
+        line.contains("a named pipe with nothing written to it"),
+        "{line}"
+    );
+    // A pipe being written, as `--config <(...)` gives, is read as a file would be.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["--config", "/dev/stdin", "--run", "piped", "--data-dir"])
+        .arg(&data)
+        .current_dir(sandbox.path(""))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(br#"{"batch_size": 0}"#).unwrap();
+    }
+    wait_within(
+        &mut child,
+        std::time::Duration::from_secs(30),
+        "--config /dev/stdin",
+    );
+    let line = assert_one_line_error(&child.wait_with_output().unwrap());
+    assert!(line.contains("batch_size = 0 is invalid"), "{line}");
 }

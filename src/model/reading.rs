@@ -70,7 +70,7 @@ impl Prediction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Reading {
     /// The picture's one prediction, or `"class": null` for a number of several digits and for
-    /// a picture holding no digit.
+    /// a picture holding no digit (with the probabilities of its one region, when it has one).
     #[serde(flatten)]
     pub whole: Whole,
     /// The digits' classes, left to right (`"2026"`); `null` when no region is a digit, and for
@@ -96,6 +96,14 @@ pub(crate) enum Whole {
     Number {
         /// Always `None`.
         class: Option<u8>,
+    },
+    /// One region, not a digit: no class, but the ten probabilities the model gave it, as a
+    /// single image's answer has them (what `infer --index` compares with other runtimes).
+    NotDigit {
+        /// Always `None`.
+        class: Option<u8>,
+        /// One per class, at the run's temperature; they sum to 1.
+        probabilities: [f32; NUM_CLASSES],
     },
 }
 
@@ -137,8 +145,12 @@ impl Reading {
         let not_digits: Vec<DigitReading> = refused.iter().map(region).collect();
         let number = (dataset.reads_numbers() && !digits.is_empty())
             .then(|| digits.iter().map(|digit| digit.name).collect());
-        let whole = match accepted.as_slice() {
-            [region] => Whole::Digit(Prediction::new(region.probabilities, dataset)),
+        let whole = match (accepted.as_slice(), found) {
+            ([region], _) => Whole::Digit(Prediction::new(region.probabilities, dataset)),
+            ([], [region]) => Whole::NotDigit {
+                class: None,
+                probabilities: region.probabilities,
+            },
             _ => Whole::Number { class: None },
         };
         let reason = digits
@@ -316,6 +328,14 @@ mod tests {
         assert_eq!(json["class"], serde_json::Value::Null);
         assert_eq!(json["digits"], serde_json::json!([]));
         assert_eq!(json["not_digits"][0]["class"], 1);
+        // One region refused keeps the ten probabilities the model gave it; several do not.
+        assert_eq!(json["probabilities"], serde_json::json!(row(1, 0.40)));
+        assert!(
+            serde_json::to_value(Reading::new(&drawing, DatasetKind::Mnist, Some(0.9)))
+                .unwrap()
+                .get("probabilities")
+                .is_none()
+        );
         assert!(
             json["reason"]
                 .as_str()

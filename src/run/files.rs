@@ -182,13 +182,28 @@ enum Kind {
     Other,
 }
 
+/// Largest run record read (`config.json`, `data.json`, `summary.json`, `metrics.jsonl`): a
+/// line of `metrics.jsonl` is about 300 bytes, so this holds 200,000 epochs, and a link to
+/// `/dev/zero` in a run's place is refused rather than read until the memory runs out.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
 /// The file's text, or `None` when there is no such file (a run that has not written it yet).
 ///
 /// # Errors
-/// Any other failure to read it (permissions, not UTF-8, a folder in its place).
+/// Any other failure to read it (permissions, not UTF-8, a folder or a pipe in its place,
+/// larger than [`MAX_RECORD_BYTES`]).
 pub(crate) fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
+    let too_large = format!(
+        "larger than {} MiB; this program writes far smaller records",
+        MAX_RECORD_BYTES >> 20
+    );
+    match crate::fs::bounded_read::read_at_most(path, MAX_RECORD_BYTES, &too_large) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error),
     }

@@ -96,10 +96,14 @@ pub(crate) fn append(path: &Path, epoch: &EpochMetrics) -> Result<(), MetricsErr
 /// Errors: [`MetricsError::Io`] when the file is missing or unreadable; [`MetricsError::Parse`]
 /// or [`MetricsError::OutOfOrder`] for a damaged line (see [`parse`]).
 pub(crate) fn read_all(path: &Path) -> Result<Vec<EpochMetrics>, MetricsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| MetricsError::Io {
+    let io_error = |source| MetricsError::Io {
         path: path.to_path_buf(),
         cause: source,
-    })?;
+    };
+    let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    let text = read_if_present(path)
+        .and_then(|text| text.ok_or_else(missing))
+        .map_err(io_error)?;
     Ok(parse(path, &text)?
         .into_iter()
         .map(|(_, epoch)| epoch)
