@@ -48,6 +48,12 @@ impl Shown for Vec<usize> {
     }
 }
 
+impl Shown for std::path::PathBuf {
+    fn shown(&self) -> String {
+        format!("{:?}", self.to_string_lossy())
+    }
+}
+
 impl<T: Shown> Shown for Option<T> {
     fn shown(&self) -> String {
         self.as_ref()

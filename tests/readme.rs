@@ -70,6 +70,14 @@ const NOT_AS_PRINTED: &[(&str, Way, &str)] = &[
          out) makes the same kind of run folder, which the later commands use",
     ),
     (
+        "mnist-trainer --data-dir my-digits --finetune artifacts/reader --finetune-mix 1 --run artifacts/mine",
+        Way::Instead(
+            r#"mnist-trainer infer --run artifacts/reader --json --index $(seq -s, 0 59) --save-input staged | sed 's/^{"index":\([0-9]*\),"label":\([0-9]\).*/\1 \2/' | while read i l; do mkdir -p my-digits/$l && mv staged/test-$i.png my-digits/$l/; done && mnist-trainer --data-dir my-digits --finetune artifacts/reader --finetune-mix 1 --run artifacts/mine --epochs 1"#,
+        ),
+        "the reader has no folder of its own pictures: 60 test digits the README's earlier run \
+         saved, sorted into class folders by their labels, stand in for them; one epoch",
+    ),
+    (
         "mnist-trainer serve --run artifacts/reader",
         Way::Serving,
         "it serves until stopped, and port 8080 may be taken on the test machine",

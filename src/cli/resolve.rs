@@ -1,7 +1,7 @@
 //! The training config a command line asks for: a config file (or the tutorial's, or a resumed
 //! run's), with the flags laid over it, validated, and checked against the memory there is.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::args::TrainArgs;
 use crate::config::TrainingConfig;
@@ -26,6 +26,10 @@ impl TrainArgs {
         };
         let saved = self.resume.as_ref().map(|_| config.clone());
         let given = self.flags.lay_over(&mut config);
+        if saved.is_none() {
+            let asked = |prefix: &str| given.iter().any(|g| g.field.starts_with(prefix));
+            adopt_parent(&mut config, asked("model"), asked("dataset"))?;
+        }
         config.model = config.model.completed();
         let flags = |field: Option<&str>| -> Vec<String> {
             given
@@ -70,6 +74,46 @@ impl TrainArgs {
             (None, false) => given.join(" "),
         }
     }
+}
+
+/// A fine-tuned run (`finetune`) takes its parent's model and dataset (its classes), and the
+/// parent's folder as an absolute path; a model or dataset flag that asks for another is
+/// refused, since the parent's weights would not fit.
+///
+/// # Errors
+/// The parent is not a run or its config cannot be read; a flag asks for another model or
+/// dataset than the parent's.
+fn adopt_parent(config: &mut TrainingConfig, model_asked: bool, dataset_asked: bool) -> Result<()> {
+    let Some(parent) = config.finetune.clone() else {
+        return Ok(());
+    };
+    let run = RunDir::existing(&parent)
+        .with_context(|| format!("--finetune {}: not a run to start from", parent.display()))?;
+    let theirs = run.load_config()?;
+    let mut mine = config.model.clone().completed();
+    if !model_asked {
+        mine = theirs.model.clone();
+    }
+    if mine != theirs.model.clone().completed() {
+        bail!(
+            "--finetune {}: its model is {}, the flags ask for {}; a fine-tuned run keeps its parent's model (leave out --model, --hidden and --activation)",
+            parent.display(),
+            theirs.model.describe(),
+            mine.describe()
+        );
+    }
+    if dataset_asked && config.dataset != theirs.dataset {
+        bail!(
+            "--finetune {}: it reads {}'s classes, not {}'s; its outputs would name the wrong classes (leave out --dataset)",
+            parent.display(),
+            theirs.dataset.title(),
+            config.dataset.title()
+        );
+    }
+    config.model = theirs.model;
+    config.dataset = theirs.dataset;
+    config.finetune = Some(std::path::absolute(&parent).unwrap_or(parent));
+    Ok(())
 }
 
 /// A resumed run must be the run it continues: only its length and loader threads may change,

@@ -173,6 +173,12 @@ training_flags! {
     #[arg(value_name = "WEIGHT", allow_negative_numbers = true)]
     outlier_exposure: f64 => outlier_exposure,
 
+    #[arg(value_name = "RUN")]
+    finetune: std::path::PathBuf => finetune as Some,
+
+    #[arg(value_name = "RATIO")]
+    finetune_mix: f64 => finetune_mix,
+
     #[arg(value_name = "N")]
     limit_train: usize => limit_train as Some,
 

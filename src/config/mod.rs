@@ -64,6 +64,12 @@ macro_rules! training_doc {
     (outlier_exposure) => {
         "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
+    (finetune) => {
+        "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's. Recorded in config.json."
+    };
+    (finetune_mix) => {
+        "With --finetune: also train on this many of the parent run's own training images (read from where its data.json says, chosen by the seed) per picture of the new data, so that the model does not forget them: 1 mixes as many as there are new pictures. 0 trains on the new data alone."
+    };
     (limit_train) => {
         "Train on the first N training images only (quick checks); all of them when absent."
     };
@@ -124,6 +130,12 @@ pub struct TrainingConfig {
     #[doc = training_doc!(outlier_exposure)]
     #[config(default = 0.0)]
     pub outlier_exposure: f64,
+    #[doc = training_doc!(finetune)]
+    #[config(default = "None")]
+    pub finetune: Option<PathBuf>,
+    #[doc = training_doc!(finetune_mix)]
+    #[config(default = 0.0)]
+    pub finetune_mix: f64,
     #[doc = training_doc!(limit_train)]
     #[config(default = "None")]
     pub limit_train: Option<usize>,
@@ -293,6 +305,7 @@ impl TrainingConfig {
         let cnn = self.model.kind == ModelKind::Cnn;
         let mse = self.loss == LossKind::Mse;
         let held_out = self.valid_size > 0;
+        let fine_tuned = self.finetune.is_some();
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
                 => "only x86-64 CPUs have the setting",
@@ -316,6 +329,12 @@ impl TrainingConfig {
                 => "a weight from 0 (none) to 10",
             outlier_exposure: |weight: &f64| *weight > 0.0 && mse
                 => "Outlier Exposure's term is a cross-entropy, in nats: beside mse's loss (hundredths) it outweighs the digits (--loss cross_entropy)",
+            finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.to_str().is_none())
+                => "the run's path is not UTF-8, which config.json cannot record",
+            finetune_mix: |mix: &f64| !(mix.is_finite() && (0.0..=100.0).contains(mix))
+                => "parent images per new picture, from 0 (none) to 100",
+            finetune_mix: |mix: &f64| *mix > 0.0 && !fine_tuned
+                => "mixes in the images of the run --finetune starts from: give --finetune RUN",
             limit_train: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             limit_test: |limit: &Option<usize>| *limit == Some(0) => keep_one,
             early_stop_patience: |patience: &Option<usize>| *patience == Some(0)

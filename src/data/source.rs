@@ -30,10 +30,13 @@ pub enum DataError {
         "Fashion-MNIST has no download here; pass --data-dir with its four IDX files (Debian: apt-get install dataset-fashion-mnist puts them in {DEBIAN_FASHION_MNIST})"
     )]
     NoFashionMnist,
+    /// A folder of pictures asked for its IDX files: it is read picture by picture instead.
+    #[error("{}: a folder of pictures, not IDX files", dir.display())]
+    NotIdx { dir: PathBuf },
 }
 
 /// The fingerprints of a split's two files (images, labels), by standard file name.
-pub(crate) type SplitPrints = [(&'static str, Fingerprint); 2];
+pub(crate) type SplitPrints = Vec<(&'static str, Fingerprint)>;
 
 /// Where MNIST's four IDX files are read from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +44,9 @@ pub(crate) type SplitPrints = [(&'static str, Fingerprint); 2];
 pub enum DataSource {
     /// A folder holding the standard file names, each raw or gzipped.
     Folder(PathBuf),
+    /// A folder of pictures sorted by class (`picture::folder`), read by the picture pipeline
+    /// one layer up: its images are never loaded here.
+    Pictures(PathBuf),
     /// Burn's `MnistDataset` cache, downloaded on first use.
     BurnCache,
 }
@@ -55,8 +61,23 @@ impl DataSource {
     pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
         match dir {
             Some(dir) if dir.to_str().is_none() => Err(DataError::NotUtf8 { dir }),
-            Some(dir) => Ok(DataSource::Folder(dir)),
+            Some(dir) => Ok(DataSource::of_folder(dir)),
             None => dataset.default_source(),
+        }
+    }
+
+    /// The source a `--data-dir` folder is: a folder of pictures when it holds no IDX files of
+    /// the training split and a class folder (`0/`, or `train/0/`); otherwise IDX files (and a
+    /// missing file is named as such when read).
+    pub fn of_folder(dir: PathBuf) -> Self {
+        let idx = locate(&dir, Split::Train, Split::Train.file_names().0).is_ok();
+        let holds_a_class = |dir: &Path| {
+            (0..crate::data::NUM_CLASSES).any(|class| dir.join(class.to_string()).is_dir())
+        };
+        if !idx && (holds_a_class(&dir) || holds_a_class(&dir.join("train"))) {
+            DataSource::Pictures(dir)
+        } else {
+            DataSource::Folder(dir)
         }
     }
 
@@ -87,12 +108,15 @@ impl DataSource {
                 locate(dir, split, labels_name)?,
             ),
             DataSource::BurnCache => burn_cache_files(split)?,
+            DataSource::Pictures(dir) => {
+                return Err(DataError::NotIdx { dir: dir.clone() });
+            }
         };
         let (data, [images_print, labels_print]) =
             LabelledImages::read_fingerprinted(&images, &labels)?;
         Ok((
             data,
-            [(images_name, images_print), (labels_name, labels_print)],
+            vec![(images_name, images_print), (labels_name, labels_print)],
         ))
     }
 
@@ -103,6 +127,9 @@ impl DataSource {
             DataSource::Folder(dir) => {
                 DataSource::Folder(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
             }
+            DataSource::Pictures(dir) => {
+                DataSource::Pictures(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            }
             DataSource::BurnCache => DataSource::BurnCache,
         }
     }
@@ -110,7 +137,7 @@ impl DataSource {
     /// The source in words for messages: the folder's path, or "Burn's MNIST cache".
     pub fn describe(&self) -> String {
         match self {
-            DataSource::Folder(dir) => dir.display().to_string(),
+            DataSource::Folder(dir) | DataSource::Pictures(dir) => dir.display().to_string(),
             DataSource::BurnCache => "Burn's MNIST cache".to_string(),
         }
     }

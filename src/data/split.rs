@@ -20,8 +20,9 @@ impl Split {
         }
     }
 
-    /// The subfolder Burn's `MnistDataset` cache keeps the split's files in.
-    pub(super) fn cache_folder(self) -> &'static str {
+    /// The subfolder Burn's `MnistDataset` cache keeps the split's files in, and the split's
+    /// name in words and in a folder of pictures.
+    pub(crate) fn cache_folder(self) -> &'static str {
         match self {
             Split::Train => "train",
             Split::Test => "test",

@@ -17,6 +17,7 @@
 
 mod decode;
 mod digits;
+pub(crate) mod folder;
 mod ink;
 mod mnist_box;
 mod paper;
@@ -29,7 +30,7 @@ use image::DynamicImage;
 use crate::fs::bounded_read::read_at_most;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
+pub(crate) use decode::{DecodeError, MAX_DECODE_BYTES, MAX_SIDE, decode};
 pub(crate) use digits::SplitError;
 
 /// One digit of a picture, prepared for the model.

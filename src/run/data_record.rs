@@ -11,6 +11,7 @@ use crate::config::TrainingConfig;
 use crate::data::identity::{self, DatasetChoice, DatasetMismatch};
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{DataError, DataSource, DatasetKind, Split, SplitPrints, hold_out};
+use crate::picture::folder::{self, FolderError};
 use crate::run::{ArtifactError, RunDir};
 
 /// The contents of a run's `data.json`: which dataset, where its files were read from, and
@@ -106,7 +107,7 @@ pub(crate) fn source_for_run(
 ) -> Result<(DataSource, Option<DataRecord>), RecordError> {
     let record = run.load_data_record()?;
     let source = match (data_dir, &record) {
-        (Some(dir), _) => DataSource::Folder(dir),
+        (Some(dir), _) => DataSource::of_folder(dir),
         (None, Some(record)) => record.source.clone(),
         (None, None) => DataSource::resolve(dataset, None)?,
     };
@@ -177,7 +178,10 @@ pub(crate) fn load_checked(
     record: Option<&DataRecord>,
     split: Split,
 ) -> Result<(LabelledImages, SplitPrints), RecordError> {
-    let (images, prints) = source.load_fingerprinted(split)?;
+    let (images, prints) = match source {
+        DataSource::Pictures(dir) => folder::load(dir, split)?,
+        _ => source.load_fingerprinted(split)?,
+    };
     identity::check(dataset, choice, &source.describe(), &prints)?;
     if let Some(record) = record {
         record.check(run, source, &prints)?;
@@ -194,6 +198,9 @@ pub(crate) enum RecordError {
     /// The split's files could not be found, read or validated.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A folder of pictures is not a dataset: a picture or folder in it is refused.
+    #[error(transparent)]
+    Pictures(#[from] FolderError),
     /// A file differs from the one `data.json` records.
     #[error(transparent)]
     Mismatch(#[from] DataMismatch),

@@ -75,13 +75,14 @@ pub(crate) enum Crash {
 }
 
 /// Configures Burn's `SupervisedTraining` (loaders, metrics, checkpoints, early stopping,
-/// dashboard, Ctrl-C) and runs it.
+/// dashboard, Ctrl-C) and runs it, from `parent`'s weights when a fine-tuned run gives them.
 pub(super) fn fit(
     request: &TrainRequest,
     data: &RunData,
     device: &Device,
     scheduler: ModuleLrScheduler,
     done_epochs: usize,
+    parent: Option<Model>,
 ) -> Outcome {
     let (config, run) = (&request.config, &request.run);
     device.seed(config.seed);
@@ -109,9 +110,9 @@ pub(super) fn fit(
     let recorder = recorder(request, names, training.interrupter(), &halt);
     let training = training.renderer(Box::new(recorder));
 
-    let model = config
-        .model
-        .init(&device.clone().autodiff())
+    // A fine-tuned run starts from its parent's weights, the seed's only from random ones.
+    let model = parent
+        .unwrap_or_else(|| config.model.init(&device.clone().autodiff()))
         .with_loss(config.loss);
     let learner = Learner::new(model, config.optimizer.init_on(request.backend), scheduler);
     // Burn panics on some failures of its own (a metric log it cannot write to a full disk).

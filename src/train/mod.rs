@@ -214,8 +214,11 @@ struct RunData {
     record: DataRecord,
     /// Where the images were read from, in words (for `summary.json`).
     description: String,
-    /// The images trained on (cut by `limit_train`, hold-out removed).
+    /// The images trained on (cut by `limit_train`, a fine-tuned run's parent's mixed in,
+    /// hold-out removed).
     train: Arc<LabelledImages>,
+    /// How many of the images before the hold-out are the parent's (`finetune_mix`).
+    mixed_in: usize,
     /// The images validated on each epoch: the hold-out, or the test images when
     /// `valid_size` is 0.
     valid: Arc<LabelledImages>,
@@ -246,6 +249,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         .lr_scheduler(data.train.len())
         .map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
+    let parent = parent_model(&request, &device, done_epochs)?;
     let adapter = crate::backend::adapter_name(&device);
     if let Some(signal) = request.signals.stopped_by() {
         return Err(TrainError::StoppedBeforeTraining { signal });
@@ -262,10 +266,33 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         );
     }
     prepare_run_folder(&request, &data, done_epochs)?;
-    let outcome = launch::fit(&request, &data, &device, scheduler, done_epochs);
+    let outcome = launch::fit(&request, &data, &device, scheduler, done_epochs, parent);
     // From here on the run's files are written; a signal must not cut that short.
     request.signals.finishing();
     finish::finish(&request, &data, outcome, &device, started)
+}
+
+/// The model a new fine-tuned run starts from (`finetune`): its parent's `model.bpk`, on the
+/// training device; `None` for a run from random weights, and for a resumed one (its
+/// checkpoint holds the weights).
+///
+/// # Errors
+/// The parent has no model, or it cannot be loaded ([`ArtifactError`], naming the file).
+fn parent_model(
+    request: &TrainRequest,
+    device: &burn::prelude::Device,
+    done_epochs: usize,
+) -> Result<Option<crate::model::Model>, TrainError> {
+    let Some(parent) = request
+        .config
+        .finetune
+        .as_ref()
+        .filter(|_| done_epochs == 0)
+    else {
+        return Ok(None);
+    };
+    let (_, model) = RunDir::existing(parent)?.load_model(&device.clone().autodiff())?;
+    Ok(Some(model))
 }
 
 /// Locks the run folder for this process. A folder that is not a run's (or, for `--resume`, a
@@ -350,7 +377,10 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     let (train_all, train_prints) = load(Split::Train)?;
     let (test_all, test_prints) = load(Split::Test)?;
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
-    let train_all = train_all.limited(config.limit_train);
+    let own = train_all.limited(config.limit_train);
+    let own_count = own.len();
+    let train_all = with_parent_images(config, own)?;
+    let mixed_in = train_all.len() - own_count;
     let test = Arc::new(test_all.limited(config.limit_test));
     // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
     // split itself.
@@ -369,9 +399,38 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         record: DataRecord::new(config.dataset, &source, prints),
         description: source.describe(),
         train,
+        mixed_in,
         valid,
         test,
     })
+}
+
+/// `train` followed by `finetune_mix` images of the fine-tuned run's parent's training split
+/// per image of `train` (at most all of them), drawn by the seed: read from where the parent's
+/// `data.json` says and checked against it, as `eval` reads a run's data.
+///
+/// # Errors
+/// The parent's data cannot be found, read, or is not what it trained on.
+fn with_parent_images(
+    config: &TrainingConfig,
+    train: LabelledImages,
+) -> Result<LabelledImages, TrainError> {
+    let Some(parent) = config
+        .finetune
+        .as_ref()
+        .filter(|_| config.finetune_mix > 0.0)
+    else {
+        return Ok(train);
+    };
+    let run = RunDir::existing(parent)?;
+    let (source, recorded) = source_for_run(&run, config.dataset, None)?;
+    let dataset = (config.dataset, DatasetChoice::Run);
+    let (theirs, _) = load_checked(&run, dataset, &source, recorded.as_ref(), Split::Train)?;
+    let wanted = (config.finetune_mix * train.len() as f64).round() as usize;
+    let (_, mixed) = hold_out(&theirs, wanted.min(theirs.len()), config.seed);
+    let pixels = [train.pixels(), mixed.pixels()].concat();
+    let labels = [train.labels(), mixed.labels()].concat();
+    Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label, each part"))
 }
 
 /// Clears a run being overwritten, then writes the config and data record; a resumed run forgets

@@ -20,7 +20,7 @@ pub(super) fn overview(
     format!(
         "{start}; each {batches} batches of {}, {} lr {}, on {device}\n\
          model {} ({} parameters):\n{}\n\
-         data {} from {}: {} training images, {validation}, {} test images",
+         data {} from {}: {} training images{}, {validation}, {} test images",
         config.batch_size,
         config.optimizer.kind,
         config.learning_rate,
@@ -33,8 +33,23 @@ pub(super) fn overview(
         config.dataset.title(),
         data.description,
         grouped(data.train.len() as u64),
+        mixed_in(request, data),
         grouped(data.test.len() as u64),
     )
+}
+
+/// ` (N of them the parent run's)` for a fine-tuned run that mixes in its parent's images.
+fn mixed_in(request: &TrainRequest, data: &RunData) -> String {
+    match (&request.config.finetune, data.mixed_in) {
+        (Some(parent), count) if count > 0 => {
+            format!(
+                " ({} of them {}'s)",
+                grouped(count as u64),
+                parent.display()
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// What the run does first: `training RUN for N epochs`, or where a resumed run resumes.
@@ -42,7 +57,11 @@ fn start(request: &TrainRequest, done_epochs: usize) -> String {
     let (run, epochs) = (request.run.root().display(), request.config.num_epochs);
     if request.existing != Existing::Resume {
         let plural = if epochs == 1 { "" } else { "s" };
-        return format!("training {run} for {epochs} epoch{plural}");
+        let from = match &request.config.finetune {
+            Some(parent) => format!(", from the model of {}", parent.display()),
+            None => String::new(),
+        };
+        return format!("training {run} for {epochs} epoch{plural}{from}");
     }
     let from = match done_epochs {
         0 => "no epoch had finished".to_string(),
