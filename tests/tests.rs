@@ -10,6 +10,7 @@
 //! - `run_folder`: what a run folder holds and what it protects;
 //! - `using_a_model`: `infer`, `eval` and `report` on a trained run;
 //! - `pictures`: people's pictures, decoded and prepared as the model expects them;
+//! - `own_data`: folders of your own pictures as datasets, and fine-tuning a run on them;
 //! - `serve`: the HTTP server and its page in a real browser;
 //! - `pytorch_and_onnx`: export to and import from PyTorch, export to ONNX;
 //! - `code_rules`: rules of `src/` read from its text: its layering (DEVELOPERS.md), errors
@@ -26,6 +27,7 @@ mod common;
 mod code_rules;
 mod command_line;
 mod data_files;
+mod own_data;
 mod pictures;
 mod pytorch_and_onnx;
 mod readme;

@@ -1,0 +1,250 @@
+//! Your own data: a folder of pictures sorted by class trains, evaluates and is fingerprinted;
+//! broken folders are refused in one line before anything is written; `--finetune` starts from
+//! a run's weights (trained here, a CNN, or imported from PyTorch) and refuses what does not fit.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// MNIST's `split` images `from..to` written as PNG pictures into `dir/<label>/<index>.png`.
+fn picture_folder(data: &Path, dir: &Path, test: bool, range: std::ops::Range<usize>) {
+    let (images, labels) = if test {
+        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    } else {
+        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+    };
+    let (images, labels) = (read_idx(data, images), read_idx(data, labels));
+    for index in range {
+        let label = labels[8 + index];
+        let start = 16 + index * 784;
+        let picture =
+            image::GrayImage::from_raw(28, 28, images[start..start + 784].to_vec()).unwrap();
+        let class = dir.join(label.to_string());
+        std::fs::create_dir_all(&class).unwrap();
+        picture.save(class.join(format!("{index:05}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn a_folder_of_pictures_trains_evaluates_and_refuses_changed_pictures() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let pictures = sandbox.path("pictures");
+    picture_folder(&data, &pictures.join("train"), false, 0..2000);
+    picture_folder(&data, &pictures.join("test"), true, 0..500);
+    let trained = sandbox.run(["--data-dir", "pictures", "--run", "run", "--epochs", "2"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    assert!(
+        stdout(&trained).contains("2,000 training images, validated on the 500 test images"),
+        "{}",
+        stdout(&trained)
+    );
+    let summary = read_json(&sandbox.path("run/summary.json"));
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 80.0,
+        "{summary}"
+    );
+    let record = read_json(&sandbox.path("run/data.json"));
+    let recorded = record["source"]["pictures"].as_str().unwrap();
+    assert_eq!(Path::new(recorded), std::path::absolute(&pictures).unwrap());
+    for split in ["train-pictures", "test-pictures"] {
+        assert!(record["files"][split]["crc32"].is_string(), "{record}");
+    }
+    // eval and infer --index find the pictures through data.json.
+    let eval = sandbox.run(["eval", "--run", "run"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(stdout(&eval).contains("/500)"), "{}", stdout(&eval));
+    let infer = sandbox.run(["infer", "--run", "run", "--index", "0"]);
+    assert!(stdout(&infer).starts_with("#0: "), "{}", stderr(&infer));
+    // A picture added to the test split is another test split: refused, as a changed IDX file.
+    let extra = pictures.join("test/3/extra.png");
+    std::fs::copy(pictures.join("test/7/00000.png"), &extra).unwrap();
+    let line = assert_one_line_error(&sandbox.run(["eval", "--run", "run"]));
+    assert!(
+        line.contains("test-pictures is not the file run was trained on"),
+        "{line}"
+    );
+    std::fs::remove_file(extra).unwrap();
+
+    // Class folders alone: one picture in five, by its name, is the test split.
+    let flat = sandbox.path("flat");
+    picture_folder(&data, &flat, false, 0..1000);
+    let trained = sandbox.run(["--data-dir", "flat", "--run", "flat-run", "--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let tested = read_json(&sandbox.path("flat-run/summary.json"))["test_images"]
+        .as_u64()
+        .unwrap();
+    assert!((150..=250).contains(&tested), "{tested} of 1,000 tested");
+}
+
+#[test]
+fn broken_picture_folders_are_refused_in_one_line_and_nothing_is_written() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let good = |name: &str| {
+        let dir = sandbox.path(name);
+        picture_folder(&data, &dir, false, 0..30);
+        dir
+    };
+    let not_a_picture = good("not-a-picture");
+    std::fs::write(not_a_picture.join("3/notes.png"), "not a picture").unwrap();
+    let empty_class = good("empty-class");
+    std::fs::create_dir(empty_class.join("8/inner")).unwrap();
+    std::fs::remove_dir_all(empty_class.join("8")).unwrap();
+    std::fs::create_dir(empty_class.join("8")).unwrap();
+    let link = good("link-out");
+    std::os::unix::fs::symlink("/etc/hostname", link.join("1/outside.png")).unwrap();
+    let stray_file = good("stray-file");
+    std::fs::write(stray_file.join("labels.csv"), "0,1\n").unwrap();
+    let named = good("named-class");
+    std::fs::create_dir(named.join("cat")).unwrap();
+    let no_test = sandbox.path("no-test");
+    picture_folder(&data, &no_test.join("train"), false, 0..30);
+    // 100,000 tiny files: the first one is named, at once.
+    let tiny = good("tiny-files");
+    for i in 0..100_000 {
+        std::fs::write(tiny.join(format!("5/tiny-{i:06}.png")), [0u8]).unwrap();
+    }
+    let cases = [
+        ("not-a-picture", "not-a-picture/3/notes.png: "),
+        ("empty-class", "empty-class/8: an empty class"),
+        ("link-out", "link-out/1/outside.png: a symbolic link"),
+        ("stray-file", "stray-file/labels.csv: not a class folder"),
+        ("named-class", "named-class/cat: not a class folder"),
+        ("no-test", "no-test/test: missing"),
+        ("tiny-files", "tiny-files/5/tiny-000000.png: "),
+    ];
+    for (folder, needle) in cases {
+        let started = std::time::Instant::now();
+        let output = sandbox.run(["--data-dir", folder, "--run", "run"]);
+        let line = assert_one_line_error(&output);
+        assert!(line.contains(needle), "{line:?} lacks {needle:?}");
+        assert!(!sandbox.path("run").exists(), "{folder}: a run was written");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{folder}: refused only after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// The first epoch's training loss of the run in `run`.
+fn first_train_loss(sandbox: &Sandbox, run: &str) -> f64 {
+    let epochs = read_jsonl(&sandbox.path(&format!("{run}/metrics.jsonl")));
+    epochs[0]["train_loss"].as_f64().unwrap()
+}
+
+#[test]
+fn a_finetuned_run_starts_from_its_parents_weights_and_refuses_what_does_not_fit() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    picture_folder(&data, &sandbox.path("mine/train"), false, 0..300);
+    picture_folder(&data, &sandbox.path("mine/test"), true, 0..100);
+    trained_run_copy(&sandbox, "parent");
+    let one_epoch = ["--data-dir", "mine", "--epochs", "1", "--run"];
+    let fresh = sandbox.run([&one_epoch[..], &["fresh"]].concat());
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    let tuned = sandbox.run([&one_epoch[..], &["tuned", "--finetune", "parent"]].concat());
+    assert!(tuned.status.success(), "{}", stderr(&tuned));
+    assert!(
+        stdout(&tuned).contains("from the model of "),
+        "{}",
+        stdout(&tuned)
+    );
+    let (fresh_loss, tuned_loss) = (
+        first_train_loss(&sandbox, "fresh"),
+        first_train_loss(&sandbox, "tuned"),
+    );
+    assert!(
+        tuned_loss < fresh_loss / 4.0,
+        "first-epoch loss: fine-tuned {tuned_loss}, fresh {fresh_loss}"
+    );
+    let config = read_json(&sandbox.path("tuned/config.json"));
+    let recorded = config["finetune"].as_str().unwrap();
+    assert_eq!(
+        Path::new(recorded),
+        std::path::absolute(sandbox.path("parent")).unwrap()
+    );
+    // Mixed with the parent's MNIST images: 1 per picture, recorded, and said.
+    let mixed = sandbox.run(
+        [
+            &one_epoch[..],
+            &["mixed", "--finetune", "parent", "--finetune-mix", "1"],
+        ]
+        .concat(),
+    );
+    assert!(mixed.status.success(), "{}", stderr(&mixed));
+    assert!(
+        stdout(&mixed).contains("600 training images (300 of them "),
+        "{}",
+        stdout(&mixed)
+    );
+    assert_eq!(
+        read_json(&sandbox.path("mixed/config.json"))["finetune_mix"],
+        1.0
+    );
+    // What does not fit is refused before anything is written.
+    let refused = [
+        (
+            &["--finetune", "parent", "--hidden", "64"][..],
+            "its model is 784-128-10",
+        ),
+        (
+            &["--finetune", "parent", "--dataset", "fashion-mnist"],
+            "it reads MNIST's classes, not Fashion-MNIST's",
+        ),
+        (&["--finetune", "nowhere"], "--finetune nowhere: not a run"),
+        (&["--finetune-mix", "1"], "give --finetune RUN"),
+    ];
+    for (args, needle) in refused {
+        let line =
+            assert_one_line_error(&sandbox.run([&one_epoch[..], &["refused"], args].concat()));
+        assert!(line.contains(needle), "{line:?} lacks {needle:?}");
+        assert!(!sandbox.path("refused").exists());
+    }
+}
+
+#[test]
+fn cnns_and_imported_pytorch_models_fine_tune_too() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    picture_folder(&data, &sandbox.path("mine"), false, 0..200);
+    let cnn = sandbox.run_on(
+        &data,
+        &[
+            "--model",
+            "cnn",
+            "--limit-train",
+            "500",
+            "--epochs",
+            "1",
+            "--run",
+            "cnn",
+        ],
+    );
+    assert!(cnn.status.success(), "{}", stderr(&cnn));
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pytorch/simple_nn.pt"
+    );
+    let imported = sandbox.run(["import", "--pytorch", fixture, "--run", "imported"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    for parent in ["cnn", "imported"] {
+        let run = format!("from-{parent}");
+        let tuned = sandbox.run([
+            "--data-dir",
+            "mine",
+            "--epochs",
+            "1",
+            "--finetune",
+            parent,
+            "--run",
+            &run,
+        ]);
+        assert!(tuned.status.success(), "{parent}: {}", stderr(&tuned));
+        let parent_model =
+            read_json(&sandbox.path(&format!("{parent}/config.json")))["model"].clone();
+        let model = read_json(&sandbox.path(&format!("{run}/config.json")))["model"].clone();
+        assert_eq!(model, parent_model, "{parent}");
+    }
+}
