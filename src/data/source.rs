@@ -61,18 +61,21 @@ impl DataSource {
     pub fn resolve(dataset: DatasetKind, dir: Option<PathBuf>) -> Result<Self, DataError> {
         match dir {
             Some(dir) if dir.to_str().is_none() => Err(DataError::NotUtf8 { dir }),
-            Some(dir) => Ok(DataSource::of_folder(dir)),
+            Some(dir) => Ok(DataSource::of_folder(dir, dataset)),
             None => dataset.default_source(),
         }
     }
 
     /// The source a `--data-dir` folder is: a folder of pictures when it holds no IDX files of
-    /// the training split and a class folder (`0/`, or `train/0/`); otherwise IDX files (and a
-    /// missing file is named as such when read).
-    pub fn of_folder(dir: PathBuf) -> Self {
+    /// the training split and a folder of one of `dataset`'s classes (`0/` or `train/0/`, or by
+    /// the class's name); otherwise IDX files (and a missing file is named as such when read).
+    pub fn of_folder(dir: PathBuf, dataset: DatasetKind) -> Self {
         let idx = locate(&dir, Split::Train, Split::Train.file_names().0).is_ok();
+        let names = dataset.class_names();
         let holds_a_class = |dir: &Path| {
-            (0..crate::data::NUM_CLASSES).any(|class| dir.join(class.to_string()).is_dir())
+            (0..names.len()).any(|class| {
+                dir.join(class.to_string()).is_dir() || dir.join(names[class]).is_dir()
+            })
         };
         if !idx && (holds_a_class(&dir) || holds_a_class(&dir.join("train"))) {
             DataSource::Pictures(dir)

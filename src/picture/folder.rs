@@ -1,6 +1,6 @@
 //! A folder of pictures sorted by class as a dataset, the layout torchvision's `ImageFolder`
 //! and Keras's `image_dataset_from_directory` read: one folder per class, named by its index
-//! (`0/` ... `9/`: the digits for MNIST), each picture prepared as `infer` prepares a picture
+//! (`0/` ... `9/`: the digits for MNIST) or its name in the dataset (`Sneaker/`), each picture prepared as `infer` prepares a picture
 //! (`picture::prepare_digits`), so that a photo in the training set reaches the model as `infer`
 //! would give it; as one digit, whole, since its folder says it holds one (an MNIST digit drawn
 //! in two pieces would otherwise be split).
@@ -66,6 +66,15 @@ pub(crate) enum FolderError {
         /// What it holds instead.
         cause: Unread,
     },
+    /// Two folders of one class (`7/` and, for MNIST, no other; `7/` and `Sneaker/` for
+    /// Fashion-MNIST).
+    #[error("{}: the same class as {}; keep one folder per class", path.display(), twin.display())]
+    Twins {
+        /// The second folder.
+        path: PathBuf,
+        /// The first.
+        twin: PathBuf,
+    },
     /// No picture falls in a split.
     #[error("{}: no picture in the {split} split; {advice}", dir.display())]
     EmptySplit {
@@ -84,13 +93,18 @@ pub(crate) enum FolderError {
     },
 }
 
-/// The pictures of `split` in `dir`, prepared, labelled by their class folders, with the
+/// The pictures of `split` in `dir`, prepared, labelled by their class folders (named by class
+/// index or by one of `names`, indexed by label), with the
 /// fingerprint of the split's files (`train-pictures` or `test-pictures`: their paths within
 /// the folder and their bytes, in order).
 ///
 /// # Errors
 /// [`FolderError`], naming the path at fault.
-pub(crate) fn load(dir: &Path, split: Split) -> Result<(LabelledImages, SplitPrints), FolderError> {
+pub(crate) fn load(
+    dir: &Path,
+    split: Split,
+    names: &[&str; NUM_CLASSES],
+) -> Result<(LabelledImages, SplitPrints), FolderError> {
     let (root, shared) = match split_folder(dir, split)? {
         Some(root) => (root, false),
         None => (dir.to_path_buf(), true),
@@ -99,7 +113,7 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<(LabelledImages, SplitPri
     let mut labels = Vec::new();
     let mut stream = crc32fast::Hasher::new();
     let mut total = 0u64;
-    for (class, folder) in class_folders(&root)? {
+    for (class, folder) in class_folders(&root, names)? {
         for path in pictures_in(&folder)? {
             let name = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy();
             if shared && in_test_split(&name) != (split == Split::Test) {
@@ -160,24 +174,30 @@ fn split_folder(dir: &Path, split: Split) -> Result<Option<PathBuf>, FolderError
 /// The class folders of `root` with their labels, in class order.
 ///
 /// # Errors
-/// A folder that cannot be listed; an entry that is not a folder named by a class index.
-fn class_folders(root: &Path) -> Result<Vec<(u8, PathBuf)>, FolderError> {
-    let mut classes = Vec::new();
+/// A folder that cannot be listed; an entry that is not a folder named by a class; two
+/// folders of one class.
+fn class_folders(
+    root: &Path,
+    names: &[&str; NUM_CLASSES],
+) -> Result<Vec<(u8, PathBuf)>, FolderError> {
+    let mut classes: Vec<(u8, PathBuf)> = Vec::new();
     for (path, kind) in entries(root)? {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let class = name
-            .parse::<u8>()
-            .ok()
-            .filter(|&c| usize::from(c) < NUM_CLASSES);
+        let class = (0..NUM_CLASSES as u8)
+            .find(|&class| name == class.to_string() || name == names[usize::from(class)]);
+        if let Some(twin) = class.and_then(|c| classes.iter().find(|(seen, _)| *seen == c)) {
+            return Err(FolderError::Twins {
+                path,
+                twin: twin.1.clone(),
+            });
+        }
         match class {
-            Some(class) if kind.is_dir() && name == class.to_string() => {
-                classes.push((class, path))
-            }
+            Some(class) if kind.is_dir() => classes.push((class, path)),
             Some(_) if kind.is_symlink() => return Err(not_followed(path)),
             _ => {
                 return Err(FolderError::Layout {
                     path,
-                    what: "not a class folder: a folder of pictures (or its train/ and test/) holds one folder per class, named 0 to 9 (the class index)",
+                    what: "not a class folder: a folder of pictures (or its train/ and test/) holds one folder per class, named 0 to 9 (the class index) or by the class's name",
                 });
             }
         }

@@ -107,7 +107,7 @@ pub(crate) fn source_for_run(
 ) -> Result<(DataSource, Option<DataRecord>), RecordError> {
     let record = run.load_data_record()?;
     let source = match (data_dir, &record) {
-        (Some(dir), _) => DataSource::of_folder(dir),
+        (Some(dir), _) => DataSource::of_folder(dir, dataset),
         (None, Some(record)) => record.source.clone(),
         (None, None) => DataSource::resolve(dataset, None)?,
     };
@@ -179,7 +179,7 @@ pub(crate) fn load_checked(
     split: Split,
 ) -> Result<(LabelledImages, SplitPrints), RecordError> {
     let (images, prints) = match source {
-        DataSource::Pictures(dir) => folder::load(dir, split)?,
+        DataSource::Pictures(dir) => folder::load(dir, split, &dataset.class_names())?,
         _ => source.load_fingerprinted(split)?,
     };
     identity::check(dataset, choice, &source.describe(), &prints)?;
