@@ -21,8 +21,14 @@ struct Server {
 impl Server {
     /// Starts `serve` on a free port for the sandbox's `run` and waits for its address line.
     fn start(sandbox: &Sandbox, run: &str) -> Self {
+        Self::start_with(sandbox, run, &[])
+    }
+
+    /// [`Server::start`] with more flags (`--collect DIR`).
+    fn start_with(sandbox: &Sandbox, run: &str, flags: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"));
         command.args(["serve", "--run", run, "--port", "0"]);
+        command.args(flags);
         Self::spawn(sandbox, command)
     }
 
@@ -298,6 +304,8 @@ fn serve_writes_nothing_in_the_run_or_its_working_folder() {
         ("POST", "/api/predict", "image/png", b"not a picture", 400),
         ("POST", "/api/predict", "application/json", b"[1, 2", 400),
         ("POST", "/api/predict", "text/plain", b"seven", 415),
+        // Without --collect nothing is saved.
+        ("POST", "/api/collect?class=3", "image/png", &picture, 404),
         ("GET", "/run/model.bpk", "text/plain", b"", 404),
         ("PUT", "/api/predict", "image/png", &picture, 405),
     ];
@@ -881,6 +889,11 @@ fn a_seven_drawn_with_the_mouse_in_chromium_is_read_as_a_seven() {
         browser.eval("document.getElementById('boxes').dataset.count"),
         "1"
     );
+    // Saving drawings is for a server started with --collect.
+    assert_eq!(
+        browser.eval("document.getElementById('collect').hidden"),
+        true
+    );
 
     // Escape clears the drawing and the answer.
     browser.call(
@@ -1301,4 +1314,430 @@ fn the_api_reads_a_number_with_the_fields_infer_json_prints() {
             .all(|input| input.as_array().unwrap().len() == 784)
     );
     assert!(answer.get("input").is_none(), "{answer}");
+}
+
+// ---- serve --collect DIR: drawings saved with their class ----
+
+/// The names of the files in `dir`, sorted; none when it does not exist.
+fn names_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn collect_saves_pictures_byte_for_byte_by_class_and_refuses_bad_ones_writing_nothing() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start_with(&sandbox, "run", &["--collect", "collected"]);
+    let collected = sandbox.path("collected");
+    assert!(collected.is_dir(), "DIR is created when the server starts");
+    let (status, model) = server.json("GET", "/api/model", None, b"");
+    assert_eq!((status, &model["collect"]), (200, &serde_json::json!(true)));
+
+    // Two different pictures, both said to be a 3: two new files, each the bytes posted.
+    let pictures = [drawn_digit_png(18), drawn_digit_png(30)];
+    let mut saved = Vec::new();
+    for (at, picture) in pictures.iter().enumerate() {
+        let (status, answer) =
+            server.json("POST", "/api/collect?class=3", Some("image/png"), picture);
+        assert_eq!(status, 201, "{answer}");
+        assert_eq!(answer["class"], 3, "{answer}");
+        assert_eq!(answer["count"], at + 1, "{answer}");
+        let path = answer["saved"].as_str().unwrap().to_string();
+        let name = path
+            .strip_prefix("3/")
+            .unwrap_or_else(|| panic!("{answer}"));
+        assert!(
+            name.starts_with("drawn-") && name.ends_with(".png") && !name.contains('/'),
+            "{answer}"
+        );
+        assert_eq!(&std::fs::read(collected.join(&path)).unwrap(), picture);
+        saved.push(name.to_string());
+    }
+    assert_ne!(saved[0], saved[1]);
+    saved.sort();
+    assert_eq!(names_in(&collected.join("3")), saved);
+    // The same picture again is one more file, not a replaced one.
+    let (status, answer) = server.json(
+        "POST",
+        "/api/collect?class=3",
+        Some("image/png"),
+        &pictures[0],
+    );
+    assert_eq!((status, &answer["count"]), (201, &serde_json::json!(3)));
+
+    let before = fingerprint(sandbox.dir.path());
+    let blank = png(64, 64, &[255; 64 * 64]);
+    let over_2_mib = vec![0u8; 3 << 20];
+    let picture = &pictures[0];
+    // (path and query, content type, body, expected status, expected words in the error)
+    type Case<'a> = (&'a str, Option<&'a str>, &'a [u8], u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "/api/collect?class=10",
+            Some("image/png"),
+            picture,
+            400,
+            "class=10: ",
+        ),
+        (
+            "/api/collect?class=x",
+            Some("image/png"),
+            picture,
+            400,
+            "class=x: ",
+        ),
+        (
+            "/api/collect?class=../1",
+            Some("image/png"),
+            picture,
+            400,
+            "class=../1: ",
+        ),
+        (
+            "/api/collect?class=..%2F1",
+            Some("image/png"),
+            picture,
+            400,
+            "class=..%2F1: ",
+        ),
+        (
+            "/api/collect?class=03",
+            Some("image/png"),
+            picture,
+            400,
+            "from 0 to 9",
+        ),
+        ("/api/collect", Some("image/png"), picture, 400, "no class"),
+        (
+            "/api/collect?class=3&class=4",
+            Some("image/png"),
+            picture,
+            400,
+            "more than once",
+        ),
+        (
+            "/api/collect?class=3",
+            Some("image/png"),
+            b"",
+            400,
+            "the body is empty",
+        ),
+        (
+            "/api/collect?class=3",
+            Some("image/png"),
+            b"just some text",
+            400,
+            "not a picture",
+        ),
+        (
+            "/api/collect?class=3",
+            Some("image/png"),
+            &blank,
+            422,
+            "blank",
+        ),
+        (
+            "/api/collect?class=3",
+            Some("application/json"),
+            b"[1, 2]",
+            415,
+            "Content-Type application/json",
+        ),
+        (
+            "/api/collect?class=3",
+            None,
+            picture,
+            415,
+            "Content-Type missing",
+        ),
+        (
+            "/api/collect?class=3",
+            Some("image/png"),
+            &over_2_mib,
+            413,
+            "over 2 MiB",
+        ),
+    ];
+    for (path, content_type, body, expected, words) in cases {
+        let (status, answer) = server.json("POST", path, content_type, body);
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert_eq!(status, expected, "{path} ({content_type:?}): {answer}");
+        assert!(error.contains(words), "{path} ({content_type:?}): {error}");
+    }
+    let (status, answer) = server.json("GET", "/api/collect?class=3", None, b"");
+    assert_eq!(status, 405, "{answer}");
+    assert_eq!(
+        changes(&before, &fingerprint(sandbox.dir.path())),
+        Vec::<String>::new(),
+        "a refused request writes nothing"
+    );
+    assert_eq!(names_in(&collected), ["3"], "no other folder made");
+}
+
+#[test]
+fn without_collect_the_collect_route_refuses_in_one_line_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start(&sandbox, "run");
+    let before = fingerprint(sandbox.dir.path());
+    let (status, model) = server.json("GET", "/api/model", None, b"");
+    assert_eq!(
+        (status, &model["collect"]),
+        (200, &serde_json::json!(false))
+    );
+    for method in ["POST", "GET"] {
+        let (status, answer) = server.json(
+            method,
+            "/api/collect?class=3",
+            Some("image/png"),
+            &drawn_digit_png(18),
+        );
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert_eq!(status, 404, "{method}: {answer}");
+        assert!(
+            error.contains("start serve with --collect DIR") && !error.contains('\n'),
+            "{method}: {error}"
+        );
+    }
+    let (_, answer) = server.json("GET", "/nowhere", None, b"");
+    assert!(
+        answer["error"].as_str().unwrap().contains("/api/collect"),
+        "the routes listed: {answer}"
+    );
+    assert_eq!(
+        changes(&before, &fingerprint(sandbox.dir.path())),
+        Vec::<String>::new()
+    );
+    assert_eq!(names_in(sandbox.dir.path()), ["run"]);
+}
+
+/// `serve` with `args`, expected to end by itself: its output once it has (within a minute; a
+/// server that starts instead fails the test).
+fn serve_ending(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+        .args(["serve", "--run", "run", "--port", "0"])
+        .args(args)
+        .current_dir(sandbox.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    wait_within(
+        &mut child,
+        Duration::from_secs(60),
+        "serve with a bad --collect",
+    );
+    child.wait_with_output().unwrap()
+}
+
+/// A tmpfs mounted at `path` with `options` for as long as it lives (root only, as CI runs);
+/// `None` without root.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn tmpfs(path: PathBuf, options: &str) -> Option<Self> {
+        std::fs::create_dir_all(&path).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount -o {options} {}", path.display());
+        Some(Self(path))
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_collect_folder_that_cannot_be_made_or_written_is_refused_in_one_line_before_serving() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let before = fingerprint(sandbox.dir.path());
+
+    let missing = serve_ending(&sandbox, &["--collect", "no/such"]);
+    let line = assert_one_line_error(&missing);
+    assert!(
+        line.contains("--collect no/such: ")
+            && line.contains("its parent folder no does not exist"),
+        "{line}"
+    );
+    assert!(
+        stdout(&missing).is_empty(),
+        "never served: {}",
+        stdout(&missing)
+    );
+    assert!(!sandbox.path("no").exists(), "no parent made");
+
+    std::fs::write(sandbox.path("a-file"), b"kept").unwrap();
+    let file = serve_ending(&sandbox, &["--collect", "a-file"]);
+    let line = assert_one_line_error(&file);
+    assert!(line.contains("--collect a-file: is a file"), "{line}");
+    assert_eq!(std::fs::read(sandbox.path("a-file")).unwrap(), b"kept");
+
+    // Read-only: a read-only file system as root (permissions do not stop root), else a
+    // folder without write permission.
+    let read_only = sandbox.path("read-only");
+    let mounted = Mounted::tmpfs(read_only.clone(), "ro,size=64k");
+    if mounted.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let unwritable = serve_ending(&sandbox, &["--collect", "read-only"]);
+    let line = assert_one_line_error(&unwritable);
+    assert!(
+        line.contains("--collect read-only: cannot write in it"),
+        "{line}"
+    );
+    assert!(names_in(&read_only).is_empty());
+
+    std::fs::remove_file(sandbox.path("a-file")).unwrap();
+    assert_eq!(
+        changes(&before, &fingerprint(sandbox.dir.path())),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_picture_that_does_not_fit_on_the_disk_leaves_nothing_and_the_next_one_is_saved() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let Some(_disk) = Mounted::tmpfs(sandbox.path("collected"), "size=64k") else {
+        assert!(
+            std::env::var_os("MNIST_TRAINER_NO_ROOT").is_some_and(|value| value == "1"),
+            "mounting a small tmpfs needs root (CI runs as root); set MNIST_TRAINER_NO_ROOT=1 to skip this test"
+        );
+        eprintln!("skipped (MNIST_TRAINER_NO_ROOT=1): mounting a small tmpfs needs root");
+        return;
+    };
+    let server = Server::start_with(&sandbox, "run", &["--collect", "collected"]);
+    // A digit on 1000x1000 paper speckled with light grey: about 700 kB of PNG, over the
+    // disk's 64 kB.
+    let digit = image::imageops::resize(
+        &mnist_test_digit(&mnist_dir(), 18),
+        500,
+        500,
+        image::imageops::FilterType::Nearest,
+    );
+    let mut state = 0x2545_f491_u32;
+    let grey: Vec<u8> = (0..1000 * 1000)
+        .map(|i: usize| {
+            let (x, y) = (i % 1000, i / 1000);
+            if (250..750).contains(&x)
+                && (250..750).contains(&y)
+                && digit.get_pixel(x as u32 - 250, y as u32 - 250)[0] > 128
+            {
+                0
+            } else {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                200 + (state % 56) as u8
+            }
+        })
+        .collect();
+    let large = png(1000, 1000, &grey);
+    assert!(
+        large.len() > 200_000 && large.len() < 2 << 20,
+        "{}",
+        large.len()
+    );
+    let (status, answer) = server.json("POST", "/api/collect?class=3", Some("image/png"), &large);
+    assert_eq!(status, 500, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cannot save the picture in 3/: ") && error.contains("No space left"),
+        "{error}"
+    );
+    assert_eq!(
+        names_in(&sandbox.path("collected/3")),
+        Vec::<String>::new(),
+        "nothing left of it"
+    );
+    let small = drawn_digit_png(18);
+    let (status, answer) = server.json("POST", "/api/collect?class=3", Some("image/png"), &small);
+    assert_eq!(
+        (status, &answer["count"]),
+        (201, &serde_json::json!(1)),
+        "{answer}"
+    );
+    let saved = sandbox
+        .path("collected")
+        .join(answer["saved"].as_str().unwrap());
+    assert_eq!(std::fs::read(saved).unwrap(), small);
+}
+
+#[test]
+fn a_drawing_saved_with_its_class_button_in_chromium_lands_in_that_class_folder() {
+    let sandbox = Sandbox::new();
+    trained_run(&sandbox);
+    let server = Server::start_with(&sandbox, "run", &["--collect", "collected"]);
+    let mut browser = Browser::start(&sandbox.path("chromium-profile"));
+    browser.open(&server.url("/"));
+    browser.wait_for("document.body && document.body.dataset.ready === 'true'");
+    assert_eq!(
+        browser.eval("document.getElementById('collect').hidden"),
+        false
+    );
+    let labels = browser.eval(
+        "[...document.querySelectorAll('#collect-classes button')].map(b => b.getAttribute('aria-label'))",
+    );
+    assert_eq!(labels.as_array().unwrap().len(), 10, "{labels}");
+    assert_eq!(labels[7], "Save the drawing as a 7");
+    let button = "document.querySelector('#collect-classes button[data-class=\"7\"]')";
+    assert_eq!(
+        browser.eval(&format!("{button}.disabled")),
+        true,
+        "nothing drawn yet"
+    );
+
+    let area = browser
+        .eval("JSON.parse(JSON.stringify(document.getElementById('pad').getBoundingClientRect()))");
+    browser.stroke(&area, &[(0.38, 0.22), (0.62, 0.22), (0.48, 0.85)]);
+    browser.wait_for(SETTLED_ANSWER);
+    let drawn = browser.eval("document.getElementById('pad').toDataURL('image/png')");
+    let drawn = base64_decode(drawn.as_str().unwrap().split_once(',').unwrap().1);
+    // Clicked as a person clicks it, in the middle.
+    let place = browser.eval(&format!(
+        "JSON.parse(JSON.stringify({button}.getBoundingClientRect()))"
+    ));
+    let middle =
+        |key: &str, size: &str| place[key].as_f64().unwrap() + place[size].as_f64().unwrap() / 2.0;
+    let at = (middle("left", "width"), middle("top", "height"));
+    browser.mouse("mousePressed", at);
+    browser.mouse("mouseReleased", at);
+    let said = browser.wait_for(
+        "(t => t.startsWith('saved as') || t.startsWith('not saved') ? t : '')(document.getElementById('collect-status').textContent)",
+    );
+    let files = names_in(&sandbox.path("collected/7"));
+    assert_eq!(files.len(), 1, "{said}: {files:?}");
+    assert_eq!(said, format!("saved as 7/{} (1 picture of 7)", files[0]));
+    assert_eq!(names_in(&sandbox.path("collected")), ["7"]);
+    // The file is the drawing, pixel for pixel.
+    let saved = image::load_from_memory(
+        &std::fs::read(sandbox.path("collected/7").join(&files[0])).unwrap(),
+    )
+    .unwrap()
+    .to_rgba8();
+    let drawn = image::load_from_memory(&drawn).unwrap().to_rgba8();
+    assert_eq!(saved.dimensions(), (560, 280));
+    assert!(saved == drawn, "the saved picture differs from the drawing");
+    // The pad is cleared for the next one, so the same drawing is not saved twice by mistake.
+    assert_eq!(browser.eval("hasInk"), false);
+    assert_eq!(browser.eval(&format!("{button}.disabled")), true);
 }

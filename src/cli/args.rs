@@ -304,6 +304,12 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free one (printed).
     #[arg(long, value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
+
+    /// Let the page save drawings with the class you pick, into DIR/0/ to DIR/9/ by class
+    /// index (the layout torchvision's ImageFolder reads), to fine-tune on later; DIR is
+    /// created if missing. Never replaces a file.
+    #[arg(long, value_name = "DIR")]
+    pub collect: Option<PathBuf>,
 }
 
 impl Cli {

@@ -12,7 +12,8 @@ use crate::serve::{ServeRequest, serve};
 /// Ctrl-C, 143 for SIGTERM), as a shell reports a process that signal ended.
 ///
 /// # Errors
-/// No run found, or [`crate::serve::serve`] fails (the backend, the model, the address).
+/// No run found, or [`crate::serve::serve`] fails (the `--collect` folder, the backend, the
+/// model, the address).
 pub(crate) fn execute(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode> {
     let stopped_by = serve(ServeRequest {
         run: args.run.chosen()?,
@@ -20,6 +21,7 @@ pub(crate) fn execute(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode
         host: args.host,
         port: args.port,
         epoch: args.epoch.epoch,
+        collect: args.collect,
         signals: signals.clone(),
     })?;
     Ok(stopped_by.map_or(ExitCode::SUCCESS, |signal| {

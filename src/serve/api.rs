@@ -1,16 +1,17 @@
-//! The HTTP routes: the page, `POST /api/predict`, `GET /api/model`, `GET /healthz`. Every
-//! answer is JSON but the page; every refusal a 4xx with `{"error": "..."}` naming the problem.
+//! The HTTP routes: the page, `POST /api/predict`, `POST /api/collect` (with `--collect`),
+//! `GET /api/model`, `GET /healthz`. Every answer is JSON but the page; every refusal a 4xx
+//! with `{"error": "..."}` naming the problem.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use burn::prelude::*;
 use serde::Serialize;
@@ -19,7 +20,8 @@ use crate::data::DatasetKind;
 use crate::model::Model;
 use crate::model::predict::{Calibrated, ReadDigit, read_digits};
 use crate::model::reading::Reading;
-use crate::serve::input::{InputError, digits_from_body};
+use crate::serve::collect::{Class, Collection};
+use crate::serve::input::{InputError, check_picture, digits_from_body};
 
 /// Largest request body read: a phone photo fits.
 pub(super) const MAX_BODY_BYTES: usize = 2 << 20;
@@ -44,6 +46,8 @@ pub(super) struct Served {
     /// Permits to decode a picture ([`DECODES_AT_ONCE`]): each decode may take up to 128 MiB,
     /// so concurrent requests wait their turn rather than add up.
     pub decoding: Arc<tokio::sync::Semaphore>,
+    /// Where `POST /api/collect` saves drawings (`--collect`); without it, it saves nothing.
+    pub collection: Option<Collection>,
 }
 
 /// How many pictures are decoded at once.
@@ -52,9 +56,15 @@ pub(super) const DECODES_AT_ONCE: usize = 2;
 /// The routes over `served`, with the body limit ([`MAX_BODY_BYTES`]), the time limit
 /// ([`REQUEST_TIMEOUT`]) and JSON answers for unknown paths and methods.
 pub(super) fn router(served: Arc<Served>) -> Router {
+    let collect_route = if served.collection.is_some() {
+        post(collect)
+    } else {
+        any(collect_off)
+    };
     Router::new()
         .route("/", get(page))
         .route("/api/predict", post(predict))
+        .route("/api/collect", collect_route)
         .route("/api/model", get(model))
         .route("/healthz", get(health))
         .fallback(not_found)
@@ -100,7 +110,9 @@ impl IntoResponse for ApiError {
 impl From<InputError> for ApiError {
     fn from(error: InputError) -> Self {
         let status = match error {
-            InputError::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InputError::ContentType(_) | InputError::NotPictureType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             InputError::TooLarge { .. } | InputError::TooMuchMemory(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -157,28 +169,10 @@ async fn predict(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Answer>, ApiError> {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("the body is over {} MiB", MAX_BODY_BYTES >> 20)
-        } else {
-            rejection.body_text()
-        };
-        ApiError(status, reason)
-    })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap_or("unreadable").to_string());
+    let body = body.map_err(body_refused)?;
+    let content_type = content_type(&headers);
     // Held until the blocking work ends, even if the request times out first.
-    let permit = Arc::clone(&served.decoding)
-        .acquire_owned()
-        .await
-        .map_err(|_| {
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is stopping".into(),
-            )
-        })?;
+    let permit = decode_permit(&served).await?;
     // Decoding and the forward pass are CPU work: off the thread that answers connections.
     let answer = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -192,6 +186,39 @@ async fn predict(
         )
     })??;
     Ok(Json(answer))
+}
+
+/// A body that could not be read (over [`MAX_BODY_BYTES`], cut off) as the refusal naming why.
+fn body_refused(rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body is over {} MiB", MAX_BODY_BYTES >> 20)
+    } else {
+        rejection.body_text()
+    };
+    ApiError(status, reason)
+}
+
+/// A request's Content-Type, `unreadable` when it is not text.
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("unreadable").to_string())
+}
+
+/// A permit to decode a picture (see [`Served::decoding`]), waited for.
+///
+/// Errors: 503 when the server is stopping.
+async fn decode_permit(served: &Served) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&served.decoding)
+        .acquire_owned()
+        .await
+        .map_err(|_| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping".into(),
+            )
+        })
 }
 
 /// What the served model reads in a request's body: its digits found and prepared, each
@@ -219,6 +246,62 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
     })
 }
 
+/// `POST /api/collect?class=N` (with `--collect DIR`): the body, a picture as the page draws it
+/// (PNG) or any the server decodes, saved byte for byte into `DIR/<N>/` under a new name;
+/// answers 201 with `{"saved": "<N>/<name>", "class": N, "count": <pictures in DIR/<N>/>}`.
+/// Errors: 400 for a class that is not an index 0-9, then 400, 413, 415
+/// or 422 for a body that is not a picture with ink (see [`InputError`]), checked before
+/// anything is written; 500 when it cannot be written (nothing of it is left).
+async fn collect(
+    State(served): State<Arc<Served>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let class = Class::from_query(query.as_deref())
+        .map_err(|reason| ApiError(StatusCode::BAD_REQUEST, reason))?;
+    let body = body.map_err(body_refused)?;
+    let content_type = content_type(&headers);
+    let permit = decode_permit(&served).await?;
+    let saved = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        check_picture(content_type.as_deref(), &body)?;
+        let Some(collection) = &served.collection else {
+            return Err(collecting_is_off());
+        };
+        collection
+            .save(class, &body)
+            .map_err(|error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+    })
+    .await
+    .map_err(|_| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "saving failed".to_string(),
+        )
+    })??;
+    let answer = serde_json::json!({
+        "saved": saved.path,
+        "class": class.index(),
+        "count": saved.count,
+    });
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// `/api/collect` on a server started without `--collect`: 404, saying how to turn it on.
+async fn collect_off() -> ApiError {
+    collecting_is_off()
+}
+
+/// The refusal of a save on a server that does not collect.
+fn collecting_is_off() -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "saving drawings is off: start serve with --collect DIR to save them into DIR/<class>/"
+            .to_string(),
+    )
+}
+
 /// `GET /api/model`: what is served (see `serve::describe`).
 async fn model(State(served): State<Arc<Served>>) -> Json<serde_json::Value> {
     Json(served.description.clone())
@@ -233,7 +316,8 @@ async fn health() -> Json<serde_json::Value> {
 async fn not_found() -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
-        "no such page: the server has /, /api/predict, /api/model and /healthz".to_string(),
+        "no such page: the server has /, /api/predict, /api/collect, /api/model and /healthz"
+            .to_string(),
     )
 }
 
@@ -241,7 +325,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed: POST /api/predict, GET everything else".to_string(),
+        "method not allowed: POST /api/predict and /api/collect, GET everything else".to_string(),
     )
 }
 

@@ -1,6 +1,9 @@
 //! What `POST /api/predict` accepts, turned into the digits the model reads (784 pixels each):
 //! a picture (PNG, JPEG, ...: its digits prepared as `infer` prepares a file's), or MNIST's own
-//! 784 grey levels as JSON (one digit).
+//! 784 grey levels as JSON (one digit); and what `POST /api/collect` accepts: a picture with
+//! ink on it.
+
+use image::DynamicImage;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::picture::{DecodeError, MAX_SIDE, PreparedDigit, Unread, decode, prepare_digits};
@@ -14,6 +17,10 @@ pub(crate) enum InputError {
     /// A Content-Type that is neither a picture nor JSON, or none (`missing`) (415).
     #[error("Content-Type {0}: send image/png, image/jpeg or application/json")]
     ContentType(String),
+    /// A Content-Type that is not a picture's, or none (`missing`), where only a picture is
+    /// taken (415).
+    #[error("Content-Type {0}: only a picture is saved: send image/png or image/jpeg")]
+    NotPictureType(String),
     /// The image decoder's message for a body that is no picture (400).
     #[error("not a picture (PNG, JPEG, ...): {0}")]
     NotAnImage(String),
@@ -67,16 +74,7 @@ pub(crate) fn digits_from_body(
     if body.is_empty() {
         return Err(InputError::Empty);
     }
-    let media = content_type
-        .map(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = media_type(content_type);
     let side = IMAGE_SIDE as u32;
     match media.as_str() {
         "application/json" => pixels_from_json(body).map(|pixels| {
@@ -93,6 +91,58 @@ pub(crate) fn digits_from_body(
     }
 }
 
+/// A picture to save as it was sent: `image/*` or `application/octet-stream` that decodes and
+/// holds ink (a blank drawing teaches nothing). Its decoded pixels are only checked, not kept.
+///
+/// # Errors
+/// [`InputError::Empty`] for no body, [`InputError::NotPictureType`] for another or no type,
+/// those of [`decoded`] for a body that does not decode, [`InputError::Blank`] for no ink.
+pub(crate) fn check_picture(content_type: Option<&str>, body: &[u8]) -> Result<(), InputError> {
+    if body.is_empty() {
+        return Err(InputError::Empty);
+    }
+    match media_type(content_type).as_str() {
+        "application/octet-stream" => {}
+        image if image.starts_with("image/") => {}
+        "" => return Err(InputError::NotPictureType("missing".to_string())),
+        other => return Err(InputError::NotPictureType(other.to_string())),
+    }
+    // Not split: any ink counts, whether or not it reads as a line of digits.
+    prepare_digits(&decoded(body)?, false)
+        .map(drop)
+        .map_err(|unread| match unread {
+            Unread::Blank => InputError::Blank,
+            Unread::Split(error) => InputError::NotDigits(error.to_string()),
+        })
+}
+
+/// The media type of a Content-Type header, lower case, without its parameters
+/// (`; charset=...`); empty when there is none.
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// The picture in `body`, decoded upright (`crate::picture::decode`).
+///
+/// # Errors
+/// [`InputError::NotAnImage`], [`InputError::TooLarge`] or [`InputError::TooMuchMemory`].
+fn decoded(body: &[u8]) -> Result<DynamicImage, InputError> {
+    decode(body).map_err(|error| match error {
+        DecodeError::NotAnImage(reason) => InputError::NotAnImage(reason),
+        DecodeError::TooLarge { width, height } => InputError::TooLarge { width, height },
+        error @ DecodeError::TooMuchMemory { .. } => InputError::TooMuchMemory(error.to_string()),
+    })
+}
+
 /// A picture's digits, prepared as `infer` prepares a file's (`crate::picture`): 784 grey levels
 /// each, row by row, 0 paper to 255 ink, with their boxes.
 ///
@@ -104,12 +154,7 @@ pub(crate) fn digits_from_picture(
     body: &[u8],
     split: bool,
 ) -> Result<Vec<PreparedDigit>, InputError> {
-    let picture = decode(body).map_err(|error| match error {
-        DecodeError::NotAnImage(reason) => InputError::NotAnImage(reason),
-        DecodeError::TooLarge { width, height } => InputError::TooLarge { width, height },
-        error @ DecodeError::TooMuchMemory { .. } => InputError::TooMuchMemory(error.to_string()),
-    })?;
-    prepare_digits(&picture, split).map_err(|unread| match unread {
+    prepare_digits(&decoded(body)?, split).map_err(|unread| match unread {
         Unread::Blank => InputError::Blank,
         Unread::Split(error) => InputError::NotDigits(error.to_string()),
     })

@@ -1,15 +1,18 @@
 //! `serve`: one run's model behind a web page to draw on and a JSON API (`api.rs`), the page
-//! embedded in the binary (`assets/serve/index.html`), request bodies read by `input.rs`.
+//! embedded in the binary (`assets/serve/index.html`), request bodies read by `input.rs`,
+//! drawings saved with their class by `collect.rs` (`--collect DIR`).
 //!
 //! One tokio runtime on the current thread answers connections, within the limits
 //! `connections.rs` sets; decoding and the forward pass run on tokio's blocking threads, the
 //! forward passes one at a time on the one model. A stop signal stops the server cleanly.
 
 mod api;
+mod collect;
 mod connections;
 pub(crate) mod input;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -21,6 +24,7 @@ use crate::process::output::outln;
 use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::RunDir;
 use api::Served;
+use collect::Collection;
 use connections::{Limits, serve_connections};
 
 /// Where and what to serve.
@@ -35,6 +39,9 @@ pub(crate) struct ServeRequest {
     pub port: u16,
     /// A kept checkpoint's epoch to serve instead of `model.bpk`.
     pub epoch: Option<usize>,
+    /// `--collect`: the folder `POST /api/collect` saves drawings into, by class; none saves
+    /// nothing.
+    pub collect: Option<PathBuf>,
     /// The process's stop signals: the first one stops the server.
     pub signals: StopSignals,
 }
@@ -44,9 +51,16 @@ pub(crate) struct ServeRequest {
 /// once it does.
 ///
 /// # Errors
-/// The backend does not start, the model cannot be loaded, the runtime cannot start, the
-/// address cannot be listened on, or standard output cannot be written.
+/// The `--collect` folder cannot be used (see [`Collection::open`]), the backend does not
+/// start, the model cannot be loaded, the runtime cannot start, the address cannot be listened
+/// on, or standard output cannot be written.
 pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
+    // Checked first: a mistyped folder is told at once, before the model loads.
+    let collection = request
+        .collect
+        .as_deref()
+        .map(Collection::open)
+        .transpose()?;
     let device = request.backend.device()?;
     let (config, model) = request.run.load_model_at(request.epoch, &device)?;
     let calibrated = request.run.calibrated(request.epoch)?;
@@ -59,6 +73,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         request.backend,
         request.epoch,
         calibrated,
+        collection.is_some(),
     );
     let served = Arc::new(Served {
         model: Mutex::new(model.with_loss(config.loss)),
@@ -67,6 +82,7 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         calibrated,
         description,
         decoding: Arc::new(tokio::sync::Semaphore::new(api::DECODES_AT_ONCE)),
+        collection,
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -87,8 +103,19 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         let epoch = request
             .epoch
             .map_or_else(String::new, |epoch| format!(", epoch {epoch}"));
+        // One line only: a script that reads it and closes the pipe must not make a second
+        // line's write fail and stop the server.
+        let collecting = served
+            .collection
+            .as_ref()
+            .map_or_else(String::new, |collection| {
+                format!(
+                    ", saving drawings into {}/<class>/",
+                    collection.dir().display()
+                )
+            });
         outln!(
-            "serving {} ({}, {}{epoch}) on http://{bound}/ (Ctrl-C stops)",
+            "serving {} ({}, {}{epoch}) on http://{bound}/{collecting} (Ctrl-C stops)",
             request.run.root().display(),
             config.model.describe(),
             config.dataset.title()
@@ -105,6 +132,7 @@ fn describe(
     backend: Backend,
     epoch: Option<usize>,
     calibrated: Calibrated,
+    collecting: bool,
 ) -> serde_json::Value {
     // The run's own summary says how it was made and how well it scored, when it has one.
     let summary = run.summary_json().ok().flatten().unwrap_or_default();
@@ -124,6 +152,8 @@ fn describe(
         // What infer answers with: calibration.json's, as it was when the server started.
         "temperature": calibrated.temperature,
         "not_a_digit_below": calibrated.not_a_digit_below,
+        // Whether POST /api/collect saves drawings (--collect), for the page's class buttons.
+        "collect": collecting,
         "config": serde_json::to_value(config).unwrap_or_default(),
     })
 }
