@@ -248,3 +248,71 @@ fn cnns_and_imported_pytorch_models_fine_tune_too() {
         assert_eq!(model, parent_model, "{parent}");
     }
 }
+
+#[test]
+fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held_out_images() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    picture_folder(&data, &sandbox.path("mine/train"), false, 0..300);
+    picture_folder(&data, &sandbox.path("mine/test"), true, 0..100);
+    let parent = sandbox.run_on(
+        &data,
+        &[
+            "--epochs",
+            "1",
+            "--limit-train",
+            "6000",
+            "--valid-size",
+            "500",
+            "--outlier-exposure",
+            "0.5",
+            "--run",
+            "parent",
+        ],
+    );
+    assert!(parent.status.success(), "{}", stderr(&parent));
+    let tuned = sandbox.run([
+        "--data-dir",
+        "mine",
+        "--epochs",
+        "1",
+        "--finetune",
+        "parent",
+        "--finetune-mix",
+        "1",
+        "--run",
+        "tuned",
+    ]);
+    assert!(tuned.status.success(), "{}", stderr(&tuned));
+    let config = read_json(&sandbox.path("tuned/config.json"));
+    assert_eq!(config["outlier_exposure"], 0.5, "{config}");
+    assert_eq!(config["valid_size"], 0, "{config}");
+    // Held out nothing itself: calibrated on the 500 images its parent held out, which
+    // neither trained on.
+    let calibrated = sandbox.run(["calibrate", "--run", "tuned"]);
+    assert!(calibrated.status.success(), "{}", stderr(&calibrated));
+    assert!(
+        stdout(&calibrated).contains("fitted on 500 held-out training images"),
+        "{}",
+        stdout(&calibrated)
+    );
+    assert!(sandbox.path("tuned/calibration.json").is_file());
+    // An explicit --outlier-exposure stands.
+    let plain = sandbox.run([
+        "--data-dir",
+        "mine",
+        "--epochs",
+        "1",
+        "--finetune",
+        "parent",
+        "--outlier-exposure",
+        "0",
+        "--run",
+        "plain",
+    ]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert_eq!(
+        read_json(&sandbox.path("plain/config.json"))["outlier_exposure"],
+        0.0
+    );
+}

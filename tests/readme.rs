@@ -78,6 +78,11 @@ const NOT_AS_PRINTED: &[(&str, Way, &str)] = &[
          saved, sorted into class folders by their labels, stand in for them; one epoch",
     ),
     (
+        "mnist-trainer serve --run artifacts/mine",
+        Way::Skipped,
+        "it serves until stopped; the serve line further down, on the reader, is the one run",
+    ),
+    (
         "mnist-trainer serve --run artifacts/reader",
         Way::Serving,
         "it serves until stopped, and port 8080 may be taken on the test machine",

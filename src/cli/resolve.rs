@@ -28,7 +28,10 @@ impl TrainArgs {
         let given = self.flags.lay_over(&mut config);
         if saved.is_none() {
             let asked = |prefix: &str| given.iter().any(|g| g.field.starts_with(prefix));
-            adopt_parent(&mut config, asked("model"), asked("dataset"))?;
+            // A config file's Outlier Exposure stands; otherwise the parent's, so that the run
+            // stays unsure of what is not a digit.
+            let keep_outliers = self.config.is_some() || asked("outlier_exposure");
+            adopt_parent(&mut config, asked("model"), asked("dataset"), keep_outliers)?;
         }
         config.model = config.model.completed();
         let flags = |field: Option<&str>| -> Vec<String> {
@@ -76,14 +79,20 @@ impl TrainArgs {
     }
 }
 
-/// A fine-tuned run (`finetune`) takes its parent's model and dataset (its classes), and the
-/// parent's folder as an absolute path; a model or dataset flag that asks for another is
-/// refused, since the parent's weights would not fit.
+/// A fine-tuned run (`finetune`) takes its parent's model and dataset (its classes), its
+/// Outlier Exposure unless `keep_outliers`, and the parent's folder as an absolute path; a
+/// model or dataset flag that asks for another is refused, since the parent's weights would not
+/// fit.
 ///
 /// # Errors
 /// The parent is not a run or its config cannot be read; a flag asks for another model or
 /// dataset than the parent's.
-fn adopt_parent(config: &mut TrainingConfig, model_asked: bool, dataset_asked: bool) -> Result<()> {
+fn adopt_parent(
+    config: &mut TrainingConfig,
+    model_asked: bool,
+    dataset_asked: bool,
+    keep_outliers: bool,
+) -> Result<()> {
     let Some(parent) = config.finetune.clone() else {
         return Ok(());
     };
@@ -109,6 +118,9 @@ fn adopt_parent(config: &mut TrainingConfig, model_asked: bool, dataset_asked: b
             theirs.dataset.title(),
             config.dataset.title()
         );
+    }
+    if !keep_outliers {
+        config.outlier_exposure = theirs.outlier_exposure;
     }
     config.model = theirs.model;
     config.dataset = theirs.dataset;

@@ -9,29 +9,32 @@ use anyhow::{Context, Result, bail};
 
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
+use crate::config::TrainingConfig;
 use crate::data::NUM_CLASSES;
 use crate::model::predict::{at_temperature, log_probabilities, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll};
 use crate::process::output::{StdoutError, outln};
+use crate::run::RunDir;
 use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
 use crate::run::lock::RunLock;
 
-/// Fits the run's temperature on its held-out training images (never the test split, which
-/// scores it) and writes `calibration.json`; prints the temperature and the calibration error
-/// on those images before and after.
-///
-/// # Errors
-/// No run found, the run held out fewer than [`FEWEST_HELD_OUT`] training images or is imported, the
-/// backend does not start, the model cannot be loaded, another process holds the run, the
-/// training images cannot be read, or `calibration.json` cannot be written.
 /// The fewest held-out images calibrate fits on: the threshold for "not a digit" refuses 1% of
 /// them, which needs at least one image in a hundred to mean anything (with one image, its own
 /// top probability became the threshold, and eval refused two thirds of the test set).
 const FEWEST_HELD_OUT: usize = 100;
 
+/// Fits the run's temperature on its held-out training images (never the test split, which
+/// scores it) and writes `calibration.json`; prints the temperature and the calibration error
+/// on those images before and after. A fine-tuned run that held out none is calibrated on its
+/// parent's held-out images, which neither trained on (`--finetune-mix` leaves them out).
+///
+/// # Errors
+/// No run found, neither the run nor its parent held out [`FEWEST_HELD_OUT`] training images,
+/// the run is imported, the backend does not start, the model cannot be loaded, another process
+/// holds the run, the training images cannot be read, or `calibration.json` cannot be written.
 pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
@@ -43,6 +46,40 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
             "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
             run.root().display()
         );
+    }
+    let (source, source_config) = held_out_source(&run, &config)?;
+    let _lock = RunLock::acquire(run.root(), "calibrate")?;
+    // The parent's images are read from where it recorded them; --data-dir names this run's.
+    let data_dir = (source.root() == run.root()).then(|| args.backend.data_dir.clone());
+    let held_out = load_held_out_of_run(&source, &source_config, data_dir.flatten())
+        .context("cannot read the held-out training images to calibrate on")?;
+    let log_probs = log_probabilities(&model, held_out.pixels(), &device);
+    let temperature = fit(&log_probs, held_out.labels());
+    let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
+    let record = fitted(&log_probs, held_out.labels(), temperature, |rows| {
+        steadiness(held_out.pixels(), rows, read)
+    });
+    run.save_calibration(&record)?;
+    print_record(&record, &run.calibration_json())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The run whose held-out images calibrate `run` (whose config is `config`), with its config:
+/// `run` itself, or for a fine-tuned run that held out none, its parent.
+///
+/// # Errors
+/// Neither holds out [`FEWEST_HELD_OUT`] images; the parent's config cannot be read.
+fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, TrainingConfig)> {
+    let parent = match &config.finetune {
+        Some(parent) if config.valid_size == 0 => {
+            let parent = RunDir::existing(parent)?;
+            let parent_config = parent.load_config()?;
+            (parent_config.valid_size >= FEWEST_HELD_OUT).then_some((parent, parent_config))
+        }
+        _ => None,
+    };
+    if let Some(parent) = parent {
+        return Ok(parent);
     }
     if config.valid_size == 0 {
         bail!(
@@ -57,18 +94,7 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
             config.valid_size
         );
     }
-    let _lock = RunLock::acquire(run.root(), "calibrate")?;
-    let held_out = load_held_out_of_run(&run, &config, args.backend.data_dir.clone())
-        .context("cannot read the held-out training images to calibrate on")?;
-    let log_probs = log_probabilities(&model, held_out.pixels(), &device);
-    let temperature = fit(&log_probs, held_out.labels());
-    let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
-    let record = fitted(&log_probs, held_out.labels(), temperature, |rows| {
-        steadiness(held_out.pixels(), rows, read)
-    });
-    run.save_calibration(&record)?;
-    print_record(&record, &run.calibration_json())?;
-    Ok(ExitCode::SUCCESS)
+    Ok((run.clone(), config.clone()))
 }
 
 /// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images

@@ -65,10 +65,10 @@ macro_rules! training_doc {
         "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
     (finetune) => {
-        "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's. Recorded in config.json."
+        "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's, and its Outlier Exposure is kept unless a config file or --outlier-exposure says otherwise. calibrate then uses the run's held-out images, or without them the parent's. Recorded in config.json."
     };
     (finetune_mix) => {
-        "With --finetune: also train on this many of the parent run's own training images (read from where its data.json says, chosen by the seed) per picture of the new data, so that the model does not forget them: 1 mixes as many as there are new pictures. 0 trains on the new data alone."
+        "With --finetune: also train on this many of the images the parent run trained on (not those it held out; read from where its data.json says, chosen by the seed) per picture of the new data, so that the model does not forget them: 1 mixes as many as there are new pictures. 0 trains on the new data alone."
     };
     (limit_train) => {
         "Train on the first N training images only (quick checks); all of them when absent."

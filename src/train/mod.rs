@@ -405,9 +405,10 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     })
 }
 
-/// `train` followed by `finetune_mix` images of the fine-tuned run's parent's training split
-/// per image of `train` (at most all of them), drawn by the seed: read from where the parent's
-/// `data.json` says and checked against it, as `eval` reads a run's data.
+/// `train` followed by `finetune_mix` images of the fine-tuned run's parent's training images
+/// (those it trained on, not those it held out) per image of `train` (at most all of them),
+/// drawn by the seed: read from where the parent's `data.json` says and checked against it, as
+/// `eval` reads a run's data.
 ///
 /// # Errors
 /// The parent's data cannot be found, read, or is not what it trained on.
@@ -423,9 +424,16 @@ fn with_parent_images(
         return Ok(train);
     };
     let run = RunDir::existing(parent)?;
+    let parents = run.load_config()?;
     let (source, recorded) = source_for_run(&run, config.dataset, None)?;
     let dataset = (config.dataset, DatasetChoice::Run);
     let (theirs, _) = load_checked(&run, dataset, &source, recorded.as_ref(), Split::Train)?;
+    // The parent's own training images: its held-out ones stay unseen, for `calibrate`.
+    let theirs = theirs.limited(parents.limit_train);
+    let theirs = match parents.valid_size {
+        0 => theirs,
+        held_out => hold_out(&theirs, held_out, parents.seed).0,
+    };
     let wanted = (config.finetune_mix * train.len() as f64).round() as usize;
     let (_, mixed) = hold_out(&theirs, wanted.min(theirs.len()), config.seed);
     let pixels = [train.pixels(), mixed.pixels()].concat();
