@@ -16,7 +16,9 @@ images as IDX files.
        BIN --data-dir HAND --finetune PARENT --finetune-mix MIX --lr LR --epochs EPOCHS
            --seed SEED --run OUT --plain
 
-   and the parent and each fine-tuned run read the hand's other pictures (`infer --json`;
+   then, when the parent is calibrated, `BIN calibrate --run OUT` (the README's loop: a
+   fine-tuned run that held out nothing is calibrated on the parent's held-out images), and
+   the parent and each fine-tuned run read the hand's other pictures (`infer --json`;
    right when "number" is the digit: "not a digit" and a refusal are wrong) and are scored on
    MNIST's 10,000 test digits (`eval --json --data-dir MNIST`: its "accuracy", every image
    its most probable class, so a calibrated run's "not a digit" does not count). The issue's
@@ -208,6 +210,10 @@ def finetune_part(args, work, parent, lines):
                        "--seed", str(seed), "--run", out, "--plain"]
             progress(f"fine-tuning mix {mix:g}, lr {lr:g}, {epochs} epochs, seed {seed}")
             seconds = run_quietly(command, out + ".log")
+            # As the README's loop does: calibrated on the parent's held-out images, so that
+            # "not a digit" is answered as the parent answers it (and counts wrong here).
+            if os.path.exists(os.path.join(parent, "calibration.json")):
+                run_quietly([args.binary, "calibrate", "--run", out], out + ".calibrate.log")
             with open(os.path.join(out, "summary.json")) as f:
                 summary = json.load(f)
             after_read, after_refused = read_right(args.binary, out, reading, args.batch)
