@@ -431,3 +431,33 @@ fn a_named_pipe_nobody_writes_is_refused_at_once_and_a_written_one_is_read() {
     let line = assert_one_line_error(&child.wait_with_output().unwrap());
     assert!(line.contains("batch_size = 0 is invalid"), "{line}");
 }
+
+#[test]
+fn a_picture_after_index_is_read_as_a_picture_not_taken_for_an_index() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    trained_run_copy(&sandbox, "run");
+    mnist_test_digit(&data, 0)
+        .save(sandbox.path("seven.png"))
+        .unwrap();
+    let output = sandbox.run_on(
+        &data,
+        &[
+            "infer",
+            "--run",
+            "run",
+            "--index",
+            "1",
+            "seven.png",
+            "--index",
+            "2,3",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    let inputs: Vec<&str> = printed
+        .lines()
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(inputs, ["seven.png", "#1", "#2", "#3"], "{printed}");
+}

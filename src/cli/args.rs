@@ -166,8 +166,9 @@ pub struct InferArgs {
     #[arg(value_name = "IMAGE", required_unless_present = "index")]
     pub images: Vec<PathBuf>,
 
-    /// Test-set images to predict, by index (0-9999); repeat or separate with commas.
-    #[arg(long, value_name = "N", num_args = 1.., value_delimiter = ',')]
+    /// Test-set images to predict, by index (0-9999); repeat or separate with commas
+    /// (`--index 0,1 --index 7`; a picture after it is a picture, not an index).
+    #[arg(long, value_name = "N", num_args = 1, value_delimiter = ',', action = clap::ArgAction::Append)]
     pub index: Vec<usize>,
 
     /// One JSON object per image instead of text.
