@@ -65,10 +65,32 @@ fn a_folder_of_pictures_trains_evaluates_and_refuses_changed_pictures() {
         "{line}"
     );
     std::fs::remove_file(extra).unwrap();
+    // IDX files in place of the run's pictures share no file name with them: refused all the
+    // same, by kind.
+    let data_dir = data.to_str().unwrap();
+    let line =
+        assert_one_line_error(&sandbox.run(["eval", "--run", "run", "--data-dir", data_dir]));
+    assert!(
+        line.contains("not the kind of data run was trained on (a folder of pictures"),
+        "{line}"
+    );
+    let line = assert_one_line_error(&sandbox.run([
+        "--resume",
+        "run",
+        "--epochs",
+        "3",
+        "--data-dir",
+        data_dir,
+    ]));
+    assert!(line.contains("not the kind of data"), "{line}");
+    assert_eq!(read_json(&sandbox.path("run/data.json")), record);
 
     // Class folders alone: one picture in five, by its name, is the test split.
     let flat = sandbox.path("flat");
     picture_folder(&data, &flat, false, 0..1000);
+    // Hidden files and the scratch file a killed `serve --collect` leaves are not pictures.
+    std::fs::write(flat.join(".DS_Store"), "finder").unwrap();
+    std::fs::write(flat.join("3/drawn-20261206-1.png.4242-1.tmp"), "half").unwrap();
     let trained = sandbox.run(["--data-dir", "flat", "--run", "flat-run", "--epochs", "1"]);
     assert!(trained.status.success(), "{}", stderr(&trained));
     let tested = read_json(&sandbox.path("flat-run/summary.json"))["test_images"]
@@ -100,6 +122,13 @@ fn broken_picture_folders_are_refused_in_one_line_and_nothing_is_written() {
     std::fs::create_dir(named.join("cat")).unwrap();
     let no_test = sandbox.path("no-test");
     picture_folder(&data, &no_test.join("train"), false, 0..30);
+    // train/ and test/ as links to folders elsewhere: not followed.
+    let elsewhere = sandbox.path("elsewhere");
+    picture_folder(&data, &elsewhere, false, 0..30);
+    let linked = sandbox.path("linked-train");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, linked.join("train")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, linked.join("test")).unwrap();
     // 100,000 tiny files: the first one is named, at once.
     let tiny = good("tiny-files");
     for i in 0..100_000 {
@@ -112,6 +141,7 @@ fn broken_picture_folders_are_refused_in_one_line_and_nothing_is_written() {
         ("stray-file", "stray-file/labels.csv: not a class folder"),
         ("named-class", "named-class/cat: not a class folder"),
         ("no-test", "no-test/test: missing"),
+        ("linked-train", "linked-train/train: a symbolic link"),
         ("tiny-files", "tiny-files/5/tiny-000000.png: "),
     ];
     for (folder, needle) in cases {
@@ -196,6 +226,18 @@ fn a_finetuned_run_starts_from_its_parents_weights_and_refuses_what_does_not_fit
         (&["--finetune", "nowhere"], "--finetune nowhere: not a run"),
         (&["--finetune-mix", "1"], "give --finetune RUN"),
     ];
+    // Into its own folder: refused before --overwrite empties it (its model would be gone).
+    let line = assert_one_line_error(
+        &sandbox.run(
+            [
+                &one_epoch[..],
+                &["parent", "--finetune", "parent", "--overwrite"],
+            ]
+            .concat(),
+        ),
+    );
+    assert!(line.contains("is the run this trains"), "{line}");
+    assert!(sandbox.path("parent/model.bpk").is_file());
     for (args, needle) in refused {
         let line =
             assert_one_line_error(&sandbox.run([&one_epoch[..], &["refused"], args].concat()));
@@ -247,6 +289,19 @@ fn cnns_and_imported_pytorch_models_fine_tune_too() {
         let model = read_json(&sandbox.path(&format!("{run}/config.json")))["model"].clone();
         assert_eq!(model, parent_model, "{parent}");
     }
+    // Which images an imported model trained on is unknown: none to mix in.
+    let line = assert_one_line_error(&sandbox.run([
+        "--data-dir",
+        "mine",
+        "--finetune",
+        "imported",
+        "--finetune-mix",
+        "1",
+        "--run",
+        "mixed",
+    ]));
+    assert!(line.contains("imported from PyTorch"), "{line}");
+    assert!(!sandbox.path("mixed").exists());
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub struct BackendArgs {
     #[arg(long, value_enum, default_value_t = Backend::default())]
     pub backend: Backend,
 
-    /// Folder with the dataset's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz).
+    /// Folder with the dataset's four IDX files (train-images-idx3-ubyte, ..., each raw or .gz),
+    /// or a folder of pictures sorted by class (0/ to 9/, or train/ and test/ each so).
     /// Without it, MNIST comes from Burn's cached download (fetched on first use) and
     /// Fashion-MNIST from /usr/share/datasets/fashion-mnist.
     #[arg(long, value_name = "DIR")]

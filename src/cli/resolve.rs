@@ -99,6 +99,12 @@ fn adopt_parent(
     let run = RunDir::existing(&parent)
         .with_context(|| format!("--finetune {}: not a run to start from", parent.display()))?;
     let theirs = run.load_config()?;
+    if config.finetune_mix > 0.0 && run.is_imported()? {
+        bail!(
+            "--finetune-mix: {} was imported from PyTorch, so which images it trained on is unknown; fine-tune it on your pictures alone (leave out --finetune-mix)",
+            parent.display()
+        );
+    }
     let mut mine = config.model.clone().completed();
     if !model_asked {
         mine = theirs.model.clone();

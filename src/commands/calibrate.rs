@@ -81,6 +81,13 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
     if let Some(parent) = parent {
         return Ok(parent);
     }
+    if let (Some(parent), 0) = (&config.finetune, config.valid_size) {
+        bail!(
+            "{}: neither it nor the run it was fine-tuned from ({}) held out {FEWEST_HELD_OUT} training images to calibrate on; train that run with --valid-size (e.g. 5000) and fine-tune it again, or fine-tune with --valid-size N (N of your pictures held out, at least {FEWEST_HELD_OUT})",
+            run.root().display(),
+            parent.display()
+        );
+    }
     if config.valid_size == 0 {
         bail!(
             "{}: the run held out no training images to calibrate on (images it trained on look easier than they are, and the test split only scores); train with --valid-size, e.g. --valid-size 5000",

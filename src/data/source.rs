@@ -16,6 +16,9 @@ pub enum DataError {
     /// The `--data-dir` folder does not exist.
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
+    /// The `--data-dir` path is a file or something else that is not a folder.
+    #[error("{}: not a folder; --data-dir names a folder of IDX files or of pictures sorted by class", dir.display())]
+    NotAFolder { dir: PathBuf },
     /// The `--data-dir` path is not UTF-8: the run's `data.json` (JSON) cannot record it.
     #[error("{}: the folder's path is not UTF-8, which the run's data.json cannot record; rename it, or pass a link to it whose path is UTF-8", dir.display())]
     NotUtf8 { dir: PathBuf },
@@ -137,6 +140,11 @@ impl DataSource {
         }
     }
 
+    /// Whether it is a folder of pictures (not IDX files).
+    pub fn is_pictures(&self) -> bool {
+        matches!(self, DataSource::Pictures(_))
+    }
+
     /// The source in words for messages: the folder's path, or "Burn's MNIST cache".
     pub fn describe(&self) -> String {
         match self {
@@ -150,6 +158,11 @@ impl DataSource {
 /// split's subfolder as Burn's cache keeps them (`~/.cache/burn-dataset/mnist/train/...`), so
 /// that Burn's cache can be given as `--data-dir`.
 fn locate(dir: &Path, split: Split, name: &'static str) -> Result<PathBuf, DataError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(DataError::NotAFolder {
+            dir: dir.to_path_buf(),
+        });
+    }
     if !dir.is_dir() {
         return Err(DataError::NoFolder {
             dir: dir.to_path_buf(),

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES, Split, SplitPrints};
+use crate::fs::atomic_file::is_scratch_name;
 use crate::fs::bounded_read::read_at_most;
 use crate::picture::{DecodeError, Unread, decode, prepare_digits};
 
@@ -158,10 +159,18 @@ pub(crate) fn load(
 /// # Errors
 /// [`FolderError::Layout`] for a `train/` without a `test/`.
 fn split_folder(dir: &Path, split: Split) -> Result<Option<PathBuf>, FolderError> {
-    if !dir.join("train").is_dir() {
-        return Ok(None);
+    // Links are not followed: what is read stays inside the folder.
+    let kind = |path: &Path| std::fs::symlink_metadata(path).map(|found| found.file_type());
+    let train = dir.join("train");
+    match kind(&train) {
+        Ok(found) if found.is_symlink() => return Err(not_followed(train)),
+        Ok(found) if found.is_dir() => {}
+        _ => return Ok(None),
     }
     let folder = dir.join(split.cache_folder());
+    if kind(&folder).is_ok_and(|found| found.is_symlink()) {
+        return Err(not_followed(folder));
+    }
     if !folder.is_dir() {
         return Err(FolderError::Layout {
             path: folder,
@@ -234,7 +243,8 @@ fn pictures_in(folder: &Path) -> Result<Vec<PathBuf>, FolderError> {
 }
 
 /// The entries of `dir` and their types (not following links), by name; hidden ones (`.git`,
-/// `.DS_Store`) left out.
+/// `.DS_Store`) left out, and the scratch files this program leaves when killed mid-write
+/// (`serve --collect`'s `drawn-....png.<pid>-<n>.tmp`), which are not pictures.
 ///
 /// # Errors
 /// [`FolderError::Io`] when it cannot be listed.
@@ -246,7 +256,9 @@ fn entries(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>, FolderError>
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        if entry.file_name().as_encoded_bytes().starts_with(b".") {
+        let name = entry.file_name();
+        let scratch = name.to_str().and_then(is_scratch_name).is_some();
+        if scratch || name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
         found.push((entry.path(), entry.file_type().map_err(io)?));

@@ -178,6 +178,19 @@ pub(crate) fn load_checked(
     record: Option<&DataRecord>,
     split: Split,
 ) -> Result<(LabelledImages, SplitPrints), RecordError> {
+    if let Some(record) = record
+        && record.source.is_pictures() != source.is_pictures()
+    {
+        let kind = |source: &DataSource| match source.is_pictures() {
+            true => "a folder of pictures",
+            false => "IDX files",
+        };
+        return Err(RecordError::OtherKind {
+            given: format!("{} ({})", source.describe(), kind(source)),
+            run: run.root().to_path_buf(),
+            recorded: format!("{} in {}", kind(&record.source), record.source.describe()),
+        });
+    }
     let (images, prints) = match source {
         DataSource::Pictures(dir) => folder::load(dir, split, &dataset.class_names())?,
         _ => source.load_fingerprinted(split)?,
@@ -198,6 +211,20 @@ pub(crate) enum RecordError {
     /// The split's files could not be found, read or validated.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Data of the other kind than the run recorded: a folder of pictures for a run trained on
+    /// IDX files, or the reverse (their files share no name, so no fingerprint would differ).
+    #[error(
+        "{given}: not the kind of data {} was trained on ({recorded}, as its data.json says); pass the run's own data, or leave out --data-dir",
+        run.display()
+    )]
+    OtherKind {
+        /// Where the data given is, in words.
+        given: String,
+        /// The run's folder.
+        run: PathBuf,
+        /// Where the run's data was, in words, and its kind.
+        recorded: String,
+    },
     /// A folder of pictures is not a dataset: a picture or folder in it is refused.
     #[error(transparent)]
     Pictures(#[from] FolderError),

@@ -151,77 +151,14 @@ impl Collection {
             folder: folder_name,
             cause,
         };
-        let folder = self.dir.join(folder_name.to_string());
-        match std::fs::create_dir(&folder) {
-            Err(error) if error.kind() != ErrorKind::AlreadyExists => return Err(failed(error)),
-            _ => {}
-        }
-        // A symbolic link there would put the picture outside DIR.
-        if !std::fs::symlink_metadata(&folder)
-            .map_err(failed)?
-            .file_type()
-            .is_dir()
-        {
-            return Err(failed(std::io::Error::other(
-                "it is not a folder (a file or a symbolic link is in its place)",
-            )));
-        }
+        let folder = class_folder(&self.dir, folder_name).map_err(failed)?;
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
-        let mut number = self.next.fetch_add(1, Ordering::Relaxed);
         let name = |number: u64| format!("drawn-{stamp}-{number}.png");
-        let scratch = |number: u64| {
-            folder.join(format!(
-                "{}.{}-{number}.tmp",
-                name(number),
-                std::process::id()
-            ))
-        };
-        let all_taken = || std::io::Error::other(format!("{NAMES_TRIED} names tried, all taken"));
-        let mut written = None;
-        for _ in 0..NAMES_TRIED {
-            match write_new(&scratch(number), picture) {
-                Ok(()) => {
-                    written = Some(scratch(number));
-                    break;
-                }
-                // Taken only by a server of the same process id (another container's) sharing
-                // DIR.
-                Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-                    number = self.next.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(error) => return Err(failed(error)),
-            }
-        }
-        let scratch = written.ok_or_else(|| failed(all_taken()))?;
-        let mut linking = true;
-        let mut placed = Err(all_taken());
-        for _ in 0..NAMES_TRIED {
-            let path = folder.join(name(number));
-            let attempt = if linking {
-                std::fs::hard_link(&scratch, &path)
-            } else {
-                write_new(&path, picture)
-            };
-            match attempt {
-                Ok(()) => {
-                    placed = Ok(name(number));
-                    break;
-                }
-                Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-                    number = self.next.fetch_add(1, Ordering::Relaxed);
-                }
-                // FAT and some network file systems have no hard links: the picture is then
-                // written under its name directly, still never over a file, removed if the
-                // write fails (only a kill in the middle could leave part of it).
-                Err(_) if linking => linking = false,
-                Err(error) => {
-                    placed = Err(error);
-                    break;
-                }
-            }
-        }
+        let next = || self.next.fetch_add(1, Ordering::Relaxed);
+        let (scratch, number) = write_scratch(&folder, picture, &name, next).map_err(failed)?;
+        let placed = place(&folder, &scratch, picture, &name, number, next);
         // The scratch file's job is done whichever way it went; one left behind is only a
-        // stray `.tmp` that the count skips.
+        // stray `.tmp` that the count and a folder of pictures skip.
         let _ = std::fs::remove_file(&scratch);
         let file_name = placed.map_err(failed)?;
         // The picture is whole and named already; syncing the folder makes the name survive a
@@ -234,6 +171,95 @@ impl Collection {
             count: pictures_in(&folder),
         })
     }
+}
+
+/// `DIR/<class>/`, created at its first picture.
+///
+/// # Errors
+/// It cannot be created, or is not a folder (a symbolic link there would put the picture
+/// outside DIR).
+fn class_folder(dir: &Path, class: usize) -> std::io::Result<PathBuf> {
+    let folder = dir.join(class.to_string());
+    match std::fs::create_dir(&folder) {
+        Err(error) if error.kind() != ErrorKind::AlreadyExists => return Err(error),
+        _ => {}
+    }
+    if !std::fs::symlink_metadata(&folder)?.file_type().is_dir() {
+        return Err(std::io::Error::other(
+            "it is not a folder (a file or a symbolic link is in its place)",
+        ));
+    }
+    Ok(folder)
+}
+
+/// The error of [`NAMES_TRIED`] names all taken.
+fn all_taken() -> std::io::Error {
+    std::io::Error::other(format!("{NAMES_TRIED} names tried, all taken"))
+}
+
+/// `picture` written and synced into a new scratch file in `folder`, named after the picture's
+/// name `name(number)` (`<name>.<pid>-<number>.tmp`, a scratch name), with that number; a name
+/// taken moves on to `next()`'s.
+///
+/// # Errors
+/// The file cannot be written (what was written is removed), or every name was taken.
+fn write_scratch(
+    folder: &Path,
+    picture: &[u8],
+    name: &impl Fn(u64) -> String,
+    next: impl Fn() -> u64,
+) -> std::io::Result<(PathBuf, u64)> {
+    let mut number = next();
+    for _ in 0..NAMES_TRIED {
+        let scratch = folder.join(format!(
+            "{}.{}-{number}.tmp",
+            name(number),
+            std::process::id()
+        ));
+        match write_new(&scratch, picture) {
+            Ok(()) => return Ok((scratch, number)),
+            // Taken only by a server of the same process id (another container's) sharing DIR.
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => number = next(),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(all_taken())
+}
+
+/// The picture given its name in `folder`: `scratch` hard-linked to `name(number)` (a link
+/// never replaces a file), the next number while the name is taken; on a file system without
+/// hard links, `picture` written under the name directly, still never over a file. Returns
+/// the file's name.
+///
+/// # Errors
+/// The link or the write failed, or every name was taken.
+fn place(
+    folder: &Path,
+    scratch: &Path,
+    picture: &[u8],
+    name: &impl Fn(u64) -> String,
+    mut number: u64,
+    next: impl Fn() -> u64,
+) -> std::io::Result<String> {
+    let mut linking = true;
+    for _ in 0..NAMES_TRIED {
+        let path = folder.join(name(number));
+        let attempt = if linking {
+            std::fs::hard_link(scratch, &path)
+        } else {
+            write_new(&path, picture)
+        };
+        match attempt {
+            Ok(()) => return Ok(name(number)),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => number = next(),
+            // FAT and some network file systems have no hard links: the picture is then
+            // written under its name directly, removed if the write fails (only a kill in the
+            // middle could leave part of it).
+            Err(_) if linking => linking = false,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(all_taken())
 }
 
 /// Creates DIR itself (not its parents: a mistyped path should not grow folders).

@@ -121,6 +121,13 @@ pub(crate) enum TrainError {
     /// Burn refused the learning-rate schedule (see `TrainingConfig::lr_scheduler`): its message.
     #[error("{0}")]
     Schedule(String),
+    /// `--finetune` names the run being trained: its model would be read while the run's
+    /// folder is written (with `--overwrite`, after it was emptied).
+    #[error("--finetune {}: is the run this trains (--run); fine-tune into a new run folder", path.display())]
+    FinetuneItself {
+        /// The run.
+        path: PathBuf,
+    },
     /// A stop signal arrived while the run was prepared; nothing was written.
     #[error("{signal}: stopped before training started; nothing was written")]
     StoppedBeforeTraining {
@@ -239,6 +246,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // A signal from here on is remembered: the run stops before it starts, or after its first
     // step once its folder is written.
     request.signals.preparing();
+    refuse_finetuning_itself(&request)?;
     // Held until the run's files are all written: no second process writes this run.
     let _lock = lock_run_folder(&request)?;
     // Everything that can be refused is checked before the run folder is touched.
@@ -270,6 +278,27 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // From here on the run's files are written; a signal must not cut that short.
     request.signals.finishing();
     finish::finish(&request, &data, outcome, &device, started)
+}
+
+/// Refuses a fine-tuned run whose parent is its own folder (the same folder by any path).
+///
+/// # Errors
+/// [`TrainError::FinetuneItself`].
+fn refuse_finetuning_itself(request: &TrainRequest) -> Result<(), TrainError> {
+    let Some(parent) = &request.config.finetune else {
+        return Ok(());
+    };
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize())
+    {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if request.existing != Existing::Resume && same(parent, request.run.root()) {
+        return Err(TrainError::FinetuneItself {
+            path: parent.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The model a new fine-tuned run starts from (`finetune`): its parent's `model.bpk`, on the
