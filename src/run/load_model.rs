@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 
 use crate::config::TrainingConfig;
+use crate::fs::bounded_read::read_at_most;
 use crate::model::Model;
 use crate::model::memory::{available_bytes, ensure_fits, loading_bytes};
 use crate::run::{ArtifactError, RecordedStatus, RunDir, RunStatus, resume_command};
@@ -88,10 +89,18 @@ impl RunDir {
         let origin = self.config().display().to_string();
         let needed = loading_bytes(&config.model);
         ensure_fits(&origin, &config.model, needed, "load", available_bytes())?;
-        let record = ModuleRecord::load(path).map_err(|error| ArtifactError::Record {
+        let unreadable = |reason: String| ArtifactError::Record {
             path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
+            reason,
+        };
+        // Read whole now: Burn's reader fetches a tensor's bytes from the file when it is first
+        // used, so a model.bpk removed or replaced meanwhile (a fine-tuned run's parent, a
+        // served run trained again) panicked inside Burn.
+        let too_large = "larger than the model its config describes";
+        let limit = needed.unwrap_or(u64::MAX).saturating_add(16 << 20);
+        let bytes = read_at_most(path, limit, too_large).map_err(|e| unreadable(e.to_string()))?;
+        let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|error| unreadable(error.to_string()))?;
         config
             .model
             .init(device)
@@ -128,5 +137,30 @@ impl RunDir {
             }
             _ => format!("training was killed before it finished; {resume}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use crate::config::TrainingConfig;
+    use crate::run::RunDir;
+
+    #[test]
+    fn a_loaded_model_needs_its_file_no_more() {
+        let _random = crate::random_generator_lock();
+        let folder = tempfile::tempdir().unwrap();
+        let run = RunDir::new(folder.path().join("run"));
+        run.create().unwrap();
+        let config = TrainingConfig::tutorial();
+        run.save_model_config(&config).unwrap();
+        let device = crate::backend::Backend::Flex.device().unwrap();
+        run.save_model(config.model.init(&device)).unwrap();
+        // On the training device, as a fine-tuned run loads its parent's model.
+        let (_, model) = run.load_model(&device.clone().autodiff()).unwrap();
+        std::fs::remove_file(run.model()).unwrap();
+        let logits = model.forward(Tensor::zeros([1, 784], &device.autodiff()));
+        assert_eq!(logits.dims(), [1, 10]);
     }
 }
