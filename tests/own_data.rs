@@ -371,3 +371,31 @@ fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held
         0.0
     );
 }
+
+#[test]
+fn a_run_another_process_is_writing_is_not_fine_tuned_from() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    picture_folder(&data, &sandbox.path("mine"), false, 0..100);
+    // A parent with a model, resumed for many more epochs by another process.
+    let parent = sandbox.run_on(
+        &data,
+        &["--epochs", "1", "--limit-train", "2000", "--run", "parent"],
+    );
+    assert!(parent.status.success(), "{}", stderr(&parent));
+    let mut resumed = sandbox.spawn_on(&data, &["--resume", "parent", "--epochs", "500"]);
+    sandbox.wait_for_epochs("parent", 2);
+    let output = sandbox.run([
+        "--data-dir",
+        "mine",
+        "--finetune",
+        "parent",
+        "--run",
+        "tuned",
+    ]);
+    let _ = resumed.kill();
+    let _ = resumed.wait();
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("is writing that run"), "{line}");
+    assert!(!sandbox.path("tuned").exists());
+}

@@ -128,6 +128,14 @@ pub(crate) enum TrainError {
         /// The run.
         path: PathBuf,
     },
+    /// The `--finetune` run is being written by another process.
+    #[error("--finetune {}: {holder} is writing that run; fine-tune from it once it has finished", path.display())]
+    ParentBusy {
+        /// The parent run.
+        path: PathBuf,
+        /// Who holds its lock, as the lock file says.
+        holder: String,
+    },
     /// A stop signal arrived while the run was prepared; nothing was written.
     #[error("{signal}: stopped before training started; nothing was written")]
     StoppedBeforeTraining {
@@ -320,6 +328,14 @@ fn parent_model(
     else {
         return Ok(None);
     };
+    // A model.bpk another process is writing (a resumed parent) is its last epoch's or the next
+    // one's, depending on the moment: wait for that run to end.
+    if let Some(holder) = crate::run::lock::holder_of(parent) {
+        return Err(TrainError::ParentBusy {
+            path: parent.clone(),
+            holder,
+        });
+    }
     let (_, model) = RunDir::existing(parent)?.load_model(&device.clone().autodiff())?;
     Ok(Some(model))
 }
