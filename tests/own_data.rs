@@ -352,6 +352,17 @@ fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held
         stdout(&calibrated)
     );
     assert!(sandbox.path("tuned/calibration.json").is_file());
+    // The parent gone: what needs it says so, and how to go on.
+    std::fs::rename(sandbox.path("parent"), sandbox.path("parent-moved")).unwrap();
+    let line = assert_one_line_error(&sandbox.run(["calibrate", "--run", "tuned"]));
+    assert!(
+        line.contains("the run it was fine-tuned from, whose held-out images"),
+        "{line}"
+    );
+    let line = assert_one_line_error(&sandbox.run(["--resume", "tuned", "--epochs", "2"]));
+    assert!(line.contains("is no longer there"), "{line}");
+    assert!(!line.contains("train first"), "{line}");
+    std::fs::rename(sandbox.path("parent-moved"), sandbox.path("parent")).unwrap();
     // An explicit --outlier-exposure stands.
     let plain = sandbox.run([
         "--data-dir",

@@ -72,7 +72,13 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
 fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, TrainingConfig)> {
     let parent = match &config.finetune {
         Some(parent) if config.valid_size == 0 => {
-            let parent = RunDir::existing(parent)?;
+            let Ok(parent) = RunDir::existing(parent) else {
+                bail!(
+                    "{}: it held out no images, and the run it was fine-tuned from, whose held-out images would calibrate it, is no longer there ({}); put it back, or fine-tune with --valid-size N (at least {FEWEST_HELD_OUT} of your pictures held out)",
+                    run.root().display(),
+                    parent.display()
+                );
+            };
             let parent_config = parent.load_config()?;
             (parent_config.valid_size >= FEWEST_HELD_OUT).then_some((parent, parent_config))
         }

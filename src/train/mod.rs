@@ -128,6 +128,12 @@ pub(crate) enum TrainError {
         /// The run.
         path: PathBuf,
     },
+    /// The run a fine-tuned run mixes images from (`finetune_mix`) is gone.
+    #[error("--finetune {}: the run this one was fine-tuned from is no longer there (no run folder), and its training images are mixed in each epoch (--finetune-mix); put it back to go on", path.display())]
+    ParentGone {
+        /// The parent run, as config.json records it.
+        path: PathBuf,
+    },
     /// The `--finetune` run is being written by another process.
     #[error("--finetune {}: {holder} is writing that run; fine-tune from it once it has finished", path.display())]
     ParentBusy {
@@ -468,7 +474,9 @@ fn with_parent_images(
     else {
         return Ok(train);
     };
-    let run = RunDir::existing(parent)?;
+    let run = RunDir::existing(parent).map_err(|_| TrainError::ParentGone {
+        path: parent.clone(),
+    })?;
     let parents = run.load_config()?;
     let (source, recorded) = source_for_run(&run, config.dataset, None)?;
     let dataset = (config.dataset, DatasetChoice::Run);
