@@ -11,7 +11,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 pub(crate) const MAX_SIDE: u32 = 8192;
 /// Most memory one decode may take (an 8192×8192 grey picture fits; RGBA of that does not; a
 /// 12-megapixel phone photo takes 36 MiB).
-pub(crate) const MAX_DECODE_BYTES: u64 = 128 << 20;
+pub(super) const MAX_DECODE_BYTES: u64 = 128 << 20;
 
 /// Why bytes are not a picture this program reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES, Split, SplitPrints};
 use crate::fs::atomic_file::is_scratch_name;
-use crate::fs::bounded_read::read_at_most;
-use crate::picture::{DecodeError, Unread, decode, prepare_digits};
+use crate::picture::{PictureError, Unread, prepare_file_bytes, read_picture_file};
 
 /// The share of the pictures that is the test split when there is no `test/` folder: one in
 /// five (the share of a classic 80/20 split), chosen by the CRC-32 of the picture's path within
@@ -35,10 +34,10 @@ const MAX_PICTURES: usize = 600_000;
 /// Why a folder of pictures is not a dataset.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FolderError {
-    /// A folder cannot be listed, or a picture read.
+    /// A folder cannot be listed.
     #[error("{}: cannot read: {cause}", path.display())]
     Io {
-        /// The folder or file.
+        /// The folder.
         path: PathBuf,
         /// The operating system's error.
         cause: std::io::Error,
@@ -51,22 +50,9 @@ pub(crate) enum FolderError {
         /// What it is, and what belongs there.
         what: &'static str,
     },
-    /// A picture that does not decode.
-    #[error("{}: {cause}", path.display())]
-    Decode {
-        /// The picture.
-        path: PathBuf,
-        /// Why it does not decode.
-        cause: DecodeError,
-    },
-    /// A picture with no digit, or not one.
-    #[error("{}: {cause}", path.display())]
-    Unread {
-        /// The picture.
-        path: PathBuf,
-        /// What it holds instead.
-        cause: Unread,
-    },
+    /// A picture that cannot be read, decoded or holds no digit.
+    #[error(transparent)]
+    Picture(#[from] PictureError),
     /// Two folders of one class (`7/` and, for MNIST, no other; `7/` and `Sneaker/` for
     /// Fashion-MNIST).
     #[error("{}: the same class as {}; keep one folder per class", path.display(), twin.display())]
@@ -125,7 +111,7 @@ pub(crate) fn load(
                     dir: dir.to_path_buf(),
                 });
             }
-            let bytes = read_picture(&path)?;
+            let bytes = read_picture_file(&path)?;
             pixels.extend_from_slice(&prepared(&path, &bytes)?);
             labels.push(class);
             stream.update(name.as_bytes());
@@ -282,40 +268,18 @@ fn not_followed(path: PathBuf) -> FolderError {
     }
 }
 
-/// The bytes of a picture, up to the size a picture may have.
-///
-/// # Errors
-/// [`FolderError::Io`]: unreadable, or too large for a picture.
-fn read_picture(path: &Path) -> Result<Vec<u8>, FolderError> {
-    let too_large = format!(
-        "larger than {} MiB; not a picture this program reads",
-        crate::picture::MAX_DECODE_BYTES >> 20
-    );
-    read_at_most(path, crate::picture::MAX_DECODE_BYTES, &too_large).map_err(|cause| {
-        FolderError::Io {
-            path: path.to_path_buf(),
-            cause,
-        }
-    })
-}
-
-/// A picture's `bytes` decoded and prepared as `infer` prepares it, whole: 784 pixels.
+/// A picture's `bytes` prepared as `infer` prepares a picture, whole: 784 pixels.
 ///
 /// # Errors
 /// Not a picture, or blank.
-fn prepared(path: &Path, bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], FolderError> {
-    let picture = decode(bytes).map_err(|cause| FolderError::Decode {
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    let unread = |cause| FolderError::Unread {
-        path: path.to_path_buf(),
-        cause,
-    };
-    let found = prepare_digits(&picture, false).map_err(unread)?;
+fn prepared(path: &Path, bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    let found = prepare_file_bytes(path, bytes, false)?;
     // The whole picture is one region, or none when its ink is too faint to place.
     found
         .first()
         .map(|digit| digit.pixels)
-        .ok_or(unread(Unread::Blank))
+        .ok_or(PictureError::Unread {
+            path: path.to_path_buf(),
+            cause: Unread::Blank,
+        })
 }

@@ -30,7 +30,7 @@ use image::DynamicImage;
 use crate::fs::bounded_read::read_at_most;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-pub(crate) use decode::{DecodeError, MAX_DECODE_BYTES, MAX_SIDE, decode};
+pub(crate) use decode::{DecodeError, MAX_SIDE, decode};
 pub(crate) use digits::SplitError;
 
 /// One digit of a picture, prepared for the model.
@@ -93,18 +93,35 @@ pub(crate) enum PictureError {
 /// # Errors
 /// [`PictureError`], naming the file: unreadable, not a picture, blank or not a line of digits.
 pub(crate) fn load_digits(path: &Path, split: bool) -> Result<Vec<PreparedDigit>, PictureError> {
-    // A picture file larger than its decode may take is refused before it is read whole.
+    prepare_file_bytes(path, &read_picture_file(path)?, split)
+}
+
+/// The bytes of a picture file, refused past the size a picture may decode to before it is
+/// read whole.
+///
+/// # Errors
+/// [`PictureError::Read`]: unreadable, or larger than [`decode::MAX_DECODE_BYTES`].
+pub(crate) fn read_picture_file(path: &Path) -> Result<Vec<u8>, PictureError> {
     let too_large = format!(
         "larger than {} MiB; not a picture this program reads",
         decode::MAX_DECODE_BYTES >> 20
     );
-    let bytes = read_at_most(path, decode::MAX_DECODE_BYTES, &too_large).map_err(|source| {
-        PictureError::Read {
-            path: path.to_path_buf(),
-            cause: source,
-        }
-    })?;
-    let picture = decode(&bytes).map_err(|source| PictureError::Decode {
+    read_at_most(path, decode::MAX_DECODE_BYTES, &too_large).map_err(|source| PictureError::Read {
+        path: path.to_path_buf(),
+        cause: source,
+    })
+}
+
+/// The picture file `path`'s `bytes` decoded and its digits prepared, as [`load_digits`] does.
+///
+/// # Errors
+/// [`PictureError::Decode`] or [`PictureError::Unread`], naming the file.
+pub(crate) fn prepare_file_bytes(
+    path: &Path,
+    bytes: &[u8],
+    split: bool,
+) -> Result<Vec<PreparedDigit>, PictureError> {
+    let picture = decode(bytes).map_err(|source| PictureError::Decode {
         path: path.to_path_buf(),
         cause: source,
     })?;
