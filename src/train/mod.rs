@@ -6,6 +6,7 @@ mod checkpoints;
 mod dashboard;
 mod denormals;
 mod early_stop;
+mod finetune;
 mod finish;
 mod launch;
 mod overview;
@@ -260,7 +261,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // A signal from here on is remembered: the run stops before it starts, or after its first
     // step once its folder is written.
     request.signals.preparing();
-    refuse_finetuning_itself(&request)?;
+    finetune::refuse_finetuning_itself(&request)?;
     // Held until the run's files are all written: no second process writes this run.
     let _lock = lock_run_folder(&request)?;
     // Everything that can be refused is checked before the run folder is touched.
@@ -271,7 +272,7 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         .lr_scheduler(data.train.len())
         .map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
-    let parent = parent_model(&request, &device, done_epochs)?;
+    let parent = finetune::parent_model(&request, &device, done_epochs)?;
     let adapter = crate::backend::adapter_name(&device);
     if let Some(signal) = request.signals.stopped_by() {
         return Err(TrainError::StoppedBeforeTraining { signal });
@@ -292,58 +293,6 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
     // From here on the run's files are written; a signal must not cut that short.
     request.signals.finishing();
     finish::finish(&request, &data, outcome, &device, started)
-}
-
-/// Refuses a fine-tuned run whose parent is its own folder (the same folder by any path).
-///
-/// # Errors
-/// [`TrainError::FinetuneItself`].
-fn refuse_finetuning_itself(request: &TrainRequest) -> Result<(), TrainError> {
-    let Some(parent) = &request.config.finetune else {
-        return Ok(());
-    };
-    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize())
-    {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if request.existing != Existing::Resume && same(parent, request.run.root()) {
-        return Err(TrainError::FinetuneItself {
-            path: parent.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// The model a new fine-tuned run starts from (`finetune`): its parent's `model.bpk`, on the
-/// training device; `None` for a run from random weights, and for a resumed one (its
-/// checkpoint holds the weights).
-///
-/// # Errors
-/// The parent has no model, or it cannot be loaded ([`ArtifactError`], naming the file).
-fn parent_model(
-    request: &TrainRequest,
-    device: &burn::prelude::Device,
-    done_epochs: usize,
-) -> Result<Option<crate::model::Model>, TrainError> {
-    let Some(parent) = request
-        .config
-        .finetune
-        .as_ref()
-        .filter(|_| done_epochs == 0)
-    else {
-        return Ok(None);
-    };
-    // A model.bpk another process is writing (a resumed parent) is its last epoch's or the next
-    // one's, depending on the moment: wait for that run to end.
-    if let Some(holder) = crate::run::lock::holder_of(parent) {
-        return Err(TrainError::ParentBusy {
-            path: parent.clone(),
-            holder,
-        });
-    }
-    let (_, model) = RunDir::existing(parent)?.load_model(&device.clone().autodiff())?;
-    Ok(Some(model))
 }
 
 /// Locks the run folder for this process. A folder that is not a run's (or, for `--resume`, a
@@ -430,7 +379,7 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     let prints: Vec<_> = train_prints.into_iter().chain(test_prints).collect();
     let own = train_all.limited(config.limit_train);
     let own_count = own.len();
-    let train_all = with_parent_images(config, own)?;
+    let train_all = finetune::with_parent_images(config, own)?;
     let mixed_in = train_all.len() - own_count;
     let test = Arc::new(test_all.limited(config.limit_test));
     // Validation: a seeded hold-out of the training images, or (the tutorial's way) the test
@@ -454,44 +403,6 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         valid,
         test,
     })
-}
-
-/// `train` followed by `finetune_mix` images of the fine-tuned run's parent's training images
-/// (those it trained on, not those it held out) per image of `train` (at most all of them),
-/// drawn by the seed: read from where the parent's `data.json` says and checked against it, as
-/// `eval` reads a run's data.
-///
-/// # Errors
-/// The parent's data cannot be found, read, or is not what it trained on.
-fn with_parent_images(
-    config: &TrainingConfig,
-    train: LabelledImages,
-) -> Result<LabelledImages, TrainError> {
-    let Some(parent) = config
-        .finetune
-        .as_ref()
-        .filter(|_| config.finetune_mix > 0.0)
-    else {
-        return Ok(train);
-    };
-    let run = RunDir::existing(parent).map_err(|_| TrainError::ParentGone {
-        path: parent.clone(),
-    })?;
-    let parents = run.load_config()?;
-    let (source, recorded) = source_for_run(&run, config.dataset, None)?;
-    let dataset = (config.dataset, DatasetChoice::Run);
-    let (theirs, _) = load_checked(&run, dataset, &source, recorded.as_ref(), Split::Train)?;
-    // The parent's own training images: its held-out ones stay unseen, for `calibrate`.
-    let theirs = theirs.limited(parents.limit_train);
-    let theirs = match parents.valid_size {
-        0 => theirs,
-        held_out => hold_out(&theirs, held_out, parents.seed).0,
-    };
-    let wanted = (config.finetune_mix * train.len() as f64).round() as usize;
-    let (_, mixed) = hold_out(&theirs, wanted.min(theirs.len()), config.seed);
-    let pixels = [train.pixels(), mixed.pixels()].concat();
-    let labels = [train.labels(), mixed.labels()].concat();
-    Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label, each part"))
 }
 
 /// Clears a run being overwritten, then writes the config and data record; a resumed run forgets
