@@ -87,6 +87,14 @@ impl DatasetKind {
         }
     }
 
+    /// The class a folder named `name` holds in a folder of pictures: its index written out
+    /// (`7`) or its name (`Sneaker`).
+    pub fn class_named(self, name: &str) -> Option<u8> {
+        let names = self.class_names();
+        (0..NUM_CLASSES as u8)
+            .find(|&class| name == class.to_string() || name == names[usize::from(class)])
+    }
+
     /// A class by index, as people read it: "7" for MNIST, "Sneaker (7)" for Fashion-MNIST.
     /// Panics when `class` is 10 or more.
     pub fn class_label(self, class: u8) -> String {

@@ -74,10 +74,12 @@ impl DataSource {
     /// the class's name); otherwise IDX files (and a missing file is named as such when read).
     pub fn of_folder(dir: PathBuf, dataset: DatasetKind) -> Self {
         let idx = locate(&dir, Split::Train, Split::Train.file_names().0).is_ok();
-        let names = dataset.class_names();
         let holds_a_class = |dir: &Path| {
-            (0..names.len()).any(|class| {
-                dir.join(class.to_string()).is_dir() || dir.join(names[class]).is_dir()
+            let mut entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+            entries.any(|entry| {
+                let name = entry.file_name();
+                let class = name.to_str().and_then(|name| dataset.class_named(name));
+                class.is_some() && entry.path().is_dir()
             })
         };
         if !idx && (holds_a_class(&dir) || holds_a_class(&dir.join("train"))) {

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::idx::{Fingerprint, LabelledImages};
-use crate::data::{IMAGE_PIXELS, NUM_CLASSES, Split, SplitPrints};
+use crate::data::{DatasetKind, IMAGE_PIXELS, Split, SplitPrints};
 use crate::fs::atomic_file::is_scratch_name;
 use crate::picture::{PictureError, Unread, prepare_file_bytes, read_picture_file};
 
@@ -80,8 +80,8 @@ pub(crate) enum FolderError {
     },
 }
 
-/// The pictures of `split` in `dir`, prepared, labelled by their class folders (named by class
-/// index or by one of `names`, indexed by label), with the
+/// The pictures of `split` in `dir`, prepared, labelled by their class folders (named by
+/// `dataset`'s class index or name, see `DatasetKind::class_named`), with the
 /// fingerprint of the split's files (`train-pictures` or `test-pictures`: their paths within
 /// the folder and their bytes, in order).
 ///
@@ -90,7 +90,7 @@ pub(crate) enum FolderError {
 pub(crate) fn load(
     dir: &Path,
     split: Split,
-    names: &[&str; NUM_CLASSES],
+    dataset: DatasetKind,
 ) -> Result<(LabelledImages, SplitPrints), FolderError> {
     let (root, shared) = match split_folder(dir, split)? {
         Some(root) => (root, false),
@@ -100,7 +100,7 @@ pub(crate) fn load(
     let mut labels = Vec::new();
     let mut stream = crc32fast::Hasher::new();
     let mut total = 0u64;
-    for (class, folder) in class_folders(&root, names)? {
+    for (class, folder) in class_folders(&root, dataset)? {
         for path in pictures_in(&folder)? {
             let name = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy();
             if shared && in_test_split(&name) != (split == Split::Test) {
@@ -171,15 +171,11 @@ fn split_folder(dir: &Path, split: Split) -> Result<Option<PathBuf>, FolderError
 /// # Errors
 /// A folder that cannot be listed; an entry that is not a folder named by a class; two
 /// folders of one class.
-fn class_folders(
-    root: &Path,
-    names: &[&str; NUM_CLASSES],
-) -> Result<Vec<(u8, PathBuf)>, FolderError> {
+fn class_folders(root: &Path, dataset: DatasetKind) -> Result<Vec<(u8, PathBuf)>, FolderError> {
     let mut classes: Vec<(u8, PathBuf)> = Vec::new();
     for (path, kind) in entries(root)? {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let class = (0..NUM_CLASSES as u8)
-            .find(|&class| name == class.to_string() || name == names[usize::from(class)]);
+        let class = dataset.class_named(&name);
         if let Some(twin) = class.and_then(|c| classes.iter().find(|(seen, _)| *seen == c)) {
             return Err(FolderError::Twins {
                 path,

@@ -192,7 +192,7 @@ pub(crate) fn load_checked(
         });
     }
     let (images, prints) = match source {
-        DataSource::Pictures(dir) => folder::load(dir, split, &dataset.class_names())?,
+        DataSource::Pictures(dir) => folder::load(dir, split, dataset)?,
         _ => source.load_fingerprinted(split)?,
     };
     identity::check(dataset, choice, &source.describe(), &prints)?;

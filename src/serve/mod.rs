@@ -100,29 +100,38 @@ pub(crate) fn serve(request: ServeRequest) -> Result<Option<StopSignal>> {
         });
         // Scripts and tests read the address from this line as soon as it is there (outln
         // flushes it).
-        let epoch = request
-            .epoch
-            .map_or_else(String::new, |epoch| format!(", epoch {epoch}"));
-        // One line only: a script that reads it and closes the pipe must not make a second
-        // line's write fail and stop the server.
-        let collecting = served
-            .collection
-            .as_ref()
-            .map_or_else(String::new, |collection| {
-                format!(
-                    ", saving drawings into {}/<class>/",
-                    collection.dir().display()
-                )
-            });
-        outln!(
-            "serving {} ({}, {}{epoch}) on http://{bound}/{collecting} (Ctrl-C stops)",
-            request.run.root().display(),
-            config.model.describe(),
-            config.dataset.title()
-        )?;
+        let collection = served.collection.as_ref();
+        outln!("{}", listening(&request, &config, bound, collection))?;
         let limits = Limits::for_this_process();
         Ok(serve_connections(listener, api::router(served), limits, stopped).await)
     })
+}
+
+/// The line saying what is served where: `serving RUN (model, dataset[, epoch N]) on
+/// http://ADDRESS/[, saving drawings into DIR/<class>/] (Ctrl-C stops)`. One line only: a
+/// script that reads it and closes the pipe must not make a second line's write fail and stop
+/// the server.
+fn listening(
+    request: &ServeRequest,
+    config: &crate::config::TrainingConfig,
+    bound: SocketAddr,
+    collection: Option<&Collection>,
+) -> String {
+    let epoch = request
+        .epoch
+        .map_or_else(String::new, |epoch| format!(", epoch {epoch}"));
+    let collecting = collection.map_or_else(String::new, |collection| {
+        format!(
+            ", saving drawings into {}/<class>/",
+            collection.dir().display()
+        )
+    });
+    format!(
+        "serving {} ({}, {}{epoch}) on http://{bound}/{collecting} (Ctrl-C stops)",
+        request.run.root().display(),
+        config.model.describe(),
+        config.dataset.title()
+    )
 }
 
 /// `GET /api/model`: what is served, for the page and for scripts.

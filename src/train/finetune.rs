@@ -35,7 +35,8 @@ pub(super) fn refuse_finetuning_itself(request: &TrainRequest) -> Result<(), Tra
 /// checkpoint holds the weights).
 ///
 /// # Errors
-/// The parent has no model, or it cannot be loaded ([`ArtifactError`], naming the file).
+/// The parent has no model, or it cannot be loaded ([`crate::run::ArtifactError`], naming the
+/// file).
 pub(super) fn parent_model(
     request: &TrainRequest,
     device: &burn::prelude::Device,
