@@ -6,9 +6,11 @@ use mnist_trainer::process::output;
 use mnist_trainer::process::signals::StopSignals;
 
 /// Process-wide state is set up here, once, before any other thread exists: the panic hook,
-/// SIGPIPE's action, `BURN_DEVICE` and the stop signals (SIGINT, SIGTERM, SIGHUP).
+/// the allocator's thresholds, SIGPIPE's action, `BURN_DEVICE` and the stop signals (SIGINT,
+/// SIGTERM, SIGHUP).
 fn main() -> ExitCode {
     mnist_trainer::process::panics::install_hook();
+    mnist_trainer::process::allocator::keep_freed_memory();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -13,6 +13,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::flex_conv;
 use crate::data::IMAGE_SIDE;
 
 /// Output channels of `conv1` and `conv2`.
@@ -85,8 +86,8 @@ impl ConvFeatures {
     pub(crate) fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let [batch, _] = images.dims();
         let x = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
-        let x = relu(self.conv1.forward(x));
-        let x = relu(self.conv2.forward(x));
+        let x = relu(flex_conv::conv2d(&self.conv1, x));
+        let x = relu(flex_conv::conv2d(&self.conv2, x));
         let x = self.dropout.forward(self.pool.forward(x));
         x.flatten(1, 3)
     }
