@@ -13,7 +13,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::flex_conv;
+use super::flex_ops;
 use crate::data::IMAGE_SIDE;
 
 /// Output channels of `conv1` and `conv2`.
@@ -86,9 +86,9 @@ impl ConvFeatures {
     pub(crate) fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let [batch, _] = images.dims();
         let x = images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE]);
-        let x = relu(flex_conv::conv2d(&self.conv1, x));
-        let x = relu(flex_conv::conv2d(&self.conv2, x));
-        let x = self.dropout.forward(self.pool.forward(x));
+        let x = relu(flex_ops::conv2d(&self.conv1, x));
+        let x = relu(flex_ops::conv2d(&self.conv2, x));
+        let x = self.dropout.forward(flex_ops::max_pool2d(&self.pool, x));
         x.flatten(1, 3)
     }
 }

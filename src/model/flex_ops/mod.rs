@@ -1,20 +1,22 @@
-//! The CNN's convolutions on the flex backend as a Burn backend extension: a forward and a
-//! hand-written backward (input, weight and bias gradients) on im2col and matrix products
-//! ([`kernels`]), in place of Burn's `Conv2d`, whose gradients on flex are Burn's generic ones
-//! and run at half PyTorch's speed (docs/measurements.md, issue #35).
+//! The CNN's convolutions and max-pool on the flex backend as a Burn backend extension: forwards
+//! and hand-written backwards ([`conv`]: im2col and matrix products for the input, weight and
+//! bias gradients; [`pool`]: a 2x2 max-pool), in place of Burn's `Conv2d` and `MaxPool2d`, whose
+//! flex versions ran the CNN at half PyTorch's speed (docs/measurements.md, issue #35).
 //!
-//! Only what `Net` uses takes this path: f32 tensors on flex, stride 1, no padding, dilation 1,
-//! one group, a bias. Anything else (another backend, padding, ...) and
-//! `MNIST_TRAINER_BURN_CONV=1` (to measure the difference) keep Burn's `Conv2d`. The module's
-//! record is the `Conv2d` it reads its weights from, so checkpoints, import, export and ONNX do
-//! not know this path exists.
+//! Only what `Net` uses takes this path: f32 tensors on flex; convolutions with stride 1, no
+//! padding, dilation 1, one group and a bias; 2x2 pools with stride 2. Anything else (another
+//! backend, padding, ...) and `MNIST_TRAINER_BURN_CONV=1` (to measure the difference) keep
+//! Burn's modules. Their records are the modules' own, so checkpoints, import, export and ONNX
+//! do not know this path exists.
 //!
 //! The pattern is Burn's `examples/custom-cubecl-kernel` and burn's own
 //! `tests/backend_extension_runtime.rs` (0.22.1).
 
-mod kernels;
+mod conv;
+mod pool;
 
-use kernels::ConvShape;
+use conv::ConvShape;
+use pool::PoolShape;
 
 use std::sync::OnceLock;
 
@@ -25,18 +27,19 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension, tensor::FloatTensor};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 
-/// A convolution Burn's way or this module's, as [`uses_burns`] decides.
+/// A convolution Burn's way or this module's, as [`uses_burns_conv`] decides.
 pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let Some(bias) = conv.bias.as_ref() else {
         return conv.forward(x);
     };
-    if uses_burns(conv, &x) {
+    if uses_burns_conv(conv, &x) {
         return conv.forward(x);
     }
-    let y = <Dispatch as FlexConvBackend>::flex_conv2d(
+    let y = <Dispatch as FlexOps>::flex_conv2d(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
@@ -44,22 +47,53 @@ pub(crate) fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(y)
 }
 
+/// A 2x2 max-pool Burn's way or this module's, as [`uses_burns_pool`] decides.
+pub(crate) fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    if uses_burns_pool(pool, &x) {
+        return pool.forward(x);
+    }
+    Tensor::from_dispatch(<Dispatch as FlexOps>::flex_max_pool2x2(x.into_dispatch()))
+}
+
+/// Whether `MNIST_TRAINER_BURN_CONV=1` asks for Burn's convolution and pool, read once.
+fn burns_asked() -> bool {
+    static BURNS: OnceLock<bool> = OnceLock::new();
+    *BURNS.get_or_init(|| std::env::var_os("MNIST_TRAINER_BURN_CONV").is_some_and(|v| v == "1"))
+}
+
+/// Whether `x` is off this module's path whatever the operation: not f32 on flex.
+fn elsewhere(x: &Tensor<4>) -> bool {
+    x.dtype() != DType::F32 || x.device().inner() != Device::flex()
+}
+
+/// Whether `pool` on `x` is left to Burn: not flex, not f32, not a 2x2 window with stride 2,
+/// or `MNIST_TRAINER_BURN_CONV=1`.
+fn uses_burns_pool(pool: &MaxPool2d, x: &Tensor<4>) -> bool {
+    let plain = pool.kernel_size == [2, 2]
+        && pool.stride == [2, 2]
+        && pool.dilation == [1, 1]
+        && !pool.ceil_mode
+        && matches!(pool.padding, PaddingConfig2d::Valid);
+    burns_asked() || !plain || elsewhere(x)
+}
+
 /// Whether `conv` on `x` is left to Burn: not flex, not f32, not `Net`'s kind of convolution, or
 /// `MNIST_TRAINER_BURN_CONV=1`.
-fn uses_burns(conv: &Conv2d, x: &Tensor<4>) -> bool {
-    static BURNS: OnceLock<bool> = OnceLock::new();
-    let asked = *BURNS
-        .get_or_init(|| std::env::var_os("MNIST_TRAINER_BURN_CONV").is_some_and(|v| v == "1"));
+fn uses_burns_conv(conv: &Conv2d, x: &Tensor<4>) -> bool {
     let plain = conv.stride == [1, 1]
         && conv.dilation == [1, 1]
         && conv.groups == 1
         && matches!(conv.padding, PaddingConfig2d::Valid);
-    asked || !plain || x.dtype() != DType::F32 || x.device().inner() != Device::flex()
+    burns_asked() || !plain || elsewhere(x)
 }
 
-/// A valid, stride-1 convolution with a bias, as [`kernels`] computes it.
+/// `Net`'s convolution and max-pool, as [`conv`] and [`pool`] compute them.
 #[backend_extension(Flex, Autodiff)]
-pub(super) trait FlexConvBackend: Backend {
+pub(super) trait FlexOps: Backend {
+    /// `x` `[batch, channels, height, width]` → `[batch, channels, height / 2, width / 2]`, the
+    /// largest value of each 2x2 window (stride 2).
+    fn flex_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// `x` `[batch, channels, height, width]`, `weight` `[out_channels, channels, kh, kw]`,
     /// `bias` `[out_channels]` → `[batch, out_channels, height - kh + 1, width - kw + 1]`.
     fn flex_conv2d(
@@ -69,17 +103,35 @@ pub(super) trait FlexConvBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl FlexConvBackend for Flex {
+impl FlexOps for Flex {
+    fn flex_max_pool2x2(x: FlexTensor) -> FlexTensor {
+        pool_forward(contiguous(x)).0
+    }
+
     fn flex_conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
         let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
         let shape = shape_of(&x, &weight);
-        let y = kernels::forward(&shape, floats(&x), floats(&weight), floats(&bias));
+        let y = conv::forward(&shape, floats(&x), floats(&weight), floats(&bias));
         let [out_h, out_w] = shape.out_side();
         tensor(y, [shape.batch, shape.out_channels, out_h, out_w])
     }
 }
 
-impl<C: CheckpointStrategy> FlexConvBackend for Autodiff<Flex, C> {
+impl<C: CheckpointStrategy> FlexOps for Autodiff<Flex, C> {
+    fn flex_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match PoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (y, argmax, shape) = pool_forward(contiguous(x.primitive().clone()));
+                prep.finish((argmax, shape), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::flex_max_pool2x2(x.into_primitive())),
+        }
+    }
+
     fn flex_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -105,7 +157,7 @@ impl<C: CheckpointStrategy> FlexConvBackend for Autodiff<Flex, C> {
     }
 }
 
-/// The backward step of [`FlexConvBackend::flex_conv2d`]; its state is the input and weight.
+/// The backward step of [`FlexOps::flex_conv2d`]; its state is the input and weight.
 #[derive(Debug)]
 struct ConvBackward;
 
@@ -118,7 +170,7 @@ impl Backward<Flex, 3> for ConvBackward {
         let (x, weight) = ops.state;
         let shape = shape_of(&x, &weight);
         let dy = contiguous(dy);
-        let gradients = kernels::backward(
+        let gradients = conv::backward(
             &shape,
             floats(&x),
             floats(&weight),
@@ -135,6 +187,46 @@ impl Backward<Flex, 3> for ConvBackward {
         }
         if let Some(node) = node_bias {
             grads.register::<Flex>(node.id, tensor(gradients.bias, [shape.out_channels]));
+        }
+    }
+}
+
+/// [`pool::forward`] on a 4-D tensor: the pooled tensor, which input each value is, and the
+/// input's sizes (for the backward step).
+fn pool_forward(x: FlexTensor) -> (FlexTensor, Vec<u8>, [usize; 4]) {
+    let dims = dims4(&x);
+    let [batch, channels, height, width] = dims;
+    let shape = PoolShape {
+        planes: batch * channels,
+        height,
+        width,
+    };
+    let (y, argmax) = pool::forward(&shape, floats(&x));
+    let [out_h, out_w] = shape.out_side();
+    (tensor(y, [batch, channels, out_h, out_w]), argmax, dims)
+}
+
+/// The backward step of [`FlexOps::flex_max_pool2x2`]; its state is which input each pooled
+/// value is, and the input's sizes.
+#[derive(Debug)]
+struct PoolBackward;
+
+impl Backward<Flex, 1> for PoolBackward {
+    type State = (Vec<u8>, [usize; 4]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let (argmax, dims) = ops.state;
+        if let Some(node) = node_x {
+            let [batch, channels, height, width] = dims;
+            let shape = PoolShape {
+                planes: batch * channels,
+                height,
+                width,
+            };
+            let dx = pool::backward(&shape, &argmax, floats(&dy));
+            grads.register::<Flex>(node.id, tensor(dx, dims));
         }
     }
 }
@@ -229,7 +321,7 @@ mod tests {
                 &device,
             );
             assert!(
-                !uses_burns(&conv, &x),
+                !uses_burns_conv(&conv, &x),
                 "flex, f32, Net's kind: this module's path"
             );
             let ours = step(&conv, &x, &g, conv2d);
@@ -243,22 +335,51 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_and_its_gradient_are_burns_to_the_bit() {
+        let _random = crate::random_generator_lock();
+        let device = Device::flex().autodiff();
+        let pool = nets_pool();
+        // ReLU's output, as Net pools it: windows of tied zeros are common. Odd sides leave a
+        // row and a column out.
+        let x = Tensor::<4>::random([3, 4, 9, 7], Distribution::Normal(0.0, 1.0), &device);
+        let x = burn::tensor::activation::relu(x);
+        let g = Tensor::<4>::random([3, 4, 4, 3], Distribution::Normal(0.0, 1.0), &device);
+        assert!(!uses_burns_pool(&pool, &x));
+        let run = |forward: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().detach().require_grad();
+            let y = forward(x.clone());
+            let grads = (y.clone() * g.clone()).sum().backward();
+            (y.into_data(), x.grad(&grads).expect("dx").into_data())
+        };
+        let ours = run(&|x| max_pool2d(&pool, x));
+        let burns = run(&|x| pool.forward(x));
+        assert_eq!(ours, burns);
+    }
+
+    /// Net's pool: 2x2 windows, stride 2.
+    fn nets_pool() -> MaxPool2d {
+        burn::nn::pool::MaxPool2dConfig::new([2, 2])
+            .with_strides([2, 2])
+            .init()
+    }
+
+    #[test]
     fn other_backends_and_convolutions_keep_burns() {
         let _random = crate::random_generator_lock();
         let flex = Device::flex();
         let x = Tensor::<4>::zeros([1, 1, 8, 8], &flex);
         let plain = Conv2dConfig::new([1, 2], [3, 3]).init(&flex);
-        assert!(!uses_burns(&plain, &x));
+        assert!(!uses_burns_conv(&plain, &x));
         #[allow(deprecated)]
         let ndarray = Device::ndarray();
-        assert!(uses_burns(&plain, &x.clone().to_device(&ndarray)));
+        assert!(uses_burns_conv(&plain, &x.clone().to_device(&ndarray)));
         let padded = Conv2dConfig::new([1, 2], [3, 3])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .init(&flex);
         let strided = Conv2dConfig::new([1, 2], [3, 3])
             .with_stride([2, 2])
             .init(&flex);
-        assert!(uses_burns(&padded, &x) && uses_burns(&strided, &x));
+        assert!(uses_burns_conv(&padded, &x) && uses_burns_conv(&strided, &x));
         // Without a bias Burn's Conv2d runs too, and gives its shape.
         let unbiased = Conv2dConfig::new([1, 2], [3, 3])
             .with_bias(false)
