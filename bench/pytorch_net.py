@@ -8,7 +8,8 @@ the README) the same rate going down to 0 along a half cosine over all steps of 
 examples/mnist's own: Adadelta lr 1.0 with StepLR(step_size=1, gamma=0.7) (14 epochs there).
 `--limit-train N` trains on the first N images (as the trainer's flag), for quick speed rows.
 
-Prints one JSON line per epoch (seconds include the test evaluation) like pytorch_tuned.py.
+Prints one JSON line per epoch like pytorch_tuned.py: seconds (training and the test evaluation),
+train_seconds and test_seconds (each alone).
 
     python bench/pytorch_net.py --data-dir ../shared/data/mnist --epochs 3 --seed 1 --threads 2
 """
@@ -88,6 +89,7 @@ def main():
                 batch_scheduler.step()
         if epoch_scheduler:
             epoch_scheduler.step()
+        train_seconds = time.perf_counter() - start
         model.eval()
         correct, loss = 0, 0.0
         with torch.inference_mode():
@@ -96,7 +98,8 @@ def main():
                 loss += loss_fn(logits, labels).item() * len(labels)
                 correct += (logits.argmax(1) == labels).sum().item()
         seconds = time.perf_counter() - start
-        print(json.dumps({"epoch": epoch, "seconds": seconds, "test_loss": loss / len(test_y),
+        print(json.dumps({"epoch": epoch, "seconds": seconds, "train_seconds": train_seconds,
+                          "test_seconds": seconds - train_seconds, "test_loss": loss / len(test_y),
                           "test_accuracy": 100.0 * correct / len(test_y)}), flush=True)
 
 

@@ -49,13 +49,15 @@ def main():
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(train_x[batch]), train_y[batch]).backward()
             optimizer.step()
+        train_seconds = time.perf_counter() - start
         model.eval()
         with torch.inference_mode():
             logits = model(test_x)
             test_loss = loss_fn(logits, test_y).item()
             accuracy = 100.0 * (logits.argmax(1) == test_y).float().mean().item()
         seconds = time.perf_counter() - start
-        print(json.dumps({"epoch": epoch, "seconds": seconds, "test_loss": test_loss,
+        print(json.dumps({"epoch": epoch, "seconds": seconds, "train_seconds": train_seconds,
+                          "test_seconds": seconds - train_seconds, "test_loss": test_loss,
                           "test_accuracy": accuracy}), flush=True)
 
 

@@ -73,6 +73,7 @@ def main():
             loss = loss_fn(model(images), labels)
             loss.backward()
             optimizer.step()
+        train_seconds = time.perf_counter() - start
         model.eval()
         correct, loss_sum = 0, 0.0
         with torch.no_grad():
@@ -81,7 +82,8 @@ def main():
                 loss_sum += loss_fn(logits, labels).item() * len(labels)
                 correct += (logits.argmax(1) == labels).sum().item()
         seconds = time.perf_counter() - start
-        print(json.dumps({"epoch": epoch, "seconds": seconds, "test_loss": loss_sum / len(test),
+        print(json.dumps({"epoch": epoch, "seconds": seconds, "train_seconds": train_seconds,
+                          "test_seconds": seconds - train_seconds, "test_loss": loss_sum / len(test),
                           "test_accuracy": 100.0 * correct / len(test)}), flush=True)
 
 

@@ -12,7 +12,10 @@ all on the first N training images (`--cnn-images`, default all) for E epochs (d
 CNN rows are compared with the PyTorch Net row only.
 
 Each run's seconds per epoch is the median of its epochs (train + test evaluation); the table
-gives the median over repeats and the min-max. "Whole run" is the wall time of the training
+gives the median over repeats and the min-max. "Train" is the training split alone (median of
+the epochs); "test pass" the forward pass over the 10,000 test images in batches of 1,000: for
+this trainer `eval`'s (eval.json's test_pass_seconds, on the trained model), for PyTorch its
+per-epoch evaluation (median of the epochs). "Whole run" is the wall time of the training
 process from start to exit (reading the data, every epoch, the final test, writing the run's
 files; for PyTorch, importing torch too). Peak memory is the run's maximum resident set.
 `eval` throughput is the 10,000 test images over the whole `eval` command, load included.
@@ -61,10 +64,15 @@ def rust_run(exe, backend, args, env, extra=(), epochs=None):
                                str(epochs or args.epochs), "--run", run, *extra], env)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            epochs = [json.loads(line) for line in f if line.strip()]
         _, wall, _ = peak_mib([exe, "eval", "--backend", backend, "--run", run,
                                "--data-dir", args.data_dir], env)
+        with open(os.path.join(run, "eval.json")) as f:
+            test_pass = json.load(f)["test_pass_seconds"]
         return (statistics.median(summary["seconds_per_epoch"]), summary["test_accuracy"], peak,
-                summary["test_images"] / wall, whole)
+                summary["test_images"] / wall, whole,
+                statistics.median(e["train_seconds"] for e in epochs), test_pass)
 
 
 def torch_run(python, script, args, env, extra=(), epochs=None):
@@ -73,7 +81,8 @@ def torch_run(python, script, args, env, extra=(), epochs=None):
                              *extra], env)
     epochs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return (statistics.median(e["seconds"] for e in epochs), epochs[-1]["test_accuracy"], peak,
-            None, whole)
+            None, whole, statistics.median(e["train_seconds"] for e in epochs),
+            statistics.median(e["test_seconds"] for e in epochs))
 
 
 def cpu_name():
@@ -140,6 +149,10 @@ def main():
         cnn = ("--model", "cnn", "--limit-train", str(args.cnn_images))
         contenders["CNN, mnist-trainer, flex"] = lambda: rust_run(
             exe, "flex", args, env, cnn, epochs=args.cnn_epochs)
+        # Burn's own Conv2d and MaxPool2d instead of model/flex_ops (to measure what it gains).
+        burn_conv = dict(env, MNIST_TRAINER_BURN_CONV="1")
+        contenders["CNN, mnist-trainer, flex, Burn's Conv2d and MaxPool2d"] = lambda: rust_run(
+            exe, "flex", args, burn_conv, cnn, epochs=args.cnn_epochs)
         if args.cnn_ndarray:
             contenders["CNN, mnist-trainer, ndarray"] = lambda: rust_run(
                 exe, "ndarray", args, env, cnn, epochs=args.cnn_epochs)
@@ -174,8 +187,9 @@ def main():
         f"--python <python with torch> --write-table`.",
         "",
         "| trainer | s/epoch (median) | min-max | speed-up vs PyTorch hand-tuned | speed-up vs PyTorch tutorial "
+        "| train s/epoch | train vs PyTorch hand-tuned | test pass, s | test pass vs PyTorch hand-tuned "
         "| whole run, s | whole run vs PyTorch hand-tuned | test accuracy | peak memory | `eval` images/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, runs in results.items():
         values = [r[0] for r in runs]
@@ -196,6 +210,8 @@ def main():
         lines.append(
             f"| {name} | {seconds(name):.3f} | {min(values):.3f}-{max(values):.3f} | "
             f"{ratio('PyTorch, hand-tuned')} | {ratio('PyTorch, tutorial style')} | "
+            f"{seconds(name, 5):.3f} | {ratio('PyTorch, hand-tuned', 5)} | "
+            f"{seconds(name, 6):.3f} | {ratio('PyTorch, hand-tuned', 6)} | "
             f"{seconds(name, 4):.2f} | {ratio('PyTorch, hand-tuned', 4)} | "
             f"{statistics.mean(r[1] for r in runs):.2f}% | {max(r[2] for r in runs):.0f} MiB | "
             f"{f'{statistics.median(throughput):,.0f}' if throughput else '-'} |")

@@ -70,6 +70,13 @@ fn one_epoch_on_ndarray_learns_and_the_record_reloads_on_every_backend() {
         (valid_accuracy - accuracy).abs() < 0.01,
         "{valid_accuracy} vs {accuracy}"
     );
+    // The training split's seconds are part of the epoch's, the validation's the rest.
+    let (train, whole) = (
+        epochs[0]["train_seconds"].as_f64(),
+        epochs[0]["seconds"].as_f64(),
+    );
+    let (train, whole) = (train.unwrap(), whole.unwrap());
+    assert!(0.0 < train && train < whole, "train {train} s of {whole} s");
     assert!(run.join("config.json").is_file());
     assert!(run.join("checkpoint").is_dir());
 

@@ -75,6 +75,10 @@ pub(crate) struct EvalReport {
     /// What the run's threshold for "not a digit" refuses of the test images, when it has one.
     #[serde(default)]
     pub not_a_digit: Option<Refusals>,
+    /// Wall time of the model's forward pass over the images, in batches of 1,000, in seconds
+    /// (what `bench/speed.py` compares with PyTorch's test pass); 0 until the caller times it.
+    #[serde(default)]
+    pub test_pass_seconds: f64,
 }
 
 /// The test images a calibrated run answers "not a digit" (`model::rejection`).
@@ -170,6 +174,7 @@ impl EvalReport {
                 let probabilities = at_temperature(log_probs, calibrated.temperature);
                 Refusals::new(&probabilities, labels, steady, threshold)
             }),
+            test_pass_seconds: 0.0,
         }
     }
 

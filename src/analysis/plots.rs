@@ -307,6 +307,7 @@ mod tests {
                 valid_loss: 0.4 / epoch as f64,
                 valid_accuracy: 91.0 + epoch as f64,
                 seconds: 1.0,
+                train_seconds: 0.75,
             })
             .collect();
         training_curves(&epochs, LossKind::CrossEntropy, &path).unwrap();

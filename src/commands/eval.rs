@@ -46,9 +46,11 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?
         .limited(config.limit_test);
+    let test_pass = std::time::Instant::now();
     let log_probs = log_probabilities(&model, test.pixels(), &device);
+    let test_pass_seconds = test_pass.elapsed().as_secs_f64();
     let steady = steady_images(&model, &test, &log_probs, &device, calibrated);
-    let report = EvalReport::new(
+    let mut report = EvalReport::new(
         &log_probs,
         test.labels(),
         &steady,
@@ -57,6 +59,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         config.loss,
         calibrated,
     );
+    report.test_pass_seconds = test_pass_seconds;
     let json = serde_json::to_string_pretty(&report).expect("the report serializes");
     // The run's eval files describe model.bpk: a checkpoint's report is only printed, and a
     // read-only run's cannot be written.

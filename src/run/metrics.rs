@@ -23,6 +23,10 @@ pub(crate) struct EpochMetrics {
     pub valid_accuracy: f64,
     /// Wall time of the epoch, training and validation together, in seconds.
     pub seconds: f64,
+    /// Wall time of the epoch's training split alone, in seconds (0 in files written before it
+    /// was recorded).
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 /// Why `metrics.jsonl` could not be read or written.
@@ -212,6 +216,7 @@ mod tests {
                 valid_loss: 0.5,
                 valid_accuracy: 95.25,
                 seconds: 1.5,
+                train_seconds: 1.25,
             })
             .collect();
         for epoch in &epochs {
@@ -228,6 +233,7 @@ mod tests {
             valid_loss: 0.4,
             valid_accuracy: 91.0,
             seconds: 1.0,
+            train_seconds: 0.75,
         }
     }
 

@@ -231,6 +231,7 @@ mod tests {
                 valid_loss,
                 valid_accuracy: 50.0,
                 seconds: 1.0,
+                train_seconds: 0.75,
             })
             .collect()
     }

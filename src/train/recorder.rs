@@ -118,6 +118,8 @@ pub(super) struct EpochRecorder {
     total_epochs: usize,
     /// When the epoch's training split started, for its seconds.
     epoch_started: Option<Instant>,
+    /// Seconds from the epoch's start to its validation split's.
+    train_seconds: Option<f64>,
     /// The process's stop signals: told when only the last files remain to write.
     signals: StopSignals,
     /// Whether Ctrl-C raises SIGINT under the dashboard yet (see `crate::process::terminal`).
@@ -152,6 +154,7 @@ impl EpochRecorder {
             metrics_path,
             total_epochs: 0,
             epoch_started: None,
+            train_seconds: None,
             signals,
             ctrl_c_is_a_signal: false,
             stop_at_next_epoch: false,
@@ -206,7 +209,8 @@ impl EpochRecorder {
         self.current_epoch = starting_epoch.saturating_sub(1);
     }
 
-    /// A split of `total` images starts; the training split starts a new epoch and its clock.
+    /// A split of `total` images starts: the training split starts a new epoch and its clock, the
+    /// validation split stops the training's part of it.
     pub(super) fn on_split_start(&mut self, split: &str, total: usize) {
         self.progress = Some(SplitProgress::start(split, total, Instant::now()));
         if split == "train" {
@@ -218,7 +222,10 @@ impl EpochRecorder {
                 return;
             }
             self.epoch_started = Some(Instant::now());
+            self.train_seconds = None;
             self.current_epoch += 1;
+        } else if let Some(started) = self.epoch_started {
+            self.train_seconds = Some(started.elapsed().as_secs_f64());
         }
     }
 
@@ -328,6 +335,7 @@ impl EpochRecorder {
                 .epoch_started
                 .take()
                 .map_or(0.0, |start| start.elapsed().as_secs_f64()),
+            train_seconds: self.train_seconds.take().unwrap_or(0.0),
         })
     }
 

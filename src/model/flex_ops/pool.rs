@@ -63,26 +63,30 @@ pub(super) fn forward(shape: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<u8>) {
 
 fn pool_plane(shape: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u8]) {
     let [out_h, out_w] = shape.out_side();
-    for row in 0..out_h {
-        let top = &x[2 * row * shape.width..];
-        let bottom = &x[(2 * row + 1) * shape.width..];
-        let out = row * out_w..(row + 1) * out_w;
-        let pairs = y[out.clone()].iter_mut().zip(&mut argmax[out]);
-        for (col, (y, argmax)) in pairs.enumerate() {
-            let window = [
-                top[2 * col],
-                top[2 * col + 1],
-                bottom[2 * col],
-                bottom[2 * col + 1],
-            ];
-            let (mut best, mut at) = (window[0], 0);
-            for (i, &v) in window.iter().enumerate().skip(1) {
-                if v > best || v.is_nan() {
-                    (best, at) = (v, i as u8);
-                }
-            }
-            (*y, *argmax) = (best, at);
+    let rows = y
+        .chunks_exact_mut(out_w)
+        .zip(argmax.chunks_exact_mut(out_w));
+    for (row, (y, argmax)) in rows.take(out_h).enumerate() {
+        let top = &x[2 * row * shape.width..][..2 * out_w];
+        let bottom = &x[(2 * row + 1) * shape.width..][..2 * out_w];
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for ((y, argmax), (top, bottom)) in y.iter_mut().zip(argmax).zip(windows) {
+            // Each row's winner, then the rows': the same as scanning the four in order,
+            // keeping a value that is larger or NaN (the first largest, the last NaN).
+            let (t, ti) = later_wins(top[0], 0, top[1], 1);
+            let (b, bi) = later_wins(bottom[0], 2, bottom[1], 3);
+            (*y, *argmax) = later_wins(t, ti, b, bi);
         }
+    }
+}
+
+/// `(first, i)` unless `second` is larger or NaN.
+#[inline(always)]
+fn later_wins(first: f32, i: u8, second: f32, j: u8) -> (f32, u8) {
+    if second > first || second.is_nan() {
+        (second, j)
+    } else {
+        (first, i)
     }
 }
 
@@ -104,11 +108,13 @@ pub(super) fn backward(shape: &PoolShape, argmax: &[u8], dy: &[f32]) -> Vec<f32>
         .for_each(|((dx, dy), argmax)| {
             let planes = dx.chunks_mut(plane).zip(dy.chunks(out_plane));
             for ((dx, dy), argmax) in planes.zip(argmax.chunks(out_plane)) {
-                for (i, (&g, &at)) in dy.iter().zip(argmax).enumerate() {
-                    let (row, col) = (i / out_w, i % out_w);
-                    debug_assert!(row < out_h);
-                    let at = usize::from(at);
-                    dx[(2 * row + at / 2) * shape.width + 2 * col + at % 2] = g;
+                let rows = dy.chunks_exact(out_w).zip(argmax.chunks_exact(out_w));
+                for (row, (dy, argmax)) in rows.take(out_h).enumerate() {
+                    let top = 2 * row * shape.width;
+                    for (col, (&g, &at)) in dy.iter().zip(argmax).enumerate() {
+                        let below = usize::from(at >> 1) * shape.width;
+                        dx[top + below + 2 * col + usize::from(at & 1)] = g;
+                    }
                 }
             }
         });
