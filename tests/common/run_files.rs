@@ -17,12 +17,15 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A run's metrics lines without their seconds, which differ run to run.
+/// A run's metrics lines without their seconds (the epoch's and its training split's), which
+/// differ run to run.
 pub fn epochs_without_seconds(metrics: &Path) -> Vec<serde_json::Value> {
     read_jsonl(metrics)
         .into_iter()
         .map(|mut epoch| {
-            epoch.as_object_mut().unwrap().remove("seconds");
+            let fields = epoch.as_object_mut().unwrap();
+            fields.remove("seconds");
+            fields.remove("train_seconds");
             epoch
         })
         .collect()
