@@ -85,6 +85,27 @@ def torch_run(python, script, args, env, extra=(), epochs=None):
             statistics.median(e["test_seconds"] for e in epochs))
 
 
+# Net's training arithmetic per image, forward and backward (no input gradient for conv1):
+# conv1 0.39, conv2 21.2, fc1 2.36, fc2 0.003 MFLOP forward; the backward twice each.
+NET_TRAIN_FLOP = 3 * (0.389e6 + 21.234e6 + 2.359e6 + 0.003e6) - 0.389e6
+
+
+def matmul_gflops(python, threads):
+    """This machine's f32 matrix-product rate, as PyTorch's BLAS reaches it on 2048x2048
+    matrices with `threads` threads (the practical ceiling for the CNN's arithmetic)."""
+    code = (
+        "import time, torch\n"
+        f"torch.set_num_threads({threads})\n"
+        "a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)\n"
+        "for _ in range(3): a @ b\n"
+        "best = float('inf')\n"
+        "for _ in range(5):\n"
+        "    t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)\n"
+        "print(2 * 2048 ** 3 / best / 1e9)\n")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -217,6 +238,17 @@ def main():
             f"{f'{statistics.median(throughput):,.0f}' if throughput else '-'} |")
     if not has_torch:
         lines.append("\n(PyTorch rows skipped: pass --python with a Python that has torch.)")
+    elif args.cnn:
+        gflops = matmul_gflops(args.python, args.threads)
+        floor = args.cnn_images * NET_TRAIN_FLOP / (gflops * 1e9)
+        shares = ", ".join(
+            f"{name.removeprefix('CNN, ')} {100 * floor / seconds(name, 5):.0f}%"
+            for name in results if name.startswith("CNN"))
+        lines.append(
+            f"\nThe CNN's training arithmetic ({NET_TRAIN_FLOP / 1e6:.1f} MFLOP an image) at this "
+            f"machine's f32 matrix-product rate ({gflops:.0f} GFLOP/s: PyTorch, 2048x2048, "
+            f"{args.threads} threads) takes {floor:.2f} s per epoch of {args.cnn_images:,} images; "
+            f"each trainer's training runs at this share of that rate: {shares}.")
     table = "\n".join(lines)
     print(table)
     if args.write_table:

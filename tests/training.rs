@@ -702,6 +702,38 @@ fn the_cnn_records_what_it_is_and_resumes_with_workers_to_the_epochs_of_an_unint
 }
 
 #[test]
+fn the_cnn_trains_through_the_flex_kernels_as_through_burns_modules_but_for_rounding() {
+    // The same run with the project's convolution and pool (model/flex_ops) and with Burn's
+    // modules: the same mathematics, so the epochs agree closely, but not to the bit (each sum
+    // is grouped differently), which shows the two runs took different paths.
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let data_arg = data.to_str().expect("a UTF-8 path");
+    let args = |run| [cnn_args(run, "2"), vec!["--data-dir", data_arg]].concat();
+    let ours = run_with_env(&sandbox, &args("ours"), &[]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    let burns = run_with_env(
+        &sandbox,
+        &args("burns"),
+        &[("MNIST_TRAINER_BURN_CONV", "1")],
+    );
+    assert!(burns.status.success(), "{}", stderr(&burns));
+    let [ours, burns] = ["ours", "burns"]
+        .map(|run| epochs_without_seconds(&sandbox.path(run).join("metrics.jsonl")));
+    assert_ne!(ours, burns, "MNIST_TRAINER_BURN_CONV=1 changed nothing");
+    for (a, b) in ours.iter().zip(&burns) {
+        for field in ["train_loss", "valid_loss"] {
+            let (a, b) = (a[field].as_f64().unwrap(), b[field].as_f64().unwrap());
+            assert!((a - b).abs() < 0.01 * b, "{field}: {a} vs Burn's {b}");
+        }
+        for field in ["train_accuracy", "valid_accuracy"] {
+            let (a, b) = (a[field].as_f64().unwrap(), b[field].as_f64().unwrap());
+            assert!((a - b).abs() <= 2.0, "{field}: {a}% vs Burn's {b}%");
+        }
+    }
+}
+
+#[test]
 fn every_command_reads_a_cnn_run_with_its_normalisation() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
