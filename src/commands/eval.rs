@@ -46,9 +46,8 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?
         .limited(config.limit_test);
-    let test_pass = std::time::Instant::now();
-    let log_probs = log_probabilities(&model, test.pixels(), &device);
-    let test_pass_seconds = test_pass.elapsed().as_secs_f64();
+    let (log_probs, test_pass_seconds) =
+        timed(|| log_probabilities(&model, test.pixels(), &device));
     let steady = steady_images(&model, &test, &log_probs, &device, calibrated);
     let mut report = EvalReport::new(
         &log_probs,
@@ -84,6 +83,13 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     };
     print_report(args.json, &json, &report, Some(&written))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `step`'s result and its wall time in seconds.
+fn timed<T>(step: impl FnOnce() -> T) -> (T, f64) {
+    let started = std::time::Instant::now();
+    let result = step();
+    (result, started.elapsed().as_secs_f64())
 }
 
 /// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) keep their

@@ -4,10 +4,13 @@
 //! A saved picture never replaces a file and never lands outside DIR: the class is a number
 //! checked against the class count, the file's name is the server's own. It is written to a
 //! scratch file beside its name, synced, then hard-linked to its name (a link fails rather than
-//! replace a file, and the picture appears there whole or not at all).
+//! replace a file, and the picture appears there whole or not at all). DIR itself must stay the
+//! folder the server started with: moved away, or replaced by another folder or a symbolic
+//! link, nothing more is saved.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,6 +28,8 @@ const NAMES_TRIED: usize = 1000;
 pub(crate) struct Collection {
     /// DIR, as given.
     dir: PathBuf,
+    /// The device and inode DIR named when the server started.
+    identity: (u64, u64),
     /// The number in the next file's name: unique within this server, so its own saves never
     /// compete for a name.
     next: AtomicU64,
@@ -127,8 +132,11 @@ impl Collection {
                 probe.display()
             )
         })?;
+        let found =
+            std::fs::metadata(dir).with_context(|| format!("--collect {shown}: cannot read it"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            identity: (found.dev(), found.ino()),
             next: AtomicU64::new(1),
         })
     }
@@ -151,6 +159,7 @@ impl Collection {
             folder: folder_name,
             cause,
         };
+        self.still_dir().map_err(failed)?;
         let folder = class_folder(&self.dir, folder_name).map_err(failed)?;
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
         let name = |number: u64| format!("drawn-{stamp}-{number}.png");
@@ -170,6 +179,21 @@ impl Collection {
             path: format!("{folder_name}/{file_name}"),
             count: pictures_in(&folder),
         })
+    }
+}
+
+impl Collection {
+    /// Whether DIR still names the folder the server started with: one moved there since (or a
+    /// symbolic link to another) would take pictures where the operator did not say.
+    fn still_dir(&self) -> std::io::Result<()> {
+        let now = std::fs::metadata(&self.dir)?;
+        if (now.dev(), now.ino()) != self.identity {
+            return Err(std::io::Error::other(format!(
+                "{} is no longer the folder serve started with (moved or replaced): restart serve",
+                self.dir.display()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -421,5 +445,32 @@ mod tests {
         assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
         // Nothing left by the check of DIR.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_collect_folder_replaced_while_serving_takes_no_picture() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("collected");
+        let collection = Collection::open(&dir).unwrap();
+        collection.save(Class(1), b"first").unwrap();
+        // DIR moved away and a symbolic link to another folder put in its place.
+        let elsewhere = root.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::rename(&dir, root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        let error = collection
+            .save(Class(1), b"second")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no longer the folder serve started with"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // Nor into a new folder of the same name.
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        assert!(collection.save(Class(1), b"third").is_err());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     }
 }
