@@ -329,6 +329,8 @@ impl TrainingConfig {
                 => "a weight from 0 (none) to 10",
             outlier_exposure: |weight: &f64| *weight > 0.0 && mse
                 => "Outlier Exposure's term is a cross-entropy, in nats: beside mse's loss (hundredths) it outweighs the digits (--loss cross_entropy)",
+            finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.as_os_str().is_empty())
+                => "an empty path names no run (leave the field out to train from scratch)",
             finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.to_str().is_none())
                 => "the run's path is not UTF-8, which config.json cannot record",
             finetune_mix: |mix: &f64| !(mix.is_finite() && (0.0..=100.0).contains(mix))
@@ -523,6 +525,11 @@ mod tests {
             ),
             ("learning_rate", serde_json::json!(0.0), "learning_rate = 0"),
             ("num_epochs", serde_json::json!(0), "num_epochs = 0"),
+            (
+                "finetune",
+                serde_json::json!(""),
+                "an empty path names no run",
+            ),
         ];
         for (field, bad, needle) in cases {
             let mut value = serde_json::to_value(TrainingConfig::tutorial()).unwrap();
