@@ -195,8 +195,9 @@ fn the_layering_check_sees_grouped_and_macro_paths() {
 }
 
 /// Each error message (a thiserror `#[error(...)]`) that shows a cause it also returns as
-/// `source()`: `{source}` (thiserror makes a field named `source` the source), or `{0}` of a
-/// `#[from]` / `#[source]` field. As `file:line: message`.
+/// `source()`: `{source}` (thiserror makes a field named `source` the source), `{0}` of a
+/// `#[from]` / `#[source]` field, or `{name}` of a named field marked so. As
+/// `file:line: message`.
 fn causes_said_twice(file: &Path, text: &str) -> Vec<String> {
     let mut found = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
@@ -215,14 +216,21 @@ fn causes_said_twice(file: &Path, text: &str) -> Vec<String> {
             continue;
         }
         // The variant or struct the attribute belongs to: the lines up to the next message.
-        let item: String = lines[end + 1..]
+        let item_lines: Vec<&str> = lines[end + 1..]
             .iter()
             .take_while(|line| !line.contains("#[error("))
             .take(12)
             .copied()
             .collect();
+        let item: String = item_lines.concat();
         let tuple_source = item.contains("#[from]") || item.contains("#[source]");
-        if attribute.contains("{source}") || (attribute.contains("{0}") && tuple_source) {
+        let named_source = marked_source_fields(&item_lines)
+            .iter()
+            .any(|name| attribute.contains(&format!("{{{name}}}")));
+        if attribute.contains("{source}")
+            || (attribute.contains("{0}") && tuple_source)
+            || named_source
+        {
             found.push(format!(
                 "{}:{}: {}",
                 file.display(),
@@ -232,6 +240,36 @@ fn causes_said_twice(file: &Path, text: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// The names of the fields of `item` marked `#[source]` or `#[from]` (on their own line or
+/// before the name).
+fn marked_source_fields(item: &[&str]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut marked = false;
+    for line in item.iter().map(|line| line.trim()) {
+        let rest = ["#[source]", "#[from]"]
+            .iter()
+            .find_map(|mark| line.strip_prefix(mark))
+            .map(str::trim);
+        let field = match rest {
+            Some("") => {
+                marked = true;
+                continue;
+            }
+            Some(rest) => rest,
+            None if marked && !line.starts_with("///") && !line.starts_with("#[") => line,
+            None => continue,
+        };
+        marked = false;
+        if let Some((name, _)) = field.split_once(':') {
+            let name = name.trim().trim_start_matches("pub ").trim();
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
 }
 
 #[test]
@@ -251,6 +289,6 @@ fn every_error_shows_its_cause_or_returns_it_never_both() {
         found.join("\n")
     );
     // The check sees both forms.
-    let said_twice = "    #[error(\"{}: cannot read: {source}\", path.display())]\n    Read { path: PathBuf, source: io::Error },\n    #[error(\"{0}\")]\n    Burn(#[source] Arc<TrainingError>),\n";
-    assert_eq!(causes_said_twice(Path::new("x.rs"), said_twice).len(), 2);
+    let said_twice = "    #[error(\"{}: cannot read: {source}\", path.display())]\n    Read { path: PathBuf, source: io::Error },\n    #[error(\"{0}\")]\n    Burn(#[source] Arc<TrainingError>),\n    #[error(\"failed: {cause}\")]\n    Failed {\n        /// What failed.\n        #[source]\n        cause: Crash,\n    },\n";
+    assert_eq!(causes_said_twice(Path::new("x.rs"), said_twice).len(), 3);
 }

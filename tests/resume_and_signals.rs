@@ -236,6 +236,33 @@ fn a_damaged_model_or_scheduler_checkpoint_is_named_and_the_resume_changes_nothi
     assert_eq!(read_jsonl(&sandbox.path("run/metrics.jsonl")).len(), 2);
 }
 
+#[test]
+fn a_checkpoint_of_another_network_is_named_and_the_resume_changes_nothing() {
+    // A model checkpoint copied in from a run of another width: Burn loading it panicked, and
+    // the finished run's summary was rewritten as failed.
+    let sandbox = Sandbox::new();
+    let trained = small_run(&sandbox, "run", &["--epochs", "1"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let wider = small_run(&sandbox, "wider", &["--epochs", "1", "--hidden", "64"]);
+    assert!(wider.status.success(), "{}", stderr(&wider));
+    std::fs::copy(
+        sandbox.path("wider/checkpoint/model-1.bpk"),
+        sandbox.path("run/checkpoint/model-1.bpk"),
+    )
+    .unwrap();
+    let before = fingerprint(&sandbox.path("run"));
+    let output = sandbox.run_on(&mnist_dir(), &["--resume", "run", "--epochs", "2"]);
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("model-1.bpk: does not fit the model in") && line.contains("config.json"),
+        "{line}"
+    );
+    assert_eq!(
+        changes(&before, &fingerprint(&sandbox.path("run"))),
+        Vec::<String>::new()
+    );
+}
+
 // Ctrl-C and the stop signals.
 
 #[cfg(unix)]
@@ -1125,7 +1152,8 @@ fn a_full_disk_keeps_the_previous_epochs_files_and_the_run_resumes() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: training failed: ") && last.contains("No space left on device"),
+        last.starts_with("error: training failed (run folder: ")
+            && last.contains("No space left on device"),
         "{err}"
     );
     let run = sandbox.path("disk/run");

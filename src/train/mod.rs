@@ -162,7 +162,7 @@ pub(crate) enum TrainError {
     #[error(transparent)]
     Output(#[from] StdoutError),
     /// Training or keeping its result failed; `summary.json` says `failed`.
-    #[error("training failed: {cause} (run folder: {})", run.display())]
+    #[error("training failed (run folder: {})", run.display())]
     Failed {
         /// What failed.
         #[source]
@@ -272,6 +272,11 @@ pub(crate) fn train(request: TrainRequest) -> Result<Summary, TrainError> {
         .lr_scheduler(data.train.len())
         .map_err(TrainError::Schedule)?;
     let device = request.backend.device()?;
+    if done_epochs > 0 {
+        // Burn loads the checkpoint into the model with a panic when its tensors are of other
+        // shapes (a file copied in from another run): here it is an error naming the file.
+        request.run.checkpoint_model(config, done_epochs, &device)?;
+    }
     let parent = finetune::parent_model(&request, &device, done_epochs)?;
     let adapter = crate::backend::adapter_name(&device);
     if let Some(signal) = request.signals.stopped_by() {
