@@ -43,6 +43,9 @@ pub(super) struct DigitInk {
     pub(super) strengths: GrayImage,
     /// Its box in the ink's pixels.
     pub(super) bounds: Bounds,
+    /// Made of several pieces of ink joined as one digit (a 4 or a 5 drawn in two strokes):
+    /// never offered as two halves, which would undo the join.
+    pub(super) joined: bool,
 }
 
 impl DigitInk {
@@ -51,7 +54,7 @@ impl DigitInk {
     /// otherwise, or when a half holds no ink.
     pub(super) fn halves(&self, line_height: u32) -> Option<[DigitInk; 2]> {
         let [x0, _, width, _] = self.bounds;
-        if (width as f32) < PAIR_WIDTH * line_height as f32 || width < 6 {
+        if self.joined || (width as f32) < PAIR_WIDTH * line_height as f32 || width < 6 {
             return None;
         }
         let (low, high) = (x0 + width * 3 / 10, x0 + width * 7 / 10);
@@ -116,7 +119,11 @@ pub(super) fn split_digits(ink: &GrayImage) -> Result<(Vec<DigitInk>, u32), Spli
                 Luma([0])
             }
         });
-        digits.extend(cut_run_together(strengths, group.bounds, line_height));
+        let mut parts = cut_run_together(strengths, group.bounds, line_height);
+        if let [digit] = parts.as_mut_slice() {
+            digit.joined = group.labels.len() > 1;
+        }
+        digits.extend(parts);
     }
     if digits.len() > MAX_PIECES {
         return Err(SplitError::TooManyPieces {
@@ -133,6 +140,7 @@ pub(super) fn whole(ink: &GrayImage) -> Option<DigitInk> {
     Some(DigitInk {
         strengths: ink.clone(),
         bounds,
+        joined: false,
     })
 }
 
@@ -291,7 +299,11 @@ fn cut_run_together(strengths: GrayImage, bounds: Bounds, line_height: u32) -> V
     let [x0, _, width, own_height] = bounds;
     let height = own_height.max(line_height);
     if (width as f32) <= WIDEST_DIGIT * height as f32 {
-        return vec![DigitInk { strengths, bounds }];
+        return vec![DigitInk {
+            strengths,
+            bounds,
+            joined: false,
+        }];
     }
     let count = ((width as f32 / (DIGIT_WIDTH * height as f32)).round() as u32).max(2);
     let columns: Vec<u64> = (x0..x0 + width)
@@ -336,6 +348,7 @@ fn columns_of(strengths: &GrayImage, from: u32, to: u32) -> Option<DigitInk> {
     Some(DigitInk {
         strengths: part,
         bounds,
+        joined: false,
     })
 }
 
@@ -394,7 +407,14 @@ mod tests {
                 [28, 28, 4, 10],
             ],
         );
-        assert_eq!(split_digits(&four).unwrap().0.len(), 1);
+        let (digits, line_height) = split_digits(&four).unwrap();
+        assert_eq!(digits.len(), 1);
+        // Joined on purpose, so never offered as two halves (which undid the join of a
+        // drawing's pieces); one piece as wide is.
+        assert!(digits[0].joined && digits[0].halves(line_height).is_none());
+        let one_piece = inked(60, 40, &[[10, 5, 4, 20], [10, 22, 25, 4], [28, 2, 4, 36]]);
+        let (digits, line_height) = split_digits(&one_piece).unwrap();
+        assert!(!digits[0].joined && digits[0].halves(line_height).is_some());
         // A 5's flag above its body.
         let five = inked(40, 40, &[[12, 2, 16, 4], [10, 10, 18, 24]]);
         assert_eq!(split_digits(&five).unwrap().0.len(), 1);
