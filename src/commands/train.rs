@@ -143,9 +143,10 @@ fn print_summary(summary: &Summary, run_dir: &Path) -> Result<(), StdoutError> {
     let files = match (summary.test_accuracy, summary.test_loss) {
         (Some(accuracy), Some(loss)) => {
             outln!(
-                "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} images after {epochs}{ended}{kept}, {mean:.1} s/epoch on {}",
+                "test accuracy {accuracy:.2}% ({} loss {loss:.4}) on {} image{} after {epochs}{ended}{kept}, {mean:.1} s/epoch on {}",
                 summary.loss_function,
                 summary.test_images,
+                if summary.test_images == 1 { "" } else { "s" },
                 summary.backend
             )?;
             "model.bpk, config.json, data.json, metrics.jsonl, summary.json, curves.png"

@@ -18,9 +18,10 @@ pub(super) fn overview(
     let (start, device) = (start(request, done_epochs), device(request, adapter));
     let validation = validation(request, data);
     format!(
-        "{start}; each {batches} batches of {}, {} lr {}, on {device}\n\
+        "{start}; each {batches} {} of {}, {} lr {}, on {device}\n\
          model {} ({} parameters):\n{}\n\
          data {} from {}: {} training images{}, {validation}, {} test images",
+        if batches == 1 { "batch" } else { "batches" },
         config.batch_size,
         config.optimizer.kind,
         config.learning_rate,
