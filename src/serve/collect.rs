@@ -146,6 +146,19 @@ impl Collection {
         &self.dir
     }
 
+    /// Whether DIR still names the folder the server started with: one moved there since (or a
+    /// symbolic link to another) would take pictures where the operator did not say.
+    fn still_dir(&self) -> std::io::Result<()> {
+        let now = std::fs::metadata(&self.dir)?;
+        if (now.dev(), now.ino()) != self.identity {
+            return Err(std::io::Error::other(format!(
+                "{} is no longer the folder serve started with (moved or replaced): restart serve",
+                self.dir.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Saves `picture`'s bytes as they are into `DIR/<class>/` (created at its first picture)
     /// under a new name, `drawn-<UTC date>-<time>-<n>.png`; never over a file.
     ///
@@ -179,21 +192,6 @@ impl Collection {
             path: format!("{folder_name}/{file_name}"),
             count: pictures_in(&folder),
         })
-    }
-}
-
-impl Collection {
-    /// Whether DIR still names the folder the server started with: one moved there since (or a
-    /// symbolic link to another) would take pictures where the operator did not say.
-    fn still_dir(&self) -> std::io::Result<()> {
-        let now = std::fs::metadata(&self.dir)?;
-        if (now.dev(), now.ino()) != self.identity {
-            return Err(std::io::Error::other(format!(
-                "{} is no longer the folder serve started with (moved or replaced): restart serve",
-                self.dir.display()
-            )));
-        }
-        Ok(())
     }
 }
 

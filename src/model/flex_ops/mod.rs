@@ -195,15 +195,19 @@ impl Backward<Flex, 3> for ConvBackward {
 /// input's sizes (for the backward step).
 fn pool_forward(x: FlexTensor) -> (FlexTensor, Vec<u8>, [usize; 4]) {
     let dims = dims4(&x);
-    let [batch, channels, height, width] = dims;
-    let shape = PoolShape {
+    let shape = pool_shape(dims);
+    let (y, argmax) = pool::forward(&shape, floats(&x));
+    let [out_h, out_w] = shape.out_side();
+    (tensor(y, [dims[0], dims[1], out_h, out_w]), argmax, dims)
+}
+
+/// The maps of a `[batch, channels, height, width]` tensor, as [`pool`] pools them.
+fn pool_shape([batch, channels, height, width]: [usize; 4]) -> PoolShape {
+    PoolShape {
         planes: batch * channels,
         height,
         width,
-    };
-    let (y, argmax) = pool::forward(&shape, floats(&x));
-    let [out_h, out_w] = shape.out_side();
-    (tensor(y, [batch, channels, out_h, out_w]), argmax, dims)
+    }
 }
 
 /// The backward step of [`FlexOps::flex_max_pool2x2`]; its state is which input each pooled
@@ -219,13 +223,7 @@ impl Backward<Flex, 1> for PoolBackward {
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
         let (argmax, dims) = ops.state;
         if let Some(node) = node_x {
-            let [batch, channels, height, width] = dims;
-            let shape = PoolShape {
-                planes: batch * channels,
-                height,
-                width,
-            };
-            let dx = pool::backward(&shape, &argmax, floats(&dy));
+            let dx = pool::backward(&pool_shape(dims), &argmax, floats(&dy));
             grads.register::<Flex>(node.id, tensor(dx, dims));
         }
     }
