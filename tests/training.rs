@@ -1172,3 +1172,61 @@ fn outlier_exposure_is_reproducible_resumes_identically_and_is_off_by_default() 
         0.0
     );
 }
+
+#[test]
+fn digits_drawn_in_fonts_join_the_training_images_resume_identically_and_other_fonts_are_refused() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["--limit-train", "600", "--limit-test", "200"];
+        args.extend(["--valid-size", "100"]);
+        args.extend(extra);
+        let output = sandbox.run_on(&data, &args);
+        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let fonts = ["--font-digits", "300"];
+    let out = train(&[&fonts[..], &["--epochs", "2", "--run", "whole"]].concat());
+    assert!(
+        out.contains("800 training images (300 digits drawn in fonts), validated on 100 held-out"),
+        "{out}"
+    );
+    let record = read_json(&sandbox.path("whole/data.json"));
+    let named = record["fonts"]
+        .as_object()
+        .expect("data.json names the fonts");
+    assert!(
+        named.len() >= 10 && named.contains_key("DejaVuSans.ttf"),
+        "{named:?}"
+    );
+
+    train(&[&fonts[..], &["--epochs", "1", "--run", "resumed"]].concat());
+    let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
+    assert_eq!(epochs("resumed"), epochs("whole"));
+
+    // A run whose fonts were other files (a package upgraded since) is not resumed with
+    // these: its digits would be others.
+    train(&[&fonts[..], &["--epochs", "1", "--run", "moved"]].concat());
+    let path = sandbox.path("moved/data.json");
+    let mut record = read_json(&path);
+    record["fonts"]["DejaVuSans.ttf"]["crc32"] = serde_json::json!("00000000");
+    std::fs::write(&path, record.to_string()).unwrap();
+    let before = fingerprint(&sandbox.path("moved"));
+    let output = sandbox.run_on(&data, &["--resume", "moved", "--epochs", "2"]);
+    let line = assert_one_line_error(&output);
+    assert!(line.contains("DejaVuSans.ttf is another file"), "{line}");
+    assert!(changes(&before, &fingerprint(&sandbox.path("moved"))).is_empty());
+
+    let plain = train(&["--epochs", "1", "--run", "plain"]);
+    assert!(
+        plain.contains(": 500 training images, validated"),
+        "{plain}"
+    );
+    assert!(
+        read_json(&sandbox.path("plain/data.json"))
+            .get("fonts")
+            .is_none()
+    );
+}

@@ -173,6 +173,9 @@ training_flags! {
     #[arg(value_name = "WEIGHT", allow_negative_numbers = true)]
     outlier_exposure: f64 => outlier_exposure,
 
+    #[arg(value_name = "N")]
+    font_digits: usize => font_digits,
+
     #[arg(value_name = "RUN")]
     finetune: std::path::PathBuf => finetune as Some,
 

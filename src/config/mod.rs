@@ -64,6 +64,9 @@ macro_rules! training_doc {
     (outlier_exposure) => {
         "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
+    (font_digits) => {
+        "Also train on this many digits drawn in the fonts of a few Debian packages (fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-urw-base35, fonts-femkeklaver, fonts-havana, fonts-klee, fonts-seto), each prepared as infer prepares a picture, so that digits in other styles than MNIST's 250 writers' read surely; deterministic per seed, never held out. 0 (the tutorial) trains on the dataset alone."
+    };
     (finetune) => {
         "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's, and its Outlier Exposure is kept unless a config file or --outlier-exposure says otherwise. calibrate then uses the run's held-out images, or without them the parent's. Recorded in config.json."
     };
@@ -130,6 +133,9 @@ pub struct TrainingConfig {
     #[doc = training_doc!(outlier_exposure)]
     #[config(default = 0.0)]
     pub outlier_exposure: f64,
+    #[doc = training_doc!(font_digits)]
+    #[config(default = 0)]
+    pub font_digits: usize,
     #[doc = training_doc!(finetune)]
     #[config(default = "None")]
     pub finetune: Option<PathBuf>,
@@ -306,6 +312,7 @@ impl TrainingConfig {
         let mse = self.loss == LossKind::Mse;
         let held_out = self.valid_size > 0;
         let fine_tuned = self.finetune.is_some();
+        let digits = self.dataset == DatasetKind::Mnist;
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
                 => "only x86-64 CPUs have the setting",
@@ -329,6 +336,10 @@ impl TrainingConfig {
                 => "a weight from 0 (none) to 10",
             outlier_exposure: |weight: &f64| *weight > 0.0 && mse
                 => "Outlier Exposure's term is a cross-entropy, in nats: beside mse's loss (hundredths) it outweighs the digits (--loss cross_entropy)",
+            font_digits: |count: &usize| *count > MAX_FONT_DIGITS
+                => "at most 1,000,000 digits drawn in fonts",
+            font_digits: |count: &usize| *count > 0 && !digits
+                => "digits drawn in fonts are MNIST's classes: Fashion-MNIST has none (leave font_digits at 0)",
             finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.as_os_str().is_empty())
                 => "an empty path names no run (leave the field out to train from scratch)",
             finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.to_str().is_none())
@@ -379,6 +390,9 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
 /// Largest config file read: `config/default.json` is 600 bytes; `--config /dev/zero` must
 /// not fill the memory.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The most digits `font_digits` draws: a million is 784 MB of images, beyond any use here.
+const MAX_FONT_DIGITS: usize = 1_000_000;
 
 /// `value`'s fields laid over `defaults`, objects field by field.
 fn laid_over(value: Value, defaults: Value) -> Value {
@@ -467,6 +481,8 @@ mod tests {
         assert_eq!(loaded.num_epochs, 5);
         // Held-out images, so that `calibrate` has some that it never trained on.
         assert_eq!(loaded.valid_size, 5000);
+        assert!(loaded.outlier_exposure > 0.0);
+        assert_eq!(loaded.font_digits, 12_000);
     }
 
     #[test]
@@ -559,6 +575,16 @@ mod tests {
             err.starts_with("--loss: outlier_exposure = 0.5 is invalid: Outlier Exposure's term"),
             "{err}"
         );
+        let mut config = TrainingConfig::tutorial();
+        config.font_digits = 12_000;
+        config.validate("--font-digits").unwrap();
+        config.dataset = DatasetKind::FashionMnist;
+        let err = config.validate("--dataset").unwrap_err().to_string();
+        assert!(err.contains("Fashion-MNIST has none"), "{err}");
+        config.dataset = DatasetKind::Mnist;
+        config.font_digits = 1_000_001;
+        let err = config.validate("--font-digits").unwrap_err().to_string();
+        assert!(err.contains("at most 1,000,000"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod decode;
 mod digits;
 pub(crate) mod folder;
+pub(crate) mod font_digits;
 mod ink;
 mod mnist_box;
 mod paper;

@@ -24,6 +24,24 @@ pub struct DataRecord {
     pub source: DataSource,
     /// By standard file name (`train-images-idx3-ubyte`, ...).
     pub files: BTreeMap<String, Fingerprint>,
+    /// The font files `font_digits` drew its digits in, by file name; none when it drew none
+    /// (and in runs from before it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fonts: BTreeMap<String, Fingerprint>,
+}
+
+/// The fonts found differ from those a resumed run drew its digits in (`font_digits`): it
+/// would train on other digits than its first epochs did.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: its digits were drawn in other fonts than these ({what}): font_digits would draw others now; reinstall the fonts it recorded in data.json, or train a new run",
+    run.display()
+)]
+pub struct FontsChanged {
+    /// The run's folder.
+    run: PathBuf,
+    /// The first difference, in words.
+    what: String,
 }
 
 /// A data file whose fingerprint differs from the one the run's `data.json` records.
@@ -60,7 +78,40 @@ impl DataRecord {
                 .into_iter()
                 .map(|(name, print)| (name.to_string(), print))
                 .collect(),
+            fonts: BTreeMap::new(),
         }
+    }
+
+    /// The record with the fonts `font_digits` drew in, `(file name, fingerprint)` each.
+    pub fn with_fonts(mut self, fonts: &[(String, Fingerprint)]) -> Self {
+        self.fonts = fonts.iter().cloned().collect();
+        self
+    }
+
+    /// Refuses fonts other than those recorded (one missing, one new, or one changed).
+    ///
+    /// # Errors
+    /// [`FontsChanged`] naming the first difference.
+    pub fn check_fonts(
+        &self,
+        run: &RunDir,
+        found: &[(String, Fingerprint)],
+    ) -> Result<(), FontsChanged> {
+        let found: BTreeMap<String, Fingerprint> = found.iter().cloned().collect();
+        let missing = self.fonts.keys().find(|name| !found.contains_key(*name));
+        let added = found.keys().find(|name| !self.fonts.contains_key(*name));
+        let changed =
+            (self.fonts.iter()).find(|(name, print)| found.get(*name).is_some_and(|p| p != *print));
+        let what = match (missing, added, changed) {
+            (Some(name), _, _) => format!("{name} is gone"),
+            (_, Some(name), _) => format!("{name} is new"),
+            (_, _, Some((name, _))) => format!("{name} is another file"),
+            _ => return Ok(()),
+        };
+        Err(FontsChanged {
+            run: run.root().to_path_buf(),
+            what,
+        })
     }
 
     /// Refuses files whose fingerprint differs from the recorded one; files the record does

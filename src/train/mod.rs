@@ -23,10 +23,11 @@ use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
 use crate::data::{DataError, DataSource, Split, hold_out};
+use crate::picture::font_digits::{DigitFonts, FontError};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::data_record::{
-    DataMismatch, DataRecord, RecordError, load_checked, source_for_run,
+    DataMismatch, DataRecord, FontsChanged, RecordError, load_checked, source_for_run,
 };
 use crate::run::files::{self as run_files, Occupancy, RunFilesError};
 use crate::run::lock::{LockError, RunLock};
@@ -46,6 +47,12 @@ pub(crate) enum TrainError {
     /// A file differs from the one the run's `data.json` records.
     #[error(transparent)]
     DataMismatch(#[from] DataMismatch),
+    /// `font_digits`' fonts are not installed or cannot be read.
+    #[error(transparent)]
+    Fonts(#[from] FontError),
+    /// A resumed run's fonts differ from those `data.json` records.
+    #[error(transparent)]
+    FontsChanged(#[from] FontsChanged),
     /// The backend's device did not start.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -241,6 +248,9 @@ struct RunData {
     train: Arc<LabelledImages>,
     /// How many of the images before the hold-out are the parent's (`finetune_mix`).
     mixed_in: usize,
+    /// How many of the training images, after the others, are digits drawn in fonts
+    /// (`font_digits`).
+    font_digits: usize,
     /// The images validated on each epoch: the hold-out, or the test images when
     /// `valid_size` is 0.
     valid: Arc<LabelledImages>,
@@ -400,11 +410,30 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         let (train, valid) = hold_out(&train_all, config.valid_size, config.seed);
         (Arc::new(train), Arc::new(valid))
     };
+    let mut record = DataRecord::new(config.dataset, &source, prints);
+    let (train, font_digits) = match config.font_digits {
+        0 => (train, 0),
+        count => {
+            let fonts = DigitFonts::load()?;
+            if let Some(recorded) = recorded {
+                recorded.check_fonts(&request.run, &fonts.prints)?;
+            }
+            record = record.with_fonts(&fonts.prints);
+            // After the hold-out: the held-out images stay the dataset's own, as `calibrate`
+            // and `eval` read them.
+            let drawn = fonts.draw(count, config.seed);
+            let pixels = [train.pixels(), drawn.pixels()].concat();
+            let labels = [train.labels(), drawn.labels()].concat();
+            let all = LabelledImages::from_parts(pixels, labels).expect("784 pixels per label");
+            (Arc::new(all), drawn.len())
+        }
+    };
     Ok(RunData {
-        record: DataRecord::new(config.dataset, &source, prints),
+        record,
         description: source.describe(),
         train,
         mixed_in,
+        font_digits,
         valid,
         test,
     })

@@ -39,17 +39,23 @@ pub(super) fn overview(
     )
 }
 
-/// ` (N of them the parent run's)` for a fine-tuned run that mixes in its parent's images.
+/// ` (N of them the parent run's, M digits drawn in fonts)`: the images not of the dataset
+/// itself, when there are any.
 fn mixed_in(request: &TrainRequest, data: &RunData) -> String {
-    match (&request.config.finetune, data.mixed_in) {
-        (Some(parent), count) if count > 0 => {
-            format!(
-                " ({} of them {}'s)",
-                grouped(count as u64),
-                parent.display()
-            )
-        }
-        _ => String::new(),
+    let parents = match (&request.config.finetune, data.mixed_in) {
+        (Some(parent), count) if count > 0 => Some(format!(
+            "{} of them {}'s",
+            grouped(count as u64),
+            parent.display()
+        )),
+        _ => None,
+    };
+    let fonts = (data.font_digits > 0)
+        .then(|| format!("{} digits drawn in fonts", grouped(data.font_digits as u64)));
+    let parts: Vec<String> = parents.into_iter().chain(fonts).collect();
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", parts.join(", ")),
     }
 }
 

@@ -1,0 +1,260 @@
+//! Digits drawn in the fonts of a few Debian packages and prepared exactly as a person's
+//! picture is, added to a run's training images (`font_digits`): MNIST's 250 writers are one
+//! kind of hand, and a model that knows only theirs reads a digit of another style as unsure
+//! as a letter. Measured in `docs/measurements.md` ("Digits drawn in fonts"): the fonts are
+//! none of those `bench/real_pictures.py` draws its pictures in.
+//!
+//! Each digit is rendered black on white at 28 to 200 pixels tall, turned up to 6° either way
+//! and prepared by [`prepare_digits`]: the same ink finding, pen width, 20×20 box and centre of
+//! mass as `infer`'s. Deterministic: digit `n` depends only on the seed, `n` and the fonts, so
+//! a resumed run draws exactly the same ones, whatever the thread count.
+
+use std::path::{Path, PathBuf};
+
+use ab_glyph::{Font, FontVec, PxScale, point};
+use image::{DynamicImage, GrayImage, Luma};
+use imageproc::geometric_transformations::{Interpolation, rotate_about_center};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+use crate::data::idx::{Fingerprint, LabelledImages};
+use crate::picture::prepare_digits;
+
+/// Where Debian installs fonts.
+const FONT_ROOT: &str = "/usr/share/fonts";
+
+/// The folders under [`FONT_ROOT`] whose fonts draw the digits, each with the Debian packages
+/// that fill it. Every font file (`.ttf`, `.otf`) in them that has all ten digits is used.
+pub(crate) const FONT_FOLDERS: &[(&str, &str)] = &[
+    ("truetype/dejavu", "fonts-dejavu-core fonts-dejavu-extra"),
+    ("truetype/liberation", "fonts-liberation"),
+    ("opentype/urw-base35", "fonts-urw-base35"),
+    ("truetype/femkeklaver", "fonts-femkeklaver"),
+    ("opentype/havana", "fonts-havana"),
+    ("truetype/klee", "fonts-klee"),
+    ("truetype/seto", "fonts-seto"),
+];
+
+/// The largest font file read: the largest of these fonts (Klee, Japanese) is 21 MiB.
+const MAX_FONT_BYTES: u64 = 64 << 20;
+
+/// A digit's height in pixels: from a low-resolution scan's to a photo's.
+const HEIGHTS: std::ops::Range<f32> = 28.0..200.0;
+
+/// The most a digit is turned either way, in degrees (as `bench/real_pictures.py` tilts its
+/// fonts' glyphs).
+const MAX_TILT_DEGREES: f32 = 6.0;
+
+/// Why the fonts could not be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FontError {
+    /// A folder of [`FONT_FOLDERS`] is missing: its packages are not installed.
+    #[error(
+        "font_digits draws digits in the fonts of Debian's {packages}, but {} is missing: apt-get install -y {packages}, or set font_digits to 0",
+        folder.display()
+    )]
+    Missing {
+        folder: PathBuf,
+        packages: &'static str,
+    },
+    /// The folders hold no font that draws the ten digits.
+    #[error(
+        "font_digits: no font under {FONT_ROOT} draws the ten digits; install the packages the README names, or set font_digits to 0"
+    )]
+    NoDigits,
+    /// A font file could not be read or parsed.
+    #[error("font_digits: {}: {cause}", path.display())]
+    Unreadable { path: PathBuf, cause: String },
+}
+
+/// The fonts digits are drawn in, each with its file's name and fingerprint (recorded in the
+/// run's `data.json`, checked when it resumes).
+pub(crate) struct DigitFonts {
+    fonts: Vec<FontVec>,
+    /// `(file name, fingerprint)`, in the order of `fonts`.
+    pub(crate) prints: Vec<(String, Fingerprint)>,
+}
+
+impl DigitFonts {
+    /// Every font of [`FONT_FOLDERS`] that draws all ten digits, in file-name order.
+    ///
+    /// # Errors
+    /// [`FontError::Missing`] naming the packages of the first folder absent;
+    /// [`FontError::Unreadable`] for a font file that cannot be read or parsed;
+    /// [`FontError::NoDigits`] when none draws the digits.
+    pub(crate) fn load() -> Result<Self, FontError> {
+        let mut files = Vec::new();
+        for &(folder, packages) in FONT_FOLDERS {
+            let folder = Path::new(FONT_ROOT).join(folder);
+            let entries = std::fs::read_dir(&folder).map_err(|_| FontError::Missing {
+                folder: folder.clone(),
+                packages,
+            })?;
+            files.extend(entries.filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let font = path
+                    .extension()
+                    .is_some_and(|ext| ext == "ttf" || ext == "otf");
+                font.then_some(path)
+            }));
+        }
+        files.sort_by_key(|path| path.file_name().map(|name| name.to_os_string()));
+        let read = files.into_iter().map(|path| {
+            let bytes = crate::fs::bounded_read::read_at_most(
+                &path,
+                MAX_FONT_BYTES,
+                "larger than any font these packages ship",
+            )
+            .map_err(|e| FontError::Unreadable {
+                path: path.clone(),
+                cause: e.to_string(),
+            })?;
+            Ok((path, bytes))
+        });
+        let fonts = Self::from_files(read.collect::<Result<Vec<_>, FontError>>()?)?;
+        match fonts.fonts.is_empty() {
+            true => Err(FontError::NoDigits),
+            false => Ok(fonts),
+        }
+    }
+
+    /// The fonts of `files` (`(path, contents)`) that draw all ten digits, in that order.
+    ///
+    /// # Errors
+    /// [`FontError::Unreadable`] for contents that are not a font.
+    pub(crate) fn from_files(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Self, FontError> {
+        let mut fonts = Self {
+            fonts: Vec::new(),
+            prints: Vec::new(),
+        };
+        for (path, bytes) in files {
+            let print = Fingerprint::of(&bytes);
+            let font = FontVec::try_from_vec(bytes).map_err(|e| FontError::Unreadable {
+                path: path.clone(),
+                cause: e.to_string(),
+            })?;
+            // A font of pictures (URW's dingbats) has no digits: it would draw empty boxes.
+            if ('0'..='9').all(|digit| font.glyph_id(digit).0 != 0) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                fonts.prints.push((name.into_owned(), print));
+                fonts.fonts.push(font);
+            }
+        }
+        Ok(fonts)
+    }
+
+    /// `count` digits, digit `n` of class `n % 10`, each in MNIST's layout as `infer` prepares
+    /// a picture of it, drawn by `seed`. A drawing that does not come out as one digit (a
+    /// glyph in two pieces far apart) is drawn again, up to a few times, then left out.
+    pub(crate) fn draw(&self, count: usize, seed: u64) -> LabelledImages {
+        let drawn: Vec<(u8, [u8; crate::data::IMAGE_PIXELS])> = (0..count)
+            .into_par_iter()
+            .filter_map(|n| {
+                let class = (n % 10) as u8;
+                let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ n as u64);
+                (0..4).find_map(|_| Some((class, self.draw_one(class, &mut rng)?)))
+            })
+            .collect();
+        let labels = drawn.iter().map(|(class, _)| *class).collect();
+        let pixels = drawn.iter().flat_map(|(_, pixels)| *pixels).collect();
+        LabelledImages::from_parts(pixels, labels).expect("784 pixels per label")
+    }
+
+    /// Digit `class` in a font, size and tilt drawn from `rng`, prepared; `None` when it does
+    /// not come out as one digit.
+    fn draw_one(&self, class: u8, rng: &mut StdRng) -> Option<[u8; crate::data::IMAGE_PIXELS]> {
+        let font = self
+            .fonts
+            .get(rng.random_range(0..self.fonts.len().max(1)))?;
+        let height = rng.random_range(HEIGHTS);
+        let tilt = rng
+            .random_range(-MAX_TILT_DEGREES..MAX_TILT_DEGREES)
+            .to_radians();
+        let ink = rotate_about_center(
+            &glyph_ink(font, char::from(b'0' + class), height)?,
+            tilt,
+            Interpolation::Bilinear,
+            Luma([0]),
+        );
+        // Black ink on white paper, as a picture of it would be.
+        let mut picture = ink;
+        image::imageops::invert(&mut picture);
+        match prepare_digits(&DynamicImage::ImageLuma8(picture), true)
+            .ok()?
+            .as_slice()
+        {
+            [digit] => Some(digit.pixels),
+            _ => None,
+        }
+    }
+}
+
+/// The glyph of `digit` in `font`, `height` pixels tall, as ink (255) on a black canvas with a
+/// margin that a turn of a few degrees keeps the ink inside.
+fn glyph_ink(font: &FontVec, digit: char, height: f32) -> Option<GrayImage> {
+    // Size the em so that the digit's own outline is `height` tall.
+    let probe = font.outline_glyph(font.glyph_id(digit).with_scale(PxScale::from(100.0)))?;
+    let scale = 100.0 * height / probe.px_bounds().height().max(1.0);
+    let glyph = font
+        .glyph_id(digit)
+        .with_scale_and_position(PxScale::from(scale), point(0.0, 0.0));
+    let outline = font.outline_glyph(glyph)?;
+    let bounds = outline.px_bounds();
+    let margin = (0.2 * bounds.width().max(bounds.height())).ceil() as u32 + 4;
+    let (width, tall) = (bounds.width().ceil() as u32, bounds.height().ceil() as u32);
+    let mut canvas = GrayImage::new(width + 2 * margin, tall + 2 * margin);
+    outline.draw(|x, y, coverage| {
+        let (x, y) = (x + margin, y + margin);
+        if x < canvas.width() && y < canvas.height() {
+            canvas.put_pixel(
+                x,
+                y,
+                Luma([(coverage.clamp(0.0, 1.0) * 255.0).round() as u8]),
+            );
+        }
+    });
+    Some(canvas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+
+    /// The DejaVu Sans the plots embed (`assets/fonts/`), so that the unit tests need no
+    /// installed font.
+    fn dejavu() -> DigitFonts {
+        let bytes = include_bytes!("../../assets/fonts/DejaVuSans.ttf").to_vec();
+        DigitFonts::from_files(vec![("DejaVuSans.ttf".into(), bytes)]).expect("a font")
+    }
+
+    #[test]
+    fn font_digits_are_drawn_the_same_for_a_seed_and_laid_out_as_mnists() {
+        let fonts = dejavu();
+        let drawn = fonts.draw(40, 7);
+        assert!(drawn.len() >= 38, "{} of 40 drawn", drawn.len());
+        assert_eq!(drawn.pixels(), fonts.draw(40, 7).pixels());
+        assert_ne!(drawn.pixels(), fonts.draw(40, 8).pixels());
+        assert!(drawn.labels().iter().take(10).copied().eq(0..10u8));
+        for image in drawn.pixels().chunks_exact(IMAGE_PIXELS) {
+            // Ink inside, a black border outside MNIST's 20×20 box (give or take the pen).
+            assert!(image.iter().filter(|&&p| p > 127).count() >= 20);
+            let border = (0..IMAGE_SIDE).flat_map(|i| [i, IMAGE_PIXELS - 1 - i]);
+            assert!(border.map(|at| image[at]).all(|p| p == 0));
+        }
+    }
+
+    #[test]
+    fn a_font_without_digits_is_left_out_and_one_not_a_font_is_refused_by_name() {
+        let fonts = DigitFonts::from_files(vec![]).expect("no fonts is no error here");
+        assert!(fonts.prints.is_empty());
+        let err = DigitFonts::from_files(vec![("broken.ttf".into(), b"not a font".to_vec())])
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().starts_with("font_digits: broken.ttf: "),
+            "{err}"
+        );
+    }
+}
