@@ -497,6 +497,39 @@ fn a_signal_while_the_run_is_prepared_leaves_nothing_half_made() {
 }
 
 #[test]
+fn a_signal_while_font_digits_are_drawn_stops_at_once_and_writes_nothing() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    // A million digits take many minutes to draw.
+    let args = [
+        "--font-digits",
+        "1000000",
+        "--limit-train",
+        "100",
+        "--run",
+        "run",
+    ];
+    let mut child = sandbox.spawn_on(&mnist_dir(), &args);
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut said = String::new();
+    while !said.contains("font_digits: drawing 1,000,000 digits in") {
+        assert!(err.read_line(&mut said).unwrap() > 0, "ended first: {said}");
+    }
+    let sent = Instant::now();
+    signal(&child, libc::SIGINT);
+    let status = child.wait().unwrap();
+    err.read_to_string(&mut said).unwrap();
+    // Within seconds: drawing them all would take minutes.
+    assert!(sent.elapsed() < Duration::from_secs(30), "{said}");
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("Ctrl-C: stopped before training started; nothing was written"),
+        "{said}"
+    );
+    assert!(!sandbox.path("run/config.json").exists());
+}
+
+#[test]
 fn a_second_signal_ends_training_at_once() {
     let sandbox = Sandbox::new();
     let child = spawn_training(&sandbox, "run", "30");

@@ -18,6 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+use crate::data::IMAGE_PIXELS;
 use crate::data::idx::{Fingerprint, LabelledImages};
 use crate::picture::prepare_digits;
 
@@ -46,71 +47,90 @@ const HEIGHTS: std::ops::Range<f32> = 28.0..200.0;
 /// fonts' glyphs).
 const MAX_TILT_DEGREES: f32 = 6.0;
 
-/// Why the fonts could not be had.
+/// Font files whose code points for "0" to "9" draw pictures, not digits: URW's Dingbats.
+const PICTURE_FONTS: &[&str] = &["D050000L.otf"];
+
+/// Tries at drawing one digit (each another font, size and tilt) before giving up on it.
+const TRIES: usize = 32;
+
+/// Why the fonts could not be had, or the digits not drawn.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FontError {
-    /// A folder of [`FONT_FOLDERS`] is missing: its packages are not installed.
+    /// A folder of [`FONT_FOLDERS`] is missing or holds no font: its packages are not
+    /// installed.
     #[error(
-        "font_digits draws digits in the fonts of Debian's {packages}, but {} is missing: apt-get install -y {packages}, or set font_digits to 0",
+        "font_digits draws digits in the fonts of Debian's {packages}, but {} {state}: apt-get install -y {packages}, or train with font_digits 0",
         folder.display()
     )]
     Missing {
         folder: PathBuf,
         packages: &'static str,
+        /// `is missing` or `holds no font`.
+        state: &'static str,
     },
     /// The folders hold no font that draws the ten digits.
     #[error(
-        "font_digits: no font under {FONT_ROOT} draws the ten digits; install the packages the README names, or set font_digits to 0"
+        "font_digits: no font under {FONT_ROOT} draws the ten digits; install the packages the README names, or train with font_digits 0"
     )]
     NoDigits,
     /// A font file could not be read or parsed.
     #[error("font_digits: {}: {cause}", path.display())]
     Unreadable { path: PathBuf, cause: String },
+    /// No font drew this digit as one piece of ink in [`TRIES`] tries.
+    #[error(
+        "font_digits: none of these fonts drew a {class} that reads as one digit in {TRIES} tries (font files: {fonts})"
+    )]
+    Undrawable { class: u8, fonts: String },
 }
 
-/// The fonts digits are drawn in, each with its file's name and fingerprint (recorded in the
-/// run's `data.json`, checked when it resumes).
+/// The fonts digits are drawn in, each with its name (its path under [`FONT_ROOT`]) and
+/// fingerprint (recorded in the run's `data.json`, checked when it resumes).
 pub(crate) struct DigitFonts {
     fonts: Vec<FontVec>,
-    /// `(file name, fingerprint)`, in the order of `fonts`.
+    /// `(name, fingerprint)`, in the order of `fonts`.
     pub(crate) prints: Vec<(String, Fingerprint)>,
 }
 
 impl DigitFonts {
-    /// Every font of [`FONT_FOLDERS`] that draws all ten digits, in file-name order.
+    /// Every font of [`FONT_FOLDERS`] that draws the ten digits, in the order of their paths.
     ///
     /// # Errors
-    /// [`FontError::Missing`] naming the packages of the first folder absent;
-    /// [`FontError::Unreadable`] for a font file that cannot be read or parsed;
+    /// [`FontError::Missing`] naming the packages of the first folder absent or without a
+    /// font; [`FontError::Unreadable`] for a font file that cannot be read or parsed;
     /// [`FontError::NoDigits`] when none draws the digits.
     pub(crate) fn load() -> Result<Self, FontError> {
         let mut files = Vec::new();
         for &(folder, packages) in FONT_FOLDERS {
-            let folder = Path::new(FONT_ROOT).join(folder);
-            let entries = std::fs::read_dir(&folder).map_err(|_| FontError::Missing {
-                folder: folder.clone(),
+            let path = Path::new(FONT_ROOT).join(folder);
+            let missing = |state| FontError::Missing {
+                folder: path.clone(),
                 packages,
-            })?;
+                state,
+            };
+            let entries = std::fs::read_dir(&path).map_err(|_| missing("is missing"))?;
+            let before = files.len();
             files.extend(entries.filter_map(|entry| {
-                let path = entry.ok()?.path();
-                let font = path
-                    .extension()
-                    .is_some_and(|ext| ext == "ttf" || ext == "otf");
-                font.then_some(path)
+                let file = entry.ok()?.file_name().into_string().ok()?;
+                let font = file.ends_with(".ttf") || file.ends_with(".otf");
+                font.then(|| format!("{folder}/{file}"))
             }));
+            if files.len() == before {
+                return Err(missing("holds no font"));
+            }
         }
-        files.sort_by_key(|path| path.file_name().map(|name| name.to_os_string()));
-        let read = files.into_iter().map(|path| {
+        files.sort();
+        let read = files.into_iter().map(|name| {
+            let path = Path::new(FONT_ROOT).join(&name);
             let bytes = crate::fs::bounded_read::read_at_most(
                 &path,
                 MAX_FONT_BYTES,
                 "larger than any font these packages ship",
             )
             .map_err(|e| FontError::Unreadable {
-                path: path.clone(),
+                path,
                 cause: e.to_string(),
             })?;
-            Ok((path, bytes))
+            Ok((name, bytes))
         });
         let fonts = Self::from_files(read.collect::<Result<Vec<_>, FontError>>()?)?;
         match fonts.fonts.is_empty() {
@@ -119,25 +139,25 @@ impl DigitFonts {
         }
     }
 
-    /// The fonts of `files` (`(path, contents)`) that draw all ten digits, in that order.
+    /// The fonts of `files` (`(name, contents)`) that draw the ten digits, in that order.
     ///
     /// # Errors
     /// [`FontError::Unreadable`] for contents that are not a font.
-    pub(crate) fn from_files(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Self, FontError> {
+    pub(crate) fn from_files(files: Vec<(String, Vec<u8>)>) -> Result<Self, FontError> {
         let mut fonts = Self {
             fonts: Vec::new(),
             prints: Vec::new(),
         };
-        for (path, bytes) in files {
+        for (name, bytes) in files {
             let print = Fingerprint::of(&bytes);
-            let font = FontVec::try_from_vec(bytes).map_err(|e| FontError::Unreadable {
-                path: path.clone(),
-                cause: e.to_string(),
+            let font = FontVec::try_from_vec(bytes).map_err(|_| FontError::Unreadable {
+                path: Path::new(FONT_ROOT).join(&name),
+                cause: "not a font (TrueType or OpenType) that can be read".to_string(),
             })?;
-            // A font of pictures (URW's dingbats) has no digits: it would draw empty boxes.
-            if ('0'..='9').all(|digit| font.glyph_id(digit).0 != 0) {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                fonts.prints.push((name.into_owned(), print));
+            let pictures = PICTURE_FONTS.iter().any(|file| name.ends_with(file));
+            // A font without the digits would draw its empty box for them.
+            if !pictures && ('0'..='9').all(|digit| font.glyph_id(digit).0 != 0) {
+                fonts.prints.push((name, print));
                 fonts.fonts.push(font);
             }
         }
@@ -145,25 +165,53 @@ impl DigitFonts {
     }
 
     /// `count` digits, digit `n` of class `n % 10`, each in MNIST's layout as `infer` prepares
-    /// a picture of it, drawn by `seed`. A drawing that does not come out as one digit (a
-    /// glyph in two pieces far apart) is drawn again, up to a few times, then left out.
-    pub(crate) fn draw(&self, count: usize, seed: u64) -> LabelledImages {
-        let drawn: Vec<(u8, [u8; crate::data::IMAGE_PIXELS])> = (0..count)
+    /// a picture of it, drawn by `seed`; `None` once `stopped` says so (a stop signal: drawing
+    /// a reader's 12,000 takes seconds). A drawing that does not come out as one digit (a
+    /// glyph in pieces far apart) is drawn again, in another font, size and tilt.
+    ///
+    /// # Errors
+    /// [`FontError::Undrawable`] when a digit does not come out as one in [`TRIES`] tries.
+    pub(crate) fn draw(
+        &self,
+        count: usize,
+        seed: u64,
+        stopped: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<LabelledImages>, FontError> {
+        let drawn: Result<Vec<_>, Option<FontError>> = (0..count)
             .into_par_iter()
-            .filter_map(|n| {
+            .map(|n| {
+                if stopped() {
+                    return Err(None);
+                }
                 let class = (n % 10) as u8;
                 let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ n as u64);
-                (0..4).find_map(|_| Some((class, self.draw_one(class, &mut rng)?)))
+                let undrawable = || FontError::Undrawable {
+                    class,
+                    fonts: (self.prints.iter().map(|(name, _)| name.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                (0..TRIES)
+                    .find_map(|_| self.draw_one(class, &mut rng))
+                    .map(|pixels| (class, pixels))
+                    .ok_or_else(|| Some(undrawable()))
             })
             .collect();
+        let drawn = match drawn {
+            Ok(drawn) => drawn,
+            Err(None) => return Ok(None),
+            Err(Some(error)) => return Err(error),
+        };
         let labels = drawn.iter().map(|(class, _)| *class).collect();
         let pixels = drawn.iter().flat_map(|(_, pixels)| *pixels).collect();
-        LabelledImages::from_parts(pixels, labels).expect("784 pixels per label")
+        Ok(Some(
+            LabelledImages::from_parts(pixels, labels).expect("784 pixels per label"),
+        ))
     }
 
     /// Digit `class` in a font, size and tilt drawn from `rng`, prepared; `None` when it does
     /// not come out as one digit.
-    fn draw_one(&self, class: u8, rng: &mut StdRng) -> Option<[u8; crate::data::IMAGE_PIXELS]> {
+    fn draw_one(&self, class: u8, rng: &mut StdRng) -> Option<[u8; IMAGE_PIXELS]> {
         let font = self
             .fonts
             .get(rng.random_range(0..self.fonts.len().max(1)))?;
@@ -171,14 +219,13 @@ impl DigitFonts {
         let tilt = rng
             .random_range(-MAX_TILT_DEGREES..MAX_TILT_DEGREES)
             .to_radians();
-        let ink = rotate_about_center(
+        let mut picture = rotate_about_center(
             &glyph_ink(font, char::from(b'0' + class), height)?,
             tilt,
             Interpolation::Bilinear,
             Luma([0]),
         );
         // Black ink on white paper, as a picture of it would be.
-        let mut picture = ink;
         image::imageops::invert(&mut picture);
         match prepare_digits(&DynamicImage::ImageLuma8(picture), true)
             .ok()?
@@ -220,22 +267,33 @@ fn glyph_ink(font: &FontVec, digit: char, height: f32) -> Option<GrayImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+    use crate::data::IMAGE_SIDE;
 
     /// The DejaVu Sans the plots embed (`assets/fonts/`), so that the unit tests need no
     /// installed font.
     fn dejavu() -> DigitFonts {
         let bytes = include_bytes!("../../assets/fonts/DejaVuSans.ttf").to_vec();
-        DigitFonts::from_files(vec![("DejaVuSans.ttf".into(), bytes)]).expect("a font")
+        DigitFonts::from_files(vec![("truetype/dejavu/DejaVuSans.ttf".into(), bytes)])
+            .expect("a font")
     }
 
     #[test]
     fn font_digits_are_drawn_the_same_for_a_seed_and_laid_out_as_mnists() {
         let fonts = dejavu();
-        let drawn = fonts.draw(40, 7);
-        assert!(drawn.len() >= 38, "{} of 40 drawn", drawn.len());
-        assert_eq!(drawn.pixels(), fonts.draw(40, 7).pixels());
-        assert_ne!(drawn.pixels(), fonts.draw(40, 8).pixels());
+        let draw = |seed| {
+            fonts
+                .draw(40, seed, &|| false)
+                .unwrap()
+                .expect("not stopped")
+        };
+        let drawn = draw(7);
+        assert_eq!(drawn.len(), 40);
+        assert_eq!(drawn.pixels(), draw(7).pixels());
+        assert_ne!(drawn.pixels(), draw(8).pixels());
+        assert!(
+            fonts.draw(40, 7, &|| true).unwrap().is_none(),
+            "a stop ends it"
+        );
         assert!(drawn.labels().iter().take(10).copied().eq(0..10u8));
         for image in drawn.pixels().chunks_exact(IMAGE_PIXELS) {
             // Ink inside, a black border outside MNIST's 20×20 box (give or take the pen).
@@ -246,15 +304,17 @@ mod tests {
     }
 
     #[test]
-    fn a_font_without_digits_is_left_out_and_one_not_a_font_is_refused_by_name() {
-        let fonts = DigitFonts::from_files(vec![]).expect("no fonts is no error here");
+    fn a_font_of_pictures_is_left_out_and_one_not_a_font_is_refused_by_name() {
+        // Dingbats maps its pictures to the digits' code points: left out by its name.
+        let bytes = include_bytes!("../../assets/fonts/DejaVuSans.ttf").to_vec();
+        let name = "opentype/urw-base35/D050000L.otf".to_string();
+        let fonts = DigitFonts::from_files(vec![(name, bytes)]).expect("left out, no error");
         assert!(fonts.prints.is_empty());
-        let err = DigitFonts::from_files(vec![("broken.ttf".into(), b"not a font".to_vec())])
-            .err()
-            .expect("refused");
-        assert!(
-            err.to_string().starts_with("font_digits: broken.ttf: "),
-            "{err}"
+        let broken = vec![("x/broken.ttf".to_string(), b"not a font".to_vec())];
+        let err = DigitFonts::from_files(broken).err().expect("refused");
+        assert_eq!(
+            err.to_string(),
+            "font_digits: /usr/share/fonts/x/broken.ttf: not a font (TrueType or OpenType) that can be read"
         );
     }
 }

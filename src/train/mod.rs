@@ -23,6 +23,7 @@ use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
 use crate::data::{DataError, DataSource, Split, hold_out};
+use crate::model::summary::grouped;
 use crate::picture::font_digits::{DigitFonts, FontError};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::process::signals::{StopSignal, StopSignals};
@@ -421,7 +422,18 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
             record = record.with_fonts(&fonts.prints);
             // After the hold-out: the held-out images stay the dataset's own, as `calibrate`
             // and `eval` read them.
-            let drawn = fonts.draw(count, config.seed);
+            // Seconds of work before the run's first line: said, and stoppable.
+            errln!(
+                "font_digits: drawing {} digits in {} fonts",
+                grouped(count as u64),
+                fonts.prints.len()
+            );
+            let stopped = || request.signals.stopped_by().is_some();
+            let Some(drawn) = fonts.draw(count, config.seed, &stopped)? else {
+                let signal = request.signals.stopped_by();
+                let signal = signal.expect("drawing stops only for a signal");
+                return Err(TrainError::StoppedBeforeTraining { signal });
+            };
             let pixels = [train.pixels(), drawn.pixels()].concat();
             let labels = [train.labels(), drawn.labels()].concat();
             let all = LabelledImages::from_parts(pixels, labels).expect("784 pixels per label");

@@ -50,8 +50,11 @@ fn mixed_in(request: &TrainRequest, data: &RunData) -> String {
         )),
         _ => None,
     };
-    let fonts = (data.font_digits > 0)
-        .then(|| format!("{} digits drawn in fonts", grouped(data.font_digits as u64)));
+    let fonts = match data.font_digits {
+        0 => None,
+        1 => Some("1 digit drawn in fonts".to_string()),
+        count => Some(format!("{} digits drawn in fonts", grouped(count as u64))),
+    };
     let parts: Vec<String> = parents.into_iter().chain(fonts).collect();
     match parts.is_empty() {
         true => String::new(),
