@@ -527,6 +527,27 @@ fn a_signal_while_font_digits_are_drawn_stops_at_once_and_writes_nothing() {
         "{said}"
     );
     assert!(!sandbox.path("run/config.json").exists());
+
+    // Two signals back to back: the second ends it at once, with no run to resume.
+    let mut child = sandbox.spawn_on(&mnist_dir(), &args);
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut said = String::new();
+    while !said.contains("font_digits: drawing") {
+        assert!(err.read_line(&mut said).unwrap() > 0, "ended first: {said}");
+    }
+    signal(&child, libc::SIGINT);
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    err.read_to_string(&mut said).unwrap();
+    assert!(matches!(status.code(), Some(130 | 143)), "{said}");
+    if status.code() == Some(143) {
+        assert!(
+            said.contains("SIGTERM: a second stop signal, ending at once\n"),
+            "{said}"
+        );
+    }
+    assert!(!said.contains("--resume"), "{said}");
+    assert!(!sandbox.path("run/config.json").exists());
 }
 
 #[test]

@@ -204,7 +204,11 @@ impl StopSignals {
                 // written atomically.
                 unsafe { libc::_exit(i32::from(signal.exit_code())) };
             }
-            Phase::Preparing => state.stopped_by = Some(signal),
+            Phase::Preparing => {
+                state.stopped_by = Some(signal);
+                // Nothing is written yet: a second signal has no run to point to.
+                state.phase = Phase::Stopping { training: false };
+            }
             Phase::Training(interrupter) => {
                 state.stopped_by = Some(signal);
                 interrupter.stop(Some(&format!("{signal}")));
