@@ -62,7 +62,7 @@ macro_rules! training_doc {
         "Transform each training image at random, differently each epoch: rotation, scale, slant, shift, elastic distortion, pen width, blur and noise, as handwriting varies; deterministic per seed, epoch and image. The tutorial trains on the images as they are."
     };
     (outlier_exposure) => {
-        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
+        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, two touching digits fitted into one place as a picture of them is prepared, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
     (font_digits) => {
         "Also train on this many digits drawn in the fonts of a few Debian packages (fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-urw-base35, fonts-femkeklaver, fonts-havana, fonts-klee, fonts-seto), each prepared as infer prepares a picture, so that digits in other styles than MNIST's 250 writers' read surely; deterministic per seed, never held out. 0 (the tutorial) trains on the dataset alone."

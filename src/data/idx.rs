@@ -388,6 +388,14 @@ impl LabelledImages {
         chosen
     }
 
+    /// These images, then `other`'s.
+    pub fn followed_by(&self, other: &LabelledImages) -> Self {
+        Self {
+            pixels: [self.pixels(), other.pixels()].concat(),
+            labels: [self.labels(), other.labels()].concat(),
+        }
+    }
+
     /// All pixels, `[len(), 784]` row-major: image after image.
     pub fn pixels(&self) -> &[u8] {
         &self.pixels

@@ -4,11 +4,15 @@
 //! low top probability says "not a digit" for the kinds of pictures it never saw as well.
 //!
 //! The outliers are made here, in MNIST's 28×28 layout (ink 255 on 0, inside the central 20×20
-//! box), of two kinds chosen to be unlike the non-digits `bench/real_pictures.py` measures
-//! refusals on (letters and symbols in fonts, free-hand scribbles, noise, scenes, line drawings,
-//! blank paper), so that the bench measures what the model learnt, not what it was shown:
+//! box), a third of each of three kinds chosen to be unlike the non-digits
+//! `bench/real_pictures.py` measures refusals on (letters and symbols in fonts, free-hand
+//! scribbles, noise, scenes, line drawings, blank paper), so that the bench measures what the
+//! model learnt, not what it was shown:
 //! - two training digits squeezed side by side into one digit's place (a region holding two
 //!   digits is not one digit: it is read as its halves, or refused);
+//! - two training digits at their own size touching, the pair fitted into the box as `infer`
+//!   prepares a piece of ink holding two touching digits (read unsurely, it is read as its
+//!   halves);
 //! - a tangle: a closed polygon of 5 to 8 random corners in straight strokes.
 //!
 //! Kinds closer to digits were tried and dropped (`docs/measurements.md`): a digit mirrored or
@@ -19,6 +23,8 @@
 //! Deterministic: a batch's outliers depend only on the run's seed and the batch's own seed
 //! (its epoch and images), so a resumed run sees exactly what an uninterrupted one would have.
 
+use image::GrayImage;
+use image::imageops::{self, FilterType};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -56,11 +62,13 @@ impl OutlierExposure {
         let mut rng = StdRng::seed_from_u64(self.seed.rotate_left(32) ^ batch_seed);
         (0..count)
             .flat_map(|_| {
-                // Half and half (drawn as an index of two, as the measured runs were made).
-                let pair = rng.random_range(0..2usize) == 0;
-                pair.then(|| squeezed_pair(digits, &mut rng))
-                    .flatten()
-                    .unwrap_or_else(|| tangle(&mut rng))
+                // A third of each kind.
+                let made = match rng.random_range(0..3usize) {
+                    0 => squeezed_pair(digits, &mut rng),
+                    1 => touching_pair(digits, &mut rng),
+                    _ => None,
+                };
+                made.unwrap_or_else(|| tangle(&mut rng))
             })
             .collect()
     }
@@ -81,6 +89,83 @@ fn squeezed_pair(digits: &LabelledImages, rng: &mut StdRng) -> Option<[u8; IMAGE
         };
         digit[y * IMAGE_SIDE + column].max(digit[y * IMAGE_SIDE + column + 1])
     }))
+}
+
+/// Two training digits at their own size side by side and touching (0 to 3 columns of
+/// overlap, the darker pixel kept), the pair scaled into MNIST's 20×20 box by its longer side
+/// and centred by its centre of mass in the field, as `infer` prepares a piece of ink holding
+/// two touching digits: such a piece is not one digit, and read unsurely it is read as its
+/// halves (`model::predict`).
+fn touching_pair(digits: &LabelledImages, rng: &mut StdRng) -> Option<[u8; IMAGE_PIXELS]> {
+    let mut pick = || digits.image(rng.random_range(0..digits.len().max(1)));
+    let (left, right) = (inked_part(pick()?)?, inked_part(pick()?)?);
+    let overlap = rng
+        .random_range(0..=3u32)
+        .min(left.width().min(right.width()) - 1);
+    let (width, height) = (
+        left.width() + right.width() - overlap,
+        left.height().max(right.height()),
+    );
+    let mut pair = GrayImage::new(width, height);
+    for (image, x0) in [(&left, 0), (&right, left.width() - overlap)] {
+        let y0 = (height - image.height()) / 2;
+        for (x, y, ink) in image.enumerate_pixels() {
+            let at = pair.get_pixel_mut(x0 + x, y0 + y);
+            at.0[0] = at.0[0].max(ink.0[0]);
+        }
+    }
+    let scale = (BOX_END - BOX_START) / width.max(height) as f32;
+    let side = |length: u32| ((length as f32 * scale).round() as u32).max(1);
+    let fitted = imageops::resize(&pair, side(width), side(height), FilterType::Triangle);
+    Some(centred_by_mass(&fitted))
+}
+
+/// The inked rows and columns of a 28×28 image, as an image; `None` when it holds no ink.
+fn inked_part(image: &[u8]) -> Option<GrayImage> {
+    let field = GrayImage::from_raw(IMAGE_SIDE as u32, IMAGE_SIDE as u32, image.to_vec())?;
+    let inked: Vec<(u32, u32)> = (field.enumerate_pixels())
+        .filter(|(_, _, ink)| ink.0[0] > 0)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    let (x0, x1) = (
+        inked.iter().map(|p| p.0).min()?,
+        inked.iter().map(|p| p.0).max()?,
+    );
+    let (y0, y1) = (
+        inked.iter().map(|p| p.1).min()?,
+        inked.iter().map(|p| p.1).max()?,
+    );
+    Some(imageops::crop_imm(&field, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image())
+}
+
+/// `image` (at most 20×20) placed in the 28×28 field with its centre of mass at the centre,
+/// as MNIST's digits are, shifted back inside where that would push it over the edge.
+fn centred_by_mass(image: &GrayImage) -> [u8; IMAGE_PIXELS] {
+    let (mut mass, mut sum_x, mut sum_y) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y, ink) in image.enumerate_pixels() {
+        let ink = f32::from(ink.0[0]);
+        (mass, sum_x, sum_y) = (mass + ink, sum_x + ink * x as f32, sum_y + ink * y as f32);
+    }
+    let centre = |sum: f32, length: u32| match mass > 0.0 {
+        true => sum / mass,
+        false => length as f32 / 2.0,
+    };
+    let place = |sum: f32, length: u32| {
+        let at = (IMAGE_SIDE as f32 / 2.0 - centre(sum, length)).round() as i64;
+        at.clamp(
+            0,
+            (IMAGE_SIDE as u32 - length.min(IMAGE_SIDE as u32)) as i64,
+        ) as usize
+    };
+    let (left, top) = (place(sum_x, image.width()), place(sum_y, image.height()));
+    let mut field = [0u8; IMAGE_PIXELS];
+    for (x, y, ink) in image.enumerate_pixels() {
+        let (x, y) = (left + x as usize, top + y as usize);
+        if x < IMAGE_SIDE && y < IMAGE_SIDE {
+            field[y * IMAGE_SIDE + x] = ink.0[0];
+        }
+    }
+    field
 }
 
 /// A closed polygon of 5 to 8 corners anywhere in the box, in straight strokes 2 to 3.6
@@ -191,6 +276,34 @@ mod tests {
                 .collect();
             assert_eq!(columns.len(), 2, "{columns:?}");
             assert!((2..12).contains(&columns[0]) && (16..26).contains(&columns[1]));
+        }
+    }
+
+    #[test]
+    fn a_touching_pair_is_both_digits_at_their_own_size_fitted_and_centred_as_prepared() {
+        // Each "digit" a block 8 wide and 16 tall: a pair is 13 to 16 wide (0 to 3 columns of
+        // overlap), scaled by its height to 20 tall and 16 to 20 wide.
+        let mut pixels = vec![0u8; 2 * IMAGE_PIXELS];
+        for image in pixels.chunks_exact_mut(IMAGE_PIXELS) {
+            for y in 6..22 {
+                image[y * IMAGE_SIDE + 10..y * IMAGE_SIDE + 18].fill(255);
+            }
+        }
+        let digits = LabelledImages::from_parts(pixels, vec![0, 1]).unwrap();
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..20 {
+            let pair = touching_pair(&digits, &mut rng).unwrap();
+            let inked = |x: usize, y: usize| pair[y * IMAGE_SIDE + x] > 127;
+            let rows = (0..IMAGE_SIDE).filter(|&y| (0..IMAGE_SIDE).any(|x| inked(x, y)));
+            let columns = (0..IMAGE_SIDE).filter(|&x| (0..IMAGE_SIDE).any(|y| inked(x, y)));
+            assert_eq!(rows.count(), 20);
+            assert!((16..=20).contains(&columns.count()));
+            let mass: f32 = pair.iter().map(|&p| f32::from(p)).sum();
+            let centre_x: f32 = (pair.iter().enumerate())
+                .map(|(at, &p)| f32::from(p) * (at % IMAGE_SIDE) as f32)
+                .sum::<f32>()
+                / mass;
+            assert!((centre_x - 14.0).abs() <= 1.0, "{centre_x}");
         }
     }
 

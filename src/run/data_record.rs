@@ -24,8 +24,8 @@ pub struct DataRecord {
     pub source: DataSource,
     /// By standard file name (`train-images-idx3-ubyte`, ...).
     pub files: BTreeMap<String, Fingerprint>,
-    /// The font files `font_digits` drew its digits in, by file name; none when it drew none
-    /// (and in runs from before it).
+    /// The font files `font_digits` drew its digits in, by path under `/usr/share/fonts`;
+    /// none when it drew none (and in runs from before it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fonts: BTreeMap<String, Fingerprint>,
 }
@@ -82,7 +82,7 @@ impl DataRecord {
         }
     }
 
-    /// The record with the fonts `font_digits` drew in, `(file name, fingerprint)` each.
+    /// The record with the fonts `font_digits` drew in, `(path, fingerprint)` each.
     pub fn with_fonts(mut self, fonts: &[(String, Fingerprint)]) -> Self {
         self.fonts = fonts.iter().cloned().collect();
         self

@@ -95,7 +95,5 @@ pub(super) fn with_parent_images(
     };
     let wanted = (config.finetune_mix * train.len() as f64).round() as usize;
     let (_, mixed) = hold_out(&theirs, wanted.min(theirs.len()), config.seed);
-    let pixels = [train.pixels(), mixed.pixels()].concat();
-    let labels = [train.labels(), mixed.labels()].concat();
-    Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label, each part"))
+    Ok(train.followed_by(&mixed))
 }

@@ -412,32 +412,14 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         (Arc::new(train), Arc::new(valid))
     };
     let mut record = DataRecord::new(config.dataset, &source, prints);
+    // After the hold-out: the held-out images stay the dataset's own, as `calibrate` and
+    // `eval` read them.
     let (train, font_digits) = match config.font_digits {
         0 => (train, 0),
         count => {
-            let fonts = DigitFonts::load()?;
-            if let Some(recorded) = recorded {
-                recorded.check_fonts(&request.run, &fonts.prints)?;
-            }
+            let (fonts, drawn) = font_digits(request, count, recorded)?;
             record = record.with_fonts(&fonts.prints);
-            // After the hold-out: the held-out images stay the dataset's own, as `calibrate`
-            // and `eval` read them.
-            // Seconds of work before the run's first line: said, and stoppable.
-            errln!(
-                "font_digits: drawing {} digits in {} fonts",
-                grouped(count as u64),
-                fonts.prints.len()
-            );
-            let stopped = || request.signals.stopped_by().is_some();
-            let Some(drawn) = fonts.draw(count, config.seed, &stopped)? else {
-                let signal = request.signals.stopped_by();
-                let signal = signal.expect("drawing stops only for a signal");
-                return Err(TrainError::StoppedBeforeTraining { signal });
-            };
-            let pixels = [train.pixels(), drawn.pixels()].concat();
-            let labels = [train.labels(), drawn.labels()].concat();
-            let all = LabelledImages::from_parts(pixels, labels).expect("784 pixels per label");
-            (Arc::new(all), drawn.len())
+            (Arc::new(train.followed_by(&drawn)), drawn.len())
         }
     };
     Ok(RunData {
@@ -449,6 +431,34 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         valid,
         test,
     })
+}
+
+/// `count` digits drawn in the fonts of [`DigitFonts::load`] (checked against a resumed run's
+/// `recorded` ones), with the fonts.
+///
+/// # Errors
+/// The fonts cannot be had or differ from the recorded ones; a digit cannot be drawn; a stop
+/// signal arrived while drawing ([`TrainError::StoppedBeforeTraining`]).
+fn font_digits(
+    request: &TrainRequest,
+    count: usize,
+    recorded: Option<&DataRecord>,
+) -> Result<(DigitFonts, LabelledImages), TrainError> {
+    let fonts = DigitFonts::load()?;
+    if let Some(recorded) = recorded {
+        recorded.check_fonts(&request.run, &fonts.prints)?;
+    }
+    // Seconds of work before the run's first line: said, and stoppable.
+    let (digits, fonts_count) = (grouped(count as u64), fonts.prints.len());
+    errln!("font_digits: drawing {digits} digits in {fonts_count} fonts");
+    let stopped = || request.signals.stopped_by().is_some();
+    match fonts.draw(count, request.config.seed, &stopped)? {
+        Some(drawn) => Ok((fonts, drawn)),
+        None => Err(match request.signals.stopped_by() {
+            Some(signal) => TrainError::StoppedBeforeTraining { signal },
+            None => unreachable!("drawing stops only once a signal is remembered"),
+        }),
+    }
 }
 
 /// Clears a run being overwritten, then writes the config and data record; a resumed run forgets
