@@ -56,17 +56,16 @@ const TRIES: usize = 32;
 /// Why the fonts could not be had, or the digits not drawn.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FontError {
-    /// A folder of [`FONT_FOLDERS`] is missing or holds no font: its packages are not
-    /// installed.
+    /// Folders of [`FONT_FOLDERS`] missing or without a font: their packages are not
+    /// installed. All of them are named, so that one command installs what is missing.
     #[error(
-        "font_digits draws digits in the fonts of Debian's {packages}, but {} {state}: apt-get install -y {packages}, or train with font_digits 0",
-        folder.display()
+        "font_digits draws digits in Debian's fonts, but no font is in {folders}: apt-get install -y {packages}, or train with font_digits 0"
     )]
     Missing {
-        folder: PathBuf,
-        packages: &'static str,
-        /// `is missing` or `holds no font`.
-        state: &'static str,
+        /// The folders, joined by commas.
+        folders: String,
+        /// Their packages, joined by spaces.
+        packages: String,
     },
     /// The folders hold no font that draws the ten digits.
     #[error(
@@ -95,30 +94,11 @@ impl DigitFonts {
     /// Every font of [`FONT_FOLDERS`] that draws the ten digits, in the order of their paths.
     ///
     /// # Errors
-    /// [`FontError::Missing`] naming the packages of the first folder absent or without a
-    /// font; [`FontError::Unreadable`] for a font file that cannot be read or parsed;
+    /// [`FontError::Missing`] naming every folder absent or without a font, with its
+    /// packages; [`FontError::Unreadable`] for a font file that cannot be read or parsed;
     /// [`FontError::NoDigits`] when none draws the digits.
     pub(crate) fn load() -> Result<Self, FontError> {
-        let mut files = Vec::new();
-        for &(folder, packages) in FONT_FOLDERS {
-            let path = Path::new(FONT_ROOT).join(folder);
-            let missing = |state| FontError::Missing {
-                folder: path.clone(),
-                packages,
-                state,
-            };
-            let entries = std::fs::read_dir(&path).map_err(|_| missing("is missing"))?;
-            let before = files.len();
-            files.extend(entries.filter_map(|entry| {
-                let file = entry.ok()?.file_name().into_string().ok()?;
-                let font = file.ends_with(".ttf") || file.ends_with(".otf");
-                font.then(|| format!("{folder}/{file}"))
-            }));
-            if files.len() == before {
-                return Err(missing("holds no font"));
-            }
-        }
-        files.sort();
+        let files = font_files(Path::new(FONT_ROOT))?;
         let read = files.into_iter().map(|name| {
             let path = Path::new(FONT_ROOT).join(&name);
             let bytes = crate::fs::bounded_read::read_at_most(
@@ -237,6 +217,42 @@ impl DigitFonts {
     }
 }
 
+/// The font files (`.ttf`, `.otf`) of [`FONT_FOLDERS`] under `root`, as paths under it, sorted.
+///
+/// # Errors
+/// [`FontError::Missing`] naming every folder missing or without a font, and its packages.
+fn font_files(root: &Path) -> Result<Vec<String>, FontError> {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for &(folder, packages) in FONT_FOLDERS {
+        let fonts: Vec<String> = std::fs::read_dir(root.join(folder))
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.ok()?.file_name().into_string().ok()?;
+                let font = file.ends_with(".ttf") || file.ends_with(".otf");
+                font.then(|| format!("{folder}/{file}"))
+            })
+            .collect();
+        if fonts.is_empty() {
+            missing.push((root.join(folder), packages));
+        }
+        files.extend(fonts);
+    }
+    if !missing.is_empty() {
+        let folders = missing
+            .iter()
+            .map(|(folder, _)| folder.display().to_string());
+        let packages = missing.iter().map(|(_, packages)| *packages);
+        return Err(FontError::Missing {
+            folders: folders.collect::<Vec<_>>().join(", "),
+            packages: packages.collect::<Vec<_>>().join(" "),
+        });
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The glyph of `digit` in `font`, `height` pixels tall, as ink (255) on a black canvas with a
 /// margin that a turn of a few degrees keeps the ink inside.
 fn glyph_ink(font: &FontVec, digit: char, height: f32) -> Option<GrayImage> {
@@ -301,6 +317,38 @@ mod tests {
             let border = (0..IMAGE_SIDE).flat_map(|i| [i, IMAGE_PIXELS - 1 - i]);
             assert!(border.map(|at| image[at]).all(|p| p == 0));
         }
+    }
+
+    #[test]
+    fn every_missing_or_empty_font_folder_is_named_with_its_packages_in_one_line() {
+        let root = tempfile::tempdir().unwrap();
+        for (folder, _) in &FONT_FOLDERS[1..] {
+            std::fs::create_dir_all(root.path().join(folder)).unwrap();
+            std::fs::write(root.path().join(folder).join("a.ttf"), b"").unwrap();
+        }
+        // The first folder is missing, the last holds no font.
+        let (last, last_packages) = FONT_FOLDERS[FONT_FOLDERS.len() - 1];
+        std::fs::remove_file(root.path().join(last).join("a.ttf")).unwrap();
+        std::fs::write(root.path().join(last).join("notes.txt"), b"").unwrap();
+        let err = font_files(root.path()).unwrap_err().to_string();
+        let (first, first_packages) = FONT_FOLDERS[0];
+        let folders = format!(
+            "{}, {}",
+            root.path().join(first).display(),
+            root.path().join(last).display()
+        );
+        assert_eq!(
+            err,
+            format!(
+                "font_digits draws digits in Debian's fonts, but no font is in {folders}: apt-get install -y {first_packages} {last_packages}, or train with font_digits 0"
+            )
+        );
+        std::fs::create_dir_all(root.path().join(first)).unwrap();
+        std::fs::write(root.path().join(first).join("b.otf"), b"").unwrap();
+        std::fs::write(root.path().join(last).join("c.ttf"), b"").unwrap();
+        let files = font_files(root.path()).unwrap();
+        assert_eq!(files.len(), FONT_FOLDERS.len());
+        assert!(files.windows(2).all(|pair| pair[0] < pair[1]), "{files:?}");
     }
 
     #[test]
