@@ -110,6 +110,14 @@ pub(crate) fn layer_table(config: &ModelConfig, batch: usize) -> String {
     table
 }
 
+/// `count` `noun`s in words, the count [`grouped`]: `1 digit`, `12,000 digits`.
+pub(crate) fn counted(count: u64, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ => format!("{} {noun}s", grouped(count)),
+    }
+}
+
 /// `n` with its thousands separated by commas: 101,770.
 pub(crate) fn grouped(n: u64) -> String {
     let digits = n.to_string();

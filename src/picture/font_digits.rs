@@ -82,12 +82,24 @@ pub(crate) enum FontError {
     Undrawable { class: u8, fonts: String },
 }
 
+/// Fonts by name (their path under [`FONT_ROOT`]) and fingerprint, as `data.json` records them.
+pub(crate) type FontPrints = Vec<(String, Fingerprint)>;
+
+/// Why [`DigitFonts::draw`] drew no digits.
+#[derive(Debug)]
+pub(crate) enum Undrawn<S> {
+    /// The caller's `stopped` gave this (a stop signal).
+    Stopped(S),
+    /// A digit could not be drawn.
+    Failed(FontError),
+}
+
 /// The fonts digits are drawn in, each with its name (its path under [`FONT_ROOT`]) and
 /// fingerprint (recorded in the run's `data.json`, checked when it resumes).
 pub(crate) struct DigitFonts {
     fonts: Vec<FontVec>,
-    /// `(name, fingerprint)`, in the order of `fonts`.
-    pub(crate) prints: Vec<(String, Fingerprint)>,
+    /// In the order of `fonts`.
+    pub(crate) prints: FontPrints,
 }
 
 impl DigitFonts {
@@ -145,23 +157,24 @@ impl DigitFonts {
     }
 
     /// `count` digits, digit `n` of class `n % 10`, each in MNIST's layout as `infer` prepares
-    /// a picture of it, drawn by `seed`; `None` once `stopped` says so (a stop signal: drawing
-    /// a reader's 12,000 takes seconds). A drawing that does not come out as one digit (a
+    /// a picture of it, drawn by `seed`. A drawing that does not come out as one digit (a
     /// glyph in pieces far apart) is drawn again, in another font, size and tilt.
     ///
     /// # Errors
+    /// [`Undrawn::Stopped`] with what `stopped` gave once it gives something (a stop signal:
+    /// drawing a reader's 12,000 takes seconds); [`Undrawn::Failed`] with
     /// [`FontError::Undrawable`] when a digit does not come out as one in [`TRIES`] tries.
-    pub(crate) fn draw(
+    pub(crate) fn draw<S: Send>(
         &self,
         count: usize,
         seed: u64,
-        stopped: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Option<LabelledImages>, FontError> {
-        let drawn: Result<Vec<_>, Option<FontError>> = (0..count)
+        stopped: &(dyn Fn() -> Option<S> + Sync),
+    ) -> Result<LabelledImages, Undrawn<S>> {
+        let drawn: Vec<_> = (0..count)
             .into_par_iter()
             .map(|n| {
-                if stopped() {
-                    return Err(None);
+                if let Some(reason) = stopped() {
+                    return Err(Undrawn::Stopped(reason));
                 }
                 let class = (n % 10) as u8;
                 let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ n as u64);
@@ -174,19 +187,12 @@ impl DigitFonts {
                 (0..TRIES)
                     .find_map(|_| self.draw_one(class, &mut rng))
                     .map(|pixels| (class, pixels))
-                    .ok_or_else(|| Some(undrawable()))
+                    .ok_or_else(|| Undrawn::Failed(undrawable()))
             })
-            .collect();
-        let drawn = match drawn {
-            Ok(drawn) => drawn,
-            Err(None) => return Ok(None),
-            Err(Some(error)) => return Err(error),
-        };
+            .collect::<Result<_, _>>()?;
         let labels = drawn.iter().map(|(class, _)| *class).collect();
         let pixels = drawn.iter().flat_map(|(_, pixels)| *pixels).collect();
-        Ok(Some(
-            LabelledImages::from_parts(pixels, labels).expect("784 pixels per label"),
-        ))
+        Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label"))
     }
 
     /// Digit `class` in a font, size and tilt drawn from `rng`, prepared; `None` when it does
@@ -296,18 +302,13 @@ mod tests {
     #[test]
     fn font_digits_are_drawn_the_same_for_a_seed_and_laid_out_as_mnists() {
         let fonts = dejavu();
-        let draw = |seed| {
-            fonts
-                .draw(40, seed, &|| false)
-                .unwrap()
-                .expect("not stopped")
-        };
+        let draw = |seed| fonts.draw(40, seed, &|| None::<()>).expect("drawn");
         let drawn = draw(7);
         assert_eq!(drawn.len(), 40);
         assert_eq!(drawn.pixels(), draw(7).pixels());
         assert_ne!(drawn.pixels(), draw(8).pixels());
         assert!(
-            fonts.draw(40, 7, &|| true).unwrap().is_none(),
+            matches!(fonts.draw(40, 7, &|| Some(())), Err(Undrawn::Stopped(()))),
             "a stop ends it"
         );
         assert!(drawn.labels().iter().take(10).copied().eq(0..10u8));

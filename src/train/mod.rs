@@ -23,8 +23,8 @@ use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
 use crate::data::{DataError, DataSource, Split, hold_out};
-use crate::model::summary::grouped;
-use crate::picture::font_digits::{DigitFonts, FontError};
+use crate::model::summary::counted;
+use crate::picture::font_digits::{DigitFonts, FontError, FontPrints, Undrawn};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::data_record::{
@@ -411,19 +411,11 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         let (train, valid) = hold_out(&train_all, config.valid_size, config.seed);
         (Arc::new(train), Arc::new(valid))
     };
-    let mut record = DataRecord::new(config.dataset, &source, prints);
     // After the hold-out: the held-out images stay the dataset's own, as `calibrate` and
     // `eval` read them.
-    let (train, font_digits) = match config.font_digits {
-        0 => (train, 0),
-        count => {
-            let (fonts, drawn) = font_digits(request, count, recorded)?;
-            record = record.with_fonts(&fonts.prints);
-            (Arc::new(train.followed_by(&drawn)), drawn.len())
-        }
-    };
+    let (train, font_digits, fonts) = with_font_digits(request, train, recorded)?;
     Ok(RunData {
-        record,
+        record: DataRecord::new(config.dataset, &source, prints).with_fonts(&fonts),
         description: source.describe(),
         train,
         mixed_in,
@@ -433,32 +425,40 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     })
 }
 
-/// `count` digits drawn in the fonts of [`DigitFonts::load`] (checked against a resumed run's
-/// `recorded` ones), with the fonts.
+/// `train` followed by the config's `font_digits` digits drawn in the fonts of
+/// [`DigitFonts::load`] (checked against a resumed run's `recorded` ones), how many, and the
+/// fonts' names and fingerprints for `data.json`; `train` alone when it asks for none.
 ///
 /// # Errors
 /// The fonts cannot be had or differ from the recorded ones; a digit cannot be drawn; a stop
 /// signal arrived while drawing ([`TrainError::StoppedBeforeTraining`]).
-fn font_digits(
+fn with_font_digits(
     request: &TrainRequest,
-    count: usize,
+    train: Arc<LabelledImages>,
     recorded: Option<&DataRecord>,
-) -> Result<(DigitFonts, LabelledImages), TrainError> {
+) -> Result<(Arc<LabelledImages>, usize, FontPrints), TrainError> {
+    let count = request.config.font_digits;
+    if count == 0 {
+        return Ok((train, 0, Vec::new()));
+    }
     let fonts = DigitFonts::load()?;
     if let Some(recorded) = recorded {
         recorded.check_fonts(&request.run, &fonts.prints)?;
     }
     // Seconds of work before the run's first line: said, and stoppable.
-    let (digits, fonts_count) = (grouped(count as u64), fonts.prints.len());
-    errln!("font_digits: drawing {digits} digits in {fonts_count} fonts");
-    let stopped = || request.signals.stopped_by().is_some();
-    match fonts.draw(count, request.config.seed, &stopped)? {
-        Some(drawn) => Ok((fonts, drawn)),
-        None => Err(match request.signals.stopped_by() {
-            Some(signal) => TrainError::StoppedBeforeTraining { signal },
-            None => unreachable!("drawing stops only once a signal is remembered"),
-        }),
-    }
+    let (digits, fonts_count) = (counted(count as u64, "digit"), fonts.prints.len());
+    errln!("font_digits: drawing {digits} in {fonts_count} fonts");
+    let stopped = || request.signals.stopped_by();
+    let drawn =
+        (fonts.draw(count, request.config.seed, &stopped)).map_err(|undrawn| match undrawn {
+            Undrawn::Stopped(signal) => TrainError::StoppedBeforeTraining { signal },
+            Undrawn::Failed(error) => TrainError::Fonts(error),
+        })?;
+    Ok((
+        Arc::new(train.followed_by(&drawn)),
+        drawn.len(),
+        fonts.prints,
+    ))
 }
 
 /// Clears a run being overwritten, then writes the config and data record; a resumed run forgets

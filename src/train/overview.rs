@@ -2,7 +2,7 @@
 //! the model as a table of layers, the data, the backend and device, and for a resumed run
 //! where it resumes. A CNN's first epoch takes minutes on two cores; nothing was said before.
 
-use crate::model::summary::{grouped, layer_table};
+use crate::model::summary::{counted, grouped, layer_table};
 use crate::train::{Existing, RunData, TrainRequest};
 
 /// The lines printed at a run's start; `adapter` is the GPU's name on a GPU backend, and
@@ -50,11 +50,12 @@ fn mixed_in(request: &TrainRequest, data: &RunData) -> String {
         )),
         _ => None,
     };
-    let fonts = match data.font_digits {
-        0 => None,
-        1 => Some("1 digit drawn in fonts".to_string()),
-        count => Some(format!("{} digits drawn in fonts", grouped(count as u64))),
-    };
+    let fonts = (data.font_digits > 0).then(|| {
+        format!(
+            "{} drawn in fonts",
+            counted(data.font_digits as u64, "digit")
+        )
+    });
     let parts: Vec<String> = parents.into_iter().chain(fonts).collect();
     match parts.is_empty() {
         true => String::new(),
