@@ -218,7 +218,7 @@ impl TestImage {
         PreparedDigit {
             pixels: self.pixels,
             bounds: [0, 0, side, side],
-            halves: None,
+            cuts: Vec::new(),
         }
     }
 }

@@ -42,10 +42,21 @@ pub(crate) struct PreparedDigit {
     /// Where the digit lies in the picture as decoded (upright): left, top, width, height, in
     /// the picture's pixels.
     pub(crate) bounds: [u32; 4],
-    /// The digit cut in two where its ink is thinnest, each half prepared alike, when it is
-    /// wide enough to be two digits touching: the reader keeps the halves when the model reads
-    /// both surely and the whole not (`model::predict::read_digits`).
-    pub(crate) halves: Option<Box<[PreparedDigit; 2]>>,
+    /// The digit cut in two, at several columns where its ink is thin, each half prepared
+    /// alike, when it is wide enough to be two digits touching (none otherwise): the reader
+    /// takes the pair it reads most surely when it reads both halves surely and the whole not
+    /// (`model::predict::read_digits`).
+    pub(crate) cuts: Vec<Cut>,
+}
+
+/// A digit cut in two, each half prepared as a digit is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cut {
+    /// The left and right halves.
+    pub(crate) halves: [PreparedDigit; 2],
+    /// Cut at the thinnest column of the middle (the first choice); the reader takes another
+    /// cut only when the whole hardly reads as a digit.
+    pub(crate) first_choice: bool,
 }
 
 /// Why a picture gives no digits to read.
@@ -148,7 +159,7 @@ pub(crate) fn prepare_digits(
         return Ok(vec![PreparedDigit {
             pixels,
             bounds,
-            halves: None,
+            cuts: Vec::new(),
         }]);
     }
     let smooth = pixelated::smoothed(picture);
@@ -159,25 +170,33 @@ pub(crate) fn prepare_digits(
         (digits::whole(&ink.strengths).into_iter().collect(), 0)
     };
     let in_picture = InPicture::new(&ink, width, height);
-    // Each digit in MNIST's layout with its box, and its halves when it may be two.
+    // Each digit in MNIST's layout with its box, and its cuts when it may be two.
     let prepare = |digit: &digits::DigitInk, strengths: &image::GrayImage| {
-        let halves = split
-            .then(|| digit.halves(line_height))
-            .flatten()
-            .and_then(|[a, b]| {
-                let half = |part: &digits::DigitInk| {
-                    Some(PreparedDigit {
-                        pixels: mnist_box::into_field(&part.strengths)?,
-                        bounds: in_picture.bounds(part.bounds),
-                        halves: None,
-                    })
-                };
-                Some(Box::new([half(&a)?, half(&b)?]))
-            });
+        let half = |part: &digits::DigitInk| {
+            Some(PreparedDigit {
+                pixels: mnist_box::into_field(&part.strengths)?,
+                bounds: in_picture.bounds(part.bounds),
+                cuts: Vec::new(),
+            })
+        };
+        let cuts = if split {
+            digit.cuts(line_height)
+        } else {
+            Vec::new()
+        };
         Some(PreparedDigit {
             pixels: mnist_box::into_field(strengths)?,
             bounds: in_picture.bounds(digit.bounds),
-            halves,
+            cuts: cuts
+                .iter()
+                .filter_map(|cut| {
+                    let [a, b] = &cut.halves;
+                    Some(Cut {
+                        halves: [half(a)?, half(b)?],
+                        first_choice: cut.first_choice,
+                    })
+                })
+                .collect(),
         })
     };
     let prepared: Vec<PreparedDigit> = match found.as_slice() {

@@ -81,7 +81,7 @@ pub(crate) fn digits_from_body(
             vec![PreparedDigit {
                 pixels,
                 bounds: [0, 0, side, side],
-                halves: None,
+                cuts: Vec::new(),
             }]
         }),
         "application/octet-stream" => digits_from_picture(body, split),
