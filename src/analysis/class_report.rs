@@ -8,7 +8,6 @@ use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
 use crate::model::predict::{Calibrated, TestScore, at_temperature};
 use crate::model::reading::{argmax, top_probability};
-use crate::model::steadiness::UNSURE_BELOW;
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
 /// fractions (0 to 1), 0 where their denominator is 0 (as scikit-learn's
@@ -86,6 +85,8 @@ pub(crate) struct EvalReport {
 pub(crate) struct Refusals {
     /// The threshold: a top probability (at the run's temperature) below it is refused.
     pub below: f32,
+    /// A reading below this (a fraction) that changes when turned a little is refused too.
+    pub unsure_below: f32,
     /// How many test images fall below it.
     pub refused: usize,
     /// Percent correct of the others (0-100).
@@ -101,6 +102,7 @@ impl Refusals {
         labels: &[u8],
         steady: &[bool],
         threshold: f32,
+        unsure_below: f32,
     ) -> Self {
         let (mut refused, mut kept, mut right) = (0usize, 0usize, 0usize);
         for ((row, &label), &steady) in probabilities.iter().zip(labels).zip(steady) {
@@ -114,6 +116,7 @@ impl Refusals {
         }
         Self {
             below: threshold,
+            unsure_below,
             refused,
             accuracy_of_the_rest: 100.0 * right as f64 / kept.max(1) as f64,
         }
@@ -172,7 +175,13 @@ impl EvalReport {
                 .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
             not_a_digit: calibrated.not_a_digit_below.map(|threshold| {
                 let probabilities = at_temperature(log_probs, calibrated.temperature);
-                Refusals::new(&probabilities, labels, steady, threshold)
+                Refusals::new(
+                    &probabilities,
+                    labels,
+                    steady,
+                    threshold,
+                    calibrated.unsure_below,
+                )
             }),
             test_pass_seconds: 0.0,
         }
@@ -185,7 +194,7 @@ impl EvalReport {
             format!(
                 "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
                 100.0 * refusals.below,
-                100.0 * UNSURE_BELOW,
+                100.0 * refusals.unsure_below,
                 refusals.refused,
                 self.images,
                 100.0 * refusals.refused as f64 / self.images.max(1) as f64,

@@ -57,7 +57,7 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let temperature = fit(&log_probs, held_out.labels());
     let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
     let record = fitted(&log_probs, held_out.labels(), temperature, |rows| {
-        steadiness(held_out.pixels(), rows, read)
+        steadiness(held_out.pixels(), rows, UNSURE_BELOW, read)
     });
     run.save_calibration(&record)?;
     print_record(&record, &run.calibration_json())?;
@@ -112,7 +112,8 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
 
 /// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images
 /// whose classes are `labels`): the threshold for "not a digit" at it, beside the images
-/// `steadiness` finds unsteady (given their probabilities at it), and how both do on them.
+/// `steadiness` finds unsteady below [`UNSURE_BELOW`] (given their probabilities at it), with
+/// that bound lowered when they alone are more than the budget, and how both do on them.
 fn fitted(
     log_probs: &[[f32; NUM_CLASSES]],
     labels: &[u8],
@@ -121,6 +122,8 @@ fn fitted(
 ) -> CalibrationRecord {
     let scaled = at_temperature(log_probs, Some(temperature));
     let steady = steadiness(&scaled);
+    let unsure_below = rejection::unsure_bound(&scaled, &steady, REFUSED_DIGITS);
+    let steady = rejection::steady_below(&scaled, &steady, unsure_below);
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
     CalibrationRecord {
         temperature,
@@ -132,6 +135,7 @@ fn fitted(
             .expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
         held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, &steady, t)),
+        unsure_below: Some(f64::from(unsure_below)),
     }
 }
 
@@ -153,7 +157,7 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
         outln!(
             "not a digit: a top probability below {:.2}% (at that temperature), or below {:.0}% and read otherwise when turned a little: {:.2}% of the held-out images",
             100.0 * threshold,
-            100.0 * UNSURE_BELOW,
+            100.0 * record.unsure_below.unwrap_or(f64::from(UNSURE_BELOW)),
             100.0 * refused
         )?;
     }

@@ -106,7 +106,7 @@ fn steady_images(
         return vec![true; test.len()];
     }
     let rows = at_temperature(log_probs, calibrated.temperature);
-    steadiness(test.pixels(), &rows, |pixels| {
+    steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
         probabilities_at(model, pixels, device, calibrated.temperature)
     })
 }

@@ -138,7 +138,12 @@ impl Answers<'_> {
         note: &str,
     ) -> Result<(), StdoutError> {
         let found: Vec<_> = digits.iter().map(ReadDigit::region).collect();
-        let reading = Reading::new(&found, self.classes, self.calibrated.not_a_digit_below);
+        let reading = Reading::new(
+            &found,
+            self.classes,
+            self.calibrated.not_a_digit_below,
+            self.calibrated.unsure_below,
+        );
         match &reading.whole {
             Whole::Digit(prediction) if !self.json => {
                 let note = format!("{note}{}", not_digits_note(&reading));

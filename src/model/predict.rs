@@ -10,7 +10,7 @@ use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::reading::{Region, argmax, top_probability};
-use crate::model::steadiness::steadiness;
+use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::{LossKind, Model};
 use crate::picture::{Cut, PreparedDigit};
 
@@ -20,13 +20,27 @@ const CHUNK: usize = 1000;
 
 /// How a run reads its model's logits, from its `calibration.json` (`calibrate`); the default,
 /// for a run not calibrated, reads them as they are and refuses nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Calibrated {
     /// The logits are divided by it before the softmax (`model::temperature`).
     pub temperature: Option<f64>,
     /// A region whose top probability (at the temperature) is below this is "not a digit"
     /// (`model::rejection`): a fraction, 0 to 1.
     pub not_a_digit_below: Option<f32>,
+    /// A region read below this (top probability, a fraction) is tested for steadiness
+    /// (`model::steadiness`) when there is a threshold: [`UNSURE_BELOW`], or lower where
+    /// `calibrate` chose so.
+    pub unsure_below: f32,
+}
+
+impl Default for Calibrated {
+    fn default() -> Self {
+        Self {
+            temperature: None,
+            not_a_digit_below: None,
+            unsure_below: UNSURE_BELOW,
+        }
+    }
 }
 
 /// A prepared digit as the model read it.
@@ -156,7 +170,7 @@ pub(crate) fn read_digits(
         let all: Vec<&ReadDigit> = chosen.iter().flatten().collect();
         let pixels: Vec<u8> = all.iter().flat_map(|read| read.digit.pixels).collect();
         let rows: Vec<_> = all.iter().map(|read| read.probabilities).collect();
-        let mut steady = steadiness(&pixels, &rows, read).into_iter();
+        let mut steady = steadiness(&pixels, &rows, calibrated.unsure_below, read).into_iter();
         for read in chosen.iter_mut().flatten() {
             read.steady = steady.next().expect("a flag per digit");
         }

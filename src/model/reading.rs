@@ -124,11 +124,13 @@ pub(crate) struct DigitReading {
 impl Reading {
     /// The reading of a picture's regions, left to right (each one's probabilities and box),
     /// with `dataset`'s class names: a region whose top probability is below
-    /// `not_a_digit_below` is not a digit and is left out of the number.
+    /// `not_a_digit_below` is not a digit and is left out of the number, and so is one read
+    /// below `unsure_below` and unsteady (its `steady` flag).
     pub(crate) fn new(
         found: &[Region],
         dataset: DatasetKind,
         not_a_digit_below: Option<f32>,
+        unsure_below: f32,
     ) -> Self {
         let names = dataset.class_names();
         let (accepted, refused, mostly_not_digits) = sort_regions(found, not_a_digit_below);
@@ -153,9 +155,9 @@ impl Reading {
             },
             _ => Whole::Number { class: None },
         };
-        let reason = digits
-            .is_empty()
-            .then(|| not_a_digit_reason(not_a_digit_below, mostly_not_digits, dataset));
+        let reason = digits.is_empty().then(|| {
+            not_a_digit_reason(not_a_digit_below, unsure_below, mostly_not_digits, dataset)
+        });
         Self {
             whole,
             number,
@@ -207,6 +209,7 @@ fn sort_regions(
 /// picture of a run; `not_digits` holds the guesses).
 fn not_a_digit_reason(
     threshold: Option<f32>,
+    unsure_below: f32,
     mostly_not_digits: bool,
     dataset: DatasetKind,
 ) -> String {
@@ -222,7 +225,7 @@ fn not_a_digit_reason(
         Some(threshold) => format!(
             "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little",
             100.0 * threshold,
-            100.0 * crate::model::steadiness::UNSURE_BELOW
+            100.0 * unsure_below
         ),
         None => format!("{what}: nothing in the picture to read"),
     }
@@ -267,6 +270,7 @@ pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::steadiness::UNSURE_BELOW;
 
     fn row(class: usize, p: f32) -> [f32; NUM_CLASSES] {
         std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
@@ -288,7 +292,7 @@ mod tests {
             region(row(1, 0.40), [12, 0, 10, 20]),
             region(row(2, 0.95), [24, 0, 10, 20]),
         ];
-        let reading = Reading::new(&found, DatasetKind::Mnist, Some(0.9));
+        let reading = Reading::new(&found, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("42"));
         assert_eq!(reading.not_digits.len(), 1);
         assert_eq!(reading.not_digits[0].bounds, [12, 0, 10, 20]);
@@ -296,15 +300,15 @@ mod tests {
         // An unsteady region (its reading changes when turned a little) is not a digit either.
         let mut wobbly = [found[0], found[2]];
         wobbly[1].steady = false;
-        let reading = Reading::new(&wobbly, DatasetKind::Mnist, Some(0.9));
+        let reading = Reading::new(&wobbly, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("4"));
         assert_eq!(reading.not_digits[0].bounds, [24, 0, 10, 20]);
         // Without a threshold (a run not calibrated) every region is a digit.
-        let reading = Reading::new(&found, DatasetKind::Mnist, None);
+        let reading = Reading::new(&found, DatasetKind::Mnist, None, UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("412"));
         assert!(reading.not_digits.is_empty());
         // One digit kept of two regions: the picture's one prediction is that digit's.
-        let reading = Reading::new(&found[..2], DatasetKind::Mnist, Some(0.9));
+        let reading = Reading::new(&found[..2], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert!(matches!(
             reading.whole,
             Whole::Digit(Prediction { class: 4, .. })
@@ -314,7 +318,7 @@ mod tests {
             region(row(0, 0.99), [0, 0, 10, 20]),
             region(row(8, 0.30), [12, 0, 30, 30]),
         ];
-        let reading = Reading::new(&drawing, DatasetKind::Mnist, Some(0.9));
+        let reading = Reading::new(&drawing, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number, None);
         assert_eq!(reading.not_digits.len(), 2);
         assert_eq!(
@@ -322,7 +326,7 @@ mod tests {
             Some("not a digit: most of the picture is not digits")
         );
         // Nothing above it: no number, no class, and why, in the JSON too.
-        let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9));
+        let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         let json = serde_json::to_value(&reading).unwrap();
         assert_eq!(json["number"], serde_json::Value::Null);
         assert_eq!(json["class"], serde_json::Value::Null);
@@ -331,10 +335,15 @@ mod tests {
         // One region refused keeps the ten probabilities the model gave it; several do not.
         assert_eq!(json["probabilities"], serde_json::json!(row(1, 0.40)));
         assert!(
-            serde_json::to_value(Reading::new(&drawing, DatasetKind::Mnist, Some(0.9)))
-                .unwrap()
-                .get("probabilities")
-                .is_none()
+            serde_json::to_value(Reading::new(
+                &drawing,
+                DatasetKind::Mnist,
+                Some(0.9),
+                UNSURE_BELOW
+            ))
+            .unwrap()
+            .get("probabilities")
+            .is_none()
         );
         assert!(
             json["reason"]

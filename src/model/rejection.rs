@@ -7,6 +7,7 @@
 
 use crate::data::NUM_CLASSES;
 use crate::model::reading::top_probability;
+use crate::model::steadiness::UNSURE_BELOW;
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
 /// most 1% of MNIST's test digits answered "not a digit".
@@ -33,6 +34,43 @@ pub(crate) fn threshold(
     Some(tops[below.min(tops.len().checked_sub(1)?)])
 }
 
+/// The bound below which a reading is tested for steadiness (`model::steadiness`):
+/// [`UNSURE_BELOW`], or lower when the images unsteady below it (`steady[i]` false, tested
+/// below [`UNSURE_BELOW`]) are more than `share` of `probabilities` (each image's rows, at the
+/// run's temperature): then the top probability of the first unsteady image beyond the share,
+/// so that the test alone never refuses more than the budget (the threshold then adds none).
+pub(crate) fn unsure_bound(
+    probabilities: &[[f32; NUM_CLASSES]],
+    steady: &[bool],
+    share: f64,
+) -> f32 {
+    let mut unsteady: Vec<f32> = probabilities
+        .iter()
+        .zip(steady)
+        .filter(|(_, steady)| !**steady)
+        .map(|(row, _)| top_probability(row))
+        .collect();
+    unsteady.sort_by(f32::total_cmp);
+    let budget = (share * probabilities.len() as f64).floor() as usize;
+    unsteady
+        .get(budget)
+        .map_or(UNSURE_BELOW, |&top| top.min(UNSURE_BELOW))
+}
+
+/// `steady` (tested below [`UNSURE_BELOW`]) as it is when tested below `bound` only: an image
+/// read at least `bound` is steady.
+pub(crate) fn steady_below(
+    probabilities: &[[f32; NUM_CLASSES]],
+    steady: &[bool],
+    bound: f32,
+) -> Vec<bool> {
+    probabilities
+        .iter()
+        .zip(steady)
+        .map(|(row, &steady)| steady || top_probability(row) >= bound)
+        .collect()
+}
+
 /// The share of `probabilities`' images (a fraction) refused: unsteady, or with a top
 /// probability below `threshold`.
 pub(crate) fn refused_share(
@@ -51,6 +89,11 @@ pub(crate) fn refused_share(
 /// Whether `threshold` is one [`threshold`] could have chosen: a probability, 0 to 1.
 pub(crate) fn plausible(threshold: f64) -> bool {
     (0.0..=1.0).contains(&threshold)
+}
+
+/// Whether `bound` is one [`unsure_bound`] could have chosen: 0 to [`UNSURE_BELOW`].
+pub(crate) fn plausible_bound(bound: f64) -> bool {
+    (0.0..=f64::from(UNSURE_BELOW)).contains(&bound)
 }
 
 #[cfg(test)]
@@ -87,5 +130,24 @@ mod tests {
         let chosen = threshold(&same, &steady, 0.01).unwrap();
         assert_eq!(refused_share(&same, &steady, chosen), 0.0);
         assert!(plausible(0.93) && !plausible(1.5) && !plausible(-0.1) && !plausible(f64::NAN));
+    }
+
+    #[test]
+    fn the_steadiness_test_alone_never_refuses_more_than_the_share() {
+        // 200 digits, 1% is 2: three unsteady ones (read 0.2, 0.3 and 0.4) would refuse 1.5%.
+        let mut tops = vec![0.99f32; 200];
+        tops[..3].copy_from_slice(&[0.4, 0.2, 0.3]);
+        let probabilities = rows(&tops);
+        let mut steady = vec![true; 200];
+        steady[..3].fill(false);
+        let bound = unsure_bound(&probabilities, &steady, 0.01);
+        assert_eq!(bound, 0.4);
+        let lowered = steady_below(&probabilities, &steady, bound);
+        assert_eq!(&lowered[..3], [true, false, false]);
+        let chosen = threshold(&probabilities, &lowered, 0.01).unwrap();
+        assert_eq!(refused_share(&probabilities, &lowered, chosen), 0.01);
+        // Within the share, the bound stays where it is.
+        assert_eq!(unsure_bound(&probabilities, &steady, 0.02), UNSURE_BELOW);
+        assert!(plausible_bound(0.4) && !plausible_bound(0.6) && !plausible_bound(f64::NAN));
     }
 }

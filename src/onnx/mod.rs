@@ -19,7 +19,7 @@ use crate::config::TrainingConfig;
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::fs::atomic_file;
 use crate::model::predict::Calibrated;
-use crate::model::steadiness::{SHRINK, TURN_DEGREES, UNSURE_BELOW};
+use crate::model::steadiness::{SHRINK, TURN_DEGREES};
 use crate::model::{ActivationKind, Model, ModelKind};
 use crate::pytorch::export::{ExportError, check_destinations, pytorch_names};
 use proto::*;
@@ -112,7 +112,8 @@ fn metadata(
             "not_a_digit_below",
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
-                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {UNSURE_BELOW} whose class changes when its input is turned {TURN_DEGREES} degrees either way about its centre or shrunk to {SHRINK} of its size (calibrate)"
+                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} whose class changes when its input is turned {TURN_DEGREES} degrees either way about its centre or shrunk to {SHRINK} of its size (calibrate)",
+                    calibrated.unsure_below
                 )
             }),
         ),

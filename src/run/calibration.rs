@@ -33,9 +33,16 @@ pub(crate) struct CalibrationRecord {
     /// below it. Absent from files written before it existed: such a run refuses nothing.
     #[serde(default)]
     pub not_a_digit_below: Option<f64>,
-    /// The share of the held-out images (a fraction) below `not_a_digit_below`.
+    /// The share of the held-out images (a fraction) refused: below `not_a_digit_below`, or
+    /// unsteady below `unsure_below`.
     #[serde(default)]
     pub held_out_refused: Option<f64>,
+    /// A region read below this (top probability, a fraction) is tested for steadiness
+    /// (`model::steadiness`): 0.5, or lower so that the test alone refuses at most
+    /// `model::rejection::REFUSED_DIGITS` of the held-out images. Absent from files written
+    /// before it existed: 0.5.
+    #[serde(default)]
+    pub unsure_below: Option<f64>,
 }
 
 impl RunDir {
@@ -81,6 +88,12 @@ impl RunDir {
                 value: threshold,
             });
         }
+        if let Some(bound) = record
+            .unsure_below
+            .filter(|&b| !crate::model::rejection::plausible_bound(b))
+        {
+            return Err(ArtifactError::UnsureBound { path, value: bound });
+        }
         Ok(Some(record))
     }
 
@@ -99,6 +112,9 @@ impl RunDir {
             .map_or_else(Calibrated::default, |record| Calibrated {
                 temperature: Some(record.temperature),
                 not_a_digit_below: record.not_a_digit_below.map(|t| t as f32),
+                unsure_below: record
+                    .unsure_below
+                    .map_or(Calibrated::default().unsure_below, |b| b as f32),
             }))
     }
 
@@ -145,6 +161,21 @@ mod tests {
         ));
         std::fs::write(run.calibration_json(), record("1.25")).unwrap();
         assert_eq!(run.load_calibration().unwrap().unwrap().temperature, 1.25);
+        // A file written before the steadiness bound existed tests below 50%, as then.
+        assert_eq!(run.calibrated(None).unwrap().unsure_below, 0.5);
+        // A bound calibrate could not have chosen (above 50%, or negative) is refused by name.
+        for bound in ["0.7", "-0.1"] {
+            let with_bound = record("1.25").replace('}', &format!(", \"unsure_below\": {bound}}}"));
+            std::fs::write(run.calibration_json(), with_bound).unwrap();
+            let error = run.load_calibration().unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("unsure_below {bound} is not between 0 and 0.5")),
+                "{error}"
+            );
+        }
+        let chosen = record("1.25").replace('}', ", \"unsure_below\": 0.38}");
+        std::fs::write(run.calibration_json(), chosen).unwrap();
+        assert_eq!(run.calibrated(None).unwrap().unsure_below, 0.38);
     }
 
     #[test]

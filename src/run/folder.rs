@@ -78,6 +78,9 @@ pub enum ArtifactError {
     /// `calibration.json`'s threshold for "not a digit" is not a probability.
     #[error("{}: not_a_digit_below {value} is not a probability (0 to 1), as calibrate chooses them; run calibrate again", path.display())]
     Threshold { path: PathBuf, value: f64 },
+    /// `calibration.json`'s bound for the steadiness test is not one `calibrate` could choose.
+    #[error("{}: unsure_below {value} is not between 0 and 0.5, as calibrate chooses it; run calibrate again", path.display())]
+    UnsureBound { path: PathBuf, value: f64 },
     /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
     Mismatch {

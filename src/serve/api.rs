@@ -240,7 +240,12 @@ fn read(served: &Served, content_type: Option<&str>, body: &[u8]) -> Result<Answ
     let found: Vec<_> = read.iter().map(ReadDigit::region).collect();
     let inputs: Vec<Vec<u8>> = read.iter().map(|read| read.digit.pixels.to_vec()).collect();
     Ok(Answer {
-        reading: Reading::new(&found, served.dataset, served.calibrated.not_a_digit_below),
+        reading: Reading::new(
+            &found,
+            served.dataset,
+            served.calibrated.not_a_digit_below,
+            served.calibrated.unsure_below,
+        ),
         input: (inputs.len() == 1).then(|| inputs[0].clone()),
         inputs,
     })

@@ -161,6 +161,7 @@ fn describe(
         // What infer answers with: calibration.json's, as it was when the server started.
         "temperature": calibrated.temperature,
         "not_a_digit_below": calibrated.not_a_digit_below,
+        "unsure_below": calibrated.unsure_below,
         // Whether POST /api/collect saves drawings (--collect), for the page's class buttons.
         "collect": collecting,
         "config": serde_json::to_value(config).unwrap_or_default(),
