@@ -853,6 +853,15 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
     assert!(said.starts_with(&format!("{temperature}: ")), "{said}");
     let said = onnx["metadata"]["not_a_digit_below"].as_str().unwrap();
     assert!(said.starts_with(&format!("{threshold}: ")), "{said}");
+    // The top-probability map is inside the graph too (the agreement above includes it).
+    let slope = calibration["confidence_slope"].as_f64().unwrap();
+    let offset = calibration["confidence_offset"].as_f64().unwrap();
+    assert!(
+        (slope, offset) != (1.0, 0.0),
+        "a map that moves nothing tests nothing"
+    );
+    let said = onnx["metadata"]["confidence"].as_str().unwrap();
+    assert!(said.starts_with(&format!("{slope} {offset}: ")), "{said}");
     // PyTorch's export carries it too, in the module's description.
     let exported = sandbox.run([
         "export",
@@ -870,6 +879,8 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
             .map(|value| value as f32),
         Some(threshold)
     );
+    assert_eq!(architecture["confidence_slope"].as_f64(), Some(slope));
+    assert_eq!(architecture["confidence_offset"].as_f64(), Some(offset));
 }
 
 #[test]

@@ -90,6 +90,14 @@ impl Calibration {
         }
     }
 
+    /// The calibration of per-image probabilities (fractions summing to 1) against their
+    /// labels.
+    pub(crate) fn of_probabilities(probabilities: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Self {
+        let log_probs: Vec<[f32; NUM_CLASSES]> =
+            probabilities.iter().map(|row| row.map(f32::ln)).collect();
+        Self::new(&log_probs, labels)
+    }
+
     /// The calibration of the same log-probabilities with the logits divided by `temperature`
     /// (temperature scaling, `model::temperature`).
     pub(crate) fn at_temperature(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::calibration::{BINS, Calibration};
 use crate::data::NUM_CLASSES;
 use crate::model::LossKind;
-use crate::model::predict::{Calibrated, TestScore, at_temperature};
+use crate::model::predict::{Calibrated, TestScore};
 use crate::model::reading::{argmax, top_probability};
 
 /// One class's scores in `eval.json`, from the confusion matrix: precision, recall and F1 are
@@ -68,9 +68,13 @@ pub(crate) struct EvalReport {
     pub calibration: Calibration,
     /// The run's temperature (`calibration.json`), when it was calibrated.
     pub temperature: Option<f64>,
-    /// The calibration of the probabilities at that temperature, which `infer` and `serve`
-    /// give (`calibration.png` draws these, else `calibration`'s).
+    /// The calibration of the probabilities at that temperature and after the run's
+    /// top-probability map, which `infer` and `serve` give (`calibration.png` draws these, else
+    /// `calibration`'s).
     pub calibrated: Option<Calibration>,
+    /// The run's top-probability map (`model::confidence`): slope and offset, when it has one.
+    #[serde(default)]
+    pub confidence_map: Option<[f64; 2]>,
     /// What the run's threshold for "not a digit" refuses of the test images, when it has one.
     #[serde(default)]
     pub not_a_digit: Option<Refusals>,
@@ -170,11 +174,12 @@ impl EvalReport {
             worst: mistakes,
             calibration: Calibration::new(log_probs, labels),
             temperature: calibrated.temperature,
-            calibrated: calibrated
-                .temperature
-                .map(|temperature| Calibration::at_temperature(log_probs, labels, temperature)),
+            confidence_map: calibrated.confidence.map(|map| [map.slope, map.offset]),
+            calibrated: calibrated.temperature.map(|_| {
+                Calibration::of_probabilities(&calibrated.probabilities(log_probs), labels)
+            }),
             not_a_digit: calibrated.not_a_digit_below.map(|threshold| {
-                let probabilities = at_temperature(log_probs, calibrated.temperature);
+                let probabilities = calibrated.probabilities(log_probs);
                 Refusals::new(
                     &probabilities,
                     labels,
@@ -207,8 +212,12 @@ impl EvalReport {
     pub(crate) fn to_text(&self) -> String {
         let calibrated = match (&self.calibrated, self.temperature) {
             (Some(calibrated), Some(temperature)) => format!(
-                ", {:.2}% at calibration.json's temperature {temperature:.4}",
-                100.0 * calibrated.expected_calibration_error
+                ", {:.2}% at calibration.json's temperature {temperature:.4}{}",
+                100.0 * calibrated.expected_calibration_error,
+                self.confidence_map
+                    .map_or(String::new(), |[slope, offset]| format!(
+                        " and top-probability map (slope {slope:.3}, offset {offset:.3})"
+                    ))
             ),
             _ => String::new(),
         };

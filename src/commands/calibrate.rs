@@ -11,6 +11,7 @@ use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::config::TrainingConfig;
 use crate::data::NUM_CLASSES;
+use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::{at_temperature, log_probabilities, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
@@ -111,19 +112,26 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
 }
 
 /// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images
-/// whose classes are `labels`): the threshold for "not a digit" at it, beside the images
-/// `steadiness` finds unsteady below [`UNSURE_BELOW`] (given their probabilities at it), with
-/// that bound lowered when they alone are more than the budget, and how both do on them.
+/// whose classes are `labels`) and of the top-probability map fitted after it: the images
+/// `steadiness` finds unsteady below [`UNSURE_BELOW`] at the temperature (given their
+/// probabilities at it), that bound lowered when they alone are more than the budget, the
+/// threshold for "not a digit" beside them, and how both do on them. The map is increasing:
+/// the bound and the threshold are recorded as the calibrated probabilities say them, and
+/// refuse the same images at the temperature alone (so the map changes no decision, only what
+/// the probabilities say).
 fn fitted(
     log_probs: &[[f32; NUM_CLASSES]],
     labels: &[u8],
     temperature: f64,
     steadiness: impl FnOnce(&[[f32; NUM_CLASSES]]) -> Vec<bool>,
 ) -> CalibrationRecord {
-    let scaled = at_temperature(log_probs, Some(temperature));
-    let steady = steadiness(&scaled);
-    let unsure_below = rejection::unsure_bound(&scaled, &steady, REFUSED_DIGITS);
-    let steady = rejection::steady_below(&scaled, &steady, unsure_below);
+    let at_t = at_temperature(log_probs, Some(temperature));
+    let map = ConfidenceMap::fit(&at_t, labels);
+    let steady = steadiness(&at_t);
+    let unsure_at_t = rejection::unsure_bound(&at_t, &steady, REFUSED_DIGITS);
+    let steady = rejection::steady_below(&at_t, &steady, unsure_at_t);
+    let scaled: Vec<[f32; NUM_CLASSES]> = at_t.iter().map(|row| map.apply(row)).collect();
+    let unsure_below = map.confidence(f64::from(unsure_at_t));
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
     CalibrationRecord {
         temperature,
@@ -131,11 +139,15 @@ fn fitted(
         nll_before: mean_nll(log_probs, labels, 1.0),
         nll_after: mean_nll(log_probs, labels, temperature),
         ece_before: Calibration::new(log_probs, labels).expected_calibration_error,
-        ece_after: Calibration::at_temperature(log_probs, labels, temperature)
-            .expected_calibration_error,
+        ece_after: Calibration::of_probabilities(&scaled, labels).expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
         held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, &steady, t)),
-        unsure_below: Some(f64::from(unsure_below)),
+        unsure_below: Some(unsure_below),
+        confidence_slope: Some(map.slope),
+        confidence_offset: Some(map.offset),
+        ece_at_temperature: Some(
+            Calibration::at_temperature(log_probs, labels, temperature).expected_calibration_error,
+        ),
     }
 }
 
@@ -144,25 +156,32 @@ fn fitted(
 /// # Errors
 /// Standard output cannot be written.
 fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutError> {
+    let map = record.confidence().unwrap_or(ConfidenceMap::IDENTITY);
     outln!(
         "temperature {:.4}, fitted on {} held-out training images: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
         record.temperature,
         record.held_out_images,
         100.0 * record.ece_before,
-        100.0 * record.ece_after,
+        100.0 * record.ece_at_temperature.unwrap_or(record.ece_after),
         record.nll_before,
         record.nll_after
     )?;
+    outln!(
+        "then the top probability's log-odds times {:.3} plus {:.3}: calibration error {:.2}%",
+        map.slope,
+        map.offset,
+        100.0 * record.ece_after
+    )?;
     if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
-            "not a digit: a top probability below {:.2}% (at that temperature), or below {:.0}% and read otherwise when turned a little: {:.2}% of the held-out images",
+            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little: {:.2}% of the held-out images",
             100.0 * threshold,
             100.0 * record.unsure_below.unwrap_or(f64::from(UNSURE_BELOW)),
             100.0 * refused
         )?;
     }
     outln!(
-        "written: {}; infer, eval, serve (a running one once restarted) and export now divide the logits by it and answer \"not a digit\" below the threshold",
+        "written: {}; infer, eval, serve (a running one once restarted) and export now divide the logits by it, map the top probability and answer \"not a digit\" below the threshold",
         path.display()
     )
 }

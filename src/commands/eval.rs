@@ -13,7 +13,7 @@ use crate::cli::args::EvalArgs;
 use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
 use crate::model::Model;
-use crate::model::predict::{Calibrated, at_temperature, log_probabilities, probabilities_at};
+use crate::model::predict::{Calibrated, log_probabilities};
 use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
@@ -105,9 +105,9 @@ fn steady_images(
     if calibrated.not_a_digit_below.is_none() {
         return vec![true; test.len()];
     }
-    let rows = at_temperature(log_probs, calibrated.temperature);
+    let rows = calibrated.probabilities(log_probs);
     steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
-        probabilities_at(model, pixels, device, calibrated.temperature)
+        calibrated.probabilities(&log_probabilities(model, pixels, device))
     })
 }
 

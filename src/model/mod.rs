@@ -6,6 +6,7 @@
 //! (`fc1` 9216 → 128, `fc2` 128 → 10), with dropout after `fc1`.
 
 pub(crate) mod cnn;
+pub(crate) mod confidence;
 mod flex_ops;
 mod fused_adam;
 pub(crate) mod memory;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::data::idx::LabelledImages;
 use crate::data::images_tensor;
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::model::confidence::ConfidenceMap;
 use crate::model::reading::{Region, argmax, top_probability};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::{LossKind, Model};
@@ -31,6 +32,24 @@ pub(crate) struct Calibrated {
     /// (`model::steadiness`) when there is a threshold: [`UNSURE_BELOW`], or lower where
     /// `calibrate` chose so.
     pub unsure_below: f32,
+    /// The top probability is mapped after the temperature (`model::confidence`).
+    pub confidence: Option<ConfidenceMap>,
+}
+
+impl Calibrated {
+    /// Probabilities from the model's log-probabilities `log_probs`, as the run reads them: the
+    /// logits divided by its temperature, then its top probabilities mapped
+    /// (`model::confidence`), when it has them.
+    pub(crate) fn probabilities(
+        &self,
+        log_probs: &[[f32; NUM_CLASSES]],
+    ) -> Vec<[f32; NUM_CLASSES]> {
+        let scaled = at_temperature(log_probs, self.temperature);
+        match self.confidence {
+            Some(map) => scaled.iter().map(|row| map.apply(row)).collect(),
+            None => scaled,
+        }
+    }
 }
 
 impl Default for Calibrated {
@@ -39,6 +58,7 @@ impl Default for Calibrated {
             temperature: None,
             not_a_digit_below: None,
             unsure_below: UNSURE_BELOW,
+            confidence: None,
         }
     }
 }
@@ -48,7 +68,7 @@ impl Default for Calibrated {
 pub(crate) struct ReadDigit {
     /// What the model received, and where it lies in the picture.
     pub digit: PreparedDigit,
-    /// Its probabilities, at the run's temperature.
+    /// Its probabilities, as the run reads them (`Calibrated::probabilities`).
     pub probabilities: [f32; NUM_CLASSES],
     /// See [`Region::steady`].
     pub steady: bool,
@@ -140,12 +160,13 @@ const HARDLY_A_DIGIT: f32 = 0.35;
 /// digits; these split none and read 2 points more clean and photographed numbers.
 const SURE_HALF: f32 = 0.98;
 
-/// Each picture's digits with their probabilities (at the run's temperature, when it has one),
-/// left to right; a digit offered with halves (`PreparedDigit::halves`) is replaced by them
-/// when the model reads the whole unsurely ([`UNSURE_WHOLE`]) and both halves surely
-/// ([`SURE_HALF`]). One forward pass for every digit and half of every picture; a run with a
-/// threshold for "not a digit" also reads the unsure digits turned and shrunk
-/// (`model::steadiness`), in one more.
+/// Each picture's digits with their probabilities (as the run reads them,
+/// [`Calibrated::probabilities`]), left to right; a digit offered cut in two
+/// (`PreparedDigit::cuts`) is replaced by a cut's halves when the model reads the whole
+/// unsurely ([`UNSURE_WHOLE`]) and both halves surely ([`SURE_HALF`]), on its probabilities at
+/// the temperature (the bounds were chosen on those; the top-probability map would move them).
+/// One forward pass for every digit and half of every picture; a run with a threshold for "not
+/// a digit" also reads the unsure digits turned and shrunk (`model::steadiness`), in one more.
 pub(crate) fn read_digits(
     model: &Model,
     pictures: Vec<Vec<PreparedDigit>>,
@@ -166,6 +187,11 @@ pub(crate) fn read_digits(
         .into_iter()
         .map(|digits| choose_halves(digits, &mut rows))
         .collect();
+    if let Some(map) = calibrated.confidence {
+        for read in chosen.iter_mut().flatten() {
+            read.probabilities = map.apply(&read.probabilities);
+        }
+    }
     if calibrated.not_a_digit_below.is_some() {
         let all: Vec<&ReadDigit> = chosen.iter().flatten().collect();
         let pixels: Vec<u8> = all.iter().flat_map(|read| read.digit.pixels).collect();

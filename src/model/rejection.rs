@@ -91,9 +91,10 @@ pub(crate) fn plausible(threshold: f64) -> bool {
     (0.0..=1.0).contains(&threshold)
 }
 
-/// Whether `bound` is one [`unsure_bound`] could have chosen: 0 to [`UNSURE_BELOW`].
+/// Whether `bound` is one `calibrate` could have recorded: a probability, 0 to 1 ([`UNSURE_BELOW`]
+/// or less at the temperature, moved by the run's top-probability map).
 pub(crate) fn plausible_bound(bound: f64) -> bool {
-    (0.0..=f64::from(UNSURE_BELOW)).contains(&bound)
+    (0.0..=1.0).contains(&bound)
 }
 
 #[cfg(test)]
@@ -148,6 +149,6 @@ mod tests {
         assert_eq!(refused_share(&probabilities, &lowered, chosen), 0.01);
         // Within the share, the bound stays where it is.
         assert_eq!(unsure_bound(&probabilities, &steady, 0.02), UNSURE_BELOW);
-        assert!(plausible_bound(0.4) && !plausible_bound(0.6) && !plausible_bound(f64::NAN));
+        assert!(plausible_bound(0.7) && !plausible_bound(1.2) && !plausible_bound(f64::NAN));
     }
 }

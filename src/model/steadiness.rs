@@ -16,8 +16,9 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 use crate::model::reading::{argmax, top_probability};
 
 /// A region read at least this surely (top probability, at the run's temperature) is not
-/// tested: its reading stands. See the module's note for 0.8. `calibrate` may choose a lower
-/// bound for a run (`model::rejection::unsure_bound`), never a higher one.
+/// tested: its reading stands. See the module's note for 0.8. The bound is at the run's
+/// temperature: `calibrate` may lower it (`model::rejection::unsure_bound`), and records it as
+/// the run's calibrated probabilities say it (`model::confidence` moves it).
 pub(crate) const UNSURE_BELOW: f32 = 0.5;
 /// The turn either way, in degrees.
 pub(crate) const TURN_DEGREES: f32 = 15.0;

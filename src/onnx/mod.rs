@@ -18,6 +18,7 @@ use prost::Message;
 use crate::config::TrainingConfig;
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::fs::atomic_file;
+use crate::model::confidence::{self, ConfidenceMap};
 use crate::model::predict::Calibrated;
 use crate::model::steadiness::{SHRINK, TURN_DEGREES};
 use crate::model::{ActivationKind, Model, ModelKind};
@@ -79,7 +80,7 @@ fn model_proto(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -
         producer_name: env!("CARGO_PKG_NAME").to_string(),
         producer_version: env!("CARGO_PKG_VERSION").to_string(),
         doc_string: description.clone(),
-        graph: Some(graph(model, config, calibrated.temperature)),
+        graph: Some(graph(model, config, calibrated)),
         metadata_props: metadata(config, calibrated, description),
     }
 }
@@ -109,6 +110,15 @@ fn metadata(
             }),
         ),
         (
+            "confidence",
+            calibrated.confidence.map_or("none".to_string(), |map| {
+                format!(
+                    "{} {}: slope and offset of the top probability's map inside the graph: the softmax's largest value p becomes sigmoid(slope * ln(p / (1 - p)) + offset), the others scaled to sum to 1 (calibrate)",
+                    map.slope, map.offset
+                )
+            }),
+        ),
+        (
             "not_a_digit_below",
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
@@ -127,8 +137,9 @@ fn metadata(
     .collect()
 }
 
-/// The graph: normalisation, the CNN's convolutions, flatten, the Linear layers.
-fn graph(model: &Model, config: &TrainingConfig, temperature: Option<f64>) -> GraphProto {
+/// The graph: normalisation, the CNN's convolutions, flatten, the Linear layers; for a
+/// calibrated run, the division by its temperature and its top-probability map.
+fn graph(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -> GraphProto {
     let mut graph = Graph::new(weights(model, &config.model));
     if let Some(n) = &config.model.input_normalization {
         let mean = graph.constant("input_mean", &[1], vec![n.mean as f32]);
@@ -165,11 +176,50 @@ fn graph(model: &Model, config: &TrainingConfig, temperature: Option<f64>) -> Gr
             graph.then(activation, &[], vec![]);
         }
     }
-    if let Some(temperature) = temperature {
+    if let Some(temperature) = calibrated.temperature {
         let divisor = graph.constant("temperature", &[1], vec![temperature as f32]);
         graph.then("Div", &[divisor], vec![]);
     }
+    if let Some(map) = calibrated.confidence {
+        confidence_map(&mut graph, map);
+    }
     graph.finish()
+}
+
+/// The top-probability map (`model::confidence`) on the graph's last value, the logits: their
+/// softmax p, its largest value clipped to [`confidence::EDGE`] from 0 and 1, mapped to
+/// `sigmoid(slope * ln(top / (1 - top)) + offset)`, the others scaled by `(1 - mapped) / (1 -
+/// top)`, and their logarithm (at least ln 1e-30), so that a runtime's softmax of the output is
+/// what `infer` answers, as it is without a map.
+fn confidence_map(graph: &mut Graph, map: ConfidenceMap) {
+    let logits = graph.last.clone();
+    let p = graph.node("Softmax", &[&logits], vec![int("axis", 1)]);
+    let top = graph.node(
+        "ReduceMax",
+        &[&p],
+        vec![ints("axes", &[1]), int("keepdims", 1)],
+    );
+    let edge = confidence::EDGE as f32;
+    let low = graph.constant("confidence_low", &[], vec![edge]);
+    let high = graph.constant("confidence_high", &[], vec![1.0 - edge]);
+    let clipped = graph.node("Clip", &[&top, &low, &high], vec![]);
+    let one = graph.constant("one", &[1], vec![1.0]);
+    let rest = graph.node("Sub", &[&one, &clipped], vec![]);
+    let odds = graph.node("Div", &[&clipped, &rest], vec![]);
+    let log_odds = graph.node("Log", &[&odds], vec![]);
+    let slope = graph.constant("confidence_slope", &[1], vec![map.slope as f32]);
+    let offset = graph.constant("confidence_offset", &[1], vec![map.offset as f32]);
+    let sloped = graph.node("Mul", &[&log_odds, &slope], vec![]);
+    let shifted = graph.node("Add", &[&sloped, &offset], vec![]);
+    let mapped = graph.node("Sigmoid", &[&shifted], vec![]);
+    let left = graph.node("Sub", &[&one, &mapped], vec![]);
+    let scale = graph.node("Div", &[&left, &rest], vec![]);
+    let others = graph.node("Mul", &[&p, &scale], vec![]);
+    let is_top = graph.node("Equal", &[&p, &top], vec![]);
+    let moved = graph.node("Where", &[&is_top, &mapped, &others], vec![]);
+    let tiny = graph.constant("smallest_probability", &[1], vec![1e-30]);
+    let floored = graph.node("Max", &[&moved, &tiny], vec![]);
+    graph.node("Log", &[&floored], vec![]);
 }
 
 /// The model's weights and biases in PyTorch's layouts, by PyTorch's names: `[name, values,
@@ -239,6 +289,21 @@ impl Graph {
         })
     }
 
+    /// Appends `op_type` reading the values named `inputs`, its output the last value; returns
+    /// the output's name.
+    fn node(&mut self, op_type: &str, inputs: &[&str], attribute: Vec<AttributeProto>) -> String {
+        let output = format!("{}_{}", op_type.to_lowercase(), self.nodes.len());
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|input| input.to_string()).collect(),
+            output: vec![output.clone()],
+            name: output.clone(),
+            op_type: op_type.to_string(),
+            attribute,
+        });
+        self.last = output.clone();
+        output
+    }
+
     /// Appends `op_type` reading the last value and `constants`.
     fn then(&mut self, op_type: &str, constants: &[String], attribute: Vec<AttributeProto>) {
         let output = format!("{}_{}", op_type.to_lowercase(), self.nodes.len());
@@ -271,7 +336,7 @@ impl Graph {
             output: vec![value_info(
                 OUTPUT,
                 &[None, Some(NUM_CLASSES as i64)],
-                "one logit per class",
+                "one logit per class (a calibrated run's: the logarithms of its probabilities)",
             )],
         }
     }
@@ -329,7 +394,7 @@ mod tests {
 
     fn operators(config: &TrainingConfig) -> Vec<String> {
         let model = config.model.init(&Device::flex());
-        let graph = graph(&model, config, None);
+        let graph = graph(&model, config, Calibrated::default());
         let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
         for node in &graph.node {
             for input in &node.input[1..] {
@@ -376,7 +441,7 @@ mod tests {
         let _random = crate::random_generator_lock();
         let config = TrainingConfig::tutorial();
         let model = config.model.init(&Device::flex());
-        let graph = graph(&model, &config, None);
+        let graph = graph(&model, &config, Calibrated::default());
         let shapes: Vec<(&str, &[i64])> = graph
             .initializer
             .iter()

@@ -88,6 +88,14 @@ pub(crate) struct Architecture {
     /// temperature) is below it is not a digit. Absent for a run not calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_a_digit_below: Option<f32>,
+    /// A calibrated run's top-probability map (`calibrate`), after the temperature: the
+    /// largest probability p becomes `sigmoid(confidence_slope * ln(p / (1 - p)) +
+    /// confidence_offset)`, the others scaled to sum to 1. Absent for a run without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_slope: Option<f64>,
+    /// See `confidence_slope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_offset: Option<f64>,
 }
 
 impl Architecture {
@@ -135,6 +143,8 @@ impl Architecture {
             pytorch,
             temperature: None,
             not_a_digit_below: None,
+            confidence_slope: None,
+            confidence_offset: None,
         }
     }
 }
@@ -251,6 +261,8 @@ pub(crate) fn export(
     let architecture = Architecture {
         temperature: calibrated.temperature,
         not_a_digit_below: calibrated.not_a_digit_below,
+        confidence_slope: calibrated.confidence.map(|map| map.slope),
+        confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)
     };
     let mut store = SafetensorsStore::from_file(destination)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::fs::bounded_read::read_at_most;
+use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::Calibrated;
 use crate::run::{ArtifactError, RunDir};
 
@@ -24,7 +25,8 @@ pub(crate) struct CalibrationRecord {
     pub nll_before: f64,
     /// See `nll_before`.
     pub nll_after: f64,
-    /// Their expected calibration error (a fraction, 15 bins) before and after.
+    /// Their expected calibration error (a fraction, 15 bins) before and after (the temperature
+    /// and the top-probability map).
     pub ece_before: f64,
     /// See `ece_before`.
     pub ece_after: f64,
@@ -37,12 +39,34 @@ pub(crate) struct CalibrationRecord {
     /// unsteady below `unsure_below`.
     #[serde(default)]
     pub held_out_refused: Option<f64>,
-    /// A region read below this (top probability, a fraction) is tested for steadiness
-    /// (`model::steadiness`): 0.5, or lower so that the test alone refuses at most
-    /// `model::rejection::REFUSED_DIGITS` of the held-out images. Absent from files written
+    /// A region read below this (top probability, a fraction, as the calibrated probabilities
+    /// say it) is tested for steadiness (`model::steadiness`): 0.5 at the temperature, or lower
+    /// so that the test alone refuses at most `model::rejection::REFUSED_DIGITS` of the
+    /// held-out images, then moved by the top-probability map. Absent from files written
     /// before it existed: 0.5.
     #[serde(default)]
     pub unsure_below: Option<f64>,
+    /// After the temperature, the top probability p becomes sigmoid(slope ln(p / (1 - p)) +
+    /// offset), the others scaled to sum to 1 (`model::confidence`). Absent from files written
+    /// before it existed: no map.
+    #[serde(default)]
+    pub confidence_slope: Option<f64>,
+    /// See `confidence_slope`.
+    #[serde(default)]
+    pub confidence_offset: Option<f64>,
+    /// Their expected calibration error at the temperature alone, before the map.
+    #[serde(default)]
+    pub ece_at_temperature: Option<f64>,
+}
+
+impl CalibrationRecord {
+    /// The top-probability map, when the record has one.
+    pub(crate) fn confidence(&self) -> Option<ConfidenceMap> {
+        Some(ConfidenceMap {
+            slope: self.confidence_slope?,
+            offset: self.confidence_offset?,
+        })
+    }
 }
 
 impl RunDir {
@@ -94,6 +118,16 @@ impl RunDir {
         {
             return Err(ArtifactError::UnsureBound { path, value: bound });
         }
+        if let Some(map) = record
+            .confidence()
+            .filter(|map| !ConfidenceMap::plausible(map.slope, map.offset))
+        {
+            return Err(ArtifactError::ConfidenceMap {
+                path,
+                slope: map.slope,
+                offset: map.offset,
+            });
+        }
         Ok(Some(record))
     }
 
@@ -115,6 +149,7 @@ impl RunDir {
                 unsure_below: record
                     .unsure_below
                     .map_or(Calibrated::default().unsure_below, |b| b as f32),
+                confidence: record.confidence(),
             }))
     }
 
@@ -163,16 +198,27 @@ mod tests {
         assert_eq!(run.load_calibration().unwrap().unwrap().temperature, 1.25);
         // A file written before the steadiness bound existed tests below 50%, as then.
         assert_eq!(run.calibrated(None).unwrap().unsure_below, 0.5);
-        // A bound calibrate could not have chosen (above 50%, or negative) is refused by name.
-        for bound in ["0.7", "-0.1"] {
+        // A bound calibrate could not have chosen (not a probability) is refused by name.
+        for bound in ["1.7", "-0.1"] {
             let with_bound = record("1.25").replace('}', &format!(", \"unsure_below\": {bound}}}"));
             std::fs::write(run.calibration_json(), with_bound).unwrap();
             let error = run.load_calibration().unwrap_err().to_string();
             assert!(
-                error.contains(&format!("unsure_below {bound} is not between 0 and 0.5")),
+                error.contains(&format!("unsure_below {bound} is not a probability")),
                 "{error}"
             );
         }
+        // A top-probability map calibrate could not have fitted is refused by name too.
+        let steep = record("1.25").replace(
+            '}',
+            ", \"confidence_slope\": 500, \"confidence_offset\": 0.5}",
+        );
+        std::fs::write(run.calibration_json(), steep).unwrap();
+        let error = run.load_calibration().unwrap_err().to_string();
+        assert!(
+            error.contains("confidence_slope 500 and confidence_offset 0.5 are not"),
+            "{error}"
+        );
         let chosen = record("1.25").replace('}', ", \"unsure_below\": 0.38}");
         std::fs::write(run.calibration_json(), chosen).unwrap();
         assert_eq!(run.calibrated(None).unwrap().unsure_below, 0.38);

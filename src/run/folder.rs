@@ -79,8 +79,15 @@ pub enum ArtifactError {
     #[error("{}: not_a_digit_below {value} is not a probability (0 to 1), as calibrate chooses them; run calibrate again", path.display())]
     Threshold { path: PathBuf, value: f64 },
     /// `calibration.json`'s bound for the steadiness test is not one `calibrate` could choose.
-    #[error("{}: unsure_below {value} is not between 0 and 0.5, as calibrate chooses it; run calibrate again", path.display())]
+    #[error("{}: unsure_below {value} is not a probability (0 to 1), as calibrate chooses it; run calibrate again", path.display())]
     UnsureBound { path: PathBuf, value: f64 },
+    /// `calibration.json`'s top-probability map is not one `calibrate` could fit.
+    #[error("{}: confidence_slope {slope} and confidence_offset {offset} are not a map calibrate fits (slope 0.05 to 20, offset -20 to 20); run calibrate again", path.display())]
+    ConfidenceMap {
+        path: PathBuf,
+        slope: f64,
+        offset: f64,
+    },
     /// A model record's tensors do not fit the network `config.json` describes.
     #[error("{}: does not fit the model in {}: {reason}", record.display(), config.display())]
     Mismatch {

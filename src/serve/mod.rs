@@ -162,6 +162,7 @@ fn describe(
         "temperature": calibrated.temperature,
         "not_a_digit_below": calibrated.not_a_digit_below,
         "unsure_below": calibrated.unsure_below,
+        "confidence_map": calibrated.confidence.map(|map| [map.slope, map.offset]),
         // Whether POST /api/collect saves drawings (--collect), for the page's class buttons.
         "collect": collecting,
         "config": serde_json::to_value(config).unwrap_or_default(),
