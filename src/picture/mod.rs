@@ -172,13 +172,6 @@ pub(crate) fn prepare_digits(
     let in_picture = InPicture::new(&ink, width, height);
     // Each digit in MNIST's layout with its box, and its cuts when it may be two.
     let prepare = |digit: &digits::DigitInk, strengths: &image::GrayImage| {
-        let half = |part: &digits::DigitInk| {
-            Some(PreparedDigit {
-                pixels: mnist_box::into_field(&part.strengths)?,
-                bounds: in_picture.bounds(part.bounds),
-                cuts: Vec::new(),
-            })
-        };
         let cuts = if split {
             digit.cuts(line_height)
         } else {
@@ -189,13 +182,7 @@ pub(crate) fn prepare_digits(
             bounds: in_picture.bounds(digit.bounds),
             cuts: cuts
                 .iter()
-                .filter_map(|cut| {
-                    let [a, b] = &cut.halves;
-                    Some(Cut {
-                        halves: [half(a)?, half(b)?],
-                        first_choice: cut.first_choice,
-                    })
-                })
+                .filter_map(|cut| prepared_cut(cut, &in_picture))
                 .collect(),
         })
     };
@@ -211,6 +198,23 @@ pub(crate) fn prepare_digits(
         return Err(Unread::Blank);
     }
     Ok(prepared)
+}
+
+/// `cut`'s halves, each prepared as a digit is (its box in the picture's pixels); `None` when a
+/// half leaves nothing in MNIST's field.
+fn prepared_cut(cut: &digits::CutInk, in_picture: &InPicture) -> Option<Cut> {
+    let half = |part: &digits::DigitInk| {
+        Some(PreparedDigit {
+            pixels: mnist_box::into_field(&part.strengths)?,
+            bounds: in_picture.bounds(part.bounds),
+            cuts: Vec::new(),
+        })
+    };
+    let [left, right] = &cut.halves;
+    Some(Cut {
+        halves: [half(left)?, half(right)?],
+        first_choice: cut.first_choice,
+    })
 }
 
 /// From the ink's pixels to the picture's: the ink is the picture scaled (to at most
