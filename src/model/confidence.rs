@@ -13,14 +13,15 @@
 
 use crate::data::NUM_CLASSES;
 
-/// Top probabilities are kept this far from 0 and 1 before their log-odds are taken (a sure
-/// reading is exactly 1.0 in f32). The ONNX graph clips the same (`onnx`).
-pub(crate) const EDGE: f64 = 1e-6;
+/// What is left besides the top probability is taken as at least this before its logarithm (a
+/// sure reading's others are all exactly 0 in f32). The ONNX graph floors it the same (`onnx`).
+pub(crate) const TINY: f64 = 1e-30;
 /// The slopes a fit may find: below, every reading would be about as sure as any other; above,
 /// a map so steep it is a threshold.
 const SLOPES: (f64, f64) = (0.05, 20.0);
-/// The offsets a fit may find, in log-odds.
-const OFFSETS: (f64, f64) = (-20.0, 20.0);
+/// The highest offset a fit may find, in log-odds (the lowest is [`ConfidenceMap::plausible`]'s
+/// order-keeping bound).
+const MAX_OFFSET: f64 = 20.0;
 /// Newton steps for the fit (it converges in under ten on real data).
 const STEPS: usize = 50;
 
@@ -42,26 +43,50 @@ impl ConfidenceMap {
         offset: 0.0,
     };
 
-    /// Whether `slope` and `offset` are a map [`ConfidenceMap::fit`] could have found.
+    /// Whether `slope` and `offset` are a map [`ConfidenceMap::fit`] could have found: a slope
+    /// in [`SLOPES`], and an offset at most [`MAX_OFFSET`] and at least `max(0, (slope - 1) ln
+    /// 9)`, which keeps the classes' order for every reading. Why: the top probability p is at
+    /// least 1/10 and the second p2 at most min(p, 1 - p); the top stays first when
+    /// m / (1 - m) >= p2 / (1 - p), m the mapped top. For p >= 1/2 that asks m >= 1/2, i.e.
+    /// offset >= 0; for p < 1/2 it asks logit(m) >= logit(p), i.e. offset >= (1 - slope)
+    /// logit(p) for logit(p) down to -ln 9.
     pub(crate) fn plausible(slope: f64, offset: f64) -> bool {
-        (SLOPES.0..=SLOPES.1).contains(&slope) && (OFFSETS.0..=OFFSETS.1).contains(&offset)
+        let lowest = ((slope - 1.0) * 9f64.ln()).max(0.0);
+        (SLOPES.0..=SLOPES.1).contains(&slope) && (lowest..=MAX_OFFSET).contains(&offset)
     }
 
-    /// `p`'s confidence after the map, `p` a top probability (0 to 1).
+    /// The mapped confidence of a reading whose top probability's log-odds are `log_odds`.
+    fn mapped(&self, log_odds: f64) -> f64 {
+        1.0 / (1.0 + (-(self.slope * log_odds + self.offset)).exp())
+    }
+
+    /// `p`'s confidence after the map, `p` a top probability (0 to 1) whose others sum to
+    /// `1 - p`.
     pub(crate) fn confidence(&self, p: f64) -> f64 {
-        let p = p.clamp(EDGE, 1.0 - EDGE);
-        let log_odds = self.slope * (p / (1.0 - p)).ln() + self.offset;
-        1.0 / (1.0 + (-log_odds).exp())
+        self.mapped(p.ln() - (1.0 - p).max(TINY).ln())
     }
 
-    /// `row` (probabilities summing to 1) with its top probability mapped and the others
-    /// scaled by what is left, then divided by their sum (ties at the top are each mapped, and
-    /// the clipped edge leaves a little over or under 1): what the ONNX graph's softmax gives.
-    pub(crate) fn apply(&self, row: &[f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {
+    /// The top probability of `row` and what its other classes add up to (every class equal
+    /// to the top counts as the top), in f64.
+    fn top_and_rest(row: &[f32; NUM_CLASSES]) -> (f32, f64) {
         let top = row.iter().copied().fold(0.0f32, f32::max);
-        let clipped = f64::from(top).clamp(EDGE, 1.0 - EDGE);
-        let mapped = self.confidence(clipped);
-        let scale = (1.0 - mapped) / (1.0 - clipped);
+        let rest = row
+            .iter()
+            .filter(|&&p| p != top)
+            .map(|&p| f64::from(p))
+            .sum();
+        (top, rest)
+    }
+
+    /// `row` (probabilities summing to 1) with its top probability p mapped to
+    /// `sigmoid(slope * (ln p - ln rest) + offset)`, rest what the others add up to (at least
+    /// [`TINY`]), the others scaled by what is left, then all divided by their sum (ties at the
+    /// top are each mapped): what the ONNX graph's softmax gives.
+    pub(crate) fn apply(&self, row: &[f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {
+        let (top, rest) = Self::top_and_rest(row);
+        let rest = rest.max(TINY);
+        let mapped = self.mapped(f64::from(top).ln() - rest.ln());
+        let scale = (1.0 - mapped) / rest;
         let moved = row.map(|p| {
             if p == top {
                 mapped
@@ -76,15 +101,17 @@ impl ConfidenceMap {
     /// The map that best predicts, from each image's top probability in `probabilities` (at
     /// the run's temperature), whether its top class is its label (`labels`): logistic
     /// regression on the log-odds by Newton's method. [`ConfidenceMap::IDENTITY`] when the fit
-    /// leaves the plausible range (too few images, or every one right).
+    /// is not [`ConfidenceMap::plausible`] (too few images, every one right, or a map that
+    /// could put another class first).
     pub(crate) fn fit(probabilities: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Self {
         let points: Vec<(f64, f64)> = probabilities
             .iter()
             .zip(labels)
             .map(|(row, &label)| {
+                let (top, rest) = Self::top_and_rest(row);
                 let class = crate::model::reading::argmax(row);
-                let p = f64::from(row[usize::from(class)]).clamp(EDGE, 1.0 - EDGE);
-                ((p / (1.0 - p)).ln(), f64::from(u8::from(class == label)))
+                let log_odds = f64::from(top).ln() - rest.max(TINY).ln();
+                (log_odds, f64::from(u8::from(class == label)))
             })
             .collect();
         let (mut slope, mut offset) = (1.0, 0.0);
@@ -146,9 +173,17 @@ mod tests {
             // The others keep their proportions.
             assert!((mapped[0] - mapped[9]).abs() < 1e-9);
         }
-        // A sure reading of exactly 1.0 stays a probability.
+        // A sure reading of exactly 1.0 stays a probability; one a little below 1 is mapped by
+        // its own log-odds (what the others add up to), not by a clipped top.
         let sure = map.apply(&row(3, 1.0));
         assert!(sure.iter().all(|p| p.is_finite()) && sure[3] > 0.99);
+        let near = map.apply(&row(3, 0.999_999_94));
+        let expected = map.confidence(f64::from(0.999_999_94f32));
+        assert!(
+            (f64::from(near[3]) - expected).abs() < 1e-7,
+            "{} {expected}",
+            near[3]
+        );
     }
 
     #[test]
@@ -166,5 +201,43 @@ mod tests {
         );
         assert!(ConfidenceMap::plausible(0.5, 0.8) && !ConfidenceMap::plausible(-1.0, 0.0));
         assert!(!ConfidenceMap::plausible(1.0, f64::NAN));
+        // Maps that could put another class first are not plausible: a negative offset, or a
+        // slope above 1 without the offset that keeps a reading at 1/10 above the rest.
+        assert!(!ConfidenceMap::plausible(0.5, -0.1) && !ConfidenceMap::plausible(2.0, 2.0));
+        assert!(ConfidenceMap::plausible(2.0, 2.2));
+    }
+
+    #[test]
+    fn a_plausible_map_never_puts_another_class_first() {
+        // Readings from nearly even to sure, with a close second, through maps at the edges.
+        let maps = [
+            (0.05, 0.0),
+            (0.05, 20.0),
+            (1.0, 0.0),
+            (10.0, 9.0 * 9f64.ln()),
+            (0.55, 0.85),
+        ];
+        for (slope, offset) in maps {
+            assert!(ConfidenceMap::plausible(slope, offset), "{slope} {offset}");
+            let map = ConfidenceMap { slope, offset };
+            for top in [0.1001f32, 0.2, 0.34, 0.5, 0.51, 0.9, 0.999, 1.0] {
+                let second = top.min(1.0 - top) * 0.999;
+                let mut reading = [0.0f32; NUM_CLASSES];
+                reading[6] = top;
+                reading[2] = second;
+                let others = (1.0 - top - second).max(0.0) / 8.0;
+                for class in [0, 1, 3, 4, 5, 7, 8, 9] {
+                    reading[class] = others.min(second);
+                }
+                let mapped = map.apply(&reading);
+                assert_eq!(
+                    crate::model::reading::argmax(&mapped),
+                    6,
+                    "{slope} {offset} {top}"
+                );
+                assert!((mapped.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                assert!(mapped.iter().all(|p| p.is_finite() && *p >= 0.0));
+            }
+        }
     }
 }

@@ -187,10 +187,10 @@ fn graph(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -> Grap
 }
 
 /// The top-probability map (`model::confidence`) on the graph's last value, the logits: their
-/// softmax p, its largest value clipped to [`confidence::EDGE`] from 0 and 1, mapped to
-/// `sigmoid(slope * ln(top / (1 - top)) + offset)`, the others scaled by `(1 - mapped) / (1 -
-/// top)`, and their logarithm (at least ln 1e-30), so that a runtime's softmax of the output is
-/// what `infer` answers, as it is without a map.
+/// softmax p, its largest value top and what the others add up to, rest (at least
+/// [`confidence::TINY`]), top mapped to `sigmoid(slope * (ln top - ln rest) + offset)`, the
+/// others scaled by `(1 - mapped) / rest`, and their logarithm (at least ln 1e-30), so that a
+/// runtime's softmax of the output is what `infer` answers, as it is without a map.
 fn confidence_map(graph: &mut Graph, map: ConfidenceMap) {
     let logits = graph.last.clone();
     let p = graph.node("Softmax", &[&logits], vec![int("axis", 1)]);
@@ -199,26 +199,28 @@ fn confidence_map(graph: &mut Graph, map: ConfidenceMap) {
         &[&p],
         vec![ints("axes", &[1]), int("keepdims", 1)],
     );
-    let edge = confidence::EDGE as f32;
-    let low = graph.constant("confidence_low", &[], vec![edge]);
-    let high = graph.constant("confidence_high", &[], vec![1.0 - edge]);
-    let clipped = graph.node("Clip", &[&top, &low, &high], vec![]);
-    let one = graph.constant("one", &[1], vec![1.0]);
-    let rest = graph.node("Sub", &[&one, &clipped], vec![]);
-    let odds = graph.node("Div", &[&clipped, &rest], vec![]);
-    let log_odds = graph.node("Log", &[&odds], vec![]);
+    let is_top = graph.node("Equal", &[&p, &top], vec![]);
+    let zero = graph.constant("zero", &[1], vec![0.0]);
+    let others = graph.node("Where", &[&is_top, &zero, &p], vec![]);
+    let axis = graph.constant_i64("class_axis", &[1], vec![1]);
+    let rest = graph.node("ReduceSum", &[&others, &axis], vec![int("keepdims", 1)]);
+    let tiny = graph.constant("tiny", &[1], vec![confidence::TINY as f32]);
+    let rest = graph.node("Max", &[&rest, &tiny], vec![]);
+    let log_top = graph.node("Log", &[&top], vec![]);
+    let log_rest = graph.node("Log", &[&rest], vec![]);
+    let log_odds = graph.node("Sub", &[&log_top, &log_rest], vec![]);
     let slope = graph.constant("confidence_slope", &[1], vec![map.slope as f32]);
     let offset = graph.constant("confidence_offset", &[1], vec![map.offset as f32]);
     let sloped = graph.node("Mul", &[&log_odds, &slope], vec![]);
     let shifted = graph.node("Add", &[&sloped, &offset], vec![]);
     let mapped = graph.node("Sigmoid", &[&shifted], vec![]);
+    let one = graph.constant("one", &[1], vec![1.0]);
     let left = graph.node("Sub", &[&one, &mapped], vec![]);
     let scale = graph.node("Div", &[&left, &rest], vec![]);
-    let others = graph.node("Mul", &[&p, &scale], vec![]);
-    let is_top = graph.node("Equal", &[&p, &top], vec![]);
-    let moved = graph.node("Where", &[&is_top, &mapped, &others], vec![]);
-    let tiny = graph.constant("smallest_probability", &[1], vec![1e-30]);
-    let floored = graph.node("Max", &[&moved, &tiny], vec![]);
+    let scaled = graph.node("Mul", &[&p, &scale], vec![]);
+    let moved = graph.node("Where", &[&is_top, &mapped, &scaled], vec![]);
+    let floor = graph.constant("smallest_probability", &[1], vec![1e-30]);
+    let floored = graph.node("Max", &[&moved, &floor], vec![]);
     graph.node("Log", &[&floored], vec![]);
 }
 
@@ -268,6 +270,17 @@ impl Graph {
         self.initializers.push(TensorProto {
             dims: dims.to_vec(),
             data_type: FLOAT,
+            name: name.to_string(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_string()
+    }
+
+    /// Adds a constant tensor of 64-bit integers (an operator's axes); returns its name.
+    fn constant_i64(&mut self, name: &str, dims: &[i64], values: Vec<i64>) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: INT64,
             name: name.to_string(),
             raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         });

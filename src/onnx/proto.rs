@@ -119,7 +119,7 @@ pub(crate) struct TensorProto {
     /// Its shape.
     #[prost(int64, repeated, tag = "1")]
     pub dims: Vec<i64>,
-    /// Its element type: [`FLOAT`] here.
+    /// Its element type: [`FLOAT`], or [`INT64`] for an operator's axes.
     #[prost(int32, tag = "2")]
     pub data_type: i32,
     /// The name nodes read it by.
@@ -132,6 +132,8 @@ pub(crate) struct TensorProto {
 
 /// `TensorProto.DataType.FLOAT`: 32-bit IEEE floats.
 pub(crate) const FLOAT: i32 = 1;
+/// `TensorProto.DataType.INT64`: 64-bit integers (ReduceSum's axes).
+pub(crate) const INT64: i32 = 7;
 
 /// `ValueInfoProto`: a named value with its type, for the graph's inputs and outputs.
 #[derive(Clone, PartialEq, prost::Message)]

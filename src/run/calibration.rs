@@ -118,6 +118,9 @@ impl RunDir {
         {
             return Err(ArtifactError::UnsureBound { path, value: bound });
         }
+        if record.confidence_slope.is_some() != record.confidence_offset.is_some() {
+            return Err(ArtifactError::HalfConfidenceMap { path });
+        }
         if let Some(map) = record
             .confidence()
             .filter(|map| !ConfidenceMap::plausible(map.slope, map.offset))
@@ -219,6 +222,26 @@ mod tests {
             error.contains("confidence_slope 500 and confidence_offset 0.5 are not"),
             "{error}"
         );
+        // One that could put another class first (a negative offset) too.
+        let lowering = record("1.25").replace(
+            '}',
+            ", \"confidence_slope\": 0.5, \"confidence_offset\": -20}",
+        );
+        std::fs::write(run.calibration_json(), lowering).unwrap();
+        assert!(matches!(
+            run.load_calibration(),
+            Err(ArtifactError::ConfidenceMap { .. })
+        ));
+        // Half a map (the other number missing, null or misspelt) is refused, not dropped.
+        for half in [
+            ", \"confidence_slope\": 0.5}",
+            ", \"confidence_slope\": 0.5, \"confidence_offset\": null}",
+            ", \"confidence_offset\": 0.5, \"Confidence_Slope\": 0.5}",
+        ] {
+            std::fs::write(run.calibration_json(), record("1.25").replace('}', half)).unwrap();
+            let error = run.load_calibration().unwrap_err().to_string();
+            assert!(error.contains("go together"), "{half}: {error}");
+        }
         let chosen = record("1.25").replace('}', ", \"unsure_below\": 0.38}");
         std::fs::write(run.calibration_json(), chosen).unwrap();
         assert_eq!(run.calibrated(None).unwrap().unsure_below, 0.38);

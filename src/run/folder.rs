@@ -81,8 +81,11 @@ pub enum ArtifactError {
     /// `calibration.json`'s bound for the steadiness test is not one `calibrate` could choose.
     #[error("{}: unsure_below {value} is not a probability (0 to 1), as calibrate chooses it; run calibrate again", path.display())]
     UnsureBound { path: PathBuf, value: f64 },
+    /// `calibration.json` holds one of the top-probability map's two numbers without the other.
+    #[error("{}: confidence_slope and confidence_offset go together, and it holds only one of them; run calibrate again", path.display())]
+    HalfConfidenceMap { path: PathBuf },
     /// `calibration.json`'s top-probability map is not one `calibrate` could fit.
-    #[error("{}: confidence_slope {slope} and confidence_offset {offset} are not a map calibrate fits (slope 0.05 to 20, offset -20 to 20); run calibrate again", path.display())]
+    #[error("{}: confidence_slope {slope} and confidence_offset {offset} are not a map calibrate fits (slope 0.05 to 20, offset at most 20 and high enough to keep the classes' order); run calibrate again", path.display())]
     ConfidenceMap {
         path: PathBuf,
         slope: f64,
