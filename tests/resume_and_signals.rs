@@ -959,9 +959,13 @@ fn two_trainings_started_together_in_one_folder_one_is_refused_and_the_run_stays
         stderr(&outputs[1])
     );
     let line = assert_one_line_error(lost[0]);
-    // Refused while the other holds the folder, or (if it started late) because a run is there.
+    // Refused while the other holds the folder (named by its note, or, in the instant between
+    // its lock and its note, as another process), or (if it started late) because a run is
+    // there.
     assert!(
-        line.contains("run: in use by process ") || line.contains("run: already holds a run"),
+        line.contains("run: in use by process ")
+            || line.contains("run: in use by another process")
+            || line.contains("run: already holds a run"),
         "{line}"
     );
     assert_eq!(epoch_numbers(&sandbox.path("run/metrics.jsonl")), [1, 2, 3]);
