@@ -200,16 +200,25 @@ pub(crate) fn holder_of(root: &Path) -> Option<String> {
     }
 }
 
+/// How often, and how long apart, to read a holder's note again when it is still empty: the
+/// holder writes it just after it takes the lock, and a process refused in between would
+/// otherwise name "another process" (seen once in the test of two trainings started together).
+const NOTE_READS: (usize, std::time::Duration) = (10, std::time::Duration::from_millis(10));
+
 /// Who holds the lock, from the note the holder wrote.
 fn holder(file: &mut File) -> String {
-    let mut note = String::new();
-    let read = file
-        .rewind()
-        .and_then(|()| file.take(200).read_to_string(&mut note));
-    match read.ok().map(|_| note.trim()) {
-        Some(text) if !text.is_empty() => text.to_string(),
-        _ => "another process".to_string(),
+    for read in 0..NOTE_READS.0 {
+        let mut note = String::new();
+        let done = file
+            .rewind()
+            .and_then(|()| file.take(200).read_to_string(&mut note));
+        match done.ok().map(|_| note.trim()) {
+            Some(text) if !text.is_empty() => return text.to_string(),
+            Some(_) if read + 1 < NOTE_READS.0 => std::thread::sleep(NOTE_READS.1),
+            _ => break,
+        }
     }
+    "another process".to_string()
 }
 
 #[cfg(test)]
