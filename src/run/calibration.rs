@@ -181,7 +181,7 @@ mod tests {
                  \"nll_after\": 1, \"ece_before\": 0.1, \"ece_after\": 0.1}}"
             )
         };
-        for temperature in ["1e-308", "0", "-1.5", "1e39", "25"] {
+        for temperature in ["1e-308", "0", "-1.5", "1e39", "25", "1e308"] {
             std::fs::write(run.calibration_json(), record(temperature)).unwrap();
             let error = run.load_calibration().unwrap_err().to_string();
             assert!(
@@ -191,6 +191,8 @@ mod tests {
                 )) && error.contains("not between 0.05 and 20"),
                 "{temperature}: {error}"
             );
+            // A huge or tiny number in exponent form: one line a terminal shows whole.
+            assert!(error.len() < 300, "{error}");
         }
         std::fs::write(run.calibration_json(), record("\"NaN\"")).unwrap();
         assert!(matches!(

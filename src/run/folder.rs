@@ -73,19 +73,19 @@ pub enum ArtifactError {
         cause: serde_json::Error,
     },
     /// `calibration.json`'s temperature is not one `calibrate` could have fitted.
-    #[error("{}: temperature {value} is not between 0.05 and 20, as calibrate fits them; run calibrate again", path.display())]
+    #[error("{}: temperature {} is not between 0.05 and 20, as calibrate fits them; run calibrate again", path.display(), shown(*value))]
     Temperature { path: PathBuf, value: f64 },
     /// `calibration.json`'s threshold for "not a digit" is not a probability.
-    #[error("{}: not_a_digit_below {value} is not a probability (0 to 1), as calibrate chooses them; run calibrate again", path.display())]
+    #[error("{}: not_a_digit_below {} is not a probability (0 to 1), as calibrate chooses them; run calibrate again", path.display(), shown(*value))]
     Threshold { path: PathBuf, value: f64 },
     /// `calibration.json`'s bound for the steadiness test is not one `calibrate` could choose.
-    #[error("{}: unsure_below {value} is not a probability (0 to 1), as calibrate chooses it; run calibrate again", path.display())]
+    #[error("{}: unsure_below {} is not a probability (0 to 1), as calibrate chooses it; run calibrate again", path.display(), shown(*value))]
     UnsureBound { path: PathBuf, value: f64 },
     /// `calibration.json` holds one of the top-probability map's two numbers without the other.
     #[error("{}: confidence_slope and confidence_offset go together, and it holds only one of them; run calibrate again", path.display())]
     HalfConfidenceMap { path: PathBuf },
     /// `calibration.json`'s top-probability map is not one `calibrate` could fit.
-    #[error("{}: confidence_slope {slope} and confidence_offset {offset} are not a map calibrate fits (slope 0.05 to 20, offset at most 20 and high enough to keep the classes' order); run calibrate again", path.display())]
+    #[error("{}: confidence_slope {} and confidence_offset {} are not a map calibrate fits (slope 0.05 to 20, offset at most 20 and high enough to keep the classes' order); run calibrate again", path.display(), shown(*slope), shown(*offset))]
     ConfidenceMap {
         path: PathBuf,
         slope: f64,
@@ -98,6 +98,16 @@ pub enum ArtifactError {
         config: PathBuf,
         reason: String,
     },
+}
+
+/// `value` as a line of text can hold it: as written for everyday sizes, in exponent form
+/// beyond (1e308 in full is 309 digits).
+fn shown(value: f64) -> String {
+    if value == 0.0 || (1e-4..1e6).contains(&value.abs()) {
+        value.to_string()
+    } else {
+        format!("{value:e}")
+    }
 }
 
 impl RunDir {
