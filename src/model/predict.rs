@@ -45,10 +45,13 @@ impl Calibrated {
         log_probs: &[[f32; NUM_CLASSES]],
     ) -> Vec<[f32; NUM_CLASSES]> {
         let scaled = at_temperature(log_probs, self.temperature);
-        match self.confidence {
-            Some(map) => scaled.iter().map(|row| map.apply(row)).collect(),
-            None => scaled,
-        }
+        scaled.iter().map(|row| self.mapped(row)).collect()
+    }
+
+    /// `row` (probabilities at the run's temperature) with its top probability mapped
+    /// (`model::confidence`), when the run has a map; as it is otherwise.
+    pub(crate) fn mapped(&self, row: &[f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {
+        self.confidence.map_or(*row, |map| map.apply(row))
     }
 }
 
@@ -187,10 +190,8 @@ pub(crate) fn read_digits(
         .into_iter()
         .map(|digits| choose_halves(digits, &mut rows))
         .collect();
-    if let Some(map) = calibrated.confidence {
-        for read in chosen.iter_mut().flatten() {
-            read.probabilities = map.apply(&read.probabilities);
-        }
+    for read in chosen.iter_mut().flatten() {
+        read.probabilities = calibrated.mapped(&read.probabilities);
     }
     if calibrated.not_a_digit_below.is_some() {
         let all: Vec<&ReadDigit> = chosen.iter().flatten().collect();

@@ -265,24 +265,32 @@ impl Graph {
         }
     }
 
-    /// Adds a constant tensor; returns its name.
+    /// Adds a constant tensor of floats; returns its name.
     fn constant(&mut self, name: &str, dims: &[i64], values: Vec<f32>) -> String {
-        self.initializers.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type: FLOAT,
-            name: name.to_string(),
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        });
-        name.to_string()
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, FLOAT, raw)
     }
 
     /// Adds a constant tensor of 64-bit integers (an operator's axes); returns its name.
     fn constant_i64(&mut self, name: &str, dims: &[i64], values: Vec<i64>) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, INT64, raw)
+    }
+
+    /// Adds a constant tensor of `data_type` whose little-endian bytes are `raw_data`; returns
+    /// its name.
+    fn initializer(
+        &mut self,
+        name: &str,
+        dims: &[i64],
+        data_type: i32,
+        raw_data: Vec<u8>,
+    ) -> String {
         self.initializers.push(TensorProto {
             dims: dims.to_vec(),
-            data_type: INT64,
+            data_type,
             name: name.to_string(),
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            raw_data,
         });
         name.to_string()
     }
