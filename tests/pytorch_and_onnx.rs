@@ -879,6 +879,16 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
             .map(|value| value as f32),
         Some(threshold)
     );
+    // And the steadiness test's bound, on the same probabilities as the threshold.
+    assert_eq!(
+        architecture["unsure_below"]
+            .as_f64()
+            .map(|value| value as f32),
+        calibration["unsure_below"]
+            .as_f64()
+            .map(|value| value as f32)
+    );
+    assert!(architecture["unsure_below"].is_number(), "{architecture}");
     assert_eq!(architecture["confidence_slope"].as_f64(), Some(slope));
     assert_eq!(architecture["confidence_offset"].as_f64(), Some(offset));
 }

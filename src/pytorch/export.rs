@@ -85,9 +85,16 @@ pub(crate) struct Architecture {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// A calibrated run's threshold (`calibrate`): a picture whose top probability (at the
-    /// temperature) is below it is not a digit. Absent for a run not calibrated.
+    /// temperature, after the map below when there is one) is below it is not a digit. Absent
+    /// for a run not calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_a_digit_below: Option<f32>,
+    /// A calibrated run's steadiness bound (`calibrate`), on the same probabilities: a picture
+    /// read below it whose class changes when its 28×28 input is turned or shrunk a little is
+    /// not a digit either (`infer`'s second test, [`crate::model::steadiness`]). Absent for a
+    /// run not calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsure_below: Option<f32>,
     /// A calibrated run's top-probability map (`calibrate`), after the temperature: the
     /// largest probability p becomes `sigmoid(confidence_slope * ln(p / (1 - p)) +
     /// confidence_offset)`, the others scaled to sum to 1. Absent for a run without one.
@@ -143,6 +150,7 @@ impl Architecture {
             pytorch,
             temperature: None,
             not_a_digit_below: None,
+            unsure_below: None,
             confidence_slope: None,
             confidence_offset: None,
         }
@@ -261,6 +269,9 @@ pub(crate) fn export(
     let architecture = Architecture {
         temperature: calibrated.temperature,
         not_a_digit_below: calibrated.not_a_digit_below,
+        unsure_below: calibrated
+            .not_a_digit_below
+            .map(|_| calibrated.unsure_below),
         confidence_slope: calibrated.confidence.map(|map| map.slope),
         confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)
