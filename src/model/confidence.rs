@@ -145,10 +145,7 @@ impl ConfidenceMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(class: usize, p: f32) -> [f32; NUM_CLASSES] {
-        std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
-    }
+    use crate::model::test_rows::row;
 
     #[test]
     fn an_underconfident_model_is_mapped_up_and_its_readings_keep_their_order() {

@@ -17,6 +17,8 @@ pub(crate) mod rejection;
 pub(crate) mod steadiness;
 pub(crate) mod summary;
 pub(crate) mod temperature;
+#[cfg(test)]
+mod test_rows;
 
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};

@@ -340,6 +340,7 @@ pub(crate) fn test_score(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_rows::row;
 
     /// A digit 20 wide at `x`, cut in two at each of `cuts` (columns from its left edge; the
     /// first the first choice).
@@ -363,11 +364,6 @@ mod tests {
         }
     }
 
-    fn row(class: usize, p: f32) -> [f32; NUM_CLASSES] {
-        std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
-    }
-
-    /// A steady region of `probabilities` at `bounds`.
     #[test]
     fn touching_digits_are_two_only_when_the_whole_is_unsure_and_both_halves_are_sure() {
         // An unsure whole (a 1 against a 0, read 60% as a 0) whose halves read 99% a 1 and a 0.

@@ -271,10 +271,7 @@ pub(crate) fn argmax(row: &[f32; NUM_CLASSES]) -> u8 {
 mod tests {
     use super::*;
     use crate::model::steadiness::UNSURE_BELOW;
-
-    fn row(class: usize, p: f32) -> [f32; NUM_CLASSES] {
-        std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
-    }
+    use crate::model::test_rows::row;
 
     /// A steady region of `probabilities` at `bounds`.
     fn region(probabilities: [f32; NUM_CLASSES], bounds: [u32; 4]) -> Region {

@@ -103,7 +103,7 @@ mod tests {
 
     fn rows(tops: &[f32]) -> Vec<[f32; NUM_CLASSES]> {
         tops.iter()
-            .map(|&p| std::array::from_fn(|c| if c == 3 { p } else { (1.0 - p) / 9.0 }))
+            .map(|&p| crate::model::test_rows::row(3, p))
             .collect()
     }
 

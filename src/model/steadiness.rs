@@ -98,10 +98,7 @@ pub(crate) fn steadiness(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(class: usize, p: f32) -> [f32; NUM_CLASSES] {
-        std::array::from_fn(|c| if c == class { p } else { (1.0 - p) / 9.0 })
-    }
+    use crate::model::test_rows::row;
 
     #[test]
     fn an_unsure_reading_whose_class_changes_under_a_small_turn_is_unsteady() {
