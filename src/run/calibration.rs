@@ -30,9 +30,10 @@ pub(crate) struct CalibrationRecord {
     pub ece_before: f64,
     /// See `ece_before`.
     pub ece_after: f64,
-    /// A region whose top probability (at the temperature) is below this is "not a digit": a
-    /// fraction, chosen so that `model::rejection::REFUSED_DIGITS` of the held-out images fall
-    /// below it. Absent from files written before it existed: such a run refuses nothing.
+    /// A region whose top probability (as the calibrated probabilities say it: after the
+    /// temperature and the top-probability map) is below this is "not a digit": a fraction,
+    /// chosen so that `model::rejection::REFUSED_DIGITS` of the held-out images are refused.
+    /// Absent from files written before it existed: such a run refuses nothing.
     #[serde(default)]
     pub not_a_digit_below: Option<f64>,
     /// The share of the held-out images (a fraction) refused: below `not_a_digit_below`, or
