@@ -851,8 +851,11 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
         .unwrap()
         .to_string();
     assert!(said.starts_with(&format!("{temperature}: ")), "{said}");
-    let said = onnx["metadata"]["not_a_digit_below"].as_str().unwrap();
-    assert!(said.starts_with(&format!("{threshold}: ")), "{said}");
+    let refusals = onnx["metadata"]["not_a_digit_below"].as_str().unwrap();
+    assert!(
+        refusals.starts_with(&format!("{threshold}: ")),
+        "{refusals}"
+    );
     // The top-probability map is inside the graph too (the agreement above includes it).
     let slope = calibration["confidence_slope"].as_f64().unwrap();
     let offset = calibration["confidence_offset"].as_f64().unwrap();
@@ -889,6 +892,29 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
             .map(|value| value as f32)
     );
     assert!(architecture["unsure_below"].is_number(), "{architecture}");
+    let silent: Vec<f64> = (architecture["silent_probabilities"].as_array())
+        .map(|values| values.iter().filter_map(|value| value.as_f64()).collect())
+        .unwrap_or_default();
+    assert_eq!(silent.len(), 10, "{architecture}");
+    assert!(
+        (silent.iter().sum::<f64>() - 1.0).abs() < 1e-5,
+        "{silent:?}"
+    );
+    // The ONNX metadata names the same reading, refused whatever its top probability.
+    let listed = refusals
+        .split_once("whose probabilities are ")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| format!("{list}]"))
+        .unwrap_or_default();
+    let listed: Vec<f64> = serde_json::from_str(&listed).unwrap_or_default();
+    assert_eq!(listed.len(), 10, "{refusals}");
+    assert!(
+        listed
+            .iter()
+            .zip(&silent)
+            .all(|(a, b)| (a - b).abs() < 1e-7),
+        "{listed:?} {silent:?}"
+    );
     assert_eq!(architecture["confidence_slope"].as_f64(), Some(slope));
     assert_eq!(architecture["confidence_offset"].as_f64(), Some(offset));
 }

@@ -100,7 +100,8 @@ pub(crate) struct Refusals {
 impl Refusals {
     /// What `threshold` refuses of the test images whose probabilities (at the run's
     /// temperature) are `probabilities`, with their `labels`, beside those not `steady`
-    /// (`model::steadiness`), which are refused too.
+    /// (`model::steadiness`, or the network silent on them: `Model::forward_with_silence`),
+    /// which are refused too.
     fn new(
         probabilities: &[[f32; NUM_CLASSES]],
         labels: &[u8],
@@ -130,7 +131,8 @@ impl Refusals {
 impl EvalReport {
     /// Builds the report from per-image log-probabilities and labels (paired in order, the
     /// index of each the test split's), keeping `worst_count` mistakes; `steady` says which
-    /// images keep their reading when turned a little (`model::steadiness`; all, untested).
+    /// images keep their reading when turned a little (`model::steadiness`; all, untested) and
+    /// are not read as the network's silence (`Model::forward_with_silence`).
     pub(crate) fn new(
         log_probs: &[[f32; NUM_CLASSES]],
         labels: &[u8],
@@ -197,7 +199,7 @@ impl EvalReport {
     fn refusals_line(&self) -> String {
         self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
             format!(
-                "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
+                "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little, or read as nothing (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
                 100.0 * refusals.below,
                 100.0 * refusals.unsure_below,
                 refusals.refused,

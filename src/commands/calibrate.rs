@@ -12,7 +12,7 @@ use crate::cli::args::CalibrateArgs;
 use crate::config::TrainingConfig;
 use crate::data::NUM_CLASSES;
 use crate::model::confidence::ConfidenceMap;
-use crate::model::predict::{at_temperature, log_probabilities, probabilities_at};
+use crate::model::predict::{at_temperature, log_probabilities_and_silence, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll};
@@ -54,12 +54,16 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let data_dir = (source.root() == run.root()).then(|| args.backend.data_dir.clone());
     let held_out = load_held_out_of_run(&source, &source_config, data_dir.flatten())
         .context("cannot read the held-out training images to calibrate on")?;
-    let log_probs = log_probabilities(&model, held_out.pixels(), &device);
+    let (log_probs, silence) = log_probabilities_and_silence(&model, held_out.pixels(), &device);
     let temperature = fit(&log_probs, held_out.labels());
     let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
-    let record = fitted(&log_probs, held_out.labels(), temperature, |rows| {
-        steadiness(held_out.pixels(), rows, UNSURE_BELOW, read)
-    });
+    let record = fitted(
+        &log_probs,
+        held_out.labels(),
+        temperature,
+        &silence,
+        |rows| steadiness(held_out.pixels(), rows, UNSURE_BELOW, read),
+    );
     run.save_calibration(&record)?;
     print_record(&record, &run.calibration_json())?;
     Ok(ExitCode::SUCCESS)
@@ -123,13 +127,24 @@ fn fitted(
     log_probs: &[[f32; NUM_CLASSES]],
     labels: &[u8],
     temperature: f64,
+    silence: &[bool],
     steadiness: impl FnOnce(&[[f32; NUM_CLASSES]]) -> Vec<bool>,
 ) -> CalibrationRecord {
     let at_t = at_temperature(log_probs, Some(temperature));
     let map = ConfidenceMap::fit(&at_t, labels);
+    // The images the network is silent on are refused whatever the bounds: the steadiness
+    // test shares the budget left.
+    let silent = silence.iter().filter(|&&silent| silent).count();
+    let left = REFUSED_DIGITS - silent as f64 / labels.len().max(1) as f64;
     let steady = steadiness(&at_t);
-    let unsure_at_t = rejection::unsure_bound(&at_t, &steady, REFUSED_DIGITS);
-    let steady = rejection::steady_below(&at_t, &steady, unsure_at_t);
+    let tested: Vec<bool> = (steady.iter().zip(silence))
+        .map(|(&s, &q)| s || q)
+        .collect();
+    let unsure_at_t = rejection::unsure_bound(&at_t, &tested, left.max(0.0));
+    let steady: Vec<bool> = (rejection::steady_below(&at_t, &steady, unsure_at_t).iter())
+        .zip(silence)
+        .map(|(&steady, &silent)| steady && !silent)
+        .collect();
     let scaled: Vec<[f32; NUM_CLASSES]> = at_t.iter().map(|row| map.apply(row)).collect();
     let unsure_below = map.confidence(f64::from(unsure_at_t));
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
@@ -142,6 +157,7 @@ fn fitted(
         ece_after: Calibration::of_probabilities(&scaled, labels).expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
         held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, &steady, t)),
+        held_out_silent: Some(silent as f64 / labels.len().max(1) as f64),
         unsure_below: Some(unsure_below),
         confidence_slope: Some(map.slope),
         confidence_offset: Some(map.offset),
@@ -174,9 +190,10 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
     )?;
     if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
-            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little: {:.2}% of the held-out images",
+            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little, or read as nothing (the network silent on it: {:.2}%): {:.2}% of the held-out images",
             100.0 * threshold,
             100.0 * record.unsure_below.unwrap_or(f64::from(UNSURE_BELOW)),
+            100.0 * record.held_out_silent.unwrap_or(0.0),
             100.0 * refused
         )?;
     }

@@ -13,7 +13,7 @@ use crate::cli::args::EvalArgs;
 use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
 use crate::model::Model;
-use crate::model::predict::{Calibrated, log_probabilities};
+use crate::model::predict::{Calibrated, log_probabilities, log_probabilities_and_silence};
 use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
@@ -46,9 +46,14 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
     let test = load_test_split_of_run(&run, config.dataset, args.backend.data_dir.clone())
         .context("cannot read the test images to evaluate on")?
         .limited(config.limit_test);
-    let (log_probs, test_pass_seconds) =
-        timed(|| log_probabilities(&model, test.pixels(), &device));
+    let ((log_probs, silence), test_pass_seconds) =
+        timed(|| log_probabilities_and_silence(&model, test.pixels(), &device));
     let steady = steady_images(&model, &test, &log_probs, &device, calibrated);
+    // What infer refuses besides the threshold: the unsteady, and those the network is silent
+    // on (a run without a threshold refuses nothing).
+    let steady: Vec<bool> = (steady.iter().zip(&silence))
+        .map(|(&steady, &silent)| steady && !(silent && calibrated.not_a_digit_below.is_some()))
+        .collect();
     let mut report = EvalReport::new(
         &log_probs,
         test.labels(),

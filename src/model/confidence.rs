@@ -1,5 +1,6 @@
 //! Top-label calibration, the step after the temperature: the top probability p becomes
-//! `sigmoid(slope * ln(p / (1 - p)) + offset)`, the other classes scaled so that all still sum
+//! `sigmoid(slope * ln(p / r) + offset)`, r what the other classes add up to (1 - p, but
+//! without its rounding to 0 near p = 1), the other classes scaled so that all still sum
 //! to 1. Platt's scaling ("Probabilistic Outputs for Support Vector Machines", 1999) of the
 //! predicted class's confidence, as Gupta and Ramdas calibrate the top label ("Top-label
 //! calibration and multiclass-to-binary reductions", ICLR 2022), fitted on the held-out images

@@ -257,6 +257,44 @@ impl Model {
 
     /// `[batch, 784]` pixels in [0, 1] → `[batch, 10]` logits.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        self.output.forward(self.last_hidden(images))
+    }
+
+    /// [`Model::forward`]'s logits, and for each image whether the network is silent on it:
+    /// every input of the output layer 0 (for ReLU networks, every unit of the last hidden
+    /// layer off), so that its logits are the output layer's bias alone, whatever the image.
+    /// A model trained with Outlier Exposure learns to answer so for what it knows nothing of
+    /// (`model::rejection`).
+    pub fn forward_with_silence(&self, images: Tensor<2>) -> (Tensor<2>, Vec<bool>) {
+        let hidden = self.last_hidden(images);
+        let loudest: Vec<f32> = hidden
+            .clone()
+            .abs()
+            .max_dim(1)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("activations convert to f32");
+        let silent = loudest.iter().map(|&value| value == 0.0).collect();
+        (self.output.forward(hidden), silent)
+    }
+
+    /// The output layer's bias, `[10]`: the logits of an image the network is silent on
+    /// ([`Model::forward_with_silence`]).
+    pub(crate) fn output_bias(&self) -> [f32; NUM_CLASSES] {
+        let values: Vec<f32> = match &self.output.bias {
+            Some(bias) => bias
+                .val()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("f32 bias"),
+            None => vec![0.0; NUM_CLASSES],
+        };
+        values.try_into().expect("10 outputs")
+    }
+
+    /// The input of the output layer, `[batch, width]`: the last hidden layer's activations
+    /// (the CNN's or MLP's features themselves when there is no hidden layer).
+    fn last_hidden(&self, images: Tensor<2>) -> Tensor<2> {
         let images = match self.normalization {
             Some((mean, std)) => images.sub_scalar(mean).div_scalar(std),
             None => images,
@@ -265,14 +303,13 @@ impl Model {
             Some(features) => features.forward(images),
             None => images,
         };
-        let x = self.hidden.iter().fold(features, |x, layer| {
+        self.hidden.iter().fold(features, |x, layer| {
             let x = self.activation.forward(layer.forward(x));
             match &self.hidden_dropout {
                 Some(dropout) => dropout.forward(x),
                 None => x,
             }
-        });
-        self.output.forward(x)
+        })
     }
 
     /// Whether training draws random numbers (dropout masks): the step then seeds the device
@@ -401,6 +438,31 @@ mod tests {
                 .init(&device)
                 .forward(Tensor::zeros([3, IMAGE_PIXELS], &device));
             assert_eq!(logits.dims(), [3, NUM_CLASSES], "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn a_network_whose_last_hidden_layer_is_off_is_silent_and_gives_its_output_bias() {
+        let _random = crate::random_generator_lock();
+        let device = Device::flex();
+        let mut model = ModelConfig::new().init(&device);
+        let images = Tensor::<2>::random(
+            [4, IMAGE_PIXELS],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        // Freshly initialised, some hidden units respond to any of these.
+        let (_, silent) = model.forward_with_silence(images.clone());
+        assert_eq!(silent, [false; 4]);
+        // Every hidden unit's input below 0: the ReLU turns them all off, whatever the image.
+        let hidden = &mut model.hidden[0];
+        hidden.weight = hidden.weight.clone().map(|w| w.zeros_like());
+        hidden.bias = hidden.bias.clone().map(|b| b.map(|b| b.ones_like().neg()));
+        let (logits, silent) = model.forward_with_silence(images);
+        assert_eq!(silent, [true; 4]);
+        let logits: Vec<f32> = logits.into_data().try_into_vec_as::<f32>().unwrap();
+        for row in logits.chunks_exact(NUM_CLASSES) {
+            assert_eq!(row, model.output_bias().as_slice());
         }
     }
 

@@ -75,6 +75,8 @@ pub(crate) struct ReadDigit {
     pub probabilities: [f32; NUM_CLASSES],
     /// See [`Region::steady`].
     pub steady: bool,
+    /// See [`Region::silent`].
+    pub silent: bool,
 }
 
 impl ReadDigit {
@@ -84,6 +86,7 @@ impl ReadDigit {
             probabilities: self.probabilities,
             bounds: self.digit.bounds,
             steady: self.steady,
+            silent: self.silent,
         }
     }
 }
@@ -95,20 +98,43 @@ pub(crate) fn log_probabilities(
     pixels: &[u8],
     device: &Device,
 ) -> Vec<[f32; NUM_CLASSES]> {
-    pixels
-        .chunks(CHUNK * IMAGE_PIXELS)
-        .flat_map(|chunk| {
-            let logits = model.forward(images_tensor(chunk, device));
-            let values: Vec<f32> = log_softmax(logits, 1)
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .expect("log-softmax output converts to f32");
+    log_probabilities_and_silence(model, pixels, device).0
+}
+
+/// [`log_probabilities`], and for each image whether the network is silent on it
+/// ([`Model::forward_with_silence`]): a reading that is "not a digit" whatever its probabilities.
+pub(crate) fn log_probabilities_and_silence(
+    model: &Model,
+    pixels: &[u8],
+    device: &Device,
+) -> (Vec<[f32; NUM_CLASSES]>, Vec<bool>) {
+    let mut rows = Vec::with_capacity(pixels.len() / IMAGE_PIXELS);
+    let mut silence = Vec::with_capacity(pixels.len() / IMAGE_PIXELS);
+    for chunk in pixels.chunks(CHUNK * IMAGE_PIXELS) {
+        let (logits, silent) = model.forward_with_silence(images_tensor(chunk, device));
+        let values: Vec<f32> = log_softmax(logits, 1)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("log-softmax output converts to f32");
+        rows.extend(
             values
                 .chunks_exact(NUM_CLASSES)
-                .map(|row| row.try_into().expect("rows of NUM_CLASSES"))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+                .map(|row| -> [f32; NUM_CLASSES] { row.try_into().expect("rows of NUM_CLASSES") }),
+        );
+        silence.extend(silent);
+    }
+    (rows, silence)
+}
+
+/// The probabilities of an image the network is silent on, as the run reads them: the output
+/// layer's bias alone through the softmax, the temperature and the map
+/// ([`Model::forward_with_silence`]).
+pub(crate) fn silent_reading(model: &Model, calibrated: Calibrated) -> [f32; NUM_CLASSES] {
+    let bias = model.output_bias();
+    let top = bias.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = bias.iter().map(|&b| (b - top).exp()).sum();
+    let log_probs = bias.map(|b| b - top - sum.ln());
+    calibrated.probabilities(&[log_probs])[0]
 }
 
 /// Softmax probabilities (fractions summing to 1) for each image in `pixels` (784 bytes each),
@@ -177,6 +203,12 @@ pub(crate) fn read_digits(
     calibrated: Calibrated,
 ) -> Vec<Vec<ReadDigit>> {
     let read = |pixels: &[u8]| probabilities_at(model, pixels, device, calibrated.temperature);
+    let read_with_silence = |pixels: &[u8]| {
+        let (log_probs, silence) = log_probabilities_and_silence(model, pixels, device);
+        at_temperature(&log_probs, calibrated.temperature)
+            .into_iter()
+            .zip(silence)
+    };
     let pixels: Vec<u8> = pictures
         .iter()
         .flatten()
@@ -185,7 +217,7 @@ pub(crate) fn read_digits(
             std::iter::once(digit).chain(halves).flat_map(|d| d.pixels)
         })
         .collect();
-    let mut rows = read(&pixels).into_iter();
+    let mut rows = read_with_silence(&pixels);
     let mut chosen: Vec<Vec<ReadDigit>> = pictures
         .into_iter()
         .map(|digits| choose_halves(digits, &mut rows))
@@ -205,24 +237,29 @@ pub(crate) fn read_digits(
     chosen
 }
 
+/// An image's probabilities (at the run's temperature) and whether the network was silent on
+/// it ([`Model::forward_with_silence`]).
+type RowRead = ([f32; NUM_CLASSES], bool);
+
 /// One picture's digits with their rows from `rows` (each digit's, then its cuts' halves'),
 /// each digit kept whole or replaced by the halves of one of its cuts (see [`read_digits`]): of
 /// the cuts the whole's probability allows whose halves are both sure, the one whose less sure
 /// half is surest.
 fn choose_halves(
     digits: Vec<PreparedDigit>,
-    rows: &mut impl Iterator<Item = [f32; NUM_CLASSES]>,
+    rows: &mut impl Iterator<Item = RowRead>,
 ) -> Vec<ReadDigit> {
-    let read_digit = |digit, probabilities| ReadDigit {
+    let read_digit = |digit, (probabilities, silent)| ReadDigit {
         digit,
         probabilities,
         steady: true,
+        silent,
     };
     let mut read = Vec::with_capacity(digits.len());
     for mut digit in digits {
-        let whole_row = rows.next().expect("a row per image");
-        let whole = top_probability(&whole_row);
-        let cuts: Vec<(Cut, [[f32; NUM_CLASSES]; 2])> = std::mem::take(&mut digit.cuts)
+        let whole_read = rows.next().expect("a row per image");
+        let whole = top_probability(&whole_read.0);
+        let cuts: Vec<(Cut, [RowRead; 2])> = std::mem::take(&mut digit.cuts)
             .into_iter()
             .map(|cut| {
                 (
@@ -231,9 +268,8 @@ fn choose_halves(
                 )
             })
             .collect();
-        let less_sure = |rows: &[[f32; NUM_CLASSES]; 2]| {
-            top_probability(&rows[0]).min(top_probability(&rows[1]))
-        };
+        let less_sure =
+            |rows: &[RowRead; 2]| top_probability(&rows[0].0).min(top_probability(&rows[1].0));
         let allowed = |cut: &Cut| {
             whole
                 < if cut.first_choice {
@@ -257,7 +293,7 @@ fn choose_halves(
             )) => {
                 read.extend([read_digit(left, left_row), read_digit(right, right_row)]);
             }
-            None => read.push(read_digit(digit, whole_row)),
+            None => read.push(read_digit(digit, whole_read)),
         }
     }
     read
@@ -364,10 +400,57 @@ mod tests {
         }
     }
 
+    /// A row the network was not silent on, as `choose_halves` takes it.
+    fn loud(row: [f32; NUM_CLASSES]) -> ([f32; NUM_CLASSES], bool) {
+        (row, false)
+    }
+
+    #[test]
+    fn a_region_the_network_is_silent_on_is_read_so_and_refused_by_a_calibrated_run() {
+        use crate::data::DatasetKind;
+        use crate::model::reading::Reading;
+        let _random = crate::random_generator_lock();
+        let device = Device::flex();
+        let mut model = crate::model::ModelConfig::new().init(&device);
+        // Any threshold at all: the silent region is refused whatever its top probability.
+        let calibrated = Calibrated {
+            not_a_digit_below: Some(0.0),
+            ..Calibrated::default()
+        };
+        let read = |model: &Model| {
+            read_digits(model, vec![vec![digit(0, &[])]], &device, calibrated)[0][0].clone()
+        };
+        let region = |read: &ReadDigit| {
+            Reading::new(
+                &[read.region()],
+                DatasetKind::Mnist,
+                Some(0.0),
+                UNSURE_BELOW,
+            )
+        };
+        // Freshly initialised, some hidden units respond: a digit, however unsure.
+        let loud = read(&model);
+        assert!(!loud.silent);
+        assert!(region(&loud).number.is_some());
+        // Every hidden unit off: read as the output layer's bias alone, and refused.
+        let hidden = &mut model.hidden[0];
+        hidden.weight = hidden.weight.clone().map(|w| w.zeros_like());
+        hidden.bias = hidden.bias.clone().map(|b| b.map(|b| b.ones_like().neg()));
+        let silent = read(&model);
+        assert!(silent.silent);
+        assert_eq!(region(&silent).number, None);
+        let expected = silent_reading(&model, calibrated);
+        for (got, want) in silent.probabilities.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{got} {want}");
+        }
+    }
+
     #[test]
     fn touching_digits_are_two_only_when_the_whole_is_unsure_and_both_halves_are_sure() {
         // An unsure whole (a 1 against a 0, read 60% as a 0) whose halves read 99% a 1 and a 0.
-        let mut rows = vec![row(0, 0.6), row(1, 0.99), row(0, 0.99)].into_iter();
+        let mut rows = vec![row(0, 0.6), row(1, 0.99), row(0, 0.99)]
+            .into_iter()
+            .map(loud);
         let read = choose_halves(vec![digit(0, &[10])], &mut rows);
         let classes: Vec<u8> = read
             .iter()
@@ -376,13 +459,19 @@ mod tests {
         assert_eq!(classes, [1, 0]);
         assert_eq!(read[1].digit.bounds, [10, 0, 10, 20]);
         // A sure whole stays whole, whatever its halves read.
-        let mut rows = vec![row(8, 0.97), row(0, 0.99), row(0, 0.99)].into_iter();
+        let mut rows = vec![row(8, 0.97), row(0, 0.99), row(0, 0.99)]
+            .into_iter()
+            .map(loud);
         assert_eq!(choose_halves(vec![digit(0, &[10])], &mut rows).len(), 1);
         // So does an unsure whole with an unsure half.
-        let mut rows = vec![row(0, 0.6), row(1, 0.99), row(7, 0.8)].into_iter();
+        let mut rows = vec![row(0, 0.6), row(1, 0.99), row(7, 0.8)]
+            .into_iter()
+            .map(loud);
         assert_eq!(choose_halves(vec![digit(0, &[10])], &mut rows).len(), 1);
         // A digit without halves takes one row; the next digit's rows follow in order.
-        let mut rows = vec![row(4, 0.5), row(0, 0.6), row(1, 0.99), row(0, 0.99)].into_iter();
+        let mut rows = vec![row(4, 0.5), row(0, 0.6), row(1, 0.99), row(0, 0.99)]
+            .into_iter()
+            .map(loud);
         let read = choose_halves(vec![digit(0, &[]), digit(30, &[10])], &mut rows);
         let classes: Vec<u8> = read
             .iter()
@@ -405,10 +494,10 @@ mod tests {
                 row(6, 0.999),
             ]
         };
-        let read = choose_halves(vec![pair()], &mut rows(row(0, 0.6)).into_iter());
+        let read = choose_halves(vec![pair()], &mut rows(row(0, 0.6)).into_iter().map(loud));
         assert_eq!(read.len(), 1);
         // Hardly read as a digit (every class alike): the edge cut, its halves where it cut.
-        let read = choose_halves(vec![pair()], &mut rows(row(4, 0.13)).into_iter());
+        let read = choose_halves(vec![pair()], &mut rows(row(4, 0.13)).into_iter().map(loud));
         let bounds: Vec<[u32; 4]> = read.iter().map(|read| read.digit.bounds).collect();
         assert_eq!(bounds, [[0, 0, 4, 20], [4, 0, 16, 20]]);
         // Of cuts read alike, the first choice.
@@ -419,7 +508,7 @@ mod tests {
             row(1, 0.99),
             row(6, 0.99),
         ];
-        let read = choose_halves(vec![pair()], &mut alike.into_iter());
+        let read = choose_halves(vec![pair()], &mut alike.into_iter().map(loud));
         assert_eq!(read[0].digit.bounds, [0, 0, 10, 20]);
     }
 

@@ -178,10 +178,14 @@ pub(crate) struct Region {
     /// Whether its reading holds when its input is turned a little or shrunk
     /// (`model::steadiness`); `true` when not tested (a run without a threshold).
     pub steady: bool,
+    /// Whether the network is silent on it (`Model::forward_with_silence`): its probabilities
+    /// are the output layer's bias alone, the same for anything it knows nothing of.
+    pub silent: bool,
 }
 
 /// `found`'s regions that are digits and those that are not (their top probability below
-/// `not_a_digit_below`, or their reading unsteady), each left to right, and whether all were
+/// `not_a_digit_below`, their reading unsteady, or the network silent on them: a run without a
+/// threshold refuses none), each left to right, and whether all were
 /// refused because those that are not digits cover more of the picture (box areas) than those
 /// that are.
 fn sort_regions(
@@ -190,7 +194,8 @@ fn sort_regions(
 ) -> (Vec<&Region>, Vec<&Region>, bool) {
     let is_digit = |region: &&Region| {
         let top = top_probability(&region.probabilities);
-        not_a_digit_below.is_none_or(|threshold| top >= threshold && region.steady)
+        not_a_digit_below
+            .is_none_or(|threshold| top >= threshold && region.steady && !region.silent)
     };
     let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
     // A drawing or a scene in which a few strokes read as digits is not a number.
@@ -223,7 +228,7 @@ fn not_a_digit_reason(
             format!("{what}: most of the picture is not digits")
         }
         Some(threshold) => format!(
-            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little",
+            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or as nothing (no unit of the network's last hidden layer responding)",
             100.0 * threshold,
             100.0 * unsure_below
         ),
@@ -273,12 +278,13 @@ mod tests {
     use crate::model::steadiness::UNSURE_BELOW;
     use crate::model::test_rows::row;
 
-    /// A steady region of `probabilities` at `bounds`.
+    /// A steady region of `probabilities` at `bounds`, the network not silent on it.
     fn region(probabilities: [f32; NUM_CLASSES], bounds: [u32; 4]) -> Region {
         Region {
             probabilities,
             bounds,
             steady: true,
+            silent: false,
         }
     }
 
@@ -300,7 +306,22 @@ mod tests {
         let reading = Reading::new(&wobbly, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("4"));
         assert_eq!(reading.not_digits[0].bounds, [24, 0, 10, 20]);
-        // Without a threshold (a run not calibrated) every region is a digit.
+        // Nor is one the network is silent on, however high its top probability.
+        let mut silent = [found[0], found[2]];
+        silent[0].silent = true;
+        let reading = Reading::new(&silent, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(reading.number.as_deref(), Some("2"));
+        assert_eq!(reading.not_digits[0].bounds, [0, 0, 10, 20]);
+        let reading = Reading::new(&silent[..1], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some(
+                "not a digit: read below the run's threshold of 90.00%, or below 50% and otherwise when turned a little, or as nothing (no unit of the network's last hidden layer responding)"
+            )
+        );
+        // Without a threshold (a run not calibrated) every region is a digit, silent or not.
+        let reading = Reading::new(&silent, DatasetKind::Mnist, None, UNSURE_BELOW);
+        assert_eq!(reading.number.as_deref(), Some("42"));
         let reading = Reading::new(&found, DatasetKind::Mnist, None, UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("412"));
         assert!(reading.not_digits.is_empty());

@@ -81,7 +81,12 @@ fn model_proto(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -
         producer_version: env!("CARGO_PKG_VERSION").to_string(),
         doc_string: description.clone(),
         graph: Some(graph(model, config, calibrated)),
-        metadata_props: metadata(config, calibrated, description),
+        metadata_props: metadata(
+            config,
+            calibrated,
+            crate::model::predict::silent_reading(model, calibrated),
+            description,
+        ),
     }
 }
 
@@ -91,6 +96,7 @@ fn model_proto(model: &Model, config: &TrainingConfig, calibrated: Calibrated) -
 fn metadata(
     config: &TrainingConfig,
     calibrated: Calibrated,
+    silent: [f32; NUM_CLASSES],
     description: String,
 ) -> Vec<StringStringEntryProto> {
     let classes = serde_json::to_string(&config.dataset.class_names()).expect("names serialize");
@@ -113,7 +119,7 @@ fn metadata(
             "confidence",
             calibrated.confidence.map_or("none".to_string(), |map| {
                 format!(
-                    "{} {}: slope and offset of the top probability's map inside the graph: the softmax's largest value p becomes sigmoid(slope * ln(p / (1 - p)) + offset), the others scaled to sum to 1 (calibrate)",
+                    "{} {}: slope and offset of the top probability's map inside the graph: the softmax's largest value p becomes sigmoid(slope * ln(p / r) + offset), r the sum of the others (not 1 - p, which rounds to 0 near p = 1; at least 1e-30), the others scaled to sum to 1 (calibrate)",
                     map.slope, map.offset
                 )
             }),
@@ -122,8 +128,9 @@ fn metadata(
             "not_a_digit_below",
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
-                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} whose class changes when its input is turned {TURN_DEGREES} degrees either way about its centre or shrunk to {SHRINK} of its size (calibrate)",
-                    calibrated.unsure_below
+                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} whose class changes when its input is turned {TURN_DEGREES} degrees either way about its centre or shrunk to {SHRINK} of its size (bilinear interpolation, ink outside the field 0), and one whose probabilities are {} (within 1e-6; the output layer's bias alone: no unit of the last hidden layer responding) (calibrate)",
+                    calibrated.unsure_below,
+                    serde_json::to_string(&silent).expect("numbers serialize")
                 )
             }),
         ),

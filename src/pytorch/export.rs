@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
+use crate::data::NUM_CLASSES;
 use crate::fs::atomic_file;
 use crate::model::predict::Calibrated;
 use crate::model::{ActivationKind, Model, ModelConfig, ModelKind, Normalization};
@@ -95,9 +96,16 @@ pub(crate) struct Architecture {
     /// run not calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsure_below: Option<f32>,
+    /// A calibrated run's reading of a picture it knows nothing of: the probabilities (as the
+    /// run reads them) of the output layer's bias alone, which a picture gets when no unit of
+    /// the last hidden layer responds (all 0 after the ReLU); such a picture is not a digit,
+    /// whatever its top probability. Absent for a run not calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_probabilities: Option<[f32; NUM_CLASSES]>,
     /// A calibrated run's top-probability map (`calibrate`), after the temperature: the
-    /// largest probability p becomes `sigmoid(confidence_slope * ln(p / (1 - p)) +
-    /// confidence_offset)`, the others scaled to sum to 1. Absent for a run without one.
+    /// largest probability p becomes `sigmoid(confidence_slope * ln(p / r) +
+    /// confidence_offset)`, r the sum of the others (not 1 - p, which rounds to 0 near p = 1;
+    /// at least 1e-30), the others scaled to sum to 1. Absent for a run without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence_slope: Option<f64>,
     /// See `confidence_slope`.
@@ -151,6 +159,7 @@ impl Architecture {
             temperature: None,
             not_a_digit_below: None,
             unsure_below: None,
+            silent_probabilities: None,
             confidence_slope: None,
             confidence_offset: None,
         }
@@ -272,6 +281,9 @@ pub(crate) fn export(
         unsure_below: calibrated
             .not_a_digit_below
             .map(|_| calibrated.unsure_below),
+        silent_probabilities: calibrated
+            .not_a_digit_below
+            .map(|_| crate::model::predict::silent_reading(model, calibrated)),
         confidence_slope: calibrated.confidence.map(|map| map.slope),
         confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)

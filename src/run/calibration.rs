@@ -36,10 +36,15 @@ pub(crate) struct CalibrationRecord {
     /// Absent from files written before it existed: such a run refuses nothing.
     #[serde(default)]
     pub not_a_digit_below: Option<f64>,
-    /// The share of the held-out images (a fraction) refused: below `not_a_digit_below`, or
-    /// unsteady below `unsure_below`.
+    /// The share of the held-out images (a fraction) refused: below `not_a_digit_below`,
+    /// unsteady below `unsure_below`, or read as nothing.
     #[serde(default)]
     pub held_out_refused: Option<f64>,
+    /// The share of the held-out images (a fraction) the network is silent on
+    /// (`Model::forward_with_silence`): refused whatever the bounds, part of
+    /// `held_out_refused`. Absent from files written before it existed.
+    #[serde(default)]
+    pub held_out_silent: Option<f64>,
     /// A region read below this (top probability, a fraction, as the calibrated probabilities
     /// say it) is tested for steadiness (`model::steadiness`): 0.5 at the temperature, or lower
     /// so that the test alone refuses at most `model::rejection::REFUSED_DIGITS` of the
@@ -47,8 +52,8 @@ pub(crate) struct CalibrationRecord {
     /// before it existed: 0.5.
     #[serde(default)]
     pub unsure_below: Option<f64>,
-    /// After the temperature, the top probability p becomes sigmoid(slope ln(p / (1 - p)) +
-    /// offset), the others scaled to sum to 1 (`model::confidence`). Absent from files written
+    /// After the temperature, the top probability p becomes sigmoid(slope ln(p / r) +
+    /// offset), r the sum of the others, the others scaled to sum to 1 (`model::confidence`). Absent from files written
     /// before it existed: no map.
     #[serde(default)]
     pub confidence_slope: Option<f64>,
