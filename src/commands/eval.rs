@@ -48,12 +48,7 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .limited(config.limit_test);
     let ((log_probs, silence), test_pass_seconds) =
         timed(|| log_probabilities_and_silence(&model, test.pixels(), &device));
-    let steady = steady_images(&model, &test, &log_probs, &device, calibrated);
-    // What infer refuses besides the threshold: the unsteady, and those the network is silent
-    // on (a run without a threshold refuses nothing).
-    let steady: Vec<bool> = (steady.iter().zip(&silence))
-        .map(|(&steady, &silent)| steady && !(silent && calibrated.not_a_digit_below.is_some()))
-        .collect();
+    let steady = steady_images(&model, &test, &log_probs, &silence, &device, calibrated);
     let mut report = EvalReport::new(
         &log_probs,
         test.labels(),
@@ -97,13 +92,16 @@ fn timed<T>(step: impl FnOnce() -> T) -> (T, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
-/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) keep their
-/// reading when turned a little or shrunk, as `infer` tests them before answering "not a
-/// digit" (`model::steadiness`); all, for a run without a threshold.
+/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`, silent on
+/// those `silence` marks) pass the tests `infer` makes besides the threshold before answering
+/// "not a digit": the reading kept when turned a little or shrunk (`model::steadiness`), and
+/// the network not silent on it (`Model::forward_with_silence`); all, for a run without a
+/// threshold.
 fn steady_images(
     model: &Model,
     test: &LabelledImages,
     log_probs: &[[f32; NUM_CLASSES]],
+    silence: &[bool],
     device: &Device,
     calibrated: Calibrated,
 ) -> Vec<bool> {
@@ -111,9 +109,12 @@ fn steady_images(
         return vec![true; test.len()];
     }
     let rows = calibrated.probabilities(log_probs);
-    steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
+    let steady = steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
         calibrated.probabilities(&log_probabilities(model, pixels, device))
-    })
+    });
+    (steady.iter().zip(silence))
+        .map(|(&steady, &silent)| steady && !silent)
+        .collect()
 }
 
 /// Writes `eval.json` (`json`), `confusion.png`, `misclassified.png` and `calibration.png` into

@@ -128,7 +128,7 @@ fn metadata(
             "not_a_digit_below",
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
-                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} whose class changes when its input is turned {TURN_DEGREES} degrees either way about its centre or shrunk to {SHRINK} of its size (bilinear interpolation, ink outside the field 0), and one whose probabilities are {} (within 1e-6; the output layer's bias alone: no unit of the last hidden layer responding) (calibrate)",
+                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities are {} (within 1e-6; the output layer's bias alone: no unit of the last hidden layer responding); a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number (calibrate)",
                     calibrated.unsure_below,
                     serde_json::to_string(&silent).expect("numbers serialize")
                 )
