@@ -902,7 +902,7 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
     );
     // The ONNX metadata names the same reading, refused whatever its top probability.
     let listed = refusals
-        .split_once("whose probabilities are ")
+        .split_once("whose probabilities equal ")
         .and_then(|(_, rest)| rest.split_once(']'))
         .map(|(list, _)| format!("{list}]"))
         .unwrap_or_default();
@@ -915,6 +915,21 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
             .all(|(a, b)| (a - b).abs() < 1e-7),
         "{listed:?} {silent:?}"
     );
+    // The JSON says in words how infer reads the module's output: the temperature, the map,
+    // and the same refusals as the ONNX metadata, word for word.
+    let reading = architecture["reading"].as_str().unwrap_or_default();
+    let rules = refusals
+        .split_once("output, ")
+        .and_then(|(_, rest)| rest.strip_suffix(" (calibrate)"))
+        .unwrap_or_default();
+    assert!(!rules.is_empty(), "{refusals}");
+    assert!(
+        reading.starts_with(&format!(
+            "probabilities: softmax(logits / {temperature}), then"
+        )),
+        "{reading}"
+    );
+    assert!(reading.ends_with(rules), "{reading}");
     assert_eq!(architecture["confidence_slope"].as_f64(), Some(slope));
     assert_eq!(architecture["confidence_offset"].as_f64(), Some(offset));
 }

@@ -7,7 +7,7 @@
 
 use crate::data::NUM_CLASSES;
 use crate::model::reading::top_probability;
-use crate::model::steadiness::UNSURE_BELOW;
+use crate::model::steadiness::{SHRINK, TURN_DEGREES, UNSURE_BELOW};
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
 /// most 1% of MNIST's test digits answered "not a digit".
@@ -84,6 +84,19 @@ pub(crate) fn refused_share(
         .filter(|(row, steady)| !**steady || top_probability(row) < threshold)
         .count();
     refused as f64 / probabilities.len().max(1) as f64
+}
+
+/// What `infer` answers "not a digit", in words a runtime can follow on the run's
+/// probabilities (its exports' softmax): below `threshold`; below `unsure_below` and read as
+/// another class by a copy turned or shrunk a little (`model::steadiness`, as it makes them);
+/// equal to `silent` (the network silent on it, `Model::forward_with_silence`); and the
+/// picture-level rule of `model::reading`. The ONNX metadata and the safetensors JSON both
+/// carry it.
+pub(crate) fn rules(threshold: f32, unsure_below: f32, silent: &[f32; NUM_CLASSES]) -> String {
+    format!(
+        "a picture whose top probability is below {threshold} is not a digit, and so is one read below {unsure_below} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities equal {} within 1e-6 (the output layer's bias alone: no unit of the last hidden layer responding); a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number",
+        serde_json::to_string(silent).expect("numbers serialize")
+    )
 }
 
 /// Whether `threshold` is one [`threshold`] could have chosen: a probability, 0 to 1.

@@ -20,7 +20,7 @@ use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::fs::atomic_file;
 use crate::model::confidence::{self, ConfidenceMap};
 use crate::model::predict::Calibrated;
-use crate::model::steadiness::{SHRINK, TURN_DEGREES};
+use crate::model::rejection;
 use crate::model::{ActivationKind, Model, ModelKind};
 use crate::pytorch::export::{ExportError, check_destinations, pytorch_names};
 use proto::*;
@@ -128,9 +128,8 @@ fn metadata(
             "not_a_digit_below",
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
-                    "{t}: a picture whose top softmax probability is below it is not a digit, and so is one read below {} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities are {} (within 1e-6; the output layer's bias alone: no unit of the last hidden layer responding); a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number (calibrate)",
-                    calibrated.unsure_below,
-                    serde_json::to_string(&silent).expect("numbers serialize")
+                    "{t}: on the softmax of the output, {} (calibrate)",
+                    rejection::rules(t, calibrated.unsure_below, &silent)
                 )
             }),
         ),

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::data::NUM_CLASSES;
 use crate::fs::atomic_file;
-use crate::model::predict::Calibrated;
+use crate::model::predict::{Calibrated, silent_reading};
+use crate::model::rejection;
 use crate::model::{ActivationKind, Model, ModelConfig, ModelKind, Normalization};
 use crate::pytorch::burn_layer_path;
 use crate::pytorch::layout::NET_CONVOLUTIONS;
@@ -102,6 +103,11 @@ pub(crate) struct Architecture {
     /// whatever its top probability. Absent for a run not calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub silent_probabilities: Option<[f32; NUM_CLASSES]>,
+    /// A calibrated run's probabilities and "not a digit" in words, as `infer` computes them
+    /// from the module's output (the ONNX metadata says the same). Absent for a run not
+    /// calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reading: Option<String>,
     /// A calibrated run's top-probability map (`calibrate`), after the temperature: the
     /// largest probability p becomes `sigmoid(confidence_slope * ln(p / r) +
     /// confidence_offset)`, r the sum of the others (not 1 - p, which rounds to 0 near p = 1;
@@ -160,6 +166,7 @@ impl Architecture {
             not_a_digit_below: None,
             unsure_below: None,
             silent_probabilities: None,
+            reading: None,
             confidence_slope: None,
             confidence_offset: None,
         }
@@ -257,6 +264,23 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
+/// How `infer` reads a calibrated run's module output `logits` (`threshold` its "not a
+/// digit" threshold, `silent` its silent reading), in words: the temperature, the
+/// top-probability map, then [`rejection::rules`].
+fn reading(calibrated: Calibrated, threshold: f32, silent: &[f32; NUM_CLASSES]) -> String {
+    let map = calibrated.confidence.map_or(String::new(), |map| {
+        format!(
+            ", then the largest probability p becomes sigmoid({} * ln(p / r) + {}), r the sum of the others (at least 1e-30), the others scaled to sum to 1",
+            map.slope, map.offset
+        )
+    });
+    format!(
+        "probabilities: softmax(logits / {}){map}; {}",
+        calibrated.temperature.unwrap_or(1.0),
+        rejection::rules(threshold, calibrated.unsure_below, silent)
+    )
+}
+
 /// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
 /// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
 /// or not at all. Returns the architecture written.
@@ -283,7 +307,10 @@ pub(crate) fn export(
             .map(|_| calibrated.unsure_below),
         silent_probabilities: calibrated
             .not_a_digit_below
-            .map(|_| crate::model::predict::silent_reading(model, calibrated)),
+            .map(|_| silent_reading(model, calibrated)),
+        reading: calibrated
+            .not_a_digit_below
+            .map(|threshold| reading(calibrated, threshold, &silent_reading(model, calibrated))),
         confidence_slope: calibrated.confidence.map(|map| map.slope),
         confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)
