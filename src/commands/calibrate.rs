@@ -116,10 +116,11 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
 }
 
 /// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images
-/// whose classes are `labels`) and of the top-probability map fitted after it: the images
-/// `steadiness` finds unsteady below [`UNSURE_BELOW`] at the temperature (given their
-/// probabilities at it), that bound lowered when they alone are more than the budget, the
-/// threshold for "not a digit" beside them, and how both do on them. The map is increasing:
+/// whose classes are `labels`) and of the top-probability map fitted after it: the images the
+/// network is silent on (`silence`) and those `steadiness` finds unsteady below
+/// [`UNSURE_BELOW`] at the temperature (given their probabilities at it), that bound lowered
+/// when they are more than the budget (`rejection::budget_before_threshold`), the threshold
+/// for "not a digit" beside them, and how all do on them. The map is increasing:
 /// the bound and the threshold are recorded as the calibrated probabilities say them, and
 /// refuse the same images at the temperature alone (so the map changes no decision, only what
 /// the probabilities say).
@@ -132,19 +133,9 @@ fn fitted(
 ) -> CalibrationRecord {
     let at_t = at_temperature(log_probs, Some(temperature));
     let map = ConfidenceMap::fit(&at_t, labels);
-    // The images the network is silent on are refused whatever the bounds: the steadiness
-    // test shares the budget left.
+    let (unsure_at_t, steady) =
+        rejection::budget_before_threshold(&at_t, &steadiness(&at_t), silence, REFUSED_DIGITS);
     let silent = silence.iter().filter(|&&silent| silent).count();
-    let left = REFUSED_DIGITS - silent as f64 / labels.len().max(1) as f64;
-    let steady = steadiness(&at_t);
-    let tested: Vec<bool> = (steady.iter().zip(silence))
-        .map(|(&s, &q)| s || q)
-        .collect();
-    let unsure_at_t = rejection::unsure_bound(&at_t, &tested, left.max(0.0));
-    let steady: Vec<bool> = (rejection::steady_below(&at_t, &steady, unsure_at_t).iter())
-        .zip(silence)
-        .map(|(&steady, &silent)| steady && !silent)
-        .collect();
     let scaled: Vec<[f32; NUM_CLASSES]> = at_t.iter().map(|row| map.apply(row)).collect();
     let unsure_below = map.confidence(f64::from(unsure_at_t));
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);

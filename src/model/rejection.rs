@@ -71,6 +71,33 @@ pub(crate) fn steady_below(
         .collect()
 }
 
+/// How the budget `share` is spent on `probabilities`' images (each one's rows, at the run's
+/// temperature): first on those the network is silent on (`silent[i]`, refused whatever
+/// their top probability), then on the steadiness test (`steady[i]`, tested below
+/// [`UNSURE_BELOW`]), whose bound is lowered to fit what is left ([`unsure_bound`]). Returns
+/// that bound and which images are still kept (steady below it, and not silent): the
+/// [`threshold`] chosen on these refuses the rest of the share.
+pub(crate) fn budget_before_threshold(
+    probabilities: &[[f32; NUM_CLASSES]],
+    steady: &[bool],
+    silent: &[bool],
+    share: f64,
+) -> (f32, Vec<bool>) {
+    let silent_share =
+        silent.iter().filter(|&&silent| silent).count() as f64 / probabilities.len().max(1) as f64;
+    // Silent images are refused anyway: not counted again as unsteady.
+    let tested: Vec<bool> = (steady.iter().zip(silent))
+        .map(|(&steady, &silent)| steady || silent)
+        .collect();
+    let bound = unsure_bound(probabilities, &tested, (share - silent_share).max(0.0));
+    let kept = (steady_below(probabilities, steady, bound)
+        .iter()
+        .zip(silent))
+    .map(|(&steady, &silent)| steady && !silent)
+    .collect();
+    (bound, kept)
+}
+
 /// The share of `probabilities`' images (a fraction) refused: unsteady, or with a top
 /// probability below `threshold`.
 pub(crate) fn refused_share(
@@ -163,5 +190,31 @@ mod tests {
         // Within the share, the bound stays where it is.
         assert_eq!(unsure_bound(&probabilities, &steady, 0.02), UNSURE_BELOW);
         assert!(plausible_bound(0.7) && !plausible_bound(1.2) && !plausible_bound(f64::NAN));
+    }
+
+    #[test]
+    fn silent_images_take_their_share_of_the_budget_first() {
+        // 400 digits, 1% is 4: one read as nothing (at 0.95: silence, not its top, refuses
+        // it), three unsteady (0.2, 0.3, 0.4) and the rest sure.
+        let mut tops = vec![0.99f32; 400];
+        tops[..4].copy_from_slice(&[0.95, 0.2, 0.3, 0.4]);
+        let probabilities = rows(&tops);
+        let mut steady = vec![true; 400];
+        steady[1..4].fill(false);
+        let mut silent = vec![false; 400];
+        silent[0] = true;
+        let (bound, kept) = budget_before_threshold(&probabilities, &steady, &silent, 0.01);
+        // The three unsteady fit in what is left: the bound stays, none of the four is kept.
+        assert_eq!(bound, UNSURE_BELOW);
+        assert_eq!(&kept[..5], [false, false, false, false, true]);
+        let chosen = threshold(&probabilities, &kept, 0.01).unwrap();
+        assert_eq!(refused_share(&probabilities, &kept, chosen), 0.01);
+        // Two silent: only two unsteady fit, the bound drops to keep the surest of them.
+        silent[4] = true;
+        let (bound, kept) = budget_before_threshold(&probabilities, &steady, &silent, 0.01);
+        assert_eq!(bound, 0.4);
+        assert_eq!(&kept[..5], [false, false, false, true, false]);
+        let chosen = threshold(&probabilities, &kept, 0.01).unwrap();
+        assert_eq!(refused_share(&probabilities, &kept, chosen), 0.01);
     }
 }
