@@ -155,8 +155,12 @@ impl Reading {
             },
             _ => Whole::Number { class: None },
         };
-        let reason = digits.is_empty().then(|| {
-            not_a_digit_reason(not_a_digit_below, unsure_below, mostly_not_digits, dataset)
+        let reason = digits.is_empty().then(|| match (found, not_a_digit_below) {
+            // One region: the test that refused it, with its numbers.
+            ([region], Some(threshold)) if !mostly_not_digits => {
+                why_not_a_digit(region, threshold, unsure_below, dataset)
+            }
+            _ => not_a_digit_reason(not_a_digit_below, unsure_below, mostly_not_digits, dataset),
         });
         Self {
             whole,
@@ -236,6 +240,42 @@ fn not_a_digit_reason(
     }
 }
 
+/// Why the one region of a picture is not a digit: the network silent on it, its top
+/// probability below the run's `threshold`, or below `unsure_below` and read otherwise when
+/// turned a little (the first that applies, in that order), with the model's best guess.
+fn why_not_a_digit(
+    region: &Region,
+    threshold: f32,
+    unsure_below: f32,
+    dataset: DatasetKind,
+) -> String {
+    let what = if dataset.reads_numbers() {
+        "not a digit"
+    } else {
+        "none of the classes"
+    };
+    let class = argmax(&region.probabilities);
+    let top = top_probability(&region.probabilities);
+    let guess = format!(
+        "read {:.2}% as {}",
+        100.0 * top,
+        dataset.class_names()[usize::from(class)]
+    );
+    if region.silent {
+        format!("{what}: read as nothing (no unit of the network's last hidden layer responding)")
+    } else if top < threshold {
+        format!(
+            "{what}: {guess}, below the run's threshold of {:.2}%",
+            100.0 * threshold
+        )
+    } else {
+        format!(
+            "{what}: {guess}, below {:.0}%, and as another class when turned a little",
+            100.0 * unsure_below
+        )
+    }
+}
+
 /// The `k` most probable classes, most probable first; ties keep the lower class first.
 pub(crate) fn top_k(probabilities: &[f32; NUM_CLASSES], k: usize) -> Vec<Guess> {
     let mut guesses: Vec<Guess> = probabilities
@@ -312,7 +352,32 @@ mod tests {
         let reading = Reading::new(&silent, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("2"));
         assert_eq!(reading.not_digits[0].bounds, [0, 0, 10, 20]);
+        // A picture of one region says which test refused it.
         let reading = Reading::new(&silent[..1], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some(
+                "not a digit: read as nothing (no unit of the network's last hidden layer responding)"
+            )
+        );
+        let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some("not a digit: read 40.00% as 1, below the run's threshold of 90.00%")
+        );
+        let mut unsure = region(row(2, 0.45), [0, 0, 10, 20]);
+        unsure.steady = false;
+        let reading = Reading::new(&[unsure], DatasetKind::Mnist, Some(0.3), UNSURE_BELOW);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some(
+                "not a digit: read 45.00% as 2, below 50%, and as another class when turned a little"
+            )
+        );
+        // Several regions, none a digit: every test named.
+        let mut none = [found[1], silent[0]];
+        none[0].bounds = [30, 0, 10, 20];
+        let reading = Reading::new(&none, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(
             reading.reason.as_deref(),
             Some(
