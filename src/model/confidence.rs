@@ -67,16 +67,17 @@ impl ConfidenceMap {
         self.mapped(p.ln() - (1.0 - p).max(TINY).ln())
     }
 
-    /// The top probability of `row` and what its other classes add up to (every class equal
-    /// to the top counts as the top), in f64.
-    fn top_and_rest(row: &[f32; NUM_CLASSES]) -> (f32, f64) {
+    /// The top probability of `row`, what its other classes add up to (every class equal to
+    /// the top counts as the top; at least [`TINY`]), in f64, and the log-odds of the two.
+    fn top_and_rest(row: &[f32; NUM_CLASSES]) -> (f32, f64, f64) {
         let top = row.iter().copied().fold(0.0f32, f32::max);
         let rest = row
             .iter()
             .filter(|&&p| p != top)
             .map(|&p| f64::from(p))
-            .sum();
-        (top, rest)
+            .sum::<f64>()
+            .max(TINY);
+        (top, rest, f64::from(top).ln() - rest.ln())
     }
 
     /// `row` (probabilities summing to 1) with its top probability p mapped to
@@ -84,9 +85,8 @@ impl ConfidenceMap {
     /// [`TINY`]), the others scaled by what is left, then all divided by their sum (ties at the
     /// top are each mapped): what the ONNX graph's softmax gives.
     pub(crate) fn apply(&self, row: &[f32; NUM_CLASSES]) -> [f32; NUM_CLASSES] {
-        let (top, rest) = Self::top_and_rest(row);
-        let rest = rest.max(TINY);
-        let mapped = self.mapped(f64::from(top).ln() - rest.ln());
+        let (top, rest, log_odds) = Self::top_and_rest(row);
+        let mapped = self.mapped(log_odds);
         let scale = (1.0 - mapped) / rest;
         let moved = row.map(|p| {
             if p == top {
@@ -109,9 +109,8 @@ impl ConfidenceMap {
             .iter()
             .zip(labels)
             .map(|(row, &label)| {
-                let (top, rest) = Self::top_and_rest(row);
+                let (_, _, log_odds) = Self::top_and_rest(row);
                 let class = crate::model::reading::argmax(row);
-                let log_odds = f64::from(top).ln() - rest.max(TINY).ln();
                 (log_odds, f64::from(u8::from(class == label)))
             })
             .collect();

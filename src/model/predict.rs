@@ -25,8 +25,9 @@ const CHUNK: usize = 1000;
 pub(crate) struct Calibrated {
     /// The logits are divided by it before the softmax (`model::temperature`).
     pub temperature: Option<f64>,
-    /// A region whose top probability (at the temperature) is below this is "not a digit"
-    /// (`model::rejection`): a fraction, 0 to 1.
+    /// A region whose top probability (as [`Calibrated::probabilities`] gives it: after the
+    /// temperature and the map) is below this is "not a digit" (`model::rejection`): a
+    /// fraction, 0 to 1.
     pub not_a_digit_below: Option<f32>,
     /// A region read below this (top probability, a fraction) is tested for steadiness
     /// (`model::steadiness`) when there is a threshold: [`UNSURE_BELOW`], or lower where
@@ -98,7 +99,10 @@ pub(crate) fn log_probabilities(
     pixels: &[u8],
     device: &Device,
 ) -> Vec<[f32; NUM_CLASSES]> {
-    log_probabilities_and_silence(model, pixels, device).0
+    pixels
+        .chunks(CHUNK * IMAGE_PIXELS)
+        .flat_map(|chunk| log_softmax_rows(model.forward(images_tensor(chunk, device))))
+        .collect()
 }
 
 /// [`log_probabilities`], and for each image whether the network is silent on it
@@ -112,28 +116,29 @@ pub(crate) fn log_probabilities_and_silence(
     let mut silence = Vec::with_capacity(pixels.len() / IMAGE_PIXELS);
     for chunk in pixels.chunks(CHUNK * IMAGE_PIXELS) {
         let (logits, silent) = model.forward_with_silence(images_tensor(chunk, device));
-        let values: Vec<f32> = log_softmax(logits, 1)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .expect("log-softmax output converts to f32");
-        rows.extend(
-            values
-                .chunks_exact(NUM_CLASSES)
-                .map(|row| -> [f32; NUM_CLASSES] { row.try_into().expect("rows of NUM_CLASSES") }),
-        );
+        rows.extend(log_softmax_rows(logits));
         silence.extend(silent);
     }
     (rows, silence)
+}
+
+/// The log-softmax of `logits` `[n, 10]`, one row per image.
+fn log_softmax_rows(logits: Tensor<2>) -> Vec<[f32; NUM_CLASSES]> {
+    let values: Vec<f32> = log_softmax(logits, 1)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .expect("log-softmax output converts to f32");
+    values
+        .chunks_exact(NUM_CLASSES)
+        .map(|row| row.try_into().expect("rows of NUM_CLASSES"))
+        .collect()
 }
 
 /// The probabilities of an image the network is silent on, as the run reads them: the output
 /// layer's bias alone through the softmax, the temperature and the map
 /// ([`Model::forward_with_silence`]).
 pub(crate) fn silent_reading(model: &Model, calibrated: Calibrated) -> [f32; NUM_CLASSES] {
-    let bias = model.output_bias();
-    let top = bias.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = bias.iter().map(|&b| (b - top).exp()).sum();
-    let log_probs = bias.map(|b| b - top - sum.ln());
+    let log_probs = crate::model::temperature::scaled(&model.output_bias(), 1.0);
     calibrated.probabilities(&[log_probs])[0]
 }
 

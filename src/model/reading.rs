@@ -213,6 +213,18 @@ fn sort_regions(
     (accepted, refused, false)
 }
 
+/// What a reading the network is silent on is called (`Region::silent`).
+const READ_AS_NOTHING: &str = "as nothing (no unit of the network's last hidden layer responding)";
+
+/// What a picture that is none of `dataset`'s classes is answered.
+fn refused_as(dataset: DatasetKind) -> &'static str {
+    if dataset.reads_numbers() {
+        "not a digit"
+    } else {
+        "none of the classes"
+    }
+}
+
 /// Why a picture none of whose regions is a digit was not read: most of it is not digits
 /// (`mostly_not_digits`), or all of it fell below the threshold (the same words for every such
 /// picture of a run; `not_digits` holds the guesses).
@@ -222,17 +234,13 @@ fn not_a_digit_reason(
     mostly_not_digits: bool,
     dataset: DatasetKind,
 ) -> String {
-    let what = if dataset.reads_numbers() {
-        "not a digit"
-    } else {
-        "none of the classes"
-    };
+    let what = refused_as(dataset);
     match threshold {
         Some(_) if mostly_not_digits => {
             format!("{what}: most of the picture is not digits")
         }
         Some(threshold) => format!(
-            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or as nothing (no unit of the network's last hidden layer responding)",
+            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}",
             100.0 * threshold,
             100.0 * unsure_below
         ),
@@ -249,11 +257,7 @@ fn why_not_a_digit(
     unsure_below: f32,
     dataset: DatasetKind,
 ) -> String {
-    let what = if dataset.reads_numbers() {
-        "not a digit"
-    } else {
-        "none of the classes"
-    };
+    let what = refused_as(dataset);
     let class = argmax(&region.probabilities);
     let top = top_probability(&region.probabilities);
     let guess = format!(
@@ -262,7 +266,7 @@ fn why_not_a_digit(
         dataset.class_names()[usize::from(class)]
     );
     if region.silent {
-        format!("{what}: read as nothing (no unit of the network's last hidden layer responding)")
+        format!("{what}: read {READ_AS_NOTHING}")
     } else if top < threshold {
         format!(
             "{what}: {guess}, below the run's threshold of {:.2}%",
