@@ -834,4 +834,33 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         "{}",
         stdout(&output)
     );
+    // Shapes no digit has, whatever the model reads in them: a dash ten times as wide as
+    // tall, a filled blot; a 0 drawn with a pen is still a 0.
+    let mut dash = GrayImage::from_pixel(200, 120, Luma([255]));
+    let bar = imageproc::rect::Rect::at(40, 54).of_size(120, 12);
+    imageproc::drawing::draw_filled_rect_mut(&mut dash, bar, Luma([0]));
+    dash.save(sandbox.path("dash.png")).unwrap();
+    let mut blot = GrayImage::from_pixel(160, 160, Luma([255]));
+    imageproc::drawing::draw_filled_ellipse_mut(&mut blot, (80, 80), 40, 30, Luma([0]));
+    blot.save(sandbox.path("blot.png")).unwrap();
+    let zero = right[0].expect("a test 0 read right");
+    let (page, _) = number_picture(&data, &[zero], 4, None);
+    page.save(sandbox.path("zero.png")).unwrap();
+    let output = sandbox.run(["infer", "--run", "run", "dash.png", "blot.png", "zero.png"]);
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "dash.png: not a digit: its ink more than twice as wide as tall",
+            "blot.png: not a digit: its ink a filled shape, far thicker than a pen's stroke",
+        ],
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        lines[2].starts_with("zero.png: predicted 0 "),
+        "{}",
+        lines[2]
+    );
 }

@@ -199,7 +199,7 @@ impl EvalReport {
     fn refusals_line(&self) -> String {
         self.not_a_digit.as_ref().map_or(String::new(), |refusals| {
             format!(
-                "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little, or read as nothing (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
+                "\nnot a digit below a top probability of {:.2}%, or below {:.0}% and read otherwise when turned a little, or read as nothing, or shaped like no digit (calibration.json): {} of the {} test images refused ({:.2}%), {:.2}% of the others right",
                 100.0 * refusals.below,
                 100.0 * refusals.unsure_below,
                 refusals.refused,

@@ -14,6 +14,7 @@ use crate::data::NUM_CLASSES;
 use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::{at_temperature, log_probabilities_and_silence, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
+use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll};
 use crate::process::output::{StdoutError, outln};
@@ -55,6 +56,7 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let held_out = load_held_out_of_run(&source, &source_config, data_dir.flatten())
         .context("cannot read the held-out training images to calibrate on")?;
     let (log_probs, silence) = log_probabilities_and_silence(&model, held_out.pixels(), &device);
+    let unlike = refused_for_shape(held_out.pixels(), config.dataset);
     let temperature = fit(&log_probs, held_out.labels());
     let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
     let record = fitted(
@@ -62,6 +64,7 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         held_out.labels(),
         temperature,
         &silence,
+        &unlike,
         |rows| steadiness(held_out.pixels(), rows, UNSURE_BELOW, read),
     );
     run.save_calibration(&record)?;
@@ -117,7 +120,8 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
 
 /// The record of `temperature` (fitted to `log_probs`, the model's for the held-out images
 /// whose classes are `labels`) and of the top-probability map fitted after it: the images the
-/// network is silent on (`silence`) and those `steadiness` finds unsteady below
+/// network is silent on (`silence`), those shaped like no digit (`unlike`,
+/// `model::shape`), and those `steadiness` finds unsteady below
 /// [`UNSURE_BELOW`] at the temperature (given their probabilities at it), that bound lowered
 /// when they are more than the budget (`rejection::budget_before_threshold`), the threshold
 /// for "not a digit" beside them, and how all do on them. The map is increasing:
@@ -129,13 +133,23 @@ fn fitted(
     labels: &[u8],
     temperature: f64,
     silence: &[bool],
+    unlike: &[bool],
     steadiness: impl FnOnce(&[[f32; NUM_CLASSES]]) -> Vec<bool>,
 ) -> CalibrationRecord {
     let at_t = at_temperature(log_probs, Some(temperature));
     let map = ConfidenceMap::fit(&at_t, labels);
-    let (unsure_at_t, steady) =
-        rejection::budget_before_threshold(&at_t, &steadiness(&at_t), silence, REFUSED_DIGITS);
-    let silent = silence.iter().filter(|&&silent| silent).count();
+    let refused_anyway: Vec<bool> = (silence.iter().zip(unlike))
+        .map(|(&silent, &unlike)| silent || unlike)
+        .collect();
+    let (unsure_at_t, steady) = rejection::budget_before_threshold(
+        &at_t,
+        &steadiness(&at_t),
+        &refused_anyway,
+        REFUSED_DIGITS,
+    );
+    let share = |flags: &[bool]| {
+        flags.iter().filter(|&&flag| flag).count() as f64 / labels.len().max(1) as f64
+    };
     let scaled: Vec<[f32; NUM_CLASSES]> = at_t.iter().map(|row| map.apply(row)).collect();
     let unsure_below = map.confidence(f64::from(unsure_at_t));
     let threshold = rejection::threshold(&scaled, &steady, REFUSED_DIGITS);
@@ -148,7 +162,8 @@ fn fitted(
         ece_after: Calibration::of_probabilities(&scaled, labels).expected_calibration_error,
         not_a_digit_below: threshold.map(f64::from),
         held_out_refused: threshold.map(|t| rejection::refused_share(&scaled, &steady, t)),
-        held_out_silent: Some(silent as f64 / labels.len().max(1) as f64),
+        held_out_silent: Some(share(silence)),
+        held_out_unlike: Some(share(unlike)),
         unsure_below: Some(unsure_below),
         confidence_slope: Some(map.slope),
         confidence_offset: Some(map.offset),
@@ -181,10 +196,11 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
     )?;
     if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
-            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little, or read as nothing (the network silent on it: {:.2}%): {:.2}% of the held-out images",
+            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little, or read as nothing (the network silent on it: {:.2}%), or shaped like no digit ({:.2}%): {:.2}% of the held-out images",
             100.0 * threshold,
             100.0 * record.unsure_below.unwrap_or(f64::from(UNSURE_BELOW)),
             100.0 * record.held_out_silent.unwrap_or(0.0),
+            100.0 * record.held_out_unlike.unwrap_or(0.0),
             100.0 * refused
         )?;
     }

@@ -14,6 +14,7 @@ use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
 use crate::model::Model;
 use crate::model::predict::{Calibrated, log_probabilities, log_probabilities_and_silence};
+use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
 use crate::run::RunDir;
@@ -48,7 +49,18 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .limited(config.limit_test);
     let ((log_probs, silence), test_pass_seconds) =
         timed(|| log_probabilities_and_silence(&model, test.pixels(), &device));
-    let steady = steady_images(&model, &test, &log_probs, &silence, &device, calibrated);
+    let refused_anyway: Vec<bool> = (silence.iter())
+        .zip(refused_for_shape(test.pixels(), config.dataset))
+        .map(|(&silent, unlike)| silent || unlike)
+        .collect();
+    let steady = steady_images(
+        &model,
+        &test,
+        &log_probs,
+        &refused_anyway,
+        &device,
+        calibrated,
+    );
     let mut report = EvalReport::new(
         &log_probs,
         test.labels(),
@@ -92,16 +104,16 @@ fn timed<T>(step: impl FnOnce() -> T) -> (T, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
-/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`, silent on
-/// those `silence` marks) pass the tests `infer` makes besides the threshold before answering
-/// "not a digit": the reading kept when turned a little or shrunk (`model::steadiness`), and
-/// the network not silent on it (`Model::forward_with_silence`); all, for a run without a
-/// threshold.
+/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) pass the
+/// tests `infer` makes besides the threshold before answering "not a digit": the reading kept
+/// when turned a little or shrunk (`model::steadiness`), and not refused whatever its
+/// probabilities (`refused_anyway`: the network silent on it, `Model::forward_with_silence`,
+/// or shaped like no digit, `model::shape`); all, for a run without a threshold.
 fn steady_images(
     model: &Model,
     test: &LabelledImages,
     log_probs: &[[f32; NUM_CLASSES]],
-    silence: &[bool],
+    refused_anyway: &[bool],
     device: &Device,
     calibrated: Calibrated,
 ) -> Vec<bool> {
@@ -112,8 +124,8 @@ fn steady_images(
     let steady = steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
         calibrated.probabilities(&log_probabilities(model, pixels, device))
     });
-    (steady.iter().zip(silence))
-        .map(|(&steady, &silent)| steady && !silent)
+    (steady.iter().zip(refused_anyway))
+        .map(|(&steady, &refused)| steady && !refused)
         .collect()
 }
 

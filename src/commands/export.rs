@@ -31,7 +31,14 @@ pub(crate) fn execute(args: ExportArgs) -> Result<ExitCode> {
     let paths: Vec<&std::path::Path> = destinations.iter().map(|path| path.as_path()).collect();
     check_destinations(&paths, args.overwrite)?;
     if let Some(weights) = &args.safetensors {
-        let architecture = export(&model, &config.model, calibrated, weights, args.overwrite)?;
+        let architecture = export(
+            &model,
+            &config.model,
+            config.dataset,
+            calibrated,
+            weights,
+            args.overwrite,
+        )?;
         outln!(
             "written: {} ({} {}: {}), {}",
             weights.display(),

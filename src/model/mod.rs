@@ -14,6 +14,7 @@ pub(crate) mod optimizer;
 pub(crate) mod predict;
 pub(crate) mod reading;
 pub(crate) mod rejection;
+pub(crate) mod shape;
 pub(crate) mod steadiness;
 pub(crate) mod summary;
 pub(crate) mod temperature;

@@ -11,6 +11,7 @@ use crate::data::images_tensor;
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::confidence::ConfidenceMap;
 use crate::model::reading::{Region, argmax, top_probability};
+use crate::model::shape::{Unlike, unlike_a_digit};
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::{LossKind, Model};
 use crate::picture::{Cut, PreparedDigit};
@@ -78,6 +79,8 @@ pub(crate) struct ReadDigit {
     pub steady: bool,
     /// See [`Region::silent`].
     pub silent: bool,
+    /// See [`Region::unlike`].
+    pub unlike: Option<Unlike>,
 }
 
 impl ReadDigit {
@@ -88,6 +91,7 @@ impl ReadDigit {
             bounds: self.digit.bounds,
             steady: self.steady,
             silent: self.silent,
+            unlike: self.unlike,
         }
     }
 }
@@ -254,7 +258,8 @@ fn choose_halves(
     digits: Vec<PreparedDigit>,
     rows: &mut impl Iterator<Item = RowRead>,
 ) -> Vec<ReadDigit> {
-    let read_digit = |digit, (probabilities, silent)| ReadDigit {
+    let read_digit = |digit: PreparedDigit, (probabilities, silent)| ReadDigit {
+        unlike: unlike_a_digit(&digit.pixels),
         digit,
         probabilities,
         steady: true,

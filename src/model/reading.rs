@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::data::{DatasetKind, NUM_CLASSES};
+use crate::model::shape::Unlike;
 
 /// One class's probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -125,7 +126,8 @@ impl Reading {
     /// The reading of a picture's regions, left to right (each one's probabilities and box),
     /// with `dataset`'s class names: a region whose top probability is below
     /// `not_a_digit_below` is not a digit and is left out of the number, and so is one read
-    /// below `unsure_below` and unsteady (its `steady` flag).
+    /// below `unsure_below` and unsteady (its `steady` flag), one the network is silent on, and
+    /// (for a dataset of digits) one shaped like no digit.
     pub(crate) fn new(
         found: &[Region],
         dataset: DatasetKind,
@@ -133,7 +135,9 @@ impl Reading {
         unsure_below: f32,
     ) -> Self {
         let names = dataset.class_names();
-        let (accepted, refused, mostly_not_digits) = sort_regions(found, not_a_digit_below);
+        let shapes_count = dataset.reads_numbers();
+        let (accepted, refused, mostly_not_digits) =
+            sort_regions(found, not_a_digit_below, shapes_count);
         let region = |region: &&Region| {
             let class = argmax(&region.probabilities);
             DigitReading {
@@ -158,7 +162,7 @@ impl Reading {
         let reason = digits.is_empty().then(|| match (found, not_a_digit_below) {
             // One region: the test that refused it, with its numbers.
             ([region], Some(threshold)) if !mostly_not_digits => {
-                why_not_a_digit(region, threshold, unsure_below, dataset)
+                why_not_a_digit(region, threshold, unsure_below, dataset, shapes_count)
             }
             _ => not_a_digit_reason(not_a_digit_below, unsure_below, mostly_not_digits, dataset),
         });
@@ -185,21 +189,26 @@ pub(crate) struct Region {
     /// Whether the network is silent on it (`Model::forward_with_silence`): its probabilities
     /// are the output layer's bias alone, the same for anything it knows nothing of.
     pub silent: bool,
+    /// How its input is shaped like no digit (`model::shape`), if it is; a dataset of other
+    /// classes than digits does not refuse it for that.
+    pub unlike: Option<Unlike>,
 }
 
 /// `found`'s regions that are digits and those that are not (their top probability below
-/// `not_a_digit_below`, their reading unsteady, or the network silent on them: a run without a
-/// threshold refuses none), each left to right, and whether all were
-/// refused because those that are not digits cover more of the picture (box areas) than those
-/// that are.
+/// `not_a_digit_below`, their reading unsteady, the network silent on them, or, when
+/// `shapes_count`, shaped like no digit: a run without a threshold refuses none), each left to
+/// right, and whether all were refused because those that are not digits cover more of the
+/// picture (box areas) than those that are.
 fn sort_regions(
     found: &[Region],
     not_a_digit_below: Option<f32>,
+    shapes_count: bool,
 ) -> (Vec<&Region>, Vec<&Region>, bool) {
     let is_digit = |region: &&Region| {
         let top = top_probability(&region.probabilities);
+        let shaped = !shapes_count || region.unlike.is_none();
         not_a_digit_below
-            .is_none_or(|threshold| top >= threshold && region.steady && !region.silent)
+            .is_none_or(|threshold| top >= threshold && region.steady && !region.silent && shaped)
     };
     let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
     // A drawing or a scene in which a few strokes read as digits is not a number.
@@ -240,22 +249,29 @@ fn not_a_digit_reason(
             format!("{what}: most of the picture is not digits")
         }
         Some(threshold) => format!(
-            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}",
+            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}{}",
             100.0 * threshold,
-            100.0 * unsure_below
+            100.0 * unsure_below,
+            if dataset.reads_numbers() {
+                ", or shaped like no digit"
+            } else {
+                ""
+            }
         ),
         None => format!("{what}: nothing in the picture to read"),
     }
 }
 
-/// Why the one region of a picture is not a digit: the network silent on it, its top
-/// probability below the run's `threshold`, or below `unsure_below` and read otherwise when
-/// turned a little (the first that applies, in that order), with the model's best guess.
+/// Why the one region of a picture is not a digit: shaped like no digit (when
+/// `shapes_count`), the network silent on it, its top probability below the run's `threshold`,
+/// or below `unsure_below` and read otherwise when turned a little (the first that applies, in
+/// that order), with the model's best guess.
 fn why_not_a_digit(
     region: &Region,
     threshold: f32,
     unsure_below: f32,
     dataset: DatasetKind,
+    shapes_count: bool,
 ) -> String {
     let what = refused_as(dataset);
     let class = argmax(&region.probabilities);
@@ -265,7 +281,9 @@ fn why_not_a_digit(
         100.0 * top,
         dataset.class_names()[usize::from(class)]
     );
-    if region.silent {
+    if let Some(unlike) = region.unlike.filter(|_| shapes_count) {
+        format!("{what}: {}", unlike.describe())
+    } else if region.silent {
         format!("{what}: read {READ_AS_NOTHING}")
     } else if top < threshold {
         format!(
@@ -329,6 +347,7 @@ mod tests {
             bounds,
             steady: true,
             silent: false,
+            unlike: None,
         }
     }
 
@@ -385,9 +404,27 @@ mod tests {
         assert_eq!(
             reading.reason.as_deref(),
             Some(
-                "not a digit: read below the run's threshold of 90.00%, or below 50% and otherwise when turned a little, or as nothing (no unit of the network's last hidden layer responding)"
+                "not a digit: read below the run's threshold of 90.00%, or below 50% and otherwise when turned a little, or as nothing (no unit of the network's last hidden layer responding), or shaped like no digit"
             )
         );
+        // Nor one shaped like no digit (a dash), however surely read, in a dataset of digits.
+        let mut dash = [found[0], found[2]];
+        dash[1].unlike = Some(Unlike::Wide);
+        let reading = Reading::new(&dash, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(reading.number.as_deref(), Some("4"));
+        let reading = Reading::new(&dash[1..], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
+        assert_eq!(
+            reading.reason.as_deref(),
+            Some("not a digit: its ink more than twice as wide as tall")
+        );
+        // Clothes may be wide: Fashion-MNIST's classes are not refused for their shape.
+        let reading = Reading::new(
+            &dash[1..],
+            DatasetKind::FashionMnist,
+            Some(0.9),
+            UNSURE_BELOW,
+        );
+        assert_eq!(reading.reason, None);
         // Without a threshold (a run not calibrated) every region is a digit, silent or not.
         let reading = Reading::new(&silent, DatasetKind::Mnist, None, UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("42"));

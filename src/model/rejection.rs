@@ -7,6 +7,7 @@
 
 use crate::data::NUM_CLASSES;
 use crate::model::reading::top_probability;
+use crate::model::shape::{THICKEST, WIDEST};
 use crate::model::steadiness::{SHRINK, TURN_DEGREES, UNSURE_BELOW};
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
@@ -72,8 +73,8 @@ pub(crate) fn steady_below(
 }
 
 /// How the budget `share` is spent on `probabilities`' images (each one's rows, at the run's
-/// temperature): first on those the network is silent on (`silent[i]`, refused whatever
-/// their top probability), then on the steadiness test (`steady[i]`, tested below
+/// temperature): first on those refused whatever their top probability (`silent[i]`: the
+/// network silent on them, or shaped like no digit, `model::shape`), then on the steadiness test (`steady[i]`, tested below
 /// [`UNSURE_BELOW`]), whose bound is lowered to fit what is left ([`unsure_bound`]). Returns
 /// that bound and which images are still kept (steady below it, and not silent): the
 /// [`threshold`] chosen on these refuses the rest of the share.
@@ -116,12 +117,25 @@ pub(crate) fn refused_share(
 /// What `infer` answers "not a digit", in words a runtime can follow on the run's
 /// probabilities (its exports' softmax): below `threshold`; below `unsure_below` and read as
 /// another class by a copy turned or shrunk a little (`model::steadiness`, as it makes them);
-/// equal to `silent` (the network silent on it, `Model::forward_with_silence`); and the
+/// equal to `silent` (the network silent on it, `Model::forward_with_silence`); when
+/// `shapes_count` (a dataset of digits), shaped like no digit (`model::shape`); and the
 /// picture-level rule of `model::reading`. The ONNX metadata and the safetensors JSON both
 /// carry it.
-pub(crate) fn rules(threshold: f32, unsure_below: f32, silent: &[f32; NUM_CLASSES]) -> String {
+pub(crate) fn rules(
+    threshold: f32,
+    unsure_below: f32,
+    silent: &[f32; NUM_CLASSES],
+    shapes_count: bool,
+) -> String {
+    let shapes = if shapes_count {
+        format!(
+            ", and one whose input's ink (its pixels above 0) is more than {WIDEST} times as wide as tall, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field"
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "a picture whose top probability is below {threshold} is not a digit, and so is one read below {unsure_below} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities equal {} within 1e-6 (the output layer's bias alone: no unit of the last hidden layer responding); a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number",
+        "a picture whose top probability is below {threshold} is not a digit, and so is one read below {unsure_below} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities equal {} within 1e-6 (the output layer's bias alone: no unit of the last hidden layer responding){shapes}; a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number",
         serde_json::to_string(silent).expect("numbers serialize")
     )
 }

@@ -129,7 +129,12 @@ fn metadata(
             calibrated.not_a_digit_below.map_or("none".to_string(), |t| {
                 format!(
                     "{t}: on the softmax of the output, {} (calibrate)",
-                    rejection::rules(t, calibrated.unsure_below, &silent)
+                    rejection::rules(
+                        t,
+                        calibrated.unsure_below,
+                        &silent,
+                        config.dataset.reads_numbers(),
+                    )
                 )
             }),
         ),

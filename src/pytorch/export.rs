@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use serde::Serialize;
 
-use crate::data::NUM_CLASSES;
+use crate::data::{DatasetKind, NUM_CLASSES};
 use crate::fs::atomic_file;
 use crate::model::predict::{Calibrated, silent_reading};
 use crate::model::rejection;
@@ -265,9 +265,14 @@ fn resolved(path: &Path) -> PathBuf {
 }
 
 /// How `infer` reads a calibrated run's module output `logits` (`threshold` its "not a
-/// digit" threshold, `silent` its silent reading), in words: the temperature, the
-/// top-probability map, then [`rejection::rules`].
-fn reading(calibrated: Calibrated, threshold: f32, silent: &[f32; NUM_CLASSES]) -> String {
+/// digit" threshold, `silent` its silent reading, `dataset` its classes), in words: the
+/// temperature, the top-probability map, then [`rejection::rules`].
+fn reading(
+    calibrated: Calibrated,
+    threshold: f32,
+    silent: &[f32; NUM_CLASSES],
+    dataset: DatasetKind,
+) -> String {
     let map = calibrated.confidence.map_or(String::new(), |map| {
         format!(
             ", then the largest probability p becomes sigmoid({} * ln(p / r) + {}), r the sum of the others (at least 1e-30), the others scaled to sum to 1",
@@ -277,12 +282,17 @@ fn reading(calibrated: Calibrated, threshold: f32, silent: &[f32; NUM_CLASSES]) 
     format!(
         "probabilities: softmax(logits / {}){map}; {}",
         calibrated.temperature.unwrap_or(1.0),
-        rejection::rules(threshold, calibrated.unsure_below, silent)
+        rejection::rules(
+            threshold,
+            calibrated.unsure_below,
+            silent,
+            dataset.reads_numbers()
+        )
     )
 }
 
-/// Writes `model` (of `config`) to `destination` with PyTorch's names and layouts, and the
-/// architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
+/// Writes `model` (of `config`, trained on `dataset`) to `destination` with PyTorch's names and
+/// layouts, and the architecture beside it. Neither file is replaced unless `overwrite`; each is written whole
 /// or not at all. Returns the architecture written.
 ///
 /// # Errors
@@ -293,6 +303,7 @@ fn reading(calibrated: Calibrated, threshold: f32, silent: &[f32; NUM_CLASSES]) 
 pub(crate) fn export(
     model: &Model,
     config: &ModelConfig,
+    dataset: DatasetKind,
     calibrated: Calibrated,
     destination: &Path,
     overwrite: bool,
@@ -308,9 +319,10 @@ pub(crate) fn export(
         silent_probabilities: calibrated
             .not_a_digit_below
             .map(|_| silent_reading(model, calibrated)),
-        reading: calibrated
-            .not_a_digit_below
-            .map(|threshold| reading(calibrated, threshold, &silent_reading(model, calibrated))),
+        reading: calibrated.not_a_digit_below.map(|threshold| {
+            let silent = silent_reading(model, calibrated);
+            reading(calibrated, threshold, &silent, dataset)
+        }),
         confidence_slope: calibrated.confidence.map(|map| map.slope),
         confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)

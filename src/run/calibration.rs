@@ -37,7 +37,7 @@ pub(crate) struct CalibrationRecord {
     #[serde(default)]
     pub not_a_digit_below: Option<f64>,
     /// The share of the held-out images (a fraction) refused: below `not_a_digit_below`,
-    /// unsteady below `unsure_below`, or read as nothing.
+    /// unsteady below `unsure_below`, read as nothing, or shaped like no digit.
     #[serde(default)]
     pub held_out_refused: Option<f64>,
     /// The share of the held-out images (a fraction) the network is silent on
@@ -45,6 +45,11 @@ pub(crate) struct CalibrationRecord {
     /// `held_out_refused`. Absent from files written before it existed.
     #[serde(default)]
     pub held_out_silent: Option<f64>,
+    /// The share of the held-out images (a fraction) shaped like no digit (`model::shape`):
+    /// refused whatever the bounds, part of `held_out_refused`; 0 for a dataset of other
+    /// classes. Absent from files written before it existed.
+    #[serde(default)]
+    pub held_out_unlike: Option<f64>,
     /// A region read below this (top probability, a fraction, as the calibrated probabilities
     /// say it) is tested for steadiness (`model::steadiness`): 0.5 at the temperature, or lower
     /// so that the test alone refuses at most `model::rejection::REFUSED_DIGITS` of the
