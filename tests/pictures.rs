@@ -835,7 +835,7 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         stdout(&output)
     );
     // Shapes no digit has, whatever the model reads in them: a dash ten times as wide as
-    // tall, a filled blot; a 0 drawn with a pen is still a 0.
+    // tall, a filled blot, a face; a 0 drawn with a pen is still a 0.
     let mut dash = GrayImage::from_pixel(200, 120, Luma([255]));
     let bar = imageproc::rect::Rect::at(40, 54).of_size(120, 12);
     imageproc::drawing::draw_filled_rect_mut(&mut dash, bar, Luma([0]));
@@ -843,24 +843,41 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
     let mut blot = GrayImage::from_pixel(160, 160, Luma([255]));
     imageproc::drawing::draw_filled_ellipse_mut(&mut blot, (80, 80), 40, 30, Luma([0]));
     blot.save(sandbox.path("blot.png")).unwrap();
+    // A face: a ring with two eyes inside (a 0's loop holds paper).
+    let mut face = GrayImage::from_pixel(200, 200, Luma([255]));
+    for step in 0..360 {
+        let angle = (step as f32).to_radians();
+        let centre = (
+            (100.0 + 60.0 * angle.cos()) as i32,
+            (100.0 + 60.0 * angle.sin()) as i32,
+        );
+        imageproc::drawing::draw_filled_circle_mut(&mut face, centre, 4, Luma([0]));
+    }
+    for eye in [(78, 85), (122, 85)] {
+        imageproc::drawing::draw_filled_circle_mut(&mut face, eye, 8, Luma([0]));
+    }
+    face.save(sandbox.path("face.png")).unwrap();
     let zero = right[0].expect("a test 0 read right");
     let (page, _) = number_picture(&data, &[zero], 4, None);
     page.save(sandbox.path("zero.png")).unwrap();
-    let output = sandbox.run(["infer", "--run", "run", "dash.png", "blot.png", "zero.png"]);
+    let output = sandbox.run([
+        "infer", "--run", "run", "dash.png", "blot.png", "face.png", "zero.png",
+    ]);
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        lines[..2],
+        lines[..3],
         [
-            "dash.png: not a digit: its ink more than twice as wide as tall",
-            "blot.png: not a digit: its ink a filled shape, far thicker than a pen's stroke",
+            "dash.png: not a digit: its ink is more than twice as wide as tall",
+            "blot.png: not a digit: its ink is a filled shape, far thicker than a pen's stroke",
+            "face.png: not a digit: it has a separate mark inside a loop of its ink, which no digit has",
         ],
         "{}",
         stderr(&output)
     );
     assert!(
-        lines[2].starts_with("zero.png: predicted 0 "),
+        lines[3].starts_with("zero.png: predicted 0 "),
         "{}",
-        lines[2]
+        lines[3]
     );
 }

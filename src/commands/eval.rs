@@ -10,8 +10,8 @@ use crate::analysis::calibration::reliability_diagram;
 use crate::analysis::class_report::EvalReport;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
-use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
+use crate::data::{DatasetKind, NUM_CLASSES};
 use crate::model::Model;
 use crate::model::predict::{Calibrated, log_probabilities, log_probabilities_and_silence};
 use crate::model::shape::refused_for_shape;
@@ -49,17 +49,14 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .limited(config.limit_test);
     let ((log_probs, silence), test_pass_seconds) =
         timed(|| log_probabilities_and_silence(&model, test.pixels(), &device));
-    let refused_anyway: Vec<bool> = (silence.iter())
-        .zip(refused_for_shape(test.pixels(), config.dataset))
-        .map(|(&silent, unlike)| silent || unlike)
-        .collect();
     let steady = steady_images(
         &model,
         &test,
         &log_probs,
-        &refused_anyway,
+        &silence,
         &device,
         calibrated,
+        config.dataset,
     );
     let mut report = EvalReport::new(
         &log_probs,
@@ -104,18 +101,20 @@ fn timed<T>(step: impl FnOnce() -> T) -> (T, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
-/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) pass the
-/// tests `infer` makes besides the threshold before answering "not a digit": the reading kept
-/// when turned a little or shrunk (`model::steadiness`), and not refused whatever its
-/// probabilities (`refused_anyway`: the network silent on it, `Model::forward_with_silence`,
-/// or shaped like no digit, `model::shape`); all, for a run without a threshold.
+/// Which of `test`'s images (of `dataset`, whose log-probabilities the model gave as
+/// `log_probs`, silent on those `silence` marks) pass the tests `infer` makes besides the
+/// threshold before answering "not a digit": the reading kept when turned a little or shrunk
+/// (`model::steadiness`), the network not silent on it (`Model::forward_with_silence`), and,
+/// for a dataset of digits, shaped like one (`model::shape`); all, for a run without a
+/// threshold.
 fn steady_images(
     model: &Model,
     test: &LabelledImages,
     log_probs: &[[f32; NUM_CLASSES]],
-    refused_anyway: &[bool],
+    silence: &[bool],
     device: &Device,
     calibrated: Calibrated,
+    dataset: DatasetKind,
 ) -> Vec<bool> {
     if calibrated.not_a_digit_below.is_none() {
         return vec![true; test.len()];
@@ -124,8 +123,9 @@ fn steady_images(
     let steady = steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
         calibrated.probabilities(&log_probabilities(model, pixels, device))
     });
-    (steady.iter().zip(refused_anyway))
-        .map(|(&steady, &refused)| steady && !refused)
+    let unlike = refused_for_shape(test.pixels(), dataset);
+    (steady.iter().zip(silence).zip(unlike))
+        .map(|((&steady, &silent), unlike)| steady && !silent && !unlike)
         .collect()
 }
 

@@ -415,7 +415,7 @@ mod tests {
         let reading = Reading::new(&dash[1..], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(
             reading.reason.as_deref(),
-            Some("not a digit: its ink more than twice as wide as tall")
+            Some("not a digit: its ink is more than twice as wide as tall")
         );
         // Clothes may be wide: Fashion-MNIST's classes are not refused for their shape.
         let reading = Reading::new(

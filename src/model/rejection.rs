@@ -7,7 +7,7 @@
 
 use crate::data::NUM_CLASSES;
 use crate::model::reading::top_probability;
-use crate::model::shape::{THICKEST, WIDEST};
+use crate::model::shape::{SMALLEST_MARK, THICKEST, WIDEST};
 use crate::model::steadiness::{SHRINK, TURN_DEGREES, UNSURE_BELOW};
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
@@ -129,13 +129,13 @@ pub(crate) fn rules(
 ) -> String {
     let shapes = if shapes_count {
         format!(
-            ", and one whose input's ink (its pixels above 0) is more than {WIDEST} times as wide as tall, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field"
+            ", and a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge"
         )
     } else {
         String::new()
     };
     format!(
-        "a picture whose top probability is below {threshold} is not a digit, and so is one read below {unsure_below} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities equal {} within 1e-6 (the output layer's bias alone: no unit of the last hidden layer responding){shapes}; a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number",
+        "a region of a picture (each one found is read as a 28x28 input; a picture of one digit is one region) whose top probability is below {threshold} is not a digit, and so is one read below {unsure_below} that any of three copies of its input reads as another class: turned {TURN_DEGREES} degrees either way, or shrunk to {SHRINK}, about the point (14, 14) (pixels at whole coordinates, bilinear interpolation, 0 outside the field), and one whose probabilities equal {} within 1e-6 (the output layer's bias alone: no unit of the last hidden layer responding){shapes}; a picture whose regions that are not digits cover more of it (their boxes' areas) than those that are reads no number",
         serde_json::to_string(silent).expect("numbers serialize")
     )
 }

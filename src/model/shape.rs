@@ -1,30 +1,36 @@
-//! Two shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
+//! Three shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
 //! into the central 20×20 box, its aspect kept): ink more than twice as wide as tall (a dash, an
-//! underline, an equals sign's bar), and ink too thick for a pen's stroke (a filled blot, a
-//! shadow, a coloured shape). Both need no training and no threshold fitted: they are what the
-//! layout of a digit rules out. Of MNIST's 70,000 images 2 are that wide and 3 that thick
-//! (`docs/measurements.md`, "Shaped like no digit"); a calibrated run of a digit dataset answers
-//! "not a digit" for such a region whatever the model reads in it, and `calibrate` counts them
-//! in the 1% of held-out digits it may refuse.
+//! underline, an equals sign's bar), ink too thick for a pen's stroke (a filled blot, a shadow,
+//! a coloured shape), and a separate mark inside a loop of the other ink (a face's eyes, a
+//! house's window: a digit's loops hold paper). They need no training and no threshold fitted:
+//! they are what the shape of a digit rules out. Of MNIST's 70,000 images 2 are that wide, 3
+//! that thick and 4 hold such a mark (`docs/measurements.md`, "Shaped like no digit"); a
+//! calibrated run of a digit dataset answers "not a digit" for such a region whatever the model
+//! reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
 
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Why a 28×28 input is shaped like no digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unlike {
-    /// Its ink (every pixel above 0) is more than [`WIDEST`] times as wide as tall.
+    /// Its ink (every pixel above 0) spans more than [`WIDEST`] times as many columns as rows.
     Wide,
     /// Some pixel of its ink (at least half strength) lies farther than [`THICKEST`] pixels
     /// from the paper (every pixel below half strength, and all around the field).
     Filled,
+    /// A piece of its ink (at least half strength, 8-connected), of at least [`SMALLEST_MARK`]
+    /// pixels, lies inside a loop of the rest: no path of 4-connected pixels that are not the
+    /// rest's ink leads from it to the field's edge.
+    Enclosed,
 }
 
 impl Unlike {
     /// The shape in words, for `infer`'s reason.
     pub(crate) fn describe(self) -> &'static str {
         match self {
-            Self::Wide => "its ink more than twice as wide as tall",
-            Self::Filled => "its ink a filled shape, far thicker than a pen's stroke",
+            Self::Wide => "its ink is more than twice as wide as tall",
+            Self::Filled => "its ink is a filled shape, far thicker than a pen's stroke",
+            Self::Enclosed => "it has a separate mark inside a loop of its ink, which no digit has",
         }
     }
 }
@@ -39,6 +45,13 @@ pub(crate) const WIDEST: f32 = 2.0;
 /// bound of 5.5 (27 of them) also refused bold digits of the bench's scans and canvases.
 pub(crate) const THICKEST: f32 = 6.0;
 
+/// The fewest pixels of a mark [`Unlike::Enclosed`] counts: a speck of 1 or 2 pixels inside a
+/// 0's loop is noise the preparation kept (22 of MNIST's 70,000 images hold only such).
+pub(crate) const SMALLEST_MARK: usize = 3;
+
+/// Ink: a pixel of at least half strength.
+const HALF: u8 = 128;
+
 /// How `pixels` (784 bytes, 0 paper to 255 ink, row by row) is shaped like no digit, or `None`
 /// when it may be one (also when it holds no ink).
 pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
@@ -46,6 +59,8 @@ pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
         Some(Unlike::Wide)
     } else if too_thick(pixels) {
         Some(Unlike::Filled)
+    } else if mark_inside_a_loop(pixels) {
+        Some(Unlike::Enclosed)
     } else {
         None
     }
@@ -86,7 +101,6 @@ fn too_wide(pixels: &[u8; IMAGE_PIXELS]) -> bool {
 /// Whether some pixel of at least half strength has no pixel below half strength (nor the
 /// field's edge) within [`THICKEST`] pixels, in Euclidean distance.
 fn too_thick(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    const HALF: u8 = 128;
     let reach = THICKEST.floor() as isize;
     let limit = THICKEST * THICKEST;
     // The offsets within reach, nearest first, so that paper close by ends the search early.
@@ -106,6 +120,87 @@ fn too_thick(pixels: &[u8; IMAGE_PIXELS]) -> bool {
             !paper(row, column) && !offsets.iter().any(|&(dy, dx)| paper(row + dy, column + dx))
         })
     })
+}
+
+/// Whether a piece of ink of at least [`SMALLEST_MARK`] pixels lies inside a loop of the rest
+/// of the ink (see [`Unlike::Enclosed`]).
+fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
+    let pieces = ink_pieces(pixels);
+    if pieces.len() < 2 {
+        return false;
+    }
+    pieces.iter().enumerate().any(|(index, piece)| {
+        piece.len() >= SMALLEST_MARK && {
+            let mut rest = [false; IMAGE_PIXELS];
+            for (other, cells) in pieces.iter().enumerate() {
+                if other != index {
+                    cells.iter().for_each(|&cell| rest[cell] = true);
+                }
+            }
+            let outside = reachable_from_the_edge(&rest);
+            piece.iter().all(|&cell| !outside[cell])
+        }
+    })
+}
+
+/// The pieces of ink (pixels of at least half strength, 8-connected), each its pixels' indices.
+fn ink_pieces(pixels: &[u8; IMAGE_PIXELS]) -> Vec<Vec<usize>> {
+    let mut seen = [false; IMAGE_PIXELS];
+    let mut pieces = Vec::new();
+    for start in 0..IMAGE_PIXELS {
+        if seen[start] || pixels[start] < HALF {
+            continue;
+        }
+        seen[start] = true;
+        let mut piece = vec![start];
+        let mut next = 0;
+        while next < piece.len() {
+            let cell = piece[next];
+            next += 1;
+            for neighbour in neighbours(cell, true) {
+                if !seen[neighbour] && pixels[neighbour] >= HALF {
+                    seen[neighbour] = true;
+                    piece.push(neighbour);
+                }
+            }
+        }
+        pieces.push(piece);
+    }
+    pieces
+}
+
+/// Which pixels a path of 4-connected pixels outside `walls` joins to the field's edge.
+fn reachable_from_the_edge(walls: &[bool; IMAGE_PIXELS]) -> [bool; IMAGE_PIXELS] {
+    let mut reached = [false; IMAGE_PIXELS];
+    let side = IMAGE_SIDE;
+    let mut queue: Vec<usize> = (0..IMAGE_PIXELS)
+        .filter(|&cell| {
+            let (row, column) = (cell / side, cell % side);
+            (row == 0 || row == side - 1 || column == 0 || column == side - 1) && !walls[cell]
+        })
+        .collect();
+    queue.iter().for_each(|&cell| reached[cell] = true);
+    while let Some(cell) = queue.pop() {
+        for neighbour in neighbours(cell, false) {
+            if !reached[neighbour] && !walls[neighbour] {
+                reached[neighbour] = true;
+                queue.push(neighbour);
+            }
+        }
+    }
+    reached
+}
+
+/// The pixels next to `cell` in the field: its 4 neighbours, or 8 with `diagonal`.
+fn neighbours(cell: usize, diagonal: bool) -> impl Iterator<Item = usize> {
+    let side = IMAGE_SIDE as isize;
+    let (row, column) = ((cell / IMAGE_SIDE) as isize, (cell % IMAGE_SIDE) as isize);
+    (-1..=1)
+        .flat_map(move |dy| (-1..=1).map(move |dx| (dy, dx)))
+        .filter(move |&(dy, dx)| (dy, dx) != (0, 0) && (diagonal || dy == 0 || dx == 0))
+        .map(move |(dy, dx)| (row + dy, column + dx))
+        .filter(move |&(r, c)| (0..side).contains(&r) && (0..side).contains(&c))
+        .map(move |(r, c)| (r * side + c) as usize)
 }
 
 #[cfg(test)]
@@ -140,6 +235,27 @@ mod tests {
             (25.0..=81.0).contains(&(dy * dy + dx * dx))
         });
         assert_eq!(unlike_a_digit(&ring), None);
+        // The ring with two eyes of 2×2 inside, clear of it: a face.
+        let face = field(|row, column| {
+            let (dy, dx) = (row as f32 - 13.5, column as f32 - 13.5);
+            (25.0..=81.0).contains(&(dy * dy + dx * dx))
+                || ((11..13).contains(&row)
+                    && ((11..13).contains(&column) || (15..17).contains(&column)))
+        });
+        assert_eq!(unlike_a_digit(&face), Some(Unlike::Enclosed));
+        // A speck of 2 pixels in the 0's loop is noise, not a mark; nor is a mark outside it.
+        let speck = field(|row, column| {
+            let (dy, dx) = (row as f32 - 13.5, column as f32 - 13.5);
+            (25.0..=81.0).contains(&(dy * dy + dx * dx))
+                || (row == 13 && (13..15).contains(&column))
+        });
+        assert_eq!(unlike_a_digit(&speck), None);
+        let beside = field(|row, column| {
+            let (dy, dx) = (row as f32 - 13.5, column as f32 - 10.5);
+            (25.0..=64.0).contains(&(dy * dy + dx * dx))
+                || ((12..15).contains(&row) && (24..27).contains(&column))
+        });
+        assert_eq!(unlike_a_digit(&beside), None);
     }
 
     #[test]
