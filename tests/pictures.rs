@@ -880,4 +880,18 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         "{}",
         lines[3]
     );
+    // Beside a digit, a dash is left out of the number and says why.
+    let mut underlined = GrayImage::from_pixel(page.width() + 150, page.height(), Luma([255]));
+    image::imageops::overlay(&mut underlined, &page, 0, 0);
+    let dash = imageproc::rect::Rect::at(page.width() as i32 + 10, 100).of_size(120, 12);
+    imageproc::drawing::draw_filled_rect_mut(&mut underlined, dash, Luma([0]));
+    underlined.save(sandbox.path("zero-dash.png")).unwrap();
+    let output = sandbox.run(["infer", "--run", "run", "--json", "zero-dash.png"]);
+    let answer: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(answer["number"], "0", "{answer}");
+    assert_eq!(
+        answer["not_digits"][0]["reason"], "its ink is more than twice as wide as tall",
+        "{answer}"
+    );
+    assert_eq!(answer["digits"][0].get("reason"), None, "{answer}");
 }

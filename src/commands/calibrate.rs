@@ -138,15 +138,9 @@ fn fitted(
 ) -> CalibrationRecord {
     let at_t = at_temperature(log_probs, Some(temperature));
     let map = ConfidenceMap::fit(&at_t, labels);
-    let refused_anyway: Vec<bool> = (silence.iter().zip(unlike))
-        .map(|(&silent, &unlike)| silent || unlike)
-        .collect();
-    let (unsure_at_t, steady) = rejection::budget_before_threshold(
-        &at_t,
-        &steadiness(&at_t),
-        &refused_anyway,
-        REFUSED_DIGITS,
-    );
+    let refused = rejection::refused_anyway(silence, unlike);
+    let (unsure_at_t, steady) =
+        rejection::budget_before_threshold(&at_t, &steadiness(&at_t), &refused, REFUSED_DIGITS);
     let share = |flags: &[bool]| {
         flags.iter().filter(|&&flag| flag).count() as f64 / labels.len().max(1) as f64
     };

@@ -10,10 +10,11 @@ use crate::analysis::calibration::reliability_diagram;
 use crate::analysis::class_report::EvalReport;
 use crate::analysis::plots;
 use crate::cli::args::EvalArgs;
+use crate::data::NUM_CLASSES;
 use crate::data::idx::LabelledImages;
-use crate::data::{DatasetKind, NUM_CLASSES};
 use crate::model::Model;
 use crate::model::predict::{Calibrated, log_probabilities, log_probabilities_and_silence};
+use crate::model::rejection::refused_anyway;
 use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::steadiness;
 use crate::process::output::{StdoutError, errln, outln, print};
@@ -49,15 +50,9 @@ pub(crate) fn execute(args: EvalArgs) -> Result<ExitCode> {
         .limited(config.limit_test);
     let ((log_probs, silence), test_pass_seconds) =
         timed(|| log_probabilities_and_silence(&model, test.pixels(), &device));
-    let steady = steady_images(
-        &model,
-        &test,
-        &log_probs,
-        &silence,
-        &device,
-        calibrated,
-        config.dataset,
-    );
+    let unlike = refused_for_shape(test.pixels(), config.dataset);
+    let refused = refused_anyway(&silence, &unlike);
+    let steady = steady_images(&model, &test, &log_probs, &refused, &device, calibrated);
     let mut report = EvalReport::new(
         &log_probs,
         test.labels(),
@@ -101,20 +96,18 @@ fn timed<T>(step: impl FnOnce() -> T) -> (T, f64) {
     (result, started.elapsed().as_secs_f64())
 }
 
-/// Which of `test`'s images (of `dataset`, whose log-probabilities the model gave as
-/// `log_probs`, silent on those `silence` marks) pass the tests `infer` makes besides the
-/// threshold before answering "not a digit": the reading kept when turned a little or shrunk
-/// (`model::steadiness`), the network not silent on it (`Model::forward_with_silence`), and,
-/// for a dataset of digits, shaped like one (`model::shape`); all, for a run without a
-/// threshold.
+/// Which of `test`'s images (whose log-probabilities the model gave as `log_probs`) pass the
+/// tests `infer` makes besides the threshold before answering "not a digit": the reading kept
+/// when turned a little or shrunk (`model::steadiness`), and not refused whatever its
+/// probabilities (`refused`: the network silent on it, or shaped like no digit,
+/// `model::rejection::refused_anyway`); all, for a run without a threshold.
 fn steady_images(
     model: &Model,
     test: &LabelledImages,
     log_probs: &[[f32; NUM_CLASSES]],
-    silence: &[bool],
+    refused: &[bool],
     device: &Device,
     calibrated: Calibrated,
-    dataset: DatasetKind,
 ) -> Vec<bool> {
     if calibrated.not_a_digit_below.is_none() {
         return vec![true; test.len()];
@@ -123,9 +116,8 @@ fn steady_images(
     let steady = steadiness(test.pixels(), &rows, calibrated.unsure_below, |pixels| {
         calibrated.probabilities(&log_probabilities(model, pixels, device))
     });
-    let unlike = refused_for_shape(test.pixels(), dataset);
-    (steady.iter().zip(silence).zip(unlike))
-        .map(|((&steady, &silent), unlike)| steady && !silent && !unlike)
+    (steady.iter().zip(refused))
+        .map(|(&steady, &refused)| steady && !refused)
         .collect()
 }
 

@@ -306,7 +306,7 @@ fn print_reading(
 }
 
 /// The regions of `reading` that are not digits, as `  not digits: <best guess> <percent>%
-/// at <x>,<y> <width>x<height>, ...`; empty when there are none.
+/// at <x>,<y> <width>x<height> (<why>), ...`; empty when there are none.
 fn not_digits_note(reading: &Reading) -> String {
     if reading.not_digits.is_empty() {
         return String::new();
@@ -316,8 +316,12 @@ fn not_digits_note(reading: &Reading) -> String {
         .iter()
         .map(|region| {
             let [x, y, width, height] = region.bounds;
+            let why = region
+                .reason
+                .as_ref()
+                .map_or(String::new(), |reason| format!(" ({reason})"));
             format!(
-                "{} {:.2}% at {x},{y} {width}x{height}",
+                "{} {:.2}% at {x},{y} {width}x{height}{why}",
                 region.name,
                 100.0 * region.probability
             )

@@ -79,8 +79,8 @@ pub(crate) struct Reading {
     pub number: Option<String>,
     /// Each digit, left to right.
     pub digits: Vec<DigitReading>,
-    /// The regions that are not digits (their top probability below the run's threshold), left
-    /// to right, each with the model's best guess: left out of `number`.
+    /// The regions that are not digits, left to right, each with the model's best guess and
+    /// why it is not one: left out of `number`.
     pub not_digits: Vec<DigitReading>,
     /// Why nothing was read, when `digits` is empty: "not a digit: ...".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +120,10 @@ pub(crate) struct DigitReading {
     /// Where the digit lies in the picture: left, top, width, height, in pixels.
     #[serde(rename = "box")]
     pub bounds: [u32; 4],
+    /// For a region that is not a digit, why: the test that refused it, with its numbers
+    /// ("read as nothing (...)", "its ink is more than twice as wide as tall", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Reading {
@@ -135,16 +139,20 @@ impl Reading {
         unsure_below: f32,
     ) -> Self {
         let names = dataset.class_names();
-        let shapes_count = dataset.reads_numbers();
-        let (accepted, refused, mostly_not_digits) =
-            sort_regions(found, not_a_digit_below, shapes_count);
-        let region = |region: &&Region| {
+        let tests = Tests {
+            threshold: not_a_digit_below,
+            unsure_below,
+            shapes_count: dataset.reads_numbers(),
+        };
+        let (accepted, refused, mostly_not_digits) = tests.sort(found);
+        let region = |(region, refusal): &Judged| {
             let class = argmax(&region.probabilities);
             DigitReading {
                 class,
                 name: names[usize::from(class)],
                 probability: region.probabilities[usize::from(class)],
                 bounds: region.bounds,
+                reason: refusal.map(|refusal| tests.describe(refusal, region, dataset)),
             }
         };
         let digits: Vec<DigitReading> = accepted.iter().map(region).collect();
@@ -152,19 +160,22 @@ impl Reading {
         let number = (dataset.reads_numbers() && !digits.is_empty())
             .then(|| digits.iter().map(|digit| digit.name).collect());
         let whole = match (accepted.as_slice(), found) {
-            ([region], _) => Whole::Digit(Prediction::new(region.probabilities, dataset)),
+            ([(region, _)], _) => Whole::Digit(Prediction::new(region.probabilities, dataset)),
             ([], [region]) => Whole::NotDigit {
                 class: None,
                 probabilities: region.probabilities,
             },
             _ => Whole::Number { class: None },
         };
-        let reason = digits.is_empty().then(|| match (found, not_a_digit_below) {
-            // One region: the test that refused it, with its numbers.
-            ([region], Some(threshold)) if !mostly_not_digits => {
-                why_not_a_digit(region, threshold, unsure_below, dataset, shapes_count)
+        let what = refused_as(dataset);
+        let reason = digits.is_empty().then(|| match refused.as_slice() {
+            // One region, or most of the picture not digits: the test that refused it, with
+            // its numbers.
+            [(region, Some(refusal))] => {
+                format!("{what}: {}", tests.describe(*refusal, region, dataset))
             }
-            _ => not_a_digit_reason(not_a_digit_below, unsure_below, mostly_not_digits, dataset),
+            _ if mostly_not_digits => format!("{what}: {MOSTLY_NOT_DIGITS}"),
+            _ => not_a_digit_reason(not_a_digit_below, unsure_below, dataset),
         });
         Self {
             whole,
@@ -194,32 +205,108 @@ pub(crate) struct Region {
     pub unlike: Option<Unlike>,
 }
 
-/// `found`'s regions that are digits and those that are not (their top probability below
-/// `not_a_digit_below`, their reading unsteady, the network silent on them, or, when
-/// `shapes_count`, shaped like no digit: a run without a threshold refuses none), each left to
-/// right, and whether all were refused because those that are not digits cover more of the
-/// picture (box areas) than those that are.
-fn sort_regions(
-    found: &[Region],
-    not_a_digit_below: Option<f32>,
+/// Why a region is not a digit: each test `infer` makes, in the order a reason names the first
+/// that applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Refusal {
+    /// Shaped like no digit (`model::shape`), in a dataset of digits.
+    Shape(Unlike),
+    /// The network silent on it ([`Region::silent`]).
+    Silent,
+    /// Its top probability below the run's threshold.
+    BelowThreshold,
+    /// Read below the steadiness test's bound and as another class when turned a little.
+    Unsteady,
+    /// Read as a digit, but in a picture most of which (box areas) is not digits: a drawing or
+    /// a scene in which a few strokes read as digits is not a number.
+    MostlyNotDigits,
+}
+
+/// A region with why it is not a digit (`None`: it is one).
+type Judged<'a> = (&'a Region, Option<Refusal>);
+
+/// The tests of a run that decide which regions are not digits.
+struct Tests {
+    /// The run's threshold for "not a digit"; a run without one refuses nothing.
+    threshold: Option<f32>,
+    /// The steadiness test's bound (`model::steadiness`).
+    unsure_below: f32,
+    /// Whether the shape rules apply (a dataset of digits: clothes may be wide).
     shapes_count: bool,
-) -> (Vec<&Region>, Vec<&Region>, bool) {
-    let is_digit = |region: &&Region| {
-        let top = top_probability(&region.probabilities);
-        let shaped = !shapes_count || region.unlike.is_none();
-        not_a_digit_below
-            .is_none_or(|threshold| top >= threshold && region.steady && !region.silent && shaped)
-    };
-    let (accepted, refused): (Vec<_>, Vec<_>) = found.iter().partition(is_digit);
-    // A drawing or a scene in which a few strokes read as digits is not a number.
-    let area = |regions: &[&Region]| -> u64 {
-        let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
-        regions.iter().map(|region| box_area(region.bounds)).sum()
-    };
-    if !accepted.is_empty() && area(&refused) > area(&accepted) {
-        return (Vec::new(), found.iter().collect(), true);
+}
+
+/// What the picture-level test says (`Refusal::MostlyNotDigits`).
+const MOSTLY_NOT_DIGITS: &str = "most of the picture is not digits";
+
+impl Tests {
+    /// Why `region` is not a digit, by the first test that refuses it; `None` for a digit.
+    fn refusal(&self, region: &Region) -> Option<Refusal> {
+        let threshold = self.threshold?;
+        if let Some(unlike) = region.unlike.filter(|_| self.shapes_count) {
+            Some(Refusal::Shape(unlike))
+        } else if region.silent {
+            Some(Refusal::Silent)
+        } else if top_probability(&region.probabilities) < threshold {
+            Some(Refusal::BelowThreshold)
+        } else if !region.steady {
+            Some(Refusal::Unsteady)
+        } else {
+            None
+        }
     }
-    (accepted, refused, false)
+
+    /// `found`'s regions that are digits and those that are not, each left to right with its
+    /// refusal, and whether all were refused because those that are not digits cover more of
+    /// the picture (box areas) than those that are.
+    fn sort<'a>(&self, found: &'a [Region]) -> (Vec<Judged<'a>>, Vec<Judged<'a>>, bool) {
+        let (accepted, refused): (Vec<_>, Vec<_>) = found
+            .iter()
+            .map(|region| (region, self.refusal(region)))
+            .partition(|(_, refusal)| refusal.is_none());
+        let area = |regions: &[Judged]| -> u64 {
+            let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
+            regions
+                .iter()
+                .map(|(region, _)| box_area(region.bounds))
+                .sum()
+        };
+        if !accepted.is_empty() && area(&refused) > area(&accepted) {
+            let all = found
+                .iter()
+                .map(|region| {
+                    let refusal = self.refusal(region).unwrap_or(Refusal::MostlyNotDigits);
+                    (region, Some(refusal))
+                })
+                .collect();
+            return (Vec::new(), all, true);
+        }
+        (accepted, refused, false)
+    }
+
+    /// `refusal` of `region` in words, with the model's best guess and the bound it missed
+    /// ("read 30.00% as 4, below the run's threshold of 46.01%").
+    fn describe(&self, refusal: Refusal, region: &Region, dataset: DatasetKind) -> String {
+        let class = argmax(&region.probabilities);
+        let top = top_probability(&region.probabilities);
+        let guess = format!(
+            "read {:.2}% as {}",
+            100.0 * top,
+            dataset.class_names()[usize::from(class)]
+        );
+        match refusal {
+            Refusal::Shape(unlike) => unlike.describe().to_string(),
+            Refusal::Silent => format!("read {READ_AS_NOTHING}"),
+            Refusal::BelowThreshold => format!(
+                "{guess}, below the run's threshold of {:.2}%",
+                100.0 * self.threshold.unwrap_or(0.0)
+            ),
+            Refusal::Unsteady => format!(
+                "{guess}, below {:.0}%, and as another class when turned a little",
+                100.0 * self.unsure_below
+            ),
+            Refusal::MostlyNotDigits => MOSTLY_NOT_DIGITS.to_string(),
+        }
+    }
 }
 
 /// What a reading the network is silent on is called (`Region::silent`).
@@ -234,20 +321,12 @@ fn refused_as(dataset: DatasetKind) -> &'static str {
     }
 }
 
-/// Why a picture none of whose regions is a digit was not read: most of it is not digits
-/// (`mostly_not_digits`), or all of it fell below the threshold (the same words for every such
-/// picture of a run; `not_digits` holds the guesses).
-fn not_a_digit_reason(
-    threshold: Option<f32>,
-    unsure_below: f32,
-    mostly_not_digits: bool,
-    dataset: DatasetKind,
-) -> String {
+/// Why a picture of several regions none of which is a digit was not read, naming every test
+/// (each region in `not_digits` says which refused it); or, without a threshold, that it held
+/// nothing to read.
+fn not_a_digit_reason(threshold: Option<f32>, unsure_below: f32, dataset: DatasetKind) -> String {
     let what = refused_as(dataset);
     match threshold {
-        Some(_) if mostly_not_digits => {
-            format!("{what}: most of the picture is not digits")
-        }
         Some(threshold) => format!(
             "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}{}",
             100.0 * threshold,
@@ -259,42 +338,6 @@ fn not_a_digit_reason(
             }
         ),
         None => format!("{what}: nothing in the picture to read"),
-    }
-}
-
-/// Why the one region of a picture is not a digit: shaped like no digit (when
-/// `shapes_count`), the network silent on it, its top probability below the run's `threshold`,
-/// or below `unsure_below` and read otherwise when turned a little (the first that applies, in
-/// that order), with the model's best guess.
-fn why_not_a_digit(
-    region: &Region,
-    threshold: f32,
-    unsure_below: f32,
-    dataset: DatasetKind,
-    shapes_count: bool,
-) -> String {
-    let what = refused_as(dataset);
-    let class = argmax(&region.probabilities);
-    let top = top_probability(&region.probabilities);
-    let guess = format!(
-        "read {:.2}% as {}",
-        100.0 * top,
-        dataset.class_names()[usize::from(class)]
-    );
-    if let Some(unlike) = region.unlike.filter(|_| shapes_count) {
-        format!("{what}: {}", unlike.describe())
-    } else if region.silent {
-        format!("{what}: read {READ_AS_NOTHING}")
-    } else if top < threshold {
-        format!(
-            "{what}: {guess}, below the run's threshold of {:.2}%",
-            100.0 * threshold
-        )
-    } else {
-        format!(
-            "{what}: {guess}, below {:.0}%, and as another class when turned a little",
-            100.0 * unsure_below
-        )
     }
 }
 
@@ -375,6 +418,12 @@ mod tests {
         let reading = Reading::new(&silent, DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(reading.number.as_deref(), Some("2"));
         assert_eq!(reading.not_digits[0].bounds, [0, 0, 10, 20]);
+        // Each region left out says which test refused it.
+        assert_eq!(
+            reading.not_digits[0].reason.as_deref(),
+            Some("read as nothing (no unit of the network's last hidden layer responding)")
+        );
+        assert_eq!(reading.digits[0].reason, None);
         // A picture of one region says which test refused it.
         let reading = Reading::new(&silent[..1], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);
         assert_eq!(
@@ -448,6 +497,16 @@ mod tests {
         assert_eq!(
             reading.reason.as_deref(),
             Some("not a digit: most of the picture is not digits")
+        );
+        let reasons: Vec<_> = (reading.not_digits.iter())
+            .map(|region| region.reason.as_deref())
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                Some("most of the picture is not digits"),
+                Some("read 30.00% as 8, below the run's threshold of 90.00%")
+            ]
         );
         // Nothing above it: no number, no class, and why, in the JSON too.
         let reading = Reading::new(&found[1..2], DatasetKind::Mnist, Some(0.9), UNSURE_BELOW);

@@ -73,30 +73,39 @@ pub(crate) fn steady_below(
 }
 
 /// How the budget `share` is spent on `probabilities`' images (each one's rows, at the run's
-/// temperature): first on those refused whatever their top probability (`silent[i]`: the
-/// network silent on them, or shaped like no digit, `model::shape`), then on the steadiness test (`steady[i]`, tested below
+/// temperature): first on those refused whatever their top probability (`refused[i]`,
+/// [`refused_anyway`]), then on the steadiness test (`steady[i]`, tested below
 /// [`UNSURE_BELOW`]), whose bound is lowered to fit what is left ([`unsure_bound`]). Returns
-/// that bound and which images are still kept (steady below it, and not silent): the
+/// that bound and which images are still kept (steady below it, and not refused anyway): the
 /// [`threshold`] chosen on these refuses the rest of the share.
 pub(crate) fn budget_before_threshold(
     probabilities: &[[f32; NUM_CLASSES]],
     steady: &[bool],
-    silent: &[bool],
+    refused: &[bool],
     share: f64,
 ) -> (f32, Vec<bool>) {
-    let silent_share =
-        silent.iter().filter(|&&silent| silent).count() as f64 / probabilities.len().max(1) as f64;
-    // Silent images are refused anyway: not counted again as unsteady.
-    let tested: Vec<bool> = (steady.iter().zip(silent))
-        .map(|(&steady, &silent)| steady || silent)
+    let refused_share = refused.iter().filter(|&&refused| refused).count() as f64
+        / probabilities.len().max(1) as f64;
+    // Images refused anyway are not counted again as unsteady.
+    let tested: Vec<bool> = (steady.iter().zip(refused))
+        .map(|(&steady, &refused)| steady || refused)
         .collect();
-    let bound = unsure_bound(probabilities, &tested, (share - silent_share).max(0.0));
+    let bound = unsure_bound(probabilities, &tested, (share - refused_share).max(0.0));
     let kept = (steady_below(probabilities, steady, bound)
         .iter()
-        .zip(silent))
-    .map(|(&steady, &silent)| steady && !silent)
+        .zip(refused))
+    .map(|(&steady, &refused)| steady && !refused)
     .collect();
     (bound, kept)
+}
+
+/// For each image, whether it is refused whatever its probabilities: the network silent on it
+/// (`silent`, `Model::forward_with_silence`) or shaped like no digit (`unlike`,
+/// `model::shape::refused_for_shape`).
+pub(crate) fn refused_anyway(silent: &[bool], unlike: &[bool]) -> Vec<bool> {
+    (silent.iter().zip(unlike))
+        .map(|(&silent, &unlike)| silent || unlike)
+        .collect()
 }
 
 /// The share of `probabilities`' images (a fraction) refused: unsteady, or with a top
