@@ -8,6 +8,10 @@
 //! calibrated run of a digit dataset answers "not a digit" for such a region whatever the model
 //! reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
 
+use image::{GrayImage, Luma};
+use imageproc::distance_transform::euclidean_squared_distance_transform;
+use imageproc::region_labelling::{Connectivity, connected_components};
+
 use crate::data::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Why a 28×28 input is shaped like no digit.
@@ -99,108 +103,58 @@ fn too_wide(pixels: &[u8; IMAGE_PIXELS]) -> bool {
 }
 
 /// Whether some pixel of at least half strength has no pixel below half strength (nor the
-/// field's edge) within [`THICKEST`] pixels, in Euclidean distance.
+/// field's outside) within [`THICKEST`] pixels, in Euclidean distance.
 fn too_thick(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    let reach = THICKEST.floor() as isize;
-    let limit = THICKEST * THICKEST;
-    // The offsets within reach, nearest first, so that paper close by ends the search early.
-    let mut offsets: Vec<(isize, isize)> = (-reach..=reach)
-        .flat_map(|dy| (-reach..=reach).map(move |dx| (dy, dx)))
-        .filter(|&(dy, dx)| ((dy * dy + dx * dx) as f32) <= limit)
-        .collect();
-    offsets.sort_by_key(|&(dy, dx)| dy * dy + dx * dx);
-    let side = IMAGE_SIDE as isize;
-    let paper = |row: isize, column: isize| {
-        !(0..side).contains(&row)
-            || !(0..side).contains(&column)
-            || pixels[(row * side + column) as usize] < HALF
-    };
-    (0..side).any(|row| {
-        (0..side).any(|column| {
-            !paper(row, column) && !offsets.iter().any(|&(dy, dx)| paper(row + dy, column + dx))
-        })
-    })
+    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
+    let farthest = THICKEST * THICKEST;
+    euclidean_squared_distance_transform(&paper)
+        .pixels()
+        .any(|distance| distance.0[0] > f64::from(farthest))
 }
 
 /// Whether a piece of ink of at least [`SMALLEST_MARK`] pixels lies inside a loop of the rest
 /// of the ink (see [`Unlike::Enclosed`]).
 fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    let pieces = ink_pieces(pixels);
-    if pieces.len() < 2 {
-        return false;
+    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
+    let pieces = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
+    let mut sizes = vec![0usize; 1];
+    for label in pieces.pixels().map(|label| label.0[0] as usize) {
+        if label >= sizes.len() {
+            sizes.resize(label + 1, 0);
+        }
+        sizes[label] += 1;
     }
-    pieces.iter().enumerate().any(|(index, piece)| {
-        piece.len() >= SMALLEST_MARK && {
-            let mut rest = [false; IMAGE_PIXELS];
-            for (other, cells) in pieces.iter().enumerate() {
-                if other != index {
-                    cells.iter().for_each(|&cell| rest[cell] = true);
-                }
+    // Label 0 is the paper; a mark needs another piece around it.
+    sizes.len() > 2
+        && (1..sizes.len()).any(|mark| {
+            sizes[mark] >= SMALLEST_MARK && {
+                // The rest's ink is the wall; the ring around the field joins its edges.
+                let open = GrayImage::from_fn(ink.width(), ink.height(), |x, y| {
+                    let label = pieces.get_pixel(x, y).0[0] as usize;
+                    Luma([if label == 0 || label == mark { 255 } else { 0 }])
+                });
+                let regions = connected_components(&open, Connectivity::Four, Luma([0u8]));
+                let outside = regions.get_pixel(0, 0).0[0];
+                pieces
+                    .enumerate_pixels()
+                    .filter(|(_, _, label)| label.0[0] as usize == mark)
+                    .all(|(x, y, _)| regions.get_pixel(x, y).0[0] != outside)
             }
-            let outside = reachable_from_the_edge(&rest);
-            piece.iter().all(|&cell| !outside[cell])
-        }
-    })
-}
-
-/// The pieces of ink (pixels of at least half strength, 8-connected), each its pixels' indices.
-fn ink_pieces(pixels: &[u8; IMAGE_PIXELS]) -> Vec<Vec<usize>> {
-    let mut seen = [false; IMAGE_PIXELS];
-    let mut pieces = Vec::new();
-    for start in 0..IMAGE_PIXELS {
-        if seen[start] || pixels[start] < HALF {
-            continue;
-        }
-        seen[start] = true;
-        let mut piece = vec![start];
-        let mut next = 0;
-        while next < piece.len() {
-            let cell = piece[next];
-            next += 1;
-            for neighbour in neighbours(cell, true) {
-                if !seen[neighbour] && pixels[neighbour] >= HALF {
-                    seen[neighbour] = true;
-                    piece.push(neighbour);
-                }
-            }
-        }
-        pieces.push(piece);
-    }
-    pieces
-}
-
-/// Which pixels a path of 4-connected pixels outside `walls` joins to the field's edge.
-fn reachable_from_the_edge(walls: &[bool; IMAGE_PIXELS]) -> [bool; IMAGE_PIXELS] {
-    let mut reached = [false; IMAGE_PIXELS];
-    let side = IMAGE_SIDE;
-    let mut queue: Vec<usize> = (0..IMAGE_PIXELS)
-        .filter(|&cell| {
-            let (row, column) = (cell / side, cell % side);
-            (row == 0 || row == side - 1 || column == 0 || column == side - 1) && !walls[cell]
         })
-        .collect();
-    queue.iter().for_each(|&cell| reached[cell] = true);
-    while let Some(cell) = queue.pop() {
-        for neighbour in neighbours(cell, false) {
-            if !reached[neighbour] && !walls[neighbour] {
-                reached[neighbour] = true;
-                queue.push(neighbour);
-            }
-        }
-    }
-    reached
 }
 
-/// The pixels next to `cell` in the field: its 4 neighbours, or 8 with `diagonal`.
-fn neighbours(cell: usize, diagonal: bool) -> impl Iterator<Item = usize> {
-    let side = IMAGE_SIDE as isize;
-    let (row, column) = ((cell / IMAGE_SIDE) as isize, (cell % IMAGE_SIDE) as isize);
-    (-1..=1)
-        .flat_map(move |dy| (-1..=1).map(move |dx| (dy, dx)))
-        .filter(move |&(dy, dx)| (dy, dx) != (0, 0) && (diagonal || dy == 0 || dx == 0))
-        .map(move |(dy, dx)| (row + dy, column + dx))
-        .filter(move |&(r, c)| (0..side).contains(&r) && (0..side).contains(&c))
-        .map(move |(r, c)| (r * side + c) as usize)
+/// `pixels` as a picture 30×30, each pixel `level(ink)` (ink: at least half strength), in a
+/// ring of `outside` one pixel wide: the field's outside, one paper.
+fn ringed(pixels: &[u8; IMAGE_PIXELS], outside: u8, level: impl Fn(bool) -> u8) -> GrayImage {
+    let side = IMAGE_SIDE as u32;
+    GrayImage::from_fn(side + 2, side + 2, |x, y| {
+        let inside = (1..=side).contains(&x) && (1..=side).contains(&y);
+        Luma([if inside {
+            level(pixels[((y - 1) * side + (x - 1)) as usize] >= HALF)
+        } else {
+            outside
+        }])
+    })
 }
 
 #[cfg(test)]
