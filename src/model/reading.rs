@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::data::{DatasetKind, NUM_CLASSES};
-use crate::model::shape::Unlike;
+use crate::model::shape::{self, Unlike};
 
 /// One class's probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -142,7 +142,7 @@ impl Reading {
         let tests = Tests {
             threshold: not_a_digit_below,
             unsure_below,
-            shapes_count: dataset.reads_numbers(),
+            dataset,
         };
         let (accepted, refused, mostly_not_digits) = tests.sort(found);
         let region = |(region, refusal): &Judged| {
@@ -152,7 +152,7 @@ impl Reading {
                 name: names[usize::from(class)],
                 probability: region.probabilities[usize::from(class)],
                 bounds: region.bounds,
-                reason: refusal.map(|refusal| tests.describe(refusal, region, dataset)),
+                reason: refusal.map(|refusal| tests.describe(refusal, region)),
             }
         };
         let digits: Vec<DigitReading> = accepted.iter().map(region).collect();
@@ -172,10 +172,10 @@ impl Reading {
             // One region, or most of the picture not digits: the test that refused it, with
             // its numbers.
             [(region, Some(refusal))] => {
-                format!("{what}: {}", tests.describe(*refusal, region, dataset))
+                format!("{what}: {}", tests.describe(*refusal, region))
             }
             _ if mostly_not_digits => format!("{what}: {MOSTLY_NOT_DIGITS}"),
-            _ => not_a_digit_reason(not_a_digit_below, unsure_below, dataset),
+            _ => tests.none_read(),
         });
         Self {
             whole,
@@ -231,8 +231,8 @@ struct Tests {
     threshold: Option<f32>,
     /// The steadiness test's bound (`model::steadiness`).
     unsure_below: f32,
-    /// Whether the shape rules apply (a dataset of digits: clothes may be wide).
-    shapes_count: bool,
+    /// The run's classes: their names, and whether the shape rules apply (`shape::applies_to`).
+    dataset: DatasetKind,
 }
 
 /// What the picture-level test says (`Refusal::MostlyNotDigits`).
@@ -242,7 +242,7 @@ impl Tests {
     /// Why `region` is not a digit, by the first test that refuses it; `None` for a digit.
     fn refusal(&self, region: &Region) -> Option<Refusal> {
         let threshold = self.threshold?;
-        if let Some(unlike) = region.unlike.filter(|_| self.shapes_count) {
+        if let Some(unlike) = region.unlike.filter(|_| shape::applies_to(self.dataset)) {
             Some(Refusal::Shape(unlike))
         } else if region.silent {
             Some(Refusal::Silent)
@@ -259,10 +259,12 @@ impl Tests {
     /// refusal, and whether all were refused because those that are not digits cover more of
     /// the picture (box areas) than those that are.
     fn sort<'a>(&self, found: &'a [Region]) -> (Vec<Judged<'a>>, Vec<Judged<'a>>, bool) {
-        let (accepted, refused): (Vec<_>, Vec<_>) = found
+        let judged: Vec<Judged> = found
             .iter()
             .map(|region| (region, self.refusal(region)))
-            .partition(|(_, refusal)| refusal.is_none());
+            .collect();
+        let (accepted, refused): (Vec<_>, Vec<_>) =
+            judged.iter().partition(|(_, refusal)| refusal.is_none());
         let area = |regions: &[Judged]| -> u64 {
             let box_area = |[_, _, width, height]: [u32; 4]| u64::from(width) * u64::from(height);
             regions
@@ -271,12 +273,9 @@ impl Tests {
                 .sum()
         };
         if !accepted.is_empty() && area(&refused) > area(&accepted) {
-            let all = found
-                .iter()
-                .map(|region| {
-                    let refusal = self.refusal(region).unwrap_or(Refusal::MostlyNotDigits);
-                    (region, Some(refusal))
-                })
+            let all = judged
+                .into_iter()
+                .map(|(region, refusal)| (region, refusal.or(Some(Refusal::MostlyNotDigits))))
                 .collect();
             return (Vec::new(), all, true);
         }
@@ -285,13 +284,13 @@ impl Tests {
 
     /// `refusal` of `region` in words, with the model's best guess and the bound it missed
     /// ("read 30.00% as 4, below the run's threshold of 46.01%").
-    fn describe(&self, refusal: Refusal, region: &Region, dataset: DatasetKind) -> String {
+    fn describe(&self, refusal: Refusal, region: &Region) -> String {
         let class = argmax(&region.probabilities);
         let top = top_probability(&region.probabilities);
         let guess = format!(
             "read {:.2}% as {}",
             100.0 * top,
-            dataset.class_names()[usize::from(class)]
+            self.dataset.class_names()[usize::from(class)]
         );
         match refusal {
             Refusal::Shape(unlike) => unlike.describe().to_string(),
@@ -307,6 +306,26 @@ impl Tests {
             Refusal::MostlyNotDigits => MOSTLY_NOT_DIGITS.to_string(),
         }
     }
+
+    /// Why a picture of several regions none of which is a digit was not read, naming every
+    /// test (each region in `not_digits` says which refused it); or, without a threshold, that
+    /// it held nothing to read.
+    fn none_read(&self) -> String {
+        let what = refused_as(self.dataset);
+        match self.threshold {
+            Some(threshold) => format!(
+                "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}{}",
+                100.0 * threshold,
+                100.0 * self.unsure_below,
+                if shape::applies_to(self.dataset) {
+                    ", or shaped like no digit"
+                } else {
+                    ""
+                }
+            ),
+            None => format!("{what}: nothing in the picture to read"),
+        }
+    }
 }
 
 /// What a reading the network is silent on is called (`Region::silent`).
@@ -318,26 +337,6 @@ fn refused_as(dataset: DatasetKind) -> &'static str {
         "not a digit"
     } else {
         "none of the classes"
-    }
-}
-
-/// Why a picture of several regions none of which is a digit was not read, naming every test
-/// (each region in `not_digits` says which refused it); or, without a threshold, that it held
-/// nothing to read.
-fn not_a_digit_reason(threshold: Option<f32>, unsure_below: f32, dataset: DatasetKind) -> String {
-    let what = refused_as(dataset);
-    match threshold {
-        Some(threshold) => format!(
-            "{what}: read below the run's threshold of {:.2}%, or below {:.0}% and otherwise when turned a little, or {READ_AS_NOTHING}{}",
-            100.0 * threshold,
-            100.0 * unsure_below,
-            if dataset.reads_numbers() {
-                ", or shaped like no digit"
-            } else {
-                ""
-            }
-        ),
-        None => format!("{what}: nothing in the picture to read"),
     }
 }
 

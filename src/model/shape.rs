@@ -70,11 +70,17 @@ pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
     }
 }
 
+/// Whether a run of `dataset` refuses what is shaped like no digit: a dataset of digits, not
+/// one of other classes (clothes may be wide, and filled).
+pub(crate) fn applies_to(dataset: DatasetKind) -> bool {
+    dataset.reads_numbers()
+}
+
 /// For each image of `pixels` (784 bytes each), whether a run of `dataset` refuses it for its
-/// shape: all `false` for a dataset of other classes than digits (clothes may be wide).
+/// shape: all `false` where the rules do not apply ([`applies_to`]).
 pub(crate) fn refused_for_shape(pixels: &[u8], dataset: DatasetKind) -> Vec<bool> {
     let images = pixels.chunks_exact(IMAGE_PIXELS);
-    if !dataset.reads_numbers() {
+    if !applies_to(dataset) {
         return vec![false; images.len()];
     }
     images

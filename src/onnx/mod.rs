@@ -133,7 +133,7 @@ fn metadata(
                         t,
                         calibrated.unsure_below,
                         &silent,
-                        config.dataset.reads_numbers(),
+                        crate::model::shape::applies_to(config.dataset),
                     )
                 )
             }),

@@ -286,7 +286,7 @@ fn reading(
             threshold,
             calibrated.unsure_below,
             silent,
-            dataset.reads_numbers()
+            crate::model::shape::applies_to(dataset)
         )
     )
 }
