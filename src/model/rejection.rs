@@ -5,9 +5,9 @@
 //! share of real digits is refused ([`REFUSED_DIGITS`]); a model trained with Outlier Exposure
 //! (`data::outliers`) gives non-digits low top probabilities, so most of them fall below it.
 
-use crate::data::NUM_CLASSES;
+use crate::data::{DatasetKind, NUM_CLASSES};
 use crate::model::reading::top_probability;
-use crate::model::shape::{SMALLEST_MARK, THICKEST, WIDEST};
+use crate::model::shape;
 use crate::model::steadiness::{SHRINK, TURN_DEGREES, UNSURE_BELOW};
 
 /// The share of held-out digits the threshold refuses (a fraction): the budget of at
@@ -126,20 +126,18 @@ pub(crate) fn refused_share(
 /// What `infer` answers "not a digit", in words a runtime can follow on the run's
 /// probabilities (its exports' softmax): below `threshold`; below `unsure_below` and read as
 /// another class by a copy turned or shrunk a little (`model::steadiness`, as it makes them);
-/// equal to `silent` (the network silent on it, `Model::forward_with_silence`); when
-/// `shapes_count` (a dataset of digits), shaped like no digit (`model::shape`); and the
-/// picture-level rule of `model::reading`. The ONNX metadata and the safetensors JSON both
+/// equal to `silent` (the network silent on it, `Model::forward_with_silence`); for a
+/// `dataset` the shape rules apply to, shaped like no digit (`model::shape::in_words`); and
+/// the picture-level rule of `model::reading`. The ONNX metadata and the safetensors JSON both
 /// carry it.
 pub(crate) fn rules(
     threshold: f32,
     unsure_below: f32,
     silent: &[f32; NUM_CLASSES],
-    shapes_count: bool,
+    dataset: DatasetKind,
 ) -> String {
-    let shapes = if shapes_count {
-        format!(
-            ", and a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge"
-        )
+    let shapes = if shape::applies_to(dataset) {
+        format!(", and {}", shape::in_words())
     } else {
         String::new()
     };

@@ -76,6 +76,14 @@ pub(crate) fn applies_to(dataset: DatasetKind) -> bool {
     dataset.reads_numbers()
 }
 
+/// The three rules in words a runtime can follow on a region's 28×28 input (the ONNX metadata,
+/// the safetensors JSON: `model::rejection::rules`).
+pub(crate) fn in_words() -> String {
+    format!(
+        "a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge"
+    )
+}
+
 /// For each image of `pixels` (784 bytes each), whether a run of `dataset` refuses it for its
 /// shape: all `false` where the rules do not apply ([`applies_to`]).
 pub(crate) fn refused_for_shape(pixels: &[u8], dataset: DatasetKind) -> Vec<bool> {

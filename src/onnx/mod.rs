@@ -133,7 +133,7 @@ fn metadata(
                         t,
                         calibrated.unsure_below,
                         &silent,
-                        crate::model::shape::applies_to(config.dataset),
+                        config.dataset,
                     )
                 )
             }),

@@ -282,12 +282,7 @@ fn reading(
     format!(
         "probabilities: softmax(logits / {}){map}; {}",
         calibrated.temperature.unwrap_or(1.0),
-        rejection::rules(
-            threshold,
-            calibrated.unsure_below,
-            silent,
-            crate::model::shape::applies_to(dataset)
-        )
+        rejection::rules(threshold, calibrated.unsure_below, silent, dataset)
     )
 }
 
@@ -310,19 +305,17 @@ pub(crate) fn export(
 ) -> Result<Architecture, ExportError> {
     let json_path = architecture_path(destination);
     check_destinations(&[destination, &json_path], overwrite)?;
+    let silent = (calibrated.not_a_digit_below).map(|_| silent_reading(model, calibrated));
     let architecture = Architecture {
         temperature: calibrated.temperature,
         not_a_digit_below: calibrated.not_a_digit_below,
         unsure_below: calibrated
             .not_a_digit_below
             .map(|_| calibrated.unsure_below),
-        silent_probabilities: calibrated
-            .not_a_digit_below
-            .map(|_| silent_reading(model, calibrated)),
-        reading: calibrated.not_a_digit_below.map(|threshold| {
-            let silent = silent_reading(model, calibrated);
-            reading(calibrated, threshold, &silent, dataset)
-        }),
+        silent_probabilities: silent,
+        reading: (calibrated.not_a_digit_below)
+            .zip(silent)
+            .map(|(threshold, silent)| reading(calibrated, threshold, &silent, dataset)),
         confidence_slope: calibrated.confidence.map(|map| map.slope),
         confidence_offset: calibrated.confidence.map(|map| map.offset),
         ..Architecture::of(config)
