@@ -8,7 +8,9 @@
 //! median then ink). The paper's own brightness is estimated everywhere (a smooth surface fitted
 //! under the ink, `paper.rs`) and divided out, so shading and light falling off across a photo do
 //! not count as ink; Otsu's threshold then separates ink from paper, and specks, and ink
-//! touching the edges when the digit lies inside (the page's edge, a table), are dropped.
+//! touching the edges when the digit lies inside (the page's edge, a table), are dropped. A
+//! picture whose ink reaches all four edges (cut tight to its ink, or a texture filling it) is
+//! read again with paper around it, so that none of its ink is taken for the page's edge.
 
 use std::collections::{HashMap, HashSet};
 
@@ -57,7 +59,24 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<Ink> {
         imageops::invert(&mut grey);
     }
     let (grey, margin) = with_paper_around(grey);
-    let contrast = contrast_with_paper(&grey);
+    let strengths = strengths(&grey)?;
+    if !cropped_to_its_ink(&strengths) {
+        return Some(Ink {
+            strengths: without_clutter(strengths),
+            margin,
+        });
+    }
+    let (grey, added) = with_margin_of_paper(grey);
+    Some(Ink {
+        strengths: without_clutter(self::strengths(&grey)?),
+        margin: (margin.0 + added, margin.1 + added),
+    })
+}
+
+/// Each pixel's ink strength in `grey` (dark ink on light paper), 0 paper to 255 a stroke's
+/// core; `None` when nothing stands out from the paper.
+fn strengths(grey: &GrayImage) -> Option<GrayImage> {
+    let contrast = contrast_with_paper(grey);
     let levels: Vec<u8> = contrast.pixels().map(|p| p.0[0]).collect();
     let strongest = percentile(&levels, 0.999);
     if f32::from(strongest) < MIN_CONTRAST * 255.0 {
@@ -70,19 +89,52 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<Ink> {
     // Faint pixels well below the threshold are paper; the rest keep their share of the
     // strokes' core, as MNIST's anti-aliased edges do.
     let floor = threshold / 3;
-    let strengths = GrayImage::from_fn(contrast.width(), contrast.height(), |x, y| {
-        let level = contrast.get_pixel(x, y).0[0];
-        let strength = if level < floor {
-            0.0
-        } else {
-            (f32::from(level) / f32::from(core)).min(1.0)
-        };
-        Luma([(strength * 255.0).round() as u8])
-    });
-    Some(Ink {
-        strengths: without_clutter(strengths),
-        margin,
-    })
+    Some(GrayImage::from_fn(
+        contrast.width(),
+        contrast.height(),
+        |x, y| {
+            let level = contrast.get_pixel(x, y).0[0];
+            let strength = if level < floor {
+                0.0
+            } else {
+                (f32::from(level) / f32::from(core)).min(1.0)
+            };
+            Luma([(strength * 255.0).round() as u8])
+        },
+    ))
+}
+
+/// Whether the ink reaches all four edges of the picture (at least half a stroke's core strong
+/// on each): a digit cut tight to its ink, or a texture filling the picture. Such a picture is
+/// read with paper added around it ([`with_margin_of_paper`]): its ink on the edges is the
+/// digit's, or the texture's, not the page's edge or a table beside it. Found on the bench's
+/// noise (`bench/real_pictures.py`): with the edges' dots dropped as clutter, the dots inside
+/// were read as digits.
+fn cropped_to_its_ink(strengths: &GrayImage) -> bool {
+    let (width, height) = strengths.dimensions();
+    if width < 3 || height < 3 {
+        return false;
+    }
+    let strong = |x: u32, y: u32| strengths.get_pixel(x, y).0[0] >= 128;
+    (0..width).any(|x| strong(x, 0))
+        && (0..width).any(|x| strong(x, height - 1))
+        && (0..height).any(|y| strong(0, y))
+        && (0..height).any(|y| strong(width - 1, y))
+}
+
+/// Paper added on each side of a picture cut tight to its ink, a share of its longer side.
+const TIGHT_MARGIN: f32 = 0.25;
+
+/// `grey` with paper at its brightest pixel's level added on every side ([`TIGHT_MARGIN`]), and
+/// the margin added on each side.
+fn with_margin_of_paper(grey: GrayImage) -> (GrayImage, u32) {
+    let (width, height) = grey.dimensions();
+    let margin = (width.max(height) as f32 * TIGHT_MARGIN).round() as u32;
+    let brightest = grey.pixels().map(|p| p.0[0]).max().unwrap_or(255);
+    let mut padded =
+        GrayImage::from_pixel(width + 2 * margin, height + 2 * margin, Luma([brightest]));
+    imageops::overlay(&mut padded, &grey, i64::from(margin), i64::from(margin));
+    (padded, margin)
 }
 
 /// Narrowest side the paper's brightness can be estimated on: its quadratic surface
@@ -380,11 +432,34 @@ mod tests {
                 235
             }])
         });
-        let found = ink(&DynamicImage::ImageLuma8(zero)).unwrap().strengths;
-        assert!(found.get_pixel(19, 6).0[0] > 200, "the ring");
+        let found = ink(&DynamicImage::ImageLuma8(zero)).unwrap();
+        // Cut tight to its ink, the ring is read with paper around it: the picture starts there.
+        let (left, top) = found.margin;
+        assert!(left > 0 && top > 0, "paper added around a tight crop");
+        let at = |x: u32, y: u32| found.strengths.get_pixel(x + left, y + top).0[0];
+        assert!(at(19, 6) > 200, "the ring");
         for (x, y) in [(0, 0), (39, 0), (0, 39), (39, 39), (19, 19)] {
-            assert_eq!(found.get_pixel(x, y).0[0], 0, "paper at {x},{y}");
+            assert_eq!(at(x, y), 0, "paper at {x},{y}");
         }
+    }
+
+    #[test]
+    fn ink_reaching_every_edge_is_kept_not_taken_for_the_pages_edge() {
+        // A texture filling the picture (dots every 40 pixels, cut by the edges): the dots on
+        // the edges are part of it, not a table beside the page. Taken for clutter, they left
+        // the inner dots to be read as digits.
+        let texture = GrayImage::from_fn(160, 160, |x, y| {
+            let near = |at: u32| (at + 10) % 40 < 20;
+            Luma([if near(x) && near(y) { 30 } else { 220 }])
+        });
+        let found = ink(&DynamicImage::ImageLuma8(texture)).unwrap();
+        let (left, top) = found.margin;
+        let at = |x: u32, y: u32| found.strengths.get_pixel(x + left, y + top).0[0];
+        assert!(at(0, 0) > 200, "the dot in the corner");
+        assert!(at(80, 0) > 200, "a dot on the top edge");
+        assert!(at(80, 80) > 200, "a dot inside");
+        // A bar inside a page with the table along one edge only is not such a picture
+        // (`the_pages_edge_is_not_ink_when_a_digit_is_inside`).
     }
 
     #[test]
