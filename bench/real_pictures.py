@@ -41,6 +41,9 @@ digit) into its own folder under --out, sent to `infer --json` and scored:
                       tilt and pen width (as scribbles'), half clean, half photographed
   nondigit_paper      no digit: photographed paper with nothing written on it, but smudges, tea
                       stains, fold creases and, half the time, uneven light
+  page_on_table       photo's pictures as a page lying on a darker table (grey or wood-toned,
+                      with streaks), photographed from above: the page turned up to 10 degrees
+                      and covering a quarter to two thirds of the frame, JPEG (a note on a desk)
 
 A number is read right when `infer --json`'s "number" is exactly it: every digit right, none
 missing, none extra. A picture holding no digit is read right when `infer` says so: it answers
@@ -80,7 +83,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONDITIONS = ["clean", "photo", "uneven_light", "canvas_alpha", "exif_rotated", "scans",
               "mnist_format", "number_clean", "number_photo", "number_scans", "scans_tight",
               "nondigit_letters", "nondigit_symbols", "nondigit_scribbles", "nondigit_noise",
-              "nondigit_scenes", "nondigit_drawings", "nondigit_paper"]
+              "nondigit_scenes", "nondigit_drawings", "nondigit_paper", "page_on_table"]
 # The conditions drawn without the handwriting fonts.
 WITHOUT_FONTS = {"scans", "mnist_format", "number_scans", "scans_tight", "nondigit_scribbles",
                  "nondigit_noise", "nondigit_scenes", "nondigit_drawings", "nondigit_paper"}
@@ -286,6 +289,30 @@ def photo_file(rng, jpeg=0.75):
 def canvas_shape(rng):
     """The (height, width) of a picture, each 100-400 px."""
     return tuple(int(v) for v in rng.integers(100, 401, size=2))
+
+
+def on_table(page, rng):
+    """`page` (a photo, uint8 RGB) lying on a darker table, photographed from above: turned up to
+    10 degrees either way, covering a quarter to two thirds of the frame, the table grey or
+    wood-toned (40-140) with streaks along it and light falling across it; blur, noise, JPEG
+    (see `photo_file`)."""
+    turned = Image.fromarray(page).convert("RGBA").rotate(rng.uniform(-10, 10), Image.Resampling.BICUBIC, expand=True)
+    h, w = page.shape[:2]
+    scale = 1 / np.sqrt(rng.uniform(0.25, 0.65))
+    width = max(int(w * scale * rng.uniform(0.9, 1.1)), turned.width + 8)
+    height = max(int(h * scale * rng.uniform(0.9, 1.1)), turned.height + 8)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    tone = np.array([1.0, 0.78, 0.58]) if rng.random() < 0.5 else np.ones(3)
+    streaks = 8 * np.sin(ys / rng.uniform(3, 9) + 2 * np.sin(xs / rng.uniform(20, 60)))
+    light = 1 - rng.uniform(0, 0.3) * xs / width
+    level = (rng.uniform(40, 140) + streaks) * light
+    table = Image.fromarray(np.clip(level[..., None] * tone, 0, 255).astype(np.uint8))
+    left = int(rng.integers(0, width - turned.width + 1))
+    top = int(rng.integers(0, height - turned.height + 1))
+    table.paste(turned, (left, top), turned)
+    blurred = table.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    noisy = np.asarray(blurred, dtype=np.float32) + rng.normal(0, rng.uniform(1, 5), (height, width, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
 def on_paper(mask, rng, restrokes=RESTROKES):
@@ -685,6 +712,8 @@ def generate(condition, folder, count, fonts, mnist_dir, rng):
             uneven = condition == "uneven_light"
             image = Image.fromarray(photograph(mask, rng, (200, 240) if uneven else (150, 240), uneven))
             save(image, digit, n, **photo_file(rng))
+        elif condition == "page_on_table":
+            save(on_table(photograph(mask, rng, (190, 245)), rng), digit, n, **photo_file(rng))
         elif condition == "canvas_alpha":
             alpha = (255 * restroke(mask, rng, ("same", "thick", "thicker", "pen"))).astype(np.uint8)
             white = rng.random() < 0.75

@@ -18,6 +18,7 @@ use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, Luma};
 use imageproc::contrast::otsu_level;
 
+use super::page;
 use super::paper::PaperSurface;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
@@ -41,9 +42,13 @@ const MIN_CONTRAST: f32 = 0.15;
 pub(super) struct Ink {
     /// 0 paper to 255 a stroke's core.
     pub(super) strengths: GrayImage,
-    /// Paper added on the left and at the top of a narrow picture (`with_paper_around`), in
-    /// ink pixels: the picture starts there.
-    pub(super) margin: (u32, u32),
+    /// Where the picture as measured (at most [`WORK_SIDE`] on a side) has its top-left
+    /// corner in `strengths`, in ink pixels: right and down of it where paper was added around
+    /// (`with_paper_around`, [`with_margin_of_paper`]), left and up of it where a page was cut
+    /// out of it (`page.rs`).
+    pub(super) origin: (i64, i64),
+    /// The size of the picture as measured.
+    pub(super) measured: (u32, u32),
 }
 
 /// The picture's ink; `None` when nothing in the picture stands out from the paper.
@@ -55,21 +60,30 @@ pub(super) fn ink(picture: &DynamicImage) -> Option<Ink> {
     } else {
         flattened(picture)
     };
+    let measured = grey.dimensions();
+    let mut origin = (0, 0);
+    if let Some((page, (left, top))) = page::on_the_page(&grey) {
+        grey = page;
+        origin = (-i64::from(left), -i64::from(top));
+    }
     if light_ink_on_dark(&grey) {
         imageops::invert(&mut grey);
     }
-    let (grey, margin) = with_paper_around(grey);
+    let (grey, (left, top)) = with_paper_around(grey);
+    let origin = (origin.0 + i64::from(left), origin.1 + i64::from(top));
     let strengths = strengths(&grey)?;
     if !cropped_to_its_ink(&strengths) {
         return Some(Ink {
             strengths: without_clutter(strengths),
-            margin,
+            origin,
+            measured,
         });
     }
     let (grey, added) = with_margin_of_paper(grey);
     Some(Ink {
         strengths: without_clutter(self::strengths(&grey)?),
-        margin: (margin.0 + added, margin.1 + added),
+        origin: (origin.0 + i64::from(added), origin.1 + i64::from(added)),
+        measured,
     })
 }
 
@@ -330,6 +344,15 @@ mod tests {
         }))
     }
 
+    /// The ink strength at the measured picture's pixel (x, y), wherever it lies in `found`.
+    fn in_picture(found: &Ink, x: i64, y: i64) -> u8 {
+        let (left, top) = found.origin;
+        found
+            .strengths
+            .get_pixel((x + left) as u32, (y + top) as u32)
+            .0[0]
+    }
+
     fn ink_at(ink: &GrayImage, x: u32, y: u32) -> u8 {
         ink.get_pixel(x * ink.width() / 200, y * ink.height() / 200)
             .0[0]
@@ -434,9 +457,11 @@ mod tests {
         });
         let found = ink(&DynamicImage::ImageLuma8(zero)).unwrap();
         // Cut tight to its ink, the ring is read with paper around it: the picture starts there.
-        let (left, top) = found.margin;
-        assert!(left > 0 && top > 0, "paper added around a tight crop");
-        let at = |x: u32, y: u32| found.strengths.get_pixel(x + left, y + top).0[0];
+        assert!(
+            found.origin.0 > 0 && found.origin.1 > 0,
+            "paper added around a tight crop"
+        );
+        let at = |x, y| in_picture(&found, x, y);
         assert!(at(19, 6) > 200, "the ring");
         for (x, y) in [(0, 0), (39, 0), (0, 39), (39, 39), (19, 19)] {
             assert_eq!(at(x, y), 0, "paper at {x},{y}");
@@ -453,8 +478,7 @@ mod tests {
             Luma([if near(x) && near(y) { 30 } else { 220 }])
         });
         let found = ink(&DynamicImage::ImageLuma8(texture)).unwrap();
-        let (left, top) = found.margin;
-        let at = |x: u32, y: u32| found.strengths.get_pixel(x + left, y + top).0[0];
+        let at = |x, y| in_picture(&found, x, y);
         assert!(at(0, 0) > 200, "the dot in the corner");
         assert!(at(80, 0) > 200, "a dot on the top edge");
         assert!(at(80, 80) > 200, "a dot inside");

@@ -7,7 +7,7 @@
 //! 3. **Pixelated?** (`pixelated.rs`) A low-resolution picture enlarged by repeating its pixels
 //!    is enlarged again from its own grid, smoothly: its blocks' edges are not strokes.
 //! 4. **Ink** (`ink.rs`): ink strength per pixel, whatever the colours, transparency and
-//!    lighting: the paper's brightness is estimated (`paper.rs`) and divided out, Otsu's
+//!    lighting: a page lying on a darker table is cut out first (`page.rs`), the paper's brightness is estimated (`paper.rs`) and divided out, Otsu's
 //!    threshold separates ink from paper, clutter along the edges is dropped.
 //! 5. **Digits** (`digits.rs`): the ink split into the digits of one line, left to right (a
 //!    single digit is a number of one).
@@ -21,6 +21,7 @@ pub(crate) mod folder;
 pub(crate) mod font_digits;
 mod ink;
 mod mnist_box;
+mod page;
 mod paper;
 mod pixelated;
 
@@ -218,42 +219,41 @@ fn prepared_cut(cut: &digits::CutInk, in_picture: &InPicture) -> Option<Cut> {
 }
 
 /// From the ink's pixels to the picture's: the ink is the picture scaled (to at most
-/// `ink::WORK_SIDE`, or enlarged from its pixel grid) with paper added around a narrow one.
+/// `ink::WORK_SIDE`, or enlarged from its pixel grid), with paper added around a narrow one or
+/// a page cut out of it (`ink::Ink::origin`).
 struct InPicture {
-    /// Picture pixels per ink pixel, across and down.
+    /// Picture pixels per measured pixel, across and down.
     scale: (f32, f32),
-    /// The paper added on the left and at the top, in ink pixels.
-    margin: (u32, u32),
+    /// Where the measured picture's top-left corner lies in the ink's pixels.
+    origin: (i64, i64),
     /// The picture's size.
     size: (u32, u32),
 }
 
 impl InPicture {
     fn new(ink: &ink::Ink, width: u32, height: u32) -> Self {
-        let (left, top) = ink.margin;
-        let inner_width = ink.strengths.width().saturating_sub(2 * left).max(1);
-        let inner_height = ink.strengths.height().saturating_sub(2 * top).max(1);
+        let (measured_width, measured_height) = ink.measured;
         Self {
             scale: (
-                width as f32 / inner_width as f32,
-                height as f32 / inner_height as f32,
+                width as f32 / measured_width.max(1) as f32,
+                height as f32 / measured_height.max(1) as f32,
             ),
-            margin: ink.margin,
+            origin: ink.origin,
             size: (width, height),
         }
     }
 
     /// A box in ink pixels as a box in picture pixels, within the picture.
     fn bounds(&self, [x, y, width, height]: [u32; 4]) -> [u32; 4] {
-        let to = |at: u32, margin: u32, scale: f32, size: u32| {
-            ((at.saturating_sub(margin)) as f32 * scale)
+        let to = |at: u32, origin: i64, scale: f32, size: u32| {
+            ((i64::from(at) - origin).max(0) as f32 * scale)
                 .round()
                 .min(size as f32) as u32
         };
-        let x0 = to(x, self.margin.0, self.scale.0, self.size.0);
-        let y0 = to(y, self.margin.1, self.scale.1, self.size.1);
-        let x1 = to(x + width, self.margin.0, self.scale.0, self.size.0);
-        let y1 = to(y + height, self.margin.1, self.scale.1, self.size.1);
+        let x0 = to(x, self.origin.0, self.scale.0, self.size.0);
+        let y0 = to(y, self.origin.1, self.scale.1, self.size.1);
+        let x1 = to(x + width, self.origin.0, self.scale.0, self.size.0);
+        let y1 = to(y + height, self.origin.1, self.scale.1, self.size.1);
         [x0, y0, (x1 - x0).max(1), (y1 - y0).max(1)]
     }
 }
