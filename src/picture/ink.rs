@@ -145,10 +145,16 @@ fn with_margin_of_paper(grey: GrayImage) -> (GrayImage, u32) {
     let (width, height) = grey.dimensions();
     let margin = (width.max(height) as f32 * TIGHT_MARGIN).round() as u32;
     let brightest = grey.pixels().map(|p| p.0[0]).max().unwrap_or(255);
-    let mut padded =
-        GrayImage::from_pixel(width + 2 * margin, height + 2 * margin, Luma([brightest]));
-    imageops::overlay(&mut padded, &grey, i64::from(margin), i64::from(margin));
-    (padded, margin)
+    (surrounded(&grey, (margin, margin), brightest), margin)
+}
+
+/// `grey` with paper of grey level `level` added around it: `left` columns on each side,
+/// `top` rows above and below.
+fn surrounded(grey: &GrayImage, (left, top): (u32, u32), level: u8) -> GrayImage {
+    let (width, height) = grey.dimensions();
+    let mut padded = GrayImage::from_pixel(width + 2 * left, height + 2 * top, Luma([level]));
+    imageops::overlay(&mut padded, grey, i64::from(left), i64::from(top));
+    padded
 }
 
 /// Narrowest side the paper's brightness can be estimated on: its quadratic surface
@@ -169,9 +175,7 @@ fn with_paper_around(grey: GrayImage) -> (GrayImage, (u32, u32)) {
     }
     let margin = |side: u32| MIN_PAPER_SIDE.saturating_sub(side).div_ceil(2);
     let (left, top) = (margin(width), margin(height));
-    let mut padded = GrayImage::from_pixel(width + 2 * left, height + 2 * top, Luma([255]));
-    imageops::overlay(&mut padded, &grey, i64::from(left), i64::from(top));
-    (padded, (left, top))
+    (surrounded(&grey, (left, top), 255), (left, top))
 }
 
 /// The ink without clutter: specks (pieces holding less than [`SPECK_SHARE`] of the ink: dust,

@@ -258,6 +258,19 @@ impl InPicture {
     }
 }
 
+/// The share of `image`'s outermost pixels (its one-pixel frame, each corner counted twice)
+/// at which `holds` is true: ink along the edge of a picture cut to its ink (`paper.rs`), a
+/// table along the edge of a photographed page (`page.rs`).
+fn share_of_edge(image: &image::GrayImage, holds: impl Fn(u32, u32) -> bool) -> f64 {
+    let (right, bottom) = (image.width() - 1, image.height() - 1);
+    let edge: Vec<(u32, u32)> = (0..=right)
+        .flat_map(|x| [(x, 0), (x, bottom)])
+        .chain((0..=bottom).flat_map(|y| [(0, y), (right, y)]))
+        .collect();
+    let held = edge.iter().filter(|&&(x, y)| holds(x, y)).count();
+    held as f64 / edge.len() as f64
+}
+
 /// The picture's own pixels when it already is an MNIST digit: 28×28, a black border, some ink
 /// at full strength, its centre of mass within 2 pixels of the centre.
 fn already_mnist(picture: &DynamicImage) -> Option<[u8; IMAGE_PIXELS]> {

@@ -83,21 +83,12 @@ pub(super) fn on_the_page(grey: &GrayImage) -> Option<(GrayImage, (u32, u32))> {
     if share < LEAST_MARKS || (share > MOST_MARKS && rectangle_fit(&marks).0 > BLOB) {
         return None;
     }
-    bare_ground(&light, &page).then(|| cut_out(grey, &page, level))
+    bare_ground(&light, &page).then(|| cut_out(grey, &page, &on_page, level))
 }
 
 /// Whether the picture's edge is dark (0 in `light`) on [`TABLE_ON_THE_EDGE`] of its pixels.
 fn table_on_the_edge(light: &GrayImage) -> bool {
-    let (width, height) = light.dimensions();
-    let outermost: Vec<(u32, u32)> = (0..width)
-        .flat_map(|x| [(x, 0), (x, height - 1)])
-        .chain((0..height).flat_map(|y| [(0, y), (width - 1, y)]))
-        .collect();
-    let dark = outermost
-        .iter()
-        .filter(|&&(x, y)| light.get_pixel(x, y).0[0] == 0)
-        .count();
-    dark as f64 >= TABLE_ON_THE_EDGE * outermost.len() as f64
+    super::share_of_edge(light, |x, y| light.get_pixel(x, y).0[0] == 0) >= TABLE_ON_THE_EDGE
 }
 
 /// Whether the ground off `page` holds at most [`MOST_LIGHT_OFF_PAGE`] light pixels: light
@@ -174,16 +165,18 @@ fn with_marks_inside(piece: &GrayImage) -> GrayImage {
     })
 }
 
-/// `grey` cut to the box around `page` (255 on the page), what lies off the page and within
-/// [`EDGE_PIXELS`] of its edge painted at the page's brightness (the median of its pixels
-/// lighter than `level`), and where the box starts.
-fn cut_out(grey: &GrayImage, page: &GrayImage, level: u8) -> (GrayImage, (u32, u32)) {
+/// `grey` cut to the box around `page` (255 on the page; `on_page` its pixels), what lies off
+/// the page and within [`EDGE_PIXELS`] of its edge painted at the page's brightness (the median
+/// of its pixels lighter than `level`), and where the box starts.
+fn cut_out(
+    grey: &GrayImage,
+    page: &GrayImage,
+    on_page: &[Point<i32>],
+    level: u8,
+) -> (GrayImage, (u32, u32)) {
     let inside = erode(page, Norm::LInf, EDGE_PIXELS);
-    let on_page: Vec<(u32, u32)> = page
-        .enumerate_pixels()
-        .filter(|(_, _, p)| p.0[0] > 0)
-        .map(|(x, y, _)| (x, y))
-        .collect();
+    // The points are pixels of `page`: never negative.
+    let on_page: Vec<(u32, u32)> = on_page.iter().map(|p| (p.x as u32, p.y as u32)).collect();
     let left = on_page.iter().map(|p| p.0).min().unwrap_or(0);
     let right = on_page.iter().map(|p| p.0).max().unwrap_or(0);
     let top = on_page.iter().map(|p| p.1).min().unwrap_or(0);

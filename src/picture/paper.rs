@@ -179,16 +179,7 @@ impl PaperSurface {
 
     /// The share of `grey`'s outermost pixels that are ink, not this paper.
     fn edge_ink(&self, grey: &GrayImage) -> f64 {
-        let (right, bottom) = (grey.width() - 1, grey.height() - 1);
-        let edge: Vec<(u32, u32)> = (0..=right)
-            .flat_map(|x| [(x, 0), (x, bottom)])
-            .chain((0..=bottom).flat_map(|y| [(0, y), (right, y)]))
-            .collect();
-        let inked = edge
-            .iter()
-            .filter(|&&(x, y)| !self.is_paper(grey, x, y))
-            .count();
-        inked as f64 / edge.len() as f64
+        super::share_of_edge(grey, |x, y| !self.is_paper(grey, x, y))
     }
 
     /// The paper's brightness at pixel `(x, y)` of the picture the surface was fitted to.
