@@ -1174,7 +1174,8 @@ fn outlier_exposure_is_reproducible_resumes_identically_and_is_off_by_default() 
 }
 
 #[test]
-fn digits_drawn_in_fonts_join_the_training_images_resume_identically_and_other_fonts_are_refused() {
+fn digits_drawn_in_fonts_join_the_training_images_resume_identically_in_the_recorded_fonts_and_other_fonts_are_refused()
+ {
     let sandbox = Sandbox::new();
     let data = mnist_dir();
     let train = |extra: &[&str]| {
@@ -1223,6 +1224,39 @@ fn digits_drawn_in_fonts_join_the_training_images_resume_identically_and_other_f
         "{line}"
     );
     assert!(changes(&before, &fingerprint(&sandbox.path("moved"))).is_empty());
+
+    // A run resumes in the fonts it recorded, whatever was installed since (a later version
+    // drawing in more packages), and is refused when one of them is gone.
+    train(&[&fonts[..], &["--epochs", "1", "--run", "older"]].concat());
+    let path = sandbox.path("older/data.json");
+    let mut record = read_json(&path);
+    let recorded = record["fonts"].as_object().unwrap().clone();
+    let dejavu_only: serde_json::Map<_, _> = (recorded.into_iter())
+        .filter(|(name, _)| name.starts_with("truetype/dejavu/"))
+        .collect();
+    let count = dejavu_only.len();
+    record["fonts"] = dejavu_only.into();
+    std::fs::write(&path, record.to_string()).unwrap();
+    let output = sandbox.run_on(&data, &["--resume", "older", "--epochs", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains(&format!("drawing 300 digits in {count} fonts")),
+        "{said}"
+    );
+    let mut record = read_json(&path);
+    let fonts = record["fonts"].as_object_mut().unwrap();
+    let print = fonts.remove(dejavu).unwrap();
+    fonts.insert("truetype/dejavu/Uninstalled.ttf".to_string(), print);
+    std::fs::write(&path, record.to_string()).unwrap();
+    let before = fingerprint(&sandbox.path("older"));
+    let output = sandbox.run_on(&data, &["--resume", "older", "--epochs", "3"]);
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("truetype/dejavu/Uninstalled.ttf is gone"),
+        "{line}"
+    );
+    assert!(changes(&before, &fingerprint(&sandbox.path("older"))).is_empty());
 
     let plain = train(&["--epochs", "1", "--run", "plain"]);
     assert!(

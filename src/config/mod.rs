@@ -65,7 +65,7 @@ macro_rules! training_doc {
         "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, two touching digits fitted into one place as a picture of them is prepared, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
     (font_digits) => {
-        "Also train on this many digits drawn in the fonts of a few Debian packages (fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-urw-base35, fonts-femkeklaver, fonts-havana, fonts-klee, fonts-seto), each prepared as infer prepares a picture, so that digits in other styles than MNIST's 250 writers' read surely; deterministic per seed, never held out. 0 (the tutorial) trains on the dataset alone."
+        "Also train on this many digits drawn in the printed and handwriting fonts of a few Debian packages (fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-urw-base35, fonts-femkeklaver, fonts-havana, fonts-klee, fonts-seto, fonts-kiloji, fonts-lobster, fonts-leckerli-one, fonts-yusei-magic, fonts-ecolier-court, fonts-tomsontalks), each prepared as infer prepares a picture, so that digits in other styles than MNIST's 250 writers' read surely; deterministic per seed, never held out. 0 (the tutorial) trains on the dataset alone."
     };
     (finetune) => {
         "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's, and its Outlier Exposure is kept unless a config file or --outlier-exposure says otherwise. calibrate then uses the run's held-out images, or without them the parent's. Recorded in config.json."
@@ -441,6 +441,17 @@ impl Shown for KeepEpoch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn font_digits_help_names_every_package_it_draws_in() {
+        let folders = crate::picture::font_digits::FONT_FOLDERS;
+        for package in folders.iter().flat_map(|(_, packages)| packages.split(' ')) {
+            assert!(
+                training_doc!(font_digits).contains(package),
+                "{package} not in --font-digits' help"
+            );
+        }
+    }
 
     #[test]
     fn a_partial_config_takes_the_tutorials_values_for_what_it_leaves_out() {

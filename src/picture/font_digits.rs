@@ -35,6 +35,12 @@ pub(crate) const FONT_FOLDERS: &[(&str, &str)] = &[
     ("opentype/havana", "fonts-havana"),
     ("truetype/klee", "fonts-klee"),
     ("truetype/seto", "fonts-seto"),
+    ("truetype/kiloji", "fonts-kiloji"),
+    ("opentype/lobster", "fonts-lobster"),
+    ("truetype/leckerli-one", "fonts-leckerli-one"),
+    ("truetype/yusei-magic", "fonts-yusei-magic"),
+    ("truetype/ecolier-court", "fonts-ecolier-court"),
+    ("truetype/tomsontalks", "fonts-tomsontalks"),
 ];
 
 /// The largest font file read: the largest of these fonts (Klee, Japanese) is 21 MiB.
@@ -110,7 +116,29 @@ impl DigitFonts {
     /// packages; [`FontError::Unreadable`] for a font file that cannot be read or parsed;
     /// [`FontError::NoDigits`] when none draws the digits.
     pub(crate) fn load() -> Result<Self, FontError> {
-        let files = font_files(Path::new(FONT_ROOT))?;
+        let fonts = Self::read(font_files(Path::new(FONT_ROOT))?)?;
+        match fonts.fonts.is_empty() {
+            true => Err(FontError::NoDigits),
+            false => Ok(fonts),
+        }
+    }
+
+    /// Those of the font files `names` (paths under [`FONT_ROOT`], as `data.json` records
+    /// them) that are there, in the order given: a resumed run draws in the fonts it began
+    /// with, whatever fonts were installed since. Whether one is gone or changed is the
+    /// caller's to judge from [`DigitFonts::prints`].
+    ///
+    /// # Errors
+    /// [`FontError::Unreadable`] for a font file that cannot be read or parsed.
+    pub(crate) fn load_named<'a>(
+        names: impl Iterator<Item = &'a String>,
+    ) -> Result<Self, FontError> {
+        let there = names.filter(|name| Path::new(FONT_ROOT).join(name).is_file());
+        Self::read(there.cloned().collect())
+    }
+
+    /// The fonts of `files` (paths under [`FONT_ROOT`]) that draw the ten digits, perhaps none.
+    fn read(files: Vec<String>) -> Result<Self, FontError> {
         let read = files.into_iter().map(|name| {
             let path = Path::new(FONT_ROOT).join(&name);
             let bytes = crate::fs::bounded_read::read_at_most(
@@ -124,11 +152,7 @@ impl DigitFonts {
             })?;
             Ok((name, bytes))
         });
-        let fonts = Self::from_files(read.collect::<Result<Vec<_>, FontError>>()?)?;
-        match fonts.fonts.is_empty() {
-            true => Err(FontError::NoDigits),
-            false => Ok(fonts),
-        }
+        Self::from_files(read.collect::<Result<Vec<_>, FontError>>()?)
     }
 
     /// The fonts of `files` (`(name, contents)`) that draw the ten digits, in that order.
@@ -317,6 +341,20 @@ mod tests {
             assert!(image.iter().filter(|&&p| p > 127).count() >= 20);
             let border = (0..IMAGE_SIDE).flat_map(|i| [i, IMAGE_PIXELS - 1 - i]);
             assert!(border.map(|at| image[at]).all(|p| p == 0));
+        }
+    }
+
+    #[test]
+    fn every_font_package_is_installed_by_ci() {
+        let ci = include_str!("../../.ci/run");
+        for package in FONT_FOLDERS
+            .iter()
+            .flat_map(|(_, packages)| packages.split(' '))
+        {
+            assert!(
+                ci.contains(&format!(" {package}")),
+                "{package} not in .ci/run"
+            );
         }
     }
 

@@ -426,7 +426,7 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
 }
 
 /// `train` followed by the config's `font_digits` digits drawn in the fonts of
-/// [`DigitFonts::load`] (checked against a resumed run's `recorded` ones), how many, and the
+/// [`DigitFonts::load`] (a resumed run's `recorded` ones, checked), how many, and the
 /// fonts' names and fingerprints for `data.json`; `train` alone when it asks for none.
 ///
 /// # Errors
@@ -441,7 +441,13 @@ fn with_font_digits(
     if count == 0 {
         return Ok((train, 0, Vec::new()));
     }
-    let fonts = DigitFonts::load()?;
+    // A resumed run draws in exactly the fonts it recorded (fonts installed since would
+    // change its digits); one that recorded none predates the record and is checked against
+    // every font, as it must have drawn in them all.
+    let fonts = match recorded.filter(|record| !record.fonts.is_empty()) {
+        Some(record) => DigitFonts::load_named(record.fonts.keys())?,
+        None => DigitFonts::load()?,
+    };
     if let Some(recorded) = recorded {
         recorded.check_fonts(&request.run, &fonts.prints)?;
     }
