@@ -330,6 +330,28 @@ fn calibrating_on_held_out_images_lowers_the_calibration_error_and_every_command
         );
     }
 
+    // A kept epoch's model is another model: read as it is, and said so.
+    let epoch = sandbox.run_on(
+        &data,
+        &[
+            "infer", "--run", "run", "--json", "--index", "0,1,2,3", "--epoch", "20",
+        ],
+    );
+    assert!(epoch.status.success(), "{}", stderr(&epoch));
+    let first = stdout(&epoch)
+        .lines()
+        .next()
+        .map(serde_json::from_str::<serde_json::Value>);
+    assert_eq!(
+        first.unwrap().unwrap()["probabilities"],
+        before[0]["probabilities"]
+    );
+    assert!(
+        stderr(&epoch).contains("epoch 20's model is used uncalibrated, without \"not a digit\": calibration.json is fitted for model.bpk alone (leave out --epoch to use it)"),
+        "{}",
+        stderr(&epoch)
+    );
+
     // Training it further replaces the model, and with it the temperature fitted for the old one.
     let resumed = sandbox.run_on(&data, &["--resume", "run", "--epochs", "21"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::fs::bounded_read::read_at_most;
 use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::Calibrated;
+use crate::process::output::errln;
 use crate::run::{ArtifactError, RunDir};
 
 /// Largest `calibration.json` read: `calibrate` writes 300 bytes; one made a link to
@@ -147,12 +148,19 @@ impl RunDir {
 
     /// How to read the model of `epoch` (`None`: `model.bpk`): with `calibration.json`'s
     /// temperature and threshold, fitted for `model.bpk`; as it is for a kept checkpoint's
-    /// model, and for a run not calibrated.
+    /// model (said on standard error when the run is calibrated: its answers would otherwise
+    /// pass for calibrated ones), and for a run not calibrated.
     ///
     /// # Errors
     /// As [`RunDir::load_calibration`].
     pub(crate) fn calibrated(&self, epoch: Option<usize>) -> Result<Calibrated, ArtifactError> {
-        if epoch.is_some() {
+        if let Some(epoch) = epoch {
+            if self.calibration_json().exists() {
+                errln!(
+                    "{}: epoch {epoch}'s model is used uncalibrated, without \"not a digit\": calibration.json is fitted for model.bpk alone (leave out --epoch to use it)",
+                    self.root().display()
+                );
+            }
             return Ok(Calibrated::default());
         }
         Ok(self
