@@ -932,6 +932,23 @@ fn a_calibrated_run_exports_its_temperature_and_threshold_and_onnxruntime_gives_
     assert!(reading.ends_with(rules), "{reading}");
     assert_eq!(architecture["confidence_slope"].as_f64(), Some(slope));
     assert_eq!(architecture["confidence_offset"].as_f64(), Some(offset));
+
+    // Imported back, the weights may have been changed in PyTorch: the calibration is not
+    // carried over, and the import says so rather than answering uncalibrated unsaid.
+    let imported = sandbox.run([
+        "import",
+        "--pytorch",
+        "calibrated.safetensors",
+        "--run",
+        "back",
+    ]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stdout(&imported).contains("; not its calibration, fitted for the exporting run's weights: the imported run answers uncalibrated, without \"not a digit\""),
+        "{}",
+        stdout(&imported)
+    );
+    assert!(!sandbox.path("back/calibration.json").exists());
 }
 
 #[test]

@@ -18,6 +18,7 @@ use burn_store::{
     ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge,
 };
 
+use crate::fs::bounded_read::read_at_most;
 use crate::model::memory::{MemoryError, available_bytes, ensure_fits, loading_bytes};
 use crate::model::{ActivationKind, Model, ModelConfig, Normalization};
 use crate::pytorch::layout::{Layout, LayoutError, PytorchModule, TensorInfo, infer_layout};
@@ -250,8 +251,13 @@ fn model_config(
         });
     }
     let mut config = layout.model_config(activation);
-    if let Some((json, normalization)) = exported_normalization(path, tensors) {
-        let said = match &normalization {
+    if let Some(Exported {
+        json,
+        input_normalization,
+        temperature,
+    }) = exported_record(path, tensors)
+    {
+        let said = match &input_normalization {
             Some(n) => format!("(x - {}) / {}", n.mean, n.std),
             None => "none".to_string(),
         };
@@ -259,37 +265,61 @@ fn model_config(
             "the input normalisation, {said}, from {} (export wrote it beside the weights)",
             json.display()
         ));
-        config.input_normalization = normalization;
+        // The weights may have been changed in PyTorch since: a calibration is only ever
+        // fitted here, for the weights it reads.
+        if temperature.is_some() {
+            unwrapped.push(
+                "not its calibration, fitted for the exporting run's weights: the imported run answers uncalibrated, without \"not a digit\"".to_string(),
+            );
+        }
+        config.input_normalization = input_normalization;
     }
     Ok(config)
 }
 
-/// The input normalisation recorded by `export` in the architecture JSON beside a safetensors
-/// file (`model.safetensors` → `model.json`), with that JSON's path, when the JSON names
-/// exactly the file's tensors; a state_dict does not hold it. `None` for anything else.
-fn exported_normalization(
-    path: &Path,
-    tensors: &[TensorInfo],
-) -> Option<(PathBuf, Option<Normalization>)> {
+/// What `export` recorded in the architecture JSON beside a safetensors file that `import`
+/// uses or names.
+#[derive(serde::Deserialize)]
+struct Exported {
+    /// The JSON's path (not in the file).
+    #[serde(skip)]
+    json: PathBuf,
+    input_normalization: Option<Normalization>,
+    /// A calibrated run's temperature: present when the exporting run was calibrated.
+    temperature: Option<f64>,
+}
+
+/// The largest architecture JSON read: `export` writes about 3 KB; one made a link to
+/// `/dev/zero` must not fill the memory.
+const MAX_EXPORTED_JSON_BYTES: u64 = 1 << 20;
+
+/// What `export` recorded in the architecture JSON beside a safetensors file
+/// (`model.safetensors` → `model.json`), when the JSON names exactly the file's tensors and a
+/// valid normalisation; a state_dict does not hold it. `None` for anything else (no such file,
+/// another JSON, one over [`MAX_EXPORTED_JSON_BYTES`]).
+fn exported_record(path: &Path, tensors: &[TensorInfo]) -> Option<Exported> {
     #[derive(serde::Deserialize)]
     struct Recorded {
         keys: Vec<String>,
-        input_normalization: Option<Normalization>,
+        #[serde(flatten)]
+        exported: Exported,
     }
     let json = crate::pytorch::export::architecture_path(path);
     if json == path {
         return None;
     }
-    let recorded: Recorded = serde_json::from_slice(&std::fs::read(&json).ok()?).ok()?;
+    let bytes = read_at_most(&json, MAX_EXPORTED_JSON_BYTES, "too large").ok()?;
+    let recorded: Recorded = serde_json::from_slice(&bytes).ok()?;
     let mut keys = recorded.keys;
     let mut names: Vec<String> = tensors.iter().map(|t| t.name.clone()).collect();
     keys.sort();
     names.sort();
-    let valid = recorded
-        .input_normalization
-        .as_ref()
+    let valid = (recorded.exported.input_normalization.as_ref())
         .is_none_or(|n| n.mean.is_finite() && n.std.is_finite() && n.std > 0.0);
-    (valid && keys == names).then_some((json, recorded.input_normalization))
+    (valid && keys == names).then_some(Exported {
+        json,
+        ..recorded.exported
+    })
 }
 
 /// The format of the file at `path`, from its first 16 bytes and its length.
