@@ -410,3 +410,54 @@ fn a_run_another_process_is_writing_is_not_fine_tuned_from() {
     assert!(line.contains("is writing that run"), "{line}");
     assert!(!sandbox.path("tuned").exists());
 }
+
+#[test]
+fn an_imported_pytorch_model_is_calibrated_on_labelled_pictures_it_never_trained_on() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pytorch/simple_nn.pt"
+    );
+    let imported = sandbox.run(["import", "--pytorch", fixture, "--run", "imported"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let calibrate = |extra: &[&str]| {
+        let mut args = vec!["calibrate", "--run", "imported"];
+        args.extend(extra);
+        sandbox.run(args)
+    };
+    // Which MNIST images a PyTorch model trained on is unknown: the advice names what works.
+    let line = assert_one_line_error(&calibrate(&["--data-dir", data.to_str().unwrap()]));
+    assert!(
+        line.contains("pass --data-dir a folder of labelled pictures it never trained on"),
+        "{line}"
+    );
+    // Too few pictures for a threshold refusing 1% of them.
+    picture_folder(&data, &sandbox.path("few"), true, 0..60);
+    let line = assert_one_line_error(&calibrate(&["--data-dir", "few"]));
+    assert!(line.contains("calibrating needs at least 100"), "{line}");
+    assert!(!sandbox.path("imported/calibration.json").exists());
+
+    // MNIST's test digits as pictures: the tutorial's model never trained on them.
+    picture_folder(&data, &sandbox.path("unseen"), true, 0..400);
+    let calibrated = calibrate(&["--data-dir", "unseen"]);
+    assert!(calibrated.status.success(), "{}", stderr(&calibrated));
+    let said = stdout(&calibrated);
+    assert!(
+        said.contains("pictures of unseen (its training split): calibration error"),
+        "{said}"
+    );
+    let record = read_json(&sandbox.path("imported/calibration.json"));
+    assert!(
+        record["ece_after"].as_f64() < record["ece_before"].as_f64(),
+        "{record}"
+    );
+    assert!(record["not_a_digit_below"].is_number(), "{record}");
+    let eval = sandbox.run_on(&data, &["eval", "--run", "imported"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(
+        stdout(&eval).contains("at calibration.json's temperature"),
+        "{}",
+        stdout(&eval)
+    );
+}

@@ -1,8 +1,9 @@
 //! `mnist-trainer calibrate`: the temperature that makes a run's probabilities mean what they
 //! say and the top probability below which a region is "not a digit", both fitted on the
-//! training images the run held out, written as `calibration.json`.
+//! training images the run held out (an imported run: labelled pictures it never trained on),
+//! written as `calibration.json`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -10,13 +11,17 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::config::TrainingConfig;
+use crate::data::DataSource;
 use crate::data::NUM_CLASSES;
+use crate::data::Split;
+use crate::data::idx::LabelledImages;
 use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::{at_temperature, log_probabilities_and_silence, probabilities_at};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll};
+use crate::picture::folder;
 use crate::process::output::{StdoutError, outln};
 use crate::run::RunDir;
 use crate::run::calibration::CalibrationRecord;
@@ -31,30 +36,47 @@ const FEWEST_HELD_OUT: usize = 100;
 /// Fits the run's temperature on its held-out training images (never the test split, which
 /// scores it) and writes `calibration.json`; prints the temperature and the calibration error
 /// on those images before and after. A fine-tuned run that held out none is calibrated on its
-/// parent's held-out images, which neither trained on (`--finetune-mix` leaves them out).
+/// parent's held-out images, which neither trained on (`--finetune-mix` leaves them out); an
+/// imported run on the training split of `--data-dir`'s folder of pictures ([`own_pictures`]).
 ///
 /// # Errors
 /// No run found, neither the run nor its parent held out [`FEWEST_HELD_OUT`] training images,
-/// the run is imported, the backend does not start, the model cannot be loaded, another process
+/// an imported run is given no folder of [`FEWEST_HELD_OUT`] pictures, the backend does not start, the model cannot be loaded, another process
 /// holds the run, the training images cannot be read, or `calibration.json` cannot be written.
 pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let run = args.run.chosen()?;
     let device = args.backend.backend.device()?;
     let (config, model) = run.load_model(&device)?;
-    // An imported model cannot be trained again with --valid-size: the advice below is for runs
-    // trained here.
-    if run.is_imported()? {
+    // What to calibrate on is checked before the run is locked, read after.
+    let data_dir = args.backend.data_dir;
+    let mut fitted_on = "held-out training images".to_string();
+    let load: Box<dyn FnOnce() -> Result<LabelledImages>> = if run.is_imported()? {
+        let pictures = own_pictures(&run, &config, data_dir)?;
+        fitted_on = format!("pictures of {} (its training split)", pictures.display());
+        let dataset = config.dataset;
+        Box::new(move || {
+            let (images, _) = folder::load(&pictures, Split::Train, dataset)
+                .context("cannot read the pictures to calibrate on")?;
+            Ok(images)
+        })
+    } else {
+        let (source, source_config) = held_out_source(&run, &config)?;
+        // The parent's images are read from where it recorded them; --data-dir names this run's.
+        let data_dir = data_dir.filter(|_| source.root() == run.root());
+        Box::new(move || {
+            load_held_out_of_run(&source, &source_config, data_dir)
+                .context("cannot read the held-out training images to calibrate on")
+        })
+    };
+    let _lock = RunLock::acquire(run.root(), "calibrate")?;
+    let held_out = load()?;
+    if held_out.len() < FEWEST_HELD_OUT {
         bail!(
-            "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
-            run.root().display()
+            "{}: {} pictures to calibrate on; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them)",
+            run.root().display(),
+            held_out.len()
         );
     }
-    let (source, source_config) = held_out_source(&run, &config)?;
-    let _lock = RunLock::acquire(run.root(), "calibrate")?;
-    // The parent's images are read from where it recorded them; --data-dir names this run's.
-    let data_dir = (source.root() == run.root()).then(|| args.backend.data_dir.clone());
-    let held_out = load_held_out_of_run(&source, &source_config, data_dir.flatten())
-        .context("cannot read the held-out training images to calibrate on")?;
     let (log_probs, silence) = log_probabilities_and_silence(&model, held_out.pixels(), &device);
     let unlike = refused_for_shape(held_out.pixels(), config.dataset);
     let temperature = fit(&log_probs, held_out.labels());
@@ -68,8 +90,30 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         |rows| steadiness(held_out.pixels(), rows, UNSURE_BELOW, read),
     );
     run.save_calibration(&record)?;
-    print_record(&record, &run.calibration_json())?;
+    print_record(&record, &fitted_on, &run.calibration_json())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pictures an imported run is calibrated on: `--data-dir`, a folder of labelled pictures
+/// (one folder per class) that it never trained on, its training split (its test split is left
+/// for `eval`). Which images a PyTorch model trained on is unknown, so MNIST's training split
+/// cannot be held out for it, and the test split only scores.
+///
+/// # Errors
+/// No `--data-dir`, or one that is not a folder of pictures of the run's classes.
+fn own_pictures(
+    run: &RunDir,
+    config: &TrainingConfig,
+    data_dir: Option<PathBuf>,
+) -> Result<PathBuf> {
+    let pictures = data_dir.map(|dir| DataSource::of_folder(dir, config.dataset));
+    match pictures {
+        Some(DataSource::Pictures(dir)) => Ok(dir),
+        _ => bail!(
+            "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); pass --data-dir a folder of labelled pictures it never trained on (one folder per class, 0/ to 9/; at least {FEWEST_HELD_OUT}), or calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
+            run.root().display()
+        ),
+    }
 }
 
 /// The run whose held-out images calibrate `run` (whose config is `config`), with its config:
@@ -167,14 +211,19 @@ fn fitted(
     }
 }
 
-/// Prints what `calibrate` fitted and where it was written (`path`).
+/// Prints what `calibrate` fitted, on what (`fitted_on`, the images in words) and where it was
+/// written (`path`).
 ///
 /// # Errors
 /// Standard output cannot be written.
-fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutError> {
+fn print_record(
+    record: &CalibrationRecord,
+    fitted_on: &str,
+    path: &Path,
+) -> Result<(), StdoutError> {
     let map = record.confidence().unwrap_or(ConfidenceMap::IDENTITY);
     outln!(
-        "temperature {:.4}, fitted on {} held-out training images: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
+        "temperature {:.4}, fitted on {} {fitted_on}: calibration error {:.2}% -> {:.2}%, log-likelihood loss {:.4} -> {:.4}",
         record.temperature,
         record.held_out_images,
         100.0 * record.ece_before,
@@ -190,7 +239,7 @@ fn print_record(record: &CalibrationRecord, path: &Path) -> Result<(), StdoutErr
     )?;
     if let (Some(threshold), Some(refused)) = (record.not_a_digit_below, record.held_out_refused) {
         outln!(
-            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little, or read as nothing (the network silent on it: {:.2}%), or shaped like no digit ({:.2}%): {:.2}% of the held-out images",
+            "not a digit: a top probability below {:.2}% (so calibrated), or below {:.0}% and read otherwise when turned a little, or read as nothing (the network silent on it: {:.2}%), or shaped like no digit ({:.2}%): {:.2}% of them",
             100.0 * threshold,
             100.0 * record.unsure_below.unwrap_or(f64::from(UNSURE_BELOW)),
             100.0 * record.held_out_silent.unwrap_or(0.0),

@@ -269,7 +269,7 @@ fn model_config(
         // fitted here, for the weights it reads.
         if temperature.is_some() {
             unwrapped.push(
-                "not its calibration, fitted for the exporting run's weights: the imported run answers uncalibrated, without \"not a digit\"".to_string(),
+                "not its calibration, fitted for the exporting run's weights: the imported run answers uncalibrated, without \"not a digit\", until calibrate --data-dir fits it on labelled pictures".to_string(),
             );
         }
         config.input_normalization = input_normalization;
