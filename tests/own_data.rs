@@ -427,9 +427,34 @@ fn an_imported_pytorch_model_is_calibrated_on_labelled_pictures_it_never_trained
         sandbox.run(args)
     };
     // Which MNIST images a PyTorch model trained on is unknown: the advice names what works.
-    let line = assert_one_line_error(&calibrate(&["--data-dir", data.to_str().unwrap()]));
+    let line = assert_one_line_error(&calibrate(&[]));
     assert!(
         line.contains("pass --data-dir a folder of labelled pictures it never trained on"),
+        "{line}"
+    );
+    let line = assert_one_line_error(&calibrate(&["--data-dir", data.to_str().unwrap()]));
+    assert!(
+        line.contains(
+            "mnist holds no class folders: pass --data-dir a folder of labelled pictures"
+        ),
+        "{line}"
+    );
+    // Pictures of one class alone, and pictures filed under the wrong classes.
+    picture_folder(&data, &sandbox.path("all"), true, 0..1500);
+    std::fs::create_dir(sandbox.path("threes")).unwrap();
+    std::fs::rename(sandbox.path("all/3"), sandbox.path("threes/3")).unwrap();
+    let line = assert_one_line_error(&calibrate(&["--data-dir", "threes"]));
+    assert!(line.contains("threes: no picture of class 0"), "{line}");
+    std::fs::rename(sandbox.path("threes/3"), sandbox.path("all/3")).unwrap();
+    let shifted = sandbox.path("shifted");
+    std::fs::create_dir(&shifted).unwrap();
+    for class in 0..10 {
+        let to = shifted.join(((class + 1) % 10).to_string());
+        std::fs::rename(sandbox.path(&format!("all/{class}")), to).unwrap();
+    }
+    let line = assert_one_line_error(&calibrate(&["--data-dir", "shifted"]));
+    assert!(
+        line.contains("of its pictures as their folders say: labelled wrong"),
         "{line}"
     );
     // Too few pictures for a threshold refusing 1% of them.

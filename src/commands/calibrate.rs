@@ -6,17 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::config::TrainingConfig;
 use crate::data::DataSource;
-use crate::data::NUM_CLASSES;
 use crate::data::Split;
 use crate::data::idx::LabelledImages;
+use crate::data::{DatasetKind, NUM_CLASSES};
 use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::{at_temperature, log_probabilities_and_silence, probabilities_at};
+use crate::model::reading::argmax;
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
@@ -49,35 +50,27 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
     let (config, model) = run.load_model(&device)?;
     // What to calibrate on is checked before the run is locked, read after.
     let data_dir = args.backend.data_dir;
-    let mut fitted_on = "held-out training images".to_string();
-    let load: Box<dyn FnOnce() -> Result<LabelledImages>> = if run.is_imported()? {
-        let pictures = own_pictures(&run, &config, data_dir)?;
-        fitted_on = format!("pictures of {} (its training split)", pictures.display());
-        let dataset = config.dataset;
-        Box::new(move || {
-            let (images, _) = folder::load(&pictures, Split::Train, dataset)
-                .context("cannot read the pictures to calibrate on")?;
-            Ok(images)
-        })
+    let from = if run.is_imported()? {
+        HeldOut::Pictures(own_pictures(&run, &config, data_dir.clone())?)
     } else {
         let (source, source_config) = held_out_source(&run, &config)?;
-        // The parent's images are read from where it recorded them; --data-dir names this run's.
-        let data_dir = data_dir.filter(|_| source.root() == run.root());
-        Box::new(move || {
-            load_held_out_of_run(&source, &source_config, data_dir)
-                .context("cannot read the held-out training images to calibrate on")
-        })
+        HeldOut::Run(source, Box::new(source_config))
     };
     let _lock = RunLock::acquire(run.root(), "calibrate")?;
-    let held_out = load()?;
-    if held_out.len() < FEWEST_HELD_OUT {
-        bail!(
-            "{}: {} pictures to calibrate on; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them)",
-            run.root().display(),
-            held_out.len()
-        );
-    }
+    let held_out = match &from {
+        HeldOut::Pictures(dir) => read_own_pictures(dir, config.dataset)?,
+        HeldOut::Run(source, source_config) => {
+            // The parent's images are read from where it recorded them; --data-dir names this
+            // run's.
+            let data_dir = data_dir.filter(|_| source.root() == run.root());
+            load_held_out_of_run(source, source_config, data_dir)
+                .context("cannot read the held-out training images to calibrate on")?
+        }
+    };
     let (log_probs, silence) = log_probabilities_and_silence(&model, held_out.pixels(), &device);
+    if let HeldOut::Pictures(dir) = &from {
+        read_as_labelled(dir, &log_probs, held_out.labels())?;
+    }
     let unlike = refused_for_shape(held_out.pixels(), config.dataset);
     let temperature = fit(&log_probs, held_out.labels());
     let read = |pixels: &[u8]| probabilities_at(&model, pixels, &device, Some(temperature));
@@ -90,7 +83,7 @@ pub(crate) fn execute(args: CalibrateArgs) -> Result<ExitCode> {
         |rows| steadiness(held_out.pixels(), rows, UNSURE_BELOW, read),
     );
     run.save_calibration(&record)?;
-    print_record(&record, &fitted_on, &run.calibration_json())?;
+    print_record(&record, &from.describe(), &run.calibration_json())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -106,14 +99,104 @@ fn own_pictures(
     config: &TrainingConfig,
     data_dir: Option<PathBuf>,
 ) -> Result<PathBuf> {
-    let pictures = data_dir.map(|dir| DataSource::of_folder(dir, config.dataset));
-    match pictures {
-        Some(DataSource::Pictures(dir)) => Ok(dir),
-        _ => bail!(
-            "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); pass --data-dir a folder of labelled pictures it never trained on (one folder per class, 0/ to 9/; at least {FEWEST_HELD_OUT}), or calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
+    let advice = |given: String| {
+        anyhow!(
+            "{}: imported from PyTorch, it held out no training images to calibrate on (which images it trained on is unknown, and the test split only scores); {given}pass --data-dir a folder of labelled pictures it never trained on (one folder per class, {}; at least {FEWEST_HELD_OUT} in its training split), or calibrate a run trained here with --valid-size, e.g. --valid-size 5000",
+            run.root().display(),
+            config.dataset.class_names().join(", ")
+        )
+    };
+    let Some(dir) = data_dir else {
+        return Err(advice(String::new()));
+    };
+    match DataSource::of_folder(dir.clone(), config.dataset) {
+        DataSource::Pictures(dir) => Ok(dir),
+        _ if !dir.is_dir() => bail!(
+            "{}: {} (--data-dir: the labelled pictures to calibrate {} on)",
+            dir.display(),
+            if dir.exists() {
+                "not a folder"
+            } else {
+                "no such folder"
+            },
             run.root().display()
         ),
+        _ => Err(advice(format!(
+            "{} holds no class folders: ",
+            dir.display()
+        ))),
     }
+}
+
+/// Where the images `calibrate` fits on come from.
+enum HeldOut {
+    /// A folder of labelled pictures, for an imported run ([`own_pictures`]).
+    Pictures(PathBuf),
+    /// The training images this run (or, for a fine-tuned run, its parent) held out.
+    Run(RunDir, Box<TrainingConfig>),
+}
+
+impl HeldOut {
+    /// The images, in words, for the line that says what was fitted on.
+    fn describe(&self) -> String {
+        match self {
+            HeldOut::Pictures(dir) => format!("pictures of {} (its training split)", dir.display()),
+            HeldOut::Run(..) => "held-out training images".to_string(),
+        }
+    }
+}
+
+/// The training split of the folder of pictures `dir`, when it holds at least
+/// [`FEWEST_HELD_OUT`] and some of every class: a calibration fitted on some classes alone
+/// holds for them alone (one class gave a threshold refusing nothing).
+///
+/// # Errors
+/// The folder cannot be read ([`folder::load`]), holds too few pictures or none of a class.
+fn read_own_pictures(dir: &Path, dataset: DatasetKind) -> Result<LabelledImages> {
+    let (images, _) = folder::load(dir, Split::Train, dataset)
+        .context("cannot read the pictures to calibrate on")?;
+    if images.len() < FEWEST_HELD_OUT {
+        let (kept, of) = folder::TEST_SHARE;
+        bail!(
+            "{}: {} pictures in its training split; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them; without train/ and test/ folders, {kept} in {of} pictures, by name, are kept for testing)",
+            dir.display(),
+            images.len()
+        );
+    }
+    let names = dataset.class_names();
+    if let Some(missing) = (0..NUM_CLASSES).find(|&class| !images.labels().contains(&(class as u8)))
+    {
+        bail!(
+            "{}: no picture of class {} in its training split; a calibration fitted on some classes would hold for them alone",
+            dir.display(),
+            names[missing]
+        );
+    }
+    Ok(images)
+}
+
+/// The least share of a folder's pictures the model must read as their folders say for
+/// `calibrate` to fit on them: a temperature fitted on mislabelled pictures (letters filed as
+/// digits gave 20) makes the model unsure of everything.
+const FEWEST_READ_RIGHT: f64 = 0.5;
+
+/// Refuses pictures the model mostly reads otherwise than their labels say.
+///
+/// # Errors
+/// Fewer than [`FEWEST_READ_RIGHT`] of them read as labelled.
+fn read_as_labelled(dir: &Path, log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Result<()> {
+    let right = (log_probs.iter().zip(labels))
+        .filter(|&(row, &label)| argmax(row) == label)
+        .count();
+    let share = right as f64 / labels.len().max(1) as f64;
+    if share < FEWEST_READ_RIGHT {
+        bail!(
+            "{}: the model reads {:.0}% of its pictures as their folders say: labelled wrong, or not pictures of what it reads; calibrating on them would make it unsure of everything",
+            dir.display(),
+            100.0 * share
+        );
+    }
+    Ok(())
 }
 
 /// The run whose held-out images calibrate `run` (whose config is `config`), with its config:
