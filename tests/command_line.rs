@@ -111,6 +111,19 @@ fn a_message_names_only_what_is_at_fault_and_each_cause_once() {
         "{line}"
     );
     assert!(line.contains("missing.json: cannot read"), "{line}");
+    // A negative number is named as the bad value it is; clap's own tip for it ("to pass '-1'
+    // as a value, use '-- -1'") does not work when typed.
+    let infer = ["infer", "--run", "run", "--epoch", "-1", "x.png"];
+    for (args, flag, value) in [
+        (&infer[..], "--epoch <N>", "-1"),
+        (&["--seed", "-5"], "--seed <N>", "-5"),
+    ] {
+        let line = assert_one_line_error(&sandbox.run(args.iter().copied()));
+        assert_eq!(
+            line,
+            format!("error: invalid value '{value}' for '{flag}': invalid digit found in string")
+        );
+    }
 }
 
 #[test]

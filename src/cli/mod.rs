@@ -47,8 +47,11 @@ pub fn parse() -> Result<Cli, ExitCode> {
 /// The command line as clap reads it: the derived one, with the tutorial's defaults in `--help`
 /// and choices read whatever their case (`--model CNN`).
 fn command() -> clap::Command {
-    let any_case = |command: clap::Command| command.mut_args(|arg| arg.ignore_case(true));
-    any_case(with_defaults_in_help(Cli::command())).mut_subcommands(any_case)
+    // "-1" is a value to refuse as such: clap's own advice for it, "use '-- -1'", does not work.
+    let as_meant = |command: clap::Command| {
+        command.mut_args(|arg| arg.ignore_case(true).allow_negative_numbers(true))
+    };
+    as_meant(with_defaults_in_help(Cli::command())).mut_subcommands(as_meant)
 }
 
 /// `--help` with each training flag's default, read from the tutorial's config: the flags
