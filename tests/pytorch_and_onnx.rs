@@ -603,7 +603,17 @@ fn import_keeps_to_folders_it_may_write_and_an_imported_run_cannot_be_resumed() 
         line.contains("imported from PyTorch, not trained here"),
         "{line}"
     );
-    // Nor calibrated: it held out nothing, and cannot be trained again to do so.
+    // It has no epochs' checkpoints to read instead of model.bpk.
+    let epoch = sandbox.run_on(
+        &mnist_dir(),
+        &["infer", "--run", "run", "--index", "0", "--epoch", "1"],
+    );
+    let line = assert_one_line_error(&epoch);
+    assert!(
+        line.ends_with("run: no model of epoch 1 is kept (imported from PyTorch, it has model.bpk alone: leave out --epoch)"),
+        "{line}"
+    );
+    // Nor calibrated on MNIST: it held out nothing, and cannot be trained again to do so.
     let calibrated = sandbox.run_on(&mnist_dir(), &["calibrate", "--run", "run"]);
     let line = assert_one_line_error(&calibrated);
     assert!(

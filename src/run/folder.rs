@@ -50,12 +50,13 @@ pub enum ArtifactError {
     /// The run has no `model.bpk`; `why` says why (from its summary and lock) and what to run.
     #[error("{}: no model: {why}", path.display())]
     NoModel { path: PathBuf, why: String },
-    /// `--epoch` names an epoch whose checkpoint the run does not keep.
-    #[error("{}: no model of epoch {epoch} is kept (kept: {kept}; a run keeps its last two epochs and the one with the lowest validation loss)", path.display())]
+    /// `--epoch` names an epoch whose checkpoint the run does not keep; `why` lists those it
+    /// keeps, or says an imported run has none.
+    #[error("{}: no model of epoch {epoch} is kept ({why})", path.display())]
     NoEpoch {
         path: PathBuf,
         epoch: usize,
-        kept: String,
+        why: String,
     },
     /// A model file (`model.bpk` or a checkpoint's) is not a readable Burn record.
     #[error("{}: not a readable model record: {reason}", path.display())]

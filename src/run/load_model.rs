@@ -52,14 +52,22 @@ impl RunDir {
                 .filter(|&kept| self.checkpoint_file("model", kept).is_file())
                 .map(|kept| kept.to_string())
                 .collect();
-            return Err(ArtifactError::NoEpoch {
-                path: self.root().to_path_buf(),
-                epoch,
-                kept: if kept.is_empty() {
+            let why = if self.is_imported()? {
+                "imported from PyTorch, it has model.bpk alone: leave out --epoch".to_string()
+            } else {
+                let kept = if kept.is_empty() {
                     "none".to_string()
                 } else {
                     kept.join(", ")
-                },
+                };
+                format!(
+                    "kept: {kept}; a run keeps its last two epochs and the one with the lowest validation loss"
+                )
+            };
+            return Err(ArtifactError::NoEpoch {
+                path: self.root().to_path_buf(),
+                epoch,
+                why,
             });
         }
         let model = self.checkpoint_model(&config, epoch, device)?;
