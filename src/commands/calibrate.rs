@@ -11,13 +11,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::analysis::calibration::Calibration;
 use crate::cli::args::CalibrateArgs;
 use crate::config::TrainingConfig;
-use crate::data::DataSource;
-use crate::data::Split;
 use crate::data::idx::LabelledImages;
-use crate::data::{DatasetKind, NUM_CLASSES};
+use crate::data::{DataSource, DatasetKind, NUM_CLASSES, Split};
 use crate::model::confidence::ConfidenceMap;
-use crate::model::predict::{at_temperature, log_probabilities_and_silence, probabilities_at};
-use crate::model::reading::argmax;
+use crate::model::predict::{
+    accuracy, at_temperature, log_probabilities_and_silence, probabilities_at,
+};
 use crate::model::rejection::{self, REFUSED_DIGITS};
 use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
@@ -175,25 +174,21 @@ fn read_own_pictures(dir: &Path, dataset: DatasetKind) -> Result<LabelledImages>
     Ok(images)
 }
 
-/// The least share of a folder's pictures the model must read as their folders say for
+/// The least percentage of a folder's pictures the model must read as their folders say for
 /// `calibrate` to fit on them: a temperature fitted on mislabelled pictures (letters filed as
 /// digits gave 20) makes the model unsure of everything.
-const FEWEST_READ_RIGHT: f64 = 0.5;
+const FEWEST_READ_RIGHT: f64 = 50.0;
 
 /// Refuses pictures the model mostly reads otherwise than their labels say.
 ///
 /// # Errors
 /// Fewer than [`FEWEST_READ_RIGHT`] of them read as labelled.
 fn read_as_labelled(dir: &Path, log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> Result<()> {
-    let right = (log_probs.iter().zip(labels))
-        .filter(|&(row, &label)| argmax(row) == label)
-        .count();
-    let share = right as f64 / labels.len().max(1) as f64;
-    if share < FEWEST_READ_RIGHT {
+    let read_right = accuracy(log_probs, labels);
+    if read_right < FEWEST_READ_RIGHT {
         bail!(
-            "{}: the model reads {:.0}% of its pictures as their folders say: labelled wrong, or not pictures of what it reads; calibrating on them would make it unsure of everything",
-            dir.display(),
-            100.0 * share
+            "{}: the model reads {read_right:.0}% of its pictures as their folders say: labelled wrong, or not pictures of what it reads; calibrating on them would make it unsure of everything",
+            dir.display()
         );
     }
     Ok(())

@@ -309,6 +309,15 @@ fn choose_halves(
     read
 }
 
+/// Percent (0-100) of the rows of `log_probs` whose most probable class is their label
+/// (paired in order); 0 for none.
+pub(crate) fn accuracy(log_probs: &[[f32; NUM_CLASSES]], labels: &[u8]) -> f64 {
+    let correct = (log_probs.iter().zip(labels))
+        .filter(|&(row, &label)| argmax(row) == label)
+        .count();
+    100.0 * correct as f64 / labels.len().max(1) as f64
+}
+
 /// How well a model does on a labelled set (the test split): accuracy and mean loss.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct TestScore {
@@ -331,18 +340,13 @@ impl TestScore {
         loss_function: LossKind,
     ) -> Self {
         let images = labels.len();
-        let correct = log_probs
-            .iter()
-            .zip(labels)
-            .filter(|(row, label)| argmax(row) == **label)
-            .count();
         let loss_sum: f64 = log_probs
             .iter()
             .zip(labels)
             .map(|(row, &label)| image_loss(row, label, loss_function))
             .sum();
         Self {
-            accuracy: 100.0 * correct as f64 / images.max(1) as f64,
+            accuracy: accuracy(log_probs, labels),
             loss: loss_sum / images.max(1) as f64,
             loss_function,
             images,

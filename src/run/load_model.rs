@@ -46,15 +46,16 @@ impl RunDir {
         };
         let config = self.load_config()?;
         if !self.checkpoint_file("model", epoch).is_file() {
-            let kept: Vec<String> = self
-                .checkpoint_epochs()
-                .into_iter()
-                .filter(|&kept| self.checkpoint_file("model", kept).is_file())
-                .map(|kept| kept.to_string())
-                .collect();
+            // Only a run trained here keeps epochs' checkpoints to list.
             let why = if self.is_imported()? {
                 "imported from PyTorch, it has model.bpk alone: leave out --epoch".to_string()
             } else {
+                let kept: Vec<String> = self
+                    .checkpoint_epochs()
+                    .into_iter()
+                    .filter(|&kept| self.checkpoint_file("model", kept).is_file())
+                    .map(|kept| kept.to_string())
+                    .collect();
                 let kept = if kept.is_empty() {
                     "none".to_string()
                 } else {
