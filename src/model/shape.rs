@@ -1,13 +1,10 @@
-//! Four shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
+//! Three shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
 //! into the central 20×20 box, its aspect kept): ink more than twice as wide as tall (a dash, an
 //! underline, an equals sign's bar), ink too thick for a pen's stroke (a filled blot, a shadow,
-//! a coloured shape), a separate mark inside a loop of the other ink (a face's eyes, a house's
-//! window: a digit's loops hold paper), and ink in three or more sizeable pieces apart (a sun's
-//! rays, a scene's shapes, a percent sign: a digit is one stroke, or two for a 4, a 5 or a 7's
-//! bar). They need no training and no threshold fitted: they are what the shape of a digit rules
-//! out. Of MNIST's 70,000 images 2 are that wide, 3 that thick, 4 hold such a mark and 32 are
-//! in that many pieces, each a digit written with a pen so faint that its strokes broke
-//! (`docs/measurements.md`, "Shaped like no digit"); a
+//! a coloured shape), and a separate mark inside a loop of the other ink (a face's eyes, a
+//! house's window: a digit's loops hold paper). They need no training and no threshold fitted:
+//! they are what the shape of a digit rules out. Of MNIST's 70,000 images 2 are that wide, 3
+//! that thick and 4 hold such a mark (`docs/measurements.md`, "Shaped like no digit"); a
 //! calibrated run of a digit dataset answers "not a digit" for such a region whatever the model
 //! reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
 
@@ -29,9 +26,6 @@ pub(crate) enum Unlike {
     /// pixels, lies inside a loop of the rest: no path of 4-connected pixels that are not the
     /// rest's ink leads from it to the field's edge.
     Enclosed,
-    /// More than [`MOST_PIECES`] pieces of its ink (at least half strength, 8-connected) have
-    /// at least [`SMALLEST_PIECE`] pixels each.
-    Scattered,
 }
 
 impl Unlike {
@@ -41,9 +35,6 @@ impl Unlike {
             Self::Wide => "its ink is more than twice as wide as tall",
             Self::Filled => "its ink is a filled shape, far thicker than a pen's stroke",
             Self::Enclosed => "it has a separate mark inside a loop of its ink, which no digit has",
-            Self::Scattered => {
-                "its ink is in three or more pieces apart, more than a digit's strokes"
-            }
         }
     }
 }
@@ -62,16 +53,6 @@ pub(crate) const THICKEST: f32 = 6.0;
 /// 0's loop is noise the preparation kept (22 of MNIST's 70,000 images hold only such).
 pub(crate) const SMALLEST_MARK: usize = 3;
 
-/// The most pieces of ink a digit is drawn in: a 4, a 5 or a 7 with a bar may be two strokes
-/// apart. 32 of MNIST's 70,000 images (5 of its test split) have more of [`SMALLEST_PIECE`]
-/// pixels, every one a digit whose faint strokes broke; none of `bench/real_pictures.py`'s
-/// digits does once prepared, while a sun's rays, a scene's shapes or a percent sign do.
-pub(crate) const MOST_PIECES: usize = 2;
-
-/// The fewest pixels of a piece [`Unlike::Scattered`] counts: a speck or a dot (an i's, a
-/// division sign's) is not a stroke.
-pub(crate) const SMALLEST_PIECE: usize = 10;
-
 /// Ink: a pixel of at least half strength.
 const HALF: u8 = 128;
 
@@ -82,27 +63,8 @@ pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
         Some(Unlike::Wide)
     } else if too_thick(pixels) {
         Some(Unlike::Filled)
-    } else {
-        in_pieces(pixels)
-    }
-}
-
-/// [`Unlike::Enclosed`] or [`Unlike::Scattered`], judged from the pieces of the ink.
-fn in_pieces(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
-    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
-    let pieces = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
-    let mut sizes = vec![0usize; 1];
-    for label in pieces.pixels().map(|label| label.0[0] as usize) {
-        if label >= sizes.len() {
-            sizes.resize(label + 1, 0);
-        }
-        sizes[label] += 1;
-    }
-    let strokes = sizes[1..].iter().filter(|&&size| size >= SMALLEST_PIECE);
-    if mark_inside_a_loop(&ink, &pieces, &sizes) {
+    } else if mark_inside_a_loop(pixels) {
         Some(Unlike::Enclosed)
-    } else if strokes.count() > MOST_PIECES {
-        Some(Unlike::Scattered)
     } else {
         None
     }
@@ -114,11 +76,11 @@ pub(crate) fn applies_to(dataset: DatasetKind) -> bool {
     dataset.reads_numbers()
 }
 
-/// The four rules in words a runtime can follow on a region's 28×28 input (the ONNX metadata,
+/// The three rules in words a runtime can follow on a region's 28×28 input (the ONNX metadata,
 /// the safetensors JSON: `model::rejection::rules`).
 pub(crate) fn in_words() -> String {
     format!(
-        "a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge, or holds more than {MOST_PIECES} such pieces of at least {SMALLEST_PIECE} pixels each"
+        "a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge"
     )
 }
 
@@ -165,13 +127,17 @@ fn too_thick(pixels: &[u8; IMAGE_PIXELS]) -> bool {
 }
 
 /// Whether a piece of ink of at least [`SMALLEST_MARK`] pixels lies inside a loop of the rest
-/// of the ink (see [`Unlike::Enclosed`]): `ink` ringed ([`ringed`]), its `pieces` labelled (0
-/// the paper) and their `sizes` by label.
-fn mark_inside_a_loop(
-    ink: &GrayImage,
-    pieces: &image::ImageBuffer<Luma<u32>, Vec<u32>>,
-    sizes: &[usize],
-) -> bool {
+/// of the ink (see [`Unlike::Enclosed`]).
+fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
+    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
+    let pieces = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
+    let mut sizes = vec![0usize; 1];
+    for label in pieces.pixels().map(|label| label.0[0] as usize) {
+        if label >= sizes.len() {
+            sizes.resize(label + 1, 0);
+        }
+        sizes[label] += 1;
+    }
     // Label 0 is the paper; a mark needs another piece around it.
     sizes.len() > 2
         && (1..sizes.len()).any(|mark| {
@@ -258,34 +224,6 @@ mod tests {
                 || ((12..15).contains(&row) && (24..27).contains(&column))
         });
         assert_eq!(unlike_a_digit(&beside), None);
-    }
-
-    #[test]
-    fn ink_in_three_pieces_is_scattered_and_a_digit_in_two_strokes_is_not() {
-        // A 4 drawn in two strokes: an open corner and a stem beside it.
-        let bar = |rows: std::ops::Range<usize>, columns: std::ops::Range<usize>| {
-            move |row: usize, column: usize| rows.contains(&row) && columns.contains(&column)
-        };
-        let (corner, across, stem) = (bar(4..16, 8..10), bar(14..16, 8..20), bar(4..24, 16..18));
-        let four =
-            field(|row, column| corner(row, column) || across(row, column) || stem(row, column));
-        assert_eq!(unlike_a_digit(&four), None);
-        let two_strokes = field(|row, column| {
-            (corner(row, column) || across(row, column)) && column < 14 || stem(row, column)
-        });
-        assert_eq!(unlike_a_digit(&two_strokes), None);
-        // Three strokes apart, each 2×10 pixels: a percent sign's or a sun's pieces.
-        let three = field(|row, column| {
-            (4..24).contains(&row) && (row - 4) % 8 < 2 && (9..19).contains(&column)
-        });
-        assert_eq!(unlike_a_digit(&three), Some(Unlike::Scattered));
-        // Pieces under SMALLEST_PIECE pixels are specks or dots, not strokes: a 1 with two dots.
-        let dotted = field(|row, column| {
-            (4..24).contains(&row) && (13..15).contains(&column)
-                || (4..7).contains(&row)
-                    && ((8..11).contains(&column) || (18..21).contains(&column))
-        });
-        assert_eq!(unlike_a_digit(&dotted), None);
     }
 
     #[test]
