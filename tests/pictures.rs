@@ -861,7 +861,8 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         stdout(&output)
     );
     // Shapes no digit has, whatever the model reads in them: a dash ten times as wide as
-    // tall, a filled blot, a face; a 0 drawn with a pen is still a 0.
+    // tall, a filled blot, a face, two spots far apart (a scene's shapes); a 0 drawn with a
+    // pen is still a 0.
     let mut dash = GrayImage::from_pixel(200, 120, Luma([255]));
     let bar = imageproc::rect::Rect::at(40, 54).of_size(120, 12);
     imageproc::drawing::draw_filled_rect_mut(&mut dash, bar, Luma([0]));
@@ -883,28 +884,41 @@ fn letters_and_noise_are_not_digits_to_a_run_trained_with_outliers_and_numbers_s
         imageproc::drawing::draw_filled_circle_mut(&mut face, eye, 8, Luma([0]));
     }
     face.save(sandbox.path("face.png")).unwrap();
+    // Two spots, one over the other (one region: the lower too small to be a second line).
+    let mut spots = GrayImage::from_pixel(160, 200, Luma([255]));
+    imageproc::drawing::draw_filled_circle_mut(&mut spots, (80, 50), 20, Luma([0]));
+    imageproc::drawing::draw_filled_circle_mut(&mut spots, (80, 140), 12, Luma([0]));
+    spots.save(sandbox.path("spots.png")).unwrap();
     let zero = right[0].expect("a test 0 read right");
     let (page, _) = number_picture(&data, &[zero], 4, None);
     page.save(sandbox.path("zero.png")).unwrap();
     let output = sandbox.run([
-        "infer", "--run", "run", "dash.png", "blot.png", "face.png", "zero.png",
+        "infer",
+        "--run",
+        "run",
+        "dash.png",
+        "blot.png",
+        "face.png",
+        "spots.png",
+        "zero.png",
     ]);
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        lines[..3],
+        lines[..4],
         [
             "dash.png: not a digit: its ink is more than twice as wide as tall",
             "blot.png: not a digit: its ink is a filled shape, far thicker than a pen's stroke",
             "face.png: not a digit: it has a separate mark inside a loop of its ink, which no digit has",
+            "spots.png: not a digit: its ink is blots far apart, not a pen's strokes",
         ],
         "{}",
         stderr(&output)
     );
     assert!(
-        lines[3].starts_with("zero.png: predicted 0 "),
+        lines[4].starts_with("zero.png: predicted 0 "),
         "{}",
-        lines[3]
+        lines[4]
     );
     // Beside a digit, a dash is left out of the number and says why.
     let mut underlined = GrayImage::from_pixel(page.width() + 150, page.height(), Luma([255]));

@@ -1,10 +1,12 @@
-//! Three shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
+//! Four shapes no digit has, tested on the model's 28×28 input (MNIST's layout: the ink fitted
 //! into the central 20×20 box, its aspect kept): ink more than twice as wide as tall (a dash, an
 //! underline, an equals sign's bar), ink too thick for a pen's stroke (a filled blot, a shadow,
-//! a coloured shape), and a separate mark inside a loop of the other ink (a face's eyes, a
-//! house's window: a digit's loops hold paper). They need no training and no threshold fitted:
-//! they are what the shape of a digit rules out. Of MNIST's 70,000 images 2 are that wide, 3
-//! that thick and 4 hold such a mark (`docs/measurements.md`, "Shaped like no digit"); a
+//! a coloured shape), a separate mark inside a loop of the other ink (a face's eyes, a house's
+//! window: a digit's loops hold paper), and ink that is only blots far apart (a scene's small
+//! shapes, a stain's spots: a digit is drawn in strokes, and the pieces of a broken one lie
+//! close). They need no training and no threshold fitted: they are what the shape of a digit
+//! rules out. Of MNIST's 70,000 images 2 are that wide, 3 that thick, 4 hold such a mark and 1
+//! is such blots (`docs/measurements.md`, "Shaped like no digit", "Blots far apart"); a
 //! calibrated run of a digit dataset answers "not a digit" for such a region whatever the model
 //! reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
 
@@ -26,6 +28,12 @@ pub(crate) enum Unlike {
     /// pixels, lies inside a loop of the rest: no path of 4-connected pixels that are not the
     /// rest's ink leads from it to the field's edge.
     Enclosed,
+    /// Two or more pieces of its ink (at least half strength, 8-connected) of at least
+    /// [`SMALLEST_MARK`] pixels, each a blot (its box's longer side at most [`BLOT_LENGTH`] times
+    /// its thickness, the farthest any of its pixels lies from the paper, and at most
+    /// [`BIGGEST_BLOT`] pixels; no paper walled in by it) and each at least [`BLOTS_APART`]
+    /// pixels from every other.
+    Blots,
 }
 
 impl Unlike {
@@ -35,6 +43,7 @@ impl Unlike {
             Self::Wide => "its ink is more than twice as wide as tall",
             Self::Filled => "its ink is a filled shape, far thicker than a pen's stroke",
             Self::Enclosed => "it has a separate mark inside a loop of its ink, which no digit has",
+            Self::Blots => "its ink is blots far apart, not a pen's strokes",
         }
     }
 }
@@ -53,6 +62,24 @@ pub(crate) const THICKEST: f32 = 6.0;
 /// 0's loop is noise the preparation kept (22 of MNIST's 70,000 images hold only such).
 pub(crate) const SMALLEST_MARK: usize = 3;
 
+/// The longest a blot is, as a multiple of its thickness (the farthest of its pixels from the
+/// paper): a round spot of diameter d is d / (d/2) = 2, a square one the same, a stroke 2
+/// pixels thick and 10 long 10. With 5 (and the other bounds) 1 of MNIST's 70,000 images is
+/// blots, a 5 whose faint strokes broke in two, and none of the 3,000 digit regions of
+/// `bench/real_pictures.py` (seeds 1 and 3) nor of a hostile try-out's 412 (stencil, dashed and
+/// 7-segment digits); 6 took more of MNIST's.
+pub(crate) const BLOT_LENGTH: f32 = 5.0;
+
+/// The longest side of a blot's box, in pixels: a digit's ink spans the 20-pixel box, and a
+/// bold 6 or 9 whose loop filled in is shaped like a blot (2 of MNIST's images, each with a
+/// stray speck apart from it, were taken without this bound) but not sized like one.
+pub(crate) const BIGGEST_BLOT: f32 = 16.0;
+
+/// The nearest two blots lie, in pixels (Euclidean, between pixel centres): the pieces of a
+/// digit broken by a faint or dashed pen are closer. 4 would take low-resolution scans whose
+/// thick strokes broke (a 6's loop filled and apart from its stem by 4 pixels).
+pub(crate) const BLOTS_APART: f32 = 5.0;
+
 /// Ink: a pixel of at least half strength.
 const HALF: u8 = 128;
 
@@ -65,6 +92,8 @@ pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
         Some(Unlike::Filled)
     } else if mark_inside_a_loop(pixels) {
         Some(Unlike::Enclosed)
+    } else if blots_apart(pixels) {
+        Some(Unlike::Blots)
     } else {
         None
     }
@@ -76,11 +105,11 @@ pub(crate) fn applies_to(dataset: DatasetKind) -> bool {
     dataset.reads_numbers()
 }
 
-/// The three rules in words a runtime can follow on a region's 28×28 input (the ONNX metadata,
+/// The four rules in words a runtime can follow on a region's 28×28 input (the ONNX metadata,
 /// the safetensors JSON: `model::rejection::rules`).
 pub(crate) fn in_words() -> String {
     format!(
-        "a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge"
+        "a region whose input's ink (its pixels above 0) spans more than {WIDEST} times as many columns as rows, or has a pixel of at least 128/255 farther than {THICKEST} pixels (Euclidean) from every pixel below 128/255 and from the outside of the field, or holds a piece of ink (pixels of at least 128/255, 8-connected) of at least {SMALLEST_MARK} pixels from which no path of 4-connected pixels that are not the rest's ink reaches the field's edge, or whose pieces of ink of at least {SMALLEST_MARK} pixels are two or more, each with its box's longer side at most {BLOT_LENGTH} times the farthest (Euclidean) of its pixels from every pixel below 128/255 and from the outside of the field and at most {BIGGEST_BLOT} pixels, walling in no pixel (from every pixel not its own a 4-connected path of pixels not its own reaches the field's edge), and each at least {BLOTS_APART} pixels (Euclidean, between pixel centres) from every other"
     )
 }
 
@@ -157,6 +186,73 @@ fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
         })
 }
 
+/// Whether the ink is only blots far apart (see [`Unlike::Blots`]).
+fn blots_apart(pixels: &[u8; IMAGE_PIXELS]) -> bool {
+    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
+    let labels = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
+    let mut pieces: Vec<Vec<(u32, u32)>> = Vec::new();
+    for (x, y, label) in labels.enumerate_pixels() {
+        let label = label.0[0] as usize;
+        if label > 0 {
+            if label > pieces.len() {
+                pieces.resize(label, Vec::new());
+            }
+            pieces[label - 1].push((x, y));
+        }
+    }
+    pieces.retain(|piece| piece.len() >= SMALLEST_MARK);
+    if pieces.len() < 2 {
+        return false;
+    }
+    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
+    let from_paper = euclidean_squared_distance_transform(&paper);
+    let blot = |piece: &Vec<(u32, u32)>| {
+        let span = |at: fn(&(u32, u32)) -> u32| {
+            let (low, high) = piece
+                .iter()
+                .map(at)
+                .fold((u32::MAX, 0), |(low, high), v| (low.min(v), high.max(v)));
+            (high - low + 1) as f32
+        };
+        let longer = span(|p| p.0).max(span(|p| p.1));
+        let thickness = piece
+            .iter()
+            .map(|&(x, y)| from_paper.get_pixel(x, y).0[0])
+            .fold(0.0f64, f64::max)
+            .sqrt() as f32;
+        longer <= BLOT_LENGTH * thickness
+            && longer <= BIGGEST_BLOT
+            && !encloses_paper(piece, ink.dimensions())
+    };
+    let apart = |a: &Vec<(u32, u32)>, b: &Vec<(u32, u32)>| {
+        let nearest = a
+            .iter()
+            .flat_map(|p| {
+                b.iter()
+                    .map(move |q| p.0.abs_diff(q.0).pow(2) + p.1.abs_diff(q.1).pow(2))
+            })
+            .min()
+            .unwrap_or(u32::MAX);
+        nearest as f32 >= BLOTS_APART * BLOTS_APART
+    };
+    pieces.iter().all(blot)
+        && pieces
+            .iter()
+            .enumerate()
+            .all(|(at, a)| pieces[at + 1..].iter().all(|b| apart(a, b)))
+}
+
+/// Whether the pixels of `piece` (in a picture of `size`, whose edges are paper) wall in some
+/// paper: a loop, which a pen draws, not a blot.
+fn encloses_paper(piece: &[(u32, u32)], (width, height): (u32, u32)) -> bool {
+    let mut open = GrayImage::from_pixel(width, height, Luma([255u8]));
+    for &(x, y) in piece {
+        open.put_pixel(x, y, Luma([0]));
+    }
+    let regions = connected_components(&open, Connectivity::Four, Luma([0u8]));
+    regions.pixels().any(|label| label.0[0] > 1)
+}
+
 /// `pixels` as a picture 30×30, each pixel `level(ink)` (ink: at least half strength), in a
 /// ring of `outside` one pixel wide: the field's outside, one paper.
 fn ringed(pixels: &[u8; IMAGE_PIXELS], outside: u8, level: impl Fn(bool) -> u8) -> GrayImage {
@@ -227,6 +323,72 @@ mod tests {
     }
 
     #[test]
+    fn spots_far_apart_are_blots_and_a_broken_digit_is_not() {
+        let disc = |(row, column): (f32, f32), radius: f32| {
+            move |r: usize, c: usize| {
+                let (dy, dx) = (r as f32 - row, c as f32 - column);
+                dy * dy + dx * dx <= radius * radius
+            }
+        };
+        // Rows 5 to 11 and 16 to 20: their nearest pixels 5 apart.
+        let (upper, lower) = (disc((8.0, 13.5), 4.0), disc((18.0, 13.5), 2.5));
+        // Two spots, and a speck the rule ignores.
+        let spots = field(|r, c| upper(r, c) || lower(r, c) || (r == 24 && c == 4));
+        assert_eq!(unlike_a_digit(&spots), Some(Unlike::Blots));
+        // 4 pixels apart, as a faint or dashed pen breaks a stroke: not blots.
+        let close = disc((17.0, 13.5), 2.5);
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| upper(r, c) || close(r, c))),
+            None
+        );
+        // A 6 whose short stem broke from its thick loop: the loop walls in paper, a pen's
+        // stroke around it; the same with the loop filled in is two blots.
+        let stem = |r: usize, c: usize| (4..9).contains(&r) && (12..14).contains(&c);
+        let loop_ = |r: usize, c: usize| {
+            let (dy, dx) = (r as f32 - 18.5, c as f32 - 13.5);
+            (2.25..=30.25).contains(&(dy * dy + dx * dx))
+        };
+        let filled = disc((18.5, 13.5), 5.5);
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| stem(r, c) || loop_(r, c))),
+            None
+        );
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| stem(r, c) || filled(r, c))),
+            Some(Unlike::Blots)
+        );
+        // A 4 drawn in two strokes, apart: strokes far longer than thick.
+        let corner = |r: usize, c: usize| {
+            (4..16).contains(&r) && (8..10).contains(&c)
+                || (14..16).contains(&r) && (8..14).contains(&c)
+        };
+        let upright = |r: usize, c: usize| (4..24).contains(&r) && (19..21).contains(&c);
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| corner(r, c) || upright(r, c))),
+            None
+        );
+        // A bold 6 whose loop filled in, 18 pixels tall, with a stray speck of 3×3 apart from
+        // it: shaped like a blot, sized like a digit. 14 tall, it is a blot.
+        let bold = |height: f32| {
+            move |r: usize, c: usize| {
+                let (dy, dx) = ((r as f32 - 13.5) / (height / 2.0), (c as f32 - 11.0) / 4.5);
+                dy * dy + dx * dx <= 1.0
+            }
+        };
+        let speck = |r: usize, c: usize| (4..7).contains(&r) && (21..24).contains(&c);
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| bold(18.0)(r, c) || speck(r, c))),
+            None
+        );
+        assert_eq!(
+            unlike_a_digit(&field(|r, c| bold(14.0)(r, c) || speck(r, c))),
+            Some(Unlike::Blots)
+        );
+        // One spot alone is not blots (a dot of ink is the filled rule's, when thick enough).
+        assert_eq!(unlike_a_digit(&field(upper)), None);
+    }
+
+    #[test]
     fn the_bounds_are_where_a_digit_stops() {
         // Exactly twice as wide as tall: a digit may be (MNIST's flattest 2s).
         let flat = field(|row, column| {
@@ -250,6 +412,16 @@ mod tests {
         assert!(!too_thick(&bar(12)));
         // The field's edge is paper: a full field's centre is 14 pixels in.
         assert!(too_thick(&[255; IMAGE_PIXELS]));
+        // A bar 2 wide (1 pixel from the paper... its thickness 1) and 5 long is a blot; 6
+        // long is a stroke. Two of them 5 pixels apart.
+        let bars = |length: usize| {
+            field(move |row, column| {
+                (4..4 + length).contains(&row)
+                    && ((8..10).contains(&column) || (15..17).contains(&column))
+            })
+        };
+        assert!(blots_apart(&bars(5)));
+        assert!(!blots_apart(&bars(6)));
         assert_eq!(unlike_a_digit(&[0; IMAGE_PIXELS]), None);
     }
 }
