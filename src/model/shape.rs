@@ -10,7 +10,7 @@
 //! a calibrated run of a digit dataset answers "not a digit" for such a region whatever the
 //! model reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
 
-use image::{GrayImage, Luma};
+use image::{GrayImage, ImageBuffer, Luma};
 use imageproc::distance_transform::euclidean_squared_distance_transform;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
@@ -190,7 +190,25 @@ fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
 /// Whether the ink is only blots far apart (see [`Unlike::Blots`]).
 fn blots_apart(pixels: &[u8; IMAGE_PIXELS]) -> bool {
     let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
-    let labels = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
+    let pieces = ink_pieces(&ink);
+    // One blot alone may be a bold digit's core in a box stretched by faint stains or smudges
+    // around it (a hostile try-out: 25 of 6,700 such pictures): not judged.
+    if pieces.len() < 2 {
+        return false;
+    }
+    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
+    let from_paper = euclidean_squared_distance_transform(&paper);
+    pieces.iter().all(|piece| is_blot(piece, &from_paper))
+        && pieces
+            .iter()
+            .enumerate()
+            .all(|(at, a)| pieces[at + 1..].iter().all(|b| far_apart(a, b)))
+}
+
+/// The pixels of each piece of `ink` (8-connected, 0 the paper) of at least [`SMALLEST_MARK`]
+/// pixels.
+fn ink_pieces(ink: &GrayImage) -> Vec<Vec<(u32, u32)>> {
+    let labels = connected_components(ink, Connectivity::Eight, Luma([0u8]));
     let mut pieces: Vec<Vec<(u32, u32)>> = Vec::new();
     for (x, y, label) in labels.enumerate_pixels() {
         let label = label.0[0] as usize;
@@ -202,47 +220,37 @@ fn blots_apart(pixels: &[u8; IMAGE_PIXELS]) -> bool {
         }
     }
     pieces.retain(|piece| piece.len() >= SMALLEST_MARK);
-    // One blot alone may be a bold digit's core in a box stretched by faint stains or smudges
-    // around it (a hostile try-out: 25 of 6,700 such pictures): not judged.
-    if pieces.len() < 2 {
-        return false;
-    }
-    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
-    let from_paper = euclidean_squared_distance_transform(&paper);
-    let blot = |piece: &Vec<(u32, u32)>| {
-        let span = |at: fn(&(u32, u32)) -> u32| {
-            let (low, high) = piece
-                .iter()
-                .map(at)
-                .fold((u32::MAX, 0), |(low, high), v| (low.min(v), high.max(v)));
-            (high - low + 1) as f32
-        };
-        let longer = span(|p| p.0).max(span(|p| p.1));
-        let thickness = piece
-            .iter()
-            .map(|&(x, y)| from_paper.get_pixel(x, y).0[0])
-            .fold(0.0f64, f64::max)
-            .sqrt() as f32;
-        longer <= BLOT_LENGTH * thickness
-            && longer <= BIGGEST_BLOT
-            && !encloses_paper(piece, ink.dimensions())
+    pieces
+}
+
+/// Whether `piece` is a blot (see [`Unlike::Blots`]), `from_paper` holding each pixel's squared
+/// distance from the paper.
+fn is_blot(piece: &[(u32, u32)], from_paper: &ImageBuffer<Luma<f64>, Vec<f64>>) -> bool {
+    let span = |at: fn(&(u32, u32)) -> u32| {
+        let (low, high) =
+            (piece.iter().map(at)).fold((u32::MAX, 0), |(low, high), v| (low.min(v), high.max(v)));
+        (high - low + 1) as f32
     };
-    let apart = |a: &Vec<(u32, u32)>, b: &Vec<(u32, u32)>| {
-        let nearest = a
-            .iter()
-            .flat_map(|p| {
-                b.iter()
-                    .map(move |q| p.0.abs_diff(q.0).pow(2) + p.1.abs_diff(q.1).pow(2))
-            })
-            .min()
-            .unwrap_or(u32::MAX);
-        nearest as f32 >= BLOTS_APART * BLOTS_APART
-    };
-    pieces.iter().all(blot)
-        && pieces
-            .iter()
-            .enumerate()
-            .all(|(at, a)| pieces[at + 1..].iter().all(|b| apart(a, b)))
+    let longer = span(|p| p.0).max(span(|p| p.1));
+    let thickness = (piece.iter())
+        .map(|&(x, y)| from_paper.get_pixel(x, y).0[0])
+        .fold(0.0f64, f64::max)
+        .sqrt() as f32;
+    longer <= BLOT_LENGTH * thickness
+        && longer <= BIGGEST_BLOT
+        && !encloses_paper(piece, from_paper.dimensions())
+}
+
+/// Whether the nearest pixels of `a` and `b` are at least [`BLOTS_APART`] apart.
+fn far_apart(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
+    let nearest = (a.iter())
+        .flat_map(|p| {
+            b.iter()
+                .map(move |q| p.0.abs_diff(q.0).pow(2) + p.1.abs_diff(q.1).pow(2))
+        })
+        .min()
+        .unwrap_or(u32::MAX);
+    nearest as f32 >= BLOTS_APART * BLOTS_APART
 }
 
 /// Whether the pixels of `piece` (in a picture of `size`, whose edges are paper) wall in some
