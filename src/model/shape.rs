@@ -88,12 +88,14 @@ const HALF: u8 = 128;
 /// when it may be one (also when it holds no ink).
 pub(crate) fn unlike_a_digit(pixels: &[u8; IMAGE_PIXELS]) -> Option<Unlike> {
     if too_wide(pixels) {
-        Some(Unlike::Wide)
-    } else if too_thick(pixels) {
+        return Some(Unlike::Wide);
+    }
+    let ink = Ink::of(pixels);
+    if too_thick(&ink) {
         Some(Unlike::Filled)
-    } else if mark_inside_a_loop(pixels) {
+    } else if mark_inside_a_loop(&ink) {
         Some(Unlike::Enclosed)
-    } else if blots_apart(pixels) {
+    } else if blots_apart(&ink) {
         Some(Unlike::Blots)
     } else {
         None
@@ -146,86 +148,101 @@ fn too_wide(pixels: &[u8; IMAGE_PIXELS]) -> bool {
     width > WIDEST * height
 }
 
+/// The ink of a 28×28 input (at least half strength) in the 30×30 field of [`ringed`], its
+/// pieces and distances measured once for the rules that look past its box.
+struct Ink {
+    /// Each pixel's piece of ink (8-connected), 0 the paper.
+    pieces: ImageBuffer<Luma<u32>, Vec<u32>>,
+    /// The pixels of each piece, by label (label 0, the paper, none).
+    pixels: Vec<Vec<(u32, u32)>>,
+    /// Each pixel's squared distance (Euclidean) from the nearest paper.
+    from_paper: ImageBuffer<Luma<f64>, Vec<f64>>,
+}
+
+impl Ink {
+    /// The ink of `pixels` (784 bytes, 0 paper to 255 ink), measured.
+    fn of(pixels: &[u8; IMAGE_PIXELS]) -> Self {
+        let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
+        let pieces = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
+        let mut by_label: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
+        for (x, y, label) in pieces.enumerate_pixels() {
+            let label = label.0[0] as usize;
+            if label > 0 {
+                if label >= by_label.len() {
+                    by_label.resize(label + 1, Vec::new());
+                }
+                by_label[label].push((x, y));
+            }
+        }
+        let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
+        Self {
+            pieces,
+            pixels: by_label,
+            from_paper: euclidean_squared_distance_transform(&paper),
+        }
+    }
+
+    /// The labels of the pieces of at least [`SMALLEST_MARK`] pixels.
+    fn marks(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..self.pixels.len()).filter(|&label| self.pixels[label].len() >= SMALLEST_MARK)
+    }
+
+    /// The field's 4-connected regions of pixels not in the pieces `wall` names (by label;
+    /// those pixels 0), and the label of the region outside, which the ring around the field
+    /// joins into one.
+    fn regions_without(
+        &self,
+        wall: impl Fn(usize) -> bool,
+    ) -> (ImageBuffer<Luma<u32>, Vec<u32>>, u32) {
+        let open = GrayImage::from_fn(self.pieces.width(), self.pieces.height(), |x, y| {
+            Luma([if wall(self.pieces.get_pixel(x, y).0[0] as usize) {
+                0
+            } else {
+                255
+            }])
+        });
+        let regions = connected_components(&open, Connectivity::Four, Luma([0u8]));
+        let outside = regions.get_pixel(0, 0).0[0];
+        (regions, outside)
+    }
+}
+
 /// Whether some pixel of at least half strength has no pixel below half strength (nor the
 /// field's outside) within [`THICKEST`] pixels, in Euclidean distance.
-fn too_thick(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
-    let farthest = THICKEST * THICKEST;
-    euclidean_squared_distance_transform(&paper)
+fn too_thick(ink: &Ink) -> bool {
+    let farthest = f64::from(THICKEST * THICKEST);
+    ink.from_paper
         .pixels()
-        .any(|distance| distance.0[0] > f64::from(farthest))
+        .any(|distance| distance.0[0] > farthest)
 }
 
 /// Whether a piece of ink of at least [`SMALLEST_MARK`] pixels lies inside a loop of the rest
 /// of the ink (see [`Unlike::Enclosed`]).
-fn mark_inside_a_loop(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
-    let pieces = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
-    let mut sizes = vec![0usize; 1];
-    for label in pieces.pixels().map(|label| label.0[0] as usize) {
-        if label >= sizes.len() {
-            sizes.resize(label + 1, 0);
-        }
-        sizes[label] += 1;
-    }
+fn mark_inside_a_loop(ink: &Ink) -> bool {
     // Label 0 is the paper; a mark needs another piece around it.
-    sizes.len() > 2
-        && (1..sizes.len()).any(|mark| {
-            sizes[mark] >= SMALLEST_MARK && {
-                // The rest's ink is the wall; the ring around the field joins its edges.
-                let open = GrayImage::from_fn(ink.width(), ink.height(), |x, y| {
-                    let label = pieces.get_pixel(x, y).0[0] as usize;
-                    Luma([if label == 0 || label == mark { 255 } else { 0 }])
-                });
-                let regions = connected_components(&open, Connectivity::Four, Luma([0u8]));
-                let outside = regions.get_pixel(0, 0).0[0];
-                pieces
-                    .enumerate_pixels()
-                    .filter(|(_, _, label)| label.0[0] as usize == mark)
-                    .all(|(x, y, _)| regions.get_pixel(x, y).0[0] != outside)
-            }
+    ink.pixels.len() > 2
+        && ink.marks().any(|mark| {
+            // The rest's ink is the wall.
+            let (regions, outside) = ink.regions_without(|label| label != 0 && label != mark);
+            (ink.pixels[mark].iter()).all(|&(x, y)| regions.get_pixel(x, y).0[0] != outside)
         })
 }
 
 /// Whether the ink is only blots far apart (see [`Unlike::Blots`]).
-fn blots_apart(pixels: &[u8; IMAGE_PIXELS]) -> bool {
-    let ink = ringed(pixels, 0, |ink| if ink { 255 } else { 0 });
-    let pieces = ink_pieces(&ink);
+fn blots_apart(ink: &Ink) -> bool {
+    let marks: Vec<usize> = ink.marks().collect();
     // One blot alone may be a bold digit's core in a box stretched by faint stains or smudges
     // around it (a hostile try-out: 25 of 6,700 such pictures): not judged.
-    if pieces.len() < 2 {
-        return false;
-    }
-    let paper = ringed(pixels, 255, |ink| if ink { 0 } else { 255 });
-    let from_paper = euclidean_squared_distance_transform(&paper);
-    pieces.iter().all(|piece| is_blot(piece, &from_paper))
-        && pieces
-            .iter()
-            .enumerate()
-            .all(|(at, a)| pieces[at + 1..].iter().all(|b| far_apart(a, b)))
+    marks.len() >= 2
+        && marks.iter().all(|&mark| is_blot(ink, mark))
+        && (marks.iter().enumerate()).all(|(at, &a)| {
+            (marks[at + 1..].iter()).all(|&b| far_apart(&ink.pixels[a], &ink.pixels[b]))
+        })
 }
 
-/// The pixels of each piece of `ink` (8-connected, 0 the paper) of at least [`SMALLEST_MARK`]
-/// pixels.
-fn ink_pieces(ink: &GrayImage) -> Vec<Vec<(u32, u32)>> {
-    let labels = connected_components(ink, Connectivity::Eight, Luma([0u8]));
-    let mut pieces: Vec<Vec<(u32, u32)>> = Vec::new();
-    for (x, y, label) in labels.enumerate_pixels() {
-        let label = label.0[0] as usize;
-        if label > 0 {
-            if label > pieces.len() {
-                pieces.resize(label, Vec::new());
-            }
-            pieces[label - 1].push((x, y));
-        }
-    }
-    pieces.retain(|piece| piece.len() >= SMALLEST_MARK);
-    pieces
-}
-
-/// Whether `piece` is a blot (see [`Unlike::Blots`]), `from_paper` holding each pixel's squared
-/// distance from the paper.
-fn is_blot(piece: &[(u32, u32)], from_paper: &ImageBuffer<Luma<f64>, Vec<f64>>) -> bool {
+/// Whether piece `label` of `ink` is a blot (see [`Unlike::Blots`]).
+fn is_blot(ink: &Ink, label: usize) -> bool {
+    let piece = &ink.pixels[label];
     let span = |at: fn(&(u32, u32)) -> u32| {
         let (low, high) =
             (piece.iter().map(at)).fold((u32::MAX, 0), |(low, high), v| (low.min(v), high.max(v)));
@@ -233,12 +250,18 @@ fn is_blot(piece: &[(u32, u32)], from_paper: &ImageBuffer<Luma<f64>, Vec<f64>>) 
     };
     let longer = span(|p| p.0).max(span(|p| p.1));
     let thickness = (piece.iter())
-        .map(|&(x, y)| from_paper.get_pixel(x, y).0[0])
+        .map(|&(x, y)| ink.from_paper.get_pixel(x, y).0[0])
         .fold(0.0f64, f64::max)
         .sqrt() as f32;
-    longer <= BLOT_LENGTH * thickness
-        && longer <= BIGGEST_BLOT
-        && !encloses_paper(piece, from_paper.dimensions())
+    longer <= BLOT_LENGTH * thickness && longer <= BIGGEST_BLOT && !encloses_paper(ink, label)
+}
+
+/// Whether piece `label` of `ink` walls in some paper: a loop, which a pen draws, not a blot.
+fn encloses_paper(ink: &Ink, label: usize) -> bool {
+    let (regions, outside) = ink.regions_without(|other| other == label);
+    regions
+        .pixels()
+        .any(|region| region.0[0] != 0 && region.0[0] != outside)
 }
 
 /// Whether the nearest pixels of `a` and `b` are at least [`BLOTS_APART`] apart.
@@ -251,17 +274,6 @@ fn far_apart(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
         .min()
         .unwrap_or(u32::MAX);
     nearest as f32 >= BLOTS_APART * BLOTS_APART
-}
-
-/// Whether the pixels of `piece` (in a picture of `size`, whose edges are paper) wall in some
-/// paper: a loop, which a pen draws, not a blot.
-fn encloses_paper(piece: &[(u32, u32)], (width, height): (u32, u32)) -> bool {
-    let mut open = GrayImage::from_pixel(width, height, Luma([255u8]));
-    for &(x, y) in piece {
-        open.put_pixel(x, y, Luma([0]));
-    }
-    let regions = connected_components(&open, Connectivity::Four, Luma([0u8]));
-    regions.pixels().any(|label| label.0[0] > 1)
 }
 
 /// `pixels` as a picture 30×30, each pixel `level(ink)` (ink: at least half strength), in a
@@ -421,10 +433,10 @@ mod tests {
         let bar = |width: usize| {
             field(move |row, column| (4..24).contains(&row) && (8..8 + width).contains(&column))
         };
-        assert!(too_thick(&bar(13)));
-        assert!(!too_thick(&bar(12)));
+        assert!(too_thick(&Ink::of(&bar(13))));
+        assert!(!too_thick(&Ink::of(&bar(12))));
         // The field's edge is paper: a full field's centre is 14 pixels in.
-        assert!(too_thick(&[255; IMAGE_PIXELS]));
+        assert!(too_thick(&Ink::of(&[255; IMAGE_PIXELS])));
         // A bar 2 pixels wide (each pixel next to the paper: thickness 1) and 4 long is a
         // blot; 5 long, a stroke. Two of them, 5 pixels apart.
         let bars = |length: usize| {
@@ -433,8 +445,8 @@ mod tests {
                     && ((8..10).contains(&column) || (15..17).contains(&column))
             })
         };
-        assert!(blots_apart(&bars(4)));
-        assert!(!blots_apart(&bars(5)));
+        assert!(blots_apart(&Ink::of(&bars(4))));
+        assert!(!blots_apart(&Ink::of(&bars(5))));
         assert_eq!(unlike_a_digit(&[0; IMAGE_PIXELS]), None);
     }
 }
