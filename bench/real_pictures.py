@@ -44,6 +44,9 @@ digit) into its own folder under --out, sent to `infer --json` and scored:
   page_on_table       photo's pictures as a page lying on a darker table (grey or wood-toned,
                       with streaks), photographed from above: the page turned up to 10 degrees
                       and covering a quarter to two thirds of the frame, JPEG (a note on a desk)
+  number_display      numbers of 1-6 digits as a meter, clock or scale shows them: a seven-segment
+                      font (Debian's fonts-dseg: DSEG7 Classic and Modern, in their weights and
+                      italics), 40-120 px tall, half as clean's pictures, half as photo's
 
 A number is read right when `infer --json`'s "number" is exactly it: every digit right, none
 missing, none extra. A picture holding no digit is read right when `infer` says so: it answers
@@ -62,7 +65,9 @@ from Debian:
 
     apt-get install -y fonts-dkg-handwriting fonts-breip fonts-rufscript fonts-sjfonts \\
         fonts-humor-sans fonts-kristi fonts-comic-neue fonts-bwht fonts-dancingscript \\
-        fonts-kaushanscript
+        fonts-kaushanscript fonts-dseg
+
+(fonts-dseg: the seven-segment fonts of number_display.)
 """
 
 import argparse
@@ -83,10 +88,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONDITIONS = ["clean", "photo", "uneven_light", "canvas_alpha", "exif_rotated", "scans",
               "mnist_format", "number_clean", "number_photo", "number_scans", "scans_tight",
               "nondigit_letters", "nondigit_symbols", "nondigit_scribbles", "nondigit_noise",
-              "nondigit_scenes", "nondigit_drawings", "nondigit_paper", "page_on_table"]
+              "nondigit_scenes", "nondigit_drawings", "nondigit_paper", "page_on_table",
+              "number_display"]
 # The conditions drawn without the handwriting fonts.
 WITHOUT_FONTS = {"scans", "mnist_format", "number_scans", "scans_tight", "nondigit_scribbles",
-                 "nondigit_noise", "nondigit_scenes", "nondigit_drawings", "nondigit_paper"}
+                 "nondigit_noise", "nondigit_scenes", "nondigit_drawings", "nondigit_paper",
+                 "number_display"}
 # The label of a picture holding no digit.
 NONE = "none"
 # Letters that pass for no digit (O, o, l, I, i, Z, z, S, s, B, b, g, q and G pass for 0, 1, 2,
@@ -132,6 +139,17 @@ def find_fonts():
         sys.exit("no handwriting fonts under /usr/share/fonts: apt-get install -y "
                  + " ".join(sorted(set(FONTS.values()))))
     return [found[name] for name in sorted(found)]
+
+
+def display_fonts():
+    """Paths of the seven-segment fonts (DSEG7 Classic's and Modern's; not SEGG-chan's, whose
+    digits are faces) under /usr/share/fonts, sorted; exits naming the package if there are none."""
+    found = sorted(os.path.join(folder, name) for folder, _, names in os.walk("/usr/share/fonts")
+                   for name in names if name.startswith(("DSEG7Classic", "DSEG7Modern"))
+                   and name.endswith(".ttf"))
+    if not found:
+        sys.exit("no seven-segment fonts under /usr/share/fonts: apt-get install -y fonts-dseg")
+    return found
 
 
 def render(text, font_path, size):
@@ -685,6 +703,17 @@ def generate(condition, folder, count, fonts, mnist_dir, rng):
             size = (round(grey.width * tall / grey.height), tall)
             grey = grey.resize(size, Image.Resampling.BICUBIC)
             save(grey, number, n)
+        return written
+    if condition == "number_display":
+        segment_fonts = display_fonts()
+        for n in range(count):
+            number = random_number(rng, 1, 6)
+            font = segment_fonts[int(rng.integers(len(segment_fonts)))]
+            ink = tilted(render(number, font, int(rng.integers(40, 121))), rng)
+            margin = int(rng.uniform(0.2, 0.8) * ink.shape[0])
+            mask = np.pad(ink, margin)
+            image, options = on_paper(mask, rng, ("same", "thick"))
+            save(image, number, n, **options)
         return written
     if condition in ("number_clean", "number_photo"):
         for n in range(count):
