@@ -2,9 +2,8 @@
 //! laid out as a single digit is (`mnist_box.rs`).
 //!
 //! A digit is a connected piece of ink (8-connected), or several: pieces that lie over one
-//! another across the line (a 4 or a 5 drawn in two strokes, a 7's crossbar) are one digit, and
-//! so is a column in pieces close beside another piece (a seven-segment digit's side, a dotted
-//! pen's stroke). A piece much wider than it is tall is several digits run together: it is cut where the ink is
+//! another across the line (a 4 or a 5 drawn in two strokes, a 7's crossbar) are one digit. A
+//! piece much wider than it is tall is several digits run together: it is cut where the ink is
 //! thinnest near where the cuts would fall if its digits were alike in width. One line of
 //! digits is read; digits joined so that no thin place separates them are not.
 
@@ -156,7 +155,7 @@ pub(super) fn split_digits(ink: &GrayImage) -> Result<(Vec<DigitInk>, u32), Spli
         return Err(SplitError::SeveralLines);
     }
     let mut digits: Vec<DigitInk> = Vec::new();
-    let groups = with_columns_joined(with_fragments_joined(grouped(&pieces)));
+    let groups = with_fragments_joined(grouped(&pieces));
     let line_height = median_height(&groups);
     for group in groups {
         let strengths = GrayImage::from_fn(width, height, |x, y| {
@@ -310,60 +309,17 @@ fn with_fragments_joined(groups: Vec<Group>) -> Vec<Group> {
         return fragments;
     }
     for fragment in fragments {
-        let gap = |digit: &Group| gap_across(fragment.bounds, digit.bounds);
+        let gap = |digit: &Group| {
+            let [a, b] = [fragment.bounds, digit.bounds];
+            let (left, right) = if a[0] <= b[0] { (a, b) } else { (b, a) };
+            right[0].saturating_sub(left[0] + left[2])
+        };
         if let Some(nearest) = digits.iter_mut().min_by_key(|digit| gap(digit)) {
             nearest.labels.extend(&fragment.labels);
             nearest.bounds = union(nearest.bounds, fragment.bounds);
         }
     }
     digits
-}
-
-/// A group of several pieces is a broken column when it is at most this share of its height
-/// wide (a 1's shape)...
-const COLUMN_WIDTH: f32 = 0.35;
-/// ...and at least this share of the line's height tall: a colon's two dots are half of it.
-const COLUMN_HEIGHT: f32 = 0.75;
-/// A broken column joins the digit nearest it across the line when the paper between them is
-/// at most this share of the line's height. Measured on a try-out's 16,310 pictures: 214 more
-/// read right (stencils, dotted and dashed pens, seven-segment displays), none fewer; 0.2
-/// joined the digits of a display to each other (`docs/measurements.md`).
-const COLUMN_GAP: f32 = 0.1;
-
-/// `groups` with each broken column joined to the digit beside it: the bars of one side of a
-/// seven-segment digit, a dotted or dashed pen's stroke, a stencil's stem are pieces one above
-/// another that grouping across the line cannot join to the rest of their digit (they lie
-/// beside it, not over it), and would be read as a 1 of their own.
-fn with_columns_joined(mut groups: Vec<Group>) -> Vec<Group> {
-    let line = median_height(&groups) as f32;
-    let is_column = |group: &Group| {
-        let [_, _, width, height] = group.bounds.map(|side| side as f32);
-        group.labels.len() > 1 && width <= COLUMN_WIDTH * height && height >= COLUMN_HEIGHT * line
-    };
-    let beside = |groups: &[Group], at: usize| {
-        (0..groups.len())
-            .filter(|&other| other != at)
-            .map(|other| (gap_across(groups[at].bounds, groups[other].bounds), other))
-            .min()
-            .filter(|&(gap, _)| gap as f32 <= COLUMN_GAP * line)
-            .map(|(_, other)| other)
-    };
-    while let Some((at, other)) = (0..groups.len())
-        .filter(|&at| is_column(&groups[at]))
-        .find_map(|at| Some((at, beside(&groups, at)?)))
-    {
-        let column = groups.remove(at);
-        let digit = &mut groups[if other > at { other - 1 } else { other }];
-        digit.labels.extend(&column.labels);
-        digit.bounds = union(digit.bounds, column.bounds);
-    }
-    groups
-}
-
-/// The paper between two boxes across the line, in pixels (0 when they overlap).
-fn gap_across(a: Bounds, b: Bounds) -> u32 {
-    let (left, right) = if a[0] <= b[0] { (a, b) } else { (b, a) };
-    right[0].saturating_sub(left[0] + left[2])
 }
 
 /// Whether the narrower of two boxes lies over the other across [`OVERLAP_SHARE`] of its width.
@@ -641,41 +597,6 @@ mod tests {
             &[[10, 5, 6, 30], [40, 40, 6, 30], [70, 80, 6, 30]],
         );
         assert_eq!(split_digits(&slope).unwrap().0.len(), 3);
-    }
-
-    #[test]
-    fn a_display_s_segments_are_one_digit_and_a_colon_stays_apart() {
-        // A seven-segment 0 then a 1, 60 tall: each side of the 0 two bars, its top and bottom
-        // bars between them 2 pixels away; the 1's two bars 14 pixels (a quarter) to the right.
-        let display = inked(
-            120,
-            80,
-            &[
-                [10, 10, 5, 28],
-                [10, 42, 5, 28],
-                [17, 8, 20, 5],
-                [17, 67, 20, 5],
-                [39, 10, 5, 28],
-                [39, 42, 5, 28],
-                [58, 10, 5, 28],
-                [58, 42, 5, 28],
-            ],
-        );
-        let (digits, _) = split_digits(&display).unwrap();
-        let boxes: Vec<Bounds> = digits.iter().map(|digit| digit.bounds).collect();
-        assert_eq!(boxes, [[10, 8, 34, 64], [58, 10, 5, 60]]);
-        // "1:2": the colon's two dots, 4 pixels from each digit, stay a region of their own.
-        let time = inked(
-            90,
-            60,
-            &[
-                [10, 5, 6, 40],
-                [20, 15, 5, 5],
-                [20, 32, 5, 5],
-                [29, 5, 25, 40],
-            ],
-        );
-        assert_eq!(split_digits(&time).unwrap().0.len(), 3);
     }
 
     #[test]
