@@ -98,16 +98,20 @@ impl ImageBatcher {
             }
         };
         let random_seed = batch_seed(indices, epoch);
-        let outliers = self.outliers.map(|outliers| OutlierBatch {
-            images: images_tensor(
-                &outliers.images(
-                    &self.images,
-                    OutlierExposure::count_for(indices.len()),
-                    random_seed,
-                ),
-                device,
-            ),
-            weight: outliers.weight,
+        let outliers = self.outliers.map(|outliers| {
+            let made = outliers.images(
+                &self.images,
+                OutlierExposure::count_for(indices.len()),
+                random_seed,
+            );
+            let made = match &self.augmentation {
+                Some(augmentation) => transformed_outliers(augmentation, &made, epoch, random_seed),
+                None => made,
+            };
+            OutlierBatch {
+                images: images_tensor(&made, device),
+                weight: outliers.weight,
+            }
         });
         ImageBatch {
             images,
@@ -123,6 +127,32 @@ impl Batcher<usize, ImageBatch> for ImageBatcher {
     fn batch(&self, indices: Vec<usize>, device: &Device) -> ImageBatch {
         self.batch_of_epoch(&indices, 1, device)
     }
+}
+
+/// Added to an outlier's place in its batch to name its own random stream of the
+/// augmentation: no training image's index reaches it.
+const OUTLIER_STREAMS: u64 = 1 << 40;
+
+/// A batch's outliers (784 bytes each) transformed as the digits are (`--augment`), each by
+/// its own stream, from the batch's seed and its place. Left clean beside augmented digits,
+/// the outliers taught the model that a clean image is not a digit: held-out digits (never
+/// augmented) were read less surely each epoch, and sharp, clean non-digits (a letter, a
+/// symbol in a font) less so than blurred ones (`docs/measurements.md`).
+fn transformed_outliers(
+    augmentation: &Augmentation,
+    outliers: &[u8],
+    epoch: usize,
+    batch_seed: u64,
+) -> Vec<u8> {
+    outliers
+        .chunks_exact(IMAGE_PIXELS)
+        .enumerate()
+        .flat_map(|(place, image)| {
+            let stream = batch_seed.wrapping_add(place as u64) | OUTLIER_STREAMS;
+            // On a 32-bit target the bit is lost: a stream per batch and place still.
+            augmentation.apply(image, epoch, stream as usize)
+        })
+        .collect()
 }
 
 /// A seed from the epoch and the images of a batch (whose order the run's seed decides): each
@@ -166,5 +196,33 @@ mod tests {
         assert!(values[IMAGE_PIXELS..].iter().all(|&v| v == 0.0));
         let targets: Vec<i64> = batch.targets.into_data().try_into_vec_as::<i64>().unwrap();
         assert_eq!(targets, vec![3, 1]);
+    }
+
+    #[test]
+    fn with_augment_the_outliers_are_transformed_as_the_digits_are_and_the_same_each_time() {
+        // Four digit-like images: a bar each, at another place.
+        let mut pixels = vec![0u8; 4 * IMAGE_PIXELS];
+        for (image, column) in pixels.chunks_exact_mut(IMAGE_PIXELS).zip([8, 11, 14, 17]) {
+            for row in 6..22 {
+                image[row * 28 + column..row * 28 + column + 3].fill(255);
+            }
+        }
+        let images = Arc::new(LabelledImages::from_parts(pixels, vec![1, 1, 1, 1]).unwrap());
+        let outliers = Some(OutlierExposure::new(7, 0.35));
+        let clean = ImageBatcher::new(images.clone()).with_outliers(outliers);
+        let augmented = clean.clone().with_augmentation(Some(Augmentation::new(7)));
+        let outliers_of = |batcher: &ImageBatcher, epoch| -> Vec<f32> {
+            let batch = batcher.batch_of_epoch(&[0, 1, 2, 3], epoch, &Device::flex());
+            let outliers = batch.outliers.expect("outliers").images;
+            outliers.into_data().try_into_vec_as::<f32>().unwrap()
+        };
+        let first = outliers_of(&augmented, 1);
+        assert_ne!(first, outliers_of(&clean, 1), "left clean");
+        assert_eq!(first, outliers_of(&augmented, 1), "drawn again otherwise");
+        assert_ne!(
+            first,
+            outliers_of(&augmented, 2),
+            "the same in another epoch"
+        );
     }
 }

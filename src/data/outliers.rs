@@ -15,6 +15,9 @@
 //!   halves);
 //! - a tangle: a closed polygon of 5 to 8 random corners in straight strokes.
 //!
+//! With `--augment` each outlier is then transformed as the digits are (`data::batcher`):
+//! left clean beside augmented digits, a clean image was itself a sign of "not a digit".
+//!
 //! Kinds closer to digits were tried and dropped (`docs/measurements.md`): a digit mirrored or
 //! turned, and two digits drawn over each other, made the CNN unsure of real digits (99% to 90%
 //! on the test set over 5 epochs), and the MLP of a picture's 0. Scattered specks and filled
