@@ -136,8 +136,8 @@ const OUTLIER_STREAMS: u64 = 1 << 40;
 /// A batch's outliers (784 bytes each) transformed as the digits are (`--augment`), each by
 /// its own stream, from the batch's seed and its place. Left clean beside augmented digits,
 /// the outliers taught the model that a clean image is not a digit: held-out digits (never
-/// augmented) were read less surely each epoch, and sharp, clean non-digits (a letter, a
-/// symbol in a font) less so than blurred ones (`docs/measurements.md`).
+/// augmented) were read less surely each epoch, and blurred non-digits (a scene, a smudge)
+/// passed for digits (`docs/measurements.md`).
 fn transformed_outliers(
     augmentation: &Augmentation,
     outliers: &[u8],
