@@ -557,31 +557,26 @@ mod tests {
 
     #[test]
     fn two_lines_of_digits_are_refused_and_a_slope_or_a_display_s_segments_are_one_line() {
-        // 12 over 34.
-        let lines = inked(
-            80,
-            90,
-            &[
-                [10, 5, 6, 30],
-                [40, 5, 6, 30],
-                [10, 50, 6, 30],
-                [40, 50, 6, 30],
-            ],
-        );
-        assert_eq!(split_digits(&lines).err(), Some(SplitError::SeveralLines));
-        // The same lines closer, 11 pixels apart for digits 30 tall.
-        let close_lines = inked(
-            80,
-            80,
-            &[
-                [10, 5, 6, 30],
-                [40, 5, 6, 30],
-                [10, 46, 6, 30],
-                [40, 46, 6, 30],
-            ],
-        );
+        // 12 over 34, digits 30 tall, the second line from row `top`.
+        let lines = |top: u32| {
+            inked(
+                80,
+                90,
+                &[
+                    [10, 5, 6, 30],
+                    [40, 5, 6, 30],
+                    [10, top, 6, 30],
+                    [40, top, 6, 30],
+                ],
+            )
+        };
         assert_eq!(
-            split_digits(&close_lines).err(),
+            split_digits(&lines(50)).err(),
+            Some(SplitError::SeveralLines)
+        );
+        // The same lines closer, 11 pixels apart.
+        assert_eq!(
+            split_digits(&lines(46)).err(),
             Some(SplitError::SeveralLines)
         );
         // A seven-segment display's 1: two bars, 3 pixels of 30 apart, are one digit.
