@@ -1108,6 +1108,60 @@ fn a_loss_that_becomes_infinite_fails_the_run_and_keeps_no_model() {
 }
 
 #[test]
+fn letters_drawn_in_fonts_join_the_outliers_resume_identically_and_need_outlier_exposure() {
+    let sandbox = Sandbox::new();
+    let data = mnist_dir();
+    let small = ["--limit-train", "800", "--limit-test", "200", "--seed", "5"];
+    let train = |extra: &[&str]| {
+        let output = sandbox.run_on(&data, &[&small[..], extra].concat());
+        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
+        stderr(&output)
+    };
+    let taught = ["--outlier-exposure", "0.35", "--model", "cnn"];
+    let letters = [&taught[..], &["--font-outliers", "300"]].concat();
+    let said = train(&[&letters[..], &["--epochs", "2", "--run", "letters"]].concat());
+    assert!(
+        said.contains("font_outliers: drawing 300 letters and symbols in "),
+        "{said}"
+    );
+    train(&[&letters[..], &["--epochs", "1", "--run", "resumed"]].concat());
+    let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    train(&[&taught[..], &["--epochs", "2", "--run", "made-up"]].concat());
+
+    let epochs = |run: &str| epochs_without_seconds(&sandbox.path(&format!("{run}/metrics.jsonl")));
+    assert_eq!(epochs("resumed"), epochs("letters"));
+    assert_ne!(
+        epochs("made-up")[0]["train_loss"],
+        epochs("letters")[0]["train_loss"],
+        "letters change what is trained"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("letters/config.json"))["font_outliers"],
+        300
+    );
+    let record = read_json(&sandbox.path("letters/data.json"));
+    assert!(
+        record["fonts"]
+            .as_object()
+            .is_some_and(|fonts| fonts.contains_key("truetype/dejavu/DejaVuSans.ttf")),
+        "the fonts drawn in are recorded: {record}"
+    );
+
+    // Letters are outliers: without Outlier Exposure they would be shown to nothing.
+    let output = sandbox.run_on(
+        &data,
+        &[&small[..], &["--font-outliers", "300", "--run", "none"]].concat(),
+    );
+    let line = assert_one_line_error(&output);
+    assert!(
+        line.contains("give outlier_exposure a weight (--outlier-exposure 0.35)"),
+        "{line}"
+    );
+    assert!(!sandbox.path("none").exists());
+}
+
+#[test]
 fn outlier_exposure_is_reproducible_resumes_identically_and_is_off_by_default() {
     let sandbox = Sandbox::new();
     let data = mnist_dir();

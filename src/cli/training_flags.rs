@@ -176,6 +176,9 @@ training_flags! {
     #[arg(value_name = "N")]
     font_digits: usize => font_digits,
 
+    #[arg(value_name = "N")]
+    font_outliers: usize => font_outliers,
+
     #[arg(value_name = "RUN")]
     finetune: std::path::PathBuf => finetune as Some,
 

@@ -62,10 +62,13 @@ macro_rules! training_doc {
         "Transform each training image at random, differently each epoch: rotation, scale, slant, shift, elastic distortion, pen width, blur and noise, as handwriting varies; deterministic per seed, epoch and image. The tutorial trains on the images as they are."
     };
     (outlier_exposure) => {
-        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, two touching digits fitted into one place as a picture of them is prepared, tangles of strokes), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
+        "Outlier Exposure's weight (Hendrycks et al., ICLR 2019): with each batch, half as many made-up pictures that are not digits (two digits squeezed into one place, two touching digits fitted into one place as a picture of them is prepared, tangles of strokes; with font_outliers, letters and symbols too), trained towards even probabilities with this weight against the digits' loss, so that a calibrated run answers \"not a digit\" for pictures that hold none; the training loss shown includes that term. 0 (the tutorial) trains on the digits alone."
     };
     (font_digits) => {
         "Also train on this many digits drawn in the printed and handwriting fonts of a few Debian packages (fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-urw-base35, fonts-femkeklaver, fonts-havana, fonts-klee, fonts-seto, fonts-kiloji, fonts-lobster, fonts-leckerli-one, fonts-yusei-magic, fonts-ecolier-court, fonts-tomsontalks), each prepared as infer prepares a picture, so that digits in other styles than MNIST's 250 writers' read surely; deterministic per seed, never held out. 0 (the tutorial) trains on the dataset alone."
+    };
+    (font_outliers) => {
+        "With outlier_exposure: also show it this many letters and symbols (Latin letters but those a digit is written like, such as O, I, S, Z, B, G) drawn in font_digits' fonts and prepared as infer prepares a picture, a quarter of the outliers, so that a calibrated run answers \"not a digit\" for letters and symbols, and refuses more of the pictures of no digit it never saw; deterministic per seed. 0 shows the made-up outliers alone."
     };
     (finetune) => {
         "Start from this trained run's model (its weights, not its optimizer or schedule) instead of random weights, to fine-tune it on other data (--data-dir: a folder of your own pictures); the model is the run's (MLP or CNN, trained here or imported from PyTorch), its dataset's classes must be this run's, and its Outlier Exposure is kept unless a config file or --outlier-exposure says otherwise. calibrate then uses the run's held-out images, or without them the parent's. Recorded in config.json."
@@ -136,6 +139,9 @@ pub struct TrainingConfig {
     #[doc = training_doc!(font_digits)]
     #[config(default = 0)]
     pub font_digits: usize,
+    #[doc = training_doc!(font_outliers)]
+    #[config(default = 0)]
+    pub font_outliers: usize,
     #[doc = training_doc!(finetune)]
     #[config(default = "None")]
     pub finetune: Option<PathBuf>,
@@ -313,6 +319,7 @@ impl TrainingConfig {
         let held_out = self.valid_size > 0;
         let fine_tuned = self.finetune.is_some();
         let digits = self.dataset == DatasetKind::Mnist;
+        let no_outliers = self.outlier_exposure == 0.0;
         first_broken!(self, "", {
             flush_denormals: |on: &bool| *on && !cfg!(target_arch = "x86_64")
                 => "only x86-64 CPUs have the setting",
@@ -340,6 +347,12 @@ impl TrainingConfig {
                 => "at most 1,000,000 digits drawn in fonts",
             font_digits: |count: &usize| *count > 0 && !digits
                 => "digits drawn in fonts are MNIST's classes: Fashion-MNIST has none (leave font_digits at 0)",
+            font_outliers: |count: &usize| *count > MAX_FONT_DIGITS
+                => "at most 1,000,000 letters and symbols drawn in fonts",
+            font_outliers: |count: &usize| *count > 0 && !digits
+                => "letters drawn in fonts are outliers of digits, not of Fashion-MNIST's clothes (leave font_outliers at 0)",
+            font_outliers: |count: &usize| *count > 0 && no_outliers
+                => "letters drawn in fonts are outliers: give outlier_exposure a weight (--outlier-exposure 0.35)",
             finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.as_os_str().is_empty())
                 => "an empty path names no run (leave the field out to train from scratch)",
             finetune: |run: &Option<PathBuf>| run.as_ref().is_some_and(|run| run.to_str().is_none())
@@ -494,6 +507,7 @@ mod tests {
         assert_eq!(loaded.valid_size, 5000);
         assert!(loaded.outlier_exposure > 0.0);
         assert_eq!(loaded.font_digits, 12_000);
+        assert_eq!(loaded.font_outliers, 12_000);
     }
 
     #[test]
@@ -596,6 +610,18 @@ mod tests {
         config.font_digits = 1_000_001;
         let err = config.validate("--font-digits").unwrap_err().to_string();
         assert!(err.contains("at most 1,000,000"), "{err}");
+        let mut config = TrainingConfig::tutorial();
+        config.font_outliers = 12_000;
+        let err = config.validate("--font-outliers").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--font-outliers: font_outliers = 12000 is invalid: letters drawn in fonts are outliers: give outlier_exposure a weight (--outlier-exposure 0.35)"
+        );
+        config.outlier_exposure = 0.35;
+        config.validate("--font-outliers").unwrap();
+        config.dataset = DatasetKind::FashionMnist;
+        let err = config.validate("--dataset").unwrap_err().to_string();
+        assert!(err.contains("not of Fashion-MNIST's clothes"), "{err}");
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl ImageBatcher {
             }
         };
         let random_seed = batch_seed(indices, epoch);
-        let outliers = self.outliers.map(|outliers| {
+        let outliers = self.outliers.as_ref().map(|outliers| {
             let made = outliers.images(
                 &self.images,
                 OutlierExposure::count_for(indices.len()),

@@ -5,15 +5,22 @@
 //!
 //! The outliers are made here, in MNIST's 28×28 layout (ink 255 on 0, inside the central 20×20
 //! box), a third of each of three kinds chosen to be unlike the non-digits
-//! `bench/real_pictures.py` measures refusals on (letters and symbols in fonts, free-hand
-//! scribbles, noise, scenes, line drawings, blank paper), so that the bench measures what the
-//! model learnt, not what it was shown:
+//! `bench/real_pictures.py` measures refusals on (letters and symbols in handwriting fonts,
+//! free-hand scribbles, noise, scenes, line drawings, blank paper), so that the bench measures
+//! what the model learnt, not what it was shown:
 //! - two training digits squeezed side by side into one digit's place (a region holding two
 //!   digits is not one digit: it is read as its halves, or refused);
 //! - two training digits at their own size touching, the pair fitted into the box as `infer`
 //!   prepares a piece of ink holding two touching digits (read unsurely, it is read as its
 //!   halves);
 //! - a tangle: a closed polygon of 5 to 8 random corners in straight strokes.
+//!
+//! With `font_outliers`, a quarter of each of four kinds: the fourth, letters and symbols drawn
+//! in the training fonts (`picture::font_digits`), none of the bench's fonts, so that its
+//! letters and symbols measure fonts never seen and its other kinds, kinds never seen. Shown
+//! only the three made-up kinds, the model read most printed letters as the digit they
+//! resemble (an A as a 4 at 99%); with the fourth it also refuses more of the kinds it never
+//! saw (line drawings, noise), digits unchanged (`docs/measurements.md`, session 30).
 //!
 //! With `--augment` each outlier is then transformed as the digits are (`data::batcher`):
 //! left clean beside augmented digits, a clean image was itself a sign of "not a digit".
@@ -25,6 +32,8 @@
 //!
 //! Deterministic: a batch's outliers depend only on the run's seed and the batch's own seed
 //! (its epoch and images), so a resumed run sees exactly what an uninterrupted one would have.
+
+use std::sync::Arc;
 
 use image::GrayImage;
 use image::imageops::{self, FilterType};
@@ -40,18 +49,32 @@ const BOX_START: f32 = 4.0;
 const BOX_END: f32 = 24.0;
 
 /// The outliers of one run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OutlierExposure {
     /// The run's seed, mixed with each batch's.
     seed: u64,
     /// How much the outliers' loss counts against the digits' (`outlier_exposure`).
     pub weight: f32,
+    /// Letters and symbols drawn in fonts (`font_outliers`), each 784 bytes: a fourth kind
+    /// when there are any.
+    glyphs: Arc<Vec<[u8; IMAGE_PIXELS]>>,
 }
 
 impl OutlierExposure {
     /// The outliers of a run with seed `seed`, their loss weighted by `weight`.
     pub(crate) fn new(seed: u64, weight: f32) -> Self {
-        Self { seed, weight }
+        Self {
+            seed,
+            weight,
+            glyphs: Arc::default(),
+        }
+    }
+
+    /// The same outliers with `glyphs` (letters and symbols in MNIST's layout) as a fourth
+    /// kind, a quarter of them; none leaves the three made-up kinds a third each, as before.
+    pub(crate) fn with_glyphs(mut self, glyphs: Arc<Vec<[u8; IMAGE_PIXELS]>>) -> Self {
+        self.glyphs = glyphs;
+        self
     }
 
     /// How many outliers go with a batch of `digits` images: half as many, at least one.
@@ -65,10 +88,12 @@ impl OutlierExposure {
         let mut rng = StdRng::seed_from_u64(self.seed.rotate_left(32) ^ batch_seed);
         (0..count)
             .flat_map(|_| {
-                // A third of each kind.
-                let made = match rng.random_range(0..3usize) {
+                // An even share of each kind.
+                let kinds = if self.glyphs.is_empty() { 3 } else { 4 };
+                let made = match rng.random_range(0..kinds) {
                     0 => squeezed_pair(digits, &mut rng),
                     1 => touching_pair(digits, &mut rng),
+                    3 => Some(self.glyphs[rng.random_range(0..self.glyphs.len())]),
                     _ => None,
                 };
                 made.unwrap_or_else(|| tangle(&mut rng))
@@ -264,6 +289,35 @@ mod tests {
         }
         assert_eq!(OutlierExposure::count_for(64), 32);
         assert_eq!(OutlierExposure::count_for(1), 1);
+    }
+
+    #[test]
+    fn letters_drawn_in_fonts_are_a_quarter_of_the_outliers_and_none_leaves_the_made_up_kinds_as_before()
+     {
+        let seed = 7;
+        let made_up = OutlierExposure::new(seed, 0.35);
+        // Three "letters", each a full 4-pixel-wide bar no made-up kind draws.
+        let glyphs: Vec<[u8; IMAGE_PIXELS]> = (0..3)
+            .map(|n| std::array::from_fn(|at| u8::from(at % IMAGE_SIDE / 4 == n + 1) * 255))
+            .collect();
+        let with_glyphs = made_up.clone().with_glyphs(Arc::new(glyphs.clone()));
+        let made = with_glyphs.images(&digits(), 400, 99);
+        let shown = made
+            .chunks_exact(IMAGE_PIXELS)
+            .filter(|image| glyphs.iter().any(|glyph| glyph.as_slice() == *image))
+            .count();
+        assert!((70..130).contains(&shown), "{shown} of 400 letters");
+        assert_eq!(made, with_glyphs.images(&digits(), 400, 99));
+        let without = made_up
+            .clone()
+            .with_glyphs(Arc::default())
+            .images(&digits(), 400, 99);
+        assert_eq!(without, made_up.images(&digits(), 400, 99));
+        assert!(
+            !without
+                .chunks_exact(IMAGE_PIXELS)
+                .any(|image| glyphs.iter().any(|glyph| glyph.as_slice() == image))
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! as a letter. Measured in `docs/measurements.md` ("Digits drawn in fonts"): the fonts are
 //! none of those `bench/real_pictures.py` draws its pictures in.
 //!
-//! Each digit is rendered black on white at 28 to 200 pixels tall, turned up to 6° either way
+//! The same fonts draw letters and symbols as outliers for Outlier Exposure (`font_outliers`,
+//! `data::outliers`): a model shown only made-up non-digits reads a printed A as a 4 at 99%.
+//!
+//! Each glyph is rendered black on white at 28 to 200 pixels tall, turned up to 6° either way
 //! and prepared by [`prepare_digits`]: the same ink finding, pen width, 20×20 box and centre of
-//! mass as `infer`'s. Deterministic: digit `n` depends only on the seed, `n` and the fonts, so
+//! mass as `infer`'s. Deterministic: glyph `n` depends only on the seed, `n` and the fonts, so
 //! a resumed run draws exactly the same ones, whatever the thread count.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +45,13 @@ pub(crate) const FONT_FOLDERS: &[(&str, &str)] = &[
     ("truetype/ecolier-court", "fonts-ecolier-court"),
     ("truetype/tomsontalks", "fonts-tomsontalks"),
 ];
+
+/// The letters and symbols `font_outliers` draws: Latin letters but those a digit is written
+/// like (B b D G g I i l O o q S s Z z: a handwritten O is a 0, an S a 5), and symbols none of
+/// which is a digit's look-alike. Taught as outliers, a look-alike would teach the model to
+/// doubt the digit it looks like.
+pub(crate) const OUTLIER_GLYPHS: &str =
+    "ACEFHJKLMNPQRTUVWXYacdefhjkmnprtuvwxy+=#@&%?!*$<>~^×÷§¶€£¥©®∞≈≠±√∑∫πΩµ";
 
 /// The largest font file read: the largest of these fonts (Klee, Japanese) is 21 MiB.
 const MAX_FONT_BYTES: u64 = 64 << 20;
@@ -81,11 +91,19 @@ pub(crate) enum FontError {
     /// A font file could not be read or parsed.
     #[error("font_digits: {}: {cause}", path.display())]
     Unreadable { path: PathBuf, cause: String },
-    /// No font drew this digit as one piece of ink in [`TRIES`] tries.
+    /// No font drew this digit, or any letter or symbol, as one piece of ink in [`TRIES`]
+    /// tries.
     #[error(
-        "font_digits: none of these fonts drew a {class} that reads as one digit in {TRIES} tries (font files: {fonts})"
+        "{setting}: none of these fonts drew {what} that reads as one region in {TRIES} tries (font files: {fonts})"
     )]
-    Undrawable { class: u8, fonts: String },
+    Undrawable {
+        /// The setting that asked for it: `font_digits` or `font_outliers`.
+        setting: &'static str,
+        /// What was drawn: "a 7", "a letter or symbol".
+        what: String,
+        /// The font files tried, joined by commas.
+        fonts: String,
+    },
 }
 
 /// Fonts by name (their path under [`FONT_ROOT`]) and fingerprint, as `data.json` records them.
@@ -202,16 +220,12 @@ impl DigitFonts {
                 }
                 let class = (n % 10) as u8;
                 let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ n as u64);
-                let undrawable = || FontError::Undrawable {
-                    class,
-                    fonts: (self.prints.iter().map(|(name, _)| name.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
                 (0..TRIES)
-                    .find_map(|_| self.draw_one(class, &mut rng))
+                    .find_map(|_| self.draw_one(char::from(b'0' + class), &mut rng))
                     .map(|pixels| (class, pixels))
-                    .ok_or_else(|| Undrawn::Failed(undrawable()))
+                    .ok_or_else(|| {
+                        Undrawn::Failed(self.undrawable("font_digits", format!("a {class}")))
+                    })
             })
             .collect::<Result<_, _>>()?;
         let labels = drawn.iter().map(|(class, _)| *class).collect();
@@ -219,18 +233,69 @@ impl DigitFonts {
         Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label"))
     }
 
-    /// Digit `class` in a font, size and tilt drawn from `rng`, prepared; `None` when it does
-    /// not come out as one digit.
-    fn draw_one(&self, class: u8, rng: &mut StdRng) -> Option<[u8; IMAGE_PIXELS]> {
+    /// `count` letters and symbols (none a digit's look-alike: [`OUTLIER_GLYPHS`]), each in
+    /// MNIST's layout as `infer` prepares a region of a picture, drawn by `seed`: outliers for
+    /// Outlier Exposure (`font_outliers`, `data::outliers`). A glyph a font lacks, or one that
+    /// does not come out as one region, is drawn again (another glyph, font, size and tilt).
+    ///
+    /// # Errors
+    /// As [`DigitFonts::draw`]'s, [`FontError::Undrawable`] when none comes out in [`TRIES`]
+    /// tries.
+    pub(crate) fn draw_outliers<S: Send>(
+        &self,
+        count: usize,
+        seed: u64,
+        stopped: &(dyn Fn() -> Option<S> + Sync),
+    ) -> Result<Vec<[u8; IMAGE_PIXELS]>, Undrawn<S>> {
+        let glyphs: Vec<char> = OUTLIER_GLYPHS.chars().collect();
+        (0..count)
+            .into_par_iter()
+            .map(|n| {
+                if let Some(reason) = stopped() {
+                    return Err(Undrawn::Stopped(reason));
+                }
+                // Another stream than the digits' (`draw`).
+                let mut rng = StdRng::seed_from_u64(seed.rotate_left(29) ^ n as u64);
+                (0..TRIES)
+                    .find_map(|_| {
+                        let glyph = glyphs[rng.random_range(0..glyphs.len())];
+                        self.draw_one(glyph, &mut rng)
+                    })
+                    .ok_or_else(|| {
+                        Undrawn::Failed(
+                            self.undrawable("font_outliers", "a letter or symbol".to_string()),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// [`FontError::Undrawable`] for `what`, asked for by `setting`, naming every font.
+    fn undrawable(&self, setting: &'static str, what: String) -> FontError {
+        FontError::Undrawable {
+            setting,
+            what,
+            fonts: (self.prints.iter().map(|(name, _)| name.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// `glyph` in a font, size and tilt drawn from `rng`, prepared; `None` when the font has
+    /// no such glyph or it does not come out as one region.
+    fn draw_one(&self, glyph: char, rng: &mut StdRng) -> Option<[u8; IMAGE_PIXELS]> {
         let font = self
             .fonts
             .get(rng.random_range(0..self.fonts.len().max(1)))?;
+        if font.glyph_id(glyph).0 == 0 {
+            return None;
+        }
         let height = rng.random_range(HEIGHTS);
         let tilt = rng
             .random_range(-MAX_TILT_DEGREES..MAX_TILT_DEGREES)
             .to_radians();
         let mut picture = rotate_about_center(
-            &glyph_ink(font, char::from(b'0' + class), height)?,
+            &glyph_ink(font, glyph, height)?,
             tilt,
             Interpolation::Bilinear,
             Luma([0]),
@@ -283,16 +348,16 @@ fn font_files(root: &Path) -> Result<Vec<String>, FontError> {
     Ok(files)
 }
 
-/// The glyph of `digit` in `font`, `height` pixels tall, as ink (255) on a black canvas with a
-/// margin that a turn of a few degrees keeps the ink inside.
-fn glyph_ink(font: &FontVec, digit: char, height: f32) -> Option<GrayImage> {
-    // Size the em so that the digit's own outline is `height` tall.
-    let probe = font.outline_glyph(font.glyph_id(digit).with_scale(PxScale::from(100.0)))?;
+/// `glyph` (a digit, letter or symbol) in `font`, `height` pixels tall, as ink (255) on a
+/// black canvas with a margin that a turn of a few degrees keeps the ink inside.
+fn glyph_ink(font: &FontVec, glyph: char, height: f32) -> Option<GrayImage> {
+    // Size the em so that the glyph's own outline is `height` tall.
+    let probe = font.outline_glyph(font.glyph_id(glyph).with_scale(PxScale::from(100.0)))?;
     let scale = 100.0 * height / probe.px_bounds().height().max(1.0);
-    let glyph = font
-        .glyph_id(digit)
+    let positioned = font
+        .glyph_id(glyph)
         .with_scale_and_position(PxScale::from(scale), point(0.0, 0.0));
-    let outline = font.outline_glyph(glyph)?;
+    let outline = font.outline_glyph(positioned)?;
     let bounds = outline.px_bounds();
     let margin = (0.2 * bounds.width().max(bounds.height())).ceil() as u32 + 4;
     let (width, tall) = (bounds.width().ceil() as u32, bounds.height().ceil() as u32);
@@ -341,6 +406,29 @@ mod tests {
             assert!(image.iter().filter(|&&p| p > 127).count() >= 20);
             let border = (0..IMAGE_SIDE).flat_map(|i| [i, IMAGE_PIXELS - 1 - i]);
             assert!(border.map(|at| image[at]).all(|p| p == 0));
+        }
+    }
+
+    #[test]
+    fn letters_and_symbols_drawn_as_outliers_are_no_digits_look_alikes_and_the_same_for_a_seed() {
+        for glyph in "0123456789BbDGgIilOoqSsZz".chars() {
+            assert!(
+                !OUTLIER_GLYPHS.contains(glyph),
+                "{glyph} is drawn as an outlier"
+            );
+        }
+        let fonts = dejavu();
+        let draw = |seed| {
+            fonts
+                .draw_outliers(30, seed, &|| None::<()>)
+                .expect("drawn")
+        };
+        let drawn = draw(7);
+        assert_eq!(drawn.len(), 30);
+        assert_eq!(drawn, draw(7));
+        assert_ne!(drawn, draw(8));
+        for image in &drawn {
+            assert!(image.iter().filter(|&&p| p > 127).count() >= 10);
         }
     }
 

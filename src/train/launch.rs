@@ -143,8 +143,10 @@ fn loaders(
         .with_workers(config.num_workers)
     };
     let augmentation = config.augment.then(|| Augmentation::new(config.seed));
-    let outlier_exposure = (config.outlier_exposure > 0.0)
-        .then(|| OutlierExposure::new(config.seed, config.outlier_exposure as f32));
+    let outlier_exposure = (config.outlier_exposure > 0.0).then(|| {
+        OutlierExposure::new(config.seed, config.outlier_exposure as f32)
+            .with_glyphs(Arc::clone(&data.font_outliers))
+    });
     let train = loader(&data.train, Some(config.seed))
         .with_augmentation(augmentation)
         .with_outliers(outlier_exposure)

@@ -22,8 +22,8 @@ use crate::backend::{Backend, BackendError};
 use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
-use crate::data::{DataError, DataSource, Split, hold_out};
-use crate::model::summary::counted;
+use crate::data::{DataError, DataSource, IMAGE_PIXELS, Split, hold_out};
+use crate::model::summary::{counted, grouped};
 use crate::picture::font_digits::{DigitFonts, FontError, FontPrints, Undrawn};
 use crate::process::output::{StdoutError, errln, outln};
 use crate::process::signals::{StopSignal, StopSignals};
@@ -252,6 +252,9 @@ struct RunData {
     /// How many of the training images, after the others, are digits drawn in fonts
     /// (`font_digits`).
     font_digits: usize,
+    /// Letters and symbols drawn in fonts, outliers for Outlier Exposure (`font_outliers`),
+    /// 784 bytes each.
+    font_outliers: Arc<Vec<[u8; IMAGE_PIXELS]>>,
     /// The images validated on each epoch: the hold-out, or the test images when
     /// `valid_size` is 0.
     valid: Arc<LabelledImages>,
@@ -413,36 +416,56 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     };
     // After the hold-out: the held-out images stay the dataset's own, as `calibrate` and
     // `eval` read them.
-    let (train, font_digits, fonts) = with_font_digits(request, train, recorded)?;
+    let drawn = drawn_in_fonts(request, recorded)?;
+    let font_digits = drawn.digits.as_ref().map_or(0, LabelledImages::len);
+    let train = match &drawn.digits {
+        Some(digits) => Arc::new(train.followed_by(digits)),
+        None => train,
+    };
     Ok(RunData {
-        record: DataRecord::new(config.dataset, &source, prints).with_fonts(&fonts),
+        record: DataRecord::new(config.dataset, &source, prints).with_fonts(&drawn.prints),
         description: source.describe(),
         train,
         mixed_in,
         font_digits,
+        font_outliers: Arc::new(drawn.outliers),
         valid,
         test,
     })
 }
 
-/// `train` followed by the config's `font_digits` digits drawn in the fonts of
-/// [`DigitFonts::load`] (a resumed run's `recorded` ones, checked), how many, and the
-/// fonts' names and fingerprints for `data.json`; `train` alone when it asks for none.
+/// What the fonts drew for a run: `font_digits` digits and `font_outliers` letters and
+/// symbols, and the fonts' names and fingerprints for `data.json` (none when it asks for
+/// neither).
+struct DrawnInFonts {
+    /// Digits to train on, after the dataset's own; `None` when it asks for none.
+    digits: Option<LabelledImages>,
+    /// Letters and symbols, outliers for Outlier Exposure.
+    outliers: Vec<[u8; IMAGE_PIXELS]>,
+    /// The fonts drawn in.
+    prints: FontPrints,
+}
+
+/// The config's `font_digits` digits and `font_outliers` letters and symbols, drawn in the
+/// fonts of [`DigitFonts::load`] (a resumed run's `recorded` ones, checked).
 ///
 /// # Errors
-/// The fonts cannot be had or differ from the recorded ones; a digit cannot be drawn; a stop
+/// The fonts cannot be had or differ from the recorded ones; a glyph cannot be drawn; a stop
 /// signal arrived while drawing ([`TrainError::StoppedBeforeTraining`]).
-fn with_font_digits(
+fn drawn_in_fonts(
     request: &TrainRequest,
-    train: Arc<LabelledImages>,
     recorded: Option<&DataRecord>,
-) -> Result<(Arc<LabelledImages>, usize, FontPrints), TrainError> {
-    let count = request.config.font_digits;
-    if count == 0 {
-        return Ok((train, 0, Vec::new()));
+) -> Result<DrawnInFonts, TrainError> {
+    let (digits, outliers) = (request.config.font_digits, request.config.font_outliers);
+    if digits == 0 && outliers == 0 {
+        return Ok(DrawnInFonts {
+            digits: None,
+            outliers: Vec::new(),
+            prints: Vec::new(),
+        });
     }
     // A resumed run draws in exactly the fonts it recorded (fonts installed since would
-    // change its digits); one that recorded none predates the record and is checked against
+    // change its glyphs); one that recorded none predates the record and is checked against
     // every font, as it must have drawn in them all.
     let fonts = match recorded.filter(|record| !record.fonts.is_empty()) {
         Some(record) => DigitFonts::load_named(record.fonts.keys())?,
@@ -452,19 +475,39 @@ fn with_font_digits(
         recorded.check_fonts(&request.run, &fonts.prints)?;
     }
     // Seconds of work before the run's first line: said, and stoppable.
-    let (digits, fonts_count) = (counted(count as u64, "digit"), fonts.prints.len());
-    errln!("font_digits: drawing {digits} in {fonts_count} fonts");
+    let asked: Vec<(&str, String)> = [
+        (digits > 0).then(|| ("font_digits", counted(digits as u64, "digit"))),
+        (outliers > 0).then(|| {
+            let letters = format!("{} letters and symbols", grouped(outliers as u64));
+            ("font_outliers", letters)
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (settings, what): (Vec<&str>, Vec<String>) = asked.into_iter().unzip();
+    errln!(
+        "{}: drawing {} in {} fonts",
+        settings.join(" and "),
+        what.join(" and "),
+        fonts.prints.len()
+    );
     let stopped = || request.signals.stopped_by();
-    let drawn =
-        (fonts.draw(count, request.config.seed, &stopped)).map_err(|undrawn| match undrawn {
-            Undrawn::Stopped(signal) => TrainError::StoppedBeforeTraining { signal },
-            Undrawn::Failed(error) => TrainError::Fonts(error),
-        })?;
-    Ok((
-        Arc::new(train.followed_by(&drawn)),
-        drawn.len(),
-        fonts.prints,
-    ))
+    let failed = |undrawn| match undrawn {
+        Undrawn::Stopped(signal) => TrainError::StoppedBeforeTraining { signal },
+        Undrawn::Failed(error) => TrainError::Fonts(error),
+    };
+    let seed = request.config.seed;
+    Ok(DrawnInFonts {
+        digits: match digits {
+            0 => None,
+            _ => Some(fonts.draw(digits, seed, &stopped).map_err(failed)?),
+        },
+        outliers: fonts
+            .draw_outliers(outliers, seed, &stopped)
+            .map_err(failed)?,
+        prints: fonts.prints,
+    })
 }
 
 /// Clears a run being overwritten, then writes the config and data record; a resumed run forgets
