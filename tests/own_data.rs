@@ -321,6 +321,8 @@ fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held
             "500",
             "--outlier-exposure",
             "0.5",
+            "--font-outliers",
+            "100",
             "--run",
             "parent",
         ],
@@ -341,6 +343,7 @@ fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held
     assert!(tuned.status.success(), "{}", stderr(&tuned));
     let config = read_json(&sandbox.path("tuned/config.json"));
     assert_eq!(config["outlier_exposure"], 0.5, "{config}");
+    assert_eq!(config["font_outliers"], 100, "{config}");
     assert_eq!(config["valid_size"], 0, "{config}");
     // Held out nothing itself: calibrated on the 500 images its parent held out, which
     // neither trained on.
@@ -377,9 +380,11 @@ fn a_finetuned_run_keeps_its_parents_outlier_exposure_and_calibrates_on_its_held
         "plain",
     ]);
     assert!(plain.status.success(), "{}", stderr(&plain));
+    let config = read_json(&sandbox.path("plain/config.json"));
+    assert_eq!(config["outlier_exposure"], 0.0, "{config}");
     assert_eq!(
-        read_json(&sandbox.path("plain/config.json"))["outlier_exposure"],
-        0.0
+        config["font_outliers"], 0,
+        "no letters without outliers: {config}"
     );
 }
 

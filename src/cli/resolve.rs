@@ -28,9 +28,10 @@ impl TrainArgs {
         let given = self.flags.lay_over(&mut config);
         if saved.is_none() {
             let asked = |prefix: &str| given.iter().any(|g| g.field.starts_with(prefix));
-            // A config file's Outlier Exposure stands; otherwise the parent's, so that the run
-            // stays unsure of what is not a digit.
-            let keep_outliers = self.config.is_some() || asked("outlier_exposure");
+            // A config file's Outlier Exposure stands (its weight and its letters); otherwise
+            // the parent's, so that the run stays unsure of what is not a digit.
+            let keep = |field: &str| self.config.is_some() || asked(field);
+            let keep_outliers = [keep("outlier_exposure"), keep("font_outliers")];
             adopt_parent(&mut config, asked("model"), asked("dataset"), keep_outliers)?;
         }
         config.model = config.model.completed();
@@ -80,7 +81,8 @@ impl TrainArgs {
 }
 
 /// A fine-tuned run (`finetune`) takes its parent's model and dataset (its classes), its
-/// Outlier Exposure unless `keep_outliers`, and the parent's folder as an absolute path; a
+/// Outlier Exposure's weight and letters (`font_outliers`) unless `keep_outliers` says to keep
+/// the config's own, and the parent's folder as an absolute path; a
 /// model or dataset flag that asks for another is refused, since the parent's weights would not
 /// fit.
 ///
@@ -91,7 +93,7 @@ fn adopt_parent(
     config: &mut TrainingConfig,
     model_asked: bool,
     dataset_asked: bool,
-    keep_outliers: bool,
+    [keep_weight, keep_letters]: [bool; 2],
 ) -> Result<()> {
     let Some(parent) = config.finetune.clone() else {
         return Ok(());
@@ -125,8 +127,12 @@ fn adopt_parent(
             config.dataset.title()
         );
     }
-    if !keep_outliers {
+    if !keep_weight {
         config.outlier_exposure = theirs.outlier_exposure;
+    }
+    // Letters are outliers: none for a run without Outlier Exposure (`--outlier-exposure 0`).
+    if !keep_letters && config.outlier_exposure > 0.0 {
+        config.font_outliers = theirs.font_outliers;
     }
     config.model = theirs.model;
     config.dataset = theirs.dataset;
