@@ -8,6 +8,7 @@ mod denormals;
 mod early_stop;
 mod finetune;
 mod finish;
+mod fonts;
 mod launch;
 mod overview;
 mod progress;
@@ -23,8 +24,7 @@ use crate::config::TrainingConfig;
 use crate::data::identity::DatasetChoice;
 use crate::data::idx::LabelledImages;
 use crate::data::{DataError, DataSource, IMAGE_PIXELS, Split, hold_out};
-use crate::model::summary::{counted, grouped};
-use crate::picture::font_digits::{DigitFonts, FontError, FontPrints, Undrawn};
+use crate::picture::font_digits::FontError;
 use crate::process::output::{StdoutError, errln, outln};
 use crate::process::signals::{StopSignal, StopSignals};
 use crate::run::data_record::{
@@ -416,7 +416,7 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
     };
     // After the hold-out: the held-out images stay the dataset's own, as `calibrate` and
     // `eval` read them.
-    let drawn = drawn_in_fonts(request, recorded)?;
+    let drawn = fonts::drawn_in_fonts(request, recorded)?;
     let font_digits = drawn.digits.as_ref().map_or(0, LabelledImages::len);
     let train = match &drawn.digits {
         Some(digits) => Arc::new(train.followed_by(digits)),
@@ -431,82 +431,6 @@ fn load_data(request: &TrainRequest) -> Result<RunData, TrainError> {
         font_outliers: Arc::new(drawn.outliers),
         valid,
         test,
-    })
-}
-
-/// What the fonts drew for a run: `font_digits` digits and `font_outliers` letters and
-/// symbols, and the fonts' names and fingerprints for `data.json` (none when it asks for
-/// neither).
-struct DrawnInFonts {
-    /// Digits to train on, after the dataset's own; `None` when it asks for none.
-    digits: Option<LabelledImages>,
-    /// Letters and symbols, outliers for Outlier Exposure.
-    outliers: Vec<[u8; IMAGE_PIXELS]>,
-    /// The fonts drawn in.
-    prints: FontPrints,
-}
-
-/// The config's `font_digits` digits and `font_outliers` letters and symbols, drawn in the
-/// fonts of [`DigitFonts::load`] (a resumed run's `recorded` ones, checked).
-///
-/// # Errors
-/// The fonts cannot be had or differ from the recorded ones; a glyph cannot be drawn; a stop
-/// signal arrived while drawing ([`TrainError::StoppedBeforeTraining`]).
-fn drawn_in_fonts(
-    request: &TrainRequest,
-    recorded: Option<&DataRecord>,
-) -> Result<DrawnInFonts, TrainError> {
-    let (digits, outliers) = (request.config.font_digits, request.config.font_outliers);
-    if digits == 0 && outliers == 0 {
-        return Ok(DrawnInFonts {
-            digits: None,
-            outliers: Vec::new(),
-            prints: Vec::new(),
-        });
-    }
-    // A resumed run draws in exactly the fonts it recorded (fonts installed since would
-    // change its glyphs); one that recorded none predates the record and is checked against
-    // every font, as it must have drawn in them all.
-    let fonts = match recorded.filter(|record| !record.fonts.is_empty()) {
-        Some(record) => DigitFonts::load_named(record.fonts.keys())?,
-        None => DigitFonts::load()?,
-    };
-    if let Some(recorded) = recorded {
-        recorded.check_fonts(&request.run, &fonts.prints)?;
-    }
-    // Seconds of work before the run's first line: said, and stoppable.
-    let asked: Vec<(&str, String)> = [
-        (digits > 0).then(|| ("font_digits", counted(digits as u64, "digit"))),
-        (outliers > 0).then(|| {
-            let letters = format!("{} letters and symbols", grouped(outliers as u64));
-            ("font_outliers", letters)
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let (settings, what): (Vec<&str>, Vec<String>) = asked.into_iter().unzip();
-    errln!(
-        "{}: drawing {} in {} fonts",
-        settings.join(" and "),
-        what.join(" and "),
-        fonts.prints.len()
-    );
-    let stopped = || request.signals.stopped_by();
-    let failed = |undrawn| match undrawn {
-        Undrawn::Stopped(signal) => TrainError::StoppedBeforeTraining { signal },
-        Undrawn::Failed(error) => TrainError::Fonts(error),
-    };
-    let seed = request.config.seed;
-    Ok(DrawnInFonts {
-        digits: match digits {
-            0 => None,
-            _ => Some(fonts.draw(digits, seed, &stopped).map_err(failed)?),
-        },
-        outliers: fonts
-            .draw_outliers(outliers, seed, &stopped)
-            .map_err(failed)?,
-        prints: fonts.prints,
     })
 }
 
