@@ -75,7 +75,7 @@ pub(crate) enum FontError {
     /// Folders of [`FONT_FOLDERS`] missing or without a font: their packages are not
     /// installed. All of them are named, so that one command installs what is missing.
     #[error(
-        "font_digits draws digits in Debian's fonts, but no font is in {folders}: apt-get install -y {packages}, or train with font_digits 0"
+        "font_digits and font_outliers draw in Debian's fonts, but no font is in {folders}: apt-get install -y {packages}, or train with --font-digits 0 --font-outliers 0"
     )]
     Missing {
         /// The folders, joined by commas.
@@ -85,7 +85,7 @@ pub(crate) enum FontError {
     },
     /// The folders hold no font that draws the ten digits.
     #[error(
-        "font_digits: no font under {FONT_ROOT} draws the ten digits; install the packages the README names, or train with font_digits 0"
+        "font_digits and font_outliers: no font under {FONT_ROOT} draws the ten digits; install the packages the README names, or train with --font-digits 0 --font-outliers 0"
     )]
     NoDigits,
     /// A font file could not be read or parsed.
@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "font_digits draws digits in Debian's fonts, but no font is in {folders}: apt-get install -y {first_packages} {last_packages}, or train with font_digits 0"
+                "font_digits and font_outliers draw in Debian's fonts, but no font is in {folders}: apt-get install -y {first_packages} {last_packages}, or train with --font-digits 0 --font-outliers 0"
             )
         );
         std::fs::create_dir_all(root.path().join(first)).unwrap();
