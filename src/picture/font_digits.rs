@@ -212,24 +212,15 @@ impl DigitFonts {
         seed: u64,
         stopped: &(dyn Fn() -> Option<S> + Sync),
     ) -> Result<LabelledImages, Undrawn<S>> {
-        let drawn: Vec<_> = (0..count)
-            .into_par_iter()
-            .map(|n| {
-                if let Some(reason) = stopped() {
-                    return Err(Undrawn::Stopped(reason));
-                }
-                let class = (n % 10) as u8;
-                let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ n as u64);
-                (0..TRIES)
-                    .find_map(|_| self.draw_one(char::from(b'0' + class), &mut rng))
-                    .map(|pixels| (class, pixels))
-                    .ok_or_else(|| {
-                        Undrawn::Failed(self.undrawable("font_digits", format!("a {class}")))
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let labels = drawn.iter().map(|(class, _)| *class).collect();
-        let pixels = drawn.iter().flat_map(|(_, pixels)| *pixels).collect();
+        let drawn = self.draw_each(
+            count,
+            seed.rotate_left(17),
+            stopped,
+            |n, _| char::from(b'0' + (n % 10) as u8),
+            |n| self.undrawable("font_digits", format!("a {}", n % 10)),
+        )?;
+        let labels = (0..count).map(|n| (n % 10) as u8).collect();
+        let pixels = drawn.into_iter().flatten().collect();
         Ok(LabelledImages::from_parts(pixels, labels).expect("784 pixels per label"))
     }
 
@@ -248,24 +239,44 @@ impl DigitFonts {
         stopped: &(dyn Fn() -> Option<S> + Sync),
     ) -> Result<Vec<[u8; IMAGE_PIXELS]>, Undrawn<S>> {
         let glyphs: Vec<char> = OUTLIER_GLYPHS.chars().collect();
+        // Another stream than the digits' (`draw`); a glyph drawn afresh at each try.
+        self.draw_each(
+            count,
+            seed.rotate_left(29),
+            stopped,
+            |_, rng| glyphs[rng.random_range(0..glyphs.len())],
+            |_| self.undrawable("font_outliers", "a letter or symbol".to_string()),
+        )
+    }
+
+    /// `count` glyphs in MNIST's layout, in parallel: glyph `n` is `glyph(n, rng)` drawn by
+    /// [`DigitFonts::draw_one`] from its own stream (`seed ^ n`), tried again up to [`TRIES`]
+    /// times (the glyph asked again each time); `undrawable(n)` is the error when none comes
+    /// out.
+    ///
+    /// # Errors
+    /// As [`DigitFonts::draw`]'s.
+    fn draw_each<S: Send>(
+        &self,
+        count: usize,
+        seed: u64,
+        stopped: &(dyn Fn() -> Option<S> + Sync),
+        glyph: impl Fn(usize, &mut StdRng) -> char + Sync,
+        undrawable: impl Fn(usize) -> FontError + Sync,
+    ) -> Result<Vec<[u8; IMAGE_PIXELS]>, Undrawn<S>> {
         (0..count)
             .into_par_iter()
             .map(|n| {
                 if let Some(reason) = stopped() {
                     return Err(Undrawn::Stopped(reason));
                 }
-                // Another stream than the digits' (`draw`).
-                let mut rng = StdRng::seed_from_u64(seed.rotate_left(29) ^ n as u64);
+                let mut rng = StdRng::seed_from_u64(seed ^ n as u64);
                 (0..TRIES)
                     .find_map(|_| {
-                        let glyph = glyphs[rng.random_range(0..glyphs.len())];
+                        let glyph = glyph(n, &mut rng);
                         self.draw_one(glyph, &mut rng)
                     })
-                    .ok_or_else(|| {
-                        Undrawn::Failed(
-                            self.undrawable("font_outliers", "a letter or symbol".to_string()),
-                        )
-                    })
+                    .ok_or_else(|| Undrawn::Failed(undrawable(n)))
             })
             .collect()
     }
