@@ -17,7 +17,7 @@ use crate::model::confidence::ConfidenceMap;
 use crate::model::predict::{
     accuracy, at_temperature, log_probabilities_and_silence, probabilities_at,
 };
-use crate::model::rejection::{self, REFUSED_DIGITS};
+use crate::model::rejection::{self, REFUSED_DIGITS, REFUSED_DIGITS_PERCENT};
 use crate::model::shape::refused_for_shape;
 use crate::model::steadiness::{UNSURE_BELOW, steadiness};
 use crate::model::temperature::{fit, mean_nll};
@@ -28,8 +28,8 @@ use crate::run::calibration::CalibrationRecord;
 use crate::run::data_record::load_held_out_of_run;
 use crate::run::lock::RunLock;
 
-/// The fewest held-out images calibrate fits on: the threshold for "not a digit" refuses 1% of
-/// them, which needs at least one image in a hundred to mean anything (with one image, its own
+/// The fewest held-out images calibrate fits on: the threshold for "not a digit" refuses
+/// [`REFUSED_DIGITS_PERCENT`] of them, which needs about a hundred images to mean anything (with one image, its own
 /// top probability became the threshold, and eval refused two thirds of the test set).
 const FEWEST_HELD_OUT: usize = 100;
 
@@ -157,7 +157,7 @@ fn read_own_pictures(dir: &Path, dataset: DatasetKind) -> Result<LabelledImages>
     if images.len() < FEWEST_HELD_OUT {
         let (kept, of) = folder::TEST_SHARE;
         bail!(
-            "{}: {} pictures in its training split; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them; without train/ and test/ folders, {kept} in {of} pictures, by name, are kept for testing)",
+            "{}: {} pictures in its training split; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses {REFUSED_DIGITS_PERCENT}% of them; without train/ and test/ folders, {kept} in {of} pictures, by name, are kept for testing)",
             dir.display(),
             images.len()
         );
@@ -232,7 +232,7 @@ fn held_out_source(run: &RunDir, config: &TrainingConfig) -> Result<(RunDir, Tra
     }
     if config.valid_size < FEWEST_HELD_OUT {
         bail!(
-            "{}: the run held out {} training images; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses 1% of them); train with --valid-size, e.g. --valid-size 5000",
+            "{}: the run held out {} training images; calibrating needs at least {FEWEST_HELD_OUT} (its threshold for \"not a digit\" refuses {REFUSED_DIGITS_PERCENT}% of them); train with --valid-size, e.g. --valid-size 5000",
             run.root().display(),
             config.valid_size
         );

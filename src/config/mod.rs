@@ -502,7 +502,7 @@ mod tests {
         assert_eq!(loaded.model.kind, ModelKind::Cnn);
         assert!(loaded.augment);
         assert_eq!(loaded.lr_schedule, LrSchedule::Cosine);
-        assert_eq!(loaded.num_epochs, 5);
+        assert_eq!(loaded.num_epochs, 10);
         // Held-out images, so that `calibrate` has some that it never trained on.
         assert_eq!(loaded.valid_size, 5000);
         assert!(loaded.outlier_exposure > 0.0);

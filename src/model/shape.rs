@@ -8,7 +8,8 @@
 //! digit rules out. Of MNIST's 70,000 images 2 are that wide, 3 that thick, 4 hold such a mark
 //! and none is only blots far apart (`docs/measurements.md`, "Shaped like no digit", "Blots");
 //! a calibrated run of a digit dataset answers "not a digit" for such a region whatever the
-//! model reads in it, and `calibrate` counts them in the 1% of held-out digits it may refuse.
+//! model reads in it, and `calibrate` counts them in the share of held-out digits it may refuse
+//! (`rejection::REFUSED_DIGITS_PERCENT`).
 
 use image::{GrayImage, ImageBuffer, Luma};
 use imageproc::distance_transform::euclidean_squared_distance_transform;
