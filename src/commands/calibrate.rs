@@ -29,8 +29,9 @@ use crate::run::data_record::load_held_out_of_run;
 use crate::run::lock::RunLock;
 
 /// The fewest held-out images calibrate fits on: the threshold for "not a digit" refuses
-/// [`REFUSED_DIGITS_PERCENT`] of them, which needs about a hundred images to mean anything (with one image, its own
-/// top probability became the threshold, and eval refused two thirds of the test set).
+/// [`REFUSED_DIGITS_PERCENT`] of them, which needs about a hundred images to mean anything
+/// (with one image, its own top probability became the threshold, and eval refused two thirds
+/// of the test set).
 const FEWEST_HELD_OUT: usize = 100;
 
 /// Fits the run's temperature on its held-out training images (never the test split, which

@@ -3,12 +3,11 @@
 //! small is still the same digit, and the model reads it so (MNIST's writers slant and size
 //! their digits that much); the model's reading of a letter, a symbol or a drawing rests on
 //! details that such small changes move. `calibrate` chooses the top-probability threshold
-//! beside it, so that both together refuse 0.8% of the held-out images
-//! (`rejection::REFUSED_DIGITS_PERCENT`), and lowers the 50% below
-//! which a reading is tested when the test alone would refuse more. Measured with the
-//! recipe (`docs/measurements.md`): below 50% it adds 2-15 points of non-digits refused for at
-//! most a point of digits; below 80% it added 6-17 points but refused 1.66% of MNIST's test
-//! digits by itself and cost up to 3.5 points of digits.
+//! beside it, so that both together refuse `rejection::REFUSED_DIGITS_PERCENT` of the held-out
+//! images, and lowers the 50% below which a reading is tested when the test alone would refuse
+//! more. Measured with the recipe (`docs/measurements.md`): below 50% it adds 2-15 points of
+//! non-digits refused for at most a point of digits; below 80% it added 6-17 points but refused
+//! 1.66% of MNIST's test digits by itself and cost up to 3.5 points of digits.
 
 use image::{GrayImage, Luma};
 use imageproc::geometric_transformations::{Interpolation, Projection, warp};
