@@ -86,10 +86,10 @@ impl OutlierExposure {
     /// split) where a kind needs digits: `count` images of 784 bytes, row by row.
     pub(crate) fn images(&self, digits: &LabelledImages, count: usize, batch_seed: u64) -> Vec<u8> {
         let mut rng = StdRng::seed_from_u64(self.seed.rotate_left(32) ^ batch_seed);
+        // An even share of each kind: the fourth, letters, only when there are some.
+        let kinds = if self.glyphs.is_empty() { 3 } else { 4 };
         (0..count)
             .flat_map(|_| {
-                // An even share of each kind.
-                let kinds = if self.glyphs.is_empty() { 3 } else { 4 };
                 let made = match rng.random_range(0..kinds) {
                     0 => squeezed_pair(digits, &mut rng),
                     1 => touching_pair(digits, &mut rng),
