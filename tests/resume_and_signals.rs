@@ -1074,6 +1074,20 @@ fn a_closed_pipe_ends_a_command_quietly_and_stops_training_resumably() {
         "{:?} {err}",
         output.status
     );
+
+    // So does the help, read by no one (`--help | head -1` once head has its line): a pipe
+    // closed before anything is written, so the write always fails.
+    for args in [&["--help"][..], &["infer", "--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-trainer"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {:?}", output.status);
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
 }
 
 /// A small tmpfs mounted in the sandbox for the length of a test (needs root, as CI runs).

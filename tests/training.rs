@@ -1115,7 +1115,7 @@ fn letters_drawn_in_fonts_join_the_outliers_resume_identically_and_need_outlier_
     let train = |extra: &[&str]| {
         let output = sandbox.run_on(&data, &[&small[..], extra].concat());
         assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
-        stderr(&output)
+        stderr(&output) + &stdout(&output)
     };
     let taught = ["--outlier-exposure", "0.35", "--model", "cnn"];
     let letters = [&taught[..], &["--font-outliers", "300"]].concat();
@@ -1123,6 +1123,13 @@ fn letters_drawn_in_fonts_join_the_outliers_resume_identically_and_need_outlier_
     assert!(
         said.contains("font_outliers: drawing 300 letters and symbols in "),
         "{said}"
+    );
+    assert!(
+        said.contains(
+            "200 test images; outlier exposure 0.35: 32 outliers with each batch of 64 (pairs of \
+             digits, tangles, and 300 letters and symbols drawn in fonts)"
+        ),
+        "the data line names what is shown beside the images: {said}"
     );
     train(&[&letters[..], &["--epochs", "1", "--run", "resumed"]].concat());
     let output = sandbox.run_on(&data, &["--resume", "resumed", "--epochs", "2"]);

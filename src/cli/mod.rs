@@ -17,8 +17,8 @@ pub use args::{Cli, Command};
 use crate::config::TrainingConfig;
 use crate::process::output::errln;
 
-/// Parses the command line. `--help` and `--version` print as clap prints them; a usage error
-/// becomes one `error:` line (clap's take several) and exit code 2.
+/// Parses the command line. `--help` and `--version` print as clap prints them (into a closed
+/// pipe, quietly); a usage error becomes one `error:` line (clap's take several) and exit code 2.
 ///
 /// # Errors
 /// The exit code to end with when there is nothing to run: clap's after help or the version
@@ -32,6 +32,11 @@ pub fn parse() -> Result<Cli, ExitCode> {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => match error.print() {
                 Ok(()) => ExitCode::from(error.exit_code() as u8),
+                // A reader that stopped reading (`--help | head`) wanted no more: end quietly,
+                // as the commands do (`restore_default_sigpipe` in main.rs).
+                Err(failed) if failed.kind() == std::io::ErrorKind::BrokenPipe => {
+                    ExitCode::from(error.exit_code() as u8)
+                }
                 Err(failed) => {
                     errln!("error: cannot write to standard output: {failed}");
                     ExitCode::FAILURE

@@ -89,7 +89,7 @@ pub(crate) enum FontError {
     )]
     NoDigits,
     /// A font file could not be read or parsed.
-    #[error("font_digits: {}: {cause}", path.display())]
+    #[error("font_digits and font_outliers: {}: {cause}", path.display())]
     Unreadable { path: PathBuf, cause: String },
     /// No font drew this digit, or any letter or symbol, as one piece of ink in [`TRIES`]
     /// tries.
@@ -500,7 +500,7 @@ mod tests {
         let err = DigitFonts::from_files(broken).err().expect("refused");
         assert_eq!(
             err.to_string(),
-            "font_digits: /usr/share/fonts/x/broken.ttf: not a font (TrueType or OpenType) that can be read"
+            "font_digits and font_outliers: /usr/share/fonts/x/broken.ttf: not a font (TrueType or OpenType) that can be read"
         );
     }
 }

@@ -1,7 +1,9 @@
 //! What a run is about to do, printed when it starts (before the dashboard takes the screen):
-//! the model as a table of layers, the data, the backend and device, and for a resumed run
-//! where it resumes. A CNN's first epoch takes minutes on two cores; nothing was said before.
+//! the model as a table of layers, the data (and the outliers shown beside it), the backend and
+//! device, and for a resumed run where it resumes. A CNN's first epoch takes minutes on two
+//! cores; nothing was said before.
 
+use crate::data::outliers::OutlierExposure;
 use crate::model::summary::{counted, grouped, layer_table};
 use crate::train::{Existing, RunData, TrainRequest};
 
@@ -20,7 +22,7 @@ pub(super) fn overview(
     format!(
         "{start}; each {batches} {} of {}, {} lr {}, on {device}\n\
          model {} ({} parameters):\n{}\n\
-         data {} from {}: {} training images{}, {validation}, {} test images",
+         data {} from {}: {} training images{}, {validation}, {} test images{}",
         if batches == 1 { "batch" } else { "batches" },
         config.batch_size,
         config.optimizer.kind,
@@ -36,6 +38,29 @@ pub(super) fn overview(
         grouped(data.train.len() as u64),
         mixed_in(request, data),
         grouped(data.test.len() as u64),
+        outliers(request, data),
+    )
+}
+
+/// `; outlier exposure W: N outliers with each batch of B (their kinds)`: what a run with
+/// Outlier Exposure is shown besides its images (`data::outliers`), nothing for other runs.
+fn outliers(request: &TrainRequest, data: &RunData) -> String {
+    let config = &request.config;
+    if config.outlier_exposure == 0.0 {
+        return String::new();
+    }
+    let batch = config.batch_size.max(1);
+    let kinds = match data.font_outliers.len() {
+        0 => "pairs of digits and tangles".to_string(),
+        letters => format!(
+            "pairs of digits, tangles, and {} letters and symbols drawn in fonts",
+            grouped(letters as u64)
+        ),
+    };
+    format!(
+        "; outlier exposure {}: {} with each batch of {batch} ({kinds})",
+        config.outlier_exposure,
+        counted(OutlierExposure::count_for(batch) as u64, "outlier"),
     )
 }
 
