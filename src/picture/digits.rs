@@ -148,11 +148,11 @@ const THINNER_SLANTED: f64 = 0.5;
 /// leftmost.
 ///
 /// Two touching digits written slanted (a handwriting font's italics) lie over one another
-/// across the line, so that no upright column parts them: cut upright, an "08" of
-/// `bench/real_pictures.py` gave a 0 with a sliver of the 8 and an 8 without its left side,
-/// neither read surely; the slanted line between them gives a 0 and an 8, each read at 100%. A
-/// free path of least ink (a seam, each row's column one from the last) was tried first: it
-/// also found paths around a 9's loop, whose halves read as a sure 5 and 3.
+/// across the line, so that no upright column parts them: an "03" of `bench/real_pictures.py`'s
+/// photographed numbers, read as nothing as a whole, gave no upright cut whose halves were both
+/// read surely; the slanted line between them gives a sure 0 and 3. A free path of least ink (a
+/// seam, each row's column one from the last) was tried first: it also found paths around a
+/// 9's loop, whose halves read as a sure 5 and 3.
 fn thinnest_line(
     strengths: &GrayImage,
     [top, rows]: [u32; 2],
