@@ -161,30 +161,26 @@ fn thinnest_line(
 ) -> (Vec<u32>, u64) {
     let middle = rows as i32 / 2;
     let width = strengths.width();
-    let line = |column: u32, slant: i32| -> Vec<u32> {
-        (0..rows as i32)
-            .map(|r| {
-                let x = column as i32 + (slant * (r - middle)).div_euclid(SLANT_UNIT);
-                x.clamp(0, width as i32) as u32
-            })
-            .collect()
+    // The column of row `r` (from `top`) of the line through `column` at the middle row.
+    let at = |column: u32, slant: i32, r: u32| {
+        let x = column as i32 + (slant * (r as i32 - middle)).div_euclid(SLANT_UNIT);
+        x.clamp(0, width as i32) as u32
     };
-    let ink = |path: &[u32]| -> u64 {
-        path.iter()
-            .zip(top..)
-            .filter(|&(&x, _)| x < width)
-            .map(|(&x, y)| u64::from(strengths.get_pixel(x, y).0[0]))
+    let ink = |column: u32, slant: i32| -> u64 {
+        (0..rows)
+            .map(|r| (at(column, slant, r), top + r))
+            .filter(|&(x, _)| x < width)
+            .map(|(x, y)| u64::from(strengths.get_pixel(x, y).0[0]))
             .sum()
     };
-    slants
+    let (crossed, column, slant) = slants
         .iter()
-        .flat_map(|&slant| (low..=high).map(move |column| line(column, slant)))
-        .map(|path| {
-            let crossed = ink(&path);
-            (path, crossed)
-        })
-        .min_by_key(|&(_, crossed)| crossed)
-        .expect("a window holds a column, and a cut has a slant")
+        .flat_map(|&slant| (low..=high).map(move |column| (column, slant)))
+        .map(|(column, slant)| (ink(column, slant), column, slant))
+        .min_by_key(|&(crossed, _, _)| crossed)
+        .expect("a window holds a column, and a cut has a slant");
+    let path = (0..rows).map(|r| at(column, slant, r)).collect();
+    (path, crossed)
 }
 
 /// Why the ink is not read as a line of digits.
